@@ -1,0 +1,153 @@
+use super::*;
+
+fn service(name: &str, owner: &str, depends_on: &[&str]) -> ServiceInput {
+    ServiceInput {
+        name: name.to_owned(),
+        owner: owner.to_owned(),
+        depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        ..ServiceInput::default()
+    }
+}
+
+fn input() -> ApplyInput {
+    ApplyInput {
+        teams: vec![TeamInput {
+            name: "payments".to_owned(),
+            ..TeamInput::default()
+        }],
+        environments: ["dev", "staging", "prod"]
+            .iter()
+            .map(|name| EnvironmentInput {
+                name: name.to_string(),
+                tier: name.to_string(),
+                region: None,
+            })
+            .collect(),
+        lifecycles: vec![LifecycleInput {
+            name: "default".to_owned(),
+            environments: vec!["dev".to_owned(), "staging".to_owned(), "prod".to_owned()],
+        }],
+        services: vec![
+            service("api", "payments", &["ledger"]),
+            service("ledger", "payments", &["postgres-main"]),
+            service("postgres-main", "payments", &[]),
+        ],
+    }
+}
+
+fn summary(plan: &Plan) -> Vec<String> {
+    plan.changes
+        .iter()
+        .map(|change| match &change.op {
+            PlanOp::Create => format!("create {} {}", change.desired.kind(), change.desired.name()),
+            PlanOp::Update { fields } => format!(
+                "update {} {} ({})",
+                change.desired.kind(),
+                change.desired.name(),
+                fields.join(", ")
+            ),
+            PlanOp::Unchanged => format!(
+                "unchanged {} {}",
+                change.desired.kind(),
+                change.desired.name()
+            ),
+        })
+        .collect()
+}
+
+/// The state after applying `plan`.
+fn applied(plan: &Plan) -> CurrentState {
+    let mut state = CurrentState::default();
+    for change in &plan.changes {
+        match &change.desired {
+            Desired::Team(team) => state.teams.push(team.clone()),
+            Desired::Environment(environment) => state.environments.push(environment.clone()),
+            Desired::Lifecycle(lifecycle) => state.lifecycles.push(lifecycle.clone()),
+            Desired::Service(service) => state.services.push(service.clone()),
+        }
+    }
+    state
+}
+
+#[test]
+fn a_fresh_plan_creates_everything_with_dependencies_first() {
+    let plan = plan(input(), &CurrentState::default()).expect("valid");
+    assert_eq!(
+        summary(&plan),
+        [
+            "create team payments",
+            "create environment dev",
+            "create environment staging",
+            "create environment prod",
+            "create lifecycle default",
+            "create service postgres-main",
+            "create service ledger",
+            "create service api",
+        ]
+    );
+}
+
+#[test]
+fn planning_the_same_input_again_changes_nothing() {
+    let first = plan(input(), &CurrentState::default()).expect("valid");
+    let second = plan(input(), &applied(&first)).expect("valid");
+    assert!(second.is_noop(), "{:?}", summary(&second));
+}
+
+#[test]
+fn changed_fields_are_named() {
+    let current = applied(&plan(input(), &CurrentState::default()).expect("valid"));
+    let mut changed = input();
+    changed.services[0].criticality = Some("high".to_owned());
+    changed.services[0].depends_on.clear();
+    changed.environments[2].region = Some("eu".to_owned());
+    let plan = plan(changed, &current).expect("valid");
+    let updates: Vec<String> = summary(&plan)
+        .into_iter()
+        .filter(|line| line.starts_with("update"))
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            "update environment prod (region)",
+            "update service api (criticality, depends_on)"
+        ]
+    );
+}
+
+#[test]
+fn dangling_references_duplicates_and_cycles_are_all_reported() {
+    let mut bad = input();
+    bad.teams[0].members = vec!["nobody".to_owned()];
+    bad.lifecycles[0].environments.push("qa".to_owned());
+    bad.services[0].owner = "checkout".to_owned();
+    bad.services[2].depends_on = vec!["api".to_owned()];
+    bad.environments.push(EnvironmentInput {
+        name: "dev".to_owned(),
+        tier: "dev".to_owned(),
+        region: None,
+    });
+    bad.services
+        .push(service("search", "payments", &["elastic"]));
+    let violations = plan(bad, &CurrentState::default()).expect_err("invalid");
+    let lines: Vec<String> = violations.0.iter().map(ToString::to_string).collect();
+    insta::assert_snapshot!(lines.join("\n"), @r###"
+    environments[3].name: "dev" appears more than once
+    teams[0].members[0]: user "nobody" does not exist
+    lifecycles[0].environments[3]: environment "qa" does not exist
+    services[0].owner: team "checkout" does not exist
+    services[3].depends_on[0]: service "elastic" does not exist
+    services[0].depends_on: dependency cycle: api -> ledger -> postgres-main -> api
+    "###);
+}
+
+#[test]
+fn references_may_point_at_existing_objects() {
+    let current = applied(&plan(input(), &CurrentState::default()).expect("valid"));
+    let only_new_service = ApplyInput {
+        services: vec![service("search", "payments", &["ledger"])],
+        ..ApplyInput::default()
+    };
+    let plan = plan(only_new_service, &current).expect("valid");
+    assert_eq!(summary(&plan), ["create service search"]);
+}

@@ -1,0 +1,131 @@
+//! Validated names: the keys by which teams, users, services, environments and lifecycles are
+//! known in the API, the CLI and `tollgate.yaml`.
+
+use std::fmt;
+
+use crate::violation::Problem;
+
+/// The longest name accepted, so a name fits a DNS label.
+pub const MAX_NAME_LEN: usize = 63;
+
+macro_rules! name_type {
+    ($(#[$meta:meta])* $type:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $type(String);
+
+        impl $type {
+            /// Parses a name: 1 to 63 lower-case ASCII letters, digits and dashes, starting
+            /// and ending with a letter or digit.
+            pub fn parse(value: &str) -> Result<$type, Problem> {
+                validate_name(value).map(|()| $type(value.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $type {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+name_type!(
+    /// The name of a team.
+    TeamName
+);
+name_type!(
+    /// The login name of a user.
+    UserName
+);
+name_type!(
+    /// The name of a service.
+    ServiceName
+);
+name_type!(
+    /// The name of an environment.
+    EnvironmentName
+);
+name_type!(
+    /// The name of a lifecycle (a promotion path).
+    LifecycleName
+);
+name_type!(
+    /// A region an environment runs in.
+    RegionName
+);
+
+fn validate_name(value: &str) -> Result<(), Problem> {
+    let bytes = value.as_bytes();
+    let allowed = |byte: &u8| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-';
+    let well_formed = !bytes.is_empty()
+        && bytes.len() <= MAX_NAME_LEN
+        && bytes.iter().all(allowed)
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-';
+    if well_formed {
+        Ok(())
+    } else {
+        Err(Problem::InvalidName {
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// Checks a free-text field: trimmed non-empty when `required`, and at most `max` characters.
+pub fn check_text(value: &str, max: usize, required: bool) -> Result<(), Problem> {
+    if required && value.trim().is_empty() {
+        return Err(Problem::Required);
+    }
+    if value.chars().count() > max {
+        return Err(Problem::TooLong { max });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, valid: bool) {
+        assert_eq!(ServiceName::parse(input).is_ok(), valid, "{input:?}");
+    }
+
+    #[test]
+    fn names_are_lower_case_dns_labels() {
+        check("ledger", true);
+        check("ledger-api-2", true);
+        check("a", true);
+        check(&"a".repeat(63), true);
+        check(&"a".repeat(64), false);
+        check("", false);
+        check("-ledger", false);
+        check("ledger-", false);
+        check("Ledger", false);
+        check("led ger", false);
+        check("ledger_api", false);
+        check("lédger", false);
+    }
+
+    #[test]
+    fn an_invalid_name_is_reported_with_its_value() {
+        let problem = TeamName::parse("Pay Ments").expect_err("upper case is refused");
+        assert_eq!(
+            problem,
+            Problem::InvalidName {
+                value: "Pay Ments".to_owned()
+            }
+        );
+    }
+}
