@@ -164,6 +164,8 @@ impl fmt::Display for Violations {
 
 impl std::error::Error for Violations {}
 
+impl std::error::Error for Problem {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

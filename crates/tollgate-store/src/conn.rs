@@ -1,0 +1,534 @@
+//! Reads. `Conn` is an open transaction; `StoreRead` and `StoreTx` both give access to it, so
+//! a use case reads and writes through one transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::{Deref, DerefMut};
+
+use sqlx::any::Any;
+use sqlx::Transaction;
+use tollgate_core::deployment::{DeployedRelease, Deployment, DeploymentId, DeploymentStatus};
+use tollgate_core::digest::Sha256Digest;
+use tollgate_core::environment::Environment;
+use tollgate_core::lifecycle::Lifecycle;
+use tollgate_core::name::{EnvironmentName, LifecycleName, ServiceName, TeamName, UserName};
+use tollgate_core::release::{ArtifactRef, Release, ReleaseId};
+use tollgate_core::service::Service;
+use tollgate_core::team::Team;
+use tollgate_core::token::{ApiToken, TokenId};
+use tollgate_core::user::User;
+
+use crate::error::StoreError;
+use crate::rows::{
+    artifact, parse, ArtifactRow, DeploymentRow, EnvironmentRow, ReleaseRow, ScopeItemRow,
+    ServiceRow, TeamRow, TokenRow, UserRow,
+};
+
+/// Which slice of a long list to read: up to `limit` items past the `cursor` (an id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub cursor: Option<i64>,
+    pub limit: i64,
+}
+
+impl Page {
+    pub const MAX_LIMIT: i64 = 500;
+
+    pub fn first(limit: i64) -> Page {
+        Page {
+            cursor: None,
+            limit,
+        }
+    }
+
+    fn bounded_limit(self) -> i64 {
+        self.limit.clamp(1, Page::MAX_LIMIT)
+    }
+}
+
+/// An open transaction, for reading.
+pub struct Conn {
+    pub(crate) transaction: Transaction<'static, Any>,
+}
+
+/// A read-only snapshot.
+pub struct StoreRead {
+    conn: Conn,
+}
+
+impl StoreRead {
+    pub(crate) fn new(transaction: Transaction<'static, Any>) -> StoreRead {
+        StoreRead {
+            conn: Conn { transaction },
+        }
+    }
+}
+
+impl Deref for StoreRead {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl DerefMut for StoreRead {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
+const RELEASE_COLUMNS: &str = "id, version, lifecycle, release_type, strategy, planned_start, planned_end, \
+     scope_freeze_at, rollback_criteria, state, manifest_digest, created_by, created_at, updated_at, revision";
+
+const DEPLOYMENT_COLUMNS: &str = "d.id, d.release_id, r.version AS release_version, d.environment, \
+     d.manifest_digest, d.status, d.skipped_environment, d.actor, d.started_at, d.finished_at, d.rolled_back_at";
+
+/// Every table, for row counts.
+pub(crate) const TABLES: &[&str] = &[
+    "users",
+    "teams",
+    "team_members",
+    "api_tokens",
+    "services",
+    "service_dependencies",
+    "environments",
+    "lifecycles",
+    "lifecycle_environments",
+    "releases",
+    "release_artifacts",
+    "release_scope_items",
+    "deployments",
+    "audit_entries",
+    "audit_checkpoints",
+    "signing_keys",
+];
+
+impl Conn {
+    pub(crate) fn executor(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.transaction
+    }
+
+    // Users
+
+    pub async fn find_user(&mut self, name: &UserName) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT name, display_name, role FROM users WHERE name = $1")
+                .bind(name.as_str())
+                .fetch_optional(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        row.map(User::try_from).transpose()
+    }
+
+    pub async fn list_users(&mut self) -> Result<Vec<User>, StoreError> {
+        let rows: Vec<UserRow> =
+            sqlx::query_as("SELECT name, display_name, role FROM users ORDER BY name")
+                .fetch_all(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    // Teams
+
+    pub async fn find_team(&mut self, name: &TeamName) -> Result<Option<Team>, StoreError> {
+        let row: Option<TeamRow> =
+            sqlx::query_as("SELECT name, display_name FROM teams WHERE name = $1")
+                .bind(name.as_str())
+                .fetch_optional(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let members = self
+                    .names(
+                        "SELECT user_name FROM team_members WHERE team = $1 ORDER BY user_name",
+                        &row.name,
+                    )
+                    .await?;
+                row.into_team(members).map(Some)
+            }
+        }
+    }
+
+    pub async fn list_teams(&mut self) -> Result<Vec<Team>, StoreError> {
+        let rows: Vec<TeamRow> =
+            sqlx::query_as("SELECT name, display_name FROM teams ORDER BY name")
+                .fetch_all(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        let mut members = self
+            .grouped("SELECT team, user_name FROM team_members")
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let team_members = members.remove(&row.name).unwrap_or_default();
+                row.into_team(team_members)
+            })
+            .collect()
+    }
+
+    // Tokens
+
+    /// The token whose secret has this digest, if any.
+    pub async fn find_token_by_digest(
+        &mut self,
+        digest: &Sha256Digest,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at FROM api_tokens WHERE secret_hash = $1",
+        )
+        .bind(digest.as_bytes().to_vec())
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        row.map(ApiToken::try_from).transpose()
+    }
+
+    pub async fn find_token(&mut self, id: TokenId) -> Result<Option<ApiToken>, StoreError> {
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at FROM api_tokens WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        row.map(ApiToken::try_from).transpose()
+    }
+
+    /// Tokens, of one user or of everyone, oldest first.
+    pub async fn list_tokens(
+        &mut self,
+        user: Option<&UserName>,
+    ) -> Result<Vec<ApiToken>, StoreError> {
+        let rows: Vec<TokenRow> = sqlx::query_as(
+            "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at FROM api_tokens \
+             WHERE ($1 IS NULL OR user_name = $1) ORDER BY id",
+        )
+        .bind(user.map(|user| user.to_string()))
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        rows.into_iter().map(ApiToken::try_from).collect()
+    }
+
+    // Services
+
+    pub async fn find_service(
+        &mut self,
+        name: &ServiceName,
+    ) -> Result<Option<Service>, StoreError> {
+        let row: Option<ServiceRow> = sqlx::query_as(
+            "SELECT name, owner, criticality, description FROM services WHERE name = $1",
+        )
+        .bind(name.as_str())
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let depends_on = self
+                    .names("SELECT depends_on FROM service_dependencies WHERE service = $1 ORDER BY depends_on", &row.name)
+                    .await?;
+                row.into_service(depends_on).map(Some)
+            }
+        }
+    }
+
+    pub async fn list_services(&mut self) -> Result<Vec<Service>, StoreError> {
+        let rows: Vec<ServiceRow> = sqlx::query_as(
+            "SELECT name, owner, criticality, description FROM services ORDER BY name",
+        )
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let mut dependencies = self
+            .grouped("SELECT service, depends_on FROM service_dependencies")
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let depends_on = dependencies.remove(&row.name).unwrap_or_default();
+                row.into_service(depends_on)
+            })
+            .collect()
+    }
+
+    // Environments
+
+    pub async fn find_environment(
+        &mut self,
+        name: &EnvironmentName,
+    ) -> Result<Option<Environment>, StoreError> {
+        let row: Option<EnvironmentRow> =
+            sqlx::query_as("SELECT name, tier, region FROM environments WHERE name = $1")
+                .bind(name.as_str())
+                .fetch_optional(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        row.map(Environment::try_from).transpose()
+    }
+
+    pub async fn list_environments(&mut self) -> Result<Vec<Environment>, StoreError> {
+        let rows: Vec<EnvironmentRow> =
+            sqlx::query_as("SELECT name, tier, region FROM environments ORDER BY name")
+                .fetch_all(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        rows.into_iter().map(Environment::try_from).collect()
+    }
+
+    // Lifecycles
+
+    pub async fn find_lifecycle(
+        &mut self,
+        name: &LifecycleName,
+    ) -> Result<Option<Lifecycle>, StoreError> {
+        let exists: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM lifecycles WHERE name = $1")
+                .bind(name.as_str())
+                .fetch_optional(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let environments = self
+            .names("SELECT environment FROM lifecycle_environments WHERE lifecycle = $1 ORDER BY position", name.as_str())
+            .await?;
+        lifecycle(name.as_str(), environments).map(Some)
+    }
+
+    pub async fn list_lifecycles(&mut self) -> Result<Vec<Lifecycle>, StoreError> {
+        let names: Vec<(String,)> = sqlx::query_as("SELECT name FROM lifecycles ORDER BY name")
+            .fetch_all(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let mut environments = self
+            .grouped("SELECT lifecycle, environment FROM lifecycle_environments ORDER BY lifecycle, position")
+            .await?;
+        names
+            .into_iter()
+            .map(|(name,)| {
+                let path = environments.remove(&name).unwrap_or_default();
+                lifecycle(&name, path)
+            })
+            .collect()
+    }
+
+    // Releases
+
+    pub async fn find_release(&mut self, id: ReleaseId) -> Result<Option<Release>, StoreError> {
+        let row: Option<ReleaseRow> = sqlx::query_as(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        match row {
+            None => Ok(None),
+            Some(row) => self.assemble_release(row).await.map(Some),
+        }
+    }
+
+    pub async fn find_release_by_version(
+        &mut self,
+        version: &semver::Version,
+    ) -> Result<Option<Release>, StoreError> {
+        let row: Option<ReleaseRow> = sqlx::query_as(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE version = $1"
+        ))
+        .bind(version.to_string())
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        match row {
+            None => Ok(None),
+            Some(row) => self.assemble_release(row).await.map(Some),
+        }
+    }
+
+    /// Releases, newest first; the cursor is the id of the last release of the previous page.
+    pub async fn list_releases(&mut self, page: Page) -> Result<Vec<Release>, StoreError> {
+        let rows: Vec<ReleaseRow> = sqlx::query_as(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM releases WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(page.cursor)
+        .bind(page.bounded_limit())
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let mut releases = Vec::with_capacity(rows.len());
+        for row in rows {
+            releases.push(self.assemble_release(row).await?);
+        }
+        Ok(releases)
+    }
+
+    async fn assemble_release(&mut self, row: ReleaseRow) -> Result<Release, StoreError> {
+        let artifacts: Vec<ArtifactRow> = sqlx::query_as(
+            "SELECT service, name, version, digest FROM release_artifacts WHERE release_id = $1 ORDER BY service",
+        )
+        .bind(row.id)
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let scope: Vec<ScopeItemRow> = sqlx::query_as(
+            "SELECT ticket, title, excluded_reason FROM release_scope_items WHERE release_id = $1 ORDER BY position",
+        )
+        .bind(row.id)
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        row.into_release(artifacts, scope)
+    }
+
+    // Deployments
+
+    pub async fn find_deployment(
+        &mut self,
+        id: DeploymentId,
+    ) -> Result<Option<Deployment>, StoreError> {
+        let row: Option<DeploymentRow> = sqlx::query_as(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN releases r ON r.id = d.release_id WHERE d.id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        row.map(Deployment::try_from).transpose()
+    }
+
+    /// Deployments, newest first, optionally of one environment or one release.
+    pub async fn list_deployments(
+        &mut self,
+        environment: Option<&EnvironmentName>,
+        release: Option<ReleaseId>,
+        page: Page,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        let rows: Vec<DeploymentRow> = sqlx::query_as(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN releases r ON r.id = d.release_id \
+             WHERE ($1 IS NULL OR d.environment = $1) AND ($2 IS NULL OR d.release_id = $2) \
+             AND ($3 IS NULL OR d.id < $3) ORDER BY d.id DESC LIMIT $4"
+        ))
+        .bind(environment.map(|e| e.to_string()))
+        .bind(release.map(|r| r.0))
+        .bind(page.cursor)
+        .bind(page.bounded_limit())
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        rows.into_iter().map(Deployment::try_from).collect()
+    }
+
+    /// Every deployment in an environment that succeeded (and may since have been rolled back),
+    /// with the artifacts of its release: the input of the register.
+    pub async fn deployed_releases(
+        &mut self,
+        environment: &EnvironmentName,
+    ) -> Result<Vec<DeployedRelease>, StoreError> {
+        let rows: Vec<DeploymentRow> = sqlx::query_as(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN releases r ON r.id = d.release_id \
+             WHERE d.environment = $1 AND d.status IN ('succeeded', 'rolled_back') ORDER BY d.id"
+        ))
+        .bind(environment.as_str())
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let artifact_rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+            "SELECT a.release_id, a.service, a.name, a.version, a.digest FROM release_artifacts a \
+             WHERE a.release_id IN (SELECT release_id FROM deployments WHERE environment = $1)",
+        )
+        .bind(environment.as_str())
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let mut artifacts: BTreeMap<i64, Vec<ArtifactRef>> = BTreeMap::new();
+        for (release_id, service, name, version, digest) in artifact_rows {
+            let row = ArtifactRow {
+                service,
+                name,
+                version,
+                digest,
+            };
+            artifacts
+                .entry(release_id)
+                .or_default()
+                .push(artifact("release", &release_id, row)?);
+        }
+        rows.into_iter()
+            .map(|row| {
+                let release_artifacts = artifacts.get(&row.release_id).cloned().unwrap_or_default();
+                Ok(DeployedRelease {
+                    deployment: Deployment::try_from(row)?,
+                    artifacts: release_artifacts,
+                })
+            })
+            .collect()
+    }
+
+    /// The environments where a release has a successful deployment that was not rolled back.
+    pub async fn succeeded_environments(
+        &mut self,
+        release: ReleaseId,
+    ) -> Result<BTreeSet<EnvironmentName>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT environment FROM deployments WHERE release_id = $1 AND status = $2",
+        )
+        .bind(release.0)
+        .bind(DeploymentStatus::Succeeded.as_str())
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        rows.into_iter()
+            .map(|(name,)| parse("deployment", &release, EnvironmentName::parse(&name)))
+            .collect()
+    }
+
+    /// The number of rows in every table, for checks that a refused request wrote nothing.
+    pub async fn row_counts(&mut self) -> Result<BTreeMap<&'static str, i64>, StoreError> {
+        let mut counts = BTreeMap::new();
+        for table in TABLES {
+            let (count,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            counts.insert(*table, count);
+        }
+        Ok(counts)
+    }
+
+    async fn names(&mut self, sql: &str, key: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(sql)
+            .bind(key)
+            .fetch_all(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(rows.into_iter().map(|(name,)| name).collect())
+    }
+
+    /// Runs a two-column query and groups the second column by the first, keeping row order.
+    async fn grouped(&mut self, sql: &str) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(sql)
+            .fetch_all(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (key, value) in rows {
+            grouped.entry(key).or_default().push(value);
+        }
+        Ok(grouped)
+    }
+}
+
+fn lifecycle(name: &str, environments: Vec<String>) -> Result<Lifecycle, StoreError> {
+    let environments = environments
+        .iter()
+        .map(|environment| parse("lifecycle", &name, EnvironmentName::parse(environment)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let name = parse("lifecycle", &name, LifecycleName::parse(name))?;
+    Lifecycle::new(name.clone(), environments)
+        .map_err(|violations| StoreError::corrupt("lifecycle", name, violations))
+}

@@ -1,0 +1,508 @@
+//! Writes. Every write goes through a `StoreTx`, which also appends the audit entry, so a
+//! change and its entry commit or roll back together.
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::any::Any;
+use sqlx::Transaction;
+use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentTimes, Promotion};
+use tollgate_core::digest::Sha256Digest;
+use tollgate_core::environment::Environment;
+use tollgate_core::lifecycle::Lifecycle;
+use tollgate_core::name::{EnvironmentName, UserName};
+use tollgate_core::release::{ReleaseContent, ReleaseId, ReleaseState, ScopeDecision};
+use tollgate_core::service::Service;
+use tollgate_core::team::Team;
+use tollgate_core::token::TokenId;
+use tollgate_core::user::User;
+use tollgate_core::Timestamp;
+
+use crate::conn::Conn;
+use crate::error::StoreError;
+use crate::rows::micros;
+
+/// A write transaction. Dropped without `commit`, it rolls back.
+pub struct StoreTx {
+    conn: Conn,
+}
+
+impl Deref for StoreTx {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl DerefMut for StoreTx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
+/// A new token, as stored: only the digest of its secret.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub user: &'a UserName,
+    pub description: &'a str,
+    pub prefix: &'a str,
+    pub secret_digest: Sha256Digest,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A new deployment record.
+#[derive(Debug, Clone)]
+pub struct NewDeployment<'a> {
+    pub release: ReleaseId,
+    pub environment: &'a EnvironmentName,
+    pub manifest_digest: Sha256Digest,
+    pub times: DeploymentTimes,
+    pub promotion: &'a Promotion,
+    pub actor: &'a UserName,
+}
+
+impl StoreTx {
+    pub(crate) fn new(transaction: Transaction<'static, Any>) -> StoreTx {
+        StoreTx {
+            conn: Conn { transaction },
+        }
+    }
+
+    /// Makes every write of this transaction durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.conn
+            .transaction
+            .commit()
+            .await
+            .map_err(StoreError::from_sqlx)
+    }
+
+    async fn execute<'q>(
+        &mut self,
+        query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+        entity: &'static str,
+        key: &str,
+    ) -> Result<u64, StoreError> {
+        let result = query
+            .execute(self.conn.executor())
+            .await
+            .map_err(StoreError::on_write(entity, key))?;
+        Ok(result.rows_affected())
+    }
+
+    /// Fails with `NotFound` when an update touched no row.
+    fn expect_one(affected: u64, entity: &'static str, key: &str) -> Result<(), StoreError> {
+        if affected == 0 {
+            Err(StoreError::NotFound {
+                entity,
+                key: key.to_owned(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    // Users
+
+    pub async fn insert_user(&mut self, user: &User, now: Timestamp) -> Result<(), StoreError> {
+        let key = user.name.as_str();
+        let query = sqlx::query(
+            "INSERT INTO users (name, display_name, role, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(key)
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(micros(now));
+        self.execute(query, "user", key).await.map(drop)
+    }
+
+    pub async fn update_user(&mut self, user: &User) -> Result<(), StoreError> {
+        let key = user.name.as_str();
+        let query = sqlx::query("UPDATE users SET display_name = $2, role = $3 WHERE name = $1")
+            .bind(key)
+            .bind(&user.display_name)
+            .bind(user.role.as_str());
+        let affected = self.execute(query, "user", key).await?;
+        Self::expect_one(affected, "user", key)
+    }
+
+    // Teams
+
+    pub async fn insert_team(&mut self, team: &Team) -> Result<(), StoreError> {
+        let key = team.name.as_str();
+        let query = sqlx::query("INSERT INTO teams (name, display_name) VALUES ($1, $2)")
+            .bind(key)
+            .bind(&team.display_name);
+        self.execute(query, "team", key).await?;
+        self.replace_members(team).await
+    }
+
+    pub async fn update_team(&mut self, team: &Team) -> Result<(), StoreError> {
+        let key = team.name.as_str();
+        let query = sqlx::query("UPDATE teams SET display_name = $2 WHERE name = $1")
+            .bind(key)
+            .bind(&team.display_name);
+        let affected = self.execute(query, "team", key).await?;
+        Self::expect_one(affected, "team", key)?;
+        self.replace_members(team).await
+    }
+
+    async fn replace_members(&mut self, team: &Team) -> Result<(), StoreError> {
+        let key = team.name.as_str();
+        self.execute(
+            sqlx::query("DELETE FROM team_members WHERE team = $1").bind(key),
+            "team",
+            key,
+        )
+        .await?;
+        for member in &team.members {
+            let query = sqlx::query("INSERT INTO team_members (team, user_name) VALUES ($1, $2)")
+                .bind(key)
+                .bind(member.as_str());
+            self.execute(query, "team member", member.as_str()).await?;
+        }
+        Ok(())
+    }
+
+    // Tokens
+
+    pub async fn insert_token(&mut self, token: &NewToken<'_>) -> Result<TokenId, StoreError> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO api_tokens (user_name, description, prefix, secret_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(token.user.as_str())
+        .bind(token.description)
+        .bind(token.prefix)
+        .bind(token.secret_digest.as_bytes().to_vec())
+        .bind(micros(token.created_at))
+        .bind(token.expires_at.map(micros))
+        .fetch_one(self.conn.executor())
+        .await
+        .map_err(StoreError::on_write("token", token.prefix))?;
+        Ok(TokenId(id))
+    }
+
+    pub async fn revoke_token(&mut self, id: TokenId, at: Timestamp) -> Result<(), StoreError> {
+        let key = id.to_string();
+        let query = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id.0)
+        .bind(micros(at));
+        let affected = self.execute(query, "token", &key).await?;
+        Self::expect_one(affected, "token", &key)
+    }
+
+    // Services
+
+    pub async fn insert_service(&mut self, service: &Service) -> Result<(), StoreError> {
+        let key = service.name.as_str();
+        let query = sqlx::query(
+            "INSERT INTO services (name, owner, criticality, description) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(key)
+        .bind(service.owner.as_str())
+        .bind(service.criticality.as_str())
+        .bind(&service.description);
+        self.execute(query, "service", key).await?;
+        self.replace_dependencies(service).await
+    }
+
+    pub async fn update_service(&mut self, service: &Service) -> Result<(), StoreError> {
+        let key = service.name.as_str();
+        let query = sqlx::query(
+            "UPDATE services SET owner = $2, criticality = $3, description = $4 WHERE name = $1",
+        )
+        .bind(key)
+        .bind(service.owner.as_str())
+        .bind(service.criticality.as_str())
+        .bind(&service.description);
+        let affected = self.execute(query, "service", key).await?;
+        Self::expect_one(affected, "service", key)?;
+        self.replace_dependencies(service).await
+    }
+
+    async fn replace_dependencies(&mut self, service: &Service) -> Result<(), StoreError> {
+        let key = service.name.as_str();
+        self.execute(
+            sqlx::query("DELETE FROM service_dependencies WHERE service = $1").bind(key),
+            "service",
+            key,
+        )
+        .await?;
+        for dependency in &service.depends_on {
+            let query = sqlx::query(
+                "INSERT INTO service_dependencies (service, depends_on) VALUES ($1, $2)",
+            )
+            .bind(key)
+            .bind(dependency.as_str());
+            self.execute(query, "service dependency", dependency.as_str())
+                .await?;
+        }
+        Ok(())
+    }
+
+    // Environments
+
+    pub async fn insert_environment(
+        &mut self,
+        environment: &Environment,
+    ) -> Result<(), StoreError> {
+        let key = environment.name.as_str();
+        let query =
+            sqlx::query("INSERT INTO environments (name, tier, region) VALUES ($1, $2, $3)")
+                .bind(key)
+                .bind(environment.tier.as_str())
+                .bind(environment.region.as_ref().map(|r| r.to_string()));
+        self.execute(query, "environment", key).await.map(drop)
+    }
+
+    pub async fn update_environment(
+        &mut self,
+        environment: &Environment,
+    ) -> Result<(), StoreError> {
+        let key = environment.name.as_str();
+        let query = sqlx::query("UPDATE environments SET tier = $2, region = $3 WHERE name = $1")
+            .bind(key)
+            .bind(environment.tier.as_str())
+            .bind(environment.region.as_ref().map(|r| r.to_string()));
+        let affected = self.execute(query, "environment", key).await?;
+        Self::expect_one(affected, "environment", key)
+    }
+
+    // Lifecycles
+
+    pub async fn insert_lifecycle(&mut self, lifecycle: &Lifecycle) -> Result<(), StoreError> {
+        let key = lifecycle.name().as_str();
+        self.execute(
+            sqlx::query("INSERT INTO lifecycles (name) VALUES ($1)").bind(key),
+            "lifecycle",
+            key,
+        )
+        .await?;
+        self.replace_path(lifecycle).await
+    }
+
+    pub async fn update_lifecycle(&mut self, lifecycle: &Lifecycle) -> Result<(), StoreError> {
+        let key = lifecycle.name().as_str();
+        let (exists,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM lifecycles WHERE name = $1")
+            .bind(key)
+            .fetch_one(self.conn.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Self::expect_one(u64::try_from(exists).unwrap_or(0), "lifecycle", key)?;
+        self.replace_path(lifecycle).await
+    }
+
+    async fn replace_path(&mut self, lifecycle: &Lifecycle) -> Result<(), StoreError> {
+        let key = lifecycle.name().as_str();
+        self.execute(
+            sqlx::query("DELETE FROM lifecycle_environments WHERE lifecycle = $1").bind(key),
+            "lifecycle",
+            key,
+        )
+        .await?;
+        for (position, environment) in lifecycle.environments().iter().enumerate() {
+            let query = sqlx::query("INSERT INTO lifecycle_environments (lifecycle, position, environment) VALUES ($1, $2, $3)")
+                .bind(key)
+                .bind(position as i64)
+                .bind(environment.as_str());
+            self.execute(query, "lifecycle", key).await?;
+        }
+        Ok(())
+    }
+
+    // Releases
+
+    /// Stores a new release in state draft, revision 1.
+    pub async fn insert_release(
+        &mut self,
+        content: &ReleaseContent,
+        created_by: &UserName,
+        now: Timestamp,
+    ) -> Result<ReleaseId, StoreError> {
+        let key = content.version.to_string();
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO releases (version, lifecycle, release_type, strategy, planned_start, planned_end, \
+             scope_freeze_at, rollback_criteria, state, manifest_digest, created_by, created_at, updated_at, revision) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 1) RETURNING id",
+        )
+        .bind(&key)
+        .bind(content.lifecycle.as_str())
+        .bind(content.release_type.as_str())
+        .bind(content.strategy.as_str())
+        .bind(content.planned_window.map(|w| micros(w.start())))
+        .bind(content.planned_window.map(|w| micros(w.end())))
+        .bind(content.scope_freeze_at.map(micros))
+        .bind(&content.rollback_criteria)
+        .bind(ReleaseState::Draft.as_str())
+        .bind(content.manifest_digest().to_string())
+        .bind(created_by.as_str())
+        .bind(micros(now))
+        .fetch_one(self.conn.executor())
+        .await
+        .map_err(StoreError::on_write("release", &key))?;
+        let id = ReleaseId(id);
+        self.insert_release_parts(id, content).await?;
+        Ok(id)
+    }
+
+    /// Replaces a release's content, if its revision is still `expected_revision`.
+    pub async fn update_release_content(
+        &mut self,
+        id: ReleaseId,
+        content: &ReleaseContent,
+        expected_revision: i64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let key = id.to_string();
+        let query = sqlx::query(
+            "UPDATE releases SET version = $3, lifecycle = $4, release_type = $5, strategy = $6, planned_start = $7, \
+             planned_end = $8, scope_freeze_at = $9, rollback_criteria = $10, manifest_digest = $11, updated_at = $12, \
+             revision = revision + 1 WHERE id = $1 AND revision = $2",
+        )
+        .bind(id.0)
+        .bind(expected_revision)
+        .bind(content.version.to_string())
+        .bind(content.lifecycle.as_str())
+        .bind(content.release_type.as_str())
+        .bind(content.strategy.as_str())
+        .bind(content.planned_window.map(|w| micros(w.start())))
+        .bind(content.planned_window.map(|w| micros(w.end())))
+        .bind(content.scope_freeze_at.map(micros))
+        .bind(&content.rollback_criteria)
+        .bind(content.manifest_digest().to_string())
+        .bind(micros(now));
+        let affected = self
+            .execute(query, "release", &content.version.to_string())
+            .await?;
+        Self::stale_unless_one(affected, &key)?;
+        for table in ["release_artifacts", "release_scope_items"] {
+            let sql = format!("DELETE FROM {table} WHERE release_id = $1");
+            let query = sqlx::query(&sql).bind(id.0);
+            self.execute(query, "release", &key).await?;
+        }
+        self.insert_release_parts(id, content).await
+    }
+
+    /// Moves a release to `state`, if its revision is still `expected_revision`.
+    pub async fn update_release_state(
+        &mut self,
+        id: ReleaseId,
+        state: ReleaseState,
+        expected_revision: i64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let key = id.to_string();
+        let query = sqlx::query(
+            "UPDATE releases SET state = $3, updated_at = $4, revision = revision + 1 WHERE id = $1 AND revision = $2",
+        )
+        .bind(id.0)
+        .bind(expected_revision)
+        .bind(state.as_str())
+        .bind(micros(now));
+        let affected = self.execute(query, "release", &key).await?;
+        Self::stale_unless_one(affected, &key)
+    }
+
+    fn stale_unless_one(affected: u64, key: &str) -> Result<(), StoreError> {
+        if affected == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
+                entity: "release",
+                key: key.to_owned(),
+            })
+        }
+    }
+
+    async fn insert_release_parts(
+        &mut self,
+        id: ReleaseId,
+        content: &ReleaseContent,
+    ) -> Result<(), StoreError> {
+        let key = id.to_string();
+        for artifact in &content.artifacts {
+            let query = sqlx::query("INSERT INTO release_artifacts (release_id, service, name, version, digest) VALUES ($1, $2, $3, $4, $5)")
+                .bind(id.0)
+                .bind(artifact.service.as_str())
+                .bind(&artifact.name)
+                .bind(&artifact.version)
+                .bind(artifact.digest.to_string());
+            self.execute(query, "release artifact", artifact.service.as_str())
+                .await?;
+        }
+        for (position, item) in content.scope.iter().enumerate() {
+            let reason = match &item.decision {
+                ScopeDecision::Included => None,
+                ScopeDecision::Excluded { reason } => Some(reason.clone()),
+            };
+            let query = sqlx::query(
+                "INSERT INTO release_scope_items (release_id, position, ticket, title, excluded_reason) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id.0)
+            .bind(position as i64)
+            .bind(&item.ticket)
+            .bind(&item.title)
+            .bind(reason);
+            self.execute(query, "release", &key).await?;
+        }
+        Ok(())
+    }
+
+    // Deployments
+
+    pub async fn insert_deployment(
+        &mut self,
+        new: &NewDeployment<'_>,
+    ) -> Result<DeploymentId, StoreError> {
+        let skipped = match new.promotion {
+            Promotion::Followed => None,
+            Promotion::EmergencySkipped { skipped } => Some(skipped.to_string()),
+        };
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO deployments (release_id, environment, manifest_digest, status, skipped_environment, actor, \
+             started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(new.release.0)
+        .bind(new.environment.as_str())
+        .bind(new.manifest_digest.to_string())
+        .bind(new.times.status.as_str())
+        .bind(skipped)
+        .bind(new.actor.as_str())
+        .bind(micros(new.times.started_at))
+        .bind(new.times.finished_at.map(micros))
+        .fetch_one(self.conn.executor())
+        .await
+        .map_err(StoreError::on_write("deployment", new.release))?;
+        Ok(DeploymentId(id))
+    }
+
+    /// Stores a deployment's new status and times, if its status is still `expected_status`.
+    pub async fn update_deployment(
+        &mut self,
+        deployment: &Deployment,
+        expected_status: &str,
+    ) -> Result<(), StoreError> {
+        let key = deployment.id.to_string();
+        let query = sqlx::query(
+            "UPDATE deployments SET status = $3, finished_at = $4, rolled_back_at = $5 WHERE id = $1 AND status = $2",
+        )
+        .bind(deployment.id.0)
+        .bind(expected_status)
+        .bind(deployment.status.as_str())
+        .bind(deployment.finished_at.map(micros))
+        .bind(deployment.rolled_back_at.map(micros));
+        let affected = self.execute(query, "deployment", &key).await?;
+        if affected == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict {
+                entity: "deployment",
+                key,
+            })
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The store conformance suite: one story per capability, run on SQLite always and on
+//! PostgreSQL when `TOLLGATE_TEST_POSTGRES_URL` is set (mandatory in CI).
+
+mod audit;
+mod records;
+
+use tollgate_store::Store;
+use tollgate_testkit::TestDb;
+
+/// Runs `story` once per backend, on a fresh database each time.
+async fn on_every_backend<F, Fut>(story: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    for database in TestDb::every_backend().await {
+        let backend = database.backend_name();
+        let store = Store::open(database.config())
+            .await
+            .expect("the store opens");
+        if let Err(error) = story(store.clone()).await {
+            panic!("on {backend}: {error:?}");
+        }
+        store.close().await;
+        drop(database);
+    }
+}
