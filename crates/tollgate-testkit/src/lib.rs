@@ -172,3 +172,133 @@ mod tests {
         );
     }
 }
+
+pub use crate::app::{admin, ManualClock, TestApp};
+
+mod app {
+    //! A `Tollgate` on a fresh database with a clock the test moves.
+
+    use std::sync::{Arc, Mutex};
+
+    use ed25519_dalek::SigningKey;
+    use tollgate_core::Timestamp;
+    use tollgate_service::{Clock, Principal, Settings, Tollgate};
+    use tollgate_store::Store;
+
+    use crate::TestDb;
+
+    /// A clock that stands still until told to move.
+    #[derive(Debug)]
+    pub struct ManualClock {
+        now: Mutex<Timestamp>,
+    }
+
+    impl ManualClock {
+        pub fn new(start: Timestamp) -> Arc<ManualClock> {
+            Arc::new(ManualClock {
+                now: Mutex::new(start),
+            })
+        }
+
+        pub fn set(&self, at: Timestamp) {
+            *self.now.lock().expect("the clock lock is not poisoned") = at;
+        }
+
+        pub fn advance(&self, by: jiff::SignedDuration) {
+            let mut now = self.now.lock().expect("the clock lock is not poisoned");
+            *now = now.checked_add(by).expect("the clock stays in range");
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now(&self) -> Timestamp {
+            *self.now.lock().expect("the clock lock is not poisoned")
+        }
+    }
+
+    /// The application on a fresh database, with its bootstrap admin.
+    pub struct TestApp {
+        pub tollgate: Tollgate,
+        pub clock: Arc<ManualClock>,
+        pub admin: Principal,
+        pub admin_token: String,
+        pub db: TestDb,
+    }
+
+    impl TestApp {
+        /// On a fresh SQLite database, at 2026-03-01T12:00:00Z, checkpointing every `interval` entries.
+        pub async fn sqlite_with_interval(interval: u64) -> TestApp {
+            TestApp::on(TestDb::sqlite(), interval).await
+        }
+
+        pub async fn sqlite() -> TestApp {
+            TestApp::sqlite_with_interval(1000).await
+        }
+
+        pub async fn on(db: TestDb, interval: u64) -> TestApp {
+            let store = Store::open(db.config()).await.expect("the store opens");
+            let clock = ManualClock::new("2026-03-01T12:00:00Z".parse().expect("timestamp"));
+            let key = SigningKey::from_bytes(&[11; 32]);
+            let settings = Settings {
+                checkpoint_interval: interval,
+            };
+            let tollgate = Tollgate::new(store, key, clock.clone(), settings)
+                .await
+                .expect("the app starts");
+            let issued = tollgate
+                .bootstrap()
+                .await
+                .expect("bootstrap works")
+                .expect("a fresh database bootstraps");
+            let admin_token = issued.secret.expose().to_owned();
+            let admin = admin(&tollgate, &admin_token).await;
+            TestApp {
+                tollgate,
+                clock,
+                admin,
+                admin_token,
+                db,
+            }
+        }
+
+        /// Creates a user with `role` and returns it as a principal, with its token.
+        pub async fn user(&self, name: &str, role: &str) -> (Principal, String) {
+            let input = tollgate_core::user::UserInput {
+                name: name.to_owned(),
+                display_name: None,
+                role: Some(role.to_owned()),
+            };
+            self.tollgate
+                .create_user(&self.admin, input)
+                .await
+                .expect("the user is created");
+            let issued = self
+                .tollgate
+                .create_token(&self.admin, name, "test", None)
+                .await
+                .expect("the token is issued");
+            let token = issued.secret.expose().to_owned();
+            (admin(&self.tollgate, &token).await, token)
+        }
+
+        /// Every table's row count.
+        pub async fn row_counts(&self) -> std::collections::BTreeMap<&'static str, i64> {
+            self.tollgate
+                .store()
+                .read()
+                .await
+                .expect("a read")
+                .row_counts()
+                .await
+                .expect("counts")
+        }
+    }
+
+    /// The principal a token authenticates.
+    pub async fn admin(tollgate: &Tollgate, token: &str) -> Principal {
+        tollgate
+            .authenticate(token, None)
+            .await
+            .expect("the token authenticates")
+    }
+}

@@ -1,0 +1,265 @@
+//! Users, API tokens and authentication.
+//!
+//! Token secrets are drawn here from the operating system's random source, shown once, and
+//! stored only as their SHA-256.
+
+use rand::RngCore;
+use tollgate_core::audit::{Actor, AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::name::UserName;
+use tollgate_core::token::{ApiToken, TokenId, TokenRejection, TokenSecret};
+use tollgate_core::user::{Role, User, UserInput};
+use tollgate_core::{Problem, Timestamp, Violations};
+use tollgate_store::tx::NewToken;
+
+use crate::audit::Change;
+use crate::{Principal, ServiceError, ServiceResult, Tollgate};
+
+/// The longest token description accepted.
+const MAX_DESCRIPTION_LEN: usize = 200;
+
+/// The name of the administrator created on first start.
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+
+/// A token just created: the only time its secret is available.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: ApiToken,
+    pub secret: TokenSecret,
+}
+
+impl Tollgate {
+    /// On an empty database, creates the `admin` user and a token for it. Returns the token,
+    /// or `None` when users exist already.
+    pub async fn bootstrap(&self) -> ServiceResult<Option<IssuedToken>> {
+        let mut tx = self.store.begin().await?;
+        if !tx.list_users().await?.is_empty() {
+            return Ok(None);
+        }
+        let admin = User {
+            name: UserName::parse(BOOTSTRAP_ADMIN).expect("the bootstrap name is valid"),
+            display_name: "Administrator".to_owned(),
+            role: Role::Admin,
+        };
+        let now = self.now();
+        tx.insert_user(&admin, now).await?;
+        let object = ObjectRef::new(ObjectKind::User, &admin.name);
+        let change = Change {
+            action: AuditAction::Create,
+            object,
+            before: None,
+            after: Some(&admin),
+            reason: None,
+        };
+        self.record(&mut tx, Actor::System, None, change).await?;
+        let issued = self
+            .issue_token(
+                &mut tx,
+                Actor::System,
+                None,
+                &admin.name,
+                "bootstrap admin token",
+                None,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Some(issued))
+    }
+
+    /// The user a bearer token belongs to, if the token is valid now.
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+        request_id: Option<String>,
+    ) -> ServiceResult<Principal> {
+        let secret = TokenSecret::parse(presented).ok_or(ServiceError::Unauthenticated {
+            reason: "malformed token",
+        })?;
+        let mut read = self.store.read().await?;
+        let token = read.find_token_by_digest(&secret.digest()).await?.ok_or(
+            ServiceError::Unauthenticated {
+                reason: "unknown token",
+            },
+        )?;
+        token
+            .check_usable(self.now())
+            .map_err(|rejection| ServiceError::Unauthenticated {
+                reason: match rejection {
+                    TokenRejection::Revoked => "token revoked",
+                    TokenRejection::Expired => "token expired",
+                },
+            })?;
+        let user = read
+            .find_user(&token.user)
+            .await?
+            .ok_or(ServiceError::Unauthenticated {
+                reason: "unknown token",
+            })?;
+        Ok(Principal { user, request_id })
+    }
+
+    pub async fn create_user(
+        &self,
+        principal: &Principal,
+        input: UserInput,
+    ) -> ServiceResult<User> {
+        principal.require_admin()?;
+        let user = input.parse()?;
+        let mut tx = self.store.begin().await?;
+        tx.insert_user(&user, self.now()).await?;
+        let object = ObjectRef::new(ObjectKind::User, &user.name);
+        let change = Change {
+            action: AuditAction::Create,
+            object,
+            before: None,
+            after: Some(&user),
+            reason: None,
+        };
+        self.record_for(&mut tx, principal, change).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn list_users(&self, _principal: &Principal) -> ServiceResult<Vec<User>> {
+        Ok(self.store.read().await?.list_users().await?)
+    }
+
+    /// Issues a token for `user` (yourself, or anyone if you are an admin).
+    pub async fn create_token(
+        &self,
+        principal: &Principal,
+        user: &str,
+        description: &str,
+        expires_at: Option<Timestamp>,
+    ) -> ServiceResult<IssuedToken> {
+        let mut violations = Violations::new();
+        let user = violations.check("user", UserName::parse(user));
+        violations.check(
+            "description",
+            tollgate_core::name::check_text(description, MAX_DESCRIPTION_LEN, false),
+        );
+        if expires_at.is_some_and(|at| at <= self.now()) {
+            violations.push(
+                "expires_at",
+                Problem::Invalid {
+                    reason: "lies in the past".to_owned(),
+                },
+            );
+        }
+        let user = violations
+            .into_result(user)?
+            .expect("a valid user name when there are no violations");
+        if user != principal.user.name {
+            principal.require_admin()?;
+        }
+        let mut tx = self.store.begin().await?;
+        if tx.find_user(&user).await?.is_none() {
+            return Err(ServiceError::NotFound {
+                entity: "user",
+                key: user.to_string(),
+            });
+        }
+        let issued = self
+            .issue_token(
+                &mut tx,
+                principal.actor(),
+                principal.request_id.as_deref(),
+                &user,
+                description,
+                expires_at,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
+    async fn issue_token(
+        &self,
+        tx: &mut tollgate_store::StoreTx,
+        actor: Actor,
+        request_id: Option<&str>,
+        user: &UserName,
+        description: &str,
+        expires_at: Option<Timestamp>,
+    ) -> ServiceResult<IssuedToken> {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let secret = TokenSecret::from_random_bytes(bytes);
+        let now = self.now();
+        let prefix = secret.display_prefix();
+        let new_token = NewToken {
+            user,
+            description,
+            prefix: &prefix,
+            secret_digest: secret.digest(),
+            created_at: now,
+            expires_at,
+        };
+        let id = tx.insert_token(&new_token).await?;
+        let token = ApiToken {
+            id,
+            user: user.clone(),
+            description: description.to_owned(),
+            prefix,
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+        };
+        let object = ObjectRef::new(ObjectKind::Token, id);
+        let change = Change {
+            action: AuditAction::Create,
+            object,
+            before: None,
+            after: Some(&token),
+            reason: None,
+        };
+        self.record(tx, actor, request_id, change).await?;
+        Ok(IssuedToken { token, secret })
+    }
+
+    /// Tokens: all of them for an admin, your own otherwise.
+    pub async fn list_tokens(&self, principal: &Principal) -> ServiceResult<Vec<ApiToken>> {
+        let user = (principal.user.role != Role::Admin).then_some(&principal.user.name);
+        Ok(self.store.read().await?.list_tokens(user).await?)
+    }
+
+    /// Revokes a token: your own, or anyone's if you are an admin.
+    pub async fn revoke_token(
+        &self,
+        principal: &Principal,
+        id: TokenId,
+    ) -> ServiceResult<ApiToken> {
+        let mut tx = self.store.begin().await?;
+        let token = tx.find_token(id).await?.ok_or(ServiceError::NotFound {
+            entity: "token",
+            key: id.to_string(),
+        })?;
+        if token.user != principal.user.name {
+            principal.require_admin()?;
+        }
+        let now = self.now();
+        tx.revoke_token(id, now)
+            .await
+            .map_err(|error| match error {
+                tollgate_store::StoreError::NotFound { .. } => ServiceError::Conflict {
+                    entity: "token",
+                    key: format!("{id} (already revoked)"),
+                },
+                other => other.into(),
+            })?;
+        let revoked = ApiToken {
+            revoked_at: Some(now),
+            ..token.clone()
+        };
+        let object = ObjectRef::new(ObjectKind::Token, id);
+        let change = Change {
+            action: AuditAction::Revoke,
+            object,
+            before: Some(&token),
+            after: Some(&revoked),
+            reason: None,
+        };
+        self.record_for(&mut tx, principal, change).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+}

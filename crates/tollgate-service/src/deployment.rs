@@ -1,0 +1,221 @@
+//! Deployments and the release register.
+//!
+//! Recording a deployment checks the promotion path, binds the record to the release's manifest
+//! digest, and moves the release: the first deployment starts it (ready → deploying), success in
+//! the last environment of its lifecycle completes it (deploying → deployed).
+
+use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::deployment::{
+    check_promotion, running_at, Deployment, DeploymentId, DeploymentInput, DeploymentStatus,
+    RunningService,
+};
+use tollgate_core::environment::Environment;
+use tollgate_core::lifecycle::Lifecycle;
+use tollgate_core::name::EnvironmentName;
+use tollgate_core::release::{Release, ReleaseAction, ReleaseState};
+use tollgate_core::Timestamp;
+use tollgate_store::tx::NewDeployment;
+use tollgate_store::{Page, StoreTx};
+
+use crate::audit::Change;
+use crate::catalog::{not_found, parse_key};
+use crate::release::{get_in, ReleaseRef};
+use crate::{Principal, ServiceError, ServiceResult, Tollgate};
+
+/// What runs in one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentRegister {
+    pub environment: Environment,
+    pub services: Vec<RunningService>,
+}
+
+impl Tollgate {
+    /// Records a deployment of `release` to `environment`.
+    pub async fn record_deployment(
+        &self,
+        principal: &Principal,
+        release: &ReleaseRef,
+        environment: &str,
+        input: DeploymentInput,
+    ) -> ServiceResult<Deployment> {
+        principal.require_write()?;
+        let environment = parse_key(environment, EnvironmentName::parse)?;
+        let times = input.parse(self.now())?;
+        let mut tx = self.store.begin().await?;
+        let mut current = get_in(&mut tx, release).await?;
+        if tx.find_environment(&environment).await?.is_none() {
+            return Err(not_found("environment", &environment));
+        }
+        let lifecycle = lifecycle_of(&mut tx, &current).await?;
+        let succeeded_in = tx.succeeded_environments(current.id).await?;
+        let promotion = check_promotion(&current, &lifecycle, &environment, &succeeded_in)
+            .map_err(ServiceError::Promotion)?;
+        let new = NewDeployment {
+            release: current.id,
+            environment: &environment,
+            manifest_digest: current.manifest_digest(),
+            times,
+            promotion: &promotion,
+            actor: &principal.user.name,
+        };
+        let id = tx.insert_deployment(&new).await?;
+        let deployment = tx
+            .find_deployment(id)
+            .await?
+            .ok_or_else(|| not_found("deployment", id))?;
+        let object = ObjectRef::new(ObjectKind::Deployment, id);
+        let change = Change {
+            action: AuditAction::Record,
+            object,
+            before: None,
+            after: Some(&deployment),
+            reason: None,
+        };
+        self.record_for(&mut tx, principal, change).await?;
+        if current.state == ReleaseState::Ready {
+            current = self
+                .transition_in(
+                    &mut tx,
+                    principal,
+                    &current,
+                    ReleaseAction::StartDeployment,
+                    None,
+                )
+                .await?;
+        }
+        self.complete_if_last(&mut tx, principal, &current, &lifecycle, &deployment)
+            .await?;
+        tx.commit().await?;
+        Ok(deployment)
+    }
+
+    /// Moves a deployment to `status`: a running one to succeeded or failed, a succeeded one
+    /// to rolled back.
+    pub async fn finish_deployment(
+        &self,
+        principal: &Principal,
+        id: DeploymentId,
+        status: DeploymentStatus,
+    ) -> ServiceResult<Deployment> {
+        principal.require_write()?;
+        let mut tx = self.store.begin().await?;
+        let before = tx
+            .find_deployment(id)
+            .await?
+            .ok_or_else(|| not_found("deployment", id))?;
+        let after = before.finish(status, self.now())?;
+        tx.update_deployment(&after, before.status.as_str()).await?;
+        let object = ObjectRef::new(ObjectKind::Deployment, id);
+        let change = Change {
+            action: AuditAction::Finish,
+            object,
+            before: Some(&before),
+            after: Some(&after),
+            reason: None,
+        };
+        self.record_for(&mut tx, principal, change).await?;
+        let release = get_in(&mut tx, &ReleaseRef::Id(after.release)).await?;
+        let lifecycle = lifecycle_of(&mut tx, &release).await?;
+        self.complete_if_last(&mut tx, principal, &release, &lifecycle, &after)
+            .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn complete_if_last(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        release: &Release,
+        lifecycle: &Lifecycle,
+        deployment: &Deployment,
+    ) -> ServiceResult<()> {
+        let completes = deployment.status == DeploymentStatus::Succeeded
+            && release.state == ReleaseState::Deploying
+            && lifecycle.is_last(&deployment.environment);
+        if completes {
+            self.transition_in(
+                tx,
+                principal,
+                release,
+                ReleaseAction::CompleteDeployment,
+                None,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn get_deployment(
+        &self,
+        _principal: &Principal,
+        id: DeploymentId,
+    ) -> ServiceResult<Deployment> {
+        let found = self.store.read().await?.find_deployment(id).await?;
+        found.ok_or_else(|| not_found("deployment", id))
+    }
+
+    /// Deployments, newest first, optionally of one environment or one release: the history of
+    /// an environment.
+    pub async fn list_deployments(
+        &self,
+        _principal: &Principal,
+        environment: Option<&str>,
+        release: Option<&ReleaseRef>,
+        page: Page,
+    ) -> ServiceResult<Vec<Deployment>> {
+        let environment = environment
+            .map(|name| parse_key(name, EnvironmentName::parse))
+            .transpose()?;
+        let mut read = self.store.read().await?;
+        let release = match release {
+            Some(release) => Some(get_in(&mut read, release).await?.id),
+            None => None,
+        };
+        if let Some(environment) = &environment {
+            if read.find_environment(environment).await?.is_none() {
+                return Err(not_found("environment", environment));
+            }
+        }
+        Ok(read
+            .list_deployments(environment.as_ref(), release, page)
+            .await?)
+    }
+
+    /// What runs in each environment (or one) at `at`, or now.
+    pub async fn register(
+        &self,
+        _principal: &Principal,
+        environment: Option<&str>,
+        at: Option<Timestamp>,
+    ) -> ServiceResult<Vec<EnvironmentRegister>> {
+        let at = at.unwrap_or_else(|| self.now());
+        let mut read = self.store.read().await?;
+        let environments = match environment {
+            Some(name) => {
+                let name = parse_key(name, EnvironmentName::parse)?;
+                vec![read
+                    .find_environment(&name)
+                    .await?
+                    .ok_or_else(|| not_found("environment", &name))?]
+            }
+            None => read.list_environments().await?,
+        };
+        let mut register = Vec::with_capacity(environments.len());
+        for environment in environments {
+            let history = read.deployed_releases(&environment.name).await?;
+            register.push(EnvironmentRegister {
+                services: running_at(&history, at),
+                environment,
+            });
+        }
+        Ok(register)
+    }
+}
+
+async fn lifecycle_of(tx: &mut StoreTx, release: &Release) -> ServiceResult<Lifecycle> {
+    let name = &release.content.lifecycle;
+    tx.find_lifecycle(name)
+        .await?
+        .ok_or_else(|| not_found("lifecycle", name))
+}

@@ -1,0 +1,60 @@
+//! What a use case can fail with, phrased as what the caller can do about it.
+
+use tollgate_core::deployment::{PromotionError, StatusError};
+use tollgate_core::release::TransitionError;
+use tollgate_core::Violations;
+use tollgate_store::StoreError;
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input is invalid; every problem is listed.
+    #[error("invalid input: {0}")]
+    Invalid(Violations),
+    /// The named object does not exist.
+    #[error("{entity} {key} not found")]
+    NotFound { entity: &'static str, key: String },
+    /// The object exists already, or changed since it was read.
+    #[error("{entity} {key} already exists or was changed concurrently")]
+    Conflict { entity: &'static str, key: String },
+    /// The release cannot change state or content as asked.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    /// The release may not be deployed to that environment; every reason is listed.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Promotion(Vec<PromotionError>),
+    /// The deployment cannot change status as asked.
+    #[error(transparent)]
+    DeploymentStatus(#[from] StatusError),
+    /// No valid credentials.
+    #[error("authentication required: {reason}")]
+    Unauthenticated { reason: &'static str },
+    /// The caller is known but may not do this.
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: String },
+    /// The database cannot be used right now; retrying may help.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// Stored data does not decode: needs an operator.
+    #[error("stored data is corrupt")]
+    Corrupt(#[source] StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> ServiceError {
+        match error {
+            StoreError::NotFound { entity, key } => ServiceError::NotFound { entity, key },
+            StoreError::Conflict { entity, key } => ServiceError::Conflict { entity, key },
+            StoreError::Unavailable(_) => ServiceError::Unavailable(error),
+            StoreError::Corrupt { .. } => ServiceError::Corrupt(error),
+        }
+    }
+}
+
+impl From<Violations> for ServiceError {
+    fn from(violations: Violations) -> ServiceError {
+        ServiceError::Invalid(violations)
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -1,0 +1,6 @@
+//! Use-case stories on a real SQLite database, through the public service API.
+
+mod apply;
+mod audit;
+mod auth;
+mod release;
