@@ -185,19 +185,25 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
         }
     }
     if let Some(cycle) = find_dependency_cycle(&graph) {
-        let index = services
-            .iter()
-            .find(|(_, s)| s.name == cycle[0])
-            .map(|(index, _)| *index);
-        let field = index.map_or("services".to_owned(), |index| {
-            format!("services[{index}].depends_on")
+        // Report the cycle at a declared service, starting the path from it.
+        let declared = services.iter().find_map(|(index, s)| {
+            cycle
+                .iter()
+                .position(|name| *name == s.name)
+                .map(|at| (*index, at))
         });
-        violations.push(
-            field,
-            Problem::Cycle {
-                path: cycle.iter().map(ToString::to_string).collect(),
-            },
-        );
+        let (field, start) = match declared {
+            Some((index, at)) => (format!("services[{index}].depends_on"), at),
+            None => ("services".to_owned(), 0),
+        };
+        let ring = &cycle[..cycle.len() - 1];
+        let mut path: Vec<String> = ring[start..]
+            .iter()
+            .chain(&ring[..start])
+            .map(ToString::to_string)
+            .collect();
+        path.push(ring[start].to_string());
+        violations.push(field, Problem::Cycle { path });
     }
     if !violations.is_empty() {
         return Err(violations);

@@ -6,6 +6,8 @@
 //! so removing entries from the end is detected too. This module only computes and checks; it
 //! reads no rows and no files.
 
+pub mod export;
+
 use std::collections::BTreeMap;
 use std::fmt;
 

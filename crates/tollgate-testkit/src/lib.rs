@@ -302,3 +302,129 @@ mod app {
             .expect("the token authenticates")
     }
 }
+
+pub use crate::spawn::{spawn_app, SpawnedApp};
+
+mod spawn {
+    //! The real router, served on a random loopback port, with a client that authenticates.
+
+    use reqwest::{Method, StatusCode};
+    use serde_json::Value;
+
+    use crate::TestApp;
+
+    /// A running server on a fresh SQLite database.
+    pub struct SpawnedApp {
+        pub base_url: String,
+        pub app: TestApp,
+        pub client: reqwest::Client,
+    }
+
+    /// Starts the HTTP application on `127.0.0.1:0`.
+    pub async fn spawn_app() -> SpawnedApp {
+        let app = TestApp::sqlite().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port is free");
+        let address = listener.local_addr().expect("the listener has an address");
+        let router = tollgate_http::router(app.tollgate.clone());
+        tokio::spawn(async move { axum_serve(listener, router).await });
+        SpawnedApp {
+            base_url: format!("http://{address}"),
+            app,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
+        axum::serve(listener, router)
+            .await
+            .expect("the test server runs");
+    }
+
+    /// A response's status and JSON body (`Null` when the body is empty or not JSON).
+    #[derive(Debug)]
+    pub struct Reply {
+        pub status: StatusCode,
+        pub content_type: String,
+        pub body: Value,
+    }
+
+    impl SpawnedApp {
+        /// Sends a request as the admin.
+        pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+            self.call_as(&self.app.admin_token, method, path, body)
+                .await
+        }
+
+        /// Sends a request with `token` as bearer (none when empty).
+        pub async fn call_as(
+            &self,
+            token: &str,
+            method: Method,
+            path: &str,
+            body: Option<Value>,
+        ) -> Reply {
+            let mut request = self
+                .client
+                .request(method, format!("{}{path}", self.base_url));
+            if !token.is_empty() {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.expect("the server answers");
+            reply(response).await
+        }
+
+        /// Sends a raw body with a content type, as the admin.
+        pub async fn call_raw(
+            &self,
+            method: Method,
+            path: &str,
+            content_type: &str,
+            body: Vec<u8>,
+        ) -> Reply {
+            let response = self
+                .client
+                .request(method, format!("{}{path}", self.base_url))
+                .bearer_auth(&self.app.admin_token)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("the server answers");
+            reply(response).await
+        }
+
+        pub async fn get(&self, path: &str) -> Reply {
+            self.call(Method::GET, path, None).await
+        }
+
+        pub async fn post(&self, path: &str, body: Value) -> Reply {
+            self.call(Method::POST, path, Some(body)).await
+        }
+
+        pub async fn put(&self, path: &str, body: Value) -> Reply {
+            self.call(Method::PUT, path, Some(body)).await
+        }
+    }
+
+    async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response.bytes().await.expect("the body arrives");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+}

@@ -174,3 +174,47 @@ fn a_recorded_head_that_disagrees_is_caught() {
     let report = verifier.finish(Some((3, Sha256Digest::from_bytes(log.rows[2].1))));
     assert_eq!(report.failure.expect("failure").seq, 3);
 }
+
+#[test]
+fn an_export_verifies_offline_and_names_a_tampered_entry() {
+    let log = log(4);
+    let key = key();
+    let checkpoint = checkpoint(&log, 4);
+    let mut lines =
+        vec![
+            serde_json::to_string(&export::ExportLine::header(&key.verifying_key(), 4))
+                .expect("json"),
+        ];
+    lines.push(serde_json::to_string(&export::ExportLine::checkpoint(&checkpoint)).expect("json"));
+    for (seq, hash, body) in &log.rows {
+        let line =
+            export::ExportLine::entry(*seq, &Sha256Digest::from_bytes(*hash), body).expect("utf-8");
+        lines.push(serde_json::to_string(&line).expect("json"));
+    }
+    let trusted = [key.verifying_key()];
+    let report =
+        export::verify_export(lines.iter().map(String::as_str), &trusted).expect("readable");
+    assert!(
+        report.is_ok() && report.entries == 4 && report.checkpoints_verified == 1,
+        "{report}"
+    );
+
+    let tampered: Vec<String> = lines
+        .iter()
+        .map(|line| line.replace("team-3", "team-X"))
+        .collect();
+    let report =
+        export::verify_export(tampered.iter().map(String::as_str), &trusted).expect("readable");
+    assert_eq!(report.to_string(), "FAILED: entry 3: hash does not match its content and the previous entry (edited, reordered or replaced)");
+
+    let truncated = &lines[..lines.len() - 1];
+    let report =
+        export::verify_export(truncated.iter().map(String::as_str), &trusted).expect("readable");
+    assert_eq!(
+        report.to_string(),
+        "FAILED: entry 4: missing; a checkpoint covers 4 entries but the log ends after 3"
+    );
+
+    let garbage = export::verify_export(["{\"type\":\"nope\"}"], &trusted);
+    assert!(garbage.is_err_and(|e| e.line == 1));
+}

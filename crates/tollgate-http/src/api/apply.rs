@@ -1,0 +1,96 @@
+//! `POST /apply`: config as code, planned and applied in one transaction.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tollgate_core::apply::{ApplyInput, PlanOp};
+use tollgate_service::apply::ApplyMode;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Auth, JsonBody, QueryParams};
+use crate::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    #[serde(default)]
+    pub teams: Vec<TeamRequest>,
+    #[serde(default)]
+    pub environments: Vec<EnvironmentRequest>,
+    #[serde(default)]
+    pub lifecycles: Vec<LifecycleRequest>,
+    #[serde(default)]
+    pub services: Vec<ServiceRequest>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyQuery {
+    /// Only plan; write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanResponse {
+    /// Whether the plan was written (false on a dry run or when nothing changes).
+    pub applied: bool,
+    pub changes: Vec<PlannedChangeResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlannedChangeResponse {
+    /// `team`, `environment`, `lifecycle` or `service`.
+    pub kind: String,
+    pub name: String,
+    /// `create`, `update` or `unchanged`.
+    pub op: String,
+    /// The fields an update changes.
+    pub fields: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/apply", tag = "apply", params(ApplyQuery), request_body = ApplyRequest,
+    responses((status = 200, body = PlanResponse), (status = 422, body = Problem, description = "Every invalid field and dangling reference, by path (`services[1].owner`)")))]
+pub async fn apply(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    QueryParams(query): QueryParams<ApplyQuery>,
+    JsonBody(request): JsonBody<ApplyRequest>,
+) -> Result<Json<PlanResponse>, ApiError> {
+    let input = ApplyInput {
+        teams: request.teams.into_iter().map(Into::into).collect(),
+        environments: request.environments.into_iter().map(Into::into).collect(),
+        lifecycles: request.lifecycles.into_iter().map(Into::into).collect(),
+        services: request.services.into_iter().map(Into::into).collect(),
+    };
+    let mode = if query.dry_run {
+        ApplyMode::DryRun
+    } else {
+        ApplyMode::Apply
+    };
+    let plan = state.tollgate.apply(&principal, input, mode).await?;
+    let applied = mode == ApplyMode::Apply && !plan.is_noop();
+    let changes = plan
+        .changes
+        .iter()
+        .map(|change| {
+            let (op, fields) = match &change.op {
+                PlanOp::Create => ("create", Vec::new()),
+                PlanOp::Update { fields } => {
+                    ("update", fields.iter().map(|f| f.to_string()).collect())
+                }
+                PlanOp::Unchanged => ("unchanged", Vec::new()),
+            };
+            PlannedChangeResponse {
+                kind: change.desired.kind().to_owned(),
+                name: change.desired.name().to_owned(),
+                op: op.to_owned(),
+                fields,
+            }
+        })
+        .collect();
+    Ok(Json(PlanResponse { applied, changes }))
+}

@@ -1,0 +1,150 @@
+//! The `/api/v1` endpoints, one module per aggregate, collected into one OpenAPI document.
+
+pub mod apply;
+pub mod audit;
+pub mod catalog;
+pub mod deployments;
+pub mod health;
+pub mod people;
+pub mod releases;
+
+use std::sync::Arc;
+
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::Auth;
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tollgate API", description = "Release, change and deployment management. Every endpoint needs `Authorization: Bearer <token>`."),
+    servers((url = "/api/v1", description = "This server")),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(Problem, FieldError))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(people::list_users, people::create_user))
+        .routes(routes!(people::me))
+        .routes(routes!(people::list_tokens, people::create_token))
+        .routes(routes!(people::revoke_token))
+        .routes(routes!(catalog::list_teams, catalog::create_team))
+        .routes(routes!(catalog::get_team, catalog::replace_team))
+        .routes(routes!(catalog::list_services, catalog::create_service))
+        .routes(routes!(catalog::get_service, catalog::replace_service))
+        .routes(routes!(
+            catalog::list_environments,
+            catalog::create_environment
+        ))
+        .routes(routes!(
+            catalog::get_environment,
+            catalog::replace_environment
+        ))
+        .routes(routes!(catalog::list_lifecycles, catalog::create_lifecycle))
+        .routes(routes!(catalog::get_lifecycle, catalog::replace_lifecycle))
+        .routes(routes!(releases::list_releases, releases::create_release))
+        .routes(routes!(releases::get_release, releases::replace_release))
+        .routes(routes!(releases::transition_release))
+        .routes(routes!(
+            deployments::list_deployments,
+            deployments::record_deployment
+        ))
+        .routes(routes!(deployments::get_deployment))
+        .routes(routes!(deployments::finish_deployment))
+        .routes(routes!(deployments::register))
+        .routes(routes!(audit::list_audit))
+        .routes(routes!(audit::verify_audit))
+        .routes(routes!(audit::export_audit))
+        .routes(routes!(apply::apply))
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi_json(
+    _auth: Auth,
+    Extension(openapi): Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> impl IntoResponse {
+    Json(openapi.as_ref().clone())
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::new("route_not_found", "no such endpoint")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        "method_not_allowed",
+        "this endpoint does not accept that method",
+    )
+}
+
+/// Paging of long lists: up to `limit` items after `cursor` (from the previous page).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items per page, 1 to 500 (default 50).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
+}
+
+impl PageQuery {
+    fn page(&self) -> tollgate_store::Page {
+        tollgate_store::Page {
+            cursor: self.cursor,
+            limit: self.limit.unwrap_or(50),
+        }
+    }
+}
+
+/// A page of items and the cursor of the next page, if there is one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paginated<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<i64>,
+}
+
+impl<T> Paginated<T> {
+    /// A page whose next cursor is the id of its last item, when the page is full.
+    fn new(items: Vec<T>, page: tollgate_store::Page, id: impl Fn(&T) -> i64) -> Paginated<T> {
+        let full = i64::try_from(items.len()).unwrap_or(i64::MAX)
+            >= page.limit.clamp(1, tollgate_store::Page::MAX_LIMIT);
+        let next_cursor = if full { items.last().map(id) } else { None };
+        Paginated { items, next_cursor }
+    }
+}
+
+/// Parses an optional RFC 3339 timestamp from a query or body field.
+fn parse_time(
+    field: &str,
+    value: Option<&str>,
+) -> Result<Option<tollgate_core::Timestamp>, ApiError> {
+    value
+        .map(|value| {
+            tollgate_core::release::parse_timestamp(value)
+                .map_err(|problem| ApiError::validation(field, problem.to_string()))
+        })
+        .transpose()
+}

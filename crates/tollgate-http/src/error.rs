@@ -1,0 +1,297 @@
+//! `ApiError`: the one place that picks an HTTP status and a stable `code` for every failure,
+//! and writes it as RFC 9457 `application/problem+json`.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tollgate_core::release::TransitionError;
+use tollgate_service::ServiceError;
+use utoipa::ToSchema;
+
+/// Every error code the API answers with: code, status, meaning. Mirrored in
+/// `docs/api-errors.md`; a test keeps the two equal.
+pub const ERROR_CODES: &[(&str, u16, &str)] = &[
+    ("malformed_json", 400, "The body is not well-formed JSON."),
+    ("invalid_body", 422, "The body is JSON but does not match the schema: unknown field, wrong type, missing field."),
+    ("invalid_query", 400, "A query parameter is missing or has the wrong type."),
+    ("validation_failed", 422, "The request is well-formed but breaks a rule; `errors` lists every field and problem."),
+    ("unsupported_media_type", 415, "The body is not sent as `application/json`."),
+    ("payload_too_large", 413, "The body is over the size limit."),
+    ("unauthenticated", 401, "No bearer token, or a malformed, unknown, revoked or expired one."),
+    ("forbidden", 403, "The token's user may not do this."),
+    ("route_not_found", 404, "No such endpoint."),
+    ("user_not_found", 404, "No user has that name."),
+    ("team_not_found", 404, "No team has that name."),
+    ("token_not_found", 404, "No token has that id."),
+    ("service_not_found", 404, "No service has that name."),
+    ("environment_not_found", 404, "No environment has that name."),
+    ("lifecycle_not_found", 404, "No lifecycle has that name."),
+    ("release_not_found", 404, "No release has that id or version."),
+    ("deployment_not_found", 404, "No deployment has that id."),
+    ("not_found", 404, "The object does not exist."),
+    ("method_not_allowed", 405, "The endpoint does not accept this method."),
+    ("conflict", 409, "The object exists already, or changed since it was read."),
+    ("invalid_transition", 409, "The release's state does not allow that action; `detail` names the state and the allowed next states."),
+    ("scope_frozen", 409, "The release's scope is frozen; unfreeze it (audited) to change its content."),
+    ("reason_required", 422, "The action must give a reason."),
+    ("promotion_refused", 409, "The release may not be deployed there yet; `errors` lists every reason."),
+    ("invalid_deployment_transition", 409, "The deployment's status does not allow that change."),
+    ("service_unavailable", 503, "The database is unavailable; retry later."),
+    ("internal", 500, "An unexpected error; it is logged with the request id."),
+];
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:tollgate:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The stable, machine-readable code (see `docs/api-errors.md`).
+    pub code: String,
+    /// Every offending field and what is wrong with it, when there are several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One problem with one field.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Path of the field in the request (`artifacts[0].digest`); empty for the request as a whole.
+    pub field: String,
+    pub message: String,
+}
+
+/// An error on its way to becoming a response.
+#[derive(Debug)]
+pub struct ApiError {
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    // The cause, logged (never sent) for internal errors.
+    cause: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: &'static str, detail: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            cause: None,
+        }
+    }
+
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> ApiError {
+        self.errors = errors;
+        self
+    }
+
+    pub fn validation(field: &str, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        ApiError::new("validation_failed", format!("{field}: {message}")).with_errors(vec![
+            FieldError {
+                field: field.to_owned(),
+                message,
+            },
+        ])
+    }
+
+    fn status(&self) -> StatusCode {
+        let status = ERROR_CODES
+            .iter()
+            .find(|(code, ..)| *code == self.code)
+            .map_or(500, |(_, status, _)| *status);
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> ApiError {
+        match error {
+            ServiceError::Invalid(violations) => {
+                let detail = violations.to_string();
+                let errors = violations
+                    .0
+                    .iter()
+                    .map(|v| FieldError {
+                        field: v.field.clone(),
+                        message: v.problem.to_string(),
+                    })
+                    .collect();
+                ApiError::new("validation_failed", detail).with_errors(errors)
+            }
+            ServiceError::NotFound { entity, key } => {
+                ApiError::new(not_found_code(entity), format!("{entity} {key} not found"))
+            }
+            ServiceError::Conflict { .. } => ApiError::new("conflict", error.to_string()),
+            ServiceError::Transition(transition) => {
+                let code = match transition {
+                    TransitionError::NotAllowed { .. } => "invalid_transition",
+                    TransitionError::ContentLocked { .. } => "scope_frozen",
+                    TransitionError::ReasonRequired { .. } => "reason_required",
+                };
+                ApiError::new(code, transition.to_string())
+            }
+            ServiceError::Promotion(reasons) => {
+                let errors = reasons
+                    .iter()
+                    .map(|r| FieldError {
+                        field: String::new(),
+                        message: r.to_string(),
+                    })
+                    .collect();
+                ApiError::new(
+                    "promotion_refused",
+                    ServiceError::Promotion(reasons).to_string(),
+                )
+                .with_errors(errors)
+            }
+            ServiceError::DeploymentStatus(status) => {
+                ApiError::new("invalid_deployment_transition", status.to_string())
+            }
+            ServiceError::Unauthenticated { reason } => ApiError::new("unauthenticated", reason),
+            ServiceError::Forbidden { reason } => ApiError::new("forbidden", reason),
+            ServiceError::Unavailable(_) => {
+                let cause = error_chain(&error);
+                ApiError {
+                    cause: Some(cause),
+                    ..ApiError::new("service_unavailable", "the database is unavailable")
+                }
+            }
+            ServiceError::Corrupt(_) => {
+                let cause = error_chain(&error);
+                ApiError {
+                    cause: Some(cause),
+                    ..ApiError::new("internal", "internal error")
+                }
+            }
+        }
+    }
+}
+
+fn not_found_code(entity: &str) -> &'static str {
+    match entity {
+        "user" => "user_not_found",
+        "team" => "team_not_found",
+        "token" => "token_not_found",
+        "service" => "service_not_found",
+        "environment" => "environment_not_found",
+        "lifecycle" => "lifecycle_not_found",
+        "release" => "release_not_found",
+        "deployment" => "deployment_not_found",
+        _ => "not_found",
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> ApiError {
+        let code = match &rejection {
+            JsonRejection::JsonDataError(_) => "invalid_body",
+            JsonRejection::JsonSyntaxError(_) => "malformed_json",
+            JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            _ => "malformed_json",
+        };
+        ApiError::new(code, rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> ApiError {
+        ApiError::new("invalid_query", rejection.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Some(cause) = &self.cause {
+            // Logged once, here at the edge; the request id is on the surrounding span.
+            tracing::error!(code = self.code, cause = %cause, "request failed");
+        }
+        let title = status.canonical_reason().unwrap_or("Error").to_owned();
+        let problem = Problem {
+            problem_type: format!("urn:tollgate:problem:{}", self.code),
+            title,
+            status: status.as_u16(),
+            detail: self.detail,
+            code: self.code.to_owned(),
+            errors: self.errors,
+        };
+        let body = serde_json::to_vec(&problem).expect("a problem serializes");
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+/// The table of codes as Markdown, as `docs/api-errors.md` holds it.
+pub fn error_codes_markdown() -> String {
+    let mut text = String::from(
+        "# API error codes\n\nEvery error is an RFC 9457 `application/problem+json` document whose `code` is one of these.\n\
+         This table is generated from `ERROR_CODES` in `crates/tollgate-http/src/error.rs`; a test keeps them equal.\n\n\
+         | code | status | meaning |\n| --- | --- | --- |\n",
+    );
+    for (code, status, meaning) in ERROR_CODES {
+        text.push_str(&format!("| `{code}` | {status} | {meaning} |\n"));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_error_table_matches_the_code() {
+        let documented = include_str!("../../../docs/api-errors.md");
+        assert_eq!(
+            documented,
+            error_codes_markdown(),
+            "regenerate docs/api-errors.md from ERROR_CODES"
+        );
+    }
+
+    #[test]
+    fn every_code_is_unique_and_every_not_found_code_is_listed() {
+        let mut codes: Vec<&str> = ERROR_CODES.iter().map(|(code, ..)| *code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ERROR_CODES.len());
+        for entity in [
+            "user",
+            "team",
+            "token",
+            "service",
+            "environment",
+            "lifecycle",
+            "release",
+            "deployment",
+            "other",
+        ] {
+            assert!(codes.contains(&not_found_code(entity)));
+        }
+    }
+}

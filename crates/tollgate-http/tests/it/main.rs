@@ -1,0 +1,69 @@
+//! API tests: the real router on a loopback port, a fresh SQLite database per test.
+
+mod auth;
+mod bad_input;
+mod flow;
+
+use serde_json::{json, Value};
+use tollgate_testkit::SpawnedApp;
+
+/// The example catalog: a team, three services with dependencies, dev → staging → prod.
+pub fn catalog() -> Value {
+    json!({
+        "teams": [{ "name": "payments" }],
+        "environments": [
+            { "name": "dev", "tier": "dev" },
+            { "name": "staging", "tier": "staging" },
+            { "name": "prod", "tier": "prod", "region": "eu" }
+        ],
+        "lifecycles": [{ "name": "default", "environments": ["dev", "staging", "prod"] }],
+        "services": [
+            { "name": "postgres-main", "owner": "payments", "criticality": "critical" },
+            { "name": "ledger", "owner": "payments", "criticality": "high", "depends_on": ["postgres-main"] },
+            { "name": "api", "owner": "payments", "depends_on": ["ledger"] }
+        ]
+    })
+}
+
+pub fn digest(text: &str) -> String {
+    tollgate_core::digest::Sha256Digest::of(text.as_bytes()).to_string()
+}
+
+pub fn release(version: &str) -> Value {
+    json!({
+        "version": version,
+        "lifecycle": "default",
+        "release_type": "minor",
+        "artifacts": [
+            { "service": "api", "name": "api", "version": version, "digest": digest(&format!("api {version}")) },
+            { "service": "ledger", "name": "ledger", "version": version, "digest": digest(&format!("ledger {version}")) }
+        ],
+        "scope": [
+            { "ticket": "PAY-1", "title": "Faster refunds" },
+            { "ticket": "PAY-2", "title": "Dark mode", "included": false, "reason": "not tested in time" }
+        ],
+        "rollback_criteria": "error ratio above 1% for 5 minutes"
+    })
+}
+
+pub async fn with_catalog(app: &SpawnedApp) {
+    let reply = app.post("/api/v1/apply", catalog()).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+}
+
+/// Creates a release and takes it to ready; returns its id.
+pub async fn ready_release(app: &SpawnedApp, version: &str) -> i64 {
+    let created = app.post("/api/v1/releases", release(version)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_i64().expect("an id");
+    for action in ["plan", "freeze_scope", "mark_ready"] {
+        let moved = app
+            .post(
+                &format!("/api/v1/releases/{id}/transitions"),
+                json!({ "action": action }),
+            )
+            .await;
+        assert_eq!(moved.status, 200, "{action}: {:?}", moved.body);
+    }
+    id
+}
