@@ -60,17 +60,22 @@ impl Store {
     ///
     /// Fails with `Unavailable` when the database cannot be reached or migrated.
     pub async fn open(config: &DatabaseConfig) -> Result<Store, StoreError> {
+        let store = Store::connect(config).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating, for tools that only read an existing database.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Store, StoreError> {
         install_drivers();
         let store = match config {
             DatabaseConfig::Sqlite { path } => sqlite::open(path).await?,
             DatabaseConfig::Postgres { url } => postgres::open(url).await?,
         };
-        let store = Store {
+        Ok(Store {
             config: config.clone(),
             ..store
-        };
-        store.migrate().await?;
-        Ok(store)
+        })
     }
 
     pub fn backend(&self) -> Backend {

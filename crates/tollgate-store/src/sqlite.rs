@@ -122,8 +122,19 @@ fn read_entries(
             batch.push(RawEntry {
                 seq: u64::try_from(seq)
                     .map_err(|_| StoreError::corrupt("audit entry", seq, "negative seq"))?,
-                hash: row.get(1).map_err(unavailable)?,
-                body: row.get(2).map_err(unavailable)?,
+                // As bytes whatever the stored type: an edit may have turned a blob into text.
+                hash: row
+                    .get_ref(1)
+                    .map_err(unavailable)?
+                    .as_bytes()
+                    .map_err(|e| unavailable(e.into()))?
+                    .to_vec(),
+                body: row
+                    .get_ref(2)
+                    .map_err(unavailable)?
+                    .as_bytes()
+                    .map_err(|e| unavailable(e.into()))?
+                    .to_vec(),
             });
             if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));

@@ -1,0 +1,345 @@
+//! The command line: `tollgate <noun> <verb>`, parsed by clap.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Release, change and deployment management",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The Tollgate server to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "TOLLGATE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// API token (Bearer).
+    #[arg(long, global = true, env = "TOLLGATE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format.
+    #[arg(long, short, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: API, workers and (later) the web UI.
+    Serve(ServeArgs),
+    /// Run the demo on a throw-away embedded database and keep serving it.
+    Demo(DemoArgs),
+    /// Create or update teams, services, environments and lifecycles from tollgate.yaml.
+    Apply(ApplyArgs),
+    /// Teams.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Services.
+    #[command(subcommand)]
+    Service(NamedCommand),
+    /// Environments.
+    #[command(subcommand, alias = "env")]
+    Environment(NamedCommand),
+    /// Lifecycles (promotion paths).
+    #[command(subcommand)]
+    Lifecycle(NamedCommand),
+    /// Releases.
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+    /// Deployment records.
+    #[command(subcommand)]
+    Deployment(DeploymentCommand),
+    /// What runs where: per environment, the version of each service.
+    Register(RegisterArgs),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StorageArgs {
+    /// Where the embedded database, the audit signing key and the admin token live.
+    #[arg(long, env = "TOLLGATE_DATA_DIR", default_value = "tollgate-data")]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://...) to use instead of the embedded SQLite database.
+    #[arg(long, env = "TOLLGATE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TOLLGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Sign an audit checkpoint every this many entries.
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_interval: u64,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stop after printing the results instead of serving.
+    #[arg(long)]
+    pub exit: bool,
+    /// Address to serve the demo on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The configuration file.
+    #[arg(long, short = 'f', default_value = "tollgate.yaml")]
+    pub file: PathBuf,
+    /// Show the plan only.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    List,
+    Show {
+        name: String,
+    },
+    Create {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    List,
+    /// The user of the token in use.
+    Me,
+    Create {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// viewer, member or admin.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    List,
+    /// Issue a token; its secret is printed once.
+    Create {
+        /// Whose token (default: yourself).
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// RFC 3339 expiry.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    Revoke {
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NamedCommand {
+    List,
+    Show { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show a release by id or version.
+    Show { release: String },
+    /// Create a release from flags, or from a JSON file with -f.
+    #[command(disable_version_flag = true)]
+    Create(ReleaseCreateArgs),
+    /// draft → planned.
+    Plan { release: String },
+    /// planned → scope_frozen: the scope and artifacts can no longer change.
+    Freeze { release: String },
+    /// scope_frozen or ready → planned (audited, needs a reason).
+    Unfreeze {
+        release: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// scope_frozen → ready (or draft → ready for an emergency release).
+    Ready { release: String },
+    /// deployed or rolled_back → closed.
+    Close { release: String },
+    /// deploying or deployed → rolled_back.
+    Rollback {
+        release: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Cancel a release that has not started deploying.
+    Cancel {
+        release: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseCreateArgs {
+    /// A JSON file holding the whole release request.
+    #[arg(long, short = 'f', conflicts_with_all = ["version", "artifacts"])]
+    pub file: Option<PathBuf>,
+    #[arg(long, required_unless_present = "file")]
+    pub version: Option<String>,
+    #[arg(long, default_value = "default")]
+    pub lifecycle: String,
+    /// major, minor, patch or emergency.
+    #[arg(long = "type", default_value = "minor")]
+    pub release_type: String,
+    /// big_bang, phased, pilot or parallel.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// SERVICE=NAME@VERSION@sha256:DIGEST, once per service.
+    #[arg(long = "artifact")]
+    pub artifacts: Vec<String>,
+    /// TICKET=TITLE, an included scope item.
+    #[arg(long = "include")]
+    pub included: Vec<String>,
+    #[arg(long)]
+    pub rollback_criteria: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    List {
+        #[arg(long)]
+        environment: Option<String>,
+        #[arg(long)]
+        release: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    Show {
+        id: i64,
+    },
+    /// Record a deployment of a release to an environment.
+    Record {
+        #[arg(long)]
+        release: String,
+        #[arg(long)]
+        environment: String,
+        /// running, succeeded or failed.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        started_at: Option<String>,
+        #[arg(long)]
+        finished_at: Option<String>,
+    },
+    /// Move a deployment to succeeded, failed or rolled_back.
+    Finish {
+        id: i64,
+        #[arg(long)]
+        status: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// The instant to answer for (RFC 3339, e.g. 2026-03-01T12:00:00Z).
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    List {
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Verify the chain: in an exported file (--file, offline), in a database (--data-dir or
+    /// --database-url, read-only), or through the server.
+    Verify(VerifyArgs),
+    /// Write every entry and signed checkpoint as JSON lines to standard output.
+    Export,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An export made by `tollgate audit export`.
+    #[arg(long, requires = "public_keys")]
+    pub file: Option<PathBuf>,
+    /// A trusted checkpoint signing key (PEM), repeatable. Required with --file.
+    #[arg(long = "public-key")]
+    pub public_keys: Vec<PathBuf>,
+    /// Verify the embedded database in this data directory.
+    #[arg(long, conflicts_with = "file")]
+    pub data_dir: Option<PathBuf>,
+    /// Verify this database.
+    #[arg(long, conflicts_with_all = ["file", "data_dir"], hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,15 @@
+//! The client commands: each calls the API and prints the result.
+
+pub mod apply;
+pub mod audit;
+pub mod catalog;
+pub mod release;
+
+use crate::args::OutputFormat;
+use crate::client::Client;
+
+/// What every client command needs.
+pub struct Context {
+    pub client: Client,
+    pub output: OutputFormat,
+}

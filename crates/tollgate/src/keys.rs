@@ -1,0 +1,67 @@
+//! Files in the data directory: the audit signing key pair and the bootstrap admin token.
+//! Secrets are written with mode 0600, in a directory with mode 0700.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::SigningKey;
+
+pub const SIGNING_KEY_FILE: &str = "audit-signing.key";
+pub const PUBLIC_KEY_FILE: &str = "audit-signing.pub";
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// Creates the data directory (mode 0700) if it does not exist.
+pub fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting the data directory {}", data_dir.display()))
+}
+
+/// Loads the audit signing key, generating it (and its public PEM) on first start.
+pub fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+    let key_path = data_dir.join(SIGNING_KEY_FILE);
+    if key_path.exists() {
+        let pem = fs::read_to_string(&key_path)
+            .with_context(|| format!("reading {}", key_path.display()))?;
+        return SigningKey::from_pkcs8_pem(&pem).map_err(|error| {
+            anyhow::anyhow!("{} is not an ed25519 key: {error}", key_path.display())
+        });
+    }
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let private_pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|error| anyhow::anyhow!("encoding the signing key: {error}"))?;
+    write_secret(&key_path, private_pem.as_bytes())?;
+    let public_pem = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|error| anyhow::anyhow!("encoding the public key: {error}"))?;
+    fs::write(data_dir.join(PUBLIC_KEY_FILE), public_pem).context("writing the public key")?;
+    Ok(key)
+}
+
+/// Writes the bootstrap admin token, readable by its owner only. Returns its path.
+pub fn write_admin_token(data_dir: &Path, secret: &str) -> anyhow::Result<PathBuf> {
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    write_secret(&path, format!("{secret}\n").as_bytes())?;
+    Ok(path)
+}
+
+fn write_secret(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("writing {}", path.display()))
+}

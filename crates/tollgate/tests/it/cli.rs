@@ -1,0 +1,221 @@
+use std::os::unix::fs::PermissionsExt;
+
+use crate::{run, tollgate, Server};
+
+#[test]
+fn apply_plans_then_applies_and_a_second_run_changes_nothing() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(dir.path());
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/tollgate.yaml");
+    std::fs::copy(example, dir.path().join("tollgate.yaml")).expect("the example copies");
+
+    let dry = run(server.cli().args(["apply", "--dry-run"])).success();
+    assert!(
+        dry.stdout.contains("dry run: nothing was changed"),
+        "{}",
+        dry.stdout
+    );
+    let services = run(server.cli().args(["service", "list"])).success();
+    assert!(
+        !services.stdout.contains("ledger"),
+        "a dry run creates nothing"
+    );
+
+    let first = run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
+    assert!(
+        first
+            .stdout
+            .contains("applied: 8 created, 0 updated, 0 unchanged"),
+        "{}",
+        first.stdout
+    );
+    let second = run(server.cli().arg("apply")).success();
+    assert!(
+        second.stdout.contains("nothing to change"),
+        "{}",
+        second.stdout
+    );
+    let audit = run(server
+        .cli()
+        .args(["audit", "list", "--limit", "1000", "--output", "json"]))
+    .success();
+    let entries: serde_json::Value = serde_json::from_str(&audit.stdout).expect("json");
+    assert_eq!(
+        entries.as_array().map(Vec::len),
+        Some(10),
+        "bootstrap (2) and 8 creations; the second apply wrote nothing"
+    );
+}
+
+#[test]
+fn apply_names_file_line_and_key_of_every_problem_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(dir.path());
+    std::fs::write(
+        dir.path().join("tollgate.yaml"),
+        "teams:\n  - name: payments\nservices:\n  - name: ledger\n    ownr: payments\n  - name: api\n    owner: 12\n",
+    )
+    .expect("written");
+    let bad_keys = run(server.cli().arg("apply")).failure();
+    insta::assert_snapshot!(bad_keys.stderr, @r#"
+    error: tollgate.yaml:4:5: services[0]: missing key "owner"
+    tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description)
+    tollgate.yaml:7:12: services[1].owner: expected a string, found a number (quote it to use it as text)
+    "#);
+
+    std::fs::write(
+        dir.path().join("tollgate.yaml"),
+        "teams:\n  - name: payments\nservices:\n  - name: ledger\n    owner: payments\n    depends_on: [postgres]\n  - name: api\n    owner: checkout\n",
+    )
+    .expect("written");
+    let dangling = run(server.cli().arg("apply")).failure();
+    insta::assert_snapshot!(dangling.stderr, @r#"
+    error: tollgate.yaml:6:18: services[0].depends_on[0]: service "postgres" does not exist
+    tollgate.yaml:8:12: services[1].owner: team "checkout" does not exist
+    "#);
+    let teams = run(server.cli().args(["team", "list", "--output", "json"])).success();
+    assert_eq!(teams.stdout.trim(), "[]", "a refused apply writes nothing");
+}
+
+#[test]
+fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut server = Server::start(dir.path());
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/tollgate.yaml");
+    run(server.cli().args(["apply", "-f", example])).success();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    run(server
+        .cli()
+        .args(["release", "create", "--version", "2.0.0", "--type", "major"])
+        .args([
+            "--artifact",
+            &format!("ledger=ledger@4.0.0@{digest}"),
+            "--include",
+            "PAY-7=New fee model",
+        ]))
+    .success();
+    for verb in ["plan", "freeze", "ready"] {
+        run(server.cli().args(["release", verb, "2.0.0"])).success();
+    }
+    let skipped = run(server.cli().args([
+        "deployment",
+        "record",
+        "--release",
+        "2.0.0",
+        "--environment",
+        "prod",
+    ]))
+    .failure();
+    assert!(
+        skipped
+            .stderr
+            .contains("release 2.0.0 has not succeeded in staging"),
+        "{}",
+        skipped.stderr
+    );
+    for environment in ["dev", "staging", "prod"] {
+        run(server.cli().args([
+            "deployment",
+            "record",
+            "--release",
+            "2.0.0",
+            "--environment",
+            environment,
+            "--status",
+            "succeeded",
+        ]))
+        .success();
+    }
+    let register =
+        run(server
+            .cli()
+            .args(["register", "--environment", "prod", "--output", "json"]))
+        .success();
+    let register: serde_json::Value = serde_json::from_str(&register.stdout).expect("json");
+    assert_eq!(
+        register["environments"][0]["services"][0]["version"],
+        "4.0.0"
+    );
+    let earlier = run(server.cli().args([
+        "register",
+        "--environment",
+        "prod",
+        "--at",
+        "2020-01-01T00:00:00Z",
+        "--output",
+        "json",
+    ]))
+    .success();
+    assert!(
+        earlier.stdout.contains("\"services\": []"),
+        "nothing ran in prod in 2020: {}",
+        earlier.stdout
+    );
+    let show = run(server.cli().args(["release", "show", "2.0.0"])).success();
+    assert!(show.stdout.contains("deployed"), "{}", show.stdout);
+
+    let export = run(server.cli().args(["audit", "export"])).success();
+    std::fs::write(dir.path().join("audit.jsonl"), &export.stdout).expect("written");
+    let public_key = server.data_dir.join("audit-signing.pub");
+    let offline = run(tollgate(dir.path())
+        .args(["audit", "verify", "--file", "audit.jsonl", "--public-key"])
+        .arg(&public_key))
+    .success();
+    assert!(offline.stdout.starts_with("ok: "), "{}", offline.stdout);
+    let online = run(server.cli().args(["audit", "verify"])).success();
+    assert!(online.stdout.starts_with("ok: "), "{}", online.stdout);
+
+    // The bootstrap token file is private; the server verifies its own database after stopping.
+    let mode = std::fs::metadata(server.data_dir.join("admin-token"))
+        .expect("the token file exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    server.stop();
+    let local = run(tollgate(dir.path())
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&server.data_dir))
+    .success();
+    assert!(
+        local.stdout.contains("0 entries after the last checkpoint")
+            || !local.stdout.contains("after the last checkpoint"),
+        "the shutdown checkpoint covers the head: {}",
+        local.stdout
+    );
+}
+
+#[test]
+fn a_wrong_token_and_an_unreachable_server_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(dir.path());
+    let wrong = run(server
+        .cli()
+        .env("TOLLGATE_TOKEN", format!("tg_{}", "1".repeat(64)))
+        .args(["team", "list"]))
+    .failure();
+    assert_eq!(
+        wrong.stderr.trim(),
+        "error: unauthenticated (401): unknown token"
+    );
+    let unreachable =
+        run(tollgate(dir.path()).args(["--server", "http://127.0.0.1:9", "team", "list"]))
+            .failure();
+    assert!(
+        unreachable
+            .stderr
+            .starts_with("error: cannot reach the Tollgate server at http://127.0.0.1:9"),
+        "{}",
+        unreachable.stderr
+    );
+}
+
+#[test]
+fn completions_are_printed_for_bash() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ran = run(tollgate(dir.path()).args(["completions", "bash"])).success();
+    assert!(
+        ran.stdout.contains("_tollgate()"),
+        "{}",
+        &ran.stdout[..200.min(ran.stdout.len())]
+    );
+}
