@@ -29,11 +29,11 @@ use crate::decode::Decoder;
 pub use crate::error::{ConfigError, ConfigProblem, ProblemKind, ValueKind};
 pub use crate::source_map::{Location, SourceMap};
 
-/// The largest file `load` accepts, in bytes (4 MiB).
+/// The largest file `load` accepts, in bytes (1 MiB): configuration files are kilobytes.
 ///
 /// A parsed YAML tree takes far more memory than its text (up to about 90 times for a file made
 /// of one-character list items), so the text is bounded before parsing.
-pub const MAX_FILE_SIZE: usize = 4 * 1024 * 1024;
+pub const MAX_FILE_SIZE: usize = 1024 * 1024;
 
 /// A loaded configuration file: what it declares and where each declaration is written.
 #[derive(Debug, Clone)]

@@ -325,7 +325,7 @@ fn a_file_over_the_size_limit_is_refused_before_parsing() {
             limit: MAX_FILE_SIZE,
         })
     );
-    insta::assert_snapshot!(load_err(&over_limit), @"tollgate.yaml: the file is 4194305 bytes, more than the limit of 4194304 bytes");
+    insta::assert_snapshot!(load_err(&over_limit), @"tollgate.yaml: the file is 1048577 bytes, more than the limit of 1048576 bytes");
 }
 
 #[test]
