@@ -3,4 +3,5 @@
 mod apply;
 mod audit;
 mod auth;
+mod backends;
 mod release;

@@ -1,0 +1,120 @@
+//! The main story once per backend: every query a use case issues also runs on PostgreSQL.
+
+use tollgate_core::deployment::DeploymentInput;
+use tollgate_core::release::{ReleaseAction, ReleaseState};
+use tollgate_core::team::TeamInput;
+use tollgate_service::catalog::Upsert;
+use tollgate_service::release::ReleaseRef;
+use tollgate_store::Page;
+use tollgate_testkit::fixtures::release_input;
+use tollgate_testkit::{TestApp, TestDb};
+
+use crate::release::catalog;
+
+#[tokio::test]
+async fn the_main_story_runs_on_every_backend() {
+    for db in TestDb::every_backend().await {
+        let backend = db.backend_name();
+        let app = TestApp::on(db, 4).await;
+        catalog(&app).await;
+        let (member, token) = app.user("bo", "member").await;
+        let tokens = app.tollgate.list_tokens(&member).await.expect("tokens");
+        assert_eq!(tokens.len(), 1, "{backend}");
+        assert_eq!(
+            app.tollgate
+                .list_tokens(&app.admin)
+                .await
+                .expect("tokens")
+                .len(),
+            2,
+            "{backend}"
+        );
+        app.tollgate
+            .put_team(
+                &member,
+                TeamInput {
+                    name: "ops".to_owned(),
+                    members: vec!["bo".to_owned()],
+                    ..TeamInput::default()
+                },
+                Upsert::Create,
+            )
+            .await
+            .expect("team");
+
+        let release = app
+            .tollgate
+            .create_release(&member, release_input("1.0.0", &[("api", "1.0.0")]))
+            .await
+            .expect("release");
+        let reference = ReleaseRef::Version(release.content.version.clone());
+        for action in [
+            ReleaseAction::Plan,
+            ReleaseAction::FreezeScope,
+            ReleaseAction::MarkReady,
+        ] {
+            app.tollgate
+                .transition_release(&member, &reference, action, None)
+                .await
+                .expect("transition");
+        }
+        for environment in ["dev", "staging", "prod"] {
+            let input = DeploymentInput {
+                status: Some("succeeded".to_owned()),
+                ..DeploymentInput::default()
+            };
+            app.tollgate
+                .record_deployment(&member, &reference, environment, input)
+                .await
+                .expect("deployment");
+        }
+        let deployed = app
+            .tollgate
+            .get_release(&member, &reference)
+            .await
+            .expect("release");
+        assert_eq!(deployed.state, ReleaseState::Deployed, "{backend}");
+        let register = app
+            .tollgate
+            .register(&member, Some("prod"), None)
+            .await
+            .expect("register");
+        assert_eq!(register[0].services.len(), 1, "{backend}");
+        let history = app
+            .tollgate
+            .list_deployments(&member, Some("dev"), Some(&reference), Page::first(10))
+            .await
+            .expect("history");
+        assert_eq!(history.len(), 1, "{backend}");
+        app.tollgate
+            .revoke_token(&member, tokens[0].id)
+            .await
+            .expect("revoked");
+        assert!(
+            app.tollgate.authenticate(&token, None).await.is_err(),
+            "{backend}"
+        );
+
+        let report = app.tollgate.verify_audit(&app.admin).await.expect("verify");
+        assert!(
+            report.is_ok() && report.checkpoints_verified > 0,
+            "{backend}: {report}"
+        );
+        let export = app
+            .tollgate
+            .start_audit_export(&app.admin)
+            .await
+            .expect("export");
+        assert_eq!(
+            export.head, report.entries,
+            "{backend}: a checkpoint is not an entry"
+        );
+        assert!(
+            export
+                .checkpoints
+                .iter()
+                .any(|c| c.tree_size == export.head),
+            "{backend}: the export is signed to its head"
+        );
+    }
+}
