@@ -75,18 +75,11 @@ impl Decoder {
                 self.push(
                     span_location(key.span()),
                     path,
-                    ProblemKind::UnknownKey {
-                        key: key.as_str().to_owned(),
-                        expected: keys,
-                    },
+                    ProblemKind::UnknownKey { key: key.as_str().to_owned(), expected: keys },
                 );
             }
         }
-        Some(Fields {
-            mapping,
-            path,
-            location: node_location(node),
-        })
+        Some(Fields { mapping, path, location: node_location(node) })
     }
 
     /// Decodes the value of `key` in `fields`. An absent or null value takes `T::absent()`, and
@@ -96,11 +89,7 @@ impl Decoder {
         let Some((key_node, value)) = fields.mapping.get_key_value(key) else {
             let absent = T::absent();
             if absent.is_none() {
-                self.push(
-                    fields.location,
-                    fields.path,
-                    ProblemKind::MissingKey { key },
-                );
+                self.push(fields.location, fields.path, ProblemKind::MissingKey { key });
             }
             return absent;
         };
@@ -128,19 +117,11 @@ impl Decoder {
     /// Records that `node`, at `path`, is not of the `expected` kind.
     pub(crate) fn wrong_type(&mut self, node: &Node, path: &str, expected: ValueKind) {
         let found = value_kind(node);
-        self.push(
-            node_location(node),
-            path,
-            ProblemKind::WrongType { expected, found },
-        );
+        self.push(node_location(node), path, ProblemKind::WrongType { expected, found });
     }
 
     fn push(&mut self, location: Location, path: &str, kind: ProblemKind) {
-        self.problems.push(ConfigProblem {
-            location,
-            path: path.to_owned(),
-            kind,
-        });
+        self.problems.push(ConfigProblem { location, path: path.to_owned(), kind });
     }
 }
 
@@ -149,9 +130,7 @@ impl Decode for String {
 
     fn decode(node: &Node, path: &str, decoder: &mut Decoder) -> Option<String> {
         match node {
-            Node::Scalar(scalar) if value_kind(node) == ValueKind::String => {
-                Some(scalar.as_str().to_owned())
-            }
+            Node::Scalar(scalar) if value_kind(node) == ValueKind::String => Some(scalar.as_str().to_owned()),
             _ => {
                 decoder.wrong_type(node, path, Self::EXPECTED);
                 None
@@ -185,9 +164,7 @@ impl<T: Decode> Decode for Vec<T> {
         let mut items = Some(Vec::with_capacity(sequence.len()));
         for (index, item_node) in sequence.iter().enumerate() {
             let item_path = format!("{path}[{index}]");
-            decoder
-                .locations
-                .insert(item_path.clone(), node_location(item_node));
+            decoder.locations.insert(item_path.clone(), node_location(item_node));
             let item = T::decode(item_node, &item_path, decoder);
             items = items.zip(item).map(|(mut items, item)| {
                 items.push(item);

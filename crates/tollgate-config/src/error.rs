@@ -12,18 +12,11 @@ use crate::source_map::Location;
 pub enum ConfigError {
     /// The file is larger than `MAX_FILE_SIZE`; it was not parsed.
     #[error("{file_name}: the file is {size} bytes, more than the limit of {limit} bytes")]
-    TooLarge {
-        file_name: String,
-        size: usize,
-        limit: usize,
-    },
+    TooLarge { file_name: String, size: usize, limit: usize },
     /// The file is not a valid configuration. Holds every problem found, in file order, one
     /// message per line.
     #[error("{}", render_problems(file_name, problems))]
-    Invalid {
-        file_name: String,
-        problems: Vec<ConfigProblem>,
-    },
+    Invalid { file_name: String, problems: Vec<ConfigProblem> },
 }
 
 /// One problem in a configuration file.
@@ -57,17 +50,11 @@ pub enum ProblemKind {
     /// The same key twice in one mapping.
     DuplicateKey { key: String, first: Location },
     /// A key the mapping does not accept.
-    UnknownKey {
-        key: String,
-        expected: &'static [&'static str],
-    },
+    UnknownKey { key: String, expected: &'static [&'static str] },
     /// A required key is absent.
     MissingKey { key: &'static str },
     /// A value of the wrong kind.
-    WrongType {
-        expected: ValueKind,
-        found: ValueKind,
-    },
+    WrongType { expected: ValueKind, found: ValueKind },
 }
 
 /// The kind of a YAML value, as named in messages.
@@ -86,13 +73,9 @@ impl ConfigError {
     pub fn messages(&self) -> Vec<String> {
         match self {
             ConfigError::TooLarge { .. } => vec![self.to_string()],
-            ConfigError::Invalid {
-                file_name,
-                problems,
-            } => problems
-                .iter()
-                .map(|problem| format!("{file_name}:{problem}"))
-                .collect(),
+            ConfigError::Invalid { file_name, problems } => {
+                problems.iter().map(|problem| format!("{file_name}:{problem}")).collect()
+            }
         }
     }
 }
@@ -115,24 +98,19 @@ impl fmt::Display for ProblemKind {
             ProblemKind::Anchor => write!(f, "anchors and aliases are not supported"),
             ProblemKind::Tag => write!(f, "tags are not supported"),
             ProblemKind::KeyNotScalar => write!(f, "a key must be a string"),
-            ProblemKind::MultipleDocuments => write!(
-                f,
-                "a second YAML document starts here, but the file must hold one document"
-            ),
+            ProblemKind::MultipleDocuments => {
+                write!(f, "a second YAML document starts here, but the file must hold one document")
+            }
             ProblemKind::DuplicateKey { key, first } => {
                 write!(f, "duplicate key {key:?} (first at {first})")
             }
-            ProblemKind::UnknownKey { key, expected } => write!(
-                f,
-                "unknown key {key:?} (expected one of: {})",
-                expected.join(", ")
-            ),
+            ProblemKind::UnknownKey { key, expected } => {
+                write!(f, "unknown key {key:?} (expected one of: {})", expected.join(", "))
+            }
             ProblemKind::MissingKey { key } => write!(f, "missing key {key:?}"),
             ProblemKind::WrongType { expected, found } => {
                 write!(f, "expected {expected}, found {found}")?;
-                if *expected == ValueKind::String
-                    && matches!(found, ValueKind::Number | ValueKind::Boolean)
-                {
+                if *expected == ValueKind::String && matches!(found, ValueKind::Number | ValueKind::Boolean) {
                     write!(f, " (quote it to use it as text)")?;
                 }
                 Ok(())
@@ -156,9 +134,6 @@ impl fmt::Display for ValueKind {
 }
 
 fn render_problems(file_name: &str, problems: &[ConfigProblem]) -> String {
-    let lines: Vec<String> = problems
-        .iter()
-        .map(|problem| format!("{file_name}:{problem}"))
-        .collect();
+    let lines: Vec<String> = problems.iter().map(|problem| format!("{file_name}:{problem}")).collect();
     lines.join("\n")
 }

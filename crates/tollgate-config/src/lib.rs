@@ -54,35 +54,23 @@ pub struct ConfigFile {
 /// duplicate keys, anchors, aliases, tags, more than one document, or a YAML syntax error.
 pub fn load(file_name: &str, text: &str) -> Result<ConfigFile, ConfigError> {
     if text.len() > MAX_FILE_SIZE {
-        return Err(ConfigError::TooLarge {
-            file_name: file_name.to_owned(),
-            size: text.len(),
-            limit: MAX_FILE_SIZE,
-        });
+        return Err(ConfigError::TooLarge { file_name: file_name.to_owned(), size: text.len(), limit: MAX_FILE_SIZE });
     }
-    let invalid = |problems| ConfigError::Invalid {
-        file_name: file_name.to_owned(),
-        problems,
-    };
+    let invalid = |problems| ConfigError::Invalid { file_name: file_name.to_owned(), problems };
     let root = yaml::parse(text).map_err(|problem| invalid(vec![problem]))?;
     let mut decoder = Decoder::new();
     let input = decoder.decode_root::<ApplyInput>(&root);
     let (mut problems, locations) = decoder.finish();
     if let Some(location) = yaml::find_second_document(text) {
-        problems.push(ConfigProblem {
-            location,
-            path: String::new(),
-            kind: ProblemKind::MultipleDocuments,
-        });
+        problems.push(ConfigProblem { location, path: String::new(), kind: ProblemKind::MultipleDocuments });
     }
     problems.sort_by_key(|problem| problem.location);
     // Invariant: decoding yields `None` only after recording a problem, so `problems` is never
     // empty on the error path.
     match input {
-        Some(input) if problems.is_empty() => Ok(ConfigFile {
-            input,
-            source_map: SourceMap::new(file_name, locations),
-        }),
+        Some(input) if problems.is_empty() => {
+            Ok(ConfigFile { input, source_map: SourceMap::new(file_name, locations) })
+        }
         _ => Err(invalid(problems)),
     }
 }

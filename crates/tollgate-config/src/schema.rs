@@ -13,27 +13,12 @@ use tollgate_core::team::TeamInput;
 
 use crate::decode::decode_mapping;
 
-decode_mapping!(ApplyInput {
-    teams,
-    environments,
-    lifecycles,
-    services,
-});
+decode_mapping!(ApplyInput { teams, environments, lifecycles, services });
 
-decode_mapping!(TeamInput {
-    name,
-    display_name,
-    members,
-});
+decode_mapping!(TeamInput { name, display_name, members, artifact_pattern });
 
 decode_mapping!(EnvironmentInput { name, tier, region });
 
 decode_mapping!(LifecycleInput { name, environments });
 
-decode_mapping!(ServiceInput {
-    name,
-    owner,
-    criticality,
-    depends_on,
-    description,
-});
+decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description });

@@ -26,10 +26,7 @@ pub struct SourceMap {
 impl SourceMap {
     /// A source map of `file_name` from paths and locations.
     pub fn new(file_name: &str, locations: BTreeMap<String, Location>) -> SourceMap {
-        SourceMap {
-            file_name: file_name.to_owned(),
-            locations,
-        }
+        SourceMap { file_name: file_name.to_owned(), locations }
     }
 
     /// The file name given to `load`.

@@ -58,11 +58,13 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
                     "ana",
                     "bo",
                 ],
+                artifact_pattern: None,
             },
             TeamInput {
                 name: "platform",
                 display_name: None,
                 members: [],
+                artifact_pattern: None,
             },
         ],
         environments: [
@@ -116,12 +118,7 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
 
 #[test]
 fn an_empty_file_is_an_empty_configuration() {
-    for text in [
-        "",
-        "\n\n",
-        "# nothing yet\n  # still nothing\n",
-        "---\n# empty\n...\n",
-    ] {
+    for text in ["", "\n\n", "# nothing yet\n  # still nothing\n", "---\n# empty\n...\n"] {
         let input = load_ok(text).input;
         assert!(
             input.teams.is_empty()
@@ -389,23 +386,14 @@ fn locate_finds_list_items_list_valued_keys_and_mappings() {
 #[test]
 fn a_key_with_no_value_is_located_at_the_key() {
     let config_file = load_ok("teams:\n  - name: payments\n    members:\n");
-    assert_eq!(
-        config_file.locate("teams[0].members"),
-        Some(Location { line: 3, column: 5 })
-    );
+    assert_eq!(config_file.locate("teams[0].members"), Some(Location { line: 3, column: 5 }));
 }
 
 #[test]
 fn describe_falls_back_to_the_nearest_written_ancestor_then_to_the_path() {
     let config_file = load_ok(FULL);
-    assert_eq!(
-        config_file.describe("services[1].owner"),
-        "tollgate.yaml:22:12: services[1].owner"
-    );
-    assert_eq!(
-        config_file.describe("services[0].criticality"),
-        "tollgate.yaml:19:5: services[0].criticality"
-    );
+    assert_eq!(config_file.describe("services[1].owner"), "tollgate.yaml:22:12: services[1].owner");
+    assert_eq!(config_file.describe("services[0].criticality"), "tollgate.yaml:19:5: services[0].criticality");
     assert_eq!(config_file.describe("gates[0].name"), "gates[0].name");
 }
 
@@ -431,11 +419,7 @@ services:
         Ok(_) => panic!("expected violations"),
         Err(violations) => violations,
     };
-    let lines: Vec<String> = violations
-        .0
-        .iter()
-        .map(|violation| config_file.describe_violation(violation))
-        .collect();
+    let lines: Vec<String> = violations.0.iter().map(|violation| config_file.describe_violation(violation)).collect();
     insta::assert_snapshot!(lines.join("\n"), @r#"
     tollgate.yaml:6:11: environments[0].tier: "production" is not one of dev, test, uat, staging, prod
     tollgate.yaml:3:15: teams[0].members[0]: user "ana" does not exist

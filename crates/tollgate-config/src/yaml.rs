@@ -19,44 +19,24 @@ pub(crate) fn parse(text: &str) -> Result<Node, ConfigProblem> {
     }
     marked_yaml::parse_yaml_with_options(0, text, options(true)).map_err(|load_error| {
         let (location, path, kind) = match load_error {
-            LoadError::TopLevelMustBeMapping(marker)
-            | LoadError::TopLevelMustBeSequence(marker) => (
-                location(&marker),
-                String::new(),
-                ProblemKind::TopLevelNotMapping,
-            ),
-            LoadError::UnexpectedAnchor(marker) => {
-                (location(&marker), String::new(), ProblemKind::Anchor)
+            LoadError::TopLevelMustBeMapping(marker) | LoadError::TopLevelMustBeSequence(marker) => {
+                (location(&marker), String::new(), ProblemKind::TopLevelNotMapping)
             }
-            LoadError::MappingKeyMustBeScalar(marker) => {
-                (location(&marker), String::new(), ProblemKind::KeyNotScalar)
+            LoadError::UnexpectedAnchor(marker) => (location(&marker), String::new(), ProblemKind::Anchor),
+            LoadError::MappingKeyMustBeScalar(marker) => (location(&marker), String::new(), ProblemKind::KeyNotScalar),
+            LoadError::UnexpectedTag(marker) => (location(&marker), String::new(), ProblemKind::Tag),
+            LoadError::ScanError(marker, scan_error) => {
+                (location(&marker), String::new(), ProblemKind::Syntax { message: scan_error.info().to_owned() })
             }
-            LoadError::UnexpectedTag(marker) => {
-                (location(&marker), String::new(), ProblemKind::Tag)
-            }
-            LoadError::ScanError(marker, scan_error) => (
-                location(&marker),
-                String::new(),
-                ProblemKind::Syntax {
-                    message: scan_error.info().to_owned(),
-                },
-            ),
             LoadError::DuplicateKey(duplicate) => {
                 let first = span_location(duplicate.prev_key.span());
                 let second = span_location(duplicate.key.span());
                 let path = find_mapping_with_key(text, first).unwrap_or_default();
-                let kind = ProblemKind::DuplicateKey {
-                    key: duplicate.key.as_str().to_owned(),
-                    first,
-                };
+                let kind = ProblemKind::DuplicateKey { key: duplicate.key.as_str().to_owned(), first };
                 (second, path, kind)
             }
         };
-        ConfigProblem {
-            location,
-            path,
-            kind,
-        }
+        ConfigProblem { location, path, kind }
     })
 }
 
@@ -68,10 +48,7 @@ pub(crate) fn find_second_document(text: &str) -> Option<Location> {
     let mut marker_after_content = None;
     for (index, line) in text.lines().enumerate() {
         if seen_content && marker_after_content.is_none() && document_marker_rest(line).is_some() {
-            marker_after_content = Some(Location {
-                line: index + 1,
-                column: 1,
-            });
+            marker_after_content = Some(Location { line: index + 1, column: 1 });
         }
         if has_content(line) {
             if marker_after_content.is_some() {
@@ -88,9 +65,9 @@ pub(crate) fn find_second_document(text: &str) -> Option<Location> {
 pub(crate) fn node_location(node: &Node) -> Location {
     let start = span_location(node.span());
     match node {
-        Node::Mapping(mapping) => mapping.keys().next().map_or(start, |first_key| {
-            start.min(span_location(first_key.span()))
-        }),
+        Node::Mapping(mapping) => {
+            mapping.keys().next().map_or(start, |first_key| start.min(span_location(first_key.span())))
+        }
         Node::Scalar(_) | Node::Sequence(_) => start,
     }
 }
@@ -113,16 +90,11 @@ pub(crate) fn value_kind(node: &Node) -> ValueKind {
 }
 
 fn options(error_on_duplicate_keys: bool) -> LoaderOptions {
-    LoaderOptions::default()
-        .prevent_coercion(true)
-        .error_on_duplicate_keys(error_on_duplicate_keys)
+    LoaderOptions::default().prevent_coercion(true).error_on_duplicate_keys(error_on_duplicate_keys)
 }
 
 fn location(marker: &Marker) -> Location {
-    Location {
-        line: marker.line(),
-        column: marker.column(),
-    }
+    Location { line: marker.line(), column: marker.column() }
 }
 
 /// The key path of the mapping holding the key that starts at `key_location`. Parses `text`
@@ -142,15 +114,10 @@ fn find_path(node: &Node, path: String, key_location: Location) -> Option<String
             .enumerate()
             .find_map(|(index, item)| find_path(item, format!("{path}[{index}]"), key_location)),
         Node::Mapping(mapping) => {
-            if mapping
-                .keys()
-                .any(|key| span_location(key.span()) == key_location)
-            {
+            if mapping.keys().any(|key| span_location(key.span()) == key_location) {
                 return Some(path);
             }
-            mapping.iter().find_map(|(key, value)| {
-                find_path(value, join_key(&path, key.as_str()), key_location)
-            })
+            mapping.iter().find_map(|(key, value)| find_path(value, join_key(&path, key.as_str()), key_location))
         }
     }
 }
@@ -178,10 +145,9 @@ fn has_content(line: &str) -> bool {
 
 /// What follows a `---` or `...` document marker, if the line starts with one.
 fn document_marker_rest(line: &str) -> Option<&str> {
-    ["---", "..."].iter().find_map(|marker| {
-        line.strip_prefix(marker)
-            .filter(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-    })
+    ["---", "..."]
+        .iter()
+        .find_map(|marker| line.strip_prefix(marker).filter(|rest| rest.is_empty() || rest.starts_with([' ', '\t'])))
 }
 
 fn plain_scalar_kind(value: &str) -> ValueKind {
@@ -212,8 +178,7 @@ fn is_number(value: &str) -> bool {
     };
     let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let digits = |part: &str| part.chars().all(|c| c.is_ascii_digit());
-    let mantissa_ok =
-        (!whole.is_empty() || !fraction.is_empty()) && digits(whole) && digits(fraction);
+    let mantissa_ok = (!whole.is_empty() || !fraction.is_empty()) && digits(whole) && digits(fraction);
     let exponent_ok = exponent.is_none_or(|exponent| {
         let exponent = exponent.strip_prefix(['-', '+']).unwrap_or(exponent);
         !exponent.is_empty() && digits(exponent)

@@ -87,121 +87,66 @@ pub struct Plan {
 impl Plan {
     /// Whether applying would change anything.
     pub fn is_noop(&self) -> bool {
-        self.changes
-            .iter()
-            .all(|change| change.op == PlanOp::Unchanged)
+        self.changes.iter().all(|change| change.op == PlanOp::Unchanged)
     }
 }
 
 /// Validates `input` against `current` and plans the changes. Reports every problem.
 pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violations> {
     let mut violations = Violations::new();
-    let teams = parse_section(
-        &mut violations,
-        "teams",
-        input.teams,
-        TeamInput::parse,
-        |t| t.name.to_string(),
-    );
-    let environments = parse_section(
-        &mut violations,
-        "environments",
-        input.environments,
-        EnvironmentInput::parse,
-        |e| e.name.to_string(),
-    );
-    let lifecycles = parse_section(
-        &mut violations,
-        "lifecycles",
-        input.lifecycles,
-        LifecycleInput::parse,
-        |l| l.name().to_string(),
-    );
-    let services = parse_section(
-        &mut violations,
-        "services",
-        input.services,
-        ServiceInput::parse,
-        |s| s.name.to_string(),
-    );
+    let teams = parse_section(&mut violations, "teams", input.teams, TeamInput::parse, |t| t.name.to_string());
+    let environments =
+        parse_section(&mut violations, "environments", input.environments, EnvironmentInput::parse, |e| {
+            e.name.to_string()
+        });
+    let lifecycles =
+        parse_section(&mut violations, "lifecycles", input.lifecycles, LifecycleInput::parse, |l| l.name().to_string());
+    let services =
+        parse_section(&mut violations, "services", input.services, ServiceInput::parse, |s| s.name.to_string());
 
-    let team_names: BTreeSet<&TeamName> = current
-        .teams
-        .iter()
-        .map(|t| &t.name)
-        .chain(teams.iter().map(|(_, t)| &t.name))
-        .collect();
-    let environment_names: BTreeSet<&EnvironmentName> = current
-        .environments
-        .iter()
-        .map(|e| &e.name)
-        .chain(environments.iter().map(|(_, e)| &e.name))
-        .collect();
-    let mut graph: BTreeMap<ServiceName, BTreeSet<ServiceName>> = current
-        .services
-        .iter()
-        .map(|s| (s.name.clone(), s.depends_on.clone()))
-        .collect();
-    graph.extend(
-        services
-            .iter()
-            .map(|(_, s)| (s.name.clone(), s.depends_on.clone())),
-    );
+    let team_names: BTreeSet<&TeamName> =
+        current.teams.iter().map(|t| &t.name).chain(teams.iter().map(|(_, t)| &t.name)).collect();
+    let environment_names: BTreeSet<&EnvironmentName> =
+        current.environments.iter().map(|e| &e.name).chain(environments.iter().map(|(_, e)| &e.name)).collect();
+    let mut graph: BTreeMap<ServiceName, BTreeSet<ServiceName>> =
+        current.services.iter().map(|s| (s.name.clone(), s.depends_on.clone())).collect();
+    graph.extend(services.iter().map(|(_, s)| (s.name.clone(), s.depends_on.clone())));
 
     for (index, team) in &teams {
         for (position, member) in team.members.iter().enumerate() {
             if !current.users.contains(member) {
-                violations.push(
-                    format!("teams[{index}].members[{position}]"),
-                    unknown("user", member),
-                );
+                violations.push(format!("teams[{index}].members[{position}]"), unknown("user", member));
             }
         }
     }
     for (index, lifecycle) in &lifecycles {
         for (position, environment) in lifecycle.environments().iter().enumerate() {
             if !environment_names.contains(environment) {
-                violations.push(
-                    format!("lifecycles[{index}].environments[{position}]"),
-                    unknown("environment", environment),
-                );
+                violations
+                    .push(format!("lifecycles[{index}].environments[{position}]"), unknown("environment", environment));
             }
         }
     }
     for (index, service) in &services {
         if !team_names.contains(&service.owner) {
-            violations.push(
-                format!("services[{index}].owner"),
-                unknown("team", &service.owner),
-            );
+            violations.push(format!("services[{index}].owner"), unknown("team", &service.owner));
         }
         for (position, dependency) in service.depends_on.iter().enumerate() {
             if !graph.contains_key(dependency) {
-                violations.push(
-                    format!("services[{index}].depends_on[{position}]"),
-                    unknown("service", dependency),
-                );
+                violations.push(format!("services[{index}].depends_on[{position}]"), unknown("service", dependency));
             }
         }
     }
     if let Some(cycle) = find_dependency_cycle(&graph) {
         // Report the cycle at a declared service, starting the path from it.
-        let declared = services.iter().find_map(|(index, s)| {
-            cycle
-                .iter()
-                .position(|name| *name == s.name)
-                .map(|at| (*index, at))
-        });
+        let declared =
+            services.iter().find_map(|(index, s)| cycle.iter().position(|name| *name == s.name).map(|at| (*index, at)));
         let (field, start) = match declared {
             Some((index, at)) => (format!("services[{index}].depends_on"), at),
             None => ("services".to_owned(), 0),
         };
         let ring = &cycle[..cycle.len() - 1];
-        let mut path: Vec<String> = ring[start..]
-            .iter()
-            .chain(&ring[..start])
-            .map(ToString::to_string)
-            .collect();
+        let mut path: Vec<String> = ring[start..].iter().chain(&ring[..start]).map(ToString::to_string).collect();
         path.push(ring[start].to_string());
         violations.push(field, Problem::Cycle { path });
     }
@@ -211,63 +156,27 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
 
     let mut changes = Vec::new();
     for (_, team) in teams {
-        let op = diff(
-            current.teams.iter().find(|t| t.name == team.name),
-            &team,
-            team_fields,
-        );
-        changes.push(PlannedChange {
-            desired: Desired::Team(team),
-            op,
-        });
+        let op = diff(current.teams.iter().find(|t| t.name == team.name), &team, team_fields);
+        changes.push(PlannedChange { desired: Desired::Team(team), op });
     }
     for (_, environment) in environments {
-        let op = diff(
-            current
-                .environments
-                .iter()
-                .find(|e| e.name == environment.name),
-            &environment,
-            environment_fields,
-        );
-        changes.push(PlannedChange {
-            desired: Desired::Environment(environment),
-            op,
-        });
+        let op =
+            diff(current.environments.iter().find(|e| e.name == environment.name), &environment, environment_fields);
+        changes.push(PlannedChange { desired: Desired::Environment(environment), op });
     }
     for (_, lifecycle) in lifecycles {
-        let op = diff(
-            current
-                .lifecycles
-                .iter()
-                .find(|l| l.name() == lifecycle.name()),
-            &lifecycle,
-            lifecycle_fields,
-        );
-        changes.push(PlannedChange {
-            desired: Desired::Lifecycle(lifecycle),
-            op,
-        });
+        let op = diff(current.lifecycles.iter().find(|l| l.name() == lifecycle.name()), &lifecycle, lifecycle_fields);
+        changes.push(PlannedChange { desired: Desired::Lifecycle(lifecycle), op });
     }
     for service in dependencies_first(services.into_iter().map(|(_, s)| s).collect()) {
-        let op = diff(
-            current.services.iter().find(|s| s.name == service.name),
-            &service,
-            service_fields,
-        );
-        changes.push(PlannedChange {
-            desired: Desired::Service(service),
-            op,
-        });
+        let op = diff(current.services.iter().find(|s| s.name == service.name), &service, service_fields);
+        changes.push(PlannedChange { desired: Desired::Service(service), op });
     }
     Ok(Plan { changes })
 }
 
 fn unknown(kind: &'static str, name: &impl ToString) -> Problem {
-    Problem::UnknownReference {
-        kind,
-        name: name.to_string(),
-    }
+    Problem::UnknownReference { kind, name: name.to_string() }
 }
 
 /// Parses each entry of a section, prefixing violations with `section[index]`, and reports names
@@ -288,10 +197,7 @@ fn parse_section<I, T>(
                 if seen.insert(value_name.clone()) {
                     parsed.push((index, value));
                 } else {
-                    violations.push(
-                        format!("{section}[{index}].name"),
-                        Problem::Duplicate { value: value_name },
-                    );
+                    violations.push(format!("{section}[{index}].name"), Problem::Duplicate { value: value_name });
                 }
             }
             Err(errors) => violations.extend_within(&format!("{section}[{index}]"), errors),
@@ -315,17 +221,14 @@ fn diff<T>(current: Option<&T>, desired: &T, fields: fn(&T, &T) -> Vec<&'static 
 }
 
 fn changed_fields(pairs: &[(&'static str, bool)]) -> Vec<&'static str> {
-    pairs
-        .iter()
-        .filter(|(_, same)| !same)
-        .map(|(field, _)| *field)
-        .collect()
+    pairs.iter().filter(|(_, same)| !same).map(|(field, _)| *field).collect()
 }
 
 fn team_fields(a: &Team, b: &Team) -> Vec<&'static str> {
     changed_fields(&[
         ("display_name", a.display_name == b.display_name),
         ("members", a.members == b.members),
+        ("artifact_pattern", a.artifact_pattern == b.artifact_pattern),
     ])
 }
 
@@ -352,13 +255,9 @@ fn dependencies_first(mut services: Vec<Service>) -> Vec<Service> {
     let mut ordered: Vec<Service> = Vec::with_capacity(services.len());
     while !services.is_empty() {
         let ready = services.iter().position(|service| {
-            service
-                .depends_on
-                .iter()
-                .all(|dependency| !services.iter().any(|other| &other.name == dependency))
+            service.depends_on.iter().all(|dependency| !services.iter().any(|other| &other.name == dependency))
         });
-        let index =
-            ready.expect("an acyclic graph always has a service whose dependencies are placed");
+        let index = ready.expect("an acyclic graph always has a service whose dependencies are placed");
         ordered.push(services.remove(index));
     }
     ordered

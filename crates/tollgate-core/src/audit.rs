@@ -61,12 +61,18 @@ pub enum ObjectKind {
     Lifecycle,
     Release,
     Deployment,
+    Artifact,
+    TrustedKey,
+    Evidence,
+    RetentionPolicy,
+    LegalHold,
 }
 
 crate::keyword_enum!(ObjectKind {
     Team => "team", User => "user", Token => "token", Service => "service",
     Environment => "environment", Lifecycle => "lifecycle", Release => "release",
-    Deployment => "deployment",
+    Deployment => "deployment", Artifact => "artifact", TrustedKey => "trusted_key",
+    Evidence => "evidence", RetentionPolicy => "retention_policy", LegalHold => "legal_hold",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -78,10 +84,7 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     pub fn new(kind: ObjectKind, id: impl fmt::Display) -> ObjectRef {
-        ObjectRef {
-            kind,
-            id: id.to_string(),
-        }
+        ObjectRef { kind, id: id.to_string() }
     }
 }
 
@@ -100,11 +103,18 @@ pub enum AuditAction {
     Record,
     #[serde(rename = "finish")]
     Finish,
+    /// A request that was refused but must be on record (a push that would change an immutable artifact).
+    #[serde(rename = "refuse")]
+    Refuse,
+    #[serde(rename = "sign")]
+    Sign,
+    #[serde(rename = "remove")]
+    Remove,
 }
 
 crate::keyword_enum!(AuditAction {
     Create => "create", Update => "update", Revoke => "revoke", Transition => "transition",
-    Record => "record", Finish => "finish",
+    Record => "record", Finish => "finish", Refuse => "refuse", Sign => "sign", Remove => "remove",
 });
 
 /// An entry before it has a place in the chain.
@@ -180,12 +190,7 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Signs the head of a log of `tree_size` entries.
-    pub fn sign(
-        key: &SigningKey,
-        tree_size: u64,
-        head: Sha256Digest,
-        signed_at: Timestamp,
-    ) -> Checkpoint {
+    pub fn sign(key: &SigningKey, tree_size: u64, head: Sha256Digest, signed_at: Timestamp) -> Checkpoint {
         let message = checkpoint_message(tree_size, &head, signed_at);
         Checkpoint {
             tree_size,
@@ -199,8 +204,7 @@ impl Checkpoint {
     /// Whether `key` made this signature.
     pub fn verify_signature(&self, key: &VerifyingKey) -> bool {
         let message = checkpoint_message(self.tree_size, &self.head, self.signed_at);
-        key.verify(&message, &Signature::from_bytes(&self.signature))
-            .is_ok()
+        key.verify(&message, &Signature::from_bytes(&self.signature)).is_ok()
     }
 }
 
@@ -236,10 +240,7 @@ pub enum ChainProblem {
     /// A checkpoint covers more entries than the log has: entries were removed from the end.
     Truncated { tree_size: u64, entries: u64 },
     /// The recorded head of the log disagrees with its last entry.
-    HeadMismatch {
-        recorded_seq: u64,
-        recorded_hash: Sha256Digest,
-    },
+    HeadMismatch { recorded_seq: u64, recorded_hash: Sha256Digest },
 }
 
 /// The first entry (by position) that does not verify, and why.
@@ -291,17 +292,9 @@ impl fmt::Display for VerifyReport {
                 if let Some(head) = &self.head {
                     write!(f, ", head {head}")?;
                 }
-                write!(
-                    f,
-                    ", {} signed checkpoints verified",
-                    self.checkpoints_verified
-                )?;
+                write!(f, ", {} signed checkpoints verified", self.checkpoints_verified)?;
                 if self.unsigned_tail > 0 {
-                    write!(
-                        f,
-                        ", {} entries after the last checkpoint",
-                        self.unsigned_tail
-                    )?;
+                    write!(f, ", {} entries after the last checkpoint", self.unsigned_tail)?;
                 }
                 Ok(())
             }
@@ -336,30 +329,23 @@ impl ChainVerifier {
             last_verified_checkpoint: 0,
             failure: None,
         };
-        let keys: BTreeMap<String, &VerifyingKey> =
-            trusted_keys.iter().map(|key| (key_id(key), key)).collect();
+        let keys: BTreeMap<String, &VerifyingKey> = trusted_keys.iter().map(|key| (key_id(key), key)).collect();
         for checkpoint in checkpoints {
             let problem = match keys.get(&checkpoint.key_id) {
                 None => Some(ChainProblem::UnknownKey {
                     tree_size: checkpoint.tree_size,
                     key_id: checkpoint.key_id.clone(),
                 }),
-                Some(key) if !checkpoint.verify_signature(key) => {
-                    Some(ChainProblem::BadSignature {
-                        tree_size: checkpoint.tree_size,
-                        key_id: checkpoint.key_id.clone(),
-                    })
-                }
+                Some(key) if !checkpoint.verify_signature(key) => Some(ChainProblem::BadSignature {
+                    tree_size: checkpoint.tree_size,
+                    key_id: checkpoint.key_id.clone(),
+                }),
                 Some(_) => None,
             };
             if let Some(problem) = problem {
                 verifier.fail(checkpoint.tree_size, problem);
             }
-            verifier
-                .checkpoints
-                .entry(checkpoint.tree_size)
-                .or_default()
-                .push(checkpoint);
+            verifier.checkpoints.entry(checkpoint.tree_size).or_default().push(checkpoint);
         }
         verifier
     }
@@ -370,13 +356,7 @@ impl ChainVerifier {
             return Err(failure.clone());
         }
         if seq != self.next_seq {
-            return Err(self.fail(
-                self.next_seq,
-                ChainProblem::SequenceGap {
-                    expected: self.next_seq,
-                    found: seq,
-                },
-            ));
+            return Err(self.fail(self.next_seq, ChainProblem::SequenceGap { expected: self.next_seq, found: seq }));
         }
         let hash = entry_hash(&self.previous, body);
         if stored_hash != hash {
@@ -404,15 +384,11 @@ impl ChainVerifier {
         }
         if self.failure.is_none() {
             if let Some((recorded_seq, recorded_hash)) = recorded_head {
-                let matches = recorded_seq == entries
-                    && (entries == 0 || recorded_hash.as_bytes() == &self.previous);
+                let matches = recorded_seq == entries && (entries == 0 || recorded_hash.as_bytes() == &self.previous);
                 if !matches {
                     self.fail(
                         entries.min(recorded_seq) + 1,
-                        ChainProblem::HeadMismatch {
-                            recorded_seq,
-                            recorded_hash,
-                        },
+                        ChainProblem::HeadMismatch { recorded_seq, recorded_hash },
                     );
                 }
             }
@@ -429,11 +405,7 @@ impl ChainVerifier {
     fn fail(&mut self, seq: u64, problem: ChainProblem) -> VerifyFailure {
         let failure = VerifyFailure { seq, problem };
         // Keep the first failure by position.
-        if self
-            .failure
-            .as_ref()
-            .is_none_or(|existing| failure.seq < existing.seq)
-        {
+        if self.failure.as_ref().is_none_or(|existing| failure.seq < existing.seq) {
             self.failure = Some(failure.clone());
         }
         self.failure.clone().expect("a failure was just recorded")

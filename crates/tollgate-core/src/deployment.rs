@@ -45,18 +45,12 @@ impl DeploymentStatus {
     /// Whether a deployment may move from this status to `next`.
     pub fn can_become(self, next: DeploymentStatus) -> bool {
         use DeploymentStatus as S;
-        matches!(
-            (self, next),
-            (S::Running, S::Succeeded) | (S::Running, S::Failed) | (S::Succeeded, S::RolledBack)
-        )
+        matches!((self, next), (S::Running, S::Succeeded) | (S::Running, S::Failed) | (S::Succeeded, S::RolledBack))
     }
 
     fn allowed_next(self) -> Vec<DeploymentStatus> {
         use DeploymentStatus as S;
-        [S::Running, S::Succeeded, S::Failed, S::RolledBack]
-            .into_iter()
-            .filter(|next| self.can_become(*next))
-            .collect()
+        [S::Running, S::Succeeded, S::Failed, S::RolledBack].into_iter().filter(|next| self.can_become(*next)).collect()
     }
 }
 
@@ -98,17 +92,12 @@ pub struct DeployedRelease {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PromotionError {
     #[error("release {version} is {state}; only a ready or deploying release can be deployed")]
-    ReleaseNotDeployable {
-        version: semver::Version,
-        state: ReleaseState,
-    },
+    ReleaseNotDeployable { version: semver::Version, state: ReleaseState },
     #[error("environment {environment} is not in lifecycle {lifecycle} ({})", path.join(" -> "))]
-    NotInLifecycle {
-        environment: EnvironmentName,
-        lifecycle: LifecycleName,
-        path: Vec<String>,
-    },
-    #[error("release {version} has not succeeded in {previous}, which comes before {environment} in lifecycle {lifecycle}")]
+    NotInLifecycle { environment: EnvironmentName, lifecycle: LifecycleName, path: Vec<String> },
+    #[error(
+        "release {version} has not succeeded in {previous}, which comes before {environment} in lifecycle {lifecycle}"
+    )]
     PreviousStageMissing {
         version: semver::Version,
         environment: EnvironmentName,
@@ -128,18 +117,13 @@ pub fn check_promotion(
     let mut errors = Vec::new();
     let version = &release.content.version;
     if !matches!(release.state, ReleaseState::Ready | ReleaseState::Deploying) {
-        errors.push(PromotionError::ReleaseNotDeployable {
-            version: version.clone(),
-            state: release.state,
-        });
+        errors.push(PromotionError::ReleaseNotDeployable { version: version.clone(), state: release.state });
     }
     let promotion = match lifecycle.stage_of(environment) {
         Stage::First => Promotion::Followed,
         Stage::After(previous) if succeeded_in.contains(previous) => Promotion::Followed,
         Stage::After(previous) if release.content.release_type == ReleaseType::Emergency => {
-            Promotion::EmergencySkipped {
-                skipped: previous.clone(),
-            }
+            Promotion::EmergencySkipped { skipped: previous.clone() }
         }
         Stage::After(previous) => {
             errors.push(PromotionError::PreviousStageMissing {
@@ -154,11 +138,7 @@ pub fn check_promotion(
             errors.push(PromotionError::NotInLifecycle {
                 environment: environment.clone(),
                 lifecycle: lifecycle.name().clone(),
-                path: lifecycle
-                    .environments()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
+                path: lifecycle.environments().iter().map(ToString::to_string).collect(),
             });
             Promotion::Followed
         }
@@ -182,18 +162,9 @@ pub struct StatusError {
 
 impl Deployment {
     /// The deployment after moving to `next` at `now`, or why it cannot.
-    pub fn finish(
-        &self,
-        next: DeploymentStatus,
-        now: Timestamp,
-    ) -> Result<Deployment, StatusError> {
+    pub fn finish(&self, next: DeploymentStatus, now: Timestamp) -> Result<Deployment, StatusError> {
         if !self.status.can_become(next) {
-            return Err(StatusError {
-                id: self.id,
-                from: self.status,
-                to: next,
-                allowed: self.status.allowed_next(),
-            });
+            return Err(StatusError { id: self.id, from: self.status, to: next, allowed: self.status.allowed_next() });
         }
         let mut updated = self.clone();
         updated.status = next;
@@ -206,15 +177,10 @@ impl Deployment {
 
     /// Whether the deployment's artifacts were running at `at`.
     pub fn live_at(&self, at: Timestamp) -> bool {
-        let succeeded = matches!(
-            self.status,
-            DeploymentStatus::Succeeded | DeploymentStatus::RolledBack
-        );
+        let succeeded = matches!(self.status, DeploymentStatus::Succeeded | DeploymentStatus::RolledBack);
         succeeded
             && self.finished_at.is_some_and(|finished| finished <= at)
-            && self
-                .rolled_back_at
-                .is_none_or(|rolled_back| rolled_back > at)
+            && self.rolled_back_at.is_none_or(|rolled_back| rolled_back > at)
     }
 }
 
@@ -246,9 +212,7 @@ impl DeploymentInput {
                 violations.push(
                     "status",
                     Problem::Invalid {
-                        reason:
-                            "a new deployment cannot be rolled_back; record it, then roll it back"
-                                .to_owned(),
+                        reason: "a new deployment cannot be rolled_back; record it, then roll it back".to_owned(),
                     },
                 );
                 None
@@ -263,30 +227,19 @@ impl DeploymentInput {
             Some(value) => violations.check("finished_at", parse_timestamp(value).map(Some)),
             None => Some(None),
         };
-        for (field, value) in [
-            ("started_at", started_at),
-            ("finished_at", finished_at.flatten()),
-        ] {
+        for (field, value) in [("started_at", started_at), ("finished_at", finished_at.flatten())] {
             if value.is_some_and(|value| value > now) {
-                violations.push(
-                    field,
-                    Problem::Invalid {
-                        reason: "lies in the future".to_owned(),
-                    },
-                );
+                violations.push(field, Problem::Invalid { reason: "lies in the future".to_owned() });
             }
         }
-        let (Some(status), Some(started_at), Some(finished_at)) = (status, started_at, finished_at)
-        else {
+        let (Some(status), Some(started_at), Some(finished_at)) = (status, started_at, finished_at) else {
             return Err(violations);
         };
         let finished_at = match (status, finished_at) {
             (DeploymentStatus::Running, Some(_)) => {
                 violations.push(
                     "finished_at",
-                    Problem::Invalid {
-                        reason: "a running deployment has not finished".to_owned(),
-                    },
+                    Problem::Invalid { reason: "a running deployment has not finished".to_owned() },
                 );
                 None
             }
@@ -298,11 +251,7 @@ impl DeploymentInput {
             (_, Some(finished)) => Some(finished),
             (_, None) => Some(now.max(started_at)),
         };
-        violations.into_result(DeploymentTimes {
-            status,
-            started_at,
-            finished_at,
-        })
+        violations.into_result(DeploymentTimes { status, started_at, finished_at })
     }
 }
 
@@ -343,10 +292,7 @@ pub fn running_at(history: &[DeployedRelease], at: Timestamp) -> Vec<RunningServ
             release: deployed.deployment.release,
             release_version: deployed.deployment.release_version.clone(),
             deployment: deployed.deployment.id,
-            deployed_at: deployed
-                .deployment
-                .finished_at
-                .expect("a live deployment has finished"),
+            deployed_at: deployed.deployment.finished_at.expect("a live deployment has finished"),
             promotion: deployed.deployment.promotion.clone(),
         })
         .collect()

@@ -17,9 +17,7 @@ impl Sha256Digest {
     /// Parses the `sha256:<64 hex>` form. Upper-case hex is refused so that one digest has one
     /// spelling.
     pub fn parse(value: &str) -> Result<Sha256Digest, Problem> {
-        let invalid = || Problem::InvalidDigest {
-            value: value.to_owned(),
-        };
+        let invalid = || Problem::InvalidDigest { value: value.to_owned() };
         let hex_part = value.strip_prefix(Self::PREFIX).ok_or_else(invalid)?;
         if hex_part.len() != 64 || hex_part.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(invalid());
@@ -80,10 +78,7 @@ mod tests {
     #[test]
     fn digest_round_trips_through_its_text_form() {
         let digest = Sha256Digest::of(b"abc");
-        assert_eq!(
-            digest.to_string(),
-            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(digest.to_string(), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(Sha256Digest::parse(&digest.to_string()), Ok(digest));
     }
 
@@ -104,9 +99,6 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_and_drops_white_space() {
         let value = serde_json::json!({"b": 1, "a": {"d": [1, 2], "c": "x"}});
-        assert_eq!(
-            String::from_utf8(canonical_json(&value)).expect("utf-8"),
-            r#"{"a":{"c":"x","d":[1,2]},"b":1}"#
-        );
+        assert_eq!(String::from_utf8(canonical_json(&value)).expect("utf-8"), r#"{"a":{"c":"x","d":[1,2]},"b":1}"#);
     }
 }

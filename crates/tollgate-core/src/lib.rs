@@ -38,6 +38,8 @@ macro_rules! keyword_enum {
 }
 
 pub mod apply;
+pub mod artifact;
+pub mod attestation;
 pub mod audit;
 pub mod deployment;
 pub mod digest;
@@ -45,6 +47,7 @@ pub mod environment;
 pub mod lifecycle;
 pub mod name;
 pub mod release;
+pub mod retention;
 pub mod service;
 pub mod team;
 pub mod token;

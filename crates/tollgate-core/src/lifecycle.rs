@@ -26,22 +26,15 @@ pub enum Stage<'a> {
 
 impl Lifecycle {
     /// Builds a lifecycle from an ordered list of environments.
-    pub fn new(
-        name: LifecycleName,
-        environments: Vec<EnvironmentName>,
-    ) -> Result<Lifecycle, Violations> {
+    pub fn new(name: LifecycleName, environments: Vec<EnvironmentName>) -> Result<Lifecycle, Violations> {
         let mut violations = Violations::new();
         if environments.is_empty() {
             violations.push("environments", Problem::Required);
         }
         for (index, environment) in environments.iter().enumerate() {
             if environments[..index].contains(environment) {
-                violations.push(
-                    format!("environments[{index}]"),
-                    Problem::Duplicate {
-                        value: environment.to_string(),
-                    },
-                );
+                violations
+                    .push(format!("environments[{index}]"), Problem::Duplicate { value: environment.to_string() });
             }
         }
         violations.into_result(Lifecycle { name, environments })
@@ -83,12 +76,7 @@ impl LifecycleInput {
         let mut violations = Violations::new();
         let name = violations.check("name", LifecycleName::parse(&self.name));
         // Parsed for its violations (invalid names, duplicates); the order comes from the input.
-        parse_unique_names(
-            &mut violations,
-            "environments",
-            &self.environments,
-            EnvironmentName::parse,
-        );
+        parse_unique_names(&mut violations, "environments", &self.environments, EnvironmentName::parse);
         if self.environments.is_empty() {
             violations.push("environments", Problem::Required);
         }
@@ -132,14 +120,8 @@ mod tests {
 
     #[test]
     fn empty_and_repeating_paths_are_refused() {
-        let empty = LifecycleInput {
-            name: "default".to_owned(),
-            environments: vec![],
-        };
-        assert_eq!(
-            empty.parse().expect_err("empty").to_string(),
-            "environments: is required"
-        );
+        let empty = LifecycleInput { name: "default".to_owned(), environments: vec![] };
+        assert_eq!(empty.parse().expect_err("empty").to_string(), "environments: is required");
         let repeating = LifecycleInput {
             name: "default".to_owned(),
             environments: vec!["dev".to_owned(), "prod".to_owned(), "dev".to_owned()],

@@ -77,9 +77,7 @@ fn validate_name(value: &str) -> Result<(), Problem> {
     if well_formed {
         Ok(())
     } else {
-        Err(Problem::InvalidName {
-            value: value.to_owned(),
-        })
+        Err(Problem::InvalidName { value: value.to_owned() })
     }
 }
 
@@ -121,11 +119,6 @@ mod tests {
     #[test]
     fn an_invalid_name_is_reported_with_its_value() {
         let problem = TeamName::parse("Pay Ments").expect_err("upper case is refused");
-        assert_eq!(
-            problem,
-            Problem::InvalidName {
-                value: "Pay Ments".to_owned()
-            }
-        );
+        assert_eq!(problem, Problem::InvalidName { value: "Pay Ments".to_owned() });
     }
 }

@@ -220,36 +220,21 @@ impl ReleaseAction {
     /// Whether a person asks for this action directly. The deployment actions follow from
     /// recorded deployments instead, so a release is never marked deployed without one.
     pub fn is_manual(self) -> bool {
-        !matches!(
-            self,
-            ReleaseAction::StartDeployment | ReleaseAction::CompleteDeployment
-        )
+        !matches!(self, ReleaseAction::StartDeployment | ReleaseAction::CompleteDeployment)
     }
 
     /// Whether the action must say why (it is recorded in the audit log).
     pub fn requires_reason(self) -> bool {
-        matches!(
-            self,
-            ReleaseAction::UnfreezeScope | ReleaseAction::Cancel | ReleaseAction::RollBack
-        )
+        matches!(self, ReleaseAction::UnfreezeScope | ReleaseAction::Cancel | ReleaseAction::RollBack)
     }
 }
 
 /// Why a release cannot change as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
-    #[error(
-        "cannot {action} a release that is {from}; allowed next states: {}",
-        list_or_none(allowed)
-    )]
-    NotAllowed {
-        from: ReleaseState,
-        action: ReleaseAction,
-        allowed: Vec<ReleaseState>,
-    },
-    #[error(
-        "scope is frozen: a release that is {state} cannot change its content; unfreeze it first"
-    )]
+    #[error("cannot {action} a release that is {from}; allowed next states: {}", list_or_none(allowed))]
+    NotAllowed { from: ReleaseState, action: ReleaseAction, allowed: Vec<ReleaseState> },
+    #[error("scope is frozen: a release that is {state} cannot change its content; unfreeze it first")]
     ContentLocked { state: ReleaseState },
     #[error("{action} needs a reason")]
     ReasonRequired { action: ReleaseAction },
@@ -259,11 +244,7 @@ fn list_or_none(states: &[ReleaseState]) -> String {
     if states.is_empty() {
         "none (final state)".to_owned()
     } else {
-        states
-            .iter()
-            .map(|state| state.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        states.iter().map(|state| state.as_str()).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -310,20 +291,13 @@ impl ReleaseState {
 impl Release {
     /// The state after `action`, or why it is refused. `reason` is required for actions whose
     /// cause must be on record.
-    pub fn transition(
-        &self,
-        action: ReleaseAction,
-        reason: Option<&str>,
-    ) -> Result<ReleaseState, TransitionError> {
+    pub fn transition(&self, action: ReleaseAction, reason: Option<&str>) -> Result<ReleaseState, TransitionError> {
         let release_type = self.content.release_type;
-        let next =
-            self.state
-                .next(action, release_type)
-                .ok_or_else(|| TransitionError::NotAllowed {
-                    from: self.state,
-                    action,
-                    allowed: self.state.allowed_next(release_type),
-                })?;
+        let next = self.state.next(action, release_type).ok_or_else(|| TransitionError::NotAllowed {
+            from: self.state,
+            action,
+            allowed: self.state.allowed_next(release_type),
+        })?;
         if action.requires_reason() && reason.is_none_or(|reason| reason.trim().is_empty()) {
             return Err(TransitionError::ReasonRequired { action });
         }
@@ -391,10 +365,8 @@ impl ReleaseInput {
         };
         let artifacts = parse_artifacts(&mut violations, self.artifacts);
         let scope = parse_scope(&mut violations, self.scope);
-        let planned_start =
-            parse_optional_timestamp(&mut violations, "planned_start", self.planned_start);
-        let planned_end =
-            parse_optional_timestamp(&mut violations, "planned_end", self.planned_end);
+        let planned_start = parse_optional_timestamp(&mut violations, "planned_start", self.planned_start);
+        let planned_end = parse_optional_timestamp(&mut violations, "planned_end", self.planned_end);
         let planned_window = match (planned_start, planned_end) {
             (Some(Some(start)), Some(Some(end))) => {
                 violations.check("planned_end", PlannedWindow::new(start, end).map(Some))
@@ -410,21 +382,10 @@ impl ReleaseInput {
             }
             _ => None,
         };
-        let scope_freeze_at =
-            parse_optional_timestamp(&mut violations, "scope_freeze_at", self.scope_freeze_at);
+        let scope_freeze_at = parse_optional_timestamp(&mut violations, "scope_freeze_at", self.scope_freeze_at);
         let rollback_criteria = self.rollback_criteria.unwrap_or_default();
-        violations.check(
-            "rollback_criteria",
-            check_text(&rollback_criteria, MAX_ROLLBACK_CRITERIA_LEN, false),
-        );
-        match (
-            version,
-            lifecycle,
-            release_type,
-            strategy,
-            planned_window,
-            scope_freeze_at,
-        ) {
+        violations.check("rollback_criteria", check_text(&rollback_criteria, MAX_ROLLBACK_CRITERIA_LEN, false));
+        match (version, lifecycle, release_type, strategy, planned_window, scope_freeze_at) {
             (
                 Some(version),
                 Some(lifecycle),
@@ -450,19 +411,13 @@ impl ReleaseInput {
 
 /// Parses a semantic version (`1.4.0`, `2.0.0-rc.1+build.5`).
 pub fn parse_version(value: &str) -> Result<semver::Version, Problem> {
-    semver::Version::parse(value).map_err(|error| Problem::InvalidVersion {
-        value: value.to_owned(),
-        reason: error.to_string(),
-    })
+    semver::Version::parse(value)
+        .map_err(|error| Problem::InvalidVersion { value: value.to_owned(), reason: error.to_string() })
 }
 
 /// Parses an RFC 3339 timestamp with an offset (`2026-03-01T12:00:00Z`).
 pub fn parse_timestamp(value: &str) -> Result<Timestamp, Problem> {
-    value
-        .parse::<Timestamp>()
-        .map_err(|_| Problem::InvalidTimestamp {
-            value: value.to_owned(),
-        })
+    value.parse::<Timestamp>().map_err(|_| Problem::InvalidTimestamp { value: value.to_owned() })
 }
 
 fn parse_optional_timestamp(
@@ -478,12 +433,8 @@ fn parse_optional_timestamp(
 
 fn parse_artifacts(violations: &mut Violations, inputs: Vec<ArtifactRefInput>) -> Vec<ArtifactRef> {
     if inputs.len() > MAX_ARTIFACTS {
-        violations.push(
-            "artifacts",
-            Problem::Invalid {
-                reason: format!("at most {MAX_ARTIFACTS} artifacts are allowed"),
-            },
-        );
+        violations
+            .push("artifacts", Problem::Invalid { reason: format!("at most {MAX_ARTIFACTS} artifacts are allowed") });
         return Vec::new();
     }
     let mut services = BTreeSet::new();
@@ -495,34 +446,18 @@ fn parse_artifacts(violations: &mut Violations, inputs: Vec<ArtifactRefInput>) -
             if !services.insert(service.clone()) {
                 violations.push(
                     field("service"),
-                    Problem::Invalid {
-                        reason: format!(
-                            "service {service} already has an artifact in this release"
-                        ),
-                    },
+                    Problem::Invalid { reason: format!("service {service} already has an artifact in this release") },
                 );
             }
         }
-        let name_ok = violations
-            .check(
-                &field("name"),
-                check_token(&input.name, MAX_ARTIFACT_NAME_LEN, "._/-"),
-            )
-            .is_some();
+        let name_ok =
+            violations.check(&field("name"), check_token(&input.name, MAX_ARTIFACT_NAME_LEN, "._/-")).is_some();
         let version_ok = violations
-            .check(
-                &field("version"),
-                check_token(&input.version, MAX_ARTIFACT_VERSION_LEN, "._+-"),
-            )
+            .check(&field("version"), check_token(&input.version, MAX_ARTIFACT_VERSION_LEN, "._+-"))
             .is_some();
         let digest = violations.check(&field("digest"), Sha256Digest::parse(&input.digest));
         if let (Some(service), true, true, Some(digest)) = (service, name_ok, version_ok, digest) {
-            artifacts.push(ArtifactRef {
-                service,
-                name: input.name,
-                version: input.version,
-                digest,
-            });
+            artifacts.push(ArtifactRef { service, name: input.name, version: input.version, digest });
         }
     }
     artifacts.sort_by(|a, b| a.service.cmp(&b.service));
@@ -531,63 +466,36 @@ fn parse_artifacts(violations: &mut Violations, inputs: Vec<ArtifactRefInput>) -
 
 fn parse_scope(violations: &mut Violations, inputs: Vec<ScopeItemInput>) -> Vec<ScopeItem> {
     if inputs.len() > MAX_SCOPE_ITEMS {
-        violations.push(
-            "scope",
-            Problem::Invalid {
-                reason: format!("at most {MAX_SCOPE_ITEMS} scope items are allowed"),
-            },
-        );
+        violations
+            .push("scope", Problem::Invalid { reason: format!("at most {MAX_SCOPE_ITEMS} scope items are allowed") });
         return Vec::new();
     }
     let mut tickets = BTreeSet::new();
     let mut scope = Vec::new();
     for (index, input) in inputs.into_iter().enumerate() {
         let field = |name: &str| format!("scope[{index}].{name}");
-        let mut ok = violations
-            .check(
-                &field("ticket"),
-                check_token(&input.ticket, MAX_TICKET_LEN, "._#/-"),
-            )
-            .is_some();
+        let mut ok = violations.check(&field("ticket"), check_token(&input.ticket, MAX_TICKET_LEN, "._#/-")).is_some();
         if ok && !tickets.insert(input.ticket.clone()) {
-            violations.push(
-                field("ticket"),
-                Problem::Duplicate {
-                    value: input.ticket.clone(),
-                },
-            );
+            violations.push(field("ticket"), Problem::Duplicate { value: input.ticket.clone() });
             ok = false;
         }
-        ok &= violations
-            .check(
-                &field("title"),
-                check_text(&input.title, MAX_TITLE_LEN, true),
-            )
-            .is_some();
+        ok &= violations.check(&field("title"), check_text(&input.title, MAX_TITLE_LEN, true)).is_some();
         let decision = if input.included {
             if input.reason.is_some() {
                 violations.push(
                     field("reason"),
-                    Problem::Invalid {
-                        reason: "only an excluded item has a reason".to_owned(),
-                    },
+                    Problem::Invalid { reason: "only an excluded item has a reason".to_owned() },
                 );
                 ok = false;
             }
             ScopeDecision::Included
         } else {
             let reason = input.reason.unwrap_or_default();
-            ok &= violations
-                .check(&field("reason"), check_text(&reason, MAX_REASON_LEN, true))
-                .is_some();
+            ok &= violations.check(&field("reason"), check_text(&reason, MAX_REASON_LEN, true)).is_some();
             ScopeDecision::Excluded { reason }
         };
         if ok {
-            scope.push(ScopeItem {
-                ticket: input.ticket,
-                title: input.title,
-                decision,
-            });
+            scope.push(ScopeItem { ticket: input.ticket, title: input.title, decision });
         }
     }
     scope
@@ -608,11 +516,7 @@ fn check_token(value: &str, max: usize, punctuation: &str) -> Result<(), Problem
         Err(Problem::Invalid {
             reason: format!(
                 "{value:?} may contain only ASCII letters, digits and {}",
-                punctuation
-                    .chars()
-                    .map(|c| format!("'{c}'"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                punctuation.chars().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(" ")
             ),
         })
     }

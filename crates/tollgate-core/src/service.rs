@@ -53,35 +53,18 @@ impl ServiceInput {
             Some(value) => violations.check("criticality", value.parse()),
             None => Some(Criticality::Medium),
         };
-        let depends_on = parse_unique_names(
-            &mut violations,
-            "depends_on",
-            &self.depends_on,
-            ServiceName::parse,
-        );
+        let depends_on = parse_unique_names(&mut violations, "depends_on", &self.depends_on, ServiceName::parse);
         let description = self.description.unwrap_or_default();
-        violations.check(
-            "description",
-            check_text(&description, MAX_DESCRIPTION_LEN, false),
-        );
+        violations.check("description", check_text(&description, MAX_DESCRIPTION_LEN, false));
         if let Some(name) = &name {
             if depends_on.contains(name) {
-                violations.push(
-                    "depends_on",
-                    Problem::Cycle {
-                        path: vec![name.to_string(), name.to_string()],
-                    },
-                );
+                violations.push("depends_on", Problem::Cycle { path: vec![name.to_string(), name.to_string()] });
             }
         }
         match (name, owner, criticality) {
-            (Some(name), Some(owner), Some(criticality)) if violations.is_empty() => Ok(Service {
-                name,
-                owner,
-                criticality,
-                depends_on,
-                description,
-            }),
+            (Some(name), Some(owner), Some(criticality)) if violations.is_empty() => {
+                Ok(Service { name, owner, criticality, depends_on, description })
+            }
             _ => Err(violations),
         }
     }
@@ -89,9 +72,7 @@ impl ServiceInput {
 
 /// Finds a dependency cycle among services, returned as the path that closes it
 /// (`a -> b -> a`), or `None` when the graph is acyclic.
-pub fn find_dependency_cycle(
-    graph: &BTreeMap<ServiceName, BTreeSet<ServiceName>>,
-) -> Option<Vec<ServiceName>> {
+pub fn find_dependency_cycle(graph: &BTreeMap<ServiceName, BTreeSet<ServiceName>>) -> Option<Vec<ServiceName>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         InProgress,
@@ -106,10 +87,7 @@ pub fn find_dependency_cycle(
         match marks.get(node) {
             Some(Mark::Done) => return None,
             Some(Mark::InProgress) => {
-                let start = stack
-                    .iter()
-                    .position(|entry| entry == node)
-                    .expect("a node in progress is on the stack");
+                let start = stack.iter().position(|entry| entry == node).expect("a node in progress is on the stack");
                 let mut cycle = stack[start..].to_vec();
                 cycle.push(node.clone());
                 return Some(cycle);
@@ -129,9 +107,7 @@ pub fn find_dependency_cycle(
     }
     let mut marks = BTreeMap::new();
     let mut stack = Vec::new();
-    graph
-        .keys()
-        .find_map(|node| visit(node, graph, &mut marks, &mut stack))
+    graph.keys().find_map(|node| visit(node, graph, &mut marks, &mut stack))
 }
 
 #[cfg(test)]
@@ -140,19 +116,12 @@ mod tests {
 
     fn graph(edges: &[(&str, &[&str])]) -> BTreeMap<ServiceName, BTreeSet<ServiceName>> {
         let name = |value: &str| ServiceName::parse(value).expect("name");
-        edges
-            .iter()
-            .map(|(from, to)| (name(from), to.iter().map(|value| name(value)).collect()))
-            .collect()
+        edges.iter().map(|(from, to)| (name(from), to.iter().map(|value| name(value)).collect())).collect()
     }
 
     fn check(edges: &[(&str, &[&str])], expected: Option<&str>) {
-        let cycle = find_dependency_cycle(&graph(edges)).map(|path| {
-            path.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" -> ")
-        });
+        let cycle = find_dependency_cycle(&graph(edges))
+            .map(|path| path.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "));
         assert_eq!(cycle.as_deref(), expected);
     }
 
@@ -161,10 +130,7 @@ mod tests {
         check(&[("a", &["b"]), ("b", &["c"]), ("c", &[])], None);
         check(&[("a", &["b", "c"]), ("b", &["c"]), ("c", &[])], None);
         check(&[("a", &["b"]), ("b", &["a"])], Some("a -> b -> a"));
-        check(
-            &[("a", &["b"]), ("b", &["c"]), ("c", &["b"])],
-            Some("b -> c -> b"),
-        );
+        check(&[("a", &["b"]), ("b", &["c"]), ("c", &["b"])], Some("b -> c -> b"));
     }
 
     #[test]
@@ -176,9 +142,6 @@ mod tests {
             ..ServiceInput::default()
         };
         let violations = input.parse().expect_err("self dependency");
-        assert_eq!(
-            violations.to_string(),
-            "depends_on: dependency cycle: ledger -> ledger"
-        );
+        assert_eq!(violations.to_string(), "depends_on: dependency cycle: ledger -> ledger");
     }
 }

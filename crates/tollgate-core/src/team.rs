@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::artifact::NamePattern;
 use crate::name::{check_text, TeamName, UserName};
 use crate::violation::Violations;
 
@@ -15,6 +16,8 @@ pub struct Team {
     pub display_name: String,
     /// Users who belong to the team. Every one must exist.
     pub members: BTreeSet<UserName>,
+    /// The naming convention its artifacts must follow, if any.
+    pub artifact_pattern: Option<NamePattern>,
 }
 
 /// A team as typed by a user, before validation.
@@ -23,6 +26,7 @@ pub struct TeamInput {
     pub name: String,
     pub display_name: Option<String>,
     pub members: Vec<String>,
+    pub artifact_pattern: Option<String>,
 }
 
 impl TeamInput {
@@ -32,18 +36,16 @@ impl TeamInput {
         let mut violations = Violations::new();
         let name = violations.check("name", TeamName::parse(&self.name));
         let display_name = self.display_name.unwrap_or_else(|| self.name.clone());
-        violations.check(
-            "display_name",
-            check_text(&display_name, MAX_DISPLAY_NAME_LEN, true),
-        );
-        let members =
-            parse_unique_names(&mut violations, "members", &self.members, UserName::parse);
-        match name {
-            Some(name) if violations.is_empty() => Ok(Team {
-                name,
-                display_name,
-                members,
-            }),
+        violations.check("display_name", check_text(&display_name, MAX_DISPLAY_NAME_LEN, true));
+        let members = parse_unique_names(&mut violations, "members", &self.members, UserName::parse);
+        let artifact_pattern = match &self.artifact_pattern {
+            Some(pattern) => violations.check("artifact_pattern", NamePattern::parse(pattern).map(Some)),
+            None => Some(None),
+        };
+        match (name, artifact_pattern) {
+            (Some(name), Some(artifact_pattern)) if violations.is_empty() => {
+                Ok(Team { name, display_name, members, artifact_pattern })
+            }
             _ => Err(violations),
         }
     }
@@ -61,12 +63,7 @@ pub(crate) fn parse_unique_names<T: Ord>(
         let entry_field = format!("{field}[{index}]");
         if let Some(name) = violations.check(&entry_field, parse(value)) {
             if !names.insert(name) {
-                violations.push(
-                    entry_field,
-                    crate::Problem::Duplicate {
-                        value: value.clone(),
-                    },
-                );
+                violations.push(entry_field, crate::Problem::Duplicate { value: value.clone() });
             }
         }
     }
@@ -83,20 +80,16 @@ mod tests {
             name: "Payments".to_owned(),
             display_name: Some(String::new()),
             members: vec!["ana".to_owned(), "ana".to_owned(), "B O".to_owned()],
+            artifact_pattern: Some("(".to_owned()),
         };
         let violations = input.parse().expect_err("invalid");
         let fields: Vec<&str> = violations.0.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(fields, ["name", "display_name", "members[1]", "members[2]"]);
+        assert_eq!(fields, ["name", "display_name", "members[1]", "members[2]", "artifact_pattern"]);
     }
 
     #[test]
     fn display_name_defaults_to_the_name() {
-        let team = TeamInput {
-            name: "payments".to_owned(),
-            ..TeamInput::default()
-        }
-        .parse()
-        .expect("valid");
+        let team = TeamInput { name: "payments".to_owned(), ..TeamInput::default() }.parse().expect("valid");
         assert_eq!(team.display_name, "payments");
     }
 }

@@ -123,16 +123,9 @@ mod tests {
             revoked_at: None,
         };
         assert_eq!(token.check_usable(now), Ok(()));
-        let expired = ApiToken {
-            expires_at: Some(now),
-            ..token.clone()
-        };
+        let expired = ApiToken { expires_at: Some(now), ..token.clone() };
         assert_eq!(expired.check_usable(now), Err(TokenRejection::Expired));
-        let revoked = ApiToken {
-            revoked_at: Some(earlier),
-            expires_at: Some(later),
-            ..token
-        };
+        let revoked = ApiToken { revoked_at: Some(earlier), expires_at: Some(later), ..token };
         assert_eq!(revoked.check_usable(now), Err(TokenRejection::Revoked));
     }
 }

@@ -46,20 +46,13 @@ impl UserInput {
         let mut violations = Violations::new();
         let name = violations.check("name", UserName::parse(&self.name));
         let display_name = self.display_name.unwrap_or_else(|| self.name.clone());
-        violations.check(
-            "display_name",
-            check_text(&display_name, MAX_DISPLAY_NAME_LEN, true),
-        );
+        violations.check("display_name", check_text(&display_name, MAX_DISPLAY_NAME_LEN, true));
         let role = match self.role {
             Some(role) => violations.check("role", role.parse()),
             None => Some(Role::Member),
         };
         match (name, role) {
-            (Some(name), Some(role)) if violations.is_empty() => Ok(User {
-                name,
-                display_name,
-                role,
-            }),
+            (Some(name), Some(role)) if violations.is_empty() => Ok(User { name, display_name, role }),
             _ => Err(violations),
         }
     }

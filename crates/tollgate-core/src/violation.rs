@@ -38,10 +38,7 @@ pub enum Problem {
     /// The end of a range is not after its start.
     EmptyRange,
     /// The value is not one of the accepted ones.
-    NotOneOf {
-        value: String,
-        accepted: &'static [&'static str],
-    },
+    NotOneOf { value: String, accepted: &'static [&'static str] },
     /// A free-form rule, for checks whose data is a short sentence about the field.
     Invalid { reason: String },
 }
@@ -52,10 +49,7 @@ pub struct Violations(pub Vec<Violation>);
 
 impl Violation {
     pub fn new(field: impl Into<String>, problem: Problem) -> Violation {
-        Violation {
-            field: field.into(),
-            problem,
-        }
+        Violation { field: field.into(), problem }
     }
 
     /// The same violation, with `prefix.` put before its field path.
@@ -92,12 +86,7 @@ impl Violations {
     }
 
     pub fn extend_within(&mut self, prefix: &str, other: Violations) {
-        self.0.extend(
-            other
-                .0
-                .into_iter()
-                .map(|violation| violation.within(prefix)),
-        );
+        self.0.extend(other.0.into_iter().map(|violation| violation.within(prefix)));
     }
 
     pub fn is_empty(&self) -> bool {

@@ -29,6 +29,10 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("lifecycle_not_found", 404, "No lifecycle has that name."),
     ("release_not_found", 404, "No release has that id or version."),
     ("deployment_not_found", 404, "No deployment has that id."),
+    ("artifact_not_found", 404, "No artifact has that id, or that name and version."),
+    ("trusted_key_not_found", 404, "No trusted key has that id."),
+    ("blob_not_found", 404, "The artifact's content is missing from the blob store."),
+    ("legal_hold_not_found", 404, "No legal hold is on that tag."),
     ("not_found", 404, "The object does not exist."),
     ("method_not_allowed", 405, "The endpoint does not accept this method."),
     ("conflict", 409, "The object exists already, or changed since it was read."),
@@ -37,6 +41,12 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("reason_required", 422, "The action must give a reason."),
     ("promotion_refused", 409, "The release may not be deployed there yet; `errors` lists every reason."),
     ("invalid_deployment_transition", 409, "The deployment's status does not allow that change."),
+    ("release_not_ready", 409, "The release's artifacts are missing, differ from the store, fail verification or lack a trusted signature; `errors` lists every problem."),
+    ("artifact_immutable", 409, "The artifact's name and version already point at other content; the attempt is audited."),
+    ("content_too_large", 413, "The uploaded content is over the configured limit."),
+    ("digest_mismatch", 422, "The uploaded content does not have the digest the request announced."),
+    ("signature_rejected", 422, "The signature envelope is malformed, by an unknown or revoked key, does not verify, or is about another artifact."),
+    ("invalid_evidence", 422, "The evidence file does not parse; `detail` says where (line and column, or JSON path)."),
     ("service_unavailable", 503, "The database is unavailable; retry later."),
     ("internal", 500, "An unexpected error; it is logged with the request id."),
 ];
@@ -77,12 +87,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            detail: detail.into(),
-            errors: Vec::new(),
-            cause: None,
-        }
+        ApiError { code, detail: detail.into(), errors: Vec::new(), cause: None }
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> ApiError {
@@ -92,19 +97,12 @@ impl ApiError {
 
     pub fn validation(field: &str, message: impl Into<String>) -> ApiError {
         let message = message.into();
-        ApiError::new("validation_failed", format!("{field}: {message}")).with_errors(vec![
-            FieldError {
-                field: field.to_owned(),
-                message,
-            },
-        ])
+        ApiError::new("validation_failed", format!("{field}: {message}"))
+            .with_errors(vec![FieldError { field: field.to_owned(), message }])
     }
 
     fn status(&self) -> StatusCode {
-        let status = ERROR_CODES
-            .iter()
-            .find(|(code, ..)| *code == self.code)
-            .map_or(500, |(_, status, _)| *status);
+        let status = ERROR_CODES.iter().find(|(code, ..)| *code == self.code).map_or(500, |(_, status, _)| *status);
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
@@ -121,10 +119,7 @@ impl From<ServiceError> for ApiError {
                 let errors = violations
                     .0
                     .iter()
-                    .map(|v| FieldError {
-                        field: v.field.clone(),
-                        message: v.problem.to_string(),
-                    })
+                    .map(|v| FieldError { field: v.field.clone(), message: v.problem.to_string() })
                     .collect();
                 ApiError::new("validation_failed", detail).with_errors(errors)
             }
@@ -141,19 +136,20 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(code, transition.to_string())
             }
             ServiceError::Promotion(reasons) => {
-                let errors = reasons
-                    .iter()
-                    .map(|r| FieldError {
-                        field: String::new(),
-                        message: r.to_string(),
-                    })
-                    .collect();
-                ApiError::new(
-                    "promotion_refused",
-                    ServiceError::Promotion(reasons).to_string(),
-                )
-                .with_errors(errors)
+                let errors =
+                    reasons.iter().map(|r| FieldError { field: String::new(), message: r.to_string() }).collect();
+                ApiError::new("promotion_refused", ServiceError::Promotion(reasons).to_string()).with_errors(errors)
             }
+            ServiceError::NotReady(problems) => {
+                let errors =
+                    problems.iter().map(|p| FieldError { field: String::new(), message: p.to_string() }).collect();
+                ApiError::new("release_not_ready", ServiceError::NotReady(problems).to_string()).with_errors(errors)
+            }
+            ServiceError::Immutable(immutable) => ApiError::new("artifact_immutable", immutable.to_string()),
+            ServiceError::TooLarge { .. } => ApiError::new("content_too_large", error.to_string()),
+            ServiceError::DigestMismatch { .. } => ApiError::new("digest_mismatch", error.to_string()),
+            ServiceError::Attestation(attestation) => ApiError::new("signature_rejected", attestation.to_string()),
+            ServiceError::Evidence(evidence) => ApiError::new("invalid_evidence", evidence.to_string()),
             ServiceError::DeploymentStatus(status) => {
                 ApiError::new("invalid_deployment_transition", status.to_string())
             }
@@ -161,17 +157,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden { reason } => ApiError::new("forbidden", reason),
             ServiceError::Unavailable(_) => {
                 let cause = error_chain(&error);
-                ApiError {
-                    cause: Some(cause),
-                    ..ApiError::new("service_unavailable", "the database is unavailable")
-                }
+                ApiError { cause: Some(cause), ..ApiError::new("service_unavailable", "the database is unavailable") }
             }
             ServiceError::Corrupt(_) => {
                 let cause = error_chain(&error);
-                ApiError {
-                    cause: Some(cause),
-                    ..ApiError::new("internal", "internal error")
-                }
+                ApiError { cause: Some(cause), ..ApiError::new("internal", "internal error") }
             }
         }
     }
@@ -187,6 +177,10 @@ fn not_found_code(entity: &str) -> &'static str {
         "lifecycle" => "lifecycle_not_found",
         "release" => "release_not_found",
         "deployment" => "deployment_not_found",
+        "artifact" => "artifact_not_found",
+        "trusted key" => "trusted_key_not_found",
+        "blob" => "blob_not_found",
+        "legal hold" => "legal_hold_not_found",
         _ => "not_found",
     }
 }
@@ -238,12 +232,7 @@ impl IntoResponse for ApiError {
             errors: self.errors,
         };
         let body = serde_json::to_vec(&problem).expect("a problem serializes");
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/problem+json")],
-            body,
-        )
-            .into_response()
+        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
     }
 }
 
@@ -267,11 +256,7 @@ mod tests {
     #[test]
     fn the_documented_error_table_matches_the_code() {
         let documented = include_str!("../../../docs/api-errors.md");
-        assert_eq!(
-            documented,
-            error_codes_markdown(),
-            "regenerate docs/api-errors.md from ERROR_CODES"
-        );
+        assert_eq!(documented, error_codes_markdown(), "regenerate docs/api-errors.md from ERROR_CODES");
     }
 
     #[test]
@@ -289,6 +274,10 @@ mod tests {
             "lifecycle",
             "release",
             "deployment",
+            "artifact",
+            "trusted key",
+            "blob",
+            "legal hold",
             "other",
         ] {
             assert!(codes.contains(&not_found_code(entity)));

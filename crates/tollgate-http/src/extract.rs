@@ -43,28 +43,17 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Auth, ApiError> {
-        let header_value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::new("unauthenticated", "missing Authorization: Bearer token")
-        })?;
+        let header_value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::new("unauthenticated", "missing Authorization: Bearer token"))?;
         let token = header_value
             .to_str()
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::new(
-                    "unauthenticated",
-                    "the Authorization header is not a Bearer token",
-                )
-            })?;
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let principal = state
-            .tollgate
-            .authenticate(token.trim(), request_id)
-            .await?;
+            .ok_or_else(|| ApiError::new("unauthenticated", "the Authorization header is not a Bearer token"))?;
+        let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let principal = state.tollgate.authenticate(token.trim(), request_id).await?;
         Ok(Auth(principal))
     }
 }

@@ -35,10 +35,7 @@ pub struct AppState {
 
 /// The whole HTTP application.
 pub fn router(tollgate: Tollgate) -> Router {
-    let state = AppState {
-        tollgate,
-        metrics: Metrics::new(),
-    };
+    let state = AppState { tollgate, metrics: Metrics::new() };
     let request_id = HeaderName::from_static("x-request-id");
     let (api, openapi) = api::router().split_for_parts();
     let openapi = Arc::new(openapi);

@@ -40,22 +40,9 @@ impl Metrics {
         });
         let audit_entries = Gauge::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer an HTTP request",
-            durations.clone(),
-        );
-        registry.register(
-            "audit_entries",
-            "Entries in the audit log",
-            audit_entries.clone(),
-        );
-        Arc::new(Metrics {
-            registry,
-            requests,
-            durations,
-            audit_entries,
-        })
+        registry.register("http_request_duration_seconds", "Time to answer an HTTP request", durations.clone());
+        registry.register("audit_entries", "Entries in the audit log", audit_entries.clone());
+        Arc::new(Metrics { registry, requests, durations, audit_entries })
     }
 }
 
@@ -63,22 +50,11 @@ impl Metrics {
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    let labels = RequestLabels {
-        method,
-        route,
-        status: response.status().as_u16(),
-    };
+    let labels = RequestLabels { method, route, status: response.status().as_u16() };
     state.metrics.requests.get_or_create(&labels).inc();
-    state
-        .metrics
-        .durations
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
+    state.metrics.durations.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     response
 }
 
@@ -86,22 +62,12 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 pub async fn render(State(state): State<AppState>) -> Response {
     if let Ok(mut read) = state.tollgate.store().read().await {
         if let Ok((seq, _)) = read.audit_head().await {
-            state
-                .metrics
-                .audit_entries
-                .set(i64::try_from(seq).unwrap_or(i64::MAX));
+            state.metrics.audit_entries.set(i64::try_from(seq).unwrap_or(i64::MAX));
         }
     }
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry).is_err() {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }

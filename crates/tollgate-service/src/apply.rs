@@ -18,12 +18,7 @@ pub enum ApplyMode {
 impl Tollgate {
     /// Plans `input` and, in `Apply` mode, writes every create and update with its audit entry.
     /// All or nothing: an error leaves the store as it was.
-    pub async fn apply(
-        &self,
-        principal: &Principal,
-        input: ApplyInput,
-        mode: ApplyMode,
-    ) -> ServiceResult<Plan> {
+    pub async fn apply(&self, principal: &Principal, input: ApplyInput, mode: ApplyMode) -> ServiceResult<Plan> {
         if mode == ApplyMode::Apply {
             principal.require_write()?;
         }
@@ -34,14 +29,7 @@ impl Tollgate {
             return Ok(plan);
         }
         for change in &plan.changes {
-            self.apply_change(
-                &mut tx,
-                principal,
-                &current,
-                change.desired.clone(),
-                &change.op,
-            )
-            .await?;
+            self.apply_change(&mut tx, principal, &current, change.desired.clone(), &change.op).await?;
         }
         tx.commit().await?;
         Ok(plan)
@@ -70,18 +58,8 @@ impl Tollgate {
                 }
                 let before = current.teams.iter().find(|t| t.name == team.name);
                 let object = ObjectRef::new(ObjectKind::Team, &team.name);
-                self.record_for(
-                    tx,
-                    principal,
-                    Change {
-                        action,
-                        object,
-                        before,
-                        after: Some(&team),
-                        reason: None,
-                    },
-                )
-                .await
+                self.record_for(tx, principal, Change { action, object, before, after: Some(&team), reason: None })
+                    .await
             }
             Desired::Environment(environment) => {
                 if creating {
@@ -89,21 +67,12 @@ impl Tollgate {
                 } else {
                     tx.update_environment(&environment).await?
                 }
-                let before = current
-                    .environments
-                    .iter()
-                    .find(|e| e.name == environment.name);
+                let before = current.environments.iter().find(|e| e.name == environment.name);
                 let object = ObjectRef::new(ObjectKind::Environment, &environment.name);
                 self.record_for(
                     tx,
                     principal,
-                    Change {
-                        action,
-                        object,
-                        before,
-                        after: Some(&environment),
-                        reason: None,
-                    },
+                    Change { action, object, before, after: Some(&environment), reason: None },
                 )
                 .await
             }
@@ -113,23 +82,10 @@ impl Tollgate {
                 } else {
                     tx.update_lifecycle(&lifecycle).await?
                 }
-                let before = current
-                    .lifecycles
-                    .iter()
-                    .find(|l| l.name() == lifecycle.name());
+                let before = current.lifecycles.iter().find(|l| l.name() == lifecycle.name());
                 let object = ObjectRef::new(ObjectKind::Lifecycle, lifecycle.name());
-                self.record_for(
-                    tx,
-                    principal,
-                    Change {
-                        action,
-                        object,
-                        before,
-                        after: Some(&lifecycle),
-                        reason: None,
-                    },
-                )
-                .await
+                self.record_for(tx, principal, Change { action, object, before, after: Some(&lifecycle), reason: None })
+                    .await
             }
             Desired::Service(service) => {
                 if creating {
@@ -139,18 +95,8 @@ impl Tollgate {
                 }
                 let before = current.services.iter().find(|s| s.name == service.name);
                 let object = ObjectRef::new(ObjectKind::Service, &service.name);
-                self.record_for(
-                    tx,
-                    principal,
-                    Change {
-                        action,
-                        object,
-                        before,
-                        after: Some(&service),
-                        reason: None,
-                    },
-                )
-                .await
+                self.record_for(tx, principal, Change { action, object, before, after: Some(&service), reason: None })
+                    .await
             }
         }
     }
@@ -159,12 +105,7 @@ impl Tollgate {
 /// Everything a configuration document can refer to, read in the transaction that applies it.
 async fn current_state(tx: &mut StoreTx) -> Result<CurrentState, StoreError> {
     Ok(CurrentState {
-        users: tx
-            .list_users()
-            .await?
-            .into_iter()
-            .map(|user| user.name)
-            .collect(),
+        users: tx.list_users().await?.into_iter().map(|user| user.name).collect(),
         teams: tx.list_teams().await?,
         environments: tx.list_environments().await?,
         lifecycles: tx.list_lifecycles().await?,

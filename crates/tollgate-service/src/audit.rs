@@ -34,9 +34,8 @@ impl Tollgate {
         request_id: Option<&str>,
         change: Change<'_, T>,
     ) -> ServiceResult<()> {
-        let snapshot = |value: Option<&T>| {
-            value.map(|value| serde_json::to_value(value).expect("records serialize to JSON"))
-        };
+        let snapshot =
+            |value: Option<&T>| value.map(|value| serde_json::to_value(value).expect("records serialize to JSON"));
         let record = AuditRecord {
             at: self.now(),
             actor,
@@ -62,13 +61,7 @@ impl Tollgate {
         principal: &Principal,
         change: Change<'_, T>,
     ) -> ServiceResult<()> {
-        self.record(
-            tx,
-            principal.actor(),
-            principal.request_id.as_deref(),
-            change,
-        )
-        .await
+        self.record(tx, principal.actor(), principal.request_id.as_deref(), change).await
     }
 
     /// Signs a checkpoint at the current head, unless one by this key is already there.
@@ -81,10 +74,7 @@ impl Tollgate {
         }
         let key_id = tollgate_core::audit::key_id(&self.signing_key.verifying_key());
         let existing = tx.list_checkpoints().await?;
-        if existing
-            .iter()
-            .any(|c| c.tree_size == seq && c.key_id == key_id)
-        {
+        if existing.iter().any(|c| c.tree_size == seq && c.key_id == key_id) {
             return Ok(None);
         }
         let checkpoint = Checkpoint::sign(&self.signing_key, seq, hash, self.now());
@@ -99,12 +89,7 @@ impl Tollgate {
     }
 
     /// Up to `limit` entries after position `after`.
-    pub async fn list_audit(
-        &self,
-        _principal: &Principal,
-        after: u64,
-        limit: i64,
-    ) -> ServiceResult<Vec<StoredEntry>> {
+    pub async fn list_audit(&self, _principal: &Principal, after: u64, limit: i64) -> ServiceResult<Vec<StoredEntry>> {
         let mut read = self.store.read().await?;
         Ok(read.list_audit_entries(after, limit.clamp(1, 1000)).await?)
     }
@@ -115,16 +100,7 @@ impl Tollgate {
         self.checkpoint_now().await?;
         let mut read = self.store.read().await?;
         let (head, _) = read.audit_head().await?;
-        let checkpoints = read
-            .list_checkpoints()
-            .await?
-            .into_iter()
-            .filter(|c| c.tree_size <= head)
-            .collect();
-        Ok(AuditExport {
-            head,
-            checkpoints,
-            public_key: self.signing_key.verifying_key(),
-        })
+        let checkpoints = read.list_checkpoints().await?.into_iter().filter(|c| c.tree_size <= head).collect();
+        Ok(AuditExport { head, checkpoints, public_key: self.signing_key.verifying_key() })
     }
 }

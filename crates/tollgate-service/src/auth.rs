@@ -43,77 +43,40 @@ impl Tollgate {
         let now = self.now();
         tx.insert_user(&admin, now).await?;
         let object = ObjectRef::new(ObjectKind::User, &admin.name);
-        let change = Change {
-            action: AuditAction::Create,
-            object,
-            before: None,
-            after: Some(&admin),
-            reason: None,
-        };
+        let change = Change { action: AuditAction::Create, object, before: None, after: Some(&admin), reason: None };
         self.record(&mut tx, Actor::System, None, change).await?;
-        let issued = self
-            .issue_token(
-                &mut tx,
-                Actor::System,
-                None,
-                &admin.name,
-                "bootstrap admin token",
-                None,
-            )
-            .await?;
+        let issued = self.issue_token(&mut tx, Actor::System, None, &admin.name, "bootstrap admin token", None).await?;
         tx.commit().await?;
         Ok(Some(issued))
     }
 
     /// The user a bearer token belongs to, if the token is valid now.
-    pub async fn authenticate(
-        &self,
-        presented: &str,
-        request_id: Option<String>,
-    ) -> ServiceResult<Principal> {
-        let secret = TokenSecret::parse(presented).ok_or(ServiceError::Unauthenticated {
-            reason: "malformed token",
-        })?;
+    pub async fn authenticate(&self, presented: &str, request_id: Option<String>) -> ServiceResult<Principal> {
+        let secret =
+            TokenSecret::parse(presented).ok_or(ServiceError::Unauthenticated { reason: "malformed token" })?;
         let mut read = self.store.read().await?;
-        let token = read.find_token_by_digest(&secret.digest()).await?.ok_or(
-            ServiceError::Unauthenticated {
-                reason: "unknown token",
-            },
-        )?;
-        token
-            .check_usable(self.now())
-            .map_err(|rejection| ServiceError::Unauthenticated {
-                reason: match rejection {
-                    TokenRejection::Revoked => "token revoked",
-                    TokenRejection::Expired => "token expired",
-                },
-            })?;
-        let user = read
-            .find_user(&token.user)
+        let token = read
+            .find_token_by_digest(&secret.digest())
             .await?
-            .ok_or(ServiceError::Unauthenticated {
-                reason: "unknown token",
-            })?;
+            .ok_or(ServiceError::Unauthenticated { reason: "unknown token" })?;
+        token.check_usable(self.now()).map_err(|rejection| ServiceError::Unauthenticated {
+            reason: match rejection {
+                TokenRejection::Revoked => "token revoked",
+                TokenRejection::Expired => "token expired",
+            },
+        })?;
+        let user =
+            read.find_user(&token.user).await?.ok_or(ServiceError::Unauthenticated { reason: "unknown token" })?;
         Ok(Principal { user, request_id })
     }
 
-    pub async fn create_user(
-        &self,
-        principal: &Principal,
-        input: UserInput,
-    ) -> ServiceResult<User> {
+    pub async fn create_user(&self, principal: &Principal, input: UserInput) -> ServiceResult<User> {
         principal.require_admin()?;
         let user = input.parse()?;
         let mut tx = self.store.begin().await?;
         tx.insert_user(&user, self.now()).await?;
         let object = ObjectRef::new(ObjectKind::User, &user.name);
-        let change = Change {
-            action: AuditAction::Create,
-            object,
-            before: None,
-            after: Some(&user),
-            reason: None,
-        };
+        let change = Change { action: AuditAction::Create, object, before: None, after: Some(&user), reason: None };
         self.record_for(&mut tx, principal, change).await?;
         tx.commit().await?;
         Ok(user)
@@ -133,40 +96,20 @@ impl Tollgate {
     ) -> ServiceResult<IssuedToken> {
         let mut violations = Violations::new();
         let user = violations.check("user", UserName::parse(user));
-        violations.check(
-            "description",
-            tollgate_core::name::check_text(description, MAX_DESCRIPTION_LEN, false),
-        );
+        violations.check("description", tollgate_core::name::check_text(description, MAX_DESCRIPTION_LEN, false));
         if expires_at.is_some_and(|at| at <= self.now()) {
-            violations.push(
-                "expires_at",
-                Problem::Invalid {
-                    reason: "lies in the past".to_owned(),
-                },
-            );
+            violations.push("expires_at", Problem::Invalid { reason: "lies in the past".to_owned() });
         }
-        let user = violations
-            .into_result(user)?
-            .expect("a valid user name when there are no violations");
+        let user = violations.into_result(user)?.expect("a valid user name when there are no violations");
         if user != principal.user.name {
             principal.require_admin()?;
         }
         let mut tx = self.store.begin().await?;
         if tx.find_user(&user).await?.is_none() {
-            return Err(ServiceError::NotFound {
-                entity: "user",
-                key: user.to_string(),
-            });
+            return Err(ServiceError::NotFound { entity: "user", key: user.to_string() });
         }
         let issued = self
-            .issue_token(
-                &mut tx,
-                principal.actor(),
-                principal.request_id.as_deref(),
-                &user,
-                description,
-                expires_at,
-            )
+            .issue_token(&mut tx, principal.actor(), principal.request_id.as_deref(), &user, description, expires_at)
             .await?;
         tx.commit().await?;
         Ok(issued)
@@ -205,13 +148,7 @@ impl Tollgate {
             revoked_at: None,
         };
         let object = ObjectRef::new(ObjectKind::Token, id);
-        let change = Change {
-            action: AuditAction::Create,
-            object,
-            before: None,
-            after: Some(&token),
-            reason: None,
-        };
+        let change = Change { action: AuditAction::Create, object, before: None, after: Some(&token), reason: None };
         self.record(tx, actor, request_id, change).await?;
         Ok(IssuedToken { token, secret })
     }
@@ -223,41 +160,23 @@ impl Tollgate {
     }
 
     /// Revokes a token: your own, or anyone's if you are an admin.
-    pub async fn revoke_token(
-        &self,
-        principal: &Principal,
-        id: TokenId,
-    ) -> ServiceResult<ApiToken> {
+    pub async fn revoke_token(&self, principal: &Principal, id: TokenId) -> ServiceResult<ApiToken> {
         let mut tx = self.store.begin().await?;
-        let token = tx.find_token(id).await?.ok_or(ServiceError::NotFound {
-            entity: "token",
-            key: id.to_string(),
-        })?;
+        let token = tx.find_token(id).await?.ok_or(ServiceError::NotFound { entity: "token", key: id.to_string() })?;
         if token.user != principal.user.name {
             principal.require_admin()?;
         }
         let now = self.now();
-        tx.revoke_token(id, now)
-            .await
-            .map_err(|error| match error {
-                tollgate_store::StoreError::NotFound { .. } => ServiceError::Conflict {
-                    entity: "token",
-                    key: format!("{id} (already revoked)"),
-                },
-                other => other.into(),
-            })?;
-        let revoked = ApiToken {
-            revoked_at: Some(now),
-            ..token.clone()
-        };
+        tx.revoke_token(id, now).await.map_err(|error| match error {
+            tollgate_store::StoreError::NotFound { .. } => {
+                ServiceError::Conflict { entity: "token", key: format!("{id} (already revoked)") }
+            }
+            other => other.into(),
+        })?;
+        let revoked = ApiToken { revoked_at: Some(now), ..token.clone() };
         let object = ObjectRef::new(ObjectKind::Token, id);
-        let change = Change {
-            action: AuditAction::Revoke,
-            object,
-            before: Some(&token),
-            after: Some(&revoked),
-            reason: None,
-        };
+        let change =
+            Change { action: AuditAction::Revoke, object, before: Some(&token), after: Some(&revoked), reason: None };
         self.record_for(&mut tx, principal, change).await?;
         tx.commit().await?;
         Ok(revoked)

@@ -23,19 +23,11 @@ pub enum Upsert {
 }
 
 impl Tollgate {
-    pub async fn put_team(
-        &self,
-        principal: &Principal,
-        input: TeamInput,
-        upsert: Upsert,
-    ) -> ServiceResult<Team> {
+    pub async fn put_team(&self, principal: &Principal, input: TeamInput, upsert: Upsert) -> ServiceResult<Team> {
         let name = input.name.clone();
         self.put_one(
             principal,
-            ApplyInput {
-                teams: vec![input],
-                ..ApplyInput::default()
-            },
+            ApplyInput { teams: vec![input], ..ApplyInput::default() },
             "teams",
             "team",
             &name,
@@ -54,10 +46,7 @@ impl Tollgate {
         let name = input.name.clone();
         self.put_one(
             principal,
-            ApplyInput {
-                services: vec![input],
-                ..ApplyInput::default()
-            },
+            ApplyInput { services: vec![input], ..ApplyInput::default() },
             "services",
             "service",
             &name,
@@ -74,19 +63,8 @@ impl Tollgate {
         upsert: Upsert,
     ) -> ServiceResult<Environment> {
         let name = input.name.clone();
-        let document = ApplyInput {
-            environments: vec![input],
-            ..ApplyInput::default()
-        };
-        self.put_one(
-            principal,
-            document,
-            "environments",
-            "environment",
-            &name,
-            upsert,
-        )
-        .await?;
+        let document = ApplyInput { environments: vec![input], ..ApplyInput::default() };
+        self.put_one(principal, document, "environments", "environment", &name, upsert).await?;
         self.get_environment(principal, &name).await
     }
 
@@ -97,19 +75,8 @@ impl Tollgate {
         upsert: Upsert,
     ) -> ServiceResult<Lifecycle> {
         let name = input.name.clone();
-        let document = ApplyInput {
-            lifecycles: vec![input],
-            ..ApplyInput::default()
-        };
-        self.put_one(
-            principal,
-            document,
-            "lifecycles",
-            "lifecycle",
-            &name,
-            upsert,
-        )
-        .await?;
+        let document = ApplyInput { lifecycles: vec![input], ..ApplyInput::default() };
+        self.put_one(principal, document, "lifecycles", "lifecycle", &name, upsert).await?;
         self.get_lifecycle(principal, &name).await
     }
 
@@ -124,32 +91,15 @@ impl Tollgate {
     ) -> ServiceResult<()> {
         principal.require_write()?;
         // Plan first, so a create of an existing object or a replace of a missing one writes nothing.
-        let plan = self
-            .apply(principal, document.clone(), ApplyMode::DryRun)
-            .await
-            .map_err(|e| unprefix(e, section))?;
-        let creates = plan
-            .changes
-            .iter()
-            .any(|change| change.op == PlanOp::Create);
+        let plan =
+            self.apply(principal, document.clone(), ApplyMode::DryRun).await.map_err(|e| unprefix(e, section))?;
+        let creates = plan.changes.iter().any(|change| change.op == PlanOp::Create);
         match (upsert, creates) {
-            (Upsert::Create, false) => {
-                return Err(ServiceError::Conflict {
-                    entity,
-                    key: name.to_owned(),
-                })
-            }
-            (Upsert::Replace, true) => {
-                return Err(ServiceError::NotFound {
-                    entity,
-                    key: name.to_owned(),
-                })
-            }
+            (Upsert::Create, false) => return Err(ServiceError::Conflict { entity, key: name.to_owned() }),
+            (Upsert::Replace, true) => return Err(ServiceError::NotFound { entity, key: name.to_owned() }),
             _ => {}
         }
-        self.apply(principal, document, ApplyMode::Apply)
-            .await
-            .map_err(|e| unprefix(e, section))?;
+        self.apply(principal, document, ApplyMode::Apply).await.map_err(|e| unprefix(e, section))?;
         Ok(())
     }
 
@@ -173,28 +123,17 @@ impl Tollgate {
         Ok(self.store.read().await?.list_services().await?)
     }
 
-    pub async fn get_environment(
-        &self,
-        _principal: &Principal,
-        name: &str,
-    ) -> ServiceResult<Environment> {
+    pub async fn get_environment(&self, _principal: &Principal, name: &str) -> ServiceResult<Environment> {
         let name = parse_key(name, EnvironmentName::parse)?;
         let found = self.store.read().await?.find_environment(&name).await?;
         found.ok_or_else(|| not_found("environment", name))
     }
 
-    pub async fn list_environments(
-        &self,
-        _principal: &Principal,
-    ) -> ServiceResult<Vec<Environment>> {
+    pub async fn list_environments(&self, _principal: &Principal) -> ServiceResult<Vec<Environment>> {
         Ok(self.store.read().await?.list_environments().await?)
     }
 
-    pub async fn get_lifecycle(
-        &self,
-        _principal: &Principal,
-        name: &str,
-    ) -> ServiceResult<Lifecycle> {
+    pub async fn get_lifecycle(&self, _principal: &Principal, name: &str) -> ServiceResult<Lifecycle> {
         let name = parse_key(name, LifecycleName::parse)?;
         let found = self.store.read().await?.find_lifecycle(&name).await?;
         found.ok_or_else(|| not_found("lifecycle", name))
@@ -206,10 +145,7 @@ impl Tollgate {
 }
 
 /// Parses a name from a path; an invalid one cannot name anything, so it is reported as invalid.
-pub(crate) fn parse_key<T>(
-    value: &str,
-    parse: impl Fn(&str) -> Result<T, Problem>,
-) -> ServiceResult<T> {
+pub(crate) fn parse_key<T>(value: &str, parse: impl Fn(&str) -> Result<T, Problem>) -> ServiceResult<T> {
     parse(value).map_err(|problem| {
         let mut violations = Violations::new();
         violations.push("name", problem);
@@ -218,10 +154,7 @@ pub(crate) fn parse_key<T>(
 }
 
 pub(crate) fn not_found(entity: &'static str, key: impl ToString) -> ServiceError {
-    ServiceError::NotFound {
-        entity,
-        key: key.to_string(),
-    }
+    ServiceError::NotFound { entity, key: key.to_string() }
 }
 
 /// Turns `services[0].owner` into `owner`: a single-object request has no section.

@@ -6,10 +6,9 @@
 
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::deployment::{
-    check_promotion, running_at, Deployment, DeploymentId, DeploymentInput, DeploymentStatus,
-    RunningService,
+    check_promotion, running_at, Deployment, DeploymentId, DeploymentInput, DeploymentStatus, RunningService,
 };
-use tollgate_core::environment::Environment;
+use tollgate_core::environment::{Environment, Tier};
 use tollgate_core::lifecycle::Lifecycle;
 use tollgate_core::name::EnvironmentName;
 use tollgate_core::release::{Release, ReleaseAction, ReleaseState};
@@ -41,6 +40,22 @@ impl Tollgate {
         principal.require_write()?;
         let environment = parse_key(environment, EnvironmentName::parse)?;
         let times = input.parse(self.now())?;
+        {
+            // Approved is what deploys: every artifact is re-verified on disk, and signatures
+            // are checked again for prod. On a snapshot, outside the write transaction.
+            let mut read = self.store.read().await?;
+            let candidate = get_in(&mut read, release).await?;
+            let target =
+                read.find_environment(&environment).await?.ok_or_else(|| not_found("environment", &environment))?;
+            // The promotion rules first: they are the more fundamental refusal.
+            let lifecycle = lifecycle_of(&mut read, &candidate).await?;
+            let succeeded_in = read.succeeded_environments(candidate.id).await?;
+            check_promotion(&candidate, &lifecycle, &environment, &succeeded_in).map_err(ServiceError::Promotion)?;
+            let problems = self.artifact_problems(&mut read, &candidate, target.tier == Tier::Prod).await?;
+            if !problems.is_empty() {
+                return Err(ServiceError::NotReady(problems));
+            }
+        }
         let mut tx = self.store.begin().await?;
         let mut current = get_in(&mut tx, release).await?;
         if tx.find_environment(&environment).await?.is_none() {
@@ -48,8 +63,8 @@ impl Tollgate {
         }
         let lifecycle = lifecycle_of(&mut tx, &current).await?;
         let succeeded_in = tx.succeeded_environments(current.id).await?;
-        let promotion = check_promotion(&current, &lifecycle, &environment, &succeeded_in)
-            .map_err(ServiceError::Promotion)?;
+        let promotion =
+            check_promotion(&current, &lifecycle, &environment, &succeeded_in).map_err(ServiceError::Promotion)?;
         let new = NewDeployment {
             release: current.id,
             environment: &environment,
@@ -59,32 +74,15 @@ impl Tollgate {
             actor: &principal.user.name,
         };
         let id = tx.insert_deployment(&new).await?;
-        let deployment = tx
-            .find_deployment(id)
-            .await?
-            .ok_or_else(|| not_found("deployment", id))?;
+        let deployment = tx.find_deployment(id).await?.ok_or_else(|| not_found("deployment", id))?;
         let object = ObjectRef::new(ObjectKind::Deployment, id);
-        let change = Change {
-            action: AuditAction::Record,
-            object,
-            before: None,
-            after: Some(&deployment),
-            reason: None,
-        };
+        let change =
+            Change { action: AuditAction::Record, object, before: None, after: Some(&deployment), reason: None };
         self.record_for(&mut tx, principal, change).await?;
         if current.state == ReleaseState::Ready {
-            current = self
-                .transition_in(
-                    &mut tx,
-                    principal,
-                    &current,
-                    ReleaseAction::StartDeployment,
-                    None,
-                )
-                .await?;
+            current = self.transition_in(&mut tx, principal, &current, ReleaseAction::StartDeployment, None).await?;
         }
-        self.complete_if_last(&mut tx, principal, &current, &lifecycle, &deployment)
-            .await?;
+        self.complete_if_last(&mut tx, principal, &current, &lifecycle, &deployment).await?;
         tx.commit().await?;
         Ok(deployment)
     }
@@ -99,25 +97,16 @@ impl Tollgate {
     ) -> ServiceResult<Deployment> {
         principal.require_write()?;
         let mut tx = self.store.begin().await?;
-        let before = tx
-            .find_deployment(id)
-            .await?
-            .ok_or_else(|| not_found("deployment", id))?;
+        let before = tx.find_deployment(id).await?.ok_or_else(|| not_found("deployment", id))?;
         let after = before.finish(status, self.now())?;
         tx.update_deployment(&after, before.status.as_str()).await?;
         let object = ObjectRef::new(ObjectKind::Deployment, id);
-        let change = Change {
-            action: AuditAction::Finish,
-            object,
-            before: Some(&before),
-            after: Some(&after),
-            reason: None,
-        };
+        let change =
+            Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };
         self.record_for(&mut tx, principal, change).await?;
         let release = get_in(&mut tx, &ReleaseRef::Id(after.release)).await?;
         let lifecycle = lifecycle_of(&mut tx, &release).await?;
-        self.complete_if_last(&mut tx, principal, &release, &lifecycle, &after)
-            .await?;
+        self.complete_if_last(&mut tx, principal, &release, &lifecycle, &after).await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -134,23 +123,12 @@ impl Tollgate {
             && release.state == ReleaseState::Deploying
             && lifecycle.is_last(&deployment.environment);
         if completes {
-            self.transition_in(
-                tx,
-                principal,
-                release,
-                ReleaseAction::CompleteDeployment,
-                None,
-            )
-            .await?;
+            self.transition_in(tx, principal, release, ReleaseAction::CompleteDeployment, None).await?;
         }
         Ok(())
     }
 
-    pub async fn get_deployment(
-        &self,
-        _principal: &Principal,
-        id: DeploymentId,
-    ) -> ServiceResult<Deployment> {
+    pub async fn get_deployment(&self, _principal: &Principal, id: DeploymentId) -> ServiceResult<Deployment> {
         let found = self.store.read().await?.find_deployment(id).await?;
         found.ok_or_else(|| not_found("deployment", id))
     }
@@ -164,9 +142,7 @@ impl Tollgate {
         release: Option<&ReleaseRef>,
         page: Page,
     ) -> ServiceResult<Vec<Deployment>> {
-        let environment = environment
-            .map(|name| parse_key(name, EnvironmentName::parse))
-            .transpose()?;
+        let environment = environment.map(|name| parse_key(name, EnvironmentName::parse)).transpose()?;
         let mut read = self.store.read().await?;
         let release = match release {
             Some(release) => Some(get_in(&mut read, release).await?.id),
@@ -177,9 +153,7 @@ impl Tollgate {
                 return Err(not_found("environment", environment));
             }
         }
-        Ok(read
-            .list_deployments(environment.as_ref(), release, page)
-            .await?)
+        Ok(read.list_deployments(environment.as_ref(), release, page).await?)
     }
 
     /// What runs in each environment (or one) at `at`, or now.
@@ -194,28 +168,20 @@ impl Tollgate {
         let environments = match environment {
             Some(name) => {
                 let name = parse_key(name, EnvironmentName::parse)?;
-                vec![read
-                    .find_environment(&name)
-                    .await?
-                    .ok_or_else(|| not_found("environment", &name))?]
+                vec![read.find_environment(&name).await?.ok_or_else(|| not_found("environment", &name))?]
             }
             None => read.list_environments().await?,
         };
         let mut register = Vec::with_capacity(environments.len());
         for environment in environments {
             let history = read.deployed_releases(&environment.name).await?;
-            register.push(EnvironmentRegister {
-                services: running_at(&history, at),
-                environment,
-            });
+            register.push(EnvironmentRegister { services: running_at(&history, at), environment });
         }
         Ok(register)
     }
 }
 
-async fn lifecycle_of(tx: &mut StoreTx, release: &Release) -> ServiceResult<Lifecycle> {
+async fn lifecycle_of(tx: &mut tollgate_store::Conn, release: &Release) -> ServiceResult<Lifecycle> {
     let name = &release.content.lifecycle;
-    tx.find_lifecycle(name)
-        .await?
-        .ok_or_else(|| not_found("lifecycle", name))
+    tx.find_lifecycle(name).await?.ok_or_else(|| not_found("lifecycle", name))
 }

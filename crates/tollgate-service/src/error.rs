@@ -1,6 +1,9 @@
 //! What a use case can fail with, phrased as what the caller can do about it.
 
+use tollgate_core::artifact::{ImmutableArtifact, ReadinessProblem};
+use tollgate_core::attestation::AttestationError;
 use tollgate_core::deployment::{PromotionError, StatusError};
+use tollgate_core::digest::Sha256Digest;
 use tollgate_core::release::TransitionError;
 use tollgate_core::Violations;
 use tollgate_store::StoreError;
@@ -32,6 +35,24 @@ pub enum ServiceError {
     /// The caller is known but may not do this.
     #[error("forbidden: {reason}")]
     Forbidden { reason: String },
+    /// The release or its artifacts are not fit to go further; every problem is listed.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NotReady(Vec<ReadinessProblem>),
+    /// The name and version already point at other content.
+    #[error(transparent)]
+    Immutable(#[from] ImmutableArtifact),
+    /// The content is over the size limit.
+    #[error("the content is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The content does not have the digest the caller announced.
+    #[error("the content's digest is {actual}, not the announced {expected}")]
+    DigestMismatch { expected: Sha256Digest, actual: Sha256Digest },
+    /// A signature was refused.
+    #[error(transparent)]
+    Attestation(#[from] AttestationError),
+    /// An evidence file does not parse; the error names where.
+    #[error(transparent)]
+    Evidence(#[from] tollgate_evidence::EvidenceError),
     /// The database cannot be used right now; retrying may help.
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),
@@ -47,6 +68,18 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict { entity, key } => ServiceError::Conflict { entity, key },
             StoreError::Unavailable(_) => ServiceError::Unavailable(error),
             StoreError::Corrupt { .. } => ServiceError::Corrupt(error),
+        }
+    }
+}
+
+impl From<tollgate_store::blob::BlobError> for ServiceError {
+    fn from(error: tollgate_store::blob::BlobError) -> ServiceError {
+        use tollgate_store::blob::BlobError;
+        match error {
+            BlobError::TooLarge { limit } => ServiceError::TooLarge { limit },
+            BlobError::DigestMismatch { expected, actual } => ServiceError::DigestMismatch { expected, actual },
+            BlobError::Missing(digest) => ServiceError::NotFound { entity: "blob", key: digest.to_string() },
+            BlobError::Io(_) => ServiceError::Unavailable(tollgate_store::StoreError::Unavailable(Box::new(error))),
         }
     }
 }

@@ -6,12 +6,15 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod artifact;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod deployment;
 mod error;
+pub mod evidence;
 pub mod release;
+pub mod retention;
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use ed25519_dalek::SigningKey;
 use tollgate_core::audit::Actor;
 use tollgate_core::user::{Role, User};
 use tollgate_core::Timestamp;
+use tollgate_store::blob::BlobStore;
 use tollgate_store::Store;
 
 pub use crate::error::{ServiceError, ServiceResult};
@@ -43,12 +47,18 @@ impl Clock for SystemClock {
 pub struct Settings {
     /// A signed checkpoint is written every this many audit entries.
     pub checkpoint_interval: u64,
+    /// The largest artifact accepted, in bytes.
+    pub max_artifact_bytes: u64,
+    /// The largest evidence file accepted, in bytes.
+    pub max_evidence_bytes: u64,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
             checkpoint_interval: 1000,
+            max_artifact_bytes: 10 * 1024 * 1024 * 1024,
+            max_evidence_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -57,6 +67,7 @@ impl Default for Settings {
 #[derive(Clone)]
 pub struct Tollgate {
     store: Store,
+    blobs: BlobStore,
     signing_key: Arc<SigningKey>,
     clock: Arc<dyn Clock>,
     settings: Settings,
@@ -65,10 +76,7 @@ pub struct Tollgate {
 impl std::fmt::Debug for Tollgate {
     // Written by hand: never print the signing key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tollgate")
-            .field("store", &self.store)
-            .field("settings", &self.settings)
-            .finish()
+        f.debug_struct("Tollgate").field("store", &self.store).field("settings", &self.settings).finish()
     }
 }
 
@@ -90,10 +98,7 @@ impl Principal {
             Ok(())
         } else {
             Err(ServiceError::Forbidden {
-                reason: format!(
-                    "user {} has role {} and may only read",
-                    self.user.name, self.user.role
-                ),
+                reason: format!("user {} has role {} and may only read", self.user.name, self.user.role),
             })
         }
     }
@@ -103,9 +108,7 @@ impl Principal {
         if self.user.role == Role::Admin {
             Ok(())
         } else {
-            Err(ServiceError::Forbidden {
-                reason: format!("user {} is not an admin", self.user.name),
-            })
+            Err(ServiceError::Forbidden { reason: format!("user {} is not an admin", self.user.name) })
         }
     }
 }
@@ -115,20 +118,23 @@ impl Tollgate {
     /// verified from the database alone.
     pub async fn new(
         store: Store,
+        blobs: BlobStore,
         signing_key: SigningKey,
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> ServiceResult<Tollgate> {
         let mut tx = store.begin().await?;
-        tx.insert_signing_key(&signing_key.verifying_key(), clock.now())
-            .await?;
+        tx.insert_signing_key(&signing_key.verifying_key(), clock.now()).await?;
         tx.commit().await?;
-        Ok(Tollgate {
-            store,
-            signing_key: Arc::new(signing_key),
-            clock,
-            settings,
-        })
+        Ok(Tollgate { store, blobs, signing_key: Arc::new(signing_key), clock, settings })
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     pub fn store(&self) -> &Store {

@@ -38,27 +38,15 @@ impl fmt::Display for ReleaseRef {
 
 impl Tollgate {
     /// Creates a release in state draft.
-    pub async fn create_release(
-        &self,
-        principal: &Principal,
-        input: ReleaseInput,
-    ) -> ServiceResult<Release> {
+    pub async fn create_release(&self, principal: &Principal, input: ReleaseInput) -> ServiceResult<Release> {
         principal.require_write()?;
         let mut tx = self.store.begin().await?;
         let content = validate(&mut tx, input).await?;
         let now = self.now();
-        let id = tx
-            .insert_release(&content, &principal.user.name, now)
-            .await?;
+        let id = tx.insert_release(&content, &principal.user.name, now).await?;
         let release = get_in(&mut tx, &ReleaseRef::Id(id)).await?;
         let object = ObjectRef::new(ObjectKind::Release, id);
-        let change = Change {
-            action: AuditAction::Create,
-            object,
-            before: None,
-            after: Some(&release),
-            reason: None,
-        };
+        let change = Change { action: AuditAction::Create, object, before: None, after: Some(&release), reason: None };
         self.record_for(&mut tx, principal, change).await?;
         tx.commit().await?;
         Ok(release)
@@ -84,17 +72,11 @@ impl Tollgate {
             });
         }
         let content = validate(&mut tx, input).await?;
-        tx.update_release_content(before.id, &content, before.revision, self.now())
-            .await?;
+        tx.update_release_content(before.id, &content, before.revision, self.now()).await?;
         let after = get_in(&mut tx, &ReleaseRef::Id(before.id)).await?;
         let object = ObjectRef::new(ObjectKind::Release, before.id);
-        let change = Change {
-            action: AuditAction::Update,
-            object,
-            before: Some(&before),
-            after: Some(&after),
-            reason: None,
-        };
+        let change =
+            Change { action: AuditAction::Update, object, before: Some(&before), after: Some(&after), reason: None };
         self.record_for(&mut tx, principal, change).await?;
         tx.commit().await?;
         Ok(after)
@@ -115,18 +97,25 @@ impl Tollgate {
             violations.push(
                 "action",
                 Problem::Invalid {
-                    reason: format!(
-                        "{action} follows from recorded deployments and cannot be asked for"
-                    ),
+                    reason: format!("{action} follows from recorded deployments and cannot be asked for"),
                 },
             );
             return Err(ServiceError::Invalid(violations));
         }
+        if action == ReleaseAction::MarkReady {
+            // Checked on a snapshot, outside the write transaction: hashing blobs takes time.
+            let mut read = self.store.read().await?;
+            let candidate = get_in(&mut read, release).await?;
+            candidate.transition(action, reason)?;
+            let require_signatures = self.lifecycle_requires_signatures(&mut read, &candidate).await?;
+            let problems = self.artifact_problems(&mut read, &candidate, require_signatures).await?;
+            if !problems.is_empty() {
+                return Err(ServiceError::NotReady(problems));
+            }
+        }
         let mut tx = self.store.begin().await?;
         let current = get_in(&mut tx, release).await?;
-        let updated = self
-            .transition_in(&mut tx, principal, &current, action, reason)
-            .await?;
+        let updated = self.transition_in(&mut tx, principal, &current, action, reason).await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -142,42 +131,23 @@ impl Tollgate {
     ) -> ServiceResult<Release> {
         let next = release.transition(action, reason)?;
         let now = self.now();
-        tx.update_release_state(release.id, next, release.revision, now)
-            .await?;
-        let updated = Release {
-            state: next,
-            updated_at: now,
-            revision: release.revision + 1,
-            ..release.clone()
-        };
+        tx.update_release_state(release.id, next, release.revision, now).await?;
+        let updated = Release { state: next, updated_at: now, revision: release.revision + 1, ..release.clone() };
         let object = ObjectRef::new(ObjectKind::Release, release.id);
         let reason = reason.filter(|_| action.requires_reason());
-        let change = Change {
-            action: AuditAction::Transition,
-            object,
-            before: Some(release),
-            after: Some(&updated),
-            reason,
-        };
+        let change =
+            Change { action: AuditAction::Transition, object, before: Some(release), after: Some(&updated), reason };
         self.record_for(tx, principal, change).await?;
         Ok(updated)
     }
 
-    pub async fn get_release(
-        &self,
-        _principal: &Principal,
-        release: &ReleaseRef,
-    ) -> ServiceResult<Release> {
+    pub async fn get_release(&self, _principal: &Principal, release: &ReleaseRef) -> ServiceResult<Release> {
         let mut read = self.store.read().await?;
         get_in(&mut read, release).await
     }
 
     /// Releases, newest first.
-    pub async fn list_releases(
-        &self,
-        _principal: &Principal,
-        page: Page,
-    ) -> ServiceResult<Vec<Release>> {
+    pub async fn list_releases(&self, _principal: &Principal, page: Page) -> ServiceResult<Vec<Release>> {
         Ok(self.store.read().await?.list_releases(page).await?)
     }
 }
@@ -187,13 +157,7 @@ async fn validate(tx: &mut StoreTx, input: ReleaseInput) -> ServiceResult<Releas
     let mut missing = Violations::new();
     if let Ok(lifecycle) = tollgate_core::name::LifecycleName::parse(&input.lifecycle) {
         if tx.find_lifecycle(&lifecycle).await?.is_none() {
-            missing.push(
-                "lifecycle",
-                Problem::UnknownReference {
-                    kind: "lifecycle",
-                    name: lifecycle.to_string(),
-                },
-            );
+            missing.push("lifecycle", Problem::UnknownReference { kind: "lifecycle", name: lifecycle.to_string() });
         }
     }
     for (index, artifact) in input.artifacts.iter().enumerate() {
@@ -201,10 +165,7 @@ async fn validate(tx: &mut StoreTx, input: ReleaseInput) -> ServiceResult<Releas
             if tx.find_service(&service).await?.is_none() {
                 missing.push(
                     format!("artifacts[{index}].service"),
-                    Problem::UnknownReference {
-                        kind: "service",
-                        name: service.to_string(),
-                    },
+                    Problem::UnknownReference { kind: "service", name: service.to_string() },
                 );
             }
         }
@@ -220,10 +181,7 @@ async fn validate(tx: &mut StoreTx, input: ReleaseInput) -> ServiceResult<Releas
 }
 
 /// The release a reference names, read through any open transaction.
-pub(crate) async fn get_in(
-    conn: &mut tollgate_store::Conn,
-    release: &ReleaseRef,
-) -> ServiceResult<Release> {
+pub(crate) async fn get_in(conn: &mut tollgate_store::Conn, release: &ReleaseRef) -> ServiceResult<Release> {
     let found = match release {
         ReleaseRef::Id(id) => conn.find_release(*id).await?,
         ReleaseRef::Version(version) => conn.find_release_by_version(version).await?,

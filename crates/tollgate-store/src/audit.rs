@@ -4,9 +4,7 @@
 
 use ed25519_dalek::VerifyingKey;
 use futures::TryStreamExt;
-use tollgate_core::audit::{
-    entry_hash, key_id, AuditRecord, ChainVerifier, Checkpoint, VerifyReport,
-};
+use tollgate_core::audit::{entry_hash, key_id, AuditRecord, ChainVerifier, Checkpoint, VerifyReport};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_core::Timestamp;
 
@@ -35,8 +33,7 @@ impl StoreTx {
                 .fetch_one(self.executor())
                 .await
                 .map_err(StoreError::from_sqlx)?;
-        let seq = u64::try_from(seq)
-            .map_err(|_| StoreError::corrupt("audit head", seq, "negative seq"))?;
+        let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt("audit head", seq, "negative seq"))?;
         let previous: [u8; 32] = previous
             .as_slice()
             .try_into()
@@ -55,11 +52,7 @@ impl StoreTx {
             .execute(self.executor())
             .await
             .map_err(StoreError::from_sqlx)?;
-        Ok(StoredEntry {
-            seq,
-            hash: Sha256Digest::from_bytes(hash),
-            body,
-        })
+        Ok(StoredEntry { seq, hash: Sha256Digest::from_bytes(hash), body })
     }
 
     pub async fn insert_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
@@ -79,11 +72,7 @@ impl StoreTx {
     }
 
     /// Records a public key that signs checkpoints, once.
-    pub async fn insert_signing_key(
-        &mut self,
-        key: &VerifyingKey,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_signing_key(&mut self, key: &VerifyingKey, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO signing_keys (key_id, public_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING")
             .bind(key_id(key))
             .bind(key.as_bytes().to_vec())
@@ -98,34 +87,25 @@ impl StoreTx {
 impl Conn {
     /// The position and hash of the last entry (0 and zeros for an empty log).
     pub async fn audit_head(&mut self) -> Result<(u64, Sha256Digest), StoreError> {
-        let (seq, hash): (i64, Vec<u8>) =
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                .fetch_one(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
-        let hash: [u8; 32] = hash
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::corrupt("audit head", seq, "hash is not 32 bytes"))?;
-        let seq = u64::try_from(seq)
-            .map_err(|_| StoreError::corrupt("audit head", seq, "negative seq"))?;
+        let (seq, hash): (i64, Vec<u8>) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let hash: [u8; 32] =
+            hash.as_slice().try_into().map_err(|_| StoreError::corrupt("audit head", seq, "hash is not 32 bytes"))?;
+        let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt("audit head", seq, "negative seq"))?;
         Ok((seq, Sha256Digest::from_bytes(hash)))
     }
 
     /// Up to `limit` entries after position `after`, in order.
-    pub async fn list_audit_entries(
-        &mut self,
-        after: u64,
-        limit: i64,
-    ) -> Result<Vec<StoredEntry>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "SELECT seq, hash, body FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after as i64)
-        .bind(limit)
-        .fetch_all(self.executor())
-        .await
-        .map_err(StoreError::from_sqlx)?;
+    pub async fn list_audit_entries(&mut self, after: u64, limit: i64) -> Result<Vec<StoredEntry>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, hash, body FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after as i64)
+                .bind(limit)
+                .fetch_all(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
         rows.into_iter().map(stored_entry).collect()
     }
 
@@ -146,20 +126,15 @@ impl Conn {
                 .fetch_all(self.executor())
                 .await
                 .map_err(StoreError::from_sqlx)?;
-        rows.iter()
-            .map(|(id, bytes)| verifying_key(id, bytes))
-            .collect()
+        rows.iter().map(|(id, bytes)| verifying_key(id, bytes)).collect()
     }
 }
 
 fn stored_entry((seq, hash, body): (i64, Vec<u8>, Vec<u8>)) -> Result<StoredEntry, StoreError> {
-    let hash: [u8; 32] = hash
-        .as_slice()
-        .try_into()
-        .map_err(|_| StoreError::corrupt("audit entry", seq, "hash is not 32 bytes"))?;
+    let hash: [u8; 32] =
+        hash.as_slice().try_into().map_err(|_| StoreError::corrupt("audit entry", seq, "hash is not 32 bytes"))?;
     Ok(StoredEntry {
-        seq: u64::try_from(seq)
-            .map_err(|_| StoreError::corrupt("audit entry", seq, "negative seq"))?,
+        seq: u64::try_from(seq).map_err(|_| StoreError::corrupt("audit entry", seq, "negative seq"))?,
         hash: Sha256Digest::from_bytes(hash),
         body,
     })
@@ -170,13 +145,8 @@ impl Store {
     ///
     /// Checkpoints must be signed by one of `trusted_keys`, or, when that is empty, by a key
     /// recorded in the database. Reads only.
-    pub async fn verify_audit(
-        &self,
-        trusted_keys: &[VerifyingKey],
-    ) -> Result<VerifyReport, StoreError> {
-        if let (Backend::Sqlite, crate::DatabaseConfig::Sqlite { path }) =
-            (self.backend, &self.config)
-        {
+    pub async fn verify_audit(&self, trusted_keys: &[VerifyingKey]) -> Result<VerifyReport, StoreError> {
+        if let (Backend::Sqlite, crate::DatabaseConfig::Sqlite { path }) = (self.backend, &self.config) {
             let path = path.clone();
             let keys = trusted_keys.to_vec();
             return tokio::task::spawn_blocking(move || crate::sqlite::verify_file(&path, &keys))
@@ -184,25 +154,17 @@ impl Store {
                 .map_err(|error| StoreError::Unavailable(Box::new(error)))?;
         }
         let mut read = self.read().await?;
-        let keys = if trusted_keys.is_empty() {
-            read.list_signing_keys().await?
-        } else {
-            trusted_keys.to_vec()
-        };
+        let keys = if trusted_keys.is_empty() { read.list_signing_keys().await? } else { trusted_keys.to_vec() };
         let checkpoints = read.list_checkpoints().await?;
         let head = read.audit_head().await?;
         let mut verifier = ChainVerifier::new(checkpoints, &keys);
         {
-            let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, Vec<u8>)>(
-                "SELECT seq, hash, body FROM audit_entries ORDER BY seq",
-            )
-            .fetch(read.executor());
+            let mut rows =
+                sqlx::query_as::<_, (i64, Vec<u8>, Vec<u8>)>("SELECT seq, hash, body FROM audit_entries ORDER BY seq")
+                    .fetch(read.executor());
             while let Some(row) = rows.try_next().await.map_err(StoreError::from_sqlx)? {
                 let entry = stored_entry(row)?;
-                if verifier
-                    .push(entry.seq, entry.hash.as_bytes(), &entry.body)
-                    .is_err()
-                {
+                if verifier.push(entry.seq, entry.hash.as_bytes(), &entry.body).is_err() {
                     break;
                 }
             }

@@ -13,26 +13,17 @@ pub enum DatabaseConfig {
 impl DatabaseConfig {
     /// The embedded default: `tollgate.db` in the data directory.
     pub fn in_data_dir(data_dir: &Path) -> DatabaseConfig {
-        DatabaseConfig::Sqlite {
-            path: data_dir.join("tollgate.db"),
-        }
+        DatabaseConfig::Sqlite { path: data_dir.join("tollgate.db") }
     }
 
     /// Reads a `postgres://`, `postgresql://` or `sqlite://` URL.
     pub fn parse_url(url: &str) -> Result<DatabaseConfig, String> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(DatabaseConfig::Postgres {
-                url: url.to_owned(),
-            })
+            Ok(DatabaseConfig::Postgres { url: url.to_owned() })
         } else if let Some(path) = url.strip_prefix("sqlite://") {
-            Ok(DatabaseConfig::Sqlite {
-                path: PathBuf::from(path),
-            })
+            Ok(DatabaseConfig::Sqlite { path: PathBuf::from(path) })
         } else {
-            Err(
-                "the database URL must start with postgres://, postgresql:// or sqlite://"
-                    .to_owned(),
-            )
+            Err("the database URL must start with postgres://, postgresql:// or sqlite://".to_owned())
         }
     }
 }
@@ -73,14 +64,9 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_a_password() {
-        let config = DatabaseConfig::parse_url("postgres://tollgate:s3cret@db:5432/tollgate")
-            .expect("valid");
-        assert_eq!(
-            format!("{config:?}"),
-            "postgres://tollgate:***@db:5432/tollgate"
-        );
-        let no_password =
-            DatabaseConfig::parse_url("postgres://postgres@127.0.0.1/x").expect("valid");
+        let config = DatabaseConfig::parse_url("postgres://tollgate:s3cret@db:5432/tollgate").expect("valid");
+        assert_eq!(format!("{config:?}"), "postgres://tollgate:***@db:5432/tollgate");
+        let no_password = DatabaseConfig::parse_url("postgres://postgres@127.0.0.1/x").expect("valid");
         assert_eq!(format!("{no_password}"), "postgres://postgres@127.0.0.1/x");
     }
 

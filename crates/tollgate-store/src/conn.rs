@@ -19,8 +19,8 @@ use tollgate_core::user::User;
 
 use crate::error::StoreError;
 use crate::rows::{
-    artifact, parse, ArtifactRow, DeploymentRow, EnvironmentRow, ReleaseRow, ScopeItemRow,
-    ServiceRow, TeamRow, TokenRow, UserRow,
+    artifact, parse, ArtifactRow, DeploymentRow, EnvironmentRow, ReleaseRow, ScopeItemRow, ServiceRow, TeamRow,
+    TokenRow, UserRow,
 };
 
 /// Which slice of a long list to read: up to `limit` items past the `cursor` (an id).
@@ -34,10 +34,7 @@ impl Page {
     pub const MAX_LIMIT: i64 = 500;
 
     pub fn first(limit: i64) -> Page {
-        Page {
-            cursor: None,
-            limit,
-        }
+        Page { cursor: None, limit }
     }
 
     fn bounded_limit(self) -> i64 {
@@ -57,9 +54,7 @@ pub struct StoreRead {
 
 impl StoreRead {
     pub(crate) fn new(transaction: Transaction<'static, Any>) -> StoreRead {
-        StoreRead {
-            conn: Conn { transaction },
-        }
+        StoreRead { conn: Conn { transaction } }
     }
 }
 
@@ -101,6 +96,13 @@ pub(crate) const TABLES: &[&str] = &[
     "audit_entries",
     "audit_checkpoints",
     "signing_keys",
+    "artifacts",
+    "artifact_tags",
+    "trusted_keys",
+    "artifact_signatures",
+    "evidence",
+    "retention_policies",
+    "legal_holds",
 ];
 
 impl Conn {
@@ -111,21 +113,19 @@ impl Conn {
     // Users
 
     pub async fn find_user(&mut self, name: &UserName) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> =
-            sqlx::query_as("SELECT name, display_name, role FROM users WHERE name = $1")
-                .bind(name.as_str())
-                .fetch_optional(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
+        let row: Option<UserRow> = sqlx::query_as("SELECT name, display_name, role FROM users WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
         row.map(User::try_from).transpose()
     }
 
     pub async fn list_users(&mut self) -> Result<Vec<User>, StoreError> {
-        let rows: Vec<UserRow> =
-            sqlx::query_as("SELECT name, display_name, role FROM users ORDER BY name")
-                .fetch_all(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
+        let rows: Vec<UserRow> = sqlx::query_as("SELECT name, display_name, role FROM users ORDER BY name")
+            .fetch_all(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
         rows.into_iter().map(User::try_from).collect()
     }
 
@@ -133,7 +133,7 @@ impl Conn {
 
     pub async fn find_team(&mut self, name: &TeamName) -> Result<Option<Team>, StoreError> {
         let row: Option<TeamRow> =
-            sqlx::query_as("SELECT name, display_name FROM teams WHERE name = $1")
+            sqlx::query_as("SELECT name, display_name, artifact_pattern FROM teams WHERE name = $1")
                 .bind(name.as_str())
                 .fetch_optional(self.executor())
                 .await
@@ -142,10 +142,7 @@ impl Conn {
             None => Ok(None),
             Some(row) => {
                 let members = self
-                    .names(
-                        "SELECT user_name FROM team_members WHERE team = $1 ORDER BY user_name",
-                        &row.name,
-                    )
+                    .names("SELECT user_name FROM team_members WHERE team = $1 ORDER BY user_name", &row.name)
                     .await?;
                 row.into_team(members).map(Some)
             }
@@ -153,14 +150,11 @@ impl Conn {
     }
 
     pub async fn list_teams(&mut self) -> Result<Vec<Team>, StoreError> {
-        let rows: Vec<TeamRow> =
-            sqlx::query_as("SELECT name, display_name FROM teams ORDER BY name")
-                .fetch_all(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
-        let mut members = self
-            .grouped("SELECT team, user_name FROM team_members")
-            .await?;
+        let rows: Vec<TeamRow> = sqlx::query_as("SELECT name, display_name, artifact_pattern FROM teams ORDER BY name")
+            .fetch_all(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let mut members = self.grouped("SELECT team, user_name FROM team_members").await?;
         rows.into_iter()
             .map(|row| {
                 let team_members = members.remove(&row.name).unwrap_or_default();
@@ -172,10 +166,7 @@ impl Conn {
     // Tokens
 
     /// The token whose secret has this digest, if any.
-    pub async fn find_token_by_digest(
-        &mut self,
-        digest: &Sha256Digest,
-    ) -> Result<Option<ApiToken>, StoreError> {
+    pub async fn find_token_by_digest(&mut self, digest: &Sha256Digest) -> Result<Option<ApiToken>, StoreError> {
         let row: Option<TokenRow> = sqlx::query_as(
             "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at FROM api_tokens WHERE secret_hash = $1",
         )
@@ -198,10 +189,7 @@ impl Conn {
     }
 
     /// Tokens, of one user or of everyone, oldest first.
-    pub async fn list_tokens(
-        &mut self,
-        user: Option<&UserName>,
-    ) -> Result<Vec<ApiToken>, StoreError> {
+    pub async fn list_tokens(&mut self, user: Option<&UserName>) -> Result<Vec<ApiToken>, StoreError> {
         let rows: Vec<TokenRow> = sqlx::query_as(
             "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at FROM api_tokens \
              WHERE ($1 IS NULL OR user_name = $1) ORDER BY id",
@@ -215,22 +203,21 @@ impl Conn {
 
     // Services
 
-    pub async fn find_service(
-        &mut self,
-        name: &ServiceName,
-    ) -> Result<Option<Service>, StoreError> {
-        let row: Option<ServiceRow> = sqlx::query_as(
-            "SELECT name, owner, criticality, description FROM services WHERE name = $1",
-        )
-        .bind(name.as_str())
-        .fetch_optional(self.executor())
-        .await
-        .map_err(StoreError::from_sqlx)?;
+    pub async fn find_service(&mut self, name: &ServiceName) -> Result<Option<Service>, StoreError> {
+        let row: Option<ServiceRow> =
+            sqlx::query_as("SELECT name, owner, criticality, description FROM services WHERE name = $1")
+                .bind(name.as_str())
+                .fetch_optional(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
         match row {
             None => Ok(None),
             Some(row) => {
                 let depends_on = self
-                    .names("SELECT depends_on FROM service_dependencies WHERE service = $1 ORDER BY depends_on", &row.name)
+                    .names(
+                        "SELECT depends_on FROM service_dependencies WHERE service = $1 ORDER BY depends_on",
+                        &row.name,
+                    )
                     .await?;
                 row.into_service(depends_on).map(Some)
             }
@@ -238,15 +225,12 @@ impl Conn {
     }
 
     pub async fn list_services(&mut self) -> Result<Vec<Service>, StoreError> {
-        let rows: Vec<ServiceRow> = sqlx::query_as(
-            "SELECT name, owner, criticality, description FROM services ORDER BY name",
-        )
-        .fetch_all(self.executor())
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        let mut dependencies = self
-            .grouped("SELECT service, depends_on FROM service_dependencies")
-            .await?;
+        let rows: Vec<ServiceRow> =
+            sqlx::query_as("SELECT name, owner, criticality, description FROM services ORDER BY name")
+                .fetch_all(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        let mut dependencies = self.grouped("SELECT service, depends_on FROM service_dependencies").await?;
         rows.into_iter()
             .map(|row| {
                 let depends_on = dependencies.remove(&row.name).unwrap_or_default();
@@ -257,45 +241,39 @@ impl Conn {
 
     // Environments
 
-    pub async fn find_environment(
-        &mut self,
-        name: &EnvironmentName,
-    ) -> Result<Option<Environment>, StoreError> {
-        let row: Option<EnvironmentRow> =
-            sqlx::query_as("SELECT name, tier, region FROM environments WHERE name = $1")
-                .bind(name.as_str())
-                .fetch_optional(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
+    pub async fn find_environment(&mut self, name: &EnvironmentName) -> Result<Option<Environment>, StoreError> {
+        let row: Option<EnvironmentRow> = sqlx::query_as("SELECT name, tier, region FROM environments WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
         row.map(Environment::try_from).transpose()
     }
 
     pub async fn list_environments(&mut self) -> Result<Vec<Environment>, StoreError> {
-        let rows: Vec<EnvironmentRow> =
-            sqlx::query_as("SELECT name, tier, region FROM environments ORDER BY name")
-                .fetch_all(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
+        let rows: Vec<EnvironmentRow> = sqlx::query_as("SELECT name, tier, region FROM environments ORDER BY name")
+            .fetch_all(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
         rows.into_iter().map(Environment::try_from).collect()
     }
 
     // Lifecycles
 
-    pub async fn find_lifecycle(
-        &mut self,
-        name: &LifecycleName,
-    ) -> Result<Option<Lifecycle>, StoreError> {
-        let exists: Option<(String,)> =
-            sqlx::query_as("SELECT name FROM lifecycles WHERE name = $1")
-                .bind(name.as_str())
-                .fetch_optional(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
+    pub async fn find_lifecycle(&mut self, name: &LifecycleName) -> Result<Option<Lifecycle>, StoreError> {
+        let exists: Option<(String,)> = sqlx::query_as("SELECT name FROM lifecycles WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
         if exists.is_none() {
             return Ok(None);
         }
         let environments = self
-            .names("SELECT environment FROM lifecycle_environments WHERE lifecycle = $1 ORDER BY position", name.as_str())
+            .names(
+                "SELECT environment FROM lifecycle_environments WHERE lifecycle = $1 ORDER BY position",
+                name.as_str(),
+            )
             .await?;
         lifecycle(name.as_str(), environments).map(Some)
     }
@@ -320,30 +298,24 @@ impl Conn {
     // Releases
 
     pub async fn find_release(&mut self, id: ReleaseId) -> Result<Option<Release>, StoreError> {
-        let row: Option<ReleaseRow> = sqlx::query_as(&format!(
-            "SELECT {RELEASE_COLUMNS} FROM releases WHERE id = $1"
-        ))
-        .bind(id.0)
-        .fetch_optional(self.executor())
-        .await
-        .map_err(StoreError::from_sqlx)?;
+        let row: Option<ReleaseRow> = sqlx::query_as(&format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
         match row {
             None => Ok(None),
             Some(row) => self.assemble_release(row).await.map(Some),
         }
     }
 
-    pub async fn find_release_by_version(
-        &mut self,
-        version: &semver::Version,
-    ) -> Result<Option<Release>, StoreError> {
-        let row: Option<ReleaseRow> = sqlx::query_as(&format!(
-            "SELECT {RELEASE_COLUMNS} FROM releases WHERE version = $1"
-        ))
-        .bind(version.to_string())
-        .fetch_optional(self.executor())
-        .await
-        .map_err(StoreError::from_sqlx)?;
+    pub async fn find_release_by_version(&mut self, version: &semver::Version) -> Result<Option<Release>, StoreError> {
+        let row: Option<ReleaseRow> =
+            sqlx::query_as(&format!("SELECT {RELEASE_COLUMNS} FROM releases WHERE version = $1"))
+                .bind(version.to_string())
+                .fetch_optional(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
         match row {
             None => Ok(None),
             Some(row) => self.assemble_release(row).await.map(Some),
@@ -387,10 +359,7 @@ impl Conn {
 
     // Deployments
 
-    pub async fn find_deployment(
-        &mut self,
-        id: DeploymentId,
-    ) -> Result<Option<Deployment>, StoreError> {
+    pub async fn find_deployment(&mut self, id: DeploymentId) -> Result<Option<Deployment>, StoreError> {
         let row: Option<DeploymentRow> = sqlx::query_as(&format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN releases r ON r.id = d.release_id WHERE d.id = $1"
         ))
@@ -447,24 +416,13 @@ impl Conn {
         .map_err(StoreError::from_sqlx)?;
         let mut artifacts: BTreeMap<i64, Vec<ArtifactRef>> = BTreeMap::new();
         for (release_id, service, name, version, digest) in artifact_rows {
-            let row = ArtifactRow {
-                service,
-                name,
-                version,
-                digest,
-            };
-            artifacts
-                .entry(release_id)
-                .or_default()
-                .push(artifact("release", &release_id, row)?);
+            let row = ArtifactRow { service, name, version, digest };
+            artifacts.entry(release_id).or_default().push(artifact("release", &release_id, row)?);
         }
         rows.into_iter()
             .map(|row| {
                 let release_artifacts = artifacts.get(&row.release_id).cloned().unwrap_or_default();
-                Ok(DeployedRelease {
-                    deployment: Deployment::try_from(row)?,
-                    artifacts: release_artifacts,
-                })
+                Ok(DeployedRelease { deployment: Deployment::try_from(row)?, artifacts: release_artifacts })
             })
             .collect()
     }
@@ -474,17 +432,14 @@ impl Conn {
         &mut self,
         release: ReleaseId,
     ) -> Result<BTreeSet<EnvironmentName>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT environment FROM deployments WHERE release_id = $1 AND status = $2",
-        )
-        .bind(release.0)
-        .bind(DeploymentStatus::Succeeded.as_str())
-        .fetch_all(self.executor())
-        .await
-        .map_err(StoreError::from_sqlx)?;
-        rows.into_iter()
-            .map(|(name,)| parse("deployment", &release, EnvironmentName::parse(&name)))
-            .collect()
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT environment FROM deployments WHERE release_id = $1 AND status = $2")
+                .bind(release.0)
+                .bind(DeploymentStatus::Succeeded.as_str())
+                .fetch_all(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        rows.into_iter().map(|(name,)| parse("deployment", &release, EnvironmentName::parse(&name))).collect()
     }
 
     /// The number of rows in every table, for checks that a refused request wrote nothing.
@@ -501,20 +456,15 @@ impl Conn {
     }
 
     async fn names(&mut self, sql: &str, key: &str) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(sql)
-            .bind(key)
-            .fetch_all(self.executor())
-            .await
-            .map_err(StoreError::from_sqlx)?;
+        let rows: Vec<(String,)> =
+            sqlx::query_as(sql).bind(key).fetch_all(self.executor()).await.map_err(StoreError::from_sqlx)?;
         Ok(rows.into_iter().map(|(name,)| name).collect())
     }
 
     /// Runs a two-column query and groups the second column by the first, keeping row order.
     async fn grouped(&mut self, sql: &str) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(sql)
-            .fetch_all(self.executor())
-            .await
-            .map_err(StoreError::from_sqlx)?;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as(sql).fetch_all(self.executor()).await.map_err(StoreError::from_sqlx)?;
         let mut grouped: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (key, value) in rows {
             grouped.entry(key).or_default().push(value);
@@ -529,6 +479,5 @@ fn lifecycle(name: &str, environments: Vec<String>) -> Result<Lifecycle, StoreEr
         .map(|environment| parse("lifecycle", &name, EnvironmentName::parse(environment)))
         .collect::<Result<Vec<_>, _>>()?;
     let name = parse("lifecycle", &name, LifecycleName::parse(name))?;
-    Lifecycle::new(name.clone(), environments)
-        .map_err(|violations| StoreError::corrupt("lifecycle", name, violations))
+    Lifecycle::new(name.clone(), environments).map_err(|violations| StoreError::corrupt("lifecycle", name, violations))
 }

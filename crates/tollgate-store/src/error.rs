@@ -18,11 +18,7 @@ pub enum StoreError {
     Unavailable(#[source] Box<dyn StdError + Send + Sync>),
     /// A stored value does not decode into a valid record.
     #[error("stored {entity} {key} is corrupt: {reason}")]
-    Corrupt {
-        entity: &'static str,
-        key: String,
-        reason: String,
-    },
+    Corrupt { entity: &'static str, key: String, reason: String },
 }
 
 impl StoreError {
@@ -31,35 +27,18 @@ impl StoreError {
     }
 
     /// Maps a write error, turning key violations into `Conflict` on `entity key`.
-    pub(crate) fn on_write(
-        entity: &'static str,
-        key: impl ToString,
-    ) -> impl FnOnce(sqlx::Error) -> StoreError {
+    pub(crate) fn on_write(entity: &'static str, key: impl ToString) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |error| match &error {
             sqlx::Error::Database(database_error)
-                if matches!(
-                    database_error.kind(),
-                    ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation
-                ) =>
+                if matches!(database_error.kind(), ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation) =>
             {
-                StoreError::Conflict {
-                    entity,
-                    key: key.to_string(),
-                }
+                StoreError::Conflict { entity, key: key.to_string() }
             }
             _ => StoreError::from_sqlx(error),
         }
     }
 
-    pub(crate) fn corrupt(
-        entity: &'static str,
-        key: impl ToString,
-        reason: impl ToString,
-    ) -> StoreError {
-        StoreError::Corrupt {
-            entity,
-            key: key.to_string(),
-            reason: reason.to_string(),
-        }
+    pub(crate) fn corrupt(entity: &'static str, key: impl ToString, reason: impl ToString) -> StoreError {
+        StoreError::Corrupt { entity, key: key.to_string(), reason: reason.to_string() }
     }
 }

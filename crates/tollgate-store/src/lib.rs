@@ -10,7 +10,9 @@
 //! a `StoreTx`, and the audit entry for it is appended in that same transaction.
 #![forbid(unsafe_code)]
 
+mod artifact;
 mod audit;
+pub mod blob;
 mod config;
 mod conn;
 mod error;
@@ -23,6 +25,7 @@ use std::sync::Once;
 
 use sqlx::AnyPool;
 
+pub use crate::artifact::{EvidenceRecord, LegalHold, NewTrustedKey};
 pub use crate::audit::StoredEntry;
 pub use crate::config::DatabaseConfig;
 pub use crate::conn::{Conn, Page, StoreRead};
@@ -49,9 +52,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("config", &self.config)
-            .finish()
+        f.debug_struct("Store").field("config", &self.config).finish()
     }
 }
 
@@ -72,10 +73,7 @@ impl Store {
             DatabaseConfig::Sqlite { path } => sqlite::open(path).await?,
             DatabaseConfig::Postgres { url } => postgres::open(url).await?,
         };
-        Ok(Store {
-            config: config.clone(),
-            ..store
-        })
+        Ok(Store { config: config.clone(), ..store })
     }
 
     pub fn backend(&self) -> Backend {
@@ -100,10 +98,7 @@ impl Store {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(StoreError::from_sqlx)?;
         Ok(())
     }
 
@@ -118,10 +113,7 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator
-            .run(&self.writer)
-            .await
-            .map_err(|error| StoreError::Unavailable(Box::new(error)))
+        migrator.run(&self.writer).await.map_err(|error| StoreError::Unavailable(Box::new(error)))
     }
 }
 

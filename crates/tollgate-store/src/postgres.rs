@@ -20,8 +20,6 @@ pub(crate) async fn open(url: &str) -> Result<Store, StoreError> {
         backend: Backend::Postgres,
         writer: pool.clone(),
         reader: pool,
-        config: DatabaseConfig::Postgres {
-            url: url.to_owned(),
-        },
+        config: DatabaseConfig::Postgres { url: url.to_owned() },
     })
 }

@@ -8,9 +8,7 @@ use tollgate_core::audit::{key_id, Checkpoint};
 use tollgate_core::deployment::{Deployment, DeploymentId, Promotion};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_core::environment::Environment;
-use tollgate_core::name::{
-    EnvironmentName, LifecycleName, RegionName, ServiceName, TeamName, UserName,
-};
+use tollgate_core::name::{EnvironmentName, LifecycleName, RegionName, ServiceName, TeamName, UserName};
 use tollgate_core::release::{
     ArtifactRef, PlannedWindow, Release, ReleaseContent, ReleaseId, ScopeDecision, ScopeItem,
 };
@@ -27,13 +25,8 @@ pub(crate) fn micros(at: Timestamp) -> i64 {
     at.as_microsecond()
 }
 
-pub(crate) fn timestamp(
-    entity: &'static str,
-    key: &impl ToString,
-    value: i64,
-) -> Result<Timestamp, StoreError> {
-    Timestamp::from_microsecond(value)
-        .map_err(|error| StoreError::corrupt(entity, key.to_string(), error))
+pub(crate) fn timestamp(entity: &'static str, key: &impl ToString, value: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_microsecond(value).map_err(|error| StoreError::corrupt(entity, key.to_string(), error))
 }
 
 fn optional_timestamp(
@@ -45,11 +38,7 @@ fn optional_timestamp(
 }
 
 /// Parses a stored value with a core parser, mapping failure to `Corrupt`.
-pub(crate) fn parse<T>(
-    entity: &'static str,
-    key: &impl ToString,
-    parsed: Result<T, Problem>,
-) -> Result<T, StoreError> {
+pub(crate) fn parse<T>(entity: &'static str, key: &impl ToString, parsed: Result<T, Problem>) -> Result<T, StoreError> {
     parsed.map_err(|problem| StoreError::corrupt(entity, key.to_string(), problem))
 }
 
@@ -76,6 +65,7 @@ impl TryFrom<UserRow> for User {
 pub(crate) struct TeamRow {
     pub name: String,
     pub display_name: String,
+    pub artifact_pattern: Option<String>,
 }
 
 impl TeamRow {
@@ -88,6 +78,10 @@ impl TeamRow {
             name: parse("team", &self.name, TeamName::parse(&self.name))?,
             display_name: self.display_name,
             members,
+            artifact_pattern: self
+                .artifact_pattern
+                .map(|pattern| parse("team", &self.name, tollgate_core::artifact::NamePattern::parse(&pattern)))
+                .transpose()?,
         })
     }
 }
@@ -160,10 +154,7 @@ impl TryFrom<EnvironmentRow> for Environment {
         Ok(Environment {
             name: parse("environment", &key, EnvironmentName::parse(&row.name))?,
             tier: parse("environment", &key, row.tier.parse())?,
-            region: row
-                .region
-                .map(|region| parse("environment", &key, RegionName::parse(&region)))
-                .transpose()?,
+            region: row.region.map(|region| parse("environment", &key, RegionName::parse(&region))).transpose()?,
         })
     }
 }
@@ -202,11 +193,7 @@ pub(crate) struct ScopeItemRow {
     pub excluded_reason: Option<String>,
 }
 
-pub(crate) fn artifact(
-    entity: &'static str,
-    key: &impl ToString,
-    row: ArtifactRow,
-) -> Result<ArtifactRef, StoreError> {
+pub(crate) fn artifact(entity: &'static str, key: &impl ToString, row: ArtifactRow) -> Result<ArtifactRef, StoreError> {
     Ok(ArtifactRef {
         service: parse(entity, key, ServiceName::parse(&row.service))?,
         name: row.name,
@@ -216,37 +203,23 @@ pub(crate) fn artifact(
 }
 
 impl ReleaseRow {
-    pub fn into_release(
-        self,
-        artifacts: Vec<ArtifactRow>,
-        scope: Vec<ScopeItemRow>,
-    ) -> Result<Release, StoreError> {
+    pub fn into_release(self, artifacts: Vec<ArtifactRow>, scope: Vec<ScopeItemRow>) -> Result<Release, StoreError> {
         const ENTITY: &str = "release";
         let key = self.id;
         let planned_window = match (self.planned_start, self.planned_end) {
             (Some(start), Some(end)) => Some(parse(
                 ENTITY,
                 &key,
-                PlannedWindow::new(
-                    timestamp(ENTITY, &key, start)?,
-                    timestamp(ENTITY, &key, end)?,
-                ),
+                PlannedWindow::new(timestamp(ENTITY, &key, start)?, timestamp(ENTITY, &key, end)?),
             )?),
             _ => None,
         };
         let content = ReleaseContent {
-            version: parse(
-                ENTITY,
-                &key,
-                tollgate_core::release::parse_version(&self.version),
-            )?,
+            version: parse(ENTITY, &key, tollgate_core::release::parse_version(&self.version))?,
             lifecycle: parse(ENTITY, &key, LifecycleName::parse(&self.lifecycle))?,
             release_type: parse(ENTITY, &key, self.release_type.parse())?,
             strategy: parse(ENTITY, &key, self.strategy.parse())?,
-            artifacts: artifacts
-                .into_iter()
-                .map(|row| artifact(ENTITY, &key, row))
-                .collect::<Result<_, _>>()?,
+            artifacts: artifacts.into_iter().map(|row| artifact(ENTITY, &key, row)).collect::<Result<_, _>>()?,
             scope: scope
                 .into_iter()
                 .map(|row| ScopeItem {
@@ -264,11 +237,7 @@ impl ReleaseRow {
         };
         // The stored digest is a cache for queries; a mismatch means the row was altered.
         if content.manifest_digest().to_string() != self.manifest_digest {
-            return Err(StoreError::corrupt(
-                ENTITY,
-                key,
-                "manifest digest does not match its artifacts",
-            ));
+            return Err(StoreError::corrupt(ENTITY, key, "manifest digest does not match its artifacts"));
         }
         Ok(Release {
             id: ReleaseId(self.id),
@@ -306,19 +275,15 @@ impl TryFrom<DeploymentRow> for Deployment {
         Ok(Deployment {
             id: DeploymentId(row.id),
             release: ReleaseId(row.release_id),
-            release_version: parse(
-                ENTITY,
-                &key,
-                tollgate_core::release::parse_version(&row.release_version),
-            )?,
+            release_version: parse(ENTITY, &key, tollgate_core::release::parse_version(&row.release_version))?,
             environment: parse(ENTITY, &key, EnvironmentName::parse(&row.environment))?,
             manifest_digest: parse(ENTITY, &key, Sha256Digest::parse(&row.manifest_digest))?,
             status: parse(ENTITY, &key, row.status.parse())?,
             promotion: match row.skipped_environment {
                 None => Promotion::Followed,
-                Some(skipped) => Promotion::EmergencySkipped {
-                    skipped: parse(ENTITY, &key, EnvironmentName::parse(&skipped))?,
-                },
+                Some(skipped) => {
+                    Promotion::EmergencySkipped { skipped: parse(ENTITY, &key, EnvironmentName::parse(&skipped))? }
+                }
             },
             actor: parse(ENTITY, &key, UserName::parse(&row.actor))?,
             started_at: timestamp(ENTITY, &key, row.started_at)?,
@@ -343,11 +308,8 @@ impl TryFrom<CheckpointRow> for Checkpoint {
     fn try_from(row: CheckpointRow) -> Result<Checkpoint, StoreError> {
         const ENTITY: &str = "audit checkpoint";
         let key = row.tree_size;
-        let head: [u8; 32] = row
-            .head
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::corrupt(ENTITY, key, "head is not 32 bytes"))?;
+        let head: [u8; 32] =
+            row.head.as_slice().try_into().map_err(|_| StoreError::corrupt(ENTITY, key, "head is not 32 bytes"))?;
         Ok(Checkpoint {
             tree_size: u64::try_from(row.tree_size)
                 .map_err(|_| StoreError::corrupt(ENTITY, key, "negative tree size"))?,
@@ -366,9 +328,7 @@ impl TryFrom<CheckpointRow> for Checkpoint {
 /// A stored public key, checked against the id it is stored under.
 pub(crate) fn verifying_key(stored_id: &str, bytes: &[u8]) -> Result<VerifyingKey, StoreError> {
     let corrupt = |reason: &str| StoreError::corrupt("signing key", stored_id, reason);
-    let array: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| corrupt("public key is not 32 bytes"))?;
+    let array: [u8; 32] = bytes.try_into().map_err(|_| corrupt("public key is not 32 bytes"))?;
     let key = VerifyingKey::from_bytes(&array).map_err(|_| corrupt("not an ed25519 public key"))?;
     if key_id(&key) != stored_id {
         return Err(corrupt("key id does not match the key"));

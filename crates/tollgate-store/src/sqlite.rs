@@ -36,14 +36,7 @@ pub(crate) async fn open(path: &Path) -> Result<Store, StoreError> {
     };
     let writer = connect(1).await.map_err(StoreError::from_sqlx)?;
     let reader = connect(8).await.map_err(StoreError::from_sqlx)?;
-    Ok(Store {
-        backend: Backend::Sqlite,
-        writer,
-        reader,
-        config: DatabaseConfig::Sqlite {
-            path: path.to_owned(),
-        },
-    })
+    Ok(Store { backend: Backend::Sqlite, writer, reader, config: DatabaseConfig::Sqlite { path: path.to_owned() } })
 }
 
 /// Rows read ahead of the hasher, per batch.
@@ -62,16 +55,10 @@ pub fn verify_file(path: &Path, trusted_keys: &[VerifyingKey]) -> Result<VerifyR
         .map_err(unavailable)
     };
     let connection = open()?;
-    let keys = if trusted_keys.is_empty() {
-        recorded_keys(&connection)?
-    } else {
-        trusted_keys.to_vec()
-    };
+    let keys = if trusted_keys.is_empty() { recorded_keys(&connection)? } else { trusted_keys.to_vec() };
     let checkpoints = read_checkpoints(&connection)?;
     let head: (i64, Vec<u8>) = connection
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
         .map_err(unavailable)?;
     let recorded_head = (
         u64::try_from(head.0).map_err(|_| StoreError::corrupt("audit head", 1, "negative seq"))?,
@@ -94,9 +81,7 @@ pub fn verify_file(path: &Path, trusted_keys: &[VerifyingKey]) -> Result<VerifyR
     }
     // When the verifier stopped early the receiver is dropped here, which ends the reader.
     drop(receiver);
-    reading
-        .join()
-        .expect("the audit reader thread does not panic");
+    reading.join().expect("the audit reader thread does not panic");
     let _ = stopped_early;
     Ok(verifier.finish(Some(recorded_head)))
 }
@@ -107,34 +92,19 @@ struct RawEntry {
     body: Vec<u8>,
 }
 
-fn read_entries(
-    connection: rusqlite::Connection,
-    sender: mpsc::SyncSender<Result<Vec<RawEntry>, StoreError>>,
-) {
+fn read_entries(connection: rusqlite::Connection, sender: mpsc::SyncSender<Result<Vec<RawEntry>, StoreError>>) {
     let outcome = (|| {
-        let mut statement = connection
-            .prepare("SELECT seq, hash, body FROM audit_entries ORDER BY seq")
-            .map_err(unavailable)?;
+        let mut statement =
+            connection.prepare("SELECT seq, hash, body FROM audit_entries ORDER BY seq").map_err(unavailable)?;
         let mut rows = statement.query([]).map_err(unavailable)?;
         let mut batch = Vec::with_capacity(BATCH);
         while let Some(row) = rows.next().map_err(unavailable)? {
             let seq: i64 = row.get(0).map_err(unavailable)?;
             batch.push(RawEntry {
-                seq: u64::try_from(seq)
-                    .map_err(|_| StoreError::corrupt("audit entry", seq, "negative seq"))?,
+                seq: u64::try_from(seq).map_err(|_| StoreError::corrupt("audit entry", seq, "negative seq"))?,
                 // As bytes whatever the stored type: an edit may have turned a blob into text.
-                hash: row
-                    .get_ref(1)
-                    .map_err(unavailable)?
-                    .as_bytes()
-                    .map_err(|e| unavailable(e.into()))?
-                    .to_vec(),
-                body: row
-                    .get_ref(2)
-                    .map_err(unavailable)?
-                    .as_bytes()
-                    .map_err(|e| unavailable(e.into()))?
-                    .to_vec(),
+                hash: row.get_ref(1).map_err(unavailable)?.as_bytes().map_err(|e| unavailable(e.into()))?.to_vec(),
+                body: row.get_ref(2).map_err(unavailable)?.as_bytes().map_err(|e| unavailable(e.into()))?.to_vec(),
             });
             if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
@@ -154,13 +124,9 @@ fn read_entries(
 }
 
 fn recorded_keys(connection: &rusqlite::Connection) -> Result<Vec<VerifyingKey>, StoreError> {
-    let mut statement = connection
-        .prepare("SELECT key_id, public_key FROM signing_keys")
-        .map_err(unavailable)?;
+    let mut statement = connection.prepare("SELECT key_id, public_key FROM signing_keys").map_err(unavailable)?;
     let rows = statement
-        .query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
-        })
+        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)))
         .map_err(unavailable)?;
     let mut keys = Vec::new();
     for row in rows {
@@ -193,9 +159,7 @@ fn read_checkpoints(connection: &rusqlite::Connection) -> Result<Vec<Checkpoint>
 }
 
 fn digest_from(bytes: &[u8], entity: &'static str, key: i64) -> Result<Sha256Digest, StoreError> {
-    let array: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| StoreError::corrupt(entity, key, "hash is not 32 bytes"))?;
+    let array: [u8; 32] = bytes.try_into().map_err(|_| StoreError::corrupt(entity, key, "hash is not 32 bytes"))?;
     Ok(Sha256Digest::from_bytes(array))
 }
 

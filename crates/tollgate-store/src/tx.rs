@@ -64,18 +64,12 @@ pub struct NewDeployment<'a> {
 
 impl StoreTx {
     pub(crate) fn new(transaction: Transaction<'static, Any>) -> StoreTx {
-        StoreTx {
-            conn: Conn { transaction },
-        }
+        StoreTx { conn: Conn { transaction } }
     }
 
     /// Makes every write of this transaction durable.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.conn
-            .transaction
-            .commit()
-            .await
-            .map_err(StoreError::from_sqlx)
+        self.conn.transaction.commit().await.map_err(StoreError::from_sqlx)
     }
 
     async fn execute<'q>(
@@ -84,20 +78,14 @@ impl StoreTx {
         entity: &'static str,
         key: &str,
     ) -> Result<u64, StoreError> {
-        let result = query
-            .execute(self.conn.executor())
-            .await
-            .map_err(StoreError::on_write(entity, key))?;
+        let result = query.execute(self.conn.executor()).await.map_err(StoreError::on_write(entity, key))?;
         Ok(result.rows_affected())
     }
 
     /// Fails with `NotFound` when an update touched no row.
     fn expect_one(affected: u64, entity: &'static str, key: &str) -> Result<(), StoreError> {
         if affected == 0 {
-            Err(StoreError::NotFound {
-                entity,
-                key: key.to_owned(),
-            })
+            Err(StoreError::NotFound { entity, key: key.to_owned() })
         } else {
             Ok(())
         }
@@ -107,13 +95,11 @@ impl StoreTx {
 
     pub async fn insert_user(&mut self, user: &User, now: Timestamp) -> Result<(), StoreError> {
         let key = user.name.as_str();
-        let query = sqlx::query(
-            "INSERT INTO users (name, display_name, role, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(key)
-        .bind(&user.display_name)
-        .bind(user.role.as_str())
-        .bind(micros(now));
+        let query = sqlx::query("INSERT INTO users (name, display_name, role, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(key)
+            .bind(&user.display_name)
+            .bind(user.role.as_str())
+            .bind(micros(now));
         self.execute(query, "user", key).await.map(drop)
     }
 
@@ -131,18 +117,20 @@ impl StoreTx {
 
     pub async fn insert_team(&mut self, team: &Team) -> Result<(), StoreError> {
         let key = team.name.as_str();
-        let query = sqlx::query("INSERT INTO teams (name, display_name) VALUES ($1, $2)")
+        let query = sqlx::query("INSERT INTO teams (name, display_name, artifact_pattern) VALUES ($1, $2, $3)")
             .bind(key)
-            .bind(&team.display_name);
+            .bind(&team.display_name)
+            .bind(team.artifact_pattern.as_ref().map(|p| p.as_str().to_owned()));
         self.execute(query, "team", key).await?;
         self.replace_members(team).await
     }
 
     pub async fn update_team(&mut self, team: &Team) -> Result<(), StoreError> {
         let key = team.name.as_str();
-        let query = sqlx::query("UPDATE teams SET display_name = $2 WHERE name = $1")
+        let query = sqlx::query("UPDATE teams SET display_name = $2, artifact_pattern = $3 WHERE name = $1")
             .bind(key)
-            .bind(&team.display_name);
+            .bind(&team.display_name)
+            .bind(team.artifact_pattern.as_ref().map(|p| p.as_str().to_owned()));
         let affected = self.execute(query, "team", key).await?;
         Self::expect_one(affected, "team", key)?;
         self.replace_members(team).await
@@ -150,12 +138,7 @@ impl StoreTx {
 
     async fn replace_members(&mut self, team: &Team) -> Result<(), StoreError> {
         let key = team.name.as_str();
-        self.execute(
-            sqlx::query("DELETE FROM team_members WHERE team = $1").bind(key),
-            "team",
-            key,
-        )
-        .await?;
+        self.execute(sqlx::query("DELETE FROM team_members WHERE team = $1").bind(key), "team", key).await?;
         for member in &team.members {
             let query = sqlx::query("INSERT INTO team_members (team, user_name) VALUES ($1, $2)")
                 .bind(key)
@@ -186,11 +169,9 @@ impl StoreTx {
 
     pub async fn revoke_token(&mut self, id: TokenId, at: Timestamp) -> Result<(), StoreError> {
         let key = id.to_string();
-        let query = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id.0)
-        .bind(micros(at));
+        let query = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id.0)
+            .bind(micros(at));
         let affected = self.execute(query, "token", &key).await?;
         Self::expect_one(affected, "token", &key)
     }
@@ -199,26 +180,22 @@ impl StoreTx {
 
     pub async fn insert_service(&mut self, service: &Service) -> Result<(), StoreError> {
         let key = service.name.as_str();
-        let query = sqlx::query(
-            "INSERT INTO services (name, owner, criticality, description) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(key)
-        .bind(service.owner.as_str())
-        .bind(service.criticality.as_str())
-        .bind(&service.description);
+        let query = sqlx::query("INSERT INTO services (name, owner, criticality, description) VALUES ($1, $2, $3, $4)")
+            .bind(key)
+            .bind(service.owner.as_str())
+            .bind(service.criticality.as_str())
+            .bind(&service.description);
         self.execute(query, "service", key).await?;
         self.replace_dependencies(service).await
     }
 
     pub async fn update_service(&mut self, service: &Service) -> Result<(), StoreError> {
         let key = service.name.as_str();
-        let query = sqlx::query(
-            "UPDATE services SET owner = $2, criticality = $3, description = $4 WHERE name = $1",
-        )
-        .bind(key)
-        .bind(service.owner.as_str())
-        .bind(service.criticality.as_str())
-        .bind(&service.description);
+        let query = sqlx::query("UPDATE services SET owner = $2, criticality = $3, description = $4 WHERE name = $1")
+            .bind(key)
+            .bind(service.owner.as_str())
+            .bind(service.criticality.as_str())
+            .bind(&service.description);
         let affected = self.execute(query, "service", key).await?;
         Self::expect_one(affected, "service", key)?;
         self.replace_dependencies(service).await
@@ -226,43 +203,29 @@ impl StoreTx {
 
     async fn replace_dependencies(&mut self, service: &Service) -> Result<(), StoreError> {
         let key = service.name.as_str();
-        self.execute(
-            sqlx::query("DELETE FROM service_dependencies WHERE service = $1").bind(key),
-            "service",
-            key,
-        )
-        .await?;
+        self.execute(sqlx::query("DELETE FROM service_dependencies WHERE service = $1").bind(key), "service", key)
+            .await?;
         for dependency in &service.depends_on {
-            let query = sqlx::query(
-                "INSERT INTO service_dependencies (service, depends_on) VALUES ($1, $2)",
-            )
-            .bind(key)
-            .bind(dependency.as_str());
-            self.execute(query, "service dependency", dependency.as_str())
-                .await?;
+            let query = sqlx::query("INSERT INTO service_dependencies (service, depends_on) VALUES ($1, $2)")
+                .bind(key)
+                .bind(dependency.as_str());
+            self.execute(query, "service dependency", dependency.as_str()).await?;
         }
         Ok(())
     }
 
     // Environments
 
-    pub async fn insert_environment(
-        &mut self,
-        environment: &Environment,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_environment(&mut self, environment: &Environment) -> Result<(), StoreError> {
         let key = environment.name.as_str();
-        let query =
-            sqlx::query("INSERT INTO environments (name, tier, region) VALUES ($1, $2, $3)")
-                .bind(key)
-                .bind(environment.tier.as_str())
-                .bind(environment.region.as_ref().map(|r| r.to_string()));
+        let query = sqlx::query("INSERT INTO environments (name, tier, region) VALUES ($1, $2, $3)")
+            .bind(key)
+            .bind(environment.tier.as_str())
+            .bind(environment.region.as_ref().map(|r| r.to_string()));
         self.execute(query, "environment", key).await.map(drop)
     }
 
-    pub async fn update_environment(
-        &mut self,
-        environment: &Environment,
-    ) -> Result<(), StoreError> {
+    pub async fn update_environment(&mut self, environment: &Environment) -> Result<(), StoreError> {
         let key = environment.name.as_str();
         let query = sqlx::query("UPDATE environments SET tier = $2, region = $3 WHERE name = $1")
             .bind(key)
@@ -276,12 +239,7 @@ impl StoreTx {
 
     pub async fn insert_lifecycle(&mut self, lifecycle: &Lifecycle) -> Result<(), StoreError> {
         let key = lifecycle.name().as_str();
-        self.execute(
-            sqlx::query("INSERT INTO lifecycles (name) VALUES ($1)").bind(key),
-            "lifecycle",
-            key,
-        )
-        .await?;
+        self.execute(sqlx::query("INSERT INTO lifecycles (name) VALUES ($1)").bind(key), "lifecycle", key).await?;
         self.replace_path(lifecycle).await
     }
 
@@ -305,10 +263,12 @@ impl StoreTx {
         )
         .await?;
         for (position, environment) in lifecycle.environments().iter().enumerate() {
-            let query = sqlx::query("INSERT INTO lifecycle_environments (lifecycle, position, environment) VALUES ($1, $2, $3)")
-                .bind(key)
-                .bind(position as i64)
-                .bind(environment.as_str());
+            let query = sqlx::query(
+                "INSERT INTO lifecycle_environments (lifecycle, position, environment) VALUES ($1, $2, $3)",
+            )
+            .bind(key)
+            .bind(position as i64)
+            .bind(environment.as_str());
             self.execute(query, "lifecycle", key).await?;
         }
         Ok(())
@@ -375,9 +335,7 @@ impl StoreTx {
         .bind(&content.rollback_criteria)
         .bind(content.manifest_digest().to_string())
         .bind(micros(now));
-        let affected = self
-            .execute(query, "release", &content.version.to_string())
-            .await?;
+        let affected = self.execute(query, "release", &content.version.to_string()).await?;
         Self::stale_unless_one(affected, &key)?;
         for table in ["release_artifacts", "release_scope_items"] {
             let sql = format!("DELETE FROM {table} WHERE release_id = $1");
@@ -411,18 +369,11 @@ impl StoreTx {
         if affected == 1 {
             Ok(())
         } else {
-            Err(StoreError::Conflict {
-                entity: "release",
-                key: key.to_owned(),
-            })
+            Err(StoreError::Conflict { entity: "release", key: key.to_owned() })
         }
     }
 
-    async fn insert_release_parts(
-        &mut self,
-        id: ReleaseId,
-        content: &ReleaseContent,
-    ) -> Result<(), StoreError> {
+    async fn insert_release_parts(&mut self, id: ReleaseId, content: &ReleaseContent) -> Result<(), StoreError> {
         let key = id.to_string();
         for artifact in &content.artifacts {
             let query = sqlx::query("INSERT INTO release_artifacts (release_id, service, name, version, digest) VALUES ($1, $2, $3, $4, $5)")
@@ -431,8 +382,7 @@ impl StoreTx {
                 .bind(&artifact.name)
                 .bind(&artifact.version)
                 .bind(artifact.digest.to_string());
-            self.execute(query, "release artifact", artifact.service.as_str())
-                .await?;
+            self.execute(query, "release artifact", artifact.service.as_str()).await?;
         }
         for (position, item) in content.scope.iter().enumerate() {
             let reason = match &item.decision {
@@ -454,10 +404,7 @@ impl StoreTx {
 
     // Deployments
 
-    pub async fn insert_deployment(
-        &mut self,
-        new: &NewDeployment<'_>,
-    ) -> Result<DeploymentId, StoreError> {
+    pub async fn insert_deployment(&mut self, new: &NewDeployment<'_>) -> Result<DeploymentId, StoreError> {
         let skipped = match new.promotion {
             Promotion::Followed => None,
             Promotion::EmergencySkipped { skipped } => Some(skipped.to_string()),
@@ -499,10 +446,7 @@ impl StoreTx {
         if affected == 1 {
             Ok(())
         } else {
-            Err(StoreError::Conflict {
-                entity: "deployment",
-                key,
-            })
+            Err(StoreError::Conflict { entity: "deployment", key })
         }
     }
 }

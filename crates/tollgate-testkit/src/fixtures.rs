@@ -13,13 +13,7 @@ pub fn at(value: &str) -> Timestamp {
 }
 
 pub fn user(name: &str, role: &str) -> User {
-    UserInput {
-        name: name.to_owned(),
-        display_name: None,
-        role: Some(role.to_owned()),
-    }
-    .parse()
-    .expect("a valid user")
+    UserInput { name: name.to_owned(), display_name: None, role: Some(role.to_owned()) }.parse().expect("a valid user")
 }
 
 pub fn team(name: &str, members: &[&str]) -> Team {
@@ -27,6 +21,7 @@ pub fn team(name: &str, members: &[&str]) -> Team {
         name: name.to_owned(),
         display_name: None,
         members: members.iter().map(|m| m.to_string()).collect(),
+        artifact_pattern: None,
     }
     .parse()
     .expect("a valid team")
@@ -45,22 +40,15 @@ pub fn service(name: &str, owner: &str, depends_on: &[&str]) -> Service {
 }
 
 pub fn environment(name: &str, tier: &str) -> Environment {
-    EnvironmentInput {
-        name: name.to_owned(),
-        tier: tier.to_owned(),
-        region: None,
-    }
-    .parse()
-    .expect("a valid environment")
+    EnvironmentInput { name: name.to_owned(), tier: tier.to_owned(), region: None }
+        .parse()
+        .expect("a valid environment")
 }
 
 pub fn lifecycle(name: &str, environments: &[&str]) -> Lifecycle {
-    LifecycleInput {
-        name: name.to_owned(),
-        environments: environments.iter().map(|e| e.to_string()).collect(),
-    }
-    .parse()
-    .expect("a valid lifecycle")
+    LifecycleInput { name: name.to_owned(), environments: environments.iter().map(|e| e.to_string()).collect() }
+        .parse()
+        .expect("a valid lifecycle")
 }
 
 /// An artifact reference input whose digest is derived from its service and version.
@@ -79,16 +67,11 @@ pub fn release_input(version: &str, artifacts: &[(&str, &str)]) -> ReleaseInput 
         version: version.to_owned(),
         lifecycle: "default".to_owned(),
         release_type: "minor".to_owned(),
-        artifacts: artifacts
-            .iter()
-            .map(|(service, version)| artifact(service, version))
-            .collect(),
+        artifacts: artifacts.iter().map(|(service, version)| artifact(service, version)).collect(),
         ..ReleaseInput::default()
     }
 }
 
 pub fn release(version: &str, artifacts: &[(&str, &str)]) -> ReleaseContent {
-    release_input(version, artifacts)
-        .parse()
-        .expect("a valid release")
+    release_input(version, artifacts).parse().expect("a valid release")
 }

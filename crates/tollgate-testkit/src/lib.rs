@@ -32,11 +32,7 @@ impl TestDb {
     /// A fresh SQLite database in a temporary directory.
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("a temporary directory can be created");
-        TestDb {
-            config: DatabaseConfig::in_data_dir(dir.path()),
-            dir,
-            postgres: None,
-        }
+        TestDb { config: DatabaseConfig::in_data_dir(dir.path()), dir, postgres: None }
     }
 
     /// A fresh PostgreSQL database, or `None` when no server is configured outside CI.
@@ -55,14 +51,8 @@ impl TestDb {
         let mut connection = sqlx::PgConnection::connect(&server_url)
             .await
             .unwrap_or_else(|error| panic!("cannot connect to {POSTGRES_URL_VAR}: {error}"));
-        connection
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("the test database can be created");
-        connection
-            .close()
-            .await
-            .expect("the admin connection closes");
+        connection.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("the test database can be created");
+        connection.close().await.expect("the admin connection closes");
         let url = database_url(&server_url, &name);
         Some(TestDb {
             config: DatabaseConfig::Postgres { url },
@@ -114,17 +104,11 @@ impl Drop for TestDb {
         }
         // Drop may run inside a runtime; a separate thread with its own runtime can block.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime can be built");
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime can be built");
             runtime.block_on(async {
                 let mut connection = sqlx::PgConnection::connect(&postgres.server_url).await?;
-                connection
-                    .execute(
-                        format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", postgres.name).as_str(),
-                    )
-                    .await?;
+                connection.execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", postgres.name).as_str()).await?;
                 Ok::<_, sqlx::Error>(())
             })
         })
@@ -162,18 +146,12 @@ mod tests {
             database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
             "postgres://postgres@127.0.0.1:5432/t1"
         );
-        assert_eq!(
-            database_url("postgres://postgres@127.0.0.1:5432", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            database_url("postgres://u@h/db?sslmode=disable", "t1"),
-            "postgres://u@h/t1?sslmode=disable"
-        );
+        assert_eq!(database_url("postgres://postgres@127.0.0.1:5432", "t1"), "postgres://postgres@127.0.0.1:5432/t1");
+        assert_eq!(database_url("postgres://u@h/db?sslmode=disable", "t1"), "postgres://u@h/t1?sslmode=disable");
     }
 }
 
-pub use crate::app::{admin, ManualClock, TestApp};
+pub use crate::app::{admin, envelope_for, provenance_envelope, signer, ManualClock, TestApp};
 
 mod app {
     //! A `Tollgate` on a fresh database with a clock the test moves.
@@ -181,8 +159,11 @@ mod app {
     use std::sync::{Arc, Mutex};
 
     use ed25519_dalek::SigningKey;
+    use tollgate_core::artifact::{Artifact, ArtifactInput};
+    use tollgate_core::attestation::{sign, Provenance, Statement, Subject};
     use tollgate_core::Timestamp;
     use tollgate_service::{Clock, Principal, Settings, Tollgate};
+    use tollgate_store::blob::BlobStore;
     use tollgate_store::Store;
 
     use crate::TestDb;
@@ -195,9 +176,7 @@ mod app {
 
     impl ManualClock {
         pub fn new(start: Timestamp) -> Arc<ManualClock> {
-            Arc::new(ManualClock {
-                now: Mutex::new(start),
-            })
+            Arc::new(ManualClock { now: Mutex::new(start) })
         }
 
         pub fn set(&self, at: Timestamp) {
@@ -237,28 +216,15 @@ mod app {
 
         pub async fn on(db: TestDb, interval: u64) -> TestApp {
             let store = Store::open(db.config()).await.expect("the store opens");
+            let blobs = BlobStore::open(&db.dir().join("blobs")).await.expect("the blob store opens");
             let clock = ManualClock::new("2026-03-01T12:00:00Z".parse().expect("timestamp"));
             let key = SigningKey::from_bytes(&[11; 32]);
-            let settings = Settings {
-                checkpoint_interval: interval,
-            };
-            let tollgate = Tollgate::new(store, key, clock.clone(), settings)
-                .await
-                .expect("the app starts");
-            let issued = tollgate
-                .bootstrap()
-                .await
-                .expect("bootstrap works")
-                .expect("a fresh database bootstraps");
+            let settings = Settings { checkpoint_interval: interval, ..Settings::default() };
+            let tollgate = Tollgate::new(store, blobs, key, clock.clone(), settings).await.expect("the app starts");
+            let issued = tollgate.bootstrap().await.expect("bootstrap works").expect("a fresh database bootstraps");
             let admin_token = issued.secret.expose().to_owned();
             let admin = admin(&tollgate, &admin_token).await;
-            TestApp {
-                tollgate,
-                clock,
-                admin,
-                admin_token,
-                db,
-            }
+            TestApp { tollgate, clock, admin, admin_token, db }
         }
 
         /// Creates a user with `role` and returns it as a principal, with its token.
@@ -268,38 +234,94 @@ mod app {
                 display_name: None,
                 role: Some(role.to_owned()),
             };
-            self.tollgate
-                .create_user(&self.admin, input)
-                .await
-                .expect("the user is created");
-            let issued = self
-                .tollgate
-                .create_token(&self.admin, name, "test", None)
-                .await
-                .expect("the token is issued");
+            self.tollgate.create_user(&self.admin, input).await.expect("the user is created");
+            let issued =
+                self.tollgate.create_token(&self.admin, name, "test", None).await.expect("the token is issued");
             let token = issued.secret.expose().to_owned();
             (admin(&self.tollgate, &token).await, token)
         }
 
+        /// Pushes `content` as artifact `name@version` of `team`.
+        pub async fn push_artifact(&self, name: &str, version: &str, team: &str, content: &[u8]) -> Artifact {
+            let input = ArtifactInput {
+                name: name.to_owned(),
+                version: version.to_owned(),
+                team: team.to_owned(),
+                ..ArtifactInput::default()
+            };
+            let ticket = self.tollgate.start_push(&self.admin, input).await.expect("the push is accepted");
+            let mut writer = self.tollgate.blob_writer().await.expect("a blob writer");
+            writer.write(content).await.expect("the content is written");
+            let blob = writer.finish(None).await.expect("the blob is stored");
+            self.tollgate.finish_push(&self.admin, ticket, blob).await.expect("the artifact is recorded").artifact
+        }
+
+        /// Registers the test signer as trusted, once.
+        pub async fn trust_signer(&self) {
+            let keys = self.tollgate.list_keys(&self.admin).await.expect("keys");
+            let public = tollgate_core::attestation::public_key_pem(&signer().verifying_key());
+            if keys.iter().all(|key| key.public_key != signer().verifying_key()) {
+                self.tollgate
+                    .register_key(&self.admin, "test-ci", None, None, &public)
+                    .await
+                    .expect("the key is registered");
+            }
+        }
+
+        /// Signs an artifact with the test signer (a SLSA provenance statement) and attaches it.
+        pub async fn sign_artifact(&self, artifact: &Artifact) {
+            self.trust_signer().await;
+            let envelope = provenance_envelope(artifact);
+            self.tollgate
+                .attach_signature(&self.admin, artifact.id, &envelope)
+                .await
+                .expect("the signature is accepted");
+        }
+
+        /// Pushes and signs the artifacts the fixtures' releases refer to: `service@version` as
+        /// content, so the fixture digests match.
+        pub async fn stock(&self, team: &str, artifacts: &[(&str, &str)]) {
+            for (service, version) in artifacts {
+                let artifact =
+                    self.push_artifact(service, version, team, format!("{service}@{version}").as_bytes()).await;
+                self.sign_artifact(&artifact).await;
+            }
+        }
+
         /// Every table's row count.
         pub async fn row_counts(&self) -> std::collections::BTreeMap<&'static str, i64> {
-            self.tollgate
-                .store()
-                .read()
-                .await
-                .expect("a read")
-                .row_counts()
-                .await
-                .expect("counts")
+            self.tollgate.store().read().await.expect("a read").row_counts().await.expect("counts")
         }
+    }
+
+    /// The key the tests sign artifacts with.
+    pub fn signer() -> SigningKey {
+        SigningKey::from_bytes(&[23; 32])
+    }
+
+    /// A DSSE envelope (JSON) with a SLSA provenance statement about `artifact`, by `signer()`.
+    pub fn provenance_envelope(artifact: &Artifact) -> String {
+        envelope_for(artifact.name.as_str(), artifact.digest)
+    }
+
+    /// A DSSE envelope (JSON) with a SLSA provenance statement about `name` with `digest`.
+    pub fn envelope_for(name: &str, digest: tollgate_core::digest::Sha256Digest) -> String {
+        let subject = Subject { name: name.to_owned(), digest };
+        let provenance = Provenance {
+            build_type: "https://tollgate.dev/test-build/v1".to_owned(),
+            builder_id: "https://ci.example/test".to_owned(),
+            repository: Some("https://git.example/payments".to_owned()),
+            commit: Some("0123456789abcdef0123456789abcdef01234567".to_owned()),
+            invocation_id: None,
+            started_on: None,
+            finished_on: None,
+        };
+        sign(&Statement::provenance(subject, &provenance), &signer()).to_json()
     }
 
     /// The principal a token authenticates.
     pub async fn admin(tollgate: &Tollgate, token: &str) -> Principal {
-        tollgate
-            .authenticate(token, None)
-            .await
-            .expect("the token authenticates")
+        tollgate.authenticate(token, None).await.expect("the token authenticates")
     }
 }
 
@@ -323,23 +345,15 @@ mod spawn {
     /// Starts the HTTP application on `127.0.0.1:0`.
     pub async fn spawn_app() -> SpawnedApp {
         let app = TestApp::sqlite().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port is free");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port is free");
         let address = listener.local_addr().expect("the listener has an address");
         let router = tollgate_http::router(app.tollgate.clone());
         tokio::spawn(async move { axum_serve(listener, router).await });
-        SpawnedApp {
-            base_url: format!("http://{address}"),
-            app,
-            client: reqwest::Client::new(),
-        }
+        SpawnedApp { base_url: format!("http://{address}"), app, client: reqwest::Client::new() }
     }
 
     async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
-        axum::serve(listener, router)
-            .await
-            .expect("the test server runs");
+        axum::serve(listener, router).await.expect("the test server runs");
     }
 
     /// A response's status and JSON body (`Null` when the body is empty or not JSON).
@@ -353,21 +367,12 @@ mod spawn {
     impl SpawnedApp {
         /// Sends a request as the admin.
         pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-            self.call_as(&self.app.admin_token, method, path, body)
-                .await
+            self.call_as(&self.app.admin_token, method, path, body).await
         }
 
         /// Sends a request with `token` as bearer (none when empty).
-        pub async fn call_as(
-            &self,
-            token: &str,
-            method: Method,
-            path: &str,
-            body: Option<Value>,
-        ) -> Reply {
-            let mut request = self
-                .client
-                .request(method, format!("{}{path}", self.base_url));
+        pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
+            let mut request = self.client.request(method, format!("{}{path}", self.base_url));
             if !token.is_empty() {
                 request = request.bearer_auth(token);
             }
@@ -379,13 +384,7 @@ mod spawn {
         }
 
         /// Sends a raw body with a content type, as the admin.
-        pub async fn call_raw(
-            &self,
-            method: Method,
-            path: &str,
-            content_type: &str,
-            body: Vec<u8>,
-        ) -> Reply {
+        pub async fn call_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
             let response = self
                 .client
                 .request(method, format!("{}{path}", self.base_url))
@@ -413,18 +412,10 @@ mod spawn {
 
     async fn reply(response: reqwest::Response) -> Reply {
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let bytes = response.bytes().await.expect("the body arrives");
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            content_type,
-            body,
-        }
+        Reply { status, content_type, body }
     }
 }

@@ -6,12 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tollgate",
-    version,
-    about = "Release, change and deployment management",
-    propagate_version = true
-)]
+#[command(name = "tollgate", version, about = "Release, change and deployment management", propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -22,12 +17,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The Tollgate server to talk to.
-    #[arg(
-        long,
-        global = true,
-        env = "TOLLGATE_SERVER",
-        default_value = "http://127.0.0.1:8080"
-    )]
+    #[arg(long, global = true, env = "TOLLGATE_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
     /// API token (Bearer).
     #[arg(long, global = true, env = "TOLLGATE_TOKEN", hide_env_values = true)]
@@ -80,6 +70,18 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Artifacts: push, pull, sign, verify, garbage-collect.
+    #[command(subcommand)]
+    Artifact(ArtifactCommand),
+    /// Signing keys: generate a pair offline; register, list and revoke trusted keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Evidence from CI (JUnit, Cobertura, LCOV, SARIF, CycloneDX) for a release.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+    /// Retention policies and legal holds.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -107,6 +109,12 @@ pub struct ServeArgs {
     /// Sign an audit checkpoint every this many entries.
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_interval: u64,
+    /// The largest artifact accepted, in bytes.
+    #[arg(long, env = "TOLLGATE_MAX_ARTIFACT_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
+    pub max_artifact_bytes: u64,
+    /// The largest evidence file accepted, in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub max_evidence_bytes: u64,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -330,6 +338,176 @@ pub struct VerifyArgs {
     /// Verify this database.
     #[arg(long, conflicts_with_all = ["file", "data_dir"], hide_env_values = true)]
     pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactRef {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub version: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvenanceArgs {
+    /// Source repository (URI).
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// Git commit the build used.
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// The CI run that built it.
+    #[arg(long)]
+    pub build_id: Option<String>,
+    /// The builder (URI), e.g. https://ci.example/runner.
+    #[arg(long)]
+    pub builder: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactCommand {
+    /// Upload a file (streamed); name + version is immutable.
+    #[command(disable_version_flag = true)]
+    Push {
+        file: PathBuf,
+        #[command(flatten)]
+        artifact: ArtifactRef,
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        media_type: Option<String>,
+        #[command(flatten)]
+        provenance: ProvenanceArgs,
+        /// A tag (for legal holds), repeatable.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// A DSSE envelope (from `artifact sign`) to attach after the upload.
+        #[arg(long)]
+        signature: Option<PathBuf>,
+    },
+    /// Download an artifact to a file, checking its digest.
+    #[command(disable_version_flag = true)]
+    Pull {
+        #[command(flatten)]
+        artifact: ArtifactRef,
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+    },
+    /// Sign a file offline: a DSSE envelope over an in-toto statement with SLSA provenance.
+    Sign {
+        file: PathBuf,
+        /// The artifact name the statement is about.
+        #[arg(long)]
+        name: String,
+        /// The private key (PKCS#8 PEM, from `key generate`).
+        #[arg(long)]
+        key: PathBuf,
+        #[command(flatten)]
+        provenance: ProvenanceArgs,
+        /// Where to write the envelope (default FILE.dsse.json).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// Verify a file's signature offline, against a public key.
+    Verify {
+        file: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        signature: PathBuf,
+        #[arg(long = "public-key")]
+        public_key: PathBuf,
+    },
+    /// Attach a signature envelope to a pushed artifact.
+    #[command(disable_version_flag = true)]
+    Attach {
+        #[command(flatten)]
+        artifact: ArtifactRef,
+        #[arg(long)]
+        signature: PathBuf,
+    },
+    List {
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Re-verify a pushed artifact on the server: content and signatures.
+    #[command(disable_version_flag = true)]
+    Check {
+        #[command(flatten)]
+        artifact: ArtifactRef,
+    },
+    /// Apply the retention policies: list what is kept and removed and why; remove unless --dry-run.
+    Gc {
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Write a new ed25519 key pair: PREFIX.key (0600) and PREFIX.pub.
+    Generate {
+        #[arg(long, default_value = "tollgate-signing")]
+        out: PathBuf,
+    },
+    /// Trust a public key for artifact signatures (of a team or a builder).
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "public-key")]
+        public_key: PathBuf,
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long)]
+        builder: Option<String>,
+    },
+    List,
+    Revoke {
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Upload a CI report for a release; it is parsed, and stored only if it parses.
+    Upload {
+        file: PathBuf,
+        #[arg(long)]
+        release: String,
+        #[arg(long)]
+        service: Option<String>,
+        /// junit, cobertura, lcov, sarif or cyclonedx.
+        #[arg(long)]
+        kind: String,
+    },
+    List {
+        #[arg(long)]
+        release: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    List,
+    /// Create or replace the policy for name:<artifact> or team:<team>.
+    Set {
+        selector: String,
+        #[arg(long)]
+        keep_last: Option<u32>,
+        #[arg(long)]
+        keep_deployed_days: Option<u32>,
+    },
+    /// Keep every artifact with this tag until the hold is released.
+    Hold {
+        tag: String,
+        #[arg(long)]
+        reason: String,
+    },
+    Unhold {
+        tag: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[cfg(test)]

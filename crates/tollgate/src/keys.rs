@@ -17,8 +17,7 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 /// Creates the data directory (mode 0700) if it does not exist.
 pub fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
-    fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("restricting the data directory {}", data_dir.display()))
 }
@@ -27,16 +26,13 @@ pub fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
 pub fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
     let key_path = data_dir.join(SIGNING_KEY_FILE);
     if key_path.exists() {
-        let pem = fs::read_to_string(&key_path)
-            .with_context(|| format!("reading {}", key_path.display()))?;
-        return SigningKey::from_pkcs8_pem(&pem).map_err(|error| {
-            anyhow::anyhow!("{} is not an ed25519 key: {error}", key_path.display())
-        });
+        let pem = fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+        return SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|error| anyhow::anyhow!("{} is not an ed25519 key: {error}", key_path.display()));
     }
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let private_pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|error| anyhow::anyhow!("encoding the signing key: {error}"))?;
+    let private_pem =
+        key.to_pkcs8_pem(LineEnding::LF).map_err(|error| anyhow::anyhow!("encoding the signing key: {error}"))?;
     write_secret(&key_path, private_pem.as_bytes())?;
     let public_pem = key
         .verifying_key()
@@ -44,6 +40,21 @@ pub fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<SigningKey>
         .map_err(|error| anyhow::anyhow!("encoding the public key: {error}"))?;
     fs::write(data_dir.join(PUBLIC_KEY_FILE), public_pem).context("writing the public key")?;
     Ok(key)
+}
+
+/// Writes a new artifact signing key pair: `<prefix>.key` (PKCS#8 PEM, 0600) and `<prefix>.pub`.
+pub fn generate_key_pair(prefix: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let private = PathBuf::from(format!("{}.key", prefix.display()));
+    let public = PathBuf::from(format!("{}.pub", prefix.display()));
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let private_pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|error| anyhow::anyhow!("encoding the key: {error}"))?;
+    write_secret(&private, private_pem.as_bytes())?;
+    let public_pem = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|error| anyhow::anyhow!("encoding the public key: {error}"))?;
+    fs::write(&public, public_pem).with_context(|| format!("writing {}", public.display()))?;
+    Ok((private, public))
 }
 
 /// Writes the bootstrap admin token, readable by its owner only. Returns its path.
@@ -60,8 +71,6 @@ fn write_secret(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.sync_all()
-        .with_context(|| format!("writing {}", path.display()))
+    file.write_all(contents).with_context(|| format!("writing {}", path.display()))?;
+    file.sync_all().with_context(|| format!("writing {}", path.display()))
 }

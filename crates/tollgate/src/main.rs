@@ -40,10 +40,8 @@ fn main() -> ExitCode {
 
 /// Runs the command; `Ok(false)` means it ran but found a failure (a chain that does not verify).
 async fn run(cli: Cli) -> anyhow::Result<bool> {
-    let context = Context {
-        client: Client::new(&cli.global.server, cli.global.token.clone()),
-        output: cli.global.output,
-    };
+    let context =
+        Context { client: Client::new(&cli.global.server, cli.global.token.clone()), output: cli.global.output };
     match cli.command {
         Command::Serve(args) => serve::run(args).await?,
         Command::Demo(args) => demo::run(args).await?,
@@ -51,26 +49,19 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Team(command) => commands::catalog::team(&context, command).await?,
         Command::User(command) => commands::catalog::user(&context, command).await?,
         Command::Token(command) => commands::catalog::token(&context, command).await?,
-        Command::Service(command) => {
-            commands::catalog::named(&context, "services", command).await?
-        }
-        Command::Environment(command) => {
-            commands::catalog::named(&context, "environments", command).await?
-        }
-        Command::Lifecycle(command) => {
-            commands::catalog::named(&context, "lifecycles", command).await?
-        }
+        Command::Service(command) => commands::catalog::named(&context, "services", command).await?,
+        Command::Environment(command) => commands::catalog::named(&context, "environments", command).await?,
+        Command::Lifecycle(command) => commands::catalog::named(&context, "lifecycles", command).await?,
         Command::Release(command) => commands::release::release(&context, command).await?,
         Command::Deployment(command) => commands::release::deployment(&context, command).await?,
         Command::Register(args) => commands::release::register(&context, args).await?,
         Command::Audit(command) => return commands::audit::audit(&context, command).await,
+        Command::Artifact(command) => return commands::artifact::artifact(&context, command).await,
+        Command::Key(command) => commands::artifact::key(&context, command).await?,
+        Command::Evidence(command) => commands::artifact::evidence(&context, command).await?,
+        Command::Retention(command) => commands::artifact::retention(&context, command).await?,
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "tollgate",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut Cli::command(), "tollgate", &mut std::io::stdout());
         }
     }
     Ok(true)
@@ -84,11 +75,8 @@ fn init_tracing(command: &Command) {
         Command::Demo(_) => ("warn", LogFormat::Text),
         _ => ("warn", LogFormat::Text),
     };
-    let filter =
-        EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("TOLLGATE_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

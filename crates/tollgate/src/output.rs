@@ -12,13 +12,7 @@ pub type Column = (&'static str, &'static str);
 pub fn print_list(format: OutputFormat, items: &Value, columns: &[Column]) {
     match format {
         OutputFormat::Json => print_json(items),
-        OutputFormat::Table => println!(
-            "{}",
-            table(
-                items.as_array().map(Vec::as_slice).unwrap_or_default(),
-                columns
-            )
-        ),
+        OutputFormat::Table => println!("{}", table(items.as_array().map(Vec::as_slice).unwrap_or_default(), columns)),
     }
 }
 
@@ -29,10 +23,7 @@ pub fn print_item(format: OutputFormat, item: &Value, columns: &[Column]) {
         OutputFormat::Table => {
             let mut table = new_table();
             for (header, pointer) in columns {
-                table.add_row(vec![
-                    header.to_string(),
-                    cell(item.pointer(pointer).unwrap_or(&Value::Null)),
-                ]);
+                table.add_row(vec![header.to_string(), cell(item.pointer(pointer).unwrap_or(&Value::Null))]);
             }
             println!("{table}");
         }
@@ -40,10 +31,7 @@ pub fn print_item(format: OutputFormat, item: &Value, columns: &[Column]) {
 }
 
 pub fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("JSON values print")
-    );
+    println!("{}", serde_json::to_string_pretty(value).expect("JSON values print"));
 }
 
 /// A table of `items` with `columns`.
@@ -51,11 +39,7 @@ pub fn table(items: &[Value], columns: &[Column]) -> Table {
     let mut table = new_table();
     table.set_header(columns.iter().map(|(header, _)| header.to_uppercase()));
     for item in items {
-        table.add_row(
-            columns
-                .iter()
-                .map(|(_, pointer)| cell(item.pointer(pointer).unwrap_or(&Value::Null))),
-        );
+        table.add_row(columns.iter().map(|(_, pointer)| cell(item.pointer(pointer).unwrap_or(&Value::Null))));
     }
     table
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tollgate_service::{Settings, SystemClock, Tollgate};
+use tollgate_store::blob::BlobStore;
 use tollgate_store::{DatabaseConfig, Store};
 
 use crate::args::{ServeArgs, StorageArgs};
@@ -32,18 +33,18 @@ impl Running {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let running = start(&args.storage, args.listen, args.checkpoint_interval).await?;
+    let settings = Settings {
+        checkpoint_interval: args.checkpoint_interval.max(1),
+        max_artifact_bytes: args.max_artifact_bytes,
+        max_evidence_bytes: args.max_evidence_bytes,
+    };
+    let running = start(&args.storage, args.listen, settings).await?;
     println!("tollgate listening on http://{}", running.address);
     if let Some(token) = &running.admin_token {
         let path = args.storage.data_dir.join(keys::ADMIN_TOKEN_FILE);
-        println!(
-            "created user admin; its token (shown once, also in {}):\n{token}",
-            path.display()
-        );
+        println!("created user admin; its token (shown once, also in {}):\n{token}", path.display());
     }
-    let Running {
-        shutdown, mut task, ..
-    } = running;
+    let Running { shutdown, mut task, .. } = running;
     tokio::select! {
         signalled = shutdown_signal() => {
             signalled?;
@@ -56,25 +57,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Opens everything and starts serving on `listen` in the background.
-pub async fn start(
-    storage: &StorageArgs,
-    listen: SocketAddr,
-    checkpoint_interval: u64,
-) -> anyhow::Result<Running> {
+pub async fn start(storage: &StorageArgs, listen: SocketAddr, settings: Settings) -> anyhow::Result<Running> {
     keys::ensure_data_dir(&storage.data_dir)?;
     let config = match &storage.database_url {
         Some(url) => DatabaseConfig::parse_url(url).map_err(anyhow::Error::msg)?,
         None => DatabaseConfig::in_data_dir(&storage.data_dir),
     };
-    let store = Store::open(&config)
-        .await
-        .with_context(|| format!("opening the database {config}"))?;
+    let store = Store::open(&config).await.with_context(|| format!("opening the database {config}"))?;
     let signing_key = keys::load_or_create_signing_key(&storage.data_dir)?;
-    let settings = Settings {
-        checkpoint_interval: checkpoint_interval.max(1),
-    };
-    let tollgate =
-        Tollgate::new(store.clone(), signing_key, Arc::new(SystemClock), settings).await?;
+    let blobs = BlobStore::open(&storage.data_dir.join("blobs")).await.context("opening the blob store")?;
+    let tollgate = Tollgate::new(store.clone(), blobs, signing_key, Arc::new(SystemClock), settings).await?;
     let admin_token = match tollgate.bootstrap().await? {
         Some(issued) => {
             keys::write_admin_token(&storage.data_dir, issued.secret.expose())?;
@@ -82,9 +74,7 @@ pub async fn start(
         }
         None => None,
     };
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr()?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let router = tollgate_http::router(tollgate.clone());
@@ -97,21 +87,13 @@ pub async fn start(
             .await
             .context("serving HTTP")?;
         if let Some(checkpoint) = app.checkpoint_now().await? {
-            tracing::info!(
-                tree_size = checkpoint.tree_size,
-                "signed the audit checkpoint at shutdown"
-            );
+            tracing::info!(tree_size = checkpoint.tree_size, "signed the audit checkpoint at shutdown");
         }
         store.close().await;
         Ok(())
     });
     tracing::info!(%address, database = %config, "serving");
-    Ok(Running {
-        address,
-        admin_token,
-        shutdown,
-        task,
-    })
+    Ok(Running { address, admin_token, shutdown, task })
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

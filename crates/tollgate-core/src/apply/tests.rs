@@ -11,17 +11,10 @@ fn service(name: &str, owner: &str, depends_on: &[&str]) -> ServiceInput {
 
 fn input() -> ApplyInput {
     ApplyInput {
-        teams: vec![TeamInput {
-            name: "payments".to_owned(),
-            ..TeamInput::default()
-        }],
+        teams: vec![TeamInput { name: "payments".to_owned(), ..TeamInput::default() }],
         environments: ["dev", "staging", "prod"]
             .iter()
-            .map(|name| EnvironmentInput {
-                name: name.to_string(),
-                tier: name.to_string(),
-                region: None,
-            })
+            .map(|name| EnvironmentInput { name: name.to_string(), tier: name.to_string(), region: None })
             .collect(),
         lifecycles: vec![LifecycleInput {
             name: "default".to_owned(),
@@ -40,17 +33,10 @@ fn summary(plan: &Plan) -> Vec<String> {
         .iter()
         .map(|change| match &change.op {
             PlanOp::Create => format!("create {} {}", change.desired.kind(), change.desired.name()),
-            PlanOp::Update { fields } => format!(
-                "update {} {} ({})",
-                change.desired.kind(),
-                change.desired.name(),
-                fields.join(", ")
-            ),
-            PlanOp::Unchanged => format!(
-                "unchanged {} {}",
-                change.desired.kind(),
-                change.desired.name()
-            ),
+            PlanOp::Update { fields } => {
+                format!("update {} {} ({})", change.desired.kind(), change.desired.name(), fields.join(", "))
+            }
+            PlanOp::Unchanged => format!("unchanged {} {}", change.desired.kind(), change.desired.name()),
         })
         .collect()
 }
@@ -102,17 +88,8 @@ fn changed_fields_are_named() {
     changed.services[0].depends_on.clear();
     changed.environments[2].region = Some("eu".to_owned());
     let plan = plan(changed, &current).expect("valid");
-    let updates: Vec<String> = summary(&plan)
-        .into_iter()
-        .filter(|line| line.starts_with("update"))
-        .collect();
-    assert_eq!(
-        updates,
-        [
-            "update environment prod (region)",
-            "update service api (criticality, depends_on)"
-        ]
-    );
+    let updates: Vec<String> = summary(&plan).into_iter().filter(|line| line.starts_with("update")).collect();
+    assert_eq!(updates, ["update environment prod (region)", "update service api (criticality, depends_on)"]);
 }
 
 #[test]
@@ -122,13 +99,8 @@ fn dangling_references_duplicates_and_cycles_are_all_reported() {
     bad.lifecycles[0].environments.push("qa".to_owned());
     bad.services[0].owner = "checkout".to_owned();
     bad.services[2].depends_on = vec!["api".to_owned()];
-    bad.environments.push(EnvironmentInput {
-        name: "dev".to_owned(),
-        tier: "dev".to_owned(),
-        region: None,
-    });
-    bad.services
-        .push(service("search", "payments", &["elastic"]));
+    bad.environments.push(EnvironmentInput { name: "dev".to_owned(), tier: "dev".to_owned(), region: None });
+    bad.services.push(service("search", "payments", &["elastic"]));
     let violations = plan(bad, &CurrentState::default()).expect_err("invalid");
     let lines: Vec<String> = violations.0.iter().map(ToString::to_string).collect();
     insta::assert_snapshot!(lines.join("\n"), @r###"
@@ -144,10 +116,8 @@ fn dangling_references_duplicates_and_cycles_are_all_reported() {
 #[test]
 fn references_may_point_at_existing_objects() {
     let current = applied(&plan(input(), &CurrentState::default()).expect("valid"));
-    let only_new_service = ApplyInput {
-        services: vec![service("search", "payments", &["ledger"])],
-        ..ApplyInput::default()
-    };
+    let only_new_service =
+        ApplyInput { services: vec![service("search", "payments", &["ledger"])], ..ApplyInput::default() };
     let plan = plan(only_new_service, &current).expect("valid");
     assert_eq!(summary(&plan), ["create service search"]);
 }

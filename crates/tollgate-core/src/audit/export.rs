@@ -19,24 +19,9 @@ pub const EXPORT_FORMAT: &str = "tollgate-audit-export/v1";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ExportLine {
-    Header {
-        format: String,
-        key_id: String,
-        public_key: String,
-        entries: u64,
-    },
-    Checkpoint {
-        tree_size: u64,
-        head: String,
-        signed_at: String,
-        key_id: String,
-        signature: String,
-    },
-    Entry {
-        seq: u64,
-        hash: String,
-        body: String,
-    },
+    Header { format: String, key_id: String, public_key: String, entries: u64 },
+    Checkpoint { tree_size: u64, head: String, signed_at: String, key_id: String, signature: String },
+    Entry { seq: u64, hash: String, body: String },
 }
 
 impl ExportLine {
@@ -60,16 +45,8 @@ impl ExportLine {
     }
 
     /// An entry line. Fails when the stored bytes are not UTF-8, which canonical JSON always is.
-    pub fn entry(
-        seq: u64,
-        hash: &Sha256Digest,
-        body: &[u8],
-    ) -> Result<ExportLine, std::str::Utf8Error> {
-        Ok(ExportLine::Entry {
-            seq,
-            hash: hash.to_string(),
-            body: std::str::from_utf8(body)?.to_owned(),
-        })
+    pub fn entry(seq: u64, hash: &Sha256Digest, body: &[u8]) -> Result<ExportLine, std::str::Utf8Error> {
+        Ok(ExportLine::Entry { seq, hash: hash.to_string(), body: std::str::from_utf8(body)?.to_owned() })
     }
 }
 
@@ -102,59 +79,37 @@ pub fn verify_export<'a>(
                     return Err(error("the header must be the first line, once".to_owned()));
                 }
                 if format != EXPORT_FORMAT {
-                    return Err(error(format!(
-                        "unknown format {format:?}, expected {EXPORT_FORMAT:?}"
-                    )));
+                    return Err(error(format!("unknown format {format:?}, expected {EXPORT_FORMAT:?}")));
                 }
                 seen_header = true;
             }
-            ExportLine::Checkpoint {
-                tree_size,
-                head,
-                signed_at,
-                key_id,
-                signature,
-            } => {
+            ExportLine::Checkpoint { tree_size, head, signed_at, key_id, signature } => {
                 if verifier.is_some() {
                     return Err(error("checkpoints must come before entries".to_owned()));
                 }
                 let head = Sha256Digest::parse(&head).map_err(|p| error(format!("head: {p}")))?;
-                let signed_at = signed_at
-                    .parse()
-                    .map_err(|_| error(format!("signed_at: {signed_at:?} is not a timestamp")))?;
+                let signed_at =
+                    signed_at.parse().map_err(|_| error(format!("signed_at: {signed_at:?} is not a timestamp")))?;
                 let mut bytes = [0u8; 64];
                 hex::decode_to_slice(&signature, &mut bytes)
                     .map_err(|_| error("signature: not 64 hex-encoded bytes".to_owned()))?;
-                checkpoints.push(Checkpoint {
-                    tree_size,
-                    head,
-                    signed_at,
-                    key_id,
-                    signature: bytes,
-                });
+                checkpoints.push(Checkpoint { tree_size, head, signed_at, key_id, signature: bytes });
             }
             ExportLine::Entry { seq, hash, body } => {
                 if !seen_header {
                     return Err(error("the file has no header line".to_owned()));
                 }
                 let hash = Sha256Digest::parse(&hash).map_err(|p| error(format!("hash: {p}")))?;
-                let verifier = verifier.get_or_insert_with(|| {
-                    ChainVerifier::new(std::mem::take(&mut checkpoints), trusted_keys)
-                });
-                if verifier
-                    .push(seq, hash.as_bytes(), body.as_bytes())
-                    .is_err()
-                {
+                let verifier =
+                    verifier.get_or_insert_with(|| ChainVerifier::new(std::mem::take(&mut checkpoints), trusted_keys));
+                if verifier.push(seq, hash.as_bytes(), body.as_bytes()).is_err() {
                     break;
                 }
             }
         }
     }
     if !seen_header {
-        return Err(ExportError {
-            line: 1,
-            reason: "the file has no header line".to_owned(),
-        });
+        return Err(ExportError { line: 1, reason: "the file has no header line".to_owned() });
     }
     let verifier = verifier.unwrap_or_else(|| ChainVerifier::new(checkpoints, trusted_keys));
     Ok(verifier.finish(None))

@@ -36,12 +36,7 @@ fn key() -> SigningKey {
 
 fn checkpoint(log: &Log, tree_size: u64) -> Checkpoint {
     let head = Sha256Digest::from_bytes(log.rows[tree_size as usize - 1].1);
-    Checkpoint::sign(
-        &key(),
-        tree_size,
-        head,
-        "2026-03-01T12:00:00Z".parse().expect("timestamp"),
-    )
+    Checkpoint::sign(&key(), tree_size, head, "2026-03-01T12:00:00Z".parse().expect("timestamp"))
 }
 
 fn verify(log: &Log, checkpoints: Vec<Checkpoint>) -> String {
@@ -65,31 +60,25 @@ fn an_intact_chain_verifies_with_its_checkpoints() {
     let log = log(5);
     let checkpoints = vec![checkpoint(&log, 2), checkpoint(&log, 4)];
     let report = verify(&log, checkpoints);
-    assert!(
-        report.starts_with("ok: 5 entries verified, head sha256:"),
-        "{report}"
-    );
-    assert!(
-        report.ends_with(", 2 signed checkpoints verified, 1 entries after the last checkpoint"),
-        "{report}"
-    );
+    assert!(report.starts_with("ok: 5 entries verified, head sha256:"), "{report}");
+    assert!(report.ends_with(", 2 signed checkpoints verified, 1 entries after the last checkpoint"), "{report}");
 }
 
 #[test]
 fn an_edited_entry_is_named() {
     let mut log = log(5);
     log.rows[2].2 = record(99).canonical_bytes(3);
-    assert_eq!(verify(&log, vec![]), "FAILED: entry 3: hash does not match its content and the previous entry (edited, reordered or replaced)");
+    assert_eq!(
+        verify(&log, vec![]),
+        "FAILED: entry 3: hash does not match its content and the previous entry (edited, reordered or replaced)"
+    );
 }
 
 #[test]
 fn a_deleted_entry_is_named() {
     let mut log = log(5);
     log.rows.remove(1);
-    assert_eq!(
-        verify(&log, vec![]),
-        "FAILED: entry 2: missing (found entry 3 in its place)"
-    );
+    assert_eq!(verify(&log, vec![]), "FAILED: entry 2: missing (found entry 3 in its place)");
 }
 
 #[test]
@@ -99,7 +88,10 @@ fn reordered_entries_are_named() {
     let (second, third) = (log.rows[1].clone(), log.rows[2].clone());
     log.rows[1] = (2, third.1, third.2);
     log.rows[2] = (3, second.1, second.2);
-    assert_eq!(verify(&log, vec![]), "FAILED: entry 2: hash does not match its content and the previous entry (edited, reordered or replaced)");
+    assert_eq!(
+        verify(&log, vec![]),
+        "FAILED: entry 2: hash does not match its content and the previous entry (edited, reordered or replaced)"
+    );
 }
 
 #[test]
@@ -126,10 +118,7 @@ fn a_rewritten_chain_does_not_match_its_checkpoint() {
         previous = hash;
         forged.rows.push((seq, hash, body));
     }
-    assert_eq!(
-        verify(&forged, checkpoints),
-        "FAILED: entry 3: differs from the checkpoint signed at tree size 3"
-    );
+    assert_eq!(verify(&forged, checkpoints), "FAILED: entry 3: differs from the checkpoint signed at tree size 3");
 }
 
 #[test]
@@ -137,30 +126,16 @@ fn checkpoints_by_unknown_keys_or_with_bad_signatures_fail() {
     let log = log(3);
     let stranger = SigningKey::from_bytes(&[7; 32]);
     let head = Sha256Digest::from_bytes(log.rows[2].1);
-    let foreign = Checkpoint::sign(
-        &stranger,
-        3,
-        head,
-        "2026-03-01T12:00:00Z".parse().expect("timestamp"),
-    );
+    let foreign = Checkpoint::sign(&stranger, 3, head, "2026-03-01T12:00:00Z".parse().expect("timestamp"));
     let report = verify(&log, vec![foreign.clone()]);
-    assert_eq!(
-        report,
-        format!(
-            "FAILED: checkpoint at tree size 3: signed by untrusted key {}",
-            foreign.key_id
-        )
-    );
+    assert_eq!(report, format!("FAILED: checkpoint at tree size 3: signed by untrusted key {}", foreign.key_id));
 
     let mut tampered = checkpoint(&log, 3);
     tampered.signature[0] ^= 1;
     let report = verify(&log, vec![tampered.clone()]);
     assert_eq!(
         report,
-        format!(
-            "FAILED: checkpoint at tree size 3: signature by key {} does not verify",
-            tampered.key_id
-        )
+        format!("FAILED: checkpoint at tree size 3: signature by key {} does not verify", tampered.key_id)
     );
 }
 
@@ -180,40 +155,26 @@ fn an_export_verifies_offline_and_names_a_tampered_entry() {
     let log = log(4);
     let key = key();
     let checkpoint = checkpoint(&log, 4);
-    let mut lines =
-        vec![
-            serde_json::to_string(&export::ExportLine::header(&key.verifying_key(), 4))
-                .expect("json"),
-        ];
+    let mut lines = vec![serde_json::to_string(&export::ExportLine::header(&key.verifying_key(), 4)).expect("json")];
     lines.push(serde_json::to_string(&export::ExportLine::checkpoint(&checkpoint)).expect("json"));
     for (seq, hash, body) in &log.rows {
-        let line =
-            export::ExportLine::entry(*seq, &Sha256Digest::from_bytes(*hash), body).expect("utf-8");
+        let line = export::ExportLine::entry(*seq, &Sha256Digest::from_bytes(*hash), body).expect("utf-8");
         lines.push(serde_json::to_string(&line).expect("json"));
     }
     let trusted = [key.verifying_key()];
-    let report =
-        export::verify_export(lines.iter().map(String::as_str), &trusted).expect("readable");
-    assert!(
-        report.is_ok() && report.entries == 4 && report.checkpoints_verified == 1,
-        "{report}"
-    );
+    let report = export::verify_export(lines.iter().map(String::as_str), &trusted).expect("readable");
+    assert!(report.is_ok() && report.entries == 4 && report.checkpoints_verified == 1, "{report}");
 
-    let tampered: Vec<String> = lines
-        .iter()
-        .map(|line| line.replace("team-3", "team-X"))
-        .collect();
-    let report =
-        export::verify_export(tampered.iter().map(String::as_str), &trusted).expect("readable");
-    assert_eq!(report.to_string(), "FAILED: entry 3: hash does not match its content and the previous entry (edited, reordered or replaced)");
-
-    let truncated = &lines[..lines.len() - 1];
-    let report =
-        export::verify_export(truncated.iter().map(String::as_str), &trusted).expect("readable");
+    let tampered: Vec<String> = lines.iter().map(|line| line.replace("team-3", "team-X")).collect();
+    let report = export::verify_export(tampered.iter().map(String::as_str), &trusted).expect("readable");
     assert_eq!(
         report.to_string(),
-        "FAILED: entry 4: missing; a checkpoint covers 4 entries but the log ends after 3"
+        "FAILED: entry 3: hash does not match its content and the previous entry (edited, reordered or replaced)"
     );
+
+    let truncated = &lines[..lines.len() - 1];
+    let report = export::verify_export(truncated.iter().map(String::as_str), &trusted).expect("readable");
+    assert_eq!(report.to_string(), "FAILED: entry 4: missing; a checkpoint covers 4 entries but the log ends after 3");
 
     let garbage = export::verify_export(["{\"type\":\"nope\"}"], &trusted);
     assert!(garbage.is_err_and(|e| e.line == 1));

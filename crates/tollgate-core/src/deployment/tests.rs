@@ -47,39 +47,18 @@ fn check(
     expected: Result<Promotion, Vec<&str>>,
 ) {
     let succeeded_in = succeeded.iter().map(|name| env(name)).collect();
-    let outcome = check_promotion(
-        &release(state, release_type),
-        &lifecycle(),
-        &env(target),
-        &succeeded_in,
-    )
-    .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>());
-    let expected =
-        expected.map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
-    assert_eq!(
-        outcome, expected,
-        "{release_type} release to {target} after {succeeded:?}"
-    );
+    let outcome = check_promotion(&release(state, release_type), &lifecycle(), &env(target), &succeeded_in)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+    let expected = expected.map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+    assert_eq!(outcome, expected, "{release_type} release to {target} after {succeeded:?}");
 }
 
 #[test]
 fn promotion_follows_the_lifecycle() {
     use ReleaseState as S;
     check(S::Ready, "minor", "dev", &[], Ok(Promotion::Followed));
-    check(
-        S::Deploying,
-        "minor",
-        "staging",
-        &["dev"],
-        Ok(Promotion::Followed),
-    );
-    check(
-        S::Deploying,
-        "minor",
-        "prod",
-        &["dev", "staging"],
-        Ok(Promotion::Followed),
-    );
+    check(S::Deploying, "minor", "staging", &["dev"], Ok(Promotion::Followed));
+    check(S::Deploying, "minor", "prod", &["dev", "staging"], Ok(Promotion::Followed));
     check(
         S::Deploying,
         "minor",
@@ -87,15 +66,7 @@ fn promotion_follows_the_lifecycle() {
         &["dev"],
         Err(vec!["release 1.0.0 has not succeeded in staging, which comes before prod in lifecycle default"]),
     );
-    check(
-        S::Deploying,
-        "emergency",
-        "prod",
-        &["dev"],
-        Ok(Promotion::EmergencySkipped {
-            skipped: env("staging"),
-        }),
-    );
+    check(S::Deploying, "emergency", "prod", &["dev"], Ok(Promotion::EmergencySkipped { skipped: env("staging") }));
     check(
         S::Planned,
         "minor",
@@ -131,11 +102,7 @@ fn deployed(
             release_version: version.parse().expect("version"),
             environment: env("prod"),
             manifest_digest: Sha256Digest::of(version.as_bytes()),
-            status: if rolled_back.is_some() {
-                DeploymentStatus::RolledBack
-            } else {
-                DeploymentStatus::Succeeded
-            },
+            status: if rolled_back.is_some() { DeploymentStatus::RolledBack } else { DeploymentStatus::Succeeded },
             promotion: Promotion::Followed,
             actor: UserName::parse("ana").expect("name"),
             started_at: at(finished),
@@ -149,25 +116,14 @@ fn deployed(
 fn versions_at(history: &[DeployedRelease], instant: &str) -> Vec<String> {
     running_at(history, at(instant))
         .iter()
-        .map(|running| {
-            format!(
-                "{}={} ({})",
-                running.service, running.artifact.version, running.release_version
-            )
-        })
+        .map(|running| format!("{}={} ({})", running.service, running.artifact.version, running.release_version))
         .collect()
 }
 
 #[test]
 fn the_register_answers_what_ran_at_an_instant() {
     let history = vec![
-        deployed(
-            1,
-            "1.0.0",
-            &[("api", "1.0"), ("ledger", "1.0")],
-            "2026-03-01T10:00:00Z",
-            None,
-        ),
+        deployed(1, "1.0.0", &[("api", "1.0"), ("ledger", "1.0")], "2026-03-01T10:00:00Z", None),
         deployed(2, "1.1.0", &[("api", "1.1")], "2026-03-02T10:00:00Z", None),
         deployed(
             3,
@@ -178,23 +134,11 @@ fn the_register_answers_what_ran_at_an_instant() {
         ),
     ];
     assert!(versions_at(&history, "2026-03-01T09:59:59Z").is_empty());
-    assert_eq!(
-        versions_at(&history, "2026-03-01T10:00:00Z"),
-        ["api=1.0 (1.0.0)", "ledger=1.0 (1.0.0)"]
-    );
-    assert_eq!(
-        versions_at(&history, "2026-03-02T12:00:00Z"),
-        ["api=1.1 (1.1.0)", "ledger=1.0 (1.0.0)"]
-    );
-    assert_eq!(
-        versions_at(&history, "2026-03-03T10:30:00Z"),
-        ["api=1.2 (1.2.0)", "ledger=1.2 (1.2.0)"]
-    );
+    assert_eq!(versions_at(&history, "2026-03-01T10:00:00Z"), ["api=1.0 (1.0.0)", "ledger=1.0 (1.0.0)"]);
+    assert_eq!(versions_at(&history, "2026-03-02T12:00:00Z"), ["api=1.1 (1.1.0)", "ledger=1.0 (1.0.0)"]);
+    assert_eq!(versions_at(&history, "2026-03-03T10:30:00Z"), ["api=1.2 (1.2.0)", "ledger=1.2 (1.2.0)"]);
     // After the roll-back, the versions from before it run again.
-    assert_eq!(
-        versions_at(&history, "2026-03-03T11:00:00Z"),
-        ["api=1.1 (1.1.0)", "ledger=1.0 (1.0.0)"]
-    );
+    assert_eq!(versions_at(&history, "2026-03-03T11:00:00Z"), ["api=1.1 (1.1.0)", "ledger=1.0 (1.0.0)"]);
 }
 
 #[test]
@@ -205,18 +149,12 @@ fn deployment_status_moves_only_forward() {
         ..deployed(1, "1.0.0", &[], "2026-03-01T10:00:00Z", None).deployment
     };
     let now = at("2026-03-01T11:00:00Z");
-    let succeeded = running
-        .finish(DeploymentStatus::Succeeded, now)
-        .expect("allowed");
+    let succeeded = running.finish(DeploymentStatus::Succeeded, now).expect("allowed");
     assert_eq!(succeeded.finished_at, Some(now));
-    let rolled_back = succeeded
-        .finish(DeploymentStatus::RolledBack, now)
-        .expect("allowed");
+    let rolled_back = succeeded.finish(DeploymentStatus::RolledBack, now).expect("allowed");
     assert_eq!(rolled_back.rolled_back_at, Some(now));
     assert_eq!(
-        rolled_back
-            .finish(DeploymentStatus::Succeeded, now)
-            .map_err(|e| e.to_string()),
+        rolled_back.finish(DeploymentStatus::Succeeded, now).map_err(|e| e.to_string()),
         Err("deployment 1 is rolled_back and cannot become succeeded; allowed: ".to_owned())
     );
 }
@@ -229,33 +167,16 @@ fn recorded_times_are_checked() {
         started_at: Some(started.to_owned()),
         finished_at: finished.map(str::to_owned),
     };
-    let ok = input(
-        "succeeded",
-        "2026-03-01T10:00:00Z",
-        Some("2026-03-01T10:05:00Z"),
-    )
-    .parse(now)
-    .expect("valid");
+    let ok = input("succeeded", "2026-03-01T10:00:00Z", Some("2026-03-01T10:05:00Z")).parse(now).expect("valid");
     assert_eq!(ok.finished_at, Some(at("2026-03-01T10:05:00Z")));
     let error = |input: DeploymentInput| input.parse(now).expect_err("invalid").to_string();
     assert_eq!(
-        error(input(
-            "succeeded",
-            "2026-03-01T10:00:00Z",
-            Some("2026-03-01T09:00:00Z")
-        )),
+        error(input("succeeded", "2026-03-01T10:00:00Z", Some("2026-03-01T09:00:00Z"))),
         "finished_at: end must be after start"
     );
+    assert_eq!(error(input("running", "2026-03-01T13:00:00Z", None)), "started_at: lies in the future");
     assert_eq!(
-        error(input("running", "2026-03-01T13:00:00Z", None)),
-        "started_at: lies in the future"
-    );
-    assert_eq!(
-        error(input(
-            "running",
-            "2026-03-01T10:00:00Z",
-            Some("2026-03-01T10:05:00Z")
-        )),
+        error(input("running", "2026-03-01T10:00:00Z", Some("2026-03-01T10:05:00Z"))),
         "finished_at: a running deployment has not finished"
     );
     assert_eq!(error(input("done", "yesterday", None)), "status: \"done\" is not one of running, succeeded, failed, rolled_back; started_at: \"yesterday\" is not an RFC 3339 timestamp");

@@ -47,14 +47,9 @@ fn release(state: ReleaseState, release_type: ReleaseType) -> Release {
 
 /// Applies `action` to a release in state `from` and returns the new state or the error text.
 fn check(from: ReleaseState, action: ReleaseAction, expected: Result<ReleaseState, &str>) {
-    let outcome = release(from, ReleaseType::Minor)
-        .transition(action, Some("because"))
-        .map_err(|error| error.to_string());
-    assert_eq!(
-        outcome,
-        expected.map_err(str::to_owned),
-        "{from} --{action}-->"
-    );
+    let outcome =
+        release(from, ReleaseType::Minor).transition(action, Some("because")).map_err(|error| error.to_string());
+    assert_eq!(outcome, expected.map_err(str::to_owned), "{from} --{action}-->");
 }
 
 #[test]
@@ -86,15 +81,9 @@ fn the_release_state_machine_allows_only_its_transitions() {
     check(
         S::Deploying,
         A::Cancel,
-        Err(
-            "cannot cancel a release that is deploying; allowed next states: deployed, rolled_back",
-        ),
+        Err("cannot cancel a release that is deploying; allowed next states: deployed, rolled_back"),
     );
-    check(
-        S::Closed,
-        A::Plan,
-        Err("cannot plan a release that is closed; allowed next states: none (final state)"),
-    );
+    check(S::Closed, A::Plan, Err("cannot plan a release that is closed; allowed next states: none (final state)"));
     check(
         S::Cancelled,
         A::Plan,
@@ -105,10 +94,7 @@ fn the_release_state_machine_allows_only_its_transitions() {
 #[test]
 fn an_emergency_release_may_skip_planning() {
     let emergency = release(ReleaseState::Draft, ReleaseType::Emergency);
-    assert_eq!(
-        emergency.transition(ReleaseAction::MarkReady, None),
-        Ok(ReleaseState::Ready)
-    );
+    assert_eq!(emergency.transition(ReleaseAction::MarkReady, None), Ok(ReleaseState::Ready));
 }
 
 #[test]
@@ -116,18 +102,14 @@ fn unfreezing_needs_a_reason() {
     let frozen = release(ReleaseState::ScopeFrozen, ReleaseType::Minor);
     assert_eq!(
         frozen.transition(ReleaseAction::UnfreezeScope, Some("  ")),
-        Err(TransitionError::ReasonRequired {
-            action: ReleaseAction::UnfreezeScope
-        })
+        Err(TransitionError::ReasonRequired { action: ReleaseAction::UnfreezeScope })
     );
 }
 
 #[test]
 fn content_is_locked_from_scope_freeze_on() {
     for state in [ReleaseState::Draft, ReleaseState::Planned] {
-        assert!(release(state, ReleaseType::Minor)
-            .check_content_editable()
-            .is_ok());
+        assert!(release(state, ReleaseType::Minor).check_content_editable().is_ok());
     }
     let frozen = release(ReleaseState::ScopeFrozen, ReleaseType::Minor);
     assert_eq!(
@@ -142,10 +124,7 @@ fn manifest_digest_follows_what_is_deployed_only() {
     let digest = content.manifest_digest();
     // The expected value was computed independently, with Python's hashlib over
     // json.dumps(manifest, sort_keys=True, separators=(",", ":")).
-    assert_eq!(
-        digest.to_string(),
-        "sha256:367f9499878d0463c8e8d4091c3c4fcc92181830facfaa11f165b99b717f0252"
-    );
+    assert_eq!(digest.to_string(), "sha256:367f9499878d0463c8e8d4091c3c4fcc92181830facfaa11f165b99b717f0252");
 
     // Reordering the input does not change the digest: artifacts are sorted by service.
     let mut reordered = input();

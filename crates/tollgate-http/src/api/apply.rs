@@ -66,11 +66,7 @@ pub async fn apply(
         lifecycles: request.lifecycles.into_iter().map(Into::into).collect(),
         services: request.services.into_iter().map(Into::into).collect(),
     };
-    let mode = if query.dry_run {
-        ApplyMode::DryRun
-    } else {
-        ApplyMode::Apply
-    };
+    let mode = if query.dry_run { ApplyMode::DryRun } else { ApplyMode::Apply };
     let plan = state.tollgate.apply(&principal, input, mode).await?;
     let applied = mode == ApplyMode::Apply && !plan.is_noop();
     let changes = plan
@@ -79,9 +75,7 @@ pub async fn apply(
         .map(|change| {
             let (op, fields) = match &change.op {
                 PlanOp::Create => ("create", Vec::new()),
-                PlanOp::Update { fields } => {
-                    ("update", fields.iter().map(|f| f.to_string()).collect())
-                }
+                PlanOp::Update { fields } => ("update", fields.iter().map(|f| f.to_string()).collect()),
                 PlanOp::Unchanged => ("unchanged", Vec::new()),
             };
             PlannedChangeResponse {

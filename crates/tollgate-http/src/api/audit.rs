@@ -56,14 +56,7 @@ pub async fn list_audit(
     Auth(principal): Auth,
     QueryParams(query): QueryParams<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntryResponse>>, ApiError> {
-    let entries = state
-        .tollgate
-        .list_audit(
-            &principal,
-            query.after.unwrap_or(0),
-            query.limit.unwrap_or(100),
-        )
-        .await?;
+    let entries = state.tollgate.list_audit(&principal, query.after.unwrap_or(0), query.limit.unwrap_or(100)).await?;
     let entries = entries
         .into_iter()
         .map(|entry| AuditEntryResponse {
@@ -95,54 +88,34 @@ pub async fn verify_audit(
 
 #[utoipa::path(get, path = "/audit/export", tag = "audit",
     responses((status = 200, content_type = "application/x-ndjson", description = "tollgate-audit-export/v1 JSON lines: a header, the checkpoints, then every entry")))]
-pub async fn export_audit(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-) -> Result<Response, ApiError> {
+pub async fn export_audit(State(state): State<AppState>, Auth(principal): Auth) -> Result<Response, ApiError> {
     let export = state.tollgate.start_audit_export(&principal).await?;
     let mut head_lines = vec![ExportLine::header(&export.public_key, export.head)];
     head_lines.extend(export.checkpoints.iter().map(ExportLine::checkpoint));
     let head_text: String = head_lines.iter().map(to_line).collect();
-    let pages = stream::unfold(
-        (state, principal, 0u64, export.head),
-        |(state, principal, after, head)| async move {
-            if after >= head {
-                return None;
-            }
-            let page = export_page(&state, &principal, after, head).await;
-            let next = match &page {
-                Ok((last, _)) => *last,
-                Err(_) => head,
-            };
-            Some((page.map(|(_, text)| text), (state, principal, next, head)))
-        },
-    );
+    let pages = stream::unfold((state, principal, 0u64, export.head), |(state, principal, after, head)| async move {
+        if after >= head {
+            return None;
+        }
+        let page = export_page(&state, &principal, after, head).await;
+        let next = match &page {
+            Ok((last, _)) => *last,
+            Err(_) => head,
+        };
+        Some((page.map(|(_, text)| text), (state, principal, next, head)))
+    });
     let body = stream::once(async move { Ok::<_, std::io::Error>(head_text) });
     let body = futures::StreamExt::chain(body, pages);
-    Ok((
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
-        Body::from_stream(body),
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(body)).into_response())
 }
 
 /// The entries after `after` (up to `head`) as export lines, and the last position read.
-async fn export_page(
-    state: &AppState,
-    principal: &Principal,
-    after: u64,
-    head: u64,
-) -> std::io::Result<(u64, String)> {
-    let entries = state
-        .tollgate
-        .list_audit(principal, after, EXPORT_PAGE)
-        .await
-        .map_err(std::io::Error::other)?;
+async fn export_page(state: &AppState, principal: &Principal, after: u64, head: u64) -> std::io::Result<(u64, String)> {
+    let entries = state.tollgate.list_audit(principal, after, EXPORT_PAGE).await.map_err(std::io::Error::other)?;
     let mut text = String::new();
     let mut last = head;
     for entry in entries.iter().filter(|entry| entry.seq <= head) {
-        let line = ExportLine::entry(entry.seq, &entry.hash, &entry.body)
-            .map_err(std::io::Error::other)?;
+        let line = ExportLine::entry(entry.seq, &entry.hash, &entry.body).map_err(std::io::Error::other)?;
         text.push_str(&to_line(&line));
         last = entry.seq;
     }

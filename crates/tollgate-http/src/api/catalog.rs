@@ -23,6 +23,8 @@ pub struct TeamRequest {
     pub display_name: Option<String>,
     #[serde(default)]
     pub members: Vec<String>,
+    /// A regular expression every artifact name of the team must match.
+    pub artifact_pattern: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,6 +32,7 @@ pub struct TeamResponse {
     pub name: String,
     pub display_name: String,
     pub members: Vec<String>,
+    pub artifact_pattern: Option<String>,
 }
 
 impl From<TeamRequest> for TeamInput {
@@ -38,6 +41,7 @@ impl From<TeamRequest> for TeamInput {
             name: request.name,
             display_name: request.display_name,
             members: request.members,
+            artifact_pattern: request.artifact_pattern,
         }
     }
 }
@@ -48,6 +52,7 @@ impl From<Team> for TeamResponse {
             name: team.name.to_string(),
             display_name: team.display_name,
             members: team.members.iter().map(ToString::to_string).collect(),
+            artifact_pattern: team.artifact_pattern.map(|p| p.as_str().to_owned()),
         }
     }
 }
@@ -116,11 +121,7 @@ pub struct EnvironmentResponse {
 
 impl From<EnvironmentRequest> for EnvironmentInput {
     fn from(request: EnvironmentRequest) -> EnvironmentInput {
-        EnvironmentInput {
-            name: request.name,
-            tier: request.tier,
-            region: request.region,
-        }
+        EnvironmentInput { name: request.name, tier: request.tier, region: request.region }
     }
 }
 
@@ -150,10 +151,7 @@ pub struct LifecycleResponse {
 
 impl From<LifecycleRequest> for LifecycleInput {
     fn from(request: LifecycleRequest) -> LifecycleInput {
-        LifecycleInput {
-            name: request.name,
-            environments: request.environments,
-        }
+        LifecycleInput { name: request.name, environments: request.environments }
     }
 }
 
@@ -161,11 +159,7 @@ impl From<Lifecycle> for LifecycleResponse {
     fn from(lifecycle: Lifecycle) -> LifecycleResponse {
         LifecycleResponse {
             name: lifecycle.name().to_string(),
-            environments: lifecycle
-                .environments()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
+            environments: lifecycle.environments().iter().map(ToString::to_string).collect(),
         }
     }
 }
@@ -175,10 +169,7 @@ fn check_same_name(path: &str, body: &str) -> Result<(), ApiError> {
     if path == body {
         Ok(())
     } else {
-        Err(ApiError::validation(
-            "name",
-            format!("{body:?} differs from the name in the path {path:?}"),
-        ))
+        Err(ApiError::validation("name", format!("{body:?} differs from the name in the path {path:?}")))
     }
 }
 
@@ -201,10 +192,7 @@ pub async fn create_team(
     Auth(principal): Auth,
     JsonBody(request): JsonBody<TeamRequest>,
 ) -> Result<(StatusCode, Json<TeamResponse>), ApiError> {
-    let team = state
-        .tollgate
-        .put_team(&principal, request.into(), Upsert::Create)
-        .await?;
+    let team = state.tollgate.put_team(&principal, request.into(), Upsert::Create).await?;
     Ok((StatusCode::CREATED, Json(team.into())))
 }
 
@@ -215,9 +203,7 @@ pub async fn get_team(
     Auth(principal): Auth,
     Path(name): Path<String>,
 ) -> Result<Json<TeamResponse>, ApiError> {
-    Ok(Json(
-        state.tollgate.get_team(&principal, &name).await?.into(),
-    ))
+    Ok(Json(state.tollgate.get_team(&principal, &name).await?.into()))
 }
 
 #[utoipa::path(put, path = "/teams/{name}", tag = "teams", params(("name" = String, Path)), request_body = TeamRequest,
@@ -229,13 +215,7 @@ pub async fn replace_team(
     JsonBody(request): JsonBody<TeamRequest>,
 ) -> Result<Json<TeamResponse>, ApiError> {
     check_same_name(&name, &request.name)?;
-    Ok(Json(
-        state
-            .tollgate
-            .put_team(&principal, request.into(), Upsert::Replace)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.tollgate.put_team(&principal, request.into(), Upsert::Replace).await?.into()))
 }
 
 #[utoipa::path(get, path = "/services", tag = "services", responses((status = 200, body = [ServiceResponse])))]
@@ -253,10 +233,7 @@ pub async fn create_service(
     Auth(principal): Auth,
     JsonBody(request): JsonBody<ServiceRequest>,
 ) -> Result<(StatusCode, Json<ServiceResponse>), ApiError> {
-    let service = state
-        .tollgate
-        .put_service(&principal, request.into(), Upsert::Create)
-        .await?;
+    let service = state.tollgate.put_service(&principal, request.into(), Upsert::Create).await?;
     Ok((StatusCode::CREATED, Json(service.into())))
 }
 
@@ -267,9 +244,7 @@ pub async fn get_service(
     Auth(principal): Auth,
     Path(name): Path<String>,
 ) -> Result<Json<ServiceResponse>, ApiError> {
-    Ok(Json(
-        state.tollgate.get_service(&principal, &name).await?.into(),
-    ))
+    Ok(Json(state.tollgate.get_service(&principal, &name).await?.into()))
 }
 
 #[utoipa::path(put, path = "/services/{name}", tag = "services", params(("name" = String, Path)), request_body = ServiceRequest,
@@ -281,13 +256,7 @@ pub async fn replace_service(
     JsonBody(request): JsonBody<ServiceRequest>,
 ) -> Result<Json<ServiceResponse>, ApiError> {
     check_same_name(&name, &request.name)?;
-    Ok(Json(
-        state
-            .tollgate
-            .put_service(&principal, request.into(), Upsert::Replace)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.tollgate.put_service(&principal, request.into(), Upsert::Replace).await?.into()))
 }
 
 #[utoipa::path(get, path = "/environments", tag = "environments", responses((status = 200, body = [EnvironmentResponse])))]
@@ -305,10 +274,7 @@ pub async fn create_environment(
     Auth(principal): Auth,
     JsonBody(request): JsonBody<EnvironmentRequest>,
 ) -> Result<(StatusCode, Json<EnvironmentResponse>), ApiError> {
-    let environment = state
-        .tollgate
-        .put_environment(&principal, request.into(), Upsert::Create)
-        .await?;
+    let environment = state.tollgate.put_environment(&principal, request.into(), Upsert::Create).await?;
     Ok((StatusCode::CREATED, Json(environment.into())))
 }
 
@@ -319,13 +285,7 @@ pub async fn get_environment(
     Auth(principal): Auth,
     Path(name): Path<String>,
 ) -> Result<Json<EnvironmentResponse>, ApiError> {
-    Ok(Json(
-        state
-            .tollgate
-            .get_environment(&principal, &name)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.tollgate.get_environment(&principal, &name).await?.into()))
 }
 
 #[utoipa::path(put, path = "/environments/{name}", tag = "environments", params(("name" = String, Path)), request_body = EnvironmentRequest,
@@ -337,13 +297,7 @@ pub async fn replace_environment(
     JsonBody(request): JsonBody<EnvironmentRequest>,
 ) -> Result<Json<EnvironmentResponse>, ApiError> {
     check_same_name(&name, &request.name)?;
-    Ok(Json(
-        state
-            .tollgate
-            .put_environment(&principal, request.into(), Upsert::Replace)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.tollgate.put_environment(&principal, request.into(), Upsert::Replace).await?.into()))
 }
 
 #[utoipa::path(get, path = "/lifecycles", tag = "lifecycles", responses((status = 200, body = [LifecycleResponse])))]
@@ -361,10 +315,7 @@ pub async fn create_lifecycle(
     Auth(principal): Auth,
     JsonBody(request): JsonBody<LifecycleRequest>,
 ) -> Result<(StatusCode, Json<LifecycleResponse>), ApiError> {
-    let lifecycle = state
-        .tollgate
-        .put_lifecycle(&principal, request.into(), Upsert::Create)
-        .await?;
+    let lifecycle = state.tollgate.put_lifecycle(&principal, request.into(), Upsert::Create).await?;
     Ok((StatusCode::CREATED, Json(lifecycle.into())))
 }
 
@@ -375,13 +326,7 @@ pub async fn get_lifecycle(
     Auth(principal): Auth,
     Path(name): Path<String>,
 ) -> Result<Json<LifecycleResponse>, ApiError> {
-    Ok(Json(
-        state
-            .tollgate
-            .get_lifecycle(&principal, &name)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.tollgate.get_lifecycle(&principal, &name).await?.into()))
 }
 
 #[utoipa::path(put, path = "/lifecycles/{name}", tag = "lifecycles", params(("name" = String, Path)), request_body = LifecycleRequest,
@@ -393,11 +338,5 @@ pub async fn replace_lifecycle(
     JsonBody(request): JsonBody<LifecycleRequest>,
 ) -> Result<Json<LifecycleResponse>, ApiError> {
     check_same_name(&name, &request.name)?;
-    Ok(Json(
-        state
-            .tollgate
-            .put_lifecycle(&principal, request.into(), Upsert::Replace)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.tollgate.put_lifecycle(&principal, request.into(), Upsert::Replace).await?.into()))
 }

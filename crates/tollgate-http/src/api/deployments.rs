@@ -153,30 +153,12 @@ pub async fn list_deployments(
     Auth(principal): Auth,
     QueryParams(query): QueryParams<DeploymentQuery>,
 ) -> Result<Json<Paginated<DeploymentResponse>>, ApiError> {
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .page();
+    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page();
     let release = query.release.as_deref().map(release_ref).transpose()?;
-    let deployments = state
-        .tollgate
-        .list_deployments(
-            &principal,
-            query.environment.as_deref(),
-            release.as_ref(),
-            page,
-        )
-        .await?;
-    let items = deployments
-        .into_iter()
-        .map(DeploymentResponse::from)
-        .collect();
-    Ok(Json(Paginated::new(
-        items,
-        page,
-        |deployment: &DeploymentResponse| deployment.id,
-    )))
+    let deployments =
+        state.tollgate.list_deployments(&principal, query.environment.as_deref(), release.as_ref(), page).await?;
+    let items = deployments.into_iter().map(DeploymentResponse::from).collect();
+    Ok(Json(Paginated::new(items, page, |deployment: &DeploymentResponse| deployment.id)))
 }
 
 #[utoipa::path(post, path = "/deployments", tag = "deployments", request_body = DeploymentRequest,
@@ -187,23 +169,14 @@ pub async fn record_deployment(
     JsonBody(request): JsonBody<DeploymentRequest>,
 ) -> Result<(StatusCode, Json<DeploymentResponse>), ApiError> {
     let release = release_ref(&request.release)?;
-    let input = DeploymentInput {
-        status: request.status,
-        started_at: request.started_at,
-        finished_at: request.finished_at,
-    };
-    let deployment = state
-        .tollgate
-        .record_deployment(&principal, &release, &request.environment, input)
-        .await?;
+    let input =
+        DeploymentInput { status: request.status, started_at: request.started_at, finished_at: request.finished_at };
+    let deployment = state.tollgate.record_deployment(&principal, &release, &request.environment, input).await?;
     Ok((StatusCode::CREATED, Json(deployment.into())))
 }
 
 fn deployment_id(value: &str) -> Result<DeploymentId, ApiError> {
-    value
-        .parse()
-        .map(DeploymentId)
-        .map_err(|_| ApiError::validation("id", format!("{value:?} is not a deployment id")))
+    value.parse().map(DeploymentId).map_err(|_| ApiError::validation("id", format!("{value:?} is not a deployment id")))
 }
 
 #[utoipa::path(get, path = "/deployments/{id}", tag = "deployments", params(("id" = i64, Path)),
@@ -213,13 +186,7 @@ pub async fn get_deployment(
     Auth(principal): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<DeploymentResponse>, ApiError> {
-    Ok(Json(
-        state
-            .tollgate
-            .get_deployment(&principal, deployment_id(&id)?)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.tollgate.get_deployment(&principal, deployment_id(&id)?).await?.into()))
 }
 
 #[utoipa::path(post, path = "/deployments/{id}/finish", tag = "deployments", params(("id" = i64, Path)), request_body = FinishRequest,
@@ -230,17 +197,9 @@ pub async fn finish_deployment(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<FinishRequest>,
 ) -> Result<Json<DeploymentResponse>, ApiError> {
-    let status: DeploymentStatus = request
-        .status
-        .parse()
-        .map_err(|p: tollgate_core::Problem| ApiError::validation("status", p.to_string()))?;
-    Ok(Json(
-        state
-            .tollgate
-            .finish_deployment(&principal, deployment_id(&id)?, status)
-            .await?
-            .into(),
-    ))
+    let status: DeploymentStatus =
+        request.status.parse().map_err(|p: tollgate_core::Problem| ApiError::validation("status", p.to_string()))?;
+    Ok(Json(state.tollgate.finish_deployment(&principal, deployment_id(&id)?, status).await?.into()))
 }
 
 #[utoipa::path(get, path = "/register", tag = "register", params(RegisterQuery),
@@ -251,20 +210,13 @@ pub async fn register(
     QueryParams(query): QueryParams<RegisterQuery>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
     let at = parse_time("at", query.at.as_deref())?.unwrap_or_else(|| state.tollgate.now());
-    let register = state
-        .tollgate
-        .register(&principal, query.environment.as_deref(), Some(at))
-        .await?;
+    let register = state.tollgate.register(&principal, query.environment.as_deref(), Some(at)).await?;
     let environments = register
         .into_iter()
         .map(|entry| EnvironmentRegisterResponse {
             environment: entry.environment.name.to_string(),
             tier: entry.environment.tier.to_string(),
-            services: entry
-                .services
-                .into_iter()
-                .map(RunningServiceResponse::from)
-                .collect(),
+            services: entry.services.into_iter().map(RunningServiceResponse::from).collect(),
         })
         .collect();
     Ok(Json(RegisterResponse { at, environments }))

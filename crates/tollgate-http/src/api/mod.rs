@@ -1,9 +1,11 @@
 //! The `/api/v1` endpoints, one module per aggregate, collected into one OpenAPI document.
 
 pub mod apply;
+pub mod artifacts;
 pub mod audit;
 pub mod catalog;
 pub mod deployments;
+pub mod evidence;
 pub mod health;
 pub mod people;
 pub mod releases;
@@ -54,23 +56,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::get_team, catalog::replace_team))
         .routes(routes!(catalog::list_services, catalog::create_service))
         .routes(routes!(catalog::get_service, catalog::replace_service))
-        .routes(routes!(
-            catalog::list_environments,
-            catalog::create_environment
-        ))
-        .routes(routes!(
-            catalog::get_environment,
-            catalog::replace_environment
-        ))
+        .routes(routes!(catalog::list_environments, catalog::create_environment))
+        .routes(routes!(catalog::get_environment, catalog::replace_environment))
         .routes(routes!(catalog::list_lifecycles, catalog::create_lifecycle))
         .routes(routes!(catalog::get_lifecycle, catalog::replace_lifecycle))
         .routes(routes!(releases::list_releases, releases::create_release))
         .routes(routes!(releases::get_release, releases::replace_release))
         .routes(routes!(releases::transition_release))
-        .routes(routes!(
-            deployments::list_deployments,
-            deployments::record_deployment
-        ))
+        .routes(routes!(deployments::list_deployments, deployments::record_deployment))
         .routes(routes!(deployments::get_deployment))
         .routes(routes!(deployments::finish_deployment))
         .routes(routes!(deployments::register))
@@ -78,6 +71,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::verify_audit))
         .routes(routes!(audit::export_audit))
         .routes(routes!(apply::apply))
+        .routes(routes!(artifacts::list, artifacts::push))
+        .routes(routes!(artifacts::get))
+        .routes(routes!(artifacts::content))
+        .routes(routes!(artifacts::sign))
+        .routes(routes!(artifacts::verify))
+        .routes(routes!(artifacts::gc))
+        .routes(routes!(artifacts::list_keys, artifacts::register_key))
+        .routes(routes!(artifacts::revoke_key))
+        .routes(routes!(artifacts::list_policies, artifacts::put_policy))
+        .routes(routes!(artifacts::hold))
+        .routes(routes!(artifacts::release_hold))
+        .routes(routes!(evidence::list, evidence::upload))
 }
 
 /// `GET /api/v1/openapi.json`.
@@ -93,10 +98,7 @@ pub async fn not_found() -> ApiError {
 }
 
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        "method_not_allowed",
-        "this endpoint does not accept that method",
-    )
+    ApiError::new("method_not_allowed", "this endpoint does not accept that method")
 }
 
 /// Paging of long lists: up to `limit` items after `cursor` (from the previous page).
@@ -112,10 +114,7 @@ pub struct PageQuery {
 
 impl PageQuery {
     fn page(&self) -> tollgate_store::Page {
-        tollgate_store::Page {
-            cursor: self.cursor,
-            limit: self.limit.unwrap_or(50),
-        }
+        tollgate_store::Page { cursor: self.cursor, limit: self.limit.unwrap_or(50) }
     }
 }
 
@@ -129,18 +128,15 @@ pub struct Paginated<T> {
 impl<T> Paginated<T> {
     /// A page whose next cursor is the id of its last item, when the page is full.
     fn new(items: Vec<T>, page: tollgate_store::Page, id: impl Fn(&T) -> i64) -> Paginated<T> {
-        let full = i64::try_from(items.len()).unwrap_or(i64::MAX)
-            >= page.limit.clamp(1, tollgate_store::Page::MAX_LIMIT);
+        let full =
+            i64::try_from(items.len()).unwrap_or(i64::MAX) >= page.limit.clamp(1, tollgate_store::Page::MAX_LIMIT);
         let next_cursor = if full { items.last().map(id) } else { None };
         Paginated { items, next_cursor }
     }
 }
 
 /// Parses an optional RFC 3339 timestamp from a query or body field.
-fn parse_time(
-    field: &str,
-    value: Option<&str>,
-) -> Result<Option<tollgate_core::Timestamp>, ApiError> {
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<tollgate_core::Timestamp>, ApiError> {
     value
         .map(|value| {
             tollgate_core::release::parse_timestamp(value)

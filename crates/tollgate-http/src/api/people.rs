@@ -32,11 +32,7 @@ pub struct UserResponse {
 
 impl From<User> for UserResponse {
     fn from(user: User) -> UserResponse {
-        UserResponse {
-            name: user.name.to_string(),
-            display_name: user.display_name,
-            role: user.role.to_string(),
-        }
+        UserResponse { name: user.name.to_string(), display_name: user.display_name, role: user.role.to_string() }
     }
 }
 
@@ -102,11 +98,7 @@ pub async fn create_user(
     Auth(principal): Auth,
     JsonBody(request): JsonBody<UserRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
-    let input = UserInput {
-        name: request.name,
-        display_name: request.display_name,
-        role: request.role,
-    };
+    let input = UserInput { name: request.name, display_name: request.display_name, role: request.role };
     let user = state.tollgate.create_user(&principal, input).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -133,22 +125,12 @@ pub async fn create_token(
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> Result<(StatusCode, Json<IssuedTokenResponse>), ApiError> {
     let expires_at = parse_time("expires_at", request.expires_at.as_deref())?;
-    let user = request
-        .user
-        .unwrap_or_else(|| principal.user.name.to_string());
+    let user = request.user.unwrap_or_else(|| principal.user.name.to_string());
     let issued = state
         .tollgate
-        .create_token(
-            &principal,
-            &user,
-            request.description.as_deref().unwrap_or(""),
-            expires_at,
-        )
+        .create_token(&principal, &user, request.description.as_deref().unwrap_or(""), expires_at)
         .await?;
-    let response = IssuedTokenResponse {
-        token: issued.token.into(),
-        secret: issued.secret.expose().to_owned(),
-    };
+    let response = IssuedTokenResponse { token: issued.token.into(), secret: issued.secret.expose().to_owned() };
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -159,9 +141,7 @@ pub async fn revoke_token(
     Auth(principal): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::validation("id", format!("{id:?} is not a token id")))?;
+    let id: i64 = id.parse().map_err(|_| ApiError::validation("id", format!("{id:?} is not a token id")))?;
     let token = state.tollgate.revoke_token(&principal, TokenId(id)).await?;
     Ok(Json(token.into()))
 }

@@ -4,9 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollgate_core::release::{
-    ArtifactRefInput, Release, ReleaseAction, ReleaseInput, ScopeDecision, ScopeItemInput,
-};
+use tollgate_core::release::{ArtifactRefInput, Release, ReleaseAction, ReleaseInput, ScopeDecision, ScopeItemInput};
 use tollgate_service::release::ReleaseRef;
 use utoipa::ToSchema;
 
@@ -74,22 +72,12 @@ impl From<ReleaseRequest> for ReleaseInput {
             artifacts: request
                 .artifacts
                 .into_iter()
-                .map(|a| ArtifactRefInput {
-                    service: a.service,
-                    name: a.name,
-                    version: a.version,
-                    digest: a.digest,
-                })
+                .map(|a| ArtifactRefInput { service: a.service, name: a.name, version: a.version, digest: a.digest })
                 .collect(),
             scope: request
                 .scope
                 .into_iter()
-                .map(|s| ScopeItemInput {
-                    ticket: s.ticket,
-                    title: s.title,
-                    included: s.included,
-                    reason: s.reason,
-                })
+                .map(|s| ScopeItemInput { ticket: s.ticket, title: s.title, included: s.included, reason: s.reason })
                 .collect(),
             planned_start: request.planned_start,
             planned_end: request.planned_end,
@@ -164,12 +152,7 @@ impl From<Release> for ReleaseResponse {
                         ScopeDecision::Included => (true, None),
                         ScopeDecision::Excluded { reason } => (false, Some(reason.clone())),
                     };
-                    ScopeItemBody {
-                        ticket: item.ticket.clone(),
-                        title: item.title.clone(),
-                        included,
-                        reason,
-                    }
+                    ScopeItemBody { ticket: item.ticket.clone(), title: item.title.clone(), included, reason }
                 })
                 .collect(),
             planned_start: content.planned_window.map(|w| w.start()),
@@ -194,12 +177,8 @@ pub struct TransitionRequest {
 }
 
 pub(crate) fn release_ref(value: &str) -> Result<ReleaseRef, ApiError> {
-    ReleaseRef::parse(value).map_err(|_| {
-        ApiError::validation(
-            "release",
-            format!("{value:?} is neither a release id nor a version"),
-        )
-    })
+    ReleaseRef::parse(value)
+        .map_err(|_| ApiError::validation("release", format!("{value:?} is neither a release id nor a version")))
 }
 
 #[utoipa::path(get, path = "/releases", tag = "releases", params(PageQuery),
@@ -212,11 +191,7 @@ pub async fn list_releases(
     let page = query.page();
     let releases = state.tollgate.list_releases(&principal, page).await?;
     let items = releases.into_iter().map(ReleaseResponse::from).collect();
-    Ok(Json(Paginated::new(
-        items,
-        page,
-        |release: &ReleaseResponse| release.id,
-    )))
+    Ok(Json(Paginated::new(items, page, |release: &ReleaseResponse| release.id)))
 }
 
 #[utoipa::path(post, path = "/releases", tag = "releases", request_body = ReleaseRequest,
@@ -227,15 +202,9 @@ pub async fn create_release(
     JsonBody(request): JsonBody<ReleaseRequest>,
 ) -> Result<(StatusCode, Json<ReleaseResponse>), ApiError> {
     if request.revision.is_some() {
-        return Err(ApiError::validation(
-            "revision",
-            "a new release has no revision",
-        ));
+        return Err(ApiError::validation("revision", "a new release has no revision"));
     }
-    let release = state
-        .tollgate
-        .create_release(&principal, request.into())
-        .await?;
+    let release = state.tollgate.create_release(&principal, request.into()).await?;
     Ok((StatusCode::CREATED, Json(release.into())))
 }
 
@@ -246,10 +215,7 @@ pub async fn get_release(
     Auth(principal): Auth,
     Path(release): Path<String>,
 ) -> Result<Json<ReleaseResponse>, ApiError> {
-    let release = state
-        .tollgate
-        .get_release(&principal, &release_ref(&release)?)
-        .await?;
+    let release = state.tollgate.get_release(&principal, &release_ref(&release)?).await?;
     Ok(Json(release.into()))
 }
 
@@ -263,15 +229,7 @@ pub async fn replace_release(
     JsonBody(request): JsonBody<ReleaseRequest>,
 ) -> Result<Json<ReleaseResponse>, ApiError> {
     let revision = request.revision;
-    let release = state
-        .tollgate
-        .update_release(
-            &principal,
-            &release_ref(&release)?,
-            request.into(),
-            revision,
-        )
-        .await?;
+    let release = state.tollgate.update_release(&principal, &release_ref(&release)?, request.into(), revision).await?;
     Ok(Json(release.into()))
 }
 
@@ -284,21 +242,13 @@ pub async fn transition_release(
     Path(release): Path<String>,
     JsonBody(request): JsonBody<TransitionRequest>,
 ) -> Result<Json<ReleaseResponse>, ApiError> {
-    let action: ReleaseAction =
-        request
-            .action
-            .parse()
-            .map_err(|problem: tollgate_core::Problem| {
-                ApiError::validation("action", problem.to_string())
-            })?;
+    let action: ReleaseAction = request
+        .action
+        .parse()
+        .map_err(|problem: tollgate_core::Problem| ApiError::validation("action", problem.to_string()))?;
     let release = state
         .tollgate
-        .transition_release(
-            &principal,
-            &release_ref(&release)?,
-            action,
-            request.reason.as_deref(),
-        )
+        .transition_release(&principal, &release_ref(&release)?, action, request.reason.as_deref())
         .await?;
     Ok(Json(release.into()))
 }

@@ -11,12 +11,7 @@ use crate::{ready_release, release, with_catalog};
 async fn refused(app: &SpawnedApp, method: Method, path: &str, body: Value) -> Value {
     let before = app.app.row_counts().await;
     let reply = app.call(method, path, Some(body)).await;
-    assert!(
-        reply.status.is_client_error(),
-        "{path}: {} {:?}",
-        reply.status,
-        reply.body
-    );
+    assert!(reply.status.is_client_error(), "{path}: {} {:?}", reply.status, reply.body);
     assert_eq!(reply.content_type, "application/problem+json");
     assert_eq!(app.app.row_counts().await, before, "{path} wrote something");
     reply.body
@@ -27,54 +22,17 @@ async fn malformed_and_mistyped_bodies_name_the_problem() {
     let app = spawn_app().await;
     with_catalog(&app).await;
     let before = app.app.row_counts().await;
-    let syntax = app
-        .call_raw(
-            Method::POST,
-            "/api/v1/teams",
-            "application/json",
-            b"{\"name\": ".to_vec(),
-        )
-        .await;
-    assert_eq!(
-        (syntax.status.as_u16(), syntax.body["code"].as_str()),
-        (400, Some("malformed_json"))
-    );
-    let no_type = app
-        .call_raw(Method::POST, "/api/v1/teams", "text/plain", b"{}".to_vec())
-        .await;
-    assert_eq!(
-        (no_type.status.as_u16(), no_type.body["code"].as_str()),
-        (415, Some("unsupported_media_type"))
-    );
-    let huge = app
-        .call_raw(
-            Method::POST,
-            "/api/v1/teams",
-            "application/json",
-            vec![b' '; 2 * 1024 * 1024],
-        )
-        .await;
-    assert_eq!(
-        (huge.status.as_u16(), huge.body["code"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    let syntax = app.call_raw(Method::POST, "/api/v1/teams", "application/json", b"{\"name\": ".to_vec()).await;
+    assert_eq!((syntax.status.as_u16(), syntax.body["code"].as_str()), (400, Some("malformed_json")));
+    let no_type = app.call_raw(Method::POST, "/api/v1/teams", "text/plain", b"{}".to_vec()).await;
+    assert_eq!((no_type.status.as_u16(), no_type.body["code"].as_str()), (415, Some("unsupported_media_type")));
+    let huge = app.call_raw(Method::POST, "/api/v1/teams", "application/json", vec![b' '; 2 * 1024 * 1024]).await;
+    assert_eq!((huge.status.as_u16(), huge.body["code"].as_str()), (413, Some("payload_too_large")));
     assert_eq!(app.app.row_counts().await, before);
 
-    let unknown = refused(
-        &app,
-        Method::POST,
-        "/api/v1/teams",
-        json!({ "name": "ops", "colour": "red" }),
-    )
-    .await;
+    let unknown = refused(&app, Method::POST, "/api/v1/teams", json!({ "name": "ops", "colour": "red" })).await;
     assert_eq!(unknown["code"], "invalid_body");
-    assert!(
-        unknown["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("unknown field `colour`"),
-        "{unknown}"
-    );
+    assert!(unknown["detail"].as_str().expect("detail").contains("unknown field `colour`"), "{unknown}");
     let wrong_type = refused(
         &app,
         Method::POST,
@@ -133,27 +91,13 @@ async fn an_invalid_release_lists_every_field_at_once() {
 async fn unknown_references_and_duplicates_are_refused() {
     let app = spawn_app().await;
     with_catalog(&app).await;
-    let dangling = refused(
-        &app,
-        Method::POST,
-        "/api/v1/services",
-        json!({ "name": "search", "owner": "nobody" }),
-    )
-    .await;
+    let dangling =
+        refused(&app, Method::POST, "/api/v1/services", json!({ "name": "search", "owner": "nobody" })).await;
     assert_eq!(
-        (
-            dangling["code"].as_str(),
-            dangling["errors"][0]["field"].as_str()
-        ),
+        (dangling["code"].as_str(), dangling["errors"][0]["field"].as_str()),
         (Some("validation_failed"), Some("owner"))
     );
-    let duplicate = refused(
-        &app,
-        Method::POST,
-        "/api/v1/teams",
-        json!({ "name": "payments" }),
-    )
-    .await;
+    let duplicate = refused(&app, Method::POST, "/api/v1/teams", json!({ "name": "payments" })).await;
     assert_eq!(duplicate["code"], "conflict");
     let cycle = refused(
         &app,
@@ -162,15 +106,9 @@ async fn unknown_references_and_duplicates_are_refused() {
         json!({ "name": "postgres-main", "owner": "payments", "depends_on": ["api"] }),
     )
     .await;
-    assert_eq!(
-        cycle["detail"],
-        "depends_on: dependency cycle: postgres-main -> api -> ledger -> postgres-main"
-    );
+    assert_eq!(cycle["detail"], "depends_on: dependency cycle: postgres-main -> api -> ledger -> postgres-main");
     let missing = app.get("/api/v1/releases/9.9.9").await;
-    assert_eq!(
-        (missing.status.as_u16(), missing.body["code"].as_str()),
-        (404, Some("release_not_found"))
-    );
+    assert_eq!((missing.status.as_u16(), missing.body["code"].as_str()), (404, Some("release_not_found")));
     let no_route = app.get("/api/v1/nothing-here").await;
     assert_eq!(no_route.body["code"], "route_not_found");
 }
@@ -181,16 +119,15 @@ async fn illegal_transitions_name_the_state_and_what_is_allowed() {
     with_catalog(&app).await;
     let created = app.post("/api/v1/releases", release("1.0.0")).await;
     let id = created.body["id"].as_i64().expect("id");
-    let problem = refused(
-        &app,
-        Method::POST,
-        &format!("/api/v1/releases/{id}/transitions"),
-        json!({ "action": "mark_ready" }),
-    )
-    .await;
+    let problem =
+        refused(&app, Method::POST, &format!("/api/v1/releases/{id}/transitions"), json!({ "action": "mark_ready" }))
+            .await;
     assert_eq!(
         (problem["code"].as_str(), problem["detail"].as_str()),
-        (Some("invalid_transition"), Some("cannot mark_ready a release that is draft; allowed next states: planned, cancelled"))
+        (
+            Some("invalid_transition"),
+            Some("cannot mark_ready a release that is draft; allowed next states: planned, cancelled")
+        )
     );
     let system_only = refused(
         &app,
@@ -200,35 +137,16 @@ async fn illegal_transitions_name_the_state_and_what_is_allowed() {
     )
     .await;
     assert_eq!(system_only["errors"][0]["field"], "action");
-    let unreasoned = refused(
-        &app,
-        Method::POST,
-        &format!("/api/v1/releases/{id}/transitions"),
-        json!({ "action": "cancel" }),
-    )
-    .await;
+    let unreasoned =
+        refused(&app, Method::POST, &format!("/api/v1/releases/{id}/transitions"), json!({ "action": "cancel" })).await;
     assert_eq!(unreasoned["code"], "reason_required");
 
     let ready = ready_release(&app, "2.0.0").await;
-    let frozen = refused(
-        &app,
-        Method::PUT,
-        &format!("/api/v1/releases/{ready}"),
-        release("2.0.0"),
-    )
-    .await;
+    let frozen = refused(&app, Method::PUT, &format!("/api/v1/releases/{ready}"), release("2.0.0")).await;
     assert_eq!(frozen["code"], "scope_frozen");
-    let deploy_draft = refused(
-        &app,
-        Method::POST,
-        "/api/v1/deployments",
-        json!({ "release": "1.0.0", "environment": "dev" }),
-    )
-    .await;
-    assert_eq!(
-        deploy_draft["detail"],
-        "release 1.0.0 is draft; only a ready or deploying release can be deployed"
-    );
+    let deploy_draft =
+        refused(&app, Method::POST, "/api/v1/deployments", json!({ "release": "1.0.0", "environment": "dev" })).await;
+    assert_eq!(deploy_draft["detail"], "release 1.0.0 is draft; only a ready or deploying release can be deployed");
     let future = refused(
         &app,
         Method::POST,
@@ -243,13 +161,7 @@ async fn illegal_transitions_name_the_state_and_what_is_allowed() {
 async fn bad_query_parameters_are_problems_too() {
     let app = spawn_app().await;
     let bad_limit = app.get("/api/v1/releases?limit=many").await;
-    assert_eq!(
-        (bad_limit.status.as_u16(), bad_limit.body["code"].as_str()),
-        (400, Some("invalid_query"))
-    );
+    assert_eq!((bad_limit.status.as_u16(), bad_limit.body["code"].as_str()), (400, Some("invalid_query")));
     let bad_time = app.get("/api/v1/register?at=yesterday").await;
-    assert_eq!(
-        bad_time.body["detail"],
-        "at: \"yesterday\" is not an RFC 3339 timestamp"
-    );
+    assert_eq!(bad_time.body["detail"], "at: \"yesterday\" is not an RFC 3339 timestamp");
 }

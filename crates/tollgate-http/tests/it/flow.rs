@@ -7,39 +7,21 @@ use crate::{catalog, ready_release, with_catalog};
 async fn applying_twice_plans_unchanged_and_writes_nothing() {
     let app = spawn_app().await;
     let first = app.post("/api/v1/apply?dry_run=true", catalog()).await;
-    assert_eq!(
-        (first.status.as_u16(), &first.body["applied"]),
-        (200, &json!(false))
-    );
-    assert!(first.body["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .all(|c| c["op"] == "create"));
+    assert_eq!((first.status.as_u16(), &first.body["applied"]), (200, &json!(false)));
+    assert!(first.body["changes"].as_array().expect("changes").iter().all(|c| c["op"] == "create"));
     with_catalog(&app).await;
     let before = app.app.row_counts().await;
     let second = app.post("/api/v1/apply", catalog()).await;
     assert_eq!(second.body["applied"], json!(false));
-    assert!(second.body["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .all(|c| c["op"] == "unchanged"));
+    assert!(second.body["changes"].as_array().expect("changes").iter().all(|c| c["op"] == "unchanged"));
     assert_eq!(app.app.row_counts().await, before);
 
     let mut changed = catalog();
     changed["environments"][2]["region"] = json!("us");
     let third = app.post("/api/v1/apply", changed).await;
-    let updates: Vec<_> = third.body["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .filter(|c| c["op"] == "update")
-        .collect();
-    assert_eq!(
-        updates,
-        [&json!({ "kind": "environment", "name": "prod", "op": "update", "fields": ["region"] })]
-    );
+    let updates: Vec<_> =
+        third.body["changes"].as_array().expect("changes").iter().filter(|c| c["op"] == "update").collect();
+    assert_eq!(updates, [&json!({ "kind": "environment", "name": "prod", "op": "update", "fields": ["region"] })]);
 }
 
 #[tokio::test]
@@ -59,32 +41,17 @@ async fn a_release_moves_through_the_lifecycle_and_the_register_answers_for_any_
     }
     let release = app.get(&format!("/api/v1/releases/{first}")).await;
     assert_eq!(release.body["state"], "deployed");
-    assert_eq!(
-        release.body["allowed_next_states"],
-        json!(["closed", "rolled_back"])
-    );
+    assert_eq!(release.body["allowed_next_states"], json!(["closed", "rolled_back"]));
 
     ready_release(&app, "1.1.0").await;
-    let dev = app
-        .post(
-            "/api/v1/deployments",
-            json!({ "release": "1.1.0", "environment": "dev" }),
-        )
-        .await;
+    let dev = app.post("/api/v1/deployments", json!({ "release": "1.1.0", "environment": "dev" })).await;
     assert_eq!(dev.body["status"], "running");
-    let finished = app
-        .post(
-            &format!("/api/v1/deployments/{}/finish", dev.body["id"]),
-            json!({ "status": "succeeded" }),
-        )
-        .await;
+    let finished =
+        app.post(&format!("/api/v1/deployments/{}/finish", dev.body["id"]), json!({ "status": "succeeded" })).await;
     assert_eq!(finished.body["status"], "succeeded", "{:?}", finished.body);
 
     let skip = app
-        .post(
-            "/api/v1/deployments",
-            json!({ "release": "1.1.0", "environment": "prod", "status": "succeeded" }),
-        )
+        .post("/api/v1/deployments", json!({ "release": "1.1.0", "environment": "prod", "status": "succeeded" }))
         .await;
     insta::assert_json_snapshot!(skip.body, @r#"
     {
@@ -196,20 +163,11 @@ async fn a_release_moves_through_the_lifecycle_and_the_register_answers_for_any_
     "#);
 
     // What ran in dev before 1.1.0 arrived.
-    let earlier = app
-        .get("/api/v1/register?environment=dev&at=2026-03-01T14:30:00Z")
-        .await;
-    assert_eq!(
-        earlier.body["environments"][0]["services"][0]["release_version"],
-        "1.0.0"
-    );
+    let earlier = app.get("/api/v1/register?environment=dev&at=2026-03-01T14:30:00Z").await;
+    assert_eq!(earlier.body["environments"][0]["services"][0]["release_version"], "1.0.0");
     let history = app.get("/api/v1/deployments?environment=dev").await;
-    let versions: Vec<_> = history.body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|d| d["release_version"].clone())
-        .collect();
+    let versions: Vec<_> =
+        history.body["items"].as_array().expect("items").iter().map(|d| d["release_version"].clone()).collect();
     assert_eq!(versions, [json!("1.1.0"), json!("1.0.0")]);
 }
 
@@ -229,26 +187,16 @@ async fn the_audit_log_records_every_change_and_verifies() {
     assert_eq!(
         actions,
         [
-            "user.create",
-            "token.create",
-            "team.create",
-            "environment.create",
-            "environment.create",
-            "environment.create",
-            "lifecycle.create",
-            "service.create",
-            "service.create",
-            "service.create",
-            "release.create",
-            "release.transition",
-            "release.transition",
+            "user.create", "token.create", "team.create", "environment.create", "environment.create", "environment.create",
+            "lifecycle.create", "service.create", "service.create", "service.create", "trusted_key.create", "artifact.create",
+            "artifact.sign", "artifact.create", "artifact.sign", "release.create", "release.transition", "release.transition",
             "release.transition"
         ]
     );
     let verify = app.get("/api/v1/audit/verify").await;
     assert_eq!(
         (verify.body["ok"].as_bool(), verify.body["entries"].as_u64()),
-        (Some(true), Some(14)),
+        (Some(true), Some(19)),
         "{:?}",
         verify.body
     );
@@ -260,19 +208,9 @@ async fn the_audit_log_records_every_change_and_verifies() {
         .send()
         .await
         .expect("export");
-    assert_eq!(
-        export
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/x-ndjson")
-    );
+    assert_eq!(export.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/x-ndjson"));
     let text = export.text().await.expect("text");
     let key = app.app.tollgate.verifying_key();
-    let report = tollgate_core::audit::export::verify_export(text.lines(), &[key])
-        .expect("a readable export");
-    assert!(
-        report.is_ok() && report.entries == 14 && report.unsigned_tail == 0,
-        "{report}"
-    );
+    let report = tollgate_core::audit::export::verify_export(text.lines(), &[key]).expect("a readable export");
+    assert!(report.is_ok() && report.entries == 19 && report.unsigned_tail == 0, "{report}");
 }

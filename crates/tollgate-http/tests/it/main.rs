@@ -51,18 +51,34 @@ pub async fn with_catalog(app: &SpawnedApp) {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
 }
 
+/// Pushes and signs (through the API) the artifacts `release(version)` refers to.
+pub async fn stock(app: &SpawnedApp, version: &str) {
+    let keys = app.get("/api/v1/keys").await;
+    if keys.body.as_array().is_none_or(|keys| keys.is_empty()) {
+        let public_key = tollgate_core::attestation::public_key_pem(&tollgate_testkit::signer().verifying_key());
+        let key = app.post("/api/v1/keys", json!({ "name": "test-ci", "public_key": public_key })).await;
+        assert_eq!(key.status, 201, "{:?}", key.body);
+    }
+    for service in ["api", "ledger"] {
+        let content = format!("{service} {version}").into_bytes();
+        let path = format!("/api/v1/artifacts?name={service}&version={version}&team=payments");
+        let pushed = app.call_raw(reqwest::Method::POST, &path, "application/octet-stream", content.clone()).await;
+        assert_eq!(pushed.status, 201, "{:?}", pushed.body);
+        let envelope = tollgate_testkit::envelope_for(service, tollgate_core::digest::Sha256Digest::of(&content));
+        let envelope: Value = serde_json::from_str(&envelope).expect("an envelope is JSON");
+        let signed = app.post(&format!("/api/v1/artifacts/{}/signatures", pushed.body["id"]), envelope).await;
+        assert_eq!(signed.status, 201, "{:?}", signed.body);
+    }
+}
+
 /// Creates a release and takes it to ready; returns its id.
 pub async fn ready_release(app: &SpawnedApp, version: &str) -> i64 {
+    stock(app, version).await;
     let created = app.post("/api/v1/releases", release(version)).await;
     assert_eq!(created.status, 201, "{:?}", created.body);
     let id = created.body["id"].as_i64().expect("an id");
     for action in ["plan", "freeze_scope", "mark_ready"] {
-        let moved = app
-            .post(
-                &format!("/api/v1/releases/{id}/transitions"),
-                json!({ "action": action }),
-            )
-            .await;
+        let moved = app.post(&format!("/api/v1/releases/{id}/transitions"), json!({ "action": action })).await;
         assert_eq!(moved.status, 200, "{action}: {:?}", moved.body);
     }
     id

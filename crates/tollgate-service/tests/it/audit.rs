@@ -6,81 +6,34 @@ use tollgate_testkit::TestApp;
 async fn checkpoints_are_signed_every_interval_and_the_chain_verifies() {
     let app = TestApp::sqlite_with_interval(3).await;
     for n in 0..5 {
-        let input = TeamInput {
-            name: format!("team-{n}"),
-            ..TeamInput::default()
-        };
-        app.tollgate
-            .put_team(&app.admin, input, Upsert::Create)
-            .await
-            .expect("created");
+        let input = TeamInput { name: format!("team-{n}"), ..TeamInput::default() };
+        app.tollgate.put_team(&app.admin, input, Upsert::Create).await.expect("created");
     }
-    let report = app
-        .tollgate
-        .verify_audit(&app.admin)
-        .await
-        .expect("verified");
+    let report = app.tollgate.verify_audit(&app.admin).await.expect("verified");
     // Bootstrap wrote 2 entries (user, token), then 5 teams: 7 entries, checkpoints at 3 and 6.
-    assert_eq!(
-        (
-            report.entries,
-            report.checkpoints_verified,
-            report.unsigned_tail
-        ),
-        (7, 2, 1),
-        "{report}"
-    );
-    assert!(app
-        .tollgate
-        .checkpoint_now()
-        .await
-        .expect("checkpoint")
-        .is_some());
-    assert!(
-        app.tollgate
-            .checkpoint_now()
-            .await
-            .expect("checkpoint")
-            .is_none(),
-        "the head is already signed"
-    );
-    let report = app
-        .tollgate
-        .verify_audit(&app.admin)
-        .await
-        .expect("verified");
+    assert_eq!((report.entries, report.checkpoints_verified, report.unsigned_tail), (7, 2, 1), "{report}");
+    assert!(app.tollgate.checkpoint_now().await.expect("checkpoint").is_some());
+    assert!(app.tollgate.checkpoint_now().await.expect("checkpoint").is_none(), "the head is already signed");
+    let report = app.tollgate.verify_audit(&app.admin).await.expect("verified");
     assert_eq!(report.unsigned_tail, 0);
 }
 
 #[tokio::test]
 async fn every_entry_names_actor_action_object_and_request() {
     let app = TestApp::sqlite().await;
-    let principal = tollgate_service::Principal {
-        request_id: Some("req-42".to_owned()),
-        ..app.admin.clone()
-    };
+    let principal = tollgate_service::Principal { request_id: Some("req-42".to_owned()), ..app.admin.clone() };
     app.tollgate
-        .put_team(
-            &principal,
-            TeamInput {
-                name: "payments".to_owned(),
-                ..TeamInput::default()
-            },
-            Upsert::Create,
-        )
+        .put_team(&principal, TeamInput { name: "payments".to_owned(), ..TeamInput::default() }, Upsert::Create)
         .await
         .expect("created");
-    let entries = app
-        .tollgate
-        .list_audit(&app.admin, 2, 10)
-        .await
-        .expect("entries");
+    let entries = app.tollgate.list_audit(&app.admin, 2, 10).await.expect("entries");
     let body: serde_json::Value = serde_json::from_slice(&entries[0].body).expect("json");
     insta::assert_json_snapshot!(body, @r#"
     {
       "action": "team.create",
       "actor": "admin",
       "after": {
+        "artifact_pattern": null,
         "display_name": "payments",
         "members": [],
         "name": "payments"

@@ -20,65 +20,30 @@ async fn the_main_story_runs_on_every_backend() {
         let (member, token) = app.user("bo", "member").await;
         let tokens = app.tollgate.list_tokens(&member).await.expect("tokens");
         assert_eq!(tokens.len(), 1, "{backend}");
-        assert_eq!(
-            app.tollgate
-                .list_tokens(&app.admin)
-                .await
-                .expect("tokens")
-                .len(),
-            2,
-            "{backend}"
-        );
+        assert_eq!(app.tollgate.list_tokens(&app.admin).await.expect("tokens").len(), 2, "{backend}");
         app.tollgate
             .put_team(
                 &member,
-                TeamInput {
-                    name: "ops".to_owned(),
-                    members: vec!["bo".to_owned()],
-                    ..TeamInput::default()
-                },
+                TeamInput { name: "ops".to_owned(), members: vec!["bo".to_owned()], ..TeamInput::default() },
                 Upsert::Create,
             )
             .await
             .expect("team");
 
-        let release = app
-            .tollgate
-            .create_release(&member, release_input("1.0.0", &[("api", "1.0.0")]))
-            .await
-            .expect("release");
+        app.stock("payments", &[("api", "1.0.0")]).await;
+        let release =
+            app.tollgate.create_release(&member, release_input("1.0.0", &[("api", "1.0.0")])).await.expect("release");
         let reference = ReleaseRef::Version(release.content.version.clone());
-        for action in [
-            ReleaseAction::Plan,
-            ReleaseAction::FreezeScope,
-            ReleaseAction::MarkReady,
-        ] {
-            app.tollgate
-                .transition_release(&member, &reference, action, None)
-                .await
-                .expect("transition");
+        for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
+            app.tollgate.transition_release(&member, &reference, action, None).await.expect("transition");
         }
         for environment in ["dev", "staging", "prod"] {
-            let input = DeploymentInput {
-                status: Some("succeeded".to_owned()),
-                ..DeploymentInput::default()
-            };
-            app.tollgate
-                .record_deployment(&member, &reference, environment, input)
-                .await
-                .expect("deployment");
+            let input = DeploymentInput { status: Some("succeeded".to_owned()), ..DeploymentInput::default() };
+            app.tollgate.record_deployment(&member, &reference, environment, input).await.expect("deployment");
         }
-        let deployed = app
-            .tollgate
-            .get_release(&member, &reference)
-            .await
-            .expect("release");
+        let deployed = app.tollgate.get_release(&member, &reference).await.expect("release");
         assert_eq!(deployed.state, ReleaseState::Deployed, "{backend}");
-        let register = app
-            .tollgate
-            .register(&member, Some("prod"), None)
-            .await
-            .expect("register");
+        let register = app.tollgate.register(&member, Some("prod"), None).await.expect("register");
         assert_eq!(register[0].services.len(), 1, "{backend}");
         let history = app
             .tollgate
@@ -86,34 +51,15 @@ async fn the_main_story_runs_on_every_backend() {
             .await
             .expect("history");
         assert_eq!(history.len(), 1, "{backend}");
-        app.tollgate
-            .revoke_token(&member, tokens[0].id)
-            .await
-            .expect("revoked");
-        assert!(
-            app.tollgate.authenticate(&token, None).await.is_err(),
-            "{backend}"
-        );
+        app.tollgate.revoke_token(&member, tokens[0].id).await.expect("revoked");
+        assert!(app.tollgate.authenticate(&token, None).await.is_err(), "{backend}");
 
         let report = app.tollgate.verify_audit(&app.admin).await.expect("verify");
+        assert!(report.is_ok() && report.checkpoints_verified > 0, "{backend}: {report}");
+        let export = app.tollgate.start_audit_export(&app.admin).await.expect("export");
+        assert_eq!(export.head, report.entries, "{backend}: a checkpoint is not an entry");
         assert!(
-            report.is_ok() && report.checkpoints_verified > 0,
-            "{backend}: {report}"
-        );
-        let export = app
-            .tollgate
-            .start_audit_export(&app.admin)
-            .await
-            .expect("export");
-        assert_eq!(
-            export.head, report.entries,
-            "{backend}: a checkpoint is not an entry"
-        );
-        assert!(
-            export
-                .checkpoints
-                .iter()
-                .any(|c| c.tree_size == export.head),
+            export.checkpoints.iter().any(|c| c.tree_size == export.head),
             "{backend}: the export is signed to its head"
         );
     }

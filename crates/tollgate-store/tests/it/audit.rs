@@ -71,39 +71,21 @@ async fn checkpoints_are_verified_with_recorded_or_given_keys() {
     on_every_backend(|store| async move {
         let key = SigningKey::from_bytes(&[3; 32]);
         let mut tx = store.begin().await?;
-        tx.insert_signing_key(&key.verifying_key(), at("2026-03-01T12:00:00Z"))
-            .await?;
+        tx.insert_signing_key(&key.verifying_key(), at("2026-03-01T12:00:00Z")).await?;
         let mut last = None;
         for n in 0..4 {
             last = Some(tx.append_audit(&record(n)).await?);
         }
         let last = last.expect("entries were appended");
-        tx.insert_checkpoint(&Checkpoint::sign(
-            &key,
-            last.seq,
-            last.hash,
-            at("2026-03-01T12:00:00Z"),
-        ))
-        .await?;
+        tx.insert_checkpoint(&Checkpoint::sign(&key, last.seq, last.hash, at("2026-03-01T12:00:00Z"))).await?;
         tx.commit().await?;
 
         let report = store.verify_audit(&[]).await?;
-        assert_eq!(
-            (
-                report.entries,
-                report.checkpoints_verified,
-                report.unsigned_tail
-            ),
-            (4, 1, 0),
-            "{report}"
-        );
+        assert_eq!((report.entries, report.checkpoints_verified, report.unsigned_tail), (4, 1, 0), "{report}");
 
         let stranger = SigningKey::from_bytes(&[4; 32]).verifying_key();
         let report = store.verify_audit(&[stranger]).await?;
-        assert!(
-            !report.is_ok(),
-            "a checkpoint by an untrusted key must fail: {report}"
-        );
+        assert!(!report.is_ok(), "a checkpoint by an untrusted key must fail: {report}");
         Ok(())
     })
     .await;
@@ -124,14 +106,9 @@ async fn audit_entries_cannot_be_updated_or_deleted_through_sql() {
         };
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&url).await?;
-        let update = sqlx::query("UPDATE audit_entries SET body = $1")
-            .bind(b"{}".to_vec())
-            .execute(&pool)
-            .await;
+        let update = sqlx::query("UPDATE audit_entries SET body = $1").bind(b"{}".to_vec()).execute(&pool).await;
         assert!(update.is_err(), "an update must be refused");
-        let delete = sqlx::query("DELETE FROM audit_entries")
-            .execute(&pool)
-            .await;
+        let delete = sqlx::query("DELETE FROM audit_entries").execute(&pool).await;
         assert!(delete.is_err(), "a delete must be refused");
         pool.close().await;
         assert!(store.verify_audit(&[]).await?.is_ok());

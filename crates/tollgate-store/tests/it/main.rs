@@ -15,9 +15,7 @@ where
 {
     for database in TestDb::every_backend().await {
         let backend = database.backend_name();
-        let store = Store::open(database.config())
-            .await
-            .expect("the store opens");
+        let store = Store::open(database.config()).await.expect("the store opens");
         if let Err(error) = story(store.clone()).await {
             panic!("on {backend}: {error:?}");
         }

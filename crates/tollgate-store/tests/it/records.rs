@@ -16,33 +16,21 @@ async fn records_round_trip_through_the_store() {
         tx.insert_user(&user("ana", "admin"), now).await?;
         tx.insert_user(&user("bo", "member"), now).await?;
         tx.insert_team(&team("payments", &["ana", "bo"])).await?;
-        tx.insert_service(&service("postgres-main", "payments", &[]))
-            .await?;
-        tx.insert_service(&service("ledger", "payments", &["postgres-main"]))
-            .await?;
+        tx.insert_service(&service("postgres-main", "payments", &[])).await?;
+        tx.insert_service(&service("ledger", "payments", &["postgres-main"])).await?;
         for (name, tier) in [("dev", "dev"), ("staging", "staging"), ("prod", "prod")] {
             tx.insert_environment(&environment(name, tier)).await?;
         }
-        tx.insert_lifecycle(&lifecycle("default", &["dev", "staging", "prod"]))
-            .await?;
+        tx.insert_lifecycle(&lifecycle("default", &["dev", "staging", "prod"])).await?;
         tx.commit().await?;
 
         let mut read = store.read().await?;
-        let payments = read
-            .find_team(&TeamName::parse("payments")?)
-            .await?
-            .context("team")?;
+        let payments = read.find_team(&TeamName::parse("payments")?).await?.context("team")?;
         assert_eq!(payments, team("payments", &["ana", "bo"]));
-        let ledger = read
-            .find_service(&ServiceName::parse("ledger")?)
-            .await?
-            .context("service")?;
+        let ledger = read.find_service(&ServiceName::parse("ledger")?).await?.context("service")?;
         assert_eq!(ledger, service("ledger", "payments", &["postgres-main"]));
         assert_eq!(read.list_services().await?.len(), 2);
-        let path = read
-            .find_lifecycle(&LifecycleName::parse("default")?)
-            .await?
-            .context("lifecycle")?;
+        let path = read.find_lifecycle(&LifecycleName::parse("default")?).await?.context("lifecycle")?;
         assert_eq!(path, lifecycle("default", &["dev", "staging", "prod"]));
         assert_eq!(read.list_environments().await?.len(), 3);
         assert!(read.find_user(&UserName::parse("nobody")?).await?.is_none());
@@ -51,23 +39,13 @@ async fn records_round_trip_through_the_store() {
         // Updates replace members and dependencies.
         let mut tx = store.begin().await?;
         tx.update_team(&team("payments", &["bo"])).await?;
-        tx.update_service(&service("ledger", "payments", &[]))
-            .await?;
-        tx.update_lifecycle(&lifecycle("default", &["dev", "prod"]))
-            .await?;
+        tx.update_service(&service("ledger", "payments", &[])).await?;
+        tx.update_lifecycle(&lifecycle("default", &["dev", "prod"])).await?;
         tx.commit().await?;
         let mut read = store.read().await?;
         assert_eq!(read.list_teams().await?, vec![team("payments", &["bo"])]);
-        assert!(read
-            .find_service(&ServiceName::parse("ledger")?)
-            .await?
-            .context("service")?
-            .depends_on
-            .is_empty());
-        assert_eq!(
-            read.list_lifecycles().await?,
-            vec![lifecycle("default", &["dev", "prod"])]
-        );
+        assert!(read.find_service(&ServiceName::parse("ledger")?).await?.context("service")?.depends_on.is_empty());
+        assert_eq!(read.list_lifecycles().await?, vec![lifecycle("default", &["dev", "prod"])]);
         Ok(())
     })
     .await;
@@ -84,10 +62,7 @@ async fn duplicate_keys_are_conflicts_and_roll_back_the_transaction() {
         let mut tx = store.begin().await?;
         tx.insert_team(&team("payments", &[])).await?;
         let duplicate = tx.insert_user(&user("ana", "member"), now).await;
-        assert!(
-            matches!(duplicate, Err(StoreError::Conflict { entity: "user", .. })),
-            "{duplicate:?}"
-        );
+        assert!(matches!(duplicate, Err(StoreError::Conflict { entity: "user", .. })), "{duplicate:?}");
         drop(tx);
 
         let counts = store.read().await?.row_counts().await?;
@@ -117,23 +92,12 @@ async fn tokens_are_found_by_digest_and_revoked_once() {
             .await?;
         tx.commit().await?;
 
-        let found = store
-            .read()
-            .await?
-            .find_token_by_digest(&secret.digest())
-            .await?
-            .context("token")?;
-        assert_eq!(
-            (found.id, found.user.as_str(), found.revoked_at),
-            (id, "ana", None)
-        );
+        let found = store.read().await?.find_token_by_digest(&secret.digest()).await?.context("token")?;
+        assert_eq!((found.id, found.user.as_str(), found.revoked_at), (id, "ana", None));
         let mut tx = store.begin().await?;
         tx.revoke_token(id, now).await?;
         let again = tx.revoke_token(id, now).await;
-        assert!(
-            matches!(again, Err(StoreError::NotFound { .. })),
-            "{again:?}"
-        );
+        assert!(matches!(again, Err(StoreError::NotFound { .. })), "{again:?}");
         Ok(())
     })
     .await;
@@ -146,88 +110,33 @@ async fn releases_keep_their_content_and_refuse_stale_writes() {
         let mut tx = store.begin().await?;
         tx.insert_user(&user("ana", "admin"), now).await?;
         tx.insert_team(&team("payments", &[])).await?;
-        tx.insert_service(&service("ledger", "payments", &[]))
-            .await?;
+        tx.insert_service(&service("ledger", "payments", &[])).await?;
         tx.insert_service(&service("api", "payments", &[])).await?;
         tx.insert_environment(&environment("dev", "dev")).await?;
         tx.insert_lifecycle(&lifecycle("default", &["dev"])).await?;
         let content = release("1.0.0", &[("ledger", "1.0.0"), ("api", "2.0.0")]);
-        let id = tx
-            .insert_release(&content, &UserName::parse("ana")?, now)
-            .await?;
+        let id = tx.insert_release(&content, &UserName::parse("ana")?, now).await?;
         tx.commit().await?;
 
-        let stored = store
-            .read()
-            .await?
-            .find_release(id)
-            .await?
-            .context("release")?;
-        assert_eq!(
-            (stored.content.clone(), stored.state, stored.revision),
-            (content.clone(), ReleaseState::Draft, 1)
-        );
-        let by_version = store
-            .read()
-            .await?
-            .find_release_by_version(&"1.0.0".parse()?)
-            .await?
-            .context("release")?;
+        let stored = store.read().await?.find_release(id).await?.context("release")?;
+        assert_eq!((stored.content.clone(), stored.state, stored.revision), (content.clone(), ReleaseState::Draft, 1));
+        let by_version = store.read().await?.find_release_by_version(&"1.0.0".parse()?).await?.context("release")?;
         assert_eq!(by_version.id, id);
 
         let mut changed = content.clone();
         changed.artifacts.pop();
         let mut tx = store.begin().await?;
         tx.update_release_content(id, &changed, 1, now).await?;
-        let stale = tx
-            .update_release_state(id, ReleaseState::Planned, 1, now)
-            .await;
-        assert!(
-            matches!(
-                stale,
-                Err(StoreError::Conflict {
-                    entity: "release",
-                    ..
-                })
-            ),
-            "{stale:?}"
-        );
-        tx.update_release_state(id, ReleaseState::Planned, 2, now)
-            .await?;
+        let stale = tx.update_release_state(id, ReleaseState::Planned, 1, now).await;
+        assert!(matches!(stale, Err(StoreError::Conflict { entity: "release", .. })), "{stale:?}");
+        tx.update_release_state(id, ReleaseState::Planned, 2, now).await?;
         tx.commit().await?;
-        let stored = store
-            .read()
-            .await?
-            .find_release(id)
-            .await?
-            .context("release")?;
-        assert_eq!(
-            (
-                stored.content.artifacts.len(),
-                stored.state,
-                stored.revision
-            ),
-            (1, ReleaseState::Planned, 3)
-        );
-        assert_eq!(
-            store
-                .read()
-                .await?
-                .list_releases(Page::first(10))
-                .await?
-                .len(),
-            1
-        );
+        let stored = store.read().await?.find_release(id).await?.context("release")?;
+        assert_eq!((stored.content.artifacts.len(), stored.state, stored.revision), (1, ReleaseState::Planned, 3));
+        assert_eq!(store.read().await?.list_releases(Page::first(10)).await?.len(), 1);
 
-        let duplicate = store
-            .begin()
-            .await?
-            .insert_release(&content, &UserName::parse("ana")?, now)
-            .await;
-        assert!(
-            matches!(duplicate, Err(StoreError::Conflict { .. })),
-            "{duplicate:?}"
-        );
+        let duplicate = store.begin().await?.insert_release(&content, &UserName::parse("ana")?, now).await;
+        assert!(matches!(duplicate, Err(StoreError::Conflict { .. })), "{duplicate:?}");
         Ok(())
     })
     .await;
@@ -242,8 +151,7 @@ async fn deployments_feed_the_register() {
         let mut tx = store.begin().await?;
         tx.insert_user(&user("ana", "admin"), now).await?;
         tx.insert_team(&team("payments", &[])).await?;
-        tx.insert_service(&service("ledger", "payments", &[]))
-            .await?;
+        tx.insert_service(&service("ledger", "payments", &[])).await?;
         tx.insert_environment(&environment("dev", "dev")).await?;
         tx.insert_lifecycle(&lifecycle("default", &["dev"])).await?;
         let content = release("1.0.0", &[("ledger", "1.0.0")]);
@@ -267,10 +175,7 @@ async fn deployments_feed_the_register() {
         tx.commit().await?;
 
         let mut read = store.read().await?;
-        let deployment = read
-            .find_deployment(deployment_id)
-            .await?
-            .context("deployment")?;
+        let deployment = read.find_deployment(deployment_id).await?.context("deployment")?;
         assert_eq!(
             (deployment.status, deployment.release_version.to_string()),
             (DeploymentStatus::Succeeded, "1.0.0".to_owned())
@@ -278,29 +183,15 @@ async fn deployments_feed_the_register() {
         let history = read.deployed_releases(&dev).await?;
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].artifacts, content.artifacts);
-        assert_eq!(
-            read.succeeded_environments(release_id)
-                .await?
-                .into_iter()
-                .collect::<Vec<_>>(),
-            vec![dev.clone()]
-        );
-        assert_eq!(
-            read.list_deployments(Some(&dev), None, Page::first(10))
-                .await?
-                .len(),
-            1
-        );
+        assert_eq!(read.succeeded_environments(release_id).await?.into_iter().collect::<Vec<_>>(), vec![dev.clone()]);
+        assert_eq!(read.list_deployments(Some(&dev), None, Page::first(10)).await?.len(), 1);
         drop(read);
 
         let rolled_back = deployment.finish(DeploymentStatus::RolledBack, now)?;
         let mut tx = store.begin().await?;
         tx.update_deployment(&rolled_back, "succeeded").await?;
         let stale = tx.update_deployment(&rolled_back, "succeeded").await;
-        assert!(
-            matches!(stale, Err(StoreError::Conflict { .. })),
-            "{stale:?}"
-        );
+        assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{stale:?}");
         Ok(())
     })
     .await;

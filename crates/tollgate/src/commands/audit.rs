@@ -17,10 +17,7 @@ use crate::output::{print_json, print_list};
 pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<bool> {
     match command {
         AuditCommand::List { after, limit } => {
-            let entries = context
-                .client
-                .get(&format!("/audit?after={after}&limit={limit}"))
-                .await?;
+            let entries = context.client.get(&format!("/audit?after={after}&limit={limit}")).await?;
             let columns = &[
                 ("seq", "/seq"),
                 ("at", "/entry/at"),
@@ -41,10 +38,7 @@ pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<b
 }
 
 async fn export(context: &Context) -> anyhow::Result<()> {
-    let mut response = context
-        .client
-        .request(Method::GET, "/audit/export", None)
-        .await?;
+    let mut response = context.client.request(Method::GET, "/audit/export", None).await?;
     if !response.status().is_success() {
         bail!("the export failed with status {}", response.status());
     }
@@ -57,14 +51,9 @@ async fn export(context: &Context) -> anyhow::Result<()> {
 }
 
 async fn verify(context: &Context, args: VerifyArgs) -> anyhow::Result<bool> {
-    let keys = args
-        .public_keys
-        .iter()
-        .map(|path| read_public_key(path))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let keys = args.public_keys.iter().map(|path| read_public_key(path)).collect::<anyhow::Result<Vec<_>>>()?;
     let report = if let Some(file) = &args.file {
-        let text =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         tollgate_core::audit::export::verify_export(text.lines(), &keys)
             .with_context(|| format!("{} is not an audit export", file.display()))?
     } else if let Some(config) = database(&args)? {
@@ -94,19 +83,14 @@ async fn verify(context: &Context, args: VerifyArgs) -> anyhow::Result<bool> {
 
 fn database(args: &VerifyArgs) -> anyhow::Result<Option<DatabaseConfig>> {
     if let Some(url) = &args.database_url {
-        return DatabaseConfig::parse_url(url)
-            .map(Some)
-            .map_err(anyhow::Error::msg);
+        return DatabaseConfig::parse_url(url).map(Some).map_err(anyhow::Error::msg);
     }
     Ok(args.data_dir.as_deref().map(DatabaseConfig::in_data_dir))
 }
 
 /// Verifies a database without changing it: SQLite is opened read-only; PostgreSQL is read
 /// through a plain connection, with no migration.
-async fn verify_database(
-    config: &DatabaseConfig,
-    keys: &[VerifyingKey],
-) -> anyhow::Result<VerifyReport> {
+async fn verify_database(config: &DatabaseConfig, keys: &[VerifyingKey]) -> anyhow::Result<VerifyReport> {
     match config {
         DatabaseConfig::Sqlite { path } => {
             if !path.exists() {
@@ -114,15 +98,10 @@ async fn verify_database(
             }
             let path = path.clone();
             let keys = keys.to_vec();
-            Ok(tokio::task::spawn_blocking(move || {
-                tollgate_store::sqlite::verify_file(&path, &keys)
-            })
-            .await??)
+            Ok(tokio::task::spawn_blocking(move || tollgate_store::sqlite::verify_file(&path, &keys)).await??)
         }
         DatabaseConfig::Postgres { .. } => {
-            let store = Store::connect(config)
-                .await
-                .context("opening the database")?;
+            let store = Store::connect(config).await.context("opening the database")?;
             let report = store.verify_audit(keys).await?;
             store.close().await;
             Ok(report)
@@ -132,9 +111,7 @@ async fn verify_database(
 
 /// Reads a public key in PEM (SubjectPublicKeyInfo), as `tollgate serve` writes it.
 pub fn read_public_key(path: &std::path::Path) -> anyhow::Result<VerifyingKey> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    VerifyingKey::from_public_key_pem(&text).map_err(|error| {
-        anyhow::anyhow!("{} is not an ed25519 public key: {error}", path.display())
-    })
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    VerifyingKey::from_public_key_pem(&text)
+        .map_err(|error| anyhow::anyhow!("{} is not an ed25519 public key: {error}", path.display()))
 }

@@ -1,6 +1,7 @@
 //! The client commands: each calls the API and prints the result.
 
 pub mod apply;
+pub mod artifact;
 pub mod audit;
 pub mod catalog;
 pub mod release;

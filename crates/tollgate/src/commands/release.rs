@@ -3,9 +3,7 @@
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
 
-use crate::args::{
-    DeploymentCommand, OutputFormat, RegisterArgs, ReleaseCommand, ReleaseCreateArgs,
-};
+use crate::args::{DeploymentCommand, OutputFormat, RegisterArgs, ReleaseCommand, ReleaseCreateArgs};
 use crate::client::encode;
 use crate::commands::Context;
 use crate::output::{print_item, print_list, table, Column};
@@ -34,18 +32,10 @@ const RELEASE: &[Column] = &[
     ("revision", "/revision"),
     ("created by", "/created_by"),
 ];
-const ARTIFACT: &[Column] = &[
-    ("service", "/service"),
-    ("artifact", "/name"),
-    ("version", "/version"),
-    ("digest", "/digest"),
-];
-const SCOPE: &[Column] = &[
-    ("ticket", "/ticket"),
-    ("title", "/title"),
-    ("included", "/included"),
-    ("reason", "/reason"),
-];
+const ARTIFACT: &[Column] =
+    &[("service", "/service"), ("artifact", "/name"), ("version", "/version"), ("digest", "/digest")];
+const SCOPE: &[Column] =
+    &[("ticket", "/ticket"), ("title", "/title"), ("included", "/included"), ("reason", "/reason")];
 pub const DEPLOYMENT: &[Column] = &[
     ("id", "/id"),
     ("release", "/release_version"),
@@ -66,25 +56,15 @@ pub const REGISTER: &[Column] = &[
 ];
 
 pub async fn release(context: &Context, command: ReleaseCommand) -> anyhow::Result<()> {
-    let transition =
-        |release: String, action: &'static str, reason: Option<String>| (release, action, reason);
+    let transition = |release: String, action: &'static str, reason: Option<String>| (release, action, reason);
     let (release, action, reason) = match command {
         ReleaseCommand::List { limit } => {
-            let page = context
-                .client
-                .get(&format!("/releases?limit={limit}"))
-                .await?;
+            let page = context.client.get(&format!("/releases?limit={limit}")).await?;
             print_list(context.output, &page["items"], RELEASE_LIST);
             return Ok(());
         }
         ReleaseCommand::Show { release } => {
-            show_release(
-                context,
-                &context
-                    .client
-                    .get(&format!("/releases/{}", encode(&release)))
-                    .await?,
-            );
+            show_release(context, &context.client.get(&format!("/releases/{}", encode(&release))).await?);
             return Ok(());
         }
         ReleaseCommand::Create(args) => {
@@ -94,24 +74,14 @@ pub async fn release(context: &Context, command: ReleaseCommand) -> anyhow::Resu
         }
         ReleaseCommand::Plan { release } => transition(release, "plan", None),
         ReleaseCommand::Freeze { release } => transition(release, "freeze_scope", None),
-        ReleaseCommand::Unfreeze { release, reason } => {
-            transition(release, "unfreeze_scope", Some(reason))
-        }
+        ReleaseCommand::Unfreeze { release, reason } => transition(release, "unfreeze_scope", Some(reason)),
         ReleaseCommand::Ready { release } => transition(release, "mark_ready", None),
         ReleaseCommand::Close { release } => transition(release, "close", None),
-        ReleaseCommand::Rollback { release, reason } => {
-            transition(release, "roll_back", Some(reason))
-        }
+        ReleaseCommand::Rollback { release, reason } => transition(release, "roll_back", Some(reason)),
         ReleaseCommand::Cancel { release, reason } => transition(release, "cancel", Some(reason)),
     };
     let body = json!({ "action": action, "reason": reason });
-    let moved = context
-        .client
-        .post(
-            &format!("/releases/{}/transitions", encode(&release)),
-            &body,
-        )
-        .await?;
+    let moved = context.client.post(&format!("/releases/{}/transitions", encode(&release)), &body).await?;
     show_release(context, &moved);
     Ok(())
 }
@@ -121,28 +91,10 @@ fn show_release(context: &Context, release: &Value) {
     if context.output == OutputFormat::Table {
         println!(
             "\nartifacts:\n{}",
-            table(
-                release["artifacts"]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default(),
-                ARTIFACT
-            )
+            table(release["artifacts"].as_array().map(Vec::as_slice).unwrap_or_default(), ARTIFACT)
         );
-        if release["scope"]
-            .as_array()
-            .is_some_and(|scope| !scope.is_empty())
-        {
-            println!(
-                "\nscope:\n{}",
-                table(
-                    release["scope"]
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default(),
-                    SCOPE
-                )
-            );
+        if release["scope"].as_array().is_some_and(|scope| !scope.is_empty()) {
+            println!("\nscope:\n{}", table(release["scope"].as_array().map(Vec::as_slice).unwrap_or_default(), SCOPE));
         }
     }
 }
@@ -150,16 +102,10 @@ fn show_release(context: &Context, release: &Value) {
 /// The request body of `release create`, from a file or from flags.
 fn create_body(args: ReleaseCreateArgs) -> anyhow::Result<Value> {
     if let Some(file) = args.file {
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
-        return serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", file.display()));
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        return serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", file.display()));
     }
-    let artifacts = args
-        .artifacts
-        .iter()
-        .map(|spec| parse_artifact(spec))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let artifacts = args.artifacts.iter().map(|spec| parse_artifact(spec)).collect::<anyhow::Result<Vec<_>>>()?;
     let scope = args
         .included
         .iter()
@@ -195,11 +141,7 @@ fn parse_artifact(spec: &str) -> anyhow::Result<Value> {
 
 pub async fn deployment(context: &Context, command: DeploymentCommand) -> anyhow::Result<()> {
     match command {
-        DeploymentCommand::List {
-            environment,
-            release,
-            limit,
-        } => {
+        DeploymentCommand::List { environment, release, limit } => {
             let mut query = format!("/deployments?limit={limit}");
             if let Some(environment) = environment {
                 query.push_str(&format!("&environment={}", encode(&environment)));
@@ -207,39 +149,18 @@ pub async fn deployment(context: &Context, command: DeploymentCommand) -> anyhow
             if let Some(release) = release {
                 query.push_str(&format!("&release={}", encode(&release)));
             }
-            print_list(
-                context.output,
-                &context.client.get(&query).await?["items"],
-                DEPLOYMENT,
-            );
+            print_list(context.output, &context.client.get(&query).await?["items"], DEPLOYMENT);
         }
-        DeploymentCommand::Show { id } => print_item(
-            context.output,
-            &context.client.get(&format!("/deployments/{id}")).await?,
-            DEPLOYMENT,
-        ),
-        DeploymentCommand::Record {
-            release,
-            environment,
-            status,
-            started_at,
-            finished_at,
-        } => {
+        DeploymentCommand::Show { id } => {
+            print_item(context.output, &context.client.get(&format!("/deployments/{id}")).await?, DEPLOYMENT)
+        }
+        DeploymentCommand::Record { release, environment, status, started_at, finished_at } => {
             let body = json!({ "release": release, "environment": environment, "status": status, "started_at": started_at, "finished_at": finished_at });
-            print_item(
-                context.output,
-                &context.client.post("/deployments", &body).await?,
-                DEPLOYMENT,
-            );
+            print_item(context.output, &context.client.post("/deployments", &body).await?, DEPLOYMENT);
         }
         DeploymentCommand::Finish { id, status } => {
-            let finished = context
-                .client
-                .post(
-                    &format!("/deployments/{id}/finish"),
-                    &json!({ "status": status }),
-                )
-                .await?;
+            let finished =
+                context.client.post(&format!("/deployments/{id}/finish"), &json!({ "status": status })).await?;
             print_item(context.output, &finished, DEPLOYMENT);
         }
     }
@@ -254,17 +175,11 @@ pub async fn register(context: &Context, args: RegisterArgs) -> anyhow::Result<(
     if let Some(at) = &args.at {
         query.push_str(&format!("at={}", encode(at)));
     }
-    let register = context
-        .client
-        .get(query.trim_end_matches(['&', '?']))
-        .await?;
+    let register = context.client.get(query.trim_end_matches(['&', '?'])).await?;
     match context.output {
         OutputFormat::Json => crate::output::print_json(&register),
         OutputFormat::Table => {
-            println!(
-                "register at {}",
-                register["at"].as_str().unwrap_or_default()
-            );
+            println!("register at {}", register["at"].as_str().unwrap_or_default());
             println!("{}", table(&register_rows(&register), REGISTER));
         }
     }
@@ -275,10 +190,7 @@ pub async fn register(context: &Context, args: RegisterArgs) -> anyhow::Result<(
 pub fn register_rows(register: &Value) -> Vec<Value> {
     let mut rows = Vec::new();
     for environment in register["environments"].as_array().into_iter().flatten() {
-        let services = environment["services"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let services = environment["services"].as_array().cloned().unwrap_or_default();
         if services.is_empty() {
             rows.push(json!({ "environment": environment["environment"], "service": "(nothing deployed)" }));
         }

@@ -10,35 +10,15 @@ fn apply_plans_then_applies_and_a_second_run_changes_nothing() {
     std::fs::copy(example, dir.path().join("tollgate.yaml")).expect("the example copies");
 
     let dry = run(server.cli().args(["apply", "--dry-run"])).success();
-    assert!(
-        dry.stdout.contains("dry run: nothing was changed"),
-        "{}",
-        dry.stdout
-    );
+    assert!(dry.stdout.contains("dry run: nothing was changed"), "{}", dry.stdout);
     let services = run(server.cli().args(["service", "list"])).success();
-    assert!(
-        !services.stdout.contains("ledger"),
-        "a dry run creates nothing"
-    );
+    assert!(!services.stdout.contains("ledger"), "a dry run creates nothing");
 
     let first = run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
-    assert!(
-        first
-            .stdout
-            .contains("applied: 8 created, 0 updated, 0 unchanged"),
-        "{}",
-        first.stdout
-    );
+    assert!(first.stdout.contains("applied: 8 created, 0 updated, 0 unchanged"), "{}", first.stdout);
     let second = run(server.cli().arg("apply")).success();
-    assert!(
-        second.stdout.contains("nothing to change"),
-        "{}",
-        second.stdout
-    );
-    let audit = run(server
-        .cli()
-        .args(["audit", "list", "--limit", "1000", "--output", "json"]))
-    .success();
+    assert!(second.stdout.contains("nothing to change"), "{}", second.stdout);
+    let audit = run(server.cli().args(["audit", "list", "--limit", "1000", "--output", "json"])).success();
     let entries: serde_json::Value = serde_json::from_str(&audit.stdout).expect("json");
     assert_eq!(
         entries.as_array().map(Vec::len),
@@ -84,35 +64,19 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/tollgate.yaml");
     run(server.cli().args(["apply", "-f", example])).success();
     let digest = format!("sha256:{}", "ab".repeat(32));
-    run(server
-        .cli()
-        .args(["release", "create", "--version", "2.0.0", "--type", "major"])
-        .args([
-            "--artifact",
-            &format!("ledger=ledger@4.0.0@{digest}"),
-            "--include",
-            "PAY-7=New fee model",
-        ]))
+    run(server.cli().args(["release", "create", "--version", "2.0.0", "--type", "major"]).args([
+        "--artifact",
+        &format!("ledger=ledger@4.0.0@{digest}"),
+        "--include",
+        "PAY-7=New fee model",
+    ]))
     .success();
     for verb in ["plan", "freeze", "ready"] {
         run(server.cli().args(["release", verb, "2.0.0"])).success();
     }
-    let skipped = run(server.cli().args([
-        "deployment",
-        "record",
-        "--release",
-        "2.0.0",
-        "--environment",
-        "prod",
-    ]))
-    .failure();
-    assert!(
-        skipped
-            .stderr
-            .contains("release 2.0.0 has not succeeded in staging"),
-        "{}",
-        skipped.stderr
-    );
+    let skipped =
+        run(server.cli().args(["deployment", "record", "--release", "2.0.0", "--environment", "prod"])).failure();
+    assert!(skipped.stderr.contains("release 2.0.0 has not succeeded in staging"), "{}", skipped.stderr);
     for environment in ["dev", "staging", "prod"] {
         run(server.cli().args([
             "deployment",
@@ -126,16 +90,9 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
         ]))
         .success();
     }
-    let register =
-        run(server
-            .cli()
-            .args(["register", "--environment", "prod", "--output", "json"]))
-        .success();
+    let register = run(server.cli().args(["register", "--environment", "prod", "--output", "json"])).success();
     let register: serde_json::Value = serde_json::from_str(&register.stdout).expect("json");
-    assert_eq!(
-        register["environments"][0]["services"][0]["version"],
-        "4.0.0"
-    );
+    assert_eq!(register["environments"][0]["services"][0]["version"], "4.0.0");
     let earlier = run(server.cli().args([
         "register",
         "--environment",
@@ -146,36 +103,26 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
         "json",
     ]))
     .success();
-    assert!(
-        earlier.stdout.contains("\"services\": []"),
-        "nothing ran in prod in 2020: {}",
-        earlier.stdout
-    );
+    assert!(earlier.stdout.contains("\"services\": []"), "nothing ran in prod in 2020: {}", earlier.stdout);
     let show = run(server.cli().args(["release", "show", "2.0.0"])).success();
     assert!(show.stdout.contains("deployed"), "{}", show.stdout);
 
     let export = run(server.cli().args(["audit", "export"])).success();
     std::fs::write(dir.path().join("audit.jsonl"), &export.stdout).expect("written");
     let public_key = server.data_dir.join("audit-signing.pub");
-    let offline = run(tollgate(dir.path())
-        .args(["audit", "verify", "--file", "audit.jsonl", "--public-key"])
-        .arg(&public_key))
-    .success();
+    let offline =
+        run(tollgate(dir.path()).args(["audit", "verify", "--file", "audit.jsonl", "--public-key"]).arg(&public_key))
+            .success();
     assert!(offline.stdout.starts_with("ok: "), "{}", offline.stdout);
     let online = run(server.cli().args(["audit", "verify"])).success();
     assert!(online.stdout.starts_with("ok: "), "{}", online.stdout);
 
     // The bootstrap token file is private; the server verifies its own database after stopping.
-    let mode = std::fs::metadata(server.data_dir.join("admin-token"))
-        .expect("the token file exists")
-        .permissions()
-        .mode();
+    let mode =
+        std::fs::metadata(server.data_dir.join("admin-token")).expect("the token file exists").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     server.stop();
-    let local = run(tollgate(dir.path())
-        .args(["audit", "verify", "--data-dir"])
-        .arg(&server.data_dir))
-    .success();
+    let local = run(tollgate(dir.path()).args(["audit", "verify", "--data-dir"]).arg(&server.data_dir)).success();
     // The shutdown checkpoint covers the head: no unsigned tail is reported.
     assert!(
         local.stdout.starts_with("ok: ") && !local.stdout.contains("after the last checkpoint"),
@@ -188,22 +135,12 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
 fn a_wrong_token_and_an_unreachable_server_are_clear_errors() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let server = Server::start(dir.path());
-    let wrong = run(server
-        .cli()
-        .env("TOLLGATE_TOKEN", format!("tg_{}", "1".repeat(64)))
-        .args(["team", "list"]))
-    .failure();
-    assert_eq!(
-        wrong.stderr.trim(),
-        "error: unauthenticated (401): unknown token"
-    );
-    let unreachable =
-        run(tollgate(dir.path()).args(["--server", "http://127.0.0.1:9", "team", "list"]))
-            .failure();
+    let wrong =
+        run(server.cli().env("TOLLGATE_TOKEN", format!("tg_{}", "1".repeat(64))).args(["team", "list"])).failure();
+    assert_eq!(wrong.stderr.trim(), "error: unauthenticated (401): unknown token");
+    let unreachable = run(tollgate(dir.path()).args(["--server", "http://127.0.0.1:9", "team", "list"])).failure();
     assert!(
-        unreachable
-            .stderr
-            .starts_with("error: cannot reach the Tollgate server at http://127.0.0.1:9"),
+        unreachable.stderr.starts_with("error: cannot reach the Tollgate server at http://127.0.0.1:9"),
         "{}",
         unreachable.stderr
     );
@@ -213,9 +150,5 @@ fn a_wrong_token_and_an_unreachable_server_are_clear_errors() {
 fn completions_are_printed_for_bash() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let ran = run(tollgate(dir.path()).args(["completions", "bash"])).success();
-    assert!(
-        ran.stdout.contains("_tollgate()"),
-        "{}",
-        &ran.stdout[..200.min(ran.stdout.len())]
-    );
+    assert!(ran.stdout.contains("_tollgate()"), "{}", &ran.stdout[..200.min(ran.stdout.len())]);
 }

@@ -53,12 +53,7 @@ pub fn run(command: &mut Command) -> Ran {
         command.get_current_dir(),
         output.status.code()
     );
-    Ran {
-        code: output.status.code(),
-        stdout,
-        stderr,
-        description,
-    }
+    Ran { code: output.status.code(), stdout, stderr, description }
 }
 
 /// A `tollgate serve` process on a random loopback port. Stopped with SIGTERM on drop.
@@ -82,51 +77,26 @@ impl Server {
             .spawn()
             .expect("the server starts");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-        let mut next = || {
-            lines
-                .next()
-                .expect("the server prints its address")
-                .expect("stdout is text")
-        };
-        let url = next()
-            .strip_prefix("tollgate listening on ")
-            .expect("the first line is the address")
-            .to_owned();
-        assert!(
-            next().starts_with("created user admin"),
-            "the second line announces the token"
-        );
+        let mut next = || lines.next().expect("the server prints its address").expect("stdout is text");
+        let url = next().strip_prefix("tollgate listening on ").expect("the first line is the address").to_owned();
+        assert!(next().starts_with("created user admin"), "the second line announces the token");
         let token = next();
-        Server {
-            child,
-            url,
-            token,
-            data_dir,
-            dir: dir.to_owned(),
-        }
+        Server { child, url, token, data_dir, dir: dir.to_owned() }
     }
 
     /// A command of the binary against this server.
     pub fn cli(&self) -> Command {
         let mut command = tollgate(&self.dir);
-        command
-            .env("TOLLGATE_SERVER", &self.url)
-            .env("TOLLGATE_TOKEN", &self.token);
+        command.env("TOLLGATE_SERVER", &self.url).env("TOLLGATE_TOKEN", &self.token);
         command
     }
 
     /// Sends SIGTERM and waits: the server signs a final checkpoint and exits cleanly.
     pub fn stop(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
         assert!(status.success());
         let exit = self.child.wait().expect("the server exits");
-        assert!(
-            exit.success(),
-            "the server exits cleanly on SIGTERM: {exit:?}"
-        );
+        assert!(exit.success(), "the server exits cleanly on SIGTERM: {exit:?}");
     }
 }
 

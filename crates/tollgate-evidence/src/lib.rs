@@ -1,0 +1,155 @@
+//! Parsers of CI evidence into normalized facts.
+//!
+//! Evidence is what a CI run leaves behind: test reports (JUnit XML), coverage reports
+//! (Cobertura XML, LCOV), static-analysis reports (SARIF 2.1.0) and software bills of materials
+//! (CycloneDX JSON 1.4 to 1.6). [`parse`] takes the bytes of one such file and returns [`Facts`],
+//! a small normalized summary that policies can ask questions of and that is stored as JSON.
+//!
+//! This crate is pure: it takes `&[u8]` and returns facts or an [`EvidenceError`]. It reads no
+//! files, does no async work and fetches nothing, so it never resolves external entities or
+//! schemas. It bounds the work an input can cause (see [`limits`]) and refuses XML document type
+//! declarations instead of expanding entities, but it does not bound the input's size: that is
+//! the caller's job. The largest inputs tested are listed in [`limits`].
+#![forbid(unsafe_code)]
+
+mod cobertura;
+mod cyclonedx;
+mod error;
+mod facts;
+mod json;
+mod junit;
+mod lcov;
+pub mod limits;
+mod sarif;
+mod text;
+mod xml;
+
+use std::fmt;
+use std::str::FromStr;
+
+pub use crate::error::{EvidenceError, Location, UnknownEvidenceKind};
+pub use crate::facts::{
+    CoverageFacts, Facts, FindingFacts, FindingLevel, SbomFacts, Severity, SuiteFacts, TestFacts, VulnerabilityFact,
+    FORMAT_VERSION,
+};
+
+/// The formats of evidence this crate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EvidenceKind {
+    /// A JUnit XML test report, as written by cargo-nextest, pytest, Maven Surefire and others.
+    Junit,
+    /// A Cobertura XML coverage report.
+    Cobertura,
+    /// An LCOV tracefile.
+    Lcov,
+    /// A SARIF 2.1.0 static-analysis log.
+    Sarif,
+    /// A CycloneDX JSON software bill of materials, spec version 1.4, 1.5 or 1.6.
+    Cyclonedx,
+}
+
+/// Parses one piece of evidence of the given kind.
+///
+/// Fails with an [`EvidenceError`] naming the line and column (XML, LCOV, JSON syntax) or the
+/// JSON path (JSON that does not fit the schema) of the first problem: malformed or truncated
+/// input, input that is empty or not UTF-8, a schema version this crate does not know, or input
+/// that exceeds one of the [`limits`].
+pub fn parse(kind: EvidenceKind, bytes: &[u8]) -> Result<Facts, EvidenceError> {
+    match kind {
+        EvidenceKind::Junit => parse_junit(bytes).map(Facts::Tests),
+        EvidenceKind::Cobertura => parse_cobertura(bytes).map(Facts::Coverage),
+        EvidenceKind::Lcov => parse_lcov(bytes).map(Facts::Coverage),
+        EvidenceKind::Sarif => parse_sarif(bytes).map(Facts::Findings),
+        EvidenceKind::Cyclonedx => parse_cyclonedx(bytes).map(Facts::Sbom),
+    }
+}
+
+/// Parses a JUnit XML test report. See [`parse`] for when it fails.
+///
+/// Outcomes are counted from the `<testcase>` elements. The `tests`, `failures`, `errors` and
+/// `skipped` attributes of suites are ignored where they disagree with the test cases, because
+/// they are a summary that producers get wrong (and some omit); see the `junit` module docs.
+pub fn parse_junit(bytes: &[u8]) -> Result<TestFacts, EvidenceError> {
+    junit::parse(bytes)
+}
+
+/// Parses a Cobertura XML coverage report. See [`parse`] for when it fails.
+pub fn parse_cobertura(bytes: &[u8]) -> Result<CoverageFacts, EvidenceError> {
+    cobertura::parse(bytes)
+}
+
+/// Parses an LCOV tracefile. See [`parse`] for when it fails.
+pub fn parse_lcov(bytes: &[u8]) -> Result<CoverageFacts, EvidenceError> {
+    lcov::parse(bytes)
+}
+
+/// Parses a SARIF 2.1.0 log. See [`parse`] for when it fails.
+pub fn parse_sarif(bytes: &[u8]) -> Result<FindingFacts, EvidenceError> {
+    sarif::parse(bytes)
+}
+
+/// Parses a CycloneDX JSON bill of materials (spec 1.4 to 1.6). See [`parse`] for when it fails.
+pub fn parse_cyclonedx(bytes: &[u8]) -> Result<SbomFacts, EvidenceError> {
+    cyclonedx::parse(bytes)
+}
+
+impl EvidenceKind {
+    /// Every kind, in the order of their text forms in [`EvidenceKind::as_str`].
+    pub const ALL: [EvidenceKind; 5] = [
+        EvidenceKind::Junit,
+        EvidenceKind::Cobertura,
+        EvidenceKind::Lcov,
+        EvidenceKind::Sarif,
+        EvidenceKind::Cyclonedx,
+    ];
+
+    /// The stable text form: `junit`, `cobertura`, `lcov`, `sarif` or `cyclonedx`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::Junit => "junit",
+            EvidenceKind::Cobertura => "cobertura",
+            EvidenceKind::Lcov => "lcov",
+            EvidenceKind::Sarif => "sarif",
+            EvidenceKind::Cyclonedx => "cyclonedx",
+        }
+    }
+}
+
+impl fmt::Display for EvidenceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EvidenceKind {
+    type Err = UnknownEvidenceKind;
+
+    /// Reads the text form written by `Display`; fails on anything else, case included.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        EvidenceKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| UnknownEvidenceKind { given: text.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_from_its_text_form() {
+        for kind in EvidenceKind::ALL {
+            assert_eq!(kind.to_string().parse::<EvidenceKind>(), Ok(kind));
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_is_refused_with_the_list_of_known_ones() {
+        let error = "JUnit".parse::<EvidenceKind>().expect_err("kinds are lower case");
+        assert_eq!(
+            error.to_string(),
+            r#"unknown evidence kind "JUnit", expected one of junit, cobertura, lcov, sarif, cyclonedx"#
+        );
+    }
+}

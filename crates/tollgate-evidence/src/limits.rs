@@ -1,0 +1,33 @@
+//! The bounds this crate puts on the work one input can cause.
+//!
+//! Every parser is streaming or zero-copy where the input is large, so memory stays near the
+//! input's size; these limits additionally refuse inputs that no real tool writes and that exist
+//! only to make a parser work hard. They are not a limit on the input's total size, which is the
+//! caller's job.
+//!
+//! Largest inputs tested: a generated 50 MB JUnit report (the `junit` benchmark), and a 10 MB
+//! attribute value, a 20 MB text node and 100,000 levels of nesting, each refused (the adversarial
+//! tests).
+
+/// The deepest nesting of XML elements, or of JSON arrays and objects, that is accepted.
+pub const MAX_DEPTH: usize = 100;
+
+/// The longest XML attribute value accepted, in bytes before unescaping.
+pub const MAX_ATTRIBUTE_BYTES: usize = 64 * 1024;
+
+/// The most attributes one XML element may have.
+pub const MAX_ATTRIBUTES: usize = 256;
+
+/// The longest XML element name accepted, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// The longest XML text, CDATA section or comment accepted, in bytes. Test reports carry
+/// captured output and stack traces in text, hence the generous limit.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The longest JSON string accepted, in bytes as written. CycloneDX may embed whole license
+/// texts, hence the limit above the XML attribute limit.
+pub const MAX_JSON_STRING_BYTES: usize = 1024 * 1024;
+
+/// The longest LCOV line accepted, in bytes.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;

@@ -1,0 +1,225 @@
+//! Content-addressed blobs on the filesystem: `<root>/sha256/<2 hex>/<64 hex>`.
+//!
+//! A blob is streamed to a temporary file under `<root>/tmp` while it is hashed, synced, and
+//! renamed into place only once its digest is known (and matches the one expected, if any). The
+//! same content is stored once. Nothing here holds a whole blob in memory.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+use tokio::fs::{self, File};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tollgate_core::digest::Sha256Digest;
+
+/// Why a blob operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("the content is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the content's digest is {actual}, not the expected {expected}")]
+    DigestMismatch { expected: Sha256Digest, actual: Sha256Digest },
+    #[error("blob {0} is missing")]
+    Missing(Sha256Digest),
+    #[error("blob storage failed")]
+    Io(#[from] std::io::Error),
+}
+
+/// The blob directory.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+/// A blob being written. Dropping it unfinished removes the temporary file.
+pub struct BlobWriter {
+    file: Option<File>,
+    temp_path: PathBuf,
+    final_root: PathBuf,
+    hasher: Sha256,
+    size: u64,
+    limit: u64,
+}
+
+/// A blob that is in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub digest: Sha256Digest,
+    pub size: u64,
+}
+
+/// Read buffer for hashing a stored blob.
+const READ_BUFFER: usize = 256 * 1024;
+
+impl BlobStore {
+    /// A blob store under `root`, created if missing.
+    pub async fn open(root: &Path) -> Result<BlobStore, BlobError> {
+        fs::create_dir_all(root.join("tmp")).await?;
+        fs::create_dir_all(root.join("sha256")).await?;
+        Ok(BlobStore { root: root.to_owned() })
+    }
+
+    /// Where the blob with `digest` lives.
+    pub fn path(&self, digest: &Sha256Digest) -> PathBuf {
+        let hex = digest.to_hex();
+        self.root.join("sha256").join(&hex[..2]).join(hex)
+    }
+
+    /// Starts writing a blob of at most `limit` bytes.
+    pub async fn writer(&self, limit: u64) -> Result<BlobWriter, BlobError> {
+        let temp_path = self.root.join("tmp").join(format!("{}.part", uuid::Uuid::new_v4().simple()));
+        let file = File::create(&temp_path).await?;
+        Ok(BlobWriter {
+            file: Some(file),
+            temp_path,
+            final_root: self.root.clone(),
+            hasher: Sha256::new(),
+            size: 0,
+            limit,
+        })
+    }
+
+    pub async fn exists(&self, digest: &Sha256Digest) -> bool {
+        fs::metadata(self.path(digest)).await.is_ok()
+    }
+
+    /// Opens a blob for reading.
+    pub async fn open_blob(&self, digest: &Sha256Digest) -> Result<File, BlobError> {
+        match File::open(self.path(digest)).await {
+            Ok(file) => Ok(file),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(BlobError::Missing(*digest)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Re-reads a blob and checks that its content still has its digest.
+    pub async fn verify(&self, digest: &Sha256Digest) -> Result<(), BlobError> {
+        let mut file = self.open_blob(digest).await?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; READ_BUFFER];
+        loop {
+            let read = file.read(&mut buffer).await?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        let actual = Sha256Digest::from_bytes(hasher.finalize().into());
+        if actual == *digest {
+            Ok(())
+        } else {
+            Err(BlobError::DigestMismatch { expected: *digest, actual })
+        }
+    }
+
+    /// Removes a blob; a missing blob is not an error, so removal can be retried.
+    pub async fn remove(&self, digest: &Sha256Digest) -> Result<(), BlobError> {
+        match fs::remove_file(self.path(digest)).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Every stored blob with its last modification time.
+    pub async fn list(&self) -> Result<Vec<(Sha256Digest, std::time::SystemTime)>, BlobError> {
+        let mut blobs = Vec::new();
+        let mut prefixes = fs::read_dir(self.root.join("sha256")).await?;
+        while let Some(prefix) = prefixes.next_entry().await? {
+            let mut entries = fs::read_dir(prefix.path()).await?;
+            while let Some(entry) = entries.next_entry().await? {
+                let name = entry.file_name();
+                let Some(digest) = name.to_str().and_then(|hex| Sha256Digest::parse(&format!("sha256:{hex}")).ok())
+                else {
+                    continue;
+                };
+                blobs.push((digest, entry.metadata().await?.modified()?));
+            }
+        }
+        Ok(blobs)
+    }
+}
+
+impl BlobWriter {
+    /// Appends a chunk, hashing it on the way.
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(BlobError::TooLarge { limit: self.limit });
+        }
+        self.hasher.update(chunk);
+        self.file.as_mut().expect("a writer has its file until finished").write_all(chunk).await?;
+        Ok(())
+    }
+
+    /// Syncs the content and moves it into place, if its digest is `expected` (when given).
+    pub async fn finish(mut self, expected: Option<Sha256Digest>) -> Result<StoredBlob, BlobError> {
+        let mut file = self.file.take().expect("a writer has its file until finished");
+        file.flush().await?;
+        file.sync_all().await?;
+        drop(file);
+        let digest = Sha256Digest::from_bytes(std::mem::take(&mut self.hasher).finalize().into());
+        if let Some(expected) = expected {
+            if expected != digest {
+                return Err(BlobError::DigestMismatch { expected, actual: digest });
+            }
+        }
+        let store = BlobStore { root: self.final_root.clone() };
+        let target = store.path(&digest);
+        if fs::metadata(&target).await.is_ok() {
+            // The same content is stored already: keep one copy.
+            fs::remove_file(&self.temp_path).await?;
+        } else {
+            fs::create_dir_all(target.parent().expect("a blob path has a parent")).await?;
+            fs::rename(&self.temp_path, &target).await?;
+        }
+        self.temp_path = PathBuf::new();
+        Ok(StoredBlob { digest, size: self.size })
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if !self.temp_path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp_path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_blob_is_stored_once_under_its_digest_and_verified() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let store = BlobStore::open(dir.path()).await.expect("opens");
+        for _ in 0..2 {
+            let mut writer = store.writer(1024).await.expect("a writer");
+            writer.write(b"hello ").await.expect("write");
+            writer.write(b"world").await.expect("write");
+            let blob = writer.finish(Some(Sha256Digest::of(b"hello world"))).await.expect("stored");
+            assert_eq!(blob, StoredBlob { digest: Sha256Digest::of(b"hello world"), size: 11 });
+        }
+        assert_eq!(store.list().await.expect("list").len(), 1);
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0, "no temporary file is left");
+        store.verify(&Sha256Digest::of(b"hello world")).await.expect("intact");
+
+        std::fs::write(store.path(&Sha256Digest::of(b"hello world")), b"hello w0rld").expect("tamper");
+        assert!(matches!(store.verify(&Sha256Digest::of(b"hello world")).await, Err(BlobError::DigestMismatch { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_digest_or_an_oversized_blob_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let store = BlobStore::open(dir.path()).await.expect("opens");
+        let mut writer = store.writer(1024).await.expect("a writer");
+        writer.write(b"content").await.expect("write");
+        let wrong = writer.finish(Some(Sha256Digest::of(b"other"))).await;
+        assert!(matches!(wrong, Err(BlobError::DigestMismatch { .. })));
+        let mut writer = store.writer(4).await.expect("a writer");
+        assert!(matches!(writer.write(b"too long").await, Err(BlobError::TooLarge { limit: 4 })));
+        drop(writer);
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
+        assert!(store.list().await.expect("list").is_empty());
+    }
+}

@@ -1,0 +1,707 @@
+//! Audit benchmarks, in one run: verifying a 1,000,000-entry SQLite audit log against the raw
+//! SHA-256 rate over the same bytes, and audit entries appended per second through the HTTP API
+//! with 8 concurrent clients (SQLite, and PostgreSQL when `TOLLGATE_TEST_POSTGRES_URL` is set).
+//!
+//! Run with `cargo bench -p tollgate --bench audit`. Targets are reported as met or missed; the
+//! process fails only when the harness itself fails. Everything it creates lives in temporary
+//! directories or temporary PostgreSQL databases, and the HTTP clients talk to loopback only.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tollgate_core::audit::{entry_hash, Actor, AuditAction, AuditRecord, Checkpoint, ObjectKind, ObjectRef, GENESIS};
+use tollgate_core::name::UserName;
+use tollgate_core::Timestamp;
+use tollgate_store::{DatabaseConfig, Store};
+use tollgate_testkit::{TestApp, TestDb};
+
+/// Entries in the generated log.
+const N_ENTRIES: u64 = 1_000_000;
+/// Appends per write transaction while generating.
+const APPENDS_PER_TRANSACTION: u64 = 10_000;
+/// A signed checkpoint every this many entries.
+const CHECKPOINT_INTERVAL: u64 = 100_000;
+/// Timed runs per measurement; the median is reported.
+const N_RUNS: usize = 5;
+/// Concurrent HTTP clients.
+const N_CLIENTS: usize = 8;
+/// Sequential requests per client.
+const REQUESTS_PER_CLIENT: usize = 500;
+/// 2026-03-01T12:00:00Z.
+const START_SECOND: i64 = 1_772_366_400;
+
+const VERIFY_TARGET: Duration = Duration::from_secs(2);
+const HASHING_SHARE_TARGET: f64 = 0.5;
+
+fn main() -> anyhow::Result<()> {
+    let started = Instant::now();
+    print_machine()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("building the tokio runtime")?;
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let path = dir.path().join("tollgate.db");
+    let signing_key = SigningKey::from_bytes(&[7; 32]);
+
+    heading("1. Generating 1,000,000 audit entries in SQLite (StoreTx::append_audit)");
+    let generated = runtime.block_on(generate(&path, &signing_key))?;
+    heading("2. Verifying them (tollgate_store::sqlite::verify_file)");
+    let verification = bench_verify(&path, &signing_key, &generated)?;
+    heading("3. Raw SHA-256 over the same bytes, in memory, one thread");
+    let raw = bench_raw_sha256(&path, &generated)?;
+    let hashing = report_hashing(&generated, &verification, &raw);
+    drop(dir);
+
+    heading("4. Audit entries appended per second through the API, 8 clients");
+    let api = runtime.block_on(bench_api_on_every_backend())?;
+
+    heading("Summary");
+    print_summary(&hashing, &api);
+    println!("total bench time: {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// What generation produced, to check the later steps against.
+struct Generated {
+    head: [u8; 32],
+    n_hashed_bytes: u64,
+}
+
+/// Fills a fresh SQLite database with `N_ENTRIES` entries and a checkpoint every
+/// `CHECKPOINT_INTERVAL`, through the same store calls the service uses.
+async fn generate(path: &Path, signing_key: &SigningKey) -> anyhow::Result<Generated> {
+    let config = DatabaseConfig::Sqlite { path: path.to_owned() };
+    let store = Store::open(&config).await.context("opening the benchmark database")?;
+    let fixtures = Fixtures::new()?;
+    let started = Instant::now();
+    let mut tx = store.begin().await.context("starting a transaction")?;
+    tx.insert_signing_key(&signing_key.verifying_key(), fixtures.at(0)?).await.context("recording the signing key")?;
+    tx.commit().await.context("committing the signing key")?;
+
+    let mut head = GENESIS;
+    let mut n_hashed_bytes = 0;
+    let mut n_body_bytes_min = usize::MAX;
+    let mut n_body_bytes_max = 0;
+    for first in (1..=N_ENTRIES).step_by(APPENDS_PER_TRANSACTION as usize) {
+        let mut tx = store.begin().await.context("starting a transaction")?;
+        for seq in first..first + APPENDS_PER_TRANSACTION {
+            let record = fixtures.record(seq)?;
+            let entry = tx.append_audit(&record).await.with_context(|| format!("appending entry {seq}"))?;
+            ensure!(entry.seq == seq, "entry {seq} was stored as {}", entry.seq);
+            n_hashed_bytes += 32 + entry.body.len() as u64;
+            n_body_bytes_min = n_body_bytes_min.min(entry.body.len());
+            n_body_bytes_max = n_body_bytes_max.max(entry.body.len());
+            if seq % CHECKPOINT_INTERVAL == 0 {
+                let checkpoint = Checkpoint::sign(signing_key, seq, entry.hash, record.at);
+                tx.insert_checkpoint(&checkpoint)
+                    .await
+                    .with_context(|| format!("inserting the checkpoint at {seq}"))?;
+            }
+            head = *entry.hash.as_bytes();
+        }
+        tx.commit().await.with_context(|| format!("committing entries from {first}"))?;
+        let done = first + APPENDS_PER_TRANSACTION - 1;
+        if done % 200_000 == 0 {
+            let elapsed = started.elapsed().as_secs_f64();
+            println!("  {done:>9} entries  {elapsed:6.1} s  ({:.0} entries/s)", done as f64 / elapsed);
+        }
+    }
+    // Closing the last connection checkpoints the WAL into the database file.
+    store.close().await;
+    let elapsed = started.elapsed();
+    let n_body_bytes = n_hashed_bytes - 32 * N_ENTRIES;
+    println!(
+        "generated {N_ENTRIES} entries in {:.1} s ({:.0} entries/s), {} per transaction, {} signed checkpoints",
+        elapsed.as_secs_f64(),
+        N_ENTRIES as f64 / elapsed.as_secs_f64(),
+        APPENDS_PER_TRANSACTION,
+        N_ENTRIES / CHECKPOINT_INTERVAL
+    );
+    println!(
+        "entry bodies: {:.1} MB, {} bytes on average (min {n_body_bytes_min}, max {n_body_bytes_max})",
+        megabytes(n_body_bytes),
+        n_body_bytes / N_ENTRIES
+    );
+    print_file_sizes(path)?;
+    Ok(Generated { head, n_hashed_bytes })
+}
+
+/// The values the generated records are made of.
+struct Fixtures {
+    users: Vec<Actor>,
+}
+
+const USERS: [&str; 12] =
+    ["ana", "bo", "chen", "dara", "emeka", "fatima", "goran", "hana", "ines", "jonas", "kofi", "lena"];
+const SERVICES: [&str; 16] = [
+    "payments-api",
+    "ledger",
+    "checkout-web",
+    "identity",
+    "search",
+    "notifications",
+    "billing-worker",
+    "catalog",
+    "pricing",
+    "inventory",
+    "shipping",
+    "reporting",
+    "fraud-scoring",
+    "gateway",
+    "media-store",
+    "recommendations",
+];
+const TEAMS: [&str; 5] = ["core-payments", "platform", "growth", "logistics", "data"];
+const CRITICALITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+const RELEASE_TYPES: [&str; 4] = ["major", "minor", "patch", "emergency"];
+const STRATEGIES: [&str; 4] = ["big_bang", "phased", "pilot", "parallel"];
+
+impl Fixtures {
+    fn new() -> anyhow::Result<Fixtures> {
+        let users = USERS
+            .iter()
+            .map(|name| UserName::parse(name).map(Actor::User))
+            .collect::<Result<Vec<_>, _>>()
+            .context("parsing the fixture user names")?;
+        Ok(Fixtures { users })
+    }
+
+    fn at(&self, seq: u64) -> anyhow::Result<Timestamp> {
+        Timestamp::from_second(START_SECOND + seq as i64).context("a timestamp in range")
+    }
+
+    /// A realistic entry, one of five shapes, varied by `seq`.
+    fn record(&self, seq: u64) -> anyhow::Result<AuditRecord> {
+        let actor = self.users[seq as usize % self.users.len()].clone();
+        let service = SERVICES[(seq / 5) as usize % SERVICES.len()];
+        let release_id = seq / 5 + 1;
+        let (actor, action, object, before, after, reason) = match seq % 5 {
+            0 => (
+                actor,
+                AuditAction::Create,
+                ObjectRef::new(ObjectKind::Service, service),
+                None,
+                Some(service_json(seq, service, 0)),
+                None,
+            ),
+            1 => (
+                actor,
+                AuditAction::Update,
+                ObjectRef::new(ObjectKind::Service, service),
+                Some(service_json(seq, service, 0)),
+                Some(service_json(seq, service, 1)),
+                None,
+            ),
+            2 => (
+                actor,
+                AuditAction::Create,
+                ObjectRef::new(ObjectKind::Release, release_id),
+                None,
+                Some(release_json(seq, release_id, service, "draft")),
+                None,
+            ),
+            3 => (
+                actor,
+                AuditAction::Transition,
+                ObjectRef::new(ObjectKind::Release, release_id),
+                Some(release_json(seq, release_id, service, "submitted")),
+                Some(release_json(seq, release_id, service, "approved")),
+                (seq % 4 == 0).then(|| format!("approved after CAB review {}", seq % 97)),
+            ),
+            _ => (
+                Actor::System,
+                AuditAction::Record,
+                ObjectRef::new(ObjectKind::Deployment, seq / 5 + 1),
+                None,
+                Some(deployment_json(seq, release_id)),
+                None,
+            ),
+        };
+        Ok(AuditRecord {
+            at: self.at(seq)?,
+            actor,
+            action,
+            object,
+            before,
+            after,
+            reason,
+            request_id: Some(format!("{:016x}-{:08x}", seq.wrapping_mul(0x9e37_79b9), seq)),
+        })
+    }
+}
+
+fn service_json(seq: u64, service: &str, revision: u64) -> Value {
+    let index = (seq / 5) as usize;
+    let depends_on: Vec<&str> =
+        (1..=(index % 3)).map(|offset| SERVICES[(index + offset * 5) % SERVICES.len()]).collect();
+    json!({
+        "name": service,
+        "owner": TEAMS[index % TEAMS.len()],
+        "criticality": CRITICALITIES[(index + revision as usize) % CRITICALITIES.len()],
+        "depends_on": depends_on,
+        "description": format!(
+            "{service}: serves production traffic for region {}, revision {}",
+            ["eu-west", "us-east", "ap-south"][index % 3],
+            index as u64 * 2 + revision
+        ),
+    })
+}
+
+fn release_json(seq: u64, release_id: u64, service: &str, state: &str) -> Value {
+    let index = seq / 5;
+    json!({
+        "id": release_id,
+        "version": format!("2026.{}.{}", index % 12 + 1, index % 31),
+        "lifecycle": "standard",
+        "release_type": RELEASE_TYPES[index as usize % RELEASE_TYPES.len()],
+        "strategy": STRATEGIES[index as usize % STRATEGIES.len()],
+        "state": state,
+        "title": format!("Release {release_id} of {service}"),
+        "artifacts": [{
+            "service": service,
+            "name": format!("{service}-image"),
+            "version": format!("1.{}.{}", index % 40, seq % 100),
+            "digest": fake_digest(seq),
+        }],
+    })
+}
+
+fn deployment_json(seq: u64, release_id: u64) -> Value {
+    json!({
+        "release": release_id,
+        "environment": ["staging", "production-eu", "production-us"][(seq % 3) as usize],
+        "manifest_digest": fake_digest(seq),
+        "state": "succeeded",
+        "started_at": START_SECOND + seq as i64 - 90,
+        "finished_at": START_SECOND + seq as i64,
+    })
+}
+
+fn fake_digest(seed: u64) -> String {
+    format!("sha256:{}", hex_bytes(&entry_hash(&GENESIS, &seed.to_le_bytes())))
+}
+
+fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Verification timings, first run apart.
+struct Verification {
+    cold: Duration,
+    median: Duration,
+    runs: Vec<Duration>,
+}
+
+fn bench_verify(path: &Path, signing_key: &SigningKey, generated: &Generated) -> anyhow::Result<Verification> {
+    let evicted = evict_from_page_cache(path);
+    let trusted_keys = [signing_key.verifying_key()];
+    let mut runs = Vec::with_capacity(N_RUNS);
+    for run in 1..=N_RUNS {
+        let started = Instant::now();
+        let report =
+            tollgate_store::sqlite::verify_file(path, &trusted_keys).context("verifying the benchmark database")?;
+        let elapsed = started.elapsed();
+        ensure!(report.is_ok(), "verification failed: {report}");
+        ensure!(report.entries == N_ENTRIES, "verification covered {} entries, not {N_ENTRIES}", report.entries);
+        ensure!(
+            report.checkpoints_verified as u64 == N_ENTRIES / CHECKPOINT_INTERVAL,
+            "verified {} checkpoints",
+            report.checkpoints_verified
+        );
+        ensure!(
+            report.head.as_ref().map(|head| *head.as_bytes()) == Some(generated.head),
+            "verification ended at another head"
+        );
+        let note = if run == 1 { "  (first run)" } else { "" };
+        println!(
+            "  run {run}: {:7.3} s  {:7.1} MB/s{note}",
+            elapsed.as_secs_f64(),
+            rate(generated.n_hashed_bytes, elapsed)
+        );
+        if run == 1 {
+            println!("  report: {report}");
+        }
+        runs.push(elapsed);
+    }
+    match evicted {
+        Ok(()) => println!(
+            "the first run started with the database file evicted from the page cache \
+             (fadvise DONTNEED via dd); runs 2-{N_RUNS} read it from a warm page cache"
+        ),
+        Err(error) => println!(
+            "could not evict the database file from the page cache ({error:#}): every run, \
+             the first included, read it from a warm page cache"
+        ),
+    }
+    let cold = runs[0];
+    let median = median(&runs);
+    Ok(Verification { cold, median, runs })
+}
+
+/// Drops this one file's pages from the page cache, leaving the rest of the machine alone.
+fn evict_from_page_cache(path: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(path).and_then(|file| file.sync_all()).context("syncing the database file")?;
+    let status = Command::new("dd")
+        .arg(format!("if={}", path.display()))
+        .args(["iflag=nocache", "count=0", "status=none"])
+        .status()
+        .context("running dd")?;
+    ensure!(status.success(), "dd failed: {status}");
+    if let Ok(output) = Command::new("fincore").arg(path).output() {
+        print!("  page cache before the first run (fincore):\n{}", String::from_utf8_lossy(&output.stdout));
+    }
+    Ok(())
+}
+
+/// The raw hashing timings.
+struct RawSha256 {
+    median: Duration,
+    n_hashed_bytes: u64,
+}
+
+fn bench_raw_sha256(path: &Path, generated: &Generated) -> anyhow::Result<RawSha256> {
+    let started = Instant::now();
+    let (bodies, ends) = read_bodies(path)?;
+    println!(
+        "read {} bodies ({:.1} MB) into memory in {:.2} s (not timed below)",
+        ends.len(),
+        megabytes(bodies.len() as u64),
+        started.elapsed().as_secs_f64()
+    );
+    let n_hashed_bytes = bodies.len() as u64 + 32 * ends.len() as u64;
+    ensure!(
+        n_hashed_bytes == generated.n_hashed_bytes,
+        "read {n_hashed_bytes} bytes, generated {}",
+        generated.n_hashed_bytes
+    );
+    let mut runs = Vec::with_capacity(N_RUNS);
+    for run in 1..=N_RUNS {
+        let started = Instant::now();
+        let mut previous = GENESIS;
+        let mut start = 0;
+        for &end in &ends {
+            previous = entry_hash(&previous, &bodies[start..end]);
+            start = end;
+        }
+        let head = std::hint::black_box(previous);
+        let elapsed = started.elapsed();
+        ensure!(head == generated.head, "raw hashing ended at another head");
+        println!("  run {run}: {:7.3} s  {:7.1} MB/s", elapsed.as_secs_f64(), rate(n_hashed_bytes, elapsed));
+        runs.push(elapsed);
+    }
+    Ok(RawSha256 { median: median(&runs), n_hashed_bytes })
+}
+
+/// Every body, in position order, in one buffer, with the end offset of each.
+fn read_bodies(path: &Path) -> anyhow::Result<(Vec<u8>, Vec<usize>)> {
+    let connection = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .context("opening the database to read bodies")?;
+    let mut statement =
+        connection.prepare("SELECT body FROM audit_entries ORDER BY seq").context("preparing the body query")?;
+    let mut rows = statement.query([]).context("querying bodies")?;
+    let mut bodies = Vec::new();
+    let mut ends = Vec::with_capacity(N_ENTRIES as usize);
+    while let Some(row) = rows.next().context("reading a body")? {
+        let body = row.get_ref(0).context("reading a body")?.as_blob().context("a body is a blob")?;
+        bodies.extend_from_slice(body);
+        ends.push(bodies.len());
+    }
+    Ok((bodies, ends))
+}
+
+/// The hashing comparison, as printed in the summary.
+struct Hashing {
+    verify_median: Duration,
+    verify_cold: Duration,
+    verify_rate: f64,
+    raw_rate: f64,
+}
+
+fn report_hashing(generated: &Generated, verification: &Verification, raw: &RawSha256) -> Hashing {
+    let verify_rate = rate(generated.n_hashed_bytes, verification.median);
+    let raw_rate = rate(raw.n_hashed_bytes, raw.median);
+    println!();
+    println!(
+        "bytes hashed per pass: {:.1} MB (32-byte previous hash + body, per entry)",
+        megabytes(raw.n_hashed_bytes)
+    );
+    println!(
+        "verify_file: first run {:.3} s, median of {} runs {:.3} s (all: {}) = {verify_rate:.1} MB/s",
+        verification.cold.as_secs_f64(),
+        N_RUNS,
+        verification.median.as_secs_f64(),
+        format_runs(&verification.runs),
+    );
+    println!("raw sha256:  median of {N_RUNS} runs {:.3} s = {raw_rate:.1} MB/s", raw.median.as_secs_f64());
+    println!(
+        "verify throughput / raw sha256 throughput = {:.2}  (verify's time includes reading \
+         every row from SQLite on a second thread)",
+        verify_rate / raw_rate
+    );
+    Hashing { verify_median: verification.median, verify_cold: verification.cold, verify_rate, raw_rate }
+}
+
+/// One backend's API measurement.
+struct ApiResult {
+    backend: &'static str,
+    n_requests: usize,
+    n_failed: usize,
+    wall: Duration,
+    n_appended: u64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+async fn bench_api_on_every_backend() -> anyhow::Result<Vec<ApiResult>> {
+    let mut results = Vec::new();
+    results.push(bench_api(TestApp::on(TestDb::sqlite(), 1000).await).await?);
+    match TestDb::postgres().await {
+        Some(db) => results.push(bench_api(TestApp::on(db, 1000).await).await?),
+        None => println!("postgres: skipped, {} is not set", tollgate_testkit::POSTGRES_URL_VAR),
+    }
+    Ok(results)
+}
+
+/// Serves the real router for `app` on a loopback port and runs the clients against it.
+async fn bench_api(app: TestApp) -> anyhow::Result<ApiResult> {
+    let backend = app.db.backend_name();
+    let listener = TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port")?;
+    let address = listener.local_addr().context("reading the listener address")?;
+    let router = tollgate_http::router(app.tollgate.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let base_url = format!("http://{address}");
+    let clients = (0..N_CLIENTS)
+        .map(|_| reqwest::Client::builder().build())
+        .collect::<Result<Vec<_>, _>>()
+        .context("building the HTTP clients")?;
+    // One request per client first, so every client has its connection open before timing.
+    for (client_index, client) in clients.iter().enumerate() {
+        let name = format!("warm-{client_index}");
+        create_team(client, &base_url, &app.admin_token, &name).await?;
+    }
+
+    let head_before = audit_head(&app).await?;
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(N_CLIENTS);
+    for (client_index, client) in clients.into_iter().enumerate() {
+        let base_url = base_url.clone();
+        let token = app.admin_token.clone();
+        tasks.push(tokio::spawn(async move { run_client(client, base_url, token, client_index).await }));
+    }
+    let mut outcomes = Vec::with_capacity(N_CLIENTS);
+    for task in tasks {
+        outcomes.push(task.await.context("a client task panicked")?);
+    }
+    let wall = started.elapsed();
+    let head_after = audit_head(&app).await?;
+    server.abort();
+
+    summarize_api(backend, wall, head_after - head_before, outcomes)
+}
+
+/// What one client saw.
+struct ClientOutcome {
+    latencies: Vec<Duration>,
+    n_failed: usize,
+    first_failure: Option<String>,
+}
+
+async fn run_client(client: reqwest::Client, base_url: String, token: String, client_index: usize) -> ClientOutcome {
+    let mut outcome =
+        ClientOutcome { latencies: Vec::with_capacity(REQUESTS_PER_CLIENT), n_failed: 0, first_failure: None };
+    for n in 0..REQUESTS_PER_CLIENT {
+        let name = format!("t-{client_index}-{n}");
+        let started = Instant::now();
+        let created = create_team(&client, &base_url, &token, &name).await;
+        match created {
+            Ok(()) => outcome.latencies.push(started.elapsed()),
+            Err(error) => {
+                outcome.n_failed += 1;
+                outcome.first_failure.get_or_insert_with(|| format!("{error:#}"));
+            }
+        }
+    }
+    outcome
+}
+
+/// `POST /api/v1/teams`: one team, one audit entry.
+async fn create_team(client: &reqwest::Client, base_url: &str, token: &str, name: &str) -> anyhow::Result<()> {
+    let response = client
+        .post(format!("{base_url}/api/v1/teams"))
+        .bearer_auth(token)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .with_context(|| format!("creating team {name}"))?;
+    let status = response.status();
+    let body = response.bytes().await.with_context(|| format!("reading the reply for team {name}"))?;
+    ensure!(
+        status == reqwest::StatusCode::CREATED,
+        "creating team {name}: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    Ok(())
+}
+
+async fn audit_head(app: &TestApp) -> anyhow::Result<u64> {
+    let mut read = app.tollgate.store().read().await.context("starting a read")?;
+    let (seq, _) = read.audit_head().await.context("reading the audit head")?;
+    Ok(seq)
+}
+
+fn summarize_api(
+    backend: &'static str,
+    wall: Duration,
+    n_appended: u64,
+    outcomes: Vec<ClientOutcome>,
+) -> anyhow::Result<ApiResult> {
+    let n_failed = outcomes.iter().map(|outcome| outcome.n_failed).sum();
+    if let Some(failure) = outcomes.iter().find_map(|outcome| outcome.first_failure.clone()) {
+        println!("{backend}: {n_failed} requests failed; the first: {failure}");
+    }
+    let mut latencies: Vec<Duration> = outcomes.into_iter().flat_map(|outcome| outcome.latencies).collect();
+    latencies.sort_unstable();
+    let n_succeeded = latencies.len();
+    ensure!(
+        n_appended == n_succeeded as u64,
+        "{backend}: the audit head moved by {n_appended}, but {n_succeeded} requests succeeded"
+    );
+    ensure!(n_succeeded > 0, "{backend}: no request succeeded");
+    let result = ApiResult {
+        backend,
+        n_requests: N_CLIENTS * REQUESTS_PER_CLIENT,
+        n_failed,
+        wall,
+        n_appended,
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        max: latencies[n_succeeded - 1],
+    };
+    println!(
+        "{backend:<8}: {} requests ({} failed) in {:.2} s; audit head +{} = {:.0} entries/s; \
+         latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        result.n_requests,
+        result.n_failed,
+        wall.as_secs_f64(),
+        n_appended,
+        n_appended as f64 / wall.as_secs_f64(),
+        millis(result.p50),
+        millis(result.p99),
+        millis(result.max),
+    );
+    Ok(result)
+}
+
+fn print_summary(hashing: &Hashing, api: &[ApiResult]) {
+    let verify_met = hashing.verify_median < VERIFY_TARGET;
+    let share = hashing.verify_rate / hashing.raw_rate;
+    let share_met = share >= HASHING_SHARE_TARGET;
+    println!(
+        "[{}] verify 1,000,000 entries in under 2 s: median {:.3} s (first run {:.3} s)",
+        met(verify_met),
+        hashing.verify_median.as_secs_f64(),
+        hashing.verify_cold.as_secs_f64()
+    );
+    println!(
+        "[{}] hashing inside verify at >= 50% of the raw sha256 rate: {:.0}% \
+         ({:.1} MB/s vs {:.1} MB/s; verify includes reading SQLite)",
+        met(share_met),
+        share * 100.0,
+        hashing.verify_rate,
+        hashing.raw_rate
+    );
+    for result in api {
+        println!(
+            "[info] {}: {:.0} audit entries/s through the API with {N_CLIENTS} clients \
+             ({} appended, p50 {:.2} ms, p99 {:.2} ms)",
+            result.backend,
+            result.n_appended as f64 / result.wall.as_secs_f64(),
+            result.n_appended,
+            millis(result.p50),
+            millis(result.p99),
+        );
+    }
+}
+
+fn print_machine() -> anyhow::Result<()> {
+    let n_cpus = std::thread::available_parallelism().context("reading the number of CPUs")?.get();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    let sha_ni = cpuinfo.split_whitespace().any(|flag| flag == "sha_ni");
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:").map(str::trim).map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
+    println!("Tollgate audit bench");
+    println!("nproc: {n_cpus}");
+    println!("cpu: {model} (sha_ni: {})", if sha_ni { "yes" } else { "no" });
+    println!("memory: {memory}");
+    println!(
+        "build: {}",
+        if cfg!(debug_assertions) {
+            "debug assertions ON (not an optimized build)"
+        } else {
+            "optimized (bench profile)"
+        }
+    );
+    Ok(())
+}
+
+fn print_file_sizes(path: &Path) -> anyhow::Result<()> {
+    let size = std::fs::metadata(path).context("reading the database file size")?.len();
+    let wal = path.with_extension("db-wal");
+    let wal_size = std::fs::metadata(&wal).map(|meta| meta.len()).unwrap_or(0);
+    println!("database file: {:.1} MB, WAL: {:.1} MB", megabytes(size), megabytes(wal_size));
+    Ok(())
+}
+
+fn heading(title: &str) {
+    println!();
+    println!("== {title}");
+}
+
+fn median(runs: &[Duration]) -> Duration {
+    let mut sorted = runs.to_vec();
+    sorted.sort_unstable();
+    sorted[sorted.len() / 2]
+}
+
+/// The nearest-rank percentile of sorted, non-empty `values`.
+fn percentile(values: &[Duration], fraction: f64) -> Duration {
+    let rank = (fraction * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+fn format_runs(runs: &[Duration]) -> String {
+    runs.iter().map(|run| format!("{:.3}", run.as_secs_f64())).collect::<Vec<_>>().join(", ")
+}
+
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+fn rate(bytes: u64, elapsed: Duration) -> f64 {
+    megabytes(bytes) / elapsed.as_secs_f64()
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn met(condition: bool) -> &'static str {
+    if condition {
+        "MET"
+    } else {
+        "MISSED"
+    }
+}
