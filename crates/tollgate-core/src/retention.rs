@@ -160,7 +160,7 @@ fn ranks(artifacts: &[Artifact]) -> BTreeMap<ArtifactId, usize> {
     }
     let mut ranks = BTreeMap::new();
     for versions in by_name.values_mut() {
-        versions.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        versions.sort_by_key(|artifact| std::cmp::Reverse((artifact.created_at, artifact.id)));
         for (index, artifact) in versions.iter().enumerate() {
             ranks.insert(artifact.id, index + 1);
         }

@@ -7,9 +7,10 @@
 //!
 //! This crate is pure: it takes `&[u8]` and returns facts or an [`EvidenceError`]. It reads no
 //! files, does no async work and fetches nothing, so it never resolves external entities or
-//! schemas. It bounds the work an input can cause (see [`limits`]) and refuses XML document type
-//! declarations instead of expanding entities, but it does not bound the input's size: that is
-//! the caller's job. The largest inputs tested are listed in [`limits`].
+//! schemas. It bounds the work an input can cause (see [`limits`]) and refuses XML internal DTD
+//! subsets (where entities are declared) instead of expanding entities, but it does not bound
+//! the input's size: that is the caller's job. The largest inputs tested are listed in
+//! [`limits`].
 #![forbid(unsafe_code)]
 
 mod cobertura;

@@ -2,7 +2,8 @@
 //!
 //! It wraps `quick_xml`'s zero-copy reader over the input slice and hands the parsers only
 //! element starts and ends, after enforcing what `quick_xml` leaves to its user: one root
-//! element, no document type declaration (so no entity can be declared, let alone expanded),
+//! element, no internal DTD subset (so no entity can be declared, let alone expanded; a
+//! reference to an external DTD is allowed and never fetched),
 //! only the five predefined entities and character references, bounded depth, names, attributes
 //! and text, and an error instead of a silent end when the input is truncated. It never builds a
 //! tree and never copies text. It does not interpret any element; the parsers do.
@@ -41,6 +42,7 @@ pub(crate) struct XmlReader<'a> {
     open_elements: Vec<usize>,
     end_of_empty_element: bool,
     root_closed: bool,
+    seen_doctype: bool,
 }
 
 impl<'a> XmlReader<'a> {
@@ -52,7 +54,14 @@ impl<'a> XmlReader<'a> {
         config.allow_dangling_amp = false;
         config.expand_empty_elements = false;
         config.trim_text(false);
-        XmlReader { source, reader, open_elements: Vec::new(), end_of_empty_element: false, root_closed: false }
+        XmlReader {
+            source,
+            reader,
+            open_elements: Vec::new(),
+            end_of_empty_element: false,
+            root_closed: false,
+            seen_doctype: false,
+        }
     }
 
     /// The next start or end of an element, or `None` after the root element has closed and
@@ -85,13 +94,7 @@ impl<'a> XmlReader<'a> {
                 }
                 Event::GeneralRef(reference) => self.check_reference(&reference, offset)?,
                 Event::Decl(_) | Event::PI(_) => {}
-                Event::DocType(_) => {
-                    return Err(self.source.error_at(
-                        offset,
-                        "document type declarations (<!DOCTYPE ...>) are refused: they can \
-                         declare entities, which this parser never expands",
-                    ))
-                }
+                Event::DocType(doctype) => self.check_doctype(&doctype, offset)?,
                 Event::Eof => return self.end_of_input(offset),
             }
         }
@@ -122,6 +125,27 @@ impl<'a> XmlReader<'a> {
         if self.open_elements.is_empty() {
             self.root_closed = true;
         }
+    }
+
+    /// Accepts only a document type declaration that points at an external DTD, as Cobertura
+    /// and llvm-cov write (`<!DOCTYPE coverage SYSTEM "...coverage-04.dtd">`); the DTD is never
+    /// fetched, so it cannot define an entity here. An internal subset (`[...]`) is where
+    /// entities are declared (the billion laughs, external entities), and is refused unread.
+    fn check_doctype(&mut self, doctype: &[u8], offset: usize) -> Result<(), EvidenceError> {
+        if doctype.contains(&b'[') {
+            return Err(self.source.error_at(
+                offset,
+                "a document type declaration with an internal subset (<!DOCTYPE ... [...]>) is \
+                 refused: it can declare entities, which this parser never expands",
+            ));
+        }
+        if self.seen_doctype || !self.open_elements.is_empty() || self.root_closed {
+            return Err(self
+                .source
+                .error_at(offset, "a document type declaration is allowed only once, before the root element"));
+        }
+        self.seen_doctype = true;
+        Ok(())
     }
 
     fn check_text(&self, text: &[u8], offset: usize, what: &str) -> Result<(), EvidenceError> {
@@ -330,9 +354,22 @@ mod tests {
     }
 
     #[test]
-    fn a_doctype_is_refused() {
+    fn a_doctype_with_an_internal_subset_is_refused() {
         let error = read("<?xml version=\"1.0\"?>\n<!DOCTYPE a [<!ENTITY x \"y\">]>\n<a>&x;</a>").expect_err("doctype");
-        assert!(error.starts_with("junit: line 2, column 1: document type declarations"), "{error}");
+        assert!(
+            error.starts_with("junit: line 2, column 1: a document type declaration with an internal subset"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_doctype_naming_an_external_dtd_is_ignored_and_its_entities_stay_unknown() {
+        let doctype = "<!DOCTYPE a SYSTEM \"https://example.invalid/a.dtd\">";
+        assert!(read(&format!("{doctype}\n<a/>")).is_ok());
+        let error = read(&format!("{doctype}\n<a>&x;</a>")).expect_err("x is not declared here");
+        assert!(error.contains("unknown entity reference &x;"), "{error}");
+        let error = read(&format!("{doctype}{doctype}<a/>")).expect_err("twice");
+        assert!(error.contains("only once"), "{error}");
     }
 
     #[test]

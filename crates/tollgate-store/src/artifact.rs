@@ -97,6 +97,70 @@ impl TryFrom<TrustedKeyRow> for TrustedKeyRecord {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct EvidenceRow {
+    id: i64,
+    service: Option<String>,
+    kind: String,
+    digest: String,
+    size: i64,
+    facts: String,
+    created_by: String,
+    created_at: i64,
+}
+
+impl EvidenceRow {
+    fn into_record(self, release: ReleaseId) -> Result<EvidenceRecord, StoreError> {
+        const ENTITY: &str = "evidence";
+        let id = self.id;
+        Ok(EvidenceRecord {
+            id,
+            release,
+            service: self.service.map(|s| parse(ENTITY, &id, ServiceName::parse(&s))).transpose()?,
+            kind: self.kind,
+            digest: parse(ENTITY, &id, Sha256Digest::parse(&self.digest))?,
+            size: u64::try_from(self.size).map_err(|_| StoreError::corrupt(ENTITY, id, "negative size"))?,
+            facts: serde_json::from_str(&self.facts).map_err(|e| StoreError::corrupt(ENTITY, id, e))?,
+            created_by: parse(ENTITY, &id, UserName::parse(&self.created_by))?,
+            created_at: timestamp(ENTITY, &id, self.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PolicyRow {
+    id: i64,
+    selector_kind: String,
+    selector: String,
+    keep_last: Option<i64>,
+    keep_deployed_days: Option<i64>,
+}
+
+impl TryFrom<PolicyRow> for RetentionPolicy {
+    type Error = StoreError;
+
+    fn try_from(row: PolicyRow) -> Result<RetentionPolicy, StoreError> {
+        const ENTITY: &str = "retention policy";
+        let id = row.id;
+        let selector = match row.selector_kind.as_str() {
+            "name" => Selector::Name(parse(ENTITY, &id, ArtifactName::parse(&row.selector))?),
+            "team" => Selector::Team(parse(ENTITY, &id, TeamName::parse(&row.selector))?),
+            other => return Err(StoreError::corrupt(ENTITY, id, format!("unknown selector kind {other}"))),
+        };
+        let count = |value: Option<i64>| {
+            value
+                .map(|v| u32::try_from(v).map_err(|_| StoreError::corrupt(ENTITY, id, "count out of range")))
+                .transpose()
+        };
+        Ok(RetentionPolicy {
+            id: PolicyId(id),
+            selector,
+            keep_last: count(row.keep_last)?,
+            keep_deployed_days: count(row.keep_deployed_days)?,
+        })
+    }
+}
+
 /// Stored evidence: the raw file's digest and the facts parsed from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvidenceRecord {
@@ -233,59 +297,24 @@ impl Conn {
     }
 
     pub async fn list_evidence(&mut self, release: ReleaseId) -> Result<Vec<EvidenceRecord>, StoreError> {
-        let rows: Vec<(i64, Option<String>, String, String, i64, String, String, i64)> = sqlx::query_as(
+        let rows: Vec<EvidenceRow> = sqlx::query_as(
             "SELECT id, service, kind, digest, size, facts, created_by, created_at FROM evidence WHERE release_id = $1 ORDER BY id",
         )
         .bind(release.0)
         .fetch_all(self.executor())
         .await
         .map_err(StoreError::from_sqlx)?;
-        rows.into_iter()
-            .map(|(id, service, kind, digest, size, facts, created_by, created_at)| {
-                const ENTITY: &str = "evidence";
-                Ok(EvidenceRecord {
-                    id,
-                    release,
-                    service: service.map(|s| parse(ENTITY, &id, ServiceName::parse(&s))).transpose()?,
-                    kind,
-                    digest: parse(ENTITY, &id, Sha256Digest::parse(&digest))?,
-                    size: u64::try_from(size).map_err(|_| StoreError::corrupt(ENTITY, id, "negative size"))?,
-                    facts: serde_json::from_str(&facts).map_err(|e| StoreError::corrupt(ENTITY, id, e))?,
-                    created_by: parse(ENTITY, &id, UserName::parse(&created_by))?,
-                    created_at: timestamp(ENTITY, &id, created_at)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(|row| row.into_record(release)).collect()
     }
 
     pub async fn list_retention_policies(&mut self) -> Result<Vec<RetentionPolicy>, StoreError> {
-        let rows: Vec<(i64, String, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        let rows: Vec<PolicyRow> = sqlx::query_as(
             "SELECT id, selector_kind, selector, keep_last, keep_deployed_days FROM retention_policies ORDER BY id",
         )
         .fetch_all(self.executor())
         .await
         .map_err(StoreError::from_sqlx)?;
-        rows.into_iter()
-            .map(|(id, kind, selector, keep_last, keep_deployed_days)| {
-                const ENTITY: &str = "retention policy";
-                let selector = match kind.as_str() {
-                    "name" => Selector::Name(parse(ENTITY, &id, ArtifactName::parse(&selector))?),
-                    "team" => Selector::Team(parse(ENTITY, &id, TeamName::parse(&selector))?),
-                    other => return Err(StoreError::corrupt(ENTITY, id, format!("unknown selector kind {other}"))),
-                };
-                let count = |value: Option<i64>| {
-                    value
-                        .map(|v| u32::try_from(v).map_err(|_| StoreError::corrupt(ENTITY, id, "count out of range")))
-                        .transpose()
-                };
-                Ok(RetentionPolicy {
-                    id: PolicyId(id),
-                    selector,
-                    keep_last: count(keep_last)?,
-                    keep_deployed_days: count(keep_deployed_days)?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(RetentionPolicy::try_from).collect()
     }
 
     pub async fn list_legal_holds(&mut self) -> Result<Vec<LegalHold>, StoreError> {

@@ -390,8 +390,9 @@ pub enum ArtifactCommand {
     Pull {
         #[command(flatten)]
         artifact: ArtifactRef,
-        #[arg(long, short = 'o')]
-        output: PathBuf,
+        /// Where to write the content.
+        #[arg(long = "file")]
+        file: PathBuf,
     },
     /// Sign a file offline: a DSSE envelope over an in-toto statement with SLSA provenance.
     Sign {
@@ -405,8 +406,8 @@ pub enum ArtifactCommand {
         #[command(flatten)]
         provenance: ProvenanceArgs,
         /// Where to write the envelope (default FILE.dsse.json).
-        #[arg(long, short = 'o')]
-        output: Option<PathBuf>,
+        #[arg(long)]
+        envelope: Option<PathBuf>,
     },
     /// Verify a file's signature offline, against a public key.
     Verify {

@@ -84,7 +84,12 @@ impl Client {
     }
 
     /// Sends a raw (streamed) body.
-    pub async fn request_body(&self, method: Method, path: &str, body: reqwest::Body) -> anyhow::Result<reqwest::Response> {
+    pub async fn request_body(
+        &self,
+        method: Method,
+        path: &str,
+        body: reqwest::Body,
+    ) -> anyhow::Result<reqwest::Response> {
         let url = format!("{}/api/v1{path}", self.base_url);
         let mut request = self.http.request(method, &url).header("content-type", "application/octet-stream").body(body);
         if let Some(token) = &self.token {

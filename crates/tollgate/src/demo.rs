@@ -71,8 +71,14 @@ async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<(
         let mut references = Vec::new();
         for (service, artifact_version) in &artifacts {
             let pushed = push_signed(client, &signing_key, service, artifact_version).await?;
-            println!("   pushed and signed {service}@{artifact_version} ({} bytes, {})", pushed["size"], pushed["digest"].as_str().unwrap_or_default());
-            references.push(json!({ "service": service, "name": service, "version": artifact_version, "digest": pushed["digest"] }));
+            println!(
+                "   pushed and signed {service}@{artifact_version} ({} bytes, {})",
+                pushed["size"],
+                pushed["digest"].as_str().unwrap_or_default()
+            );
+            references.push(
+                json!({ "service": service, "name": service, "version": artifact_version, "digest": pushed["digest"] }),
+            );
         }
         let release = client.post("/releases", &release_request(version, references)).await?;
         println!("   manifest {}", release["manifest_digest"].as_str().unwrap_or_default());
@@ -111,7 +117,12 @@ async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<(
 }
 
 /// Builds, signs and pushes a stand-in build output for `service@version`.
-async fn push_signed(client: &Client, key: &ed25519_dalek::SigningKey, service: &str, version: &str) -> anyhow::Result<Value> {
+async fn push_signed(
+    client: &Client,
+    key: &ed25519_dalek::SigningKey,
+    service: &str,
+    version: &str,
+) -> anyhow::Result<Value> {
     let content = format!("{service} {version}\nbuild output of the demo; {}\n", "x".repeat(4096)).into_bytes();
     let digest = Sha256Digest::of(&content);
     let subject = Subject { name: service.to_owned(), digest };

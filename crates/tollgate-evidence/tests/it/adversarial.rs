@@ -38,15 +38,16 @@ fn a_billion_laughs_is_refused_at_its_doctype_without_expanding_it() {
     for kind in [EvidenceKind::Junit, EvidenceKind::Cobertura] {
         let error = refused(kind, BILLION_LAUGHS.as_bytes());
         assert_eq!(error.location, Location::LineColumn { line: 2, column: 1 });
-        assert!(error.message.starts_with("document type declarations"), "{error}");
+        assert!(error.message.contains("internal subset"), "{error}");
     }
 }
 
 #[test]
 fn an_external_entity_is_refused_at_its_doctype() {
-    let input = r#"<?xml version="1.0"?><!DOCTYPE t [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><testsuite name="&xxe;"/>"#;
+    let input =
+        r#"<?xml version="1.0"?><!DOCTYPE t [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><testsuite name="&xxe;"/>"#;
     let error = refused(EvidenceKind::Junit, input.as_bytes());
-    assert!(error.message.starts_with("document type declarations"), "{error}");
+    assert!(error.message.contains("internal subset"), "{error}");
 }
 
 #[test]
@@ -59,10 +60,7 @@ fn an_undeclared_entity_is_refused() {
 
 #[test]
 fn a_ten_megabyte_attribute_is_refused_at_the_attribute() {
-    let input = format!(
-        "<testsuites>\n<testsuite name=\"{}\"/></testsuites>",
-        "A".repeat(10 * 1024 * 1024)
-    );
+    let input = format!("<testsuites>\n<testsuite name=\"{}\"/></testsuites>", "A".repeat(10 * 1024 * 1024));
     let error = refused(EvidenceKind::Junit, input.as_bytes());
     assert_eq!(error.location, Location::LineColumn { line: 2, column: 18 });
     assert_eq!(
@@ -101,7 +99,8 @@ fn a_text_longer_than_the_limit_is_refused() {
 fn a_hundred_thousand_levels_of_xml_nesting_are_refused_at_the_limit() {
     let input = format!("<testsuites>{}", "<x>".repeat(100_000));
     let error = refused(EvidenceKind::Junit, input.as_bytes());
-    let column = 13 + 3 * (MAX_DEPTH as u64 - 1) + 1;
+    // `<testsuites>` takes columns 1 to 12; the refused element is the 100th `<x>`.
+    let column = 12 + 3 * (MAX_DEPTH as u64 - 1) + 1;
     assert_eq!(error.location, Location::LineColumn { line: 1, column });
     assert_eq!(error.message, format!("elements are nested more than {MAX_DEPTH} deep"));
 }
@@ -140,10 +139,7 @@ fn empty_input_is_refused_for_every_kind() {
 
 #[test]
 fn utf16_input_is_refused_as_not_utf8_for_every_kind() {
-    let utf16: Vec<u8> = "\u{feff}<testsuites/>"
-        .encode_utf16()
-        .flat_map(u16::to_le_bytes)
-        .collect();
+    let utf16: Vec<u8> = "\u{feff}<testsuites/>".encode_utf16().flat_map(u16::to_le_bytes).collect();
     for kind in EvidenceKind::ALL {
         let error = refused(kind, &utf16);
         assert_eq!(
@@ -173,7 +169,9 @@ fn the_wrong_root_element_is_refused() {
 #[test]
 fn json_that_is_not_an_object_is_refused() {
     for kind in [EvidenceKind::Sarif, EvidenceKind::Cyclonedx] {
-        for (input, found) in [("[]", "an array"), ("42", "a number"), ("null", "null"), ("<xml/>", "something that is not JSON")] {
+        for (input, found) in
+            [("[]", "an array"), ("42", "a number"), ("null", "null"), ("<xml/>", "something that is not JSON")]
+        {
             let error = refused(kind, input.as_bytes());
             assert_eq!(error.location, Location::JsonPath("$".to_owned()));
             assert_eq!(error.message, format!("expected a JSON object at the top level, found {found}"));
@@ -184,10 +182,7 @@ fn json_that_is_not_an_object_is_refused() {
 #[test]
 fn xml_given_to_the_lcov_parser_is_refused_at_its_first_line() {
     let error = refused(EvidenceKind::Lcov, b"<?xml version=\"1.0\"?>\n<coverage/>");
-    assert_eq!(
-        error.to_string(),
-        r#"lcov: line 1, column 1: expected TAG:VALUE, found "<?xml version=\"1.0\"?>""#
-    );
+    assert_eq!(error.to_string(), r#"lcov: line 1, column 1: expected TAG:VALUE, found "<?xml version=\"1.0\"?>""#);
 }
 
 #[test]
@@ -239,14 +234,9 @@ fn truncated_lcov_is_refused() {
     // A cut right after a complete `end_of_record` line is a valid, shorter tracefile, so only
     // cuts inside the last record are refused for sure.
     let document = include_bytes!("../fixtures/coveragepy-demo.lcov");
-    let last_record = document
-        .trim_ascii_end()
-        .strip_suffix(b"end_of_record")
-        .expect("ends with a record");
-    let start_of_last_record = last_record
-        .windows(3)
-        .rposition(|window| window == b"SF:")
-        .expect("the last record has an SF line");
+    let last_record = document.trim_ascii_end().strip_suffix(b"end_of_record").expect("ends with a record");
+    let start_of_last_record =
+        last_record.windows(3).rposition(|window| window == b"SF:").expect("the last record has an SF line");
     for cut in start_of_last_record + 1..last_record.len() {
         let error = refused(EvidenceKind::Lcov, &document[..cut]);
         assert!(is_line_column(&error) || error.location == Location::Whole, "{error}");
@@ -255,16 +245,8 @@ fn truncated_lcov_is_refused() {
 
 #[test]
 fn truncated_json_is_refused() {
-    every_truncation_is_refused(
-        EvidenceKind::Sarif,
-        include_bytes!("../fixtures/demo.clippy.sarif"),
-        13,
-    );
-    every_truncation_is_refused(
-        EvidenceKind::Cyclonedx,
-        &include_bytes!("../fixtures/tollgate.cdx.json")[..],
-        4099,
-    );
+    every_truncation_is_refused(EvidenceKind::Sarif, include_bytes!("../fixtures/demo.clippy.sarif"), 13);
+    every_truncation_is_refused(EvidenceKind::Cyclonedx, &include_bytes!("../fixtures/tollgate.cdx.json")[..], 4099);
 }
 
 #[test]

@@ -1,1 +1,127 @@
+//! Files written by real tools (see scripts/make-evidence-fixtures.sh), parsed into facts.
+//!
+//! Each test snapshots the facts and checks a few of them against an independent count of the
+//! same file, so a snapshot accepted by mistake still cannot hide a miscount.
 
+use tollgate_evidence::{parse, EvidenceKind, Facts, FindingLevel};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("fixture {}: {error}", path.display()))
+}
+
+fn text(name: &str) -> String {
+    String::from_utf8(fixture(name)).expect("fixtures are UTF-8")
+}
+
+fn facts(kind: EvidenceKind, name: &str) -> Facts {
+    parse(kind, &fixture(name)).unwrap_or_else(|error| panic!("{name}: {error}"))
+}
+
+#[test]
+fn the_nextest_report_of_tollgate_core_counts_every_test_case_as_passed() {
+    let facts = facts(EvidenceKind::Junit, "nextest-tollgate-core.junit.xml");
+    insta::assert_json_snapshot!("nextest-tollgate-core", facts);
+    let Facts::Tests(tests) = facts else { panic!("a test report gives test facts") };
+    let n_testcases = text("nextest-tollgate-core.junit.xml").matches("<testcase ").count() as u64;
+    assert!(n_testcases > 0);
+    assert_eq!(tests.total, n_testcases);
+    assert_eq!(tests.passed, n_testcases);
+    assert_eq!((tests.failed, tests.errors, tests.skipped), (0, 0, 0));
+}
+
+#[test]
+fn the_nextest_report_of_a_failing_crate_counts_its_failure() {
+    let facts = facts(EvidenceKind::Junit, "nextest-demo.junit.xml");
+    insta::assert_json_snapshot!("nextest-demo", facts);
+    let Facts::Tests(tests) = facts else { panic!("a test report gives test facts") };
+    // Nextest leaves ignored tests out of its report.
+    assert_eq!((tests.total, tests.passed, tests.failed), (3, 2, 1));
+}
+
+#[test]
+fn the_pytest_report_counts_a_failure_and_a_skip() {
+    let facts = facts(EvidenceKind::Junit, "pytest-demo.junit.xml");
+    insta::assert_json_snapshot!("pytest-demo", facts);
+    let Facts::Tests(tests) = facts else { panic!("a test report gives test facts") };
+    assert_eq!((tests.total, tests.passed, tests.failed, tests.skipped, tests.errors), (5, 3, 1, 1, 0));
+}
+
+#[test]
+fn the_clippy_sarif_of_tollgate_core_has_no_findings() {
+    let facts = facts(EvidenceKind::Sarif, "tollgate-core.clippy.sarif");
+    let Facts::Findings(findings) = facts else { panic!("SARIF gives findings") };
+    assert_eq!(findings.total, 0);
+    assert!(findings.by_level.values().all(|&count| count == 0));
+    assert_eq!(findings.tools, ["clippy"]);
+}
+
+#[test]
+fn the_clippy_sarif_of_a_linty_crate_counts_findings_by_level_rule_and_file() {
+    let facts = facts(EvidenceKind::Sarif, "demo.clippy.sarif");
+    insta::assert_json_snapshot!("demo-clippy-sarif", facts);
+    let Facts::Findings(findings) = facts else { panic!("SARIF gives findings") };
+    let log: serde_json::Value = serde_json::from_slice(&fixture("demo.clippy.sarif")).expect("JSON");
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    assert_eq!(findings.total, results.len() as u64);
+    assert_eq!(findings.by_level[&FindingLevel::Error], 1, "absurd_extreme_comparisons is deny-by-default");
+}
+
+#[test]
+fn the_cyclonedx_sbom_of_the_workspace_counts_components_and_licenses() {
+    let facts = facts(EvidenceKind::Cyclonedx, "tollgate.cdx.json");
+    insta::assert_json_snapshot!("tollgate-cdx", facts);
+    let Facts::Sbom(sbom) = facts else { panic!("CycloneDX gives SBOM facts") };
+    let bom: serde_json::Value = serde_json::from_slice(&fixture("tollgate.cdx.json")).expect("JSON");
+    let (n_components, n_without_license) = count_components(&bom["components"]);
+    assert!(n_components > 50, "the workspace has many dependencies");
+    assert_eq!(sbom.components, n_components);
+    assert_eq!(sbom.components_without_license, n_without_license);
+    assert_eq!(sbom.licenses.values().sum::<u64>(), n_components - n_without_license, "one license each");
+    assert_eq!(sbom.spec_version, "1.5");
+    assert!(sbom.vulnerabilities.is_empty(), "cargo-cyclonedx writes no vulnerabilities");
+}
+
+/// Counts components (nested included) and those without licenses, independently of the parser.
+fn count_components(components: &serde_json::Value) -> (u64, u64) {
+    let mut counts = (0, 0);
+    for component in components.as_array().into_iter().flatten() {
+        counts.0 += 1;
+        if component["licenses"].as_array().is_none_or(Vec::is_empty) {
+            counts.1 += 1;
+        }
+        let nested = count_components(&component["components"]);
+        counts = (counts.0 + nested.0, counts.1 + nested.1);
+    }
+    counts
+}
+
+#[test]
+fn coverage_py_agrees_with_itself_across_lcov_and_cobertura() {
+    let lcov = facts(EvidenceKind::Lcov, "coveragepy-demo.lcov");
+    let cobertura = facts(EvidenceKind::Cobertura, "coveragepy-demo.cobertura.xml");
+    insta::assert_json_snapshot!("coveragepy-demo", lcov);
+    assert_eq!(lcov, cobertura);
+    let Facts::Coverage(coverage) = cobertura else { panic!("coverage facts") };
+    // The same numbers coverage.py wrote into the <coverage> attributes.
+    let summary = (coverage.lines_total, coverage.lines_covered, coverage.branches_total, coverage.branches_covered);
+    assert_eq!(summary, (27, 22, 8, 5));
+}
+
+#[test]
+fn llvm_cov_agrees_with_itself_across_lcov_and_cobertura() {
+    let lcov = facts(EvidenceKind::Lcov, "llvm-cov-tollgate-core.lcov");
+    let cobertura = facts(EvidenceKind::Cobertura, "llvm-cov-tollgate-core.cobertura.xml");
+    insta::assert_json_snapshot!("llvm-cov-tollgate-core", lcov);
+    let (Facts::Coverage(lcov), Facts::Coverage(cobertura)) = (lcov, cobertura) else {
+        panic!("coverage facts")
+    };
+    assert_eq!(
+        (lcov.lines_total, lcov.lines_covered, lcov.files),
+        (cobertura.lines_total, cobertura.lines_covered, cobertura.files)
+    );
+    // The same numbers llvm-cov wrote into the <coverage> attributes.
+    let attributes = text("llvm-cov-tollgate-core.cobertura.xml");
+    assert!(attributes.contains(&format!("lines-valid=\"{}\"", cobertura.lines_total)));
+    assert!(attributes.contains(&format!("lines-covered=\"{}\"", cobertura.lines_covered)));
+}

@@ -187,9 +187,24 @@ async fn the_audit_log_records_every_change_and_verifies() {
     assert_eq!(
         actions,
         [
-            "user.create", "token.create", "team.create", "environment.create", "environment.create", "environment.create",
-            "lifecycle.create", "service.create", "service.create", "service.create", "trusted_key.create", "artifact.create",
-            "artifact.sign", "artifact.create", "artifact.sign", "release.create", "release.transition", "release.transition",
+            "user.create",
+            "token.create",
+            "team.create",
+            "environment.create",
+            "environment.create",
+            "environment.create",
+            "lifecycle.create",
+            "service.create",
+            "service.create",
+            "service.create",
+            "trusted_key.create",
+            "artifact.create",
+            "artifact.sign",
+            "artifact.create",
+            "artifact.sign",
+            "release.create",
+            "release.transition",
+            "release.transition",
             "release.transition"
         ]
     );

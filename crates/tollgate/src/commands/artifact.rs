@@ -84,13 +84,13 @@ pub async fn artifact(context: &Context, command: ArtifactCommand) -> anyhow::Re
                 attach(context, pushed["id"].as_i64().unwrap_or_default(), &signature).await?;
             }
         }
-        ArtifactCommand::Pull { artifact, output } => pull(context, &artifact, &output).await?,
-        ArtifactCommand::Sign { file, name, key, provenance, output } => {
+        ArtifactCommand::Pull { artifact, file } => pull(context, &artifact, &file).await?,
+        ArtifactCommand::Sign { file, name, key, provenance, envelope: destination } => {
             let key = read_private_key(&key)?;
             let digest = file_digest(&file).await?;
             let statement = Statement::provenance(Subject { name: name.clone(), digest }, &provenance_of(&provenance));
             let envelope = sign(&statement, &key);
-            let output = output.unwrap_or_else(|| with_suffix(&file, ".dsse.json"));
+            let output = destination.unwrap_or_else(|| with_suffix(&file, ".dsse.json"));
             std::fs::write(&output, envelope.to_json()).with_context(|| format!("writing {}", output.display()))?;
             println!(
                 "signed {name} ({digest}) with key {}: {}",

@@ -63,7 +63,64 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
     let mut server = Server::start(dir.path());
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/tollgate.yaml");
     run(server.cli().args(["apply", "-f", example])).success();
-    let digest = format!("sha256:{}", "ab".repeat(32));
+    // A build output, signed offline with a freshly generated key the server is told to trust.
+    std::fs::write(dir.path().join("ledger.tar"), b"ledger 4.0.0 build output\n".repeat(1000)).expect("written");
+    run(server.cli().args(["key", "generate", "--out", "ci"])).success();
+    let mode = std::fs::metadata(dir.path().join("ci.key")).expect("the private key exists").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    run(server.cli().args(["key", "add", "--name", "ci", "--team", "payments", "--public-key", "ci.pub"])).success();
+    run(server.cli().args([
+        "artifact",
+        "sign",
+        "ledger.tar",
+        "--name",
+        "ledger",
+        "--key",
+        "ci.key",
+        "--commit",
+        "abc123",
+    ]))
+    .success();
+    let offline = run(server.cli().args([
+        "artifact",
+        "verify",
+        "ledger.tar",
+        "--name",
+        "ledger",
+        "--signature",
+        "ledger.tar.dsse.json",
+        "--public-key",
+        "ci.pub",
+    ]))
+    .success();
+    assert!(offline.stdout.starts_with("ok: ledger (sha256:"), "{}", offline.stdout);
+    let pushed = run(server.cli().args([
+        "artifact",
+        "push",
+        "ledger.tar",
+        "--name",
+        "ledger",
+        "--version",
+        "4.0.0",
+        "--team",
+        "payments",
+        "--signature",
+        "ledger.tar.dsse.json",
+        "--output",
+        "json",
+    ]))
+    .success();
+    let pushed: serde_json::Value = serde_json::from_str(
+        pushed.stdout.lines().take_while(|l| !l.starts_with("signature")).collect::<Vec<_>>().join("\n").as_str(),
+    )
+    .unwrap_or_else(|error| panic!("{error}: {}", pushed.stdout));
+    let digest = pushed["digest"].as_str().expect("a digest").to_owned();
+    run(server.cli().args(["artifact", "pull", "--name", "ledger", "--version", "4.0.0", "--file", "pulled.tar"]))
+        .success();
+    assert_eq!(
+        std::fs::read(dir.path().join("pulled.tar")).expect("pulled"),
+        std::fs::read(dir.path().join("ledger.tar")).expect("original")
+    );
     run(server.cli().args(["release", "create", "--version", "2.0.0", "--type", "major"]).args([
         "--artifact",
         &format!("ledger=ledger@4.0.0@{digest}"),

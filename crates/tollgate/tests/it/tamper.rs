@@ -24,6 +24,9 @@ fn tampered(data_dir: &Path, scratch: &Path, sql: &str) -> String {
     std::fs::create_dir_all(&copy).expect("a directory");
     for entry in std::fs::read_dir(data_dir).expect("the data directory") {
         let entry = entry.expect("an entry");
+        if entry.path().is_dir() {
+            continue;
+        }
         std::fs::copy(entry.path(), copy.join(entry.file_name())).expect("a copy");
     }
     let connection = rusqlite::Connection::open(copy.join("tollgate.db")).expect("the copy opens");

@@ -17,8 +17,19 @@ const ALLOWED_ARROWS: &[(&str, &[&str])] = &[
 ];
 
 /// The only external crates the core may use: computation, no I/O, no clock, no randomness.
-const CORE_DEPENDENCIES: &[&str] =
-    &["base64", "ed25519-dalek", "hex", "jiff", "regex", "semver", "serde", "serde_jcs", "serde_json", "sha2", "thiserror"];
+const CORE_DEPENDENCIES: &[&str] = &[
+    "base64",
+    "ed25519-dalek",
+    "hex",
+    "jiff",
+    "regex",
+    "semver",
+    "serde",
+    "serde_jcs",
+    "serde_json",
+    "sha2",
+    "thiserror",
+];
 
 fn metadata() -> serde_json::Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
