@@ -1,6 +1,7 @@
 //! Use-case stories on a real SQLite database, through the public service API.
 
 mod apply;
+mod artifacts;
 mod audit;
 mod auth;
 mod backends;
