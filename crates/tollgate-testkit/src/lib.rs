@@ -325,7 +325,7 @@ mod app {
     }
 }
 
-pub use crate::spawn::{spawn_app, SpawnedApp};
+pub use crate::spawn::{spawn_app, Reply, SpawnedApp};
 
 mod spawn {
     //! The real router, served on a random loopback port, with a client that authenticates.

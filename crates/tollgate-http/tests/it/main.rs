@@ -1,5 +1,6 @@
 //! API tests: the real router on a loopback port, a fresh SQLite database per test.
 
+mod artifacts;
 mod auth;
 mod bad_input;
 mod flow;
