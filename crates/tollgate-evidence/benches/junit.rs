@@ -54,9 +54,9 @@ fn generate(target_bytes: usize) -> Vec<u8> {
     while xml.len() < target_bytes {
         n_suite += 1;
         let n_cases = 50 + random.below(300);
-        write!(
+        writeln!(
             xml,
-            "  <testsuite name=\"crate_{n_suite}::integration\" tests=\"{n_cases}\" disabled=\"0\" errors=\"0\" failures=\"0\" time=\"{}.{:03}\">\n",
+            "  <testsuite name=\"crate_{n_suite}::integration\" tests=\"{n_cases}\" disabled=\"0\" errors=\"0\" failures=\"0\" time=\"{}.{:03}\">",
             random.below(90),
             random.below(1000)
         )

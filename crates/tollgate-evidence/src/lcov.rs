@@ -113,20 +113,31 @@ impl Tracefile {
         if !matches!(tag, "DA" | "LF" | "LH" | "BRDA" | "BRF" | "BRH") {
             return Ok(());
         }
+        self.data(tag, value, line, offset)
+    }
+
+    /// Reads one `DA`, `BRDA`, `LF`, `LH`, `BRF` or `BRH` line into the open record.
+    fn data(&mut self, tag: &str, value: &str, line: Line<'_>, offset: usize) -> Result<(), EvidenceError> {
         let Some(record) = self.record.as_mut() else {
             return Err(line.error(tag, offset, format!("{tag}: outside a record (no SF: line before it)")));
         };
         match tag {
             "DA" => {
-                let [number, hits] = line.fields(value, offset, "DA:<line>,<hits>")?;
+                let [number, hits_and_checksum] = line.fields(value, offset, "DA:<line>,<hits>")?;
+                let hits = hits_and_checksum.split_once(',').map_or(hits_and_checksum, |(hits, _checksum)| hits);
                 let number = line.number(number, offset, "line number")?;
                 let hits = line.number(hits, offset, "hit count")?;
                 *self.lines.entry((record.file, number)).or_default() |= hits > 0;
                 record.has_lines = true;
             }
             "BRDA" => {
-                let [number, block, branch, taken] =
-                    line.fields(value, offset, "BRDA:<line>,<block>,<branch>,<taken>")?;
+                // The branch may be an expression with commas in it (lcov 2), so `taken` is
+                // the last field and the branch is everything between the block and it.
+                let shape = "BRDA:<line>,<block>,<branch>,<taken>";
+                let [number, block, branch_and_taken] = line.fields(value, offset, shape)?;
+                let (branch, taken) = branch_and_taken.rsplit_once(',').ok_or_else(|| {
+                    line.error(value, offset, format!("expected {shape}, found {}", excerpt(line.text)))
+                })?;
                 let number = line.number(number, offset, "line number")?;
                 let taken = match taken {
                     "-" => 0,
@@ -215,8 +226,9 @@ impl<'a> Line<'a> {
         self.source.error_at_slice(part.as_bytes(), line_offset, message)
     }
 
+    /// Splits `value` at commas into `N` fields; the last field keeps any further commas.
     fn fields<const N: usize>(self, value: &'a str, offset: usize, shape: &str) -> Result<[&'a str; N], EvidenceError> {
-        let mut fields = value.split(',');
+        let mut fields = value.splitn(N, ',');
         let mut result = [""; N];
         for slot in &mut result {
             *slot = fields
@@ -268,6 +280,12 @@ mod tests {
             files: 2,
         }
         ");
+    }
+
+    #[test]
+    fn a_branch_expression_may_contain_commas() {
+        let facts = facts("SF:a\nBRDA:1,0,(a, b) == c,1\nBRDA:1,0,(a, b) != c,0\nend_of_record\n");
+        assert_eq!((facts.branches_total, facts.branches_covered), (2, 1));
     }
 
     #[test]

@@ -277,25 +277,25 @@ impl<'a> Element<'a> {
                 return Err(self.error(format!("an element has more than {MAX_ATTRIBUTES} attributes")));
             }
             let attribute = attribute.map_err(|error| self.error(format!("malformed attribute: {error}")))?;
-            let key = lossy(attribute.key.as_ref());
+            // The key is decoded for messages only: that costs a scan, paid on errors alone.
+            let key = || lossy(attribute.key.as_ref());
             let value: &[u8] = &attribute.value;
             if value.len() > MAX_ATTRIBUTE_BYTES {
                 return Err(self.source.error_at_slice(
                     value,
                     self.offset,
                     format!(
-                        "attribute {key} is {} bytes long, more than the limit of \
+                        "attribute {} is {} bytes long, more than the limit of \
                          {MAX_ATTRIBUTE_BYTES} bytes",
+                        key(),
                         value.len()
                     ),
                 ));
             }
-            if value.contains(&b'&') {
-                let offset = crate::error::offset_within(self.source.bytes, value).unwrap_or(self.offset);
-                let text = self.utf8(value, offset)?;
-                if let Err(error) = quick_xml::escape::unescape(text) {
-                    return Err(self.source.error_at(offset, format!("attribute {key}: {error}")));
-                }
+            if let Err((relative_offset, message)) = check_references(value) {
+                let offset = crate::error::offset_within(self.source.bytes, value)
+                    .map_or(self.offset, |offset| offset + relative_offset);
+                return Err(self.source.error_at(offset, format!("attribute {}: {message}", key())));
             }
         }
         Ok(())
@@ -306,6 +306,48 @@ impl<'a> Element<'a> {
         // this fails only if that reasoning is wrong; report it rather than panic.
         std::str::from_utf8(bytes).map_err(|_| self.source.error_at(offset, "attribute value is not UTF-8"))
     }
+}
+
+/// Checks every `&...;` of an attribute value without unescaping (and so allocating): only the
+/// five predefined entities and valid character references are allowed. Returns the offset of
+/// the first bad reference within the value.
+fn check_references(value: &[u8]) -> Result<(), (usize, String)> {
+    let mut from = 0;
+    while let Some(position) = value[from..].iter().position(|&byte| byte == b'&') {
+        let start = from + position;
+        let Some(length) = value[start + 1..].iter().position(|&byte| byte == b';') else {
+            return Err((start, "an & that starts no entity reference (write &amp;)".to_owned()));
+        };
+        let name = &value[start + 1..start + 1 + length];
+        let known = match name {
+            b"lt" | b"gt" | b"amp" | b"apos" | b"quot" => true,
+            [b'#', b'x', digits @ ..] => is_character(digits, 16),
+            [b'#', digits @ ..] => is_character(digits, 10),
+            _ => false,
+        };
+        if !known {
+            return Err((start, format!("unknown entity reference &{};", excerpt_bytes(name))));
+        }
+        from = start + length + 2;
+    }
+    Ok(())
+}
+
+/// Whether `digits` in `radix` name a character XML allows in a reference (not NUL).
+fn is_character(digits: &[u8], radix: u32) -> bool {
+    !digits.is_empty()
+        && digits.iter().all(|digit| char::from(*digit).is_digit(radix))
+        && std::str::from_utf8(digits)
+            .ok()
+            .and_then(|digits| u32::from_str_radix(digits, radix).ok())
+            .and_then(char::from_u32)
+            .is_some_and(|character| character != '\0')
+}
+
+fn excerpt_bytes(bytes: &[u8]) -> String {
+    let text = lossy(bytes);
+    let shown = excerpt(&text);
+    shown[1..shown.len() - 1].to_owned()
 }
 
 fn position(offset: u64) -> usize {
@@ -382,6 +424,17 @@ mod tests {
     fn an_unknown_entity_in_an_attribute_is_refused() {
         let error = read("<a x=\"&bogus;\"/>").expect_err("unknown entity");
         assert!(error.starts_with("junit: line 1, column 7: attribute x:"), "{error}");
+    }
+
+    #[test]
+    fn attribute_references_are_checked_without_unescaping() {
+        assert_eq!(check_references(b"a &lt;&gt;&amp;&apos;&quot; &#65;&#x263A; b"), Ok(()));
+        assert_eq!(check_references(b"x&lol;"), Err((1, "unknown entity reference &lol;".to_owned())));
+        assert!(check_references(b"&#0;").is_err());
+        assert!(check_references(b"&#xD800;").is_err());
+        assert!(check_references(b"&#+65;").is_err());
+        assert!(check_references(b"&#x;").is_err());
+        assert!(check_references(b"fish & chips").is_err());
     }
 
     #[test]

@@ -113,9 +113,7 @@ fn llvm_cov_agrees_with_itself_across_lcov_and_cobertura() {
     let lcov = facts(EvidenceKind::Lcov, "llvm-cov-tollgate-core.lcov");
     let cobertura = facts(EvidenceKind::Cobertura, "llvm-cov-tollgate-core.cobertura.xml");
     insta::assert_json_snapshot!("llvm-cov-tollgate-core", lcov);
-    let (Facts::Coverage(lcov), Facts::Coverage(cobertura)) = (lcov, cobertura) else {
-        panic!("coverage facts")
-    };
+    let (Facts::Coverage(lcov), Facts::Coverage(cobertura)) = (lcov, cobertura) else { panic!("coverage facts") };
     assert_eq!(
         (lcov.lines_total, lcov.lines_covered, lcov.files),
         (cobertura.lines_total, cobertura.lines_covered, cobertura.files)
