@@ -39,8 +39,10 @@ pub(crate) async fn open(path: &Path) -> Result<Store, StoreError> {
     Ok(Store { backend: Backend::Sqlite, writer, reader, config: DatabaseConfig::Sqlite { path: path.to_owned() } })
 }
 
-/// Rows read ahead of the hasher, per batch.
-const BATCH: usize = 4096;
+/// Entries per batch handed from the reader thread to the hasher.
+const BATCH_ENTRIES: usize = 1024;
+/// Batches in flight between the two threads; their buffers are reused, not reallocated.
+const BATCHES_IN_FLIGHT: usize = 4;
 
 /// Verifies the audit chain of a SQLite database file without changing it.
 ///
@@ -67,59 +69,114 @@ pub fn verify_file(path: &Path, trusted_keys: &[VerifyingKey]) -> Result<VerifyR
     drop(connection);
 
     let mut verifier = ChainVerifier::new(checkpoints, &keys);
-    let (sender, receiver) = mpsc::sync_channel::<Result<Vec<RawEntry>, StoreError>>(4);
-    let reader = open()?;
-    let reading = thread::spawn(move || read_entries(reader, sender));
-    let mut stopped_early = false;
-    'batches: for batch in receiver.iter() {
-        for entry in batch? {
-            if verifier.push(entry.seq, &entry.hash, &entry.body).is_err() {
-                stopped_early = true;
-                break 'batches;
-            }
-        }
+    let (full_sender, full_receiver) = mpsc::sync_channel::<Result<Batch, StoreError>>(BATCHES_IN_FLIGHT);
+    let (empty_sender, empty_receiver) = mpsc::channel::<Batch>();
+    for _ in 0..BATCHES_IN_FLIGHT {
+        empty_sender.send(Batch::default()).expect("the receiver of empty batches is alive here");
     }
-    // When the verifier stopped early the receiver is dropped here, which ends the reader.
-    drop(receiver);
+    let reader = open()?;
+    let reading = thread::spawn(move || read_entries(reader, full_sender, empty_receiver));
+    let outcome = (|| {
+        for batch in full_receiver.iter() {
+            let mut batch = batch?;
+            for (seq, hash, body) in batch.entries() {
+                if verifier.push(seq, hash, body).is_err() {
+                    return Ok(());
+                }
+            }
+            batch.clear();
+            // The reader may have finished and gone; then the buffer is simply dropped.
+            let _ = empty_sender.send(batch);
+        }
+        Ok(())
+    })();
+    // When the verifier stopped early, dropping both channel ends here ends the reader.
+    drop(full_receiver);
+    drop(empty_sender);
     reading.join().expect("the audit reader thread does not panic");
-    let _ = stopped_early;
+    outcome?;
     Ok(verifier.finish(Some(recorded_head)))
 }
 
-struct RawEntry {
-    seq: u64,
-    hash: Vec<u8>,
-    body: Vec<u8>,
+/// Entries read ahead of the hasher, packed into one buffer so reading allocates nothing per
+/// entry and the buffers can be reused.
+#[derive(Default)]
+struct Batch {
+    seqs: Vec<u64>,
+    // The stored hash and then the body of each entry, back to back.
+    bytes: Vec<u8>,
+    // For each entry, where its hash ends and where its body ends in `bytes`.
+    ends: Vec<(usize, usize)>,
 }
 
-fn read_entries(connection: rusqlite::Connection, sender: mpsc::SyncSender<Result<Vec<RawEntry>, StoreError>>) {
+impl Batch {
+    fn push(&mut self, seq: u64, hash: &[u8], body: &[u8]) {
+        self.seqs.push(seq);
+        self.bytes.extend_from_slice(hash);
+        let hash_end = self.bytes.len();
+        self.bytes.extend_from_slice(body);
+        self.ends.push((hash_end, self.bytes.len()));
+    }
+
+    fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (u64, &[u8], &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|&(_, body_end)| body_end));
+        self.seqs.iter().zip(starts.zip(&self.ends)).map(|(&seq, (start, &(hash_end, body_end)))| {
+            (seq, &self.bytes[start..hash_end], &self.bytes[hash_end..body_end])
+        })
+    }
+
+    fn clear(&mut self) {
+        self.seqs.clear();
+        self.bytes.clear();
+        self.ends.clear();
+    }
+}
+
+fn read_entries(
+    connection: rusqlite::Connection,
+    full: mpsc::SyncSender<Result<Batch, StoreError>>,
+    empty: mpsc::Receiver<Batch>,
+) {
     let outcome = (|| {
         let mut statement =
             connection.prepare("SELECT seq, hash, body FROM audit_entries ORDER BY seq").map_err(unavailable)?;
         let mut rows = statement.query([]).map_err(unavailable)?;
-        let mut batch = Vec::with_capacity(BATCH);
+        // No empty batch means the hasher has stopped: there is nothing left to read for.
+        let Ok(mut batch) = empty.recv() else {
+            return Ok(());
+        };
         while let Some(row) = rows.next().map_err(unavailable)? {
             let seq: i64 = row.get(0).map_err(unavailable)?;
-            batch.push(RawEntry {
-                seq: u64::try_from(seq).map_err(|_| StoreError::corrupt("audit entry", seq, "negative seq"))?,
-                // As bytes whatever the stored type: an edit may have turned a blob into text.
-                hash: row.get_ref(1).map_err(unavailable)?.as_bytes().map_err(|e| unavailable(e.into()))?.to_vec(),
-                body: row.get_ref(2).map_err(unavailable)?.as_bytes().map_err(|e| unavailable(e.into()))?.to_vec(),
-            });
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                if sender.send(Ok(full)).is_err() {
+            let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt("audit entry", seq, "negative seq"))?;
+            // As bytes whatever the stored type: an edit may have turned a blob into text.
+            let hash = row.get_ref(1).map_err(unavailable)?.as_bytes().map_err(|e| unavailable(e.into()))?;
+            let body = row.get_ref(2).map_err(unavailable)?.as_bytes().map_err(|e| unavailable(e.into()))?;
+            batch.push(seq, hash, body);
+            if batch.len() == BATCH_ENTRIES {
+                if full.send(Ok(batch)).is_err() {
                     return Ok(());
                 }
+                let Ok(next) = empty.recv() else {
+                    return Ok(());
+                };
+                batch = next;
             }
         }
         if !batch.is_empty() {
-            let _ = sender.send(Ok(batch));
+            let _ = full.send(Ok(batch));
         }
         Ok(())
     })();
     if let Err(error) = outcome {
-        let _ = sender.send(Err(error));
+        let _ = full.send(Err(error));
     }
 }
 
@@ -165,4 +222,81 @@ fn digest_from(bytes: &[u8], entity: &'static str, key: i64) -> Result<Sha256Dig
 
 fn unavailable(error: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_core::audit::{entry_hash, ChainProblem, GENESIS};
+
+    #[test]
+    fn a_batch_gives_back_every_entry_as_pushed_and_can_be_reused() {
+        let entries: Vec<(u64, Vec<u8>, Vec<u8>)> = vec![
+            (1, vec![1; 32], b"first".to_vec()),
+            (2, vec![], b"".to_vec()),
+            (3, vec![3; 5], b"third, with a short hash".to_vec()),
+        ];
+        let mut batch = Batch::default();
+        for _ in 0..2 {
+            for (seq, hash, body) in &entries {
+                batch.push(*seq, hash, body);
+            }
+            let read: Vec<(u64, Vec<u8>, Vec<u8>)> =
+                batch.entries().map(|(seq, hash, body)| (seq, hash.to_vec(), body.to_vec())).collect();
+            assert_eq!(read, entries);
+            batch.clear();
+            assert!(batch.is_empty());
+        }
+    }
+
+    /// A database with the real schema and `n` chained entries, more than fit in one batch.
+    fn database_with_entries(dir: &Path, n: u64) -> std::path::PathBuf {
+        let path = dir.join("tollgate.db");
+        let mut connection = rusqlite::Connection::open(&path).expect("the database opens");
+        let transaction = connection.transaction().expect("a transaction starts");
+        transaction.execute_batch(include_str!("../migrations/sqlite/0001_initial.sql")).expect("the schema applies");
+        let mut previous = GENESIS;
+        for seq in 1..=n {
+            let body = format!("{{\"seq\":{seq}}}");
+            let hash = entry_hash(&previous, body.as_bytes());
+            transaction
+                .execute(
+                    "INSERT INTO audit_entries (seq, hash, body) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![seq as i64, hash.to_vec(), body.into_bytes()],
+                )
+                .expect("an entry inserts");
+            previous = hash;
+        }
+        transaction
+            .execute(
+                "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1",
+                rusqlite::params![n as i64, previous.to_vec()],
+            )
+            .expect("the head updates");
+        transaction.commit().expect("the entries commit");
+        path
+    }
+
+    #[test]
+    fn an_edit_after_the_first_batches_is_found_and_named() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let n = 3 * BATCH_ENTRIES as u64 + 7;
+        let path = database_with_entries(dir.path(), n);
+        let report = verify_file(&path, &[]).expect("verification runs");
+        assert!(report.is_ok(), "{report}");
+        assert_eq!(report.entries, n);
+
+        let edited = 2 * BATCH_ENTRIES as u64 + 5;
+        let connection = rusqlite::Connection::open(&path).expect("the database opens");
+        connection.execute_batch("DROP TRIGGER audit_entries_no_update;").expect("the trigger drops");
+        connection
+            .execute("UPDATE audit_entries SET body = 'edited' WHERE seq = ?1", [edited as i64])
+            .expect("the edit runs");
+        drop(connection);
+        let report = verify_file(&path, &[]).expect("verification runs");
+        let failure = report.failure.expect("the edit is found");
+        assert_eq!(failure.seq, edited);
+        assert_eq!(failure.problem, ChainProblem::HashMismatch);
+        assert_eq!(report.entries, edited - 1);
+    }
 }

@@ -271,9 +271,10 @@ fn release_json(seq: u64, release_id: u64, service: &str, state: &str) -> Value 
 }
 
 fn deployment_json(seq: u64, release_id: u64) -> Value {
+    let environment = ["staging", "production-eu", "production-us"][(seq % 3) as usize];
     json!({
         "release": release_id,
-        "environment": ["staging", "production-eu", "production-us"][(seq % 3) as usize],
+        "environment": environment,
         "manifest_digest": fake_digest(seq),
         "state": "succeeded",
         "started_at": START_SECOND + seq as i64 - 90,
@@ -301,10 +302,15 @@ fn bench_verify(path: &Path, signing_key: &SigningKey, generated: &Generated) ->
     let trusted_keys = [signing_key.verifying_key()];
     let mut runs = Vec::with_capacity(N_RUNS);
     for run in 1..=N_RUNS {
+        let cpu_before = process_cpu_time();
         let started = Instant::now();
         let report =
             tollgate_store::sqlite::verify_file(path, &trusted_keys).context("verifying the benchmark database")?;
         let elapsed = started.elapsed();
+        let cpu = process_cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| format!("{:.2} s", (after - before).as_secs_f64()))
+            .unwrap_or_else(|| "unknown".to_owned());
         ensure!(report.is_ok(), "verification failed: {report}");
         ensure!(report.entries == N_ENTRIES, "verification covered {} entries, not {N_ENTRIES}", report.entries);
         ensure!(
@@ -318,7 +324,7 @@ fn bench_verify(path: &Path, signing_key: &SigningKey, generated: &Generated) ->
         );
         let note = if run == 1 { "  (first run)" } else { "" };
         println!(
-            "  run {run}: {:7.3} s  {:7.1} MB/s{note}",
+            "  run {run}: {:7.3} s  {:7.1} MB/s  cpu {cpu} (reader + hasher threads){note}",
             elapsed.as_secs_f64(),
             rate(generated.n_hashed_bytes, elapsed)
         );
@@ -501,25 +507,34 @@ async fn bench_api(app: TestApp) -> anyhow::Result<ApiResult> {
     let head_after = audit_head(&app).await?;
     server.abort();
 
-    summarize_api(backend, wall, head_after - head_before, outcomes)
+    summarize_api(backend, started, wall, head_after - head_before, outcomes)
 }
 
 /// What one client saw.
 struct ClientOutcome {
     latencies: Vec<Duration>,
+    // When each successful request finished.
+    finished: Vec<Instant>,
     n_failed: usize,
     first_failure: Option<String>,
 }
 
 async fn run_client(client: reqwest::Client, base_url: String, token: String, client_index: usize) -> ClientOutcome {
-    let mut outcome =
-        ClientOutcome { latencies: Vec::with_capacity(REQUESTS_PER_CLIENT), n_failed: 0, first_failure: None };
+    let mut outcome = ClientOutcome {
+        latencies: Vec::with_capacity(REQUESTS_PER_CLIENT),
+        finished: Vec::with_capacity(REQUESTS_PER_CLIENT),
+        n_failed: 0,
+        first_failure: None,
+    };
     for n in 0..REQUESTS_PER_CLIENT {
         let name = format!("t-{client_index}-{n}");
         let started = Instant::now();
         let created = create_team(&client, &base_url, &token, &name).await;
         match created {
-            Ok(()) => outcome.latencies.push(started.elapsed()),
+            Ok(()) => {
+                outcome.latencies.push(started.elapsed());
+                outcome.finished.push(Instant::now());
+            }
             Err(error) => {
                 outcome.n_failed += 1;
                 outcome.first_failure.get_or_insert_with(|| format!("{error:#}"));
@@ -556,6 +571,7 @@ async fn audit_head(app: &TestApp) -> anyhow::Result<u64> {
 
 fn summarize_api(
     backend: &'static str,
+    started: Instant,
     wall: Duration,
     n_appended: u64,
     outcomes: Vec<ClientOutcome>,
@@ -564,6 +580,8 @@ fn summarize_api(
     if let Some(failure) = outcomes.iter().find_map(|outcome| outcome.first_failure.clone()) {
         println!("{backend}: {n_failed} requests failed; the first: {failure}");
     }
+    let mut finished: Vec<Instant> = outcomes.iter().flat_map(|outcome| outcome.finished.iter().copied()).collect();
+    finished.sort_unstable();
     let mut latencies: Vec<Duration> = outcomes.into_iter().flat_map(|outcome| outcome.latencies).collect();
     latencies.sort_unstable();
     let n_succeeded = latencies.len();
@@ -594,7 +612,25 @@ fn summarize_api(
         millis(result.p99),
         millis(result.max),
     );
+    println!("{backend:<8}: requests/s in each quarter of the run: {}", quarter_rates(started, &finished));
     Ok(result)
+}
+
+/// Requests completed per second in each quarter (by count) of sorted completion times.
+fn quarter_rates(started: Instant, finished: &[Instant]) -> String {
+    let mut rates = Vec::with_capacity(4);
+    let mut previous_end = started;
+    for quarter in 1..=4 {
+        let first = finished.len() * (quarter - 1) / 4;
+        let end = finished.len() * quarter / 4;
+        let Some(&quarter_end) = finished.get(end.saturating_sub(1)) else {
+            continue;
+        };
+        let span = quarter_end.duration_since(previous_end).as_secs_f64();
+        rates.push(format!("{:.0}", (end - first) as f64 / span));
+        previous_end = quarter_end;
+    }
+    rates.join(", ")
 }
 
 fn print_summary(hashing: &Hashing, api: &[ApiResult]) {
@@ -668,6 +704,25 @@ fn print_file_sizes(path: &Path) -> anyhow::Result<()> {
 fn heading(title: &str) {
     println!();
     println!("== {title}");
+    println!("   (load average now: {})", load_average());
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews every timing here.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// CPU time (user + system) this process has used so far, from `/proc/self/stat`.
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the parenthesized command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports these in clock ticks of 1/100 s (USER_HZ).
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn median(runs: &[Duration]) -> Duration {

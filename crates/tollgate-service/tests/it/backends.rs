@@ -54,6 +54,23 @@ async fn the_main_story_runs_on_every_backend() {
         app.tollgate.revoke_token(&member, tokens[0].id).await.expect("revoked");
         assert!(app.tollgate.authenticate(&token, None).await.is_err(), "{backend}");
 
+        let junit = include_bytes!("../../../tollgate-evidence/tests/fixtures/nextest-tollgate-core.junit.xml");
+        let evidence =
+            app.tollgate.upload_evidence(&member, &reference, Some("api"), "junit", junit).await.expect("evidence");
+        assert_eq!(
+            app.tollgate.list_evidence(&member, &reference).await.expect("list")[0].id,
+            evidence.id,
+            "{backend}"
+        );
+        app.tollgate.set_retention_policy(&app.admin, "team:payments", Some(1), Some(30)).await.expect("policy");
+        app.tollgate.set_retention_policy(&app.admin, "team:payments", Some(2), None).await.expect("replaced");
+        assert_eq!(app.tollgate.list_retention_policies(&app.admin).await.expect("policies").len(), 1, "{backend}");
+        app.tollgate.hold(&app.admin, "sox-2026", "audit").await.expect("hold");
+        let collection = app.tollgate.collect_garbage(&app.admin, true).await.expect("dry run");
+        assert!(
+            collection.decisions.iter().all(|(_, decision)| decision.keep),
+            "{backend}: the deployed artifact is kept"
+        );
         let report = app.tollgate.verify_audit(&app.admin).await.expect("verify");
         assert!(report.is_ok() && report.checkpoints_verified > 0, "{backend}: {report}");
         let export = app.tollgate.start_audit_export(&app.admin).await.expect("export");
