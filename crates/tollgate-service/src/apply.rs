@@ -1,9 +1,12 @@
 //! Config as code: plan a declared configuration against the store and apply it in one
 //! transaction. Unchanged objects are not written and get no audit entry.
 
+use std::collections::BTreeSet;
 use tollgate_core::apply::{plan, ApplyInput, CurrentState, Desired, Plan, PlanOp};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
-use tollgate_store::{StoreError, StoreTx};
+
+use tollgate_core::name::{EnvironmentName, LifecycleName, ServiceName, TeamName, UserName};
+use tollgate_store::{Conn, StoreError, StoreTx};
 
 use crate::audit::Change;
 use crate::{Principal, ServiceResult, Tollgate};
@@ -19,13 +22,32 @@ impl Tollgate {
     /// Plans `input` and, in `Apply` mode, writes every create and update with its audit entry.
     /// All or nothing: an error leaves the store as it was.
     pub async fn apply(&self, principal: &Principal, input: ApplyInput, mode: ApplyMode) -> ServiceResult<Plan> {
-        if mode == ApplyMode::Apply {
-            principal.require_write()?;
+        self.apply_checked(principal, input, mode, |_| Ok(())).await
+    }
+
+    /// `apply`, with `check` run on the plan before anything is written (a single-object create
+    /// refuses an object that exists, a replace one that does not).
+    pub(crate) async fn apply_checked(
+        &self,
+        principal: &Principal,
+        input: ApplyInput,
+        mode: ApplyMode,
+        check: impl FnOnce(&Plan) -> ServiceResult<()>,
+    ) -> ServiceResult<Plan> {
+        if mode == ApplyMode::DryRun {
+            // A plan only reads: a snapshot, never the writer.
+            let mut read = self.store.read().await?;
+            let current = current_state(&mut read, &input).await?;
+            let plan = plan(input, &current)?;
+            check(&plan)?;
+            return Ok(plan);
         }
+        principal.require_write()?;
         let mut tx = self.store.begin().await?;
-        let current = current_state(&mut tx).await?;
+        let current = current_state(&mut tx, &input).await?;
         let plan = plan(input, &current)?;
-        if mode == ApplyMode::DryRun || plan.is_noop() {
+        check(&plan)?;
+        if plan.is_noop() {
             return Ok(plan);
         }
         for change in &plan.changes {
@@ -102,13 +124,58 @@ impl Tollgate {
     }
 }
 
-/// Everything a configuration document can refer to, read in the transaction that applies it.
-async fn current_state(tx: &mut StoreTx) -> Result<CurrentState, StoreError> {
-    Ok(CurrentState {
-        users: tx.list_users().await?.into_iter().map(|user| user.name).collect(),
-        teams: tx.list_teams().await?,
-        environments: tx.list_environments().await?,
-        lifecycles: tx.list_lifecycles().await?,
-        services: tx.list_services().await?,
-    })
+/// What exists of everything `input` declares or refers to, read in the transaction that
+/// plans it: the declared objects (to diff them), the users, teams, environments and services
+/// their references name (to check them), and every service reachable from a declared
+/// dependency (so a cycle through a declared service is found). Never the whole catalog.
+async fn current_state(conn: &mut Conn, input: &ApplyInput) -> Result<CurrentState, StoreError> {
+    let mut state = CurrentState::default();
+    let mut user_names = BTreeSet::new();
+    let mut team_names = BTreeSet::new();
+    let mut environment_names = BTreeSet::new();
+    for team in &input.teams {
+        team_names.insert(team.name.as_str());
+        user_names.extend(team.members.iter().map(String::as_str));
+    }
+    for environment in &input.environments {
+        environment_names.insert(environment.name.as_str());
+    }
+    for lifecycle in &input.lifecycles {
+        environment_names.extend(lifecycle.environments.iter().map(String::as_str));
+        if let Ok(name) = LifecycleName::parse(&lifecycle.name) {
+            state.lifecycles.extend(conn.find_lifecycle(&name).await?);
+        }
+    }
+    for service in &input.services {
+        team_names.insert(service.owner.as_str());
+    }
+    for name in user_names.into_iter().filter_map(|name| UserName::parse(name).ok()) {
+        if conn.find_user(&name).await?.is_some() {
+            state.users.insert(name);
+        }
+    }
+    for name in team_names.into_iter().filter_map(|name| TeamName::parse(name).ok()) {
+        state.teams.extend(conn.find_team(&name).await?);
+    }
+    for name in environment_names.into_iter().filter_map(|name| EnvironmentName::parse(name).ok()) {
+        state.environments.extend(conn.find_environment(&name).await?);
+    }
+    // The declared services, and every stored service reachable from their dependencies.
+    let mut pending: Vec<ServiceName> = input
+        .services
+        .iter()
+        .flat_map(|service| std::iter::once(&service.name).chain(&service.depends_on))
+        .filter_map(|name| ServiceName::parse(name).ok())
+        .collect();
+    let mut seen = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(service) = conn.find_service(&name).await? {
+            pending.extend(service.depends_on.iter().cloned());
+            state.services.push(service);
+        }
+    }
+    Ok(state)
 }

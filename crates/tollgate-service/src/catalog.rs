@@ -90,16 +90,15 @@ impl Tollgate {
         upsert: Upsert,
     ) -> ServiceResult<()> {
         principal.require_write()?;
-        // Plan first, so a create of an existing object or a replace of a missing one writes nothing.
-        let plan =
-            self.apply(principal, document.clone(), ApplyMode::DryRun).await.map_err(|e| unprefix(e, section))?;
-        let creates = plan.changes.iter().any(|change| change.op == PlanOp::Create);
-        match (upsert, creates) {
-            (Upsert::Create, false) => return Err(ServiceError::Conflict { entity, key: name.to_owned() }),
-            (Upsert::Replace, true) => return Err(ServiceError::NotFound { entity, key: name.to_owned() }),
-            _ => {}
-        }
-        self.apply(principal, document, ApplyMode::Apply).await.map_err(|e| unprefix(e, section))?;
+        let expect = |plan: &tollgate_core::apply::Plan| {
+            let creates = plan.changes.iter().any(|change| change.op == PlanOp::Create);
+            match (upsert, creates) {
+                (Upsert::Create, false) => Err(ServiceError::Conflict { entity, key: name.to_owned() }),
+                (Upsert::Replace, true) => Err(ServiceError::NotFound { entity, key: name.to_owned() }),
+                _ => Ok(()),
+            }
+        };
+        self.apply_checked(principal, document, ApplyMode::Apply, expect).await.map_err(|e| unprefix(e, section))?;
         Ok(())
     }
 

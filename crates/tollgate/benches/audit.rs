@@ -2,6 +2,10 @@
 //! SHA-256 rate over the same bytes, and audit entries appended per second through the HTTP API
 //! with 8 concurrent clients (SQLite, and PostgreSQL when `TOLLGATE_TEST_POSTGRES_URL` is set).
 //!
+//! The API is measured with two requests that each append one entry: creating a team, whose
+//! use case re-reads the whole catalog and so slows down as teams accumulate, and creating a
+//! token, which does a constant amount of other work and so shows what the append path allows.
+//!
 //! Run with `cargo bench -p tollgate --bench audit`. Targets are reported as met or missed; the
 //! process fails only when the harness itself fails. Everything it creates lives in temporary
 //! directories or temporary PostgreSQL databases, and the HTTP clients talk to loopback only.
@@ -56,7 +60,7 @@ fn main() -> anyhow::Result<()> {
     let hashing = report_hashing(&generated, &verification, &raw);
     drop(dir);
 
-    heading("4. Audit entries appended per second through the API, 8 clients");
+    heading("4. Audit entries appended per second through the API, 8 concurrent clients");
     let api = runtime.block_on(bench_api_on_every_backend())?;
 
     heading("Summary");
@@ -77,6 +81,7 @@ async fn generate(path: &Path, signing_key: &SigningKey) -> anyhow::Result<Gener
     let config = DatabaseConfig::Sqlite { path: path.to_owned() };
     let store = Store::open(&config).await.context("opening the benchmark database")?;
     let fixtures = Fixtures::new()?;
+    let cpu_before = process_cpu_time();
     let started = Instant::now();
     let mut tx = store.begin().await.context("starting a transaction")?;
     tx.insert_signing_key(&signing_key.verifying_key(), fixtures.at(0)?).await.context("recording the signing key")?;
@@ -113,11 +118,14 @@ async fn generate(path: &Path, signing_key: &SigningKey) -> anyhow::Result<Gener
     // Closing the last connection checkpoints the WAL into the database file.
     store.close().await;
     let elapsed = started.elapsed();
+    let cpu = process_cpu_time().zip(cpu_before).map(|(after, before)| after - before);
     let n_body_bytes = n_hashed_bytes - 32 * N_ENTRIES;
     println!(
-        "generated {N_ENTRIES} entries in {:.1} s ({:.0} entries/s), {} per transaction, {} signed checkpoints",
+        "generated {N_ENTRIES} entries in {:.1} s ({:.0} entries/s, process cpu {}), {} per transaction, \
+         {} signed checkpoints",
         elapsed.as_secs_f64(),
         N_ENTRIES as f64 / elapsed.as_secs_f64(),
+        cpu.map_or_else(|| "unknown".to_owned(), |cpu| format!("{:.1} s", cpu.as_secs_f64())),
         APPENDS_PER_TRANSACTION,
         N_ENTRIES / CHECKPOINT_INTERVAL
     );
@@ -451,9 +459,44 @@ fn report_hashing(generated: &Generated, verification: &Verification, raw: &RawS
     Hashing { verify_median: verification.median, verify_cold: verification.cold, verify_rate, raw_rate }
 }
 
+/// A mutating request that appends exactly one audit entry.
+#[derive(Debug, Clone, Copy)]
+enum Workload {
+    /// `POST /api/v1/teams`: the use case plans against the whole catalog (twice), so its cost
+    /// grows with the number of teams already there.
+    CreateTeam,
+    /// `POST /api/v1/tokens`: a constant amount of work besides the audit append.
+    CreateToken,
+}
+
+impl Workload {
+    fn request(self) -> &'static str {
+        match self {
+            Workload::CreateTeam => "POST /api/v1/teams",
+            Workload::CreateToken => "POST /api/v1/tokens",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Workload::CreateTeam => "/api/v1/teams",
+            Workload::CreateToken => "/api/v1/tokens",
+        }
+    }
+
+    /// The body of request `name`; each name is used once.
+    fn body(self, name: &str) -> Value {
+        match self {
+            Workload::CreateTeam => json!({ "name": name }),
+            Workload::CreateToken => json!({ "description": name }),
+        }
+    }
+}
+
 /// One backend's API measurement.
 struct ApiResult {
     backend: &'static str,
+    workload: Workload,
     n_requests: usize,
     n_failed: usize,
     wall: Duration,
@@ -463,18 +506,22 @@ struct ApiResult {
     max: Duration,
 }
 
+/// Each workload on a fresh SQLite database, then on a fresh PostgreSQL database if configured.
 async fn bench_api_on_every_backend() -> anyhow::Result<Vec<ApiResult>> {
     let mut results = Vec::new();
-    results.push(bench_api(TestApp::on(TestDb::sqlite(), 1000).await).await?);
-    match TestDb::postgres().await {
-        Some(db) => results.push(bench_api(TestApp::on(db, 1000).await).await?),
-        None => println!("postgres: skipped, {} is not set", tollgate_testkit::POSTGRES_URL_VAR),
+    for workload in [Workload::CreateTeam, Workload::CreateToken] {
+        println!("{} x {} clients x {REQUESTS_PER_CLIENT}:", workload.request(), N_CLIENTS);
+        results.push(bench_api(TestApp::on(TestDb::sqlite(), 1000).await, workload).await?);
+        match TestDb::postgres().await {
+            Some(db) => results.push(bench_api(TestApp::on(db, 1000).await, workload).await?),
+            None => println!("postgres: skipped, {} is not set", tollgate_testkit::POSTGRES_URL_VAR),
+        }
     }
     Ok(results)
 }
 
 /// Serves the real router for `app` on a loopback port and runs the clients against it.
-async fn bench_api(app: TestApp) -> anyhow::Result<ApiResult> {
+async fn bench_api(app: TestApp, workload: Workload) -> anyhow::Result<ApiResult> {
     let backend = app.db.backend_name();
     let listener = TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port")?;
     let address = listener.local_addr().context("reading the listener address")?;
@@ -488,7 +535,7 @@ async fn bench_api(app: TestApp) -> anyhow::Result<ApiResult> {
     // One request per client first, so every client has its connection open before timing.
     for (client_index, client) in clients.iter().enumerate() {
         let name = format!("warm-{client_index}");
-        create_team(client, &base_url, &app.admin_token, &name).await?;
+        send(client, &base_url, &app.admin_token, workload, &name).await?;
     }
 
     let head_before = audit_head(&app).await?;
@@ -497,7 +544,7 @@ async fn bench_api(app: TestApp) -> anyhow::Result<ApiResult> {
     for (client_index, client) in clients.into_iter().enumerate() {
         let base_url = base_url.clone();
         let token = app.admin_token.clone();
-        tasks.push(tokio::spawn(async move { run_client(client, base_url, token, client_index).await }));
+        tasks.push(tokio::spawn(async move { run_client(client, base_url, token, workload, client_index).await }));
     }
     let mut outcomes = Vec::with_capacity(N_CLIENTS);
     for task in tasks {
@@ -507,7 +554,7 @@ async fn bench_api(app: TestApp) -> anyhow::Result<ApiResult> {
     let head_after = audit_head(&app).await?;
     server.abort();
 
-    summarize_api(backend, started, wall, head_after - head_before, outcomes)
+    summarize_api(backend, workload, started, wall, head_after - head_before, outcomes)
 }
 
 /// What one client saw.
@@ -519,7 +566,13 @@ struct ClientOutcome {
     first_failure: Option<String>,
 }
 
-async fn run_client(client: reqwest::Client, base_url: String, token: String, client_index: usize) -> ClientOutcome {
+async fn run_client(
+    client: reqwest::Client,
+    base_url: String,
+    token: String,
+    workload: Workload,
+    client_index: usize,
+) -> ClientOutcome {
     let mut outcome = ClientOutcome {
         latencies: Vec::with_capacity(REQUESTS_PER_CLIENT),
         finished: Vec::with_capacity(REQUESTS_PER_CLIENT),
@@ -529,7 +582,7 @@ async fn run_client(client: reqwest::Client, base_url: String, token: String, cl
     for n in 0..REQUESTS_PER_CLIENT {
         let name = format!("t-{client_index}-{n}");
         let started = Instant::now();
-        let created = create_team(&client, &base_url, &token, &name).await;
+        let created = send(&client, &base_url, &token, workload, &name).await;
         match created {
             Ok(()) => {
                 outcome.latencies.push(started.elapsed());
@@ -544,22 +597,25 @@ async fn run_client(client: reqwest::Client, base_url: String, token: String, cl
     outcome
 }
 
-/// `POST /api/v1/teams`: one team, one audit entry.
-async fn create_team(client: &reqwest::Client, base_url: &str, token: &str, name: &str) -> anyhow::Result<()> {
+/// Sends request `name` of `workload`, which creates one object and appends one audit entry.
+async fn send(
+    client: &reqwest::Client,
+    base_url: &str,
+    token: &str,
+    workload: Workload,
+    name: &str,
+) -> anyhow::Result<()> {
+    let request = workload.request();
     let response = client
-        .post(format!("{base_url}/api/v1/teams"))
+        .post(format!("{base_url}{}", workload.path()))
         .bearer_auth(token)
-        .json(&json!({ "name": name }))
+        .json(&workload.body(name))
         .send()
         .await
-        .with_context(|| format!("creating team {name}"))?;
+        .with_context(|| format!("{request} {name}"))?;
     let status = response.status();
-    let body = response.bytes().await.with_context(|| format!("reading the reply for team {name}"))?;
-    ensure!(
-        status == reqwest::StatusCode::CREATED,
-        "creating team {name}: {status} {}",
-        String::from_utf8_lossy(&body)
-    );
+    let body = response.bytes().await.with_context(|| format!("reading the reply to {request} {name}"))?;
+    ensure!(status == reqwest::StatusCode::CREATED, "{request} {name}: {status} {}", String::from_utf8_lossy(&body));
     Ok(())
 }
 
@@ -571,6 +627,7 @@ async fn audit_head(app: &TestApp) -> anyhow::Result<u64> {
 
 fn summarize_api(
     backend: &'static str,
+    workload: Workload,
     started: Instant,
     wall: Duration,
     n_appended: u64,
@@ -592,6 +649,7 @@ fn summarize_api(
     ensure!(n_succeeded > 0, "{backend}: no request succeeded");
     let result = ApiResult {
         backend,
+        workload,
         n_requests: N_CLIENTS * REQUESTS_PER_CLIENT,
         n_failed,
         wall,
@@ -601,7 +659,7 @@ fn summarize_api(
         max: latencies[n_succeeded - 1],
     };
     println!(
-        "{backend:<8}: {} requests ({} failed) in {:.2} s; audit head +{} = {:.0} entries/s; \
+        "  {backend:<8}: {} requests ({} failed) in {:.2} s; audit head +{} = {:.0} entries/s; \
          latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         result.n_requests,
         result.n_failed,
@@ -612,7 +670,7 @@ fn summarize_api(
         millis(result.p99),
         millis(result.max),
     );
-    println!("{backend:<8}: requests/s in each quarter of the run: {}", quarter_rates(started, &finished));
+    println!("  {backend:<8}: requests/s in each quarter of the run: {}", quarter_rates(started, &finished));
     Ok(result)
 }
 
@@ -653,9 +711,10 @@ fn print_summary(hashing: &Hashing, api: &[ApiResult]) {
     );
     for result in api {
         println!(
-            "[info] {}: {:.0} audit entries/s through the API with {N_CLIENTS} clients \
+            "[info] {:<8} {:<20}: {:.0} audit entries/s with {N_CLIENTS} clients \
              ({} appended, p50 {:.2} ms, p99 {:.2} ms)",
             result.backend,
+            result.workload.request(),
             result.n_appended as f64 / result.wall.as_secs_f64(),
             result.n_appended,
             millis(result.p50),
