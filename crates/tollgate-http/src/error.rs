@@ -18,6 +18,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("validation_failed", 422, "The request is well-formed but breaks a rule; `errors` lists every field and problem."),
     ("unsupported_media_type", 415, "The body is not sent as `application/json`."),
     ("payload_too_large", 413, "The body is over the size limit."),
+    ("upload_interrupted", 400, "The request body stopped before its end; nothing was recorded."),
     ("unauthenticated", 401, "No bearer token, or a malformed, unknown, revoked or expired one."),
     ("forbidden", 403, "The token's user may not do this."),
     ("route_not_found", 404, "No such endpoint."),

@@ -117,8 +117,8 @@ pub async fn push(
     let mut writer = state.tollgate.blob_writer().await?;
     let mut chunks = body.into_data_stream();
     while let Some(chunk) = chunks.next().await {
-        let chunk =
-            chunk.map_err(|error| ApiError::new("malformed_json", format!("the upload was interrupted: {error}")))?;
+        let chunk = chunk
+            .map_err(|error| ApiError::new("upload_interrupted", format!("the upload was interrupted: {error}")))?;
         writer.write(&chunk).await.map_err(tollgate_service::ServiceError::from)?;
     }
     let blob = writer.finish(expected).await.map_err(tollgate_service::ServiceError::from)?;
