@@ -209,3 +209,45 @@ fn completions_are_printed_for_bash() {
     let ran = run(tollgate(dir.path()).args(["completions", "bash"])).success();
     assert!(ran.stdout.contains("_tollgate()"), "{}", &ran.stdout[..200.min(ran.stdout.len())]);
 }
+
+#[test]
+fn an_artifact_over_the_size_limit_is_refused_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start_with(dir.path(), &["--max-artifact-bytes", "1000"]);
+    run(server.cli().args(["team", "create", "payments"])).success();
+    std::fs::write(dir.path().join("small.bin"), vec![1u8; 1000]).expect("written");
+    std::fs::write(dir.path().join("big.bin"), vec![2u8; 1001]).expect("written");
+    run(server.cli().args([
+        "artifact",
+        "push",
+        "small.bin",
+        "--name",
+        "small",
+        "--version",
+        "1",
+        "--team",
+        "payments",
+    ]))
+    .success();
+    let refused = run(server.cli().args([
+        "artifact",
+        "push",
+        "big.bin",
+        "--name",
+        "big",
+        "--version",
+        "1",
+        "--team",
+        "payments",
+    ]))
+    .failure();
+    assert_eq!(
+        refused.stderr.trim(),
+        "error: content_too_large (413): the content is larger than the limit of 1000 bytes"
+    );
+    let listed = run(server.cli().args(["artifact", "list", "--output", "json"])).success();
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let leftovers = std::fs::read_dir(server.data_dir.join("blobs/tmp")).expect("the temporary directory").count();
+    assert_eq!(leftovers, 0, "the partial upload was removed");
+}

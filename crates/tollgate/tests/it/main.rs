@@ -67,11 +67,17 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// A server with extra `serve` flags.
+    pub fn start_with(dir: &Path, flags: &[&str]) -> Server {
         let data_dir = dir.join("data");
         let mut child = tollgate(dir)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
             .args(["--checkpoint-interval", "5"])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
