@@ -246,6 +246,8 @@ impl Tollgate {
         release: &Release,
         require_signatures: bool,
     ) -> ServiceResult<Vec<ReadinessProblem>> {
+        // Read once for every artifact of the release, only when signatures matter.
+        let registered_keys = if require_signatures { Some(conn.list_trusted_keys().await?) } else { None };
         let mut problems = Vec::new();
         for reference in &release.content.artifacts {
             let (service, name, version) =
@@ -274,8 +276,8 @@ impl Tollgate {
                 problems.push(ReadinessProblem::ContentCorrupt { service, name, version, reason: error.to_string() });
                 continue;
             }
-            if require_signatures {
-                let keys = trusted_keys_for(conn, &artifact).await?;
+            if let Some(registered) = &registered_keys {
+                let keys = keys_for(registered, &artifact);
                 let mut reasons = Vec::new();
                 let mut signed = false;
                 for record in conn.list_signatures(artifact.id).await? {
@@ -320,16 +322,20 @@ fn subject(artifact: &Artifact) -> Subject {
     Subject { name: artifact.name.to_string(), digest: artifact.digest }
 }
 
-/// The keys whose signatures count for `artifact`: registered for its team or for no team, and
-/// for its builder or for no builder.
+/// The keys whose signatures count for `artifact`.
 async fn trusted_keys_for(conn: &mut Conn, artifact: &Artifact) -> ServiceResult<Vec<TrustedKey>> {
-    let keys = conn.list_trusted_keys().await?;
-    Ok(keys
-        .into_iter()
+    Ok(keys_for(&conn.list_trusted_keys().await?, artifact))
+}
+
+/// Of the registered keys, those whose signatures count for `artifact`: registered for its team
+/// or for no team, and for its builder or for no builder.
+fn keys_for(registered: &[TrustedKeyRecord], artifact: &Artifact) -> Vec<TrustedKey> {
+    registered
+        .iter()
         .filter(|key| key.team.as_ref().is_none_or(|team| *team == artifact.team))
         .filter(|key| key.builder.as_ref().is_none_or(|builder| artifact.provenance.builder.as_ref() == Some(builder)))
-        .map(|key| TrustedKey { key: key.public_key, name: key.name, revoked_at: key.revoked_at })
-        .collect())
+        .map(|key| TrustedKey { key: key.public_key, name: key.name.clone(), revoked_at: key.revoked_at })
+        .collect()
 }
 
 async fn find_key(conn: &mut Conn, id: TrustedKeyId) -> ServiceResult<TrustedKeyRecord> {

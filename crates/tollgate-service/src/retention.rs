@@ -194,9 +194,7 @@ impl Tollgate {
             Change { action: AuditAction::Remove, object, before: Some(artifact), after: None, reason: Some(&reason) };
         self.record_for(&mut tx, principal, change).await?;
         tx.commit().await?;
-        let still_referenced =
-            self.store.read().await?.referenced_digests().await?.contains(&artifact.digest.to_string());
-        if still_referenced {
+        if self.store.read().await?.is_digest_referenced(&artifact.digest).await? {
             return Ok(0);
         }
         self.blobs.remove(&artifact.digest).await?;

@@ -245,14 +245,16 @@ impl Conn {
             .collect()
     }
 
-    /// How many artifacts point at `digest`.
-    pub async fn count_artifacts_with_digest(&mut self, digest: &Sha256Digest) -> Result<i64, StoreError> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM artifacts WHERE digest = $1")
-            .bind(digest.to_string())
-            .fetch_one(self.executor())
-            .await
-            .map_err(StoreError::from_sqlx)?;
-        Ok(count)
+    /// Whether an artifact or an evidence record points at `digest`.
+    pub async fn is_digest_referenced(&mut self, digest: &Sha256Digest) -> Result<bool, StoreError> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM artifacts WHERE digest = $1) + (SELECT COUNT(*) FROM evidence WHERE digest = $1)",
+        )
+        .bind(digest.to_string())
+        .fetch_one(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(count > 0)
     }
 
     /// Every digest an artifact or an evidence record points at.

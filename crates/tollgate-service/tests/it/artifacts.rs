@@ -184,6 +184,11 @@ async fn evidence_is_parsed_and_a_broken_file_stores_nothing() {
     assert!(matches!(refused, Err(ServiceError::Evidence(_))), "{refused:?}");
     let unknown_kind = app.tollgate.upload_evidence(&app.admin, &reference, None, "pdf", junit).await;
     assert!(matches!(unknown_kind, Err(ServiceError::Invalid(_))), "{unknown_kind:?}");
+    let foreign_service = app.tollgate.upload_evidence(&app.admin, &reference, Some("ledger"), "junit", junit).await;
+    assert_eq!(
+        foreign_service.map(|_| ()).map_err(|e| e.to_string()),
+        Err("invalid input: service: release 1.0.0 has no artifact for service ledger".to_owned())
+    );
     assert_eq!(app.row_counts().await, before);
     assert_eq!(app.tollgate.blobs().list().await.expect("blobs").len(), blobs_before);
 }
