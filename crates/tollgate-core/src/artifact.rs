@@ -10,7 +10,8 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::digest::Sha256Digest;
-use crate::name::{check_text, TeamName, UserName};
+use crate::name::{check_text, check_token, TeamName, UserName};
+use crate::release::ArtifactRef;
 use crate::violation::{Problem, Violations};
 use crate::Timestamp;
 
@@ -70,22 +71,6 @@ token_type!(
     /// A tag on an artifact, for legal holds: lower-case letters, digits and `. _ -`.
     Tag, 64, |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)
 );
-
-fn check_token(value: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<(), Problem> {
-    if value.is_empty() {
-        return Err(Problem::Required);
-    }
-    if value.len() > max {
-        return Err(Problem::TooLong { max });
-    }
-    let edges_ok = !value.starts_with(['/', '.', '-']) && !value.ends_with(['/', '.']);
-    if !value.chars().all(allowed) || !edges_ok || value.contains("//") || value.contains("..") {
-        return Err(Problem::Invalid {
-            reason: format!("{value:?} contains characters or a shape that is not allowed"),
-        });
-    }
-    Ok(())
-}
 
 /// A media type such as `application/gzip`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -217,31 +202,48 @@ pub enum PushOutcome {
     AlreadyPresent,
 }
 
-/// Why a push is refused: the name and version already point at other content.
+/// Why a push is refused: the name and version already point at other content, stored now or
+/// removed earlier.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("artifact {name}@{version} is immutable: it is {existing}, not {pushed}")]
+#[error("artifact {name}@{version} is immutable: it is {existing}{}, not {pushed}", if *.removed { " (removed, and kept as a tombstone)" } else { "" })]
 pub struct ImmutableArtifact {
     pub name: ArtifactName,
     pub version: ArtifactVersion,
     pub existing: Sha256Digest,
     pub pushed: Sha256Digest,
+    /// Whether the name and version point at the other content through a tombstone.
+    pub removed: bool,
 }
 
-/// Decides a push of `digest` under the name and version of `existing` (if any).
+/// What is recorded under a name and version: a stored artifact, or the tombstone of a removed
+/// one, which keeps its digest forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded<'a> {
+    Nothing,
+    Stored(&'a Artifact),
+    Removed { digest: Sha256Digest },
+}
+
+/// Decides a push of `digest` under a name and version, given what is recorded under them. A
+/// removed artifact's name and version accept only its own content again.
 pub fn decide_push(
-    existing: Option<&Artifact>,
+    recorded: Recorded<'_>,
     new: &NewArtifact,
     digest: Sha256Digest,
 ) -> Result<PushOutcome, ImmutableArtifact> {
-    match existing {
-        None => Ok(PushOutcome::Create),
-        Some(artifact) if artifact.digest == digest => Ok(PushOutcome::AlreadyPresent),
-        Some(artifact) => Err(ImmutableArtifact {
-            name: new.name.clone(),
-            version: new.version.clone(),
-            existing: artifact.digest,
-            pushed: digest,
-        }),
+    let refuse = |existing: Sha256Digest, removed: bool| ImmutableArtifact {
+        name: new.name.clone(),
+        version: new.version.clone(),
+        existing,
+        pushed: digest,
+        removed,
+    };
+    match recorded {
+        Recorded::Nothing => Ok(PushOutcome::Create),
+        Recorded::Stored(artifact) if artifact.digest == digest => Ok(PushOutcome::AlreadyPresent),
+        Recorded::Stored(artifact) => Err(refuse(artifact.digest, false)),
+        Recorded::Removed { digest: removed } if removed == digest => Ok(PushOutcome::Create),
+        Recorded::Removed { digest: removed } => Err(refuse(removed, true)),
     }
 }
 
@@ -341,14 +343,26 @@ pub struct SignatureRecord {
 /// Why a release is not ready to move to `ready`, or an artifact not fit to deploy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadinessProblem {
-    #[error("artifact {name}@{version} of service {service} is not in the artifact store")]
-    MissingArtifact { service: String, name: String, version: String },
-    #[error("artifact {name}@{version} of service {service} is stored as {stored}, but the release names {expected}")]
-    DigestMismatch { service: String, name: String, version: String, expected: Sha256Digest, stored: Sha256Digest },
-    #[error("artifact {name}@{version} of service {service} does not verify on disk: {reason}")]
-    ContentCorrupt { service: String, name: String, version: String, reason: String },
-    #[error("artifact {name}@{version} of service {service} has no valid signature from a trusted key: {}", reasons.join("; "))]
-    Unsigned { service: String, name: String, version: String, reasons: Vec<String> },
+    #[error("artifact {}@{} of service {} is not in the artifact store", .artifact.name, .artifact.version, .artifact.service)]
+    MissingArtifact { artifact: ArtifactRef },
+    #[error("artifact {}@{} of service {} is stored as {stored}, but the release names {}", .artifact.name, .artifact.version, .artifact.service, .artifact.digest)]
+    DigestMismatch { artifact: ArtifactRef, stored: Sha256Digest },
+    #[error("artifact {}@{} of service {} does not verify on disk: {reason}", .artifact.name, .artifact.version, .artifact.service)]
+    ContentCorrupt { artifact: ArtifactRef, reason: String },
+    #[error("artifact {}@{} of service {} has no valid signature from a trusted key: {}", .artifact.name, .artifact.version, .artifact.service, .reasons.join("; "))]
+    Unsigned { artifact: ArtifactRef, reasons: Vec<String> },
+}
+
+/// The first problem of a release's artifact that can be judged from the records alone: it is
+/// not stored, or stored with another digest. `None` when the stored artifact is the one named.
+pub fn record_problem(reference: &ArtifactRef, stored: Option<&Artifact>) -> Option<ReadinessProblem> {
+    match stored {
+        None => Some(ReadinessProblem::MissingArtifact { artifact: reference.clone() }),
+        Some(artifact) if artifact.digest != reference.digest => {
+            Some(ReadinessProblem::DigestMismatch { artifact: reference.clone(), stored: artifact.digest })
+        }
+        Some(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -393,7 +407,7 @@ mod tests {
         .parse()
         .expect("valid");
         let first = Sha256Digest::of(b"one");
-        assert_eq!(decide_push(None, &new, first), Ok(PushOutcome::Create));
+        assert_eq!(decide_push(Recorded::Nothing, &new, first), Ok(PushOutcome::Create));
         let stored = Artifact {
             id: ArtifactId(1),
             name: new.name.clone(),
@@ -407,8 +421,14 @@ mod tests {
             created_by: UserName::parse("ana").expect("name"),
             created_at: "2026-03-01T12:00:00Z".parse().expect("time"),
         };
-        assert_eq!(decide_push(Some(&stored), &new, first), Ok(PushOutcome::AlreadyPresent));
-        let refused = decide_push(Some(&stored), &new, Sha256Digest::of(b"two")).expect_err("immutable");
+        assert_eq!(decide_push(Recorded::Stored(&stored), &new, first), Ok(PushOutcome::AlreadyPresent));
+        let refused = decide_push(Recorded::Stored(&stored), &new, Sha256Digest::of(b"two")).expect_err("immutable");
         assert!(refused.to_string().starts_with("artifact ledger@1.0.0 is immutable: it is sha256:"), "{refused}");
+
+        // Removed: the tombstone accepts the same content back, and nothing else.
+        let removed = Recorded::Removed { digest: first };
+        assert_eq!(decide_push(removed, &new, first), Ok(PushOutcome::Create));
+        let refused = decide_push(removed, &new, Sha256Digest::of(b"two")).expect_err("tombstone");
+        assert!(refused.to_string().contains("(removed, and kept as a tombstone)"), "{refused}");
     }
 }

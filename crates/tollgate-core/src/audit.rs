@@ -7,17 +7,21 @@
 //! reads no rows and no files.
 
 pub mod export;
+mod verify;
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::digest::{canonical_json, Sha256Digest};
 use crate::name::UserName;
 use crate::Timestamp;
+
+pub use crate::audit::verify::{
+    ChainProblem, ChainVerifier, KeyTrust, TrustSource, VerifyFailure, VerifyPolicy, VerifyReport,
+};
 
 /// The hash before the first entry.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -66,6 +70,7 @@ pub enum ObjectKind {
     Evidence,
     RetentionPolicy,
     LegalHold,
+    SigningKey,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -73,6 +78,7 @@ crate::keyword_enum!(ObjectKind {
     Environment => "environment", Lifecycle => "lifecycle", Release => "release",
     Deployment => "deployment", Artifact => "artifact", TrustedKey => "trusted_key",
     Evidence => "evidence", RetentionPolicy => "retention_policy", LegalHold => "legal_hold",
+    SigningKey => "signing_key",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -110,12 +116,66 @@ pub enum AuditAction {
     Sign,
     #[serde(rename = "remove")]
     Remove,
+    /// A key is enrolled to sign checkpoints.
+    #[serde(rename = "enroll")]
+    Enroll,
+    /// A key replaces the one that signed until now.
+    #[serde(rename = "rotate")]
+    Rotate,
 }
 
 crate::keyword_enum!(AuditAction {
     Create => "create", Update => "update", Revoke => "revoke", Transition => "transition",
     Record => "record", Finish => "finish", Refuse => "refuse", Sign => "sign", Remove => "remove",
+    Enroll => "enroll", Rotate => "rotate",
 });
+
+/// The actions that introduce a checkpoint signing key into the log: verification reads their
+/// `after` as a [`SigningKeyEntry`].
+pub const ENROLL_ACTION: &str = "signing_key.enroll";
+pub const ROTATE_ACTION: &str = "signing_key.rotate";
+
+/// What the log records when a checkpoint signing key is enrolled (`signing_key.enroll`) or
+/// replaces another (`signing_key.rotate`): the `after` of that entry. A stored format that
+/// verification reads back, so its fields are never renamed.
+///
+/// A key introduced this way is trusted by a verifier once a checkpoint signed by a key it
+/// already trusts covers the entry (the endorsement); a replaced key signs nothing after that
+/// checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningKeyEntry {
+    /// `key_id` of the public key.
+    pub key_id: String,
+    /// The ed25519 public key, 32 bytes in hex.
+    pub public_key: String,
+    /// A name for the key's holder (a replica), for people.
+    pub label: String,
+    /// The key this one replaces (on rotation).
+    pub replaces: Option<String>,
+}
+
+impl SigningKeyEntry {
+    pub fn new(key: &VerifyingKey, label: &str, replaces: Option<String>) -> SigningKeyEntry {
+        SigningKeyEntry {
+            key_id: key_id(key),
+            public_key: hex::encode(key.as_bytes()),
+            label: label.to_owned(),
+            replaces,
+        }
+    }
+
+    /// The public key, if the entry's key and id agree.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, String> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(&self.public_key, &mut bytes).map_err(|_| "public_key is not 32 hex-encoded bytes")?;
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| "public_key is not an ed25519 key")?;
+        if key_id(&key) != self.key_id {
+            return Err(format!("key_id {} is not the id of the key", self.key_id));
+        }
+        Ok(key)
+    }
+}
 
 /// An entry before it has a place in the chain.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -163,6 +223,27 @@ impl AuditRecord {
             request_id: &self.request_id,
         })
     }
+}
+
+/// An entry as stored: its position, its hash and the canonical bytes that were hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub seq: u64,
+    pub hash: Sha256Digest,
+    pub body: Vec<u8>,
+}
+
+/// A checkpoint signing key as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    pub key_id: String,
+    pub public_key: VerifyingKey,
+    pub created_at: Timestamp,
+    /// The audit entry that enrolled it (absent for keys recorded before enrollment existed).
+    pub enrolled_seq: Option<u64>,
+    /// The tree size after which it signs nothing, when a rotation retired it.
+    pub retired_seq: Option<u64>,
+    pub retired_at: Option<Timestamp>,
 }
 
 /// Formats a timestamp the one way audit entries spell it: UTC, microseconds, `Z`.
@@ -220,196 +301,6 @@ pub fn checkpoint_message(tree_size: u64, head: &Sha256Digest, signed_at: Timest
 /// A short, stable name for a public key: the first 16 hex characters of its SHA-256.
 pub fn key_id(key: &VerifyingKey) -> String {
     Sha256Digest::of(key.as_bytes()).to_hex()[..16].to_owned()
-}
-
-/// Why verification stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChainProblem {
-    /// The entry's stored hash is not the hash of its bytes after the previous entry.
-    HashMismatch,
-    /// Entries are missing or out of order.
-    SequenceGap { expected: u64, found: u64 },
-    /// The entry's bytes are not an entry of a known format, or disagree with its position.
-    Malformed { reason: String },
-    /// A checkpoint's head hash differs from the chain's hash at its size.
-    CheckpointMismatch { tree_size: u64 },
-    /// A checkpoint's signature does not verify with the key it names.
-    BadSignature { tree_size: u64, key_id: String },
-    /// A checkpoint is signed by a key that is not trusted.
-    UnknownKey { tree_size: u64, key_id: String },
-    /// A checkpoint covers more entries than the log has: entries were removed from the end.
-    Truncated { tree_size: u64, entries: u64 },
-    /// The recorded head of the log disagrees with its last entry.
-    HeadMismatch { recorded_seq: u64, recorded_hash: Sha256Digest },
-}
-
-/// The first entry (by position) that does not verify, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifyFailure {
-    pub seq: u64,
-    pub problem: ChainProblem,
-}
-
-impl fmt::Display for VerifyFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let seq = self.seq;
-        match &self.problem {
-            ChainProblem::HashMismatch => write!(f, "entry {seq}: hash does not match its content and the previous entry (edited, reordered or replaced)"),
-            ChainProblem::SequenceGap { expected, found } => write!(f, "entry {expected}: missing (found entry {found} in its place)"),
-            ChainProblem::Malformed { reason } => write!(f, "entry {seq}: malformed: {reason}"),
-            ChainProblem::CheckpointMismatch { tree_size } => write!(f, "entry {seq}: differs from the checkpoint signed at tree size {tree_size}"),
-            ChainProblem::BadSignature { tree_size, key_id } => write!(f, "checkpoint at tree size {tree_size}: signature by key {key_id} does not verify"),
-            ChainProblem::UnknownKey { tree_size, key_id } => write!(f, "checkpoint at tree size {tree_size}: signed by untrusted key {key_id}"),
-            ChainProblem::Truncated { tree_size, entries } => write!(f, "entry {seq}: missing; a checkpoint covers {tree_size} entries but the log ends after {entries}"),
-            ChainProblem::HeadMismatch { recorded_seq, recorded_hash } => write!(f, "entry {seq}: the recorded head is entry {recorded_seq} with hash {recorded_hash}, which the chain does not end with"),
-        }
-    }
-}
-
-/// What a verification found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifyReport {
-    /// Entries that verified before the first failure (all of them on success).
-    pub entries: u64,
-    pub head: Option<Sha256Digest>,
-    pub checkpoints_verified: usize,
-    /// Entries after the last verified checkpoint: chained, but not yet signed.
-    pub unsigned_tail: u64,
-    pub failure: Option<VerifyFailure>,
-}
-
-impl VerifyReport {
-    pub fn is_ok(&self) -> bool {
-        self.failure.is_none()
-    }
-}
-
-impl fmt::Display for VerifyReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.failure {
-            None => {
-                write!(f, "ok: {} entries verified", self.entries)?;
-                if let Some(head) = &self.head {
-                    write!(f, ", head {head}")?;
-                }
-                write!(f, ", {} signed checkpoints verified", self.checkpoints_verified)?;
-                if self.unsigned_tail > 0 {
-                    write!(f, ", {} entries after the last checkpoint", self.unsigned_tail)?;
-                }
-                Ok(())
-            }
-            Some(failure) => write!(f, "FAILED: {failure}"),
-        }
-    }
-}
-
-/// Verifies a chain fed entry by entry, in position order, against signed checkpoints.
-///
-/// Feeding stops being useful after the first failure; `push` returns it so callers can stop
-/// reading.
-pub struct ChainVerifier {
-    next_seq: u64,
-    previous: [u8; 32],
-    // Checkpoints by tree size, already signature-checked.
-    checkpoints: BTreeMap<u64, Vec<Checkpoint>>,
-    checkpoints_verified: usize,
-    last_verified_checkpoint: u64,
-    failure: Option<VerifyFailure>,
-}
-
-impl ChainVerifier {
-    /// Starts a verification. Each checkpoint must be signed by one of `trusted_keys`;
-    /// a checkpoint that is not fails the verification.
-    pub fn new(checkpoints: Vec<Checkpoint>, trusted_keys: &[VerifyingKey]) -> ChainVerifier {
-        let mut verifier = ChainVerifier {
-            next_seq: 1,
-            previous: GENESIS,
-            checkpoints: BTreeMap::new(),
-            checkpoints_verified: 0,
-            last_verified_checkpoint: 0,
-            failure: None,
-        };
-        let keys: BTreeMap<String, &VerifyingKey> = trusted_keys.iter().map(|key| (key_id(key), key)).collect();
-        for checkpoint in checkpoints {
-            let problem = match keys.get(&checkpoint.key_id) {
-                None => Some(ChainProblem::UnknownKey {
-                    tree_size: checkpoint.tree_size,
-                    key_id: checkpoint.key_id.clone(),
-                }),
-                Some(key) if !checkpoint.verify_signature(key) => Some(ChainProblem::BadSignature {
-                    tree_size: checkpoint.tree_size,
-                    key_id: checkpoint.key_id.clone(),
-                }),
-                Some(_) => None,
-            };
-            if let Some(problem) = problem {
-                verifier.fail(checkpoint.tree_size, problem);
-            }
-            verifier.checkpoints.entry(checkpoint.tree_size).or_default().push(checkpoint);
-        }
-        verifier
-    }
-
-    /// Checks the next entry: its position, and its stored hash against its bytes.
-    pub fn push(&mut self, seq: u64, stored_hash: &[u8], body: &[u8]) -> Result<(), VerifyFailure> {
-        if let Some(failure) = &self.failure {
-            return Err(failure.clone());
-        }
-        if seq != self.next_seq {
-            return Err(self.fail(self.next_seq, ChainProblem::SequenceGap { expected: self.next_seq, found: seq }));
-        }
-        let hash = entry_hash(&self.previous, body);
-        if stored_hash != hash {
-            return Err(self.fail(seq, ChainProblem::HashMismatch));
-        }
-        if let Some(checkpoints) = self.checkpoints.get(&seq) {
-            if checkpoints.iter().any(|c| c.head.as_bytes() != &hash) {
-                return Err(self.fail(seq, ChainProblem::CheckpointMismatch { tree_size: seq }));
-            }
-            self.checkpoints_verified += checkpoints.len();
-            self.last_verified_checkpoint = seq;
-        }
-        self.previous = hash;
-        self.next_seq = seq + 1;
-        Ok(())
-    }
-
-    /// Ends the verification. `recorded_head` is the head the store says it has, if it keeps one.
-    pub fn finish(mut self, recorded_head: Option<(u64, Sha256Digest)>) -> VerifyReport {
-        let entries = self.next_seq - 1;
-        if self.failure.is_none() {
-            if let Some((&tree_size, _)) = self.checkpoints.range(entries + 1..).next() {
-                self.fail(entries + 1, ChainProblem::Truncated { tree_size, entries });
-            }
-        }
-        if self.failure.is_none() {
-            if let Some((recorded_seq, recorded_hash)) = recorded_head {
-                let matches = recorded_seq == entries && (entries == 0 || recorded_hash.as_bytes() == &self.previous);
-                if !matches {
-                    self.fail(
-                        entries.min(recorded_seq) + 1,
-                        ChainProblem::HeadMismatch { recorded_seq, recorded_hash },
-                    );
-                }
-            }
-        }
-        VerifyReport {
-            entries,
-            head: (entries > 0).then(|| Sha256Digest::from_bytes(self.previous)),
-            checkpoints_verified: self.checkpoints_verified,
-            unsigned_tail: entries - self.last_verified_checkpoint,
-            failure: self.failure,
-        }
-    }
-
-    fn fail(&mut self, seq: u64, problem: ChainProblem) -> VerifyFailure {
-        let failure = VerifyFailure { seq, problem };
-        // Keep the first failure by position.
-        if self.failure.as_ref().is_none_or(|existing| failure.seq < existing.seq) {
-            self.failure = Some(failure.clone());
-        }
-        self.failure.clone().expect("a failure was just recorded")
-    }
 }
 
 #[cfg(test)]

@@ -43,9 +43,12 @@ pub mod attestation;
 pub mod audit;
 pub mod deployment;
 pub mod digest;
+pub mod entity;
 pub mod environment;
+pub mod evidence;
 pub mod lifecycle;
 pub mod name;
+pub mod page;
 pub mod release;
 pub mod retention;
 pub mod service;
@@ -57,4 +60,6 @@ pub mod violation;
 /// An instant in time, always UTC. Core never reads the clock: callers pass `now` in.
 pub type Timestamp = jiff::Timestamp;
 
+pub use entity::Entity;
+pub use page::Page;
 pub use violation::{Problem, Violation, Violations};

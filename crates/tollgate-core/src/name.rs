@@ -92,6 +92,25 @@ pub fn check_text(value: &str, max: usize, required: bool) -> Result<(), Problem
     Ok(())
 }
 
+/// Checks an identifier-like value (artifact names and versions, tags, tickets): not empty, at
+/// most `max` bytes, only characters `allowed` accepts, not starting with `/`, `.` or `-`, not
+/// ending with `/` or `.`, and with no `//` or `..` (so it can never name a path outside its own).
+pub(crate) fn check_token(value: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<(), Problem> {
+    if value.is_empty() {
+        return Err(Problem::Required);
+    }
+    if value.len() > max {
+        return Err(Problem::TooLong { max });
+    }
+    let edges_ok = !value.starts_with(['/', '.', '-']) && !value.ends_with(['/', '.']);
+    if !value.chars().all(allowed) || !edges_ok || value.contains("//") || value.contains("..") {
+        return Err(Problem::Invalid {
+            reason: format!("{value:?} contains characters or a shape that is not allowed"),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

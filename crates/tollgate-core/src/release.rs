@@ -9,8 +9,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::artifact::{ArtifactName, ArtifactVersion};
 use crate::digest::{canonical_json, Sha256Digest};
-use crate::name::{check_text, LifecycleName, ServiceName, UserName};
+use crate::name::{check_text, check_token, LifecycleName, ServiceName, UserName};
 use crate::violation::{Problem, Violations};
 use crate::Timestamp;
 
@@ -25,9 +26,7 @@ impl fmt::Display for ReleaseId {
     }
 }
 
-/// Longest artifact name, artifact version and ticket id accepted.
-pub const MAX_ARTIFACT_NAME_LEN: usize = 128;
-pub const MAX_ARTIFACT_VERSION_LEN: usize = 128;
+/// Longest ticket id accepted (artifact names and versions are limited in `artifact`).
 pub const MAX_TICKET_LEN: usize = 64;
 pub const MAX_TITLE_LEN: usize = 300;
 pub const MAX_REASON_LEN: usize = 2000;
@@ -63,8 +62,8 @@ crate::keyword_enum!(RolloutStrategy { BigBang => "big_bang", Phased => "phased"
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArtifactRef {
     pub service: ServiceName,
-    pub name: String,
-    pub version: String,
+    pub name: ArtifactName,
+    pub version: ArtifactVersion,
     pub digest: Sha256Digest,
 }
 
@@ -450,14 +449,11 @@ fn parse_artifacts(violations: &mut Violations, inputs: Vec<ArtifactRefInput>) -
                 );
             }
         }
-        let name_ok =
-            violations.check(&field("name"), check_token(&input.name, MAX_ARTIFACT_NAME_LEN, "._/-")).is_some();
-        let version_ok = violations
-            .check(&field("version"), check_token(&input.version, MAX_ARTIFACT_VERSION_LEN, "._+-"))
-            .is_some();
+        let name = violations.check(&field("name"), ArtifactName::parse(&input.name));
+        let version = violations.check(&field("version"), ArtifactVersion::parse(&input.version));
         let digest = violations.check(&field("digest"), Sha256Digest::parse(&input.digest));
-        if let (Some(service), true, true, Some(digest)) = (service, name_ok, version_ok, digest) {
-            artifacts.push(ArtifactRef { service, name: input.name, version: input.version, digest });
+        if let (Some(service), Some(name), Some(version), Some(digest)) = (service, name, version, digest) {
+            artifacts.push(ArtifactRef { service, name, version, digest });
         }
     }
     artifacts.sort_by(|a, b| a.service.cmp(&b.service));
@@ -474,7 +470,9 @@ fn parse_scope(violations: &mut Violations, inputs: Vec<ScopeItemInput>) -> Vec<
     let mut scope = Vec::new();
     for (index, input) in inputs.into_iter().enumerate() {
         let field = |name: &str| format!("scope[{index}].{name}");
-        let mut ok = violations.check(&field("ticket"), check_token(&input.ticket, MAX_TICKET_LEN, "._#/-")).is_some();
+        let ticket_allowed = |c: char| c.is_ascii_alphanumeric() || "._#/-".contains(c);
+        let mut ok =
+            violations.check(&field("ticket"), check_token(&input.ticket, MAX_TICKET_LEN, ticket_allowed)).is_some();
         if ok && !tickets.insert(input.ticket.clone()) {
             violations.push(field("ticket"), Problem::Duplicate { value: input.ticket.clone() });
             ok = false;
@@ -499,27 +497,6 @@ fn parse_scope(violations: &mut Violations, inputs: Vec<ScopeItemInput>) -> Vec<
         }
     }
     scope
-}
-
-/// Checks an identifier-like value: ASCII letters, digits and the given punctuation.
-fn check_token(value: &str, max: usize, punctuation: &str) -> Result<(), Problem> {
-    if value.is_empty() {
-        return Err(Problem::Required);
-    }
-    if value.len() > max {
-        return Err(Problem::TooLong { max });
-    }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || punctuation.contains(c);
-    if value.chars().all(allowed) {
-        Ok(())
-    } else {
-        Err(Problem::Invalid {
-            reason: format!(
-                "{value:?} may contain only ASCII letters, digits and {}",
-                punctuation.chars().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(" ")
-            ),
-        })
-    }
 }
 
 #[cfg(test)]

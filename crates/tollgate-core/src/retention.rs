@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::artifact::{Artifact, ArtifactId, ArtifactName, Tag};
-use crate::name::{EnvironmentName, TeamName};
+use crate::name::{EnvironmentName, TeamName, UserName};
 use crate::Timestamp;
 
 /// A retention policy's database id.
@@ -33,6 +33,15 @@ impl Selector {
             Selector::Team(team) => &artifact.team == team,
         }
     }
+}
+
+/// A legal hold on a tag: every artifact carrying the tag is kept, whatever the policies say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LegalHold {
+    pub tag: Tag,
+    pub reason: String,
+    pub created_by: UserName,
+    pub created_at: Timestamp,
 }
 
 /// Keep the last `keep_last` versions of each artifact name, and anything deployed in the last

@@ -73,6 +73,28 @@ pub struct ApiToken {
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// The token it was created with, when a token's holder created it; it ends with that one.
+    pub parent: Option<TokenId>,
+}
+
+/// Why a token may not be created with the expiry asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenLifetimeError {
+    #[error("a token cannot outlive the token that creates it; that one expires at {parent_expires_at}")]
+    OutlivesParent { parent_expires_at: Timestamp },
+}
+
+/// The expiry of a token created with `parent`: at most the parent's. Without an expiry asked
+/// for, a child of an expiring token expires with it.
+pub fn child_expiry(parent: &ApiToken, asked: Option<Timestamp>) -> Result<Option<Timestamp>, TokenLifetimeError> {
+    match (parent.expires_at, asked) {
+        (None, asked) => Ok(asked),
+        (Some(parent_expires_at), None) => Ok(Some(parent_expires_at)),
+        (Some(parent_expires_at), Some(asked)) if asked > parent_expires_at => {
+            Err(TokenLifetimeError::OutlivesParent { parent_expires_at })
+        }
+        (Some(_), Some(asked)) => Ok(Some(asked)),
+    }
 }
 
 /// Why a presented token does not authenticate.
@@ -109,6 +131,34 @@ mod tests {
     }
 
     #[test]
+    fn a_child_token_never_outlives_its_parent() {
+        let at = |text: &str| -> Timestamp { text.parse().expect("timestamp") };
+        let parent = |expires_at: Option<&str>| ApiToken {
+            id: TokenId(1),
+            user: UserName::parse("ana").expect("name"),
+            description: String::new(),
+            prefix: "tg_0000".to_owned(),
+            created_at: at("2026-03-01T00:00:00Z"),
+            expires_at: expires_at.map(at),
+            revoked_at: None,
+            parent: None,
+        };
+        let check = |parent_expiry: Option<&str>, asked: Option<&str>, expected: Result<Option<&str>, &str>| {
+            let outcome = child_expiry(&parent(parent_expiry), asked.map(at)).map_err(|e| e.to_string());
+            assert_eq!(outcome, expected.map(|e| e.map(at)).map_err(str::to_owned), "{parent_expiry:?} {asked:?}");
+        };
+        check(None, None, Ok(None));
+        check(None, Some("2027-01-01T00:00:00Z"), Ok(Some("2027-01-01T00:00:00Z")));
+        check(Some("2026-06-01T00:00:00Z"), None, Ok(Some("2026-06-01T00:00:00Z")));
+        check(Some("2026-06-01T00:00:00Z"), Some("2026-05-01T00:00:00Z"), Ok(Some("2026-05-01T00:00:00Z")));
+        check(
+            Some("2026-06-01T00:00:00Z"),
+            Some("2026-07-01T00:00:00Z"),
+            Err("a token cannot outlive the token that creates it; that one expires at 2026-06-01T00:00:00Z"),
+        );
+    }
+
+    #[test]
     fn revoked_and_expired_tokens_are_not_usable() {
         let now: Timestamp = "2026-03-01T12:00:00Z".parse().expect("timestamp");
         let earlier: Timestamp = "2026-03-01T11:00:00Z".parse().expect("timestamp");
@@ -121,6 +171,7 @@ mod tests {
             created_at: earlier,
             expires_at: None,
             revoked_at: None,
+            parent: None,
         };
         assert_eq!(token.check_usable(now), Ok(()));
         let expired = ApiToken { expires_at: Some(now), ..token.clone() };

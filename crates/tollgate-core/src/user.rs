@@ -16,20 +16,22 @@ pub struct User {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Reads everything; changes nothing. For auditors and dashboards.
+    /// Reads everything; changes nothing. For dashboards.
     Viewer,
     /// Reads everything and changes releases, deployments and configuration.
     Member,
     /// Everything a member does, plus managing users and other people's tokens.
     Admin,
+    /// Reads everything, verifies and exports the whole audit log; changes nothing.
+    Auditor,
 }
 
-crate::keyword_enum!(Role { Viewer => "viewer", Member => "member", Admin => "admin" });
+crate::keyword_enum!(Role { Viewer => "viewer", Member => "member", Admin => "admin", Auditor => "auditor" });
 
 impl Role {
     /// Whether this role may change records (anything but reading).
     pub fn can_write(self) -> bool {
-        self >= Role::Member
+        matches!(self, Role::Member | Role::Admin)
     }
 }
 /// A user as typed, before validation.

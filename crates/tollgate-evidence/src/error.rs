@@ -41,14 +41,6 @@ pub enum Location {
     Whole,
 }
 
-/// The text given to [`EvidenceKind`]'s `FromStr` is not a known evidence kind.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown evidence kind {given:?}, expected one of junit, cobertura, lcov, sarif, cyclonedx")]
-pub struct UnknownEvidenceKind {
-    /// The text that was given.
-    pub given: String,
-}
-
 impl fmt::Display for Location {
     /// Writes the location followed by `": "`, or nothing for [`Location::Whole`], so that it
     /// can prefix a message.

@@ -25,29 +25,14 @@ mod sarif;
 mod text;
 mod xml;
 
-use std::fmt;
-use std::str::FromStr;
-
-pub use crate::error::{EvidenceError, Location, UnknownEvidenceKind};
+pub use crate::error::{EvidenceError, Location};
 pub use crate::facts::{
     CoverageFacts, Facts, FindingFacts, FindingLevel, SbomFacts, Severity, SuiteFacts, TestFacts, VulnerabilityFact,
     FORMAT_VERSION,
 };
 
-/// The formats of evidence this crate reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EvidenceKind {
-    /// A JUnit XML test report, as written by cargo-nextest, pytest, Maven Surefire and others.
-    Junit,
-    /// A Cobertura XML coverage report.
-    Cobertura,
-    /// An LCOV tracefile.
-    Lcov,
-    /// A SARIF 2.1.0 static-analysis log.
-    Sarif,
-    /// A CycloneDX JSON software bill of materials, spec version 1.4, 1.5 or 1.6.
-    Cyclonedx,
-}
+/// The formats of evidence this crate reads (defined in core, where records of them live).
+pub use tollgate_core::evidence::EvidenceKind;
 
 /// Parses one piece of evidence of the given kind.
 ///
@@ -92,65 +77,4 @@ pub fn parse_sarif(bytes: &[u8]) -> Result<FindingFacts, EvidenceError> {
 /// Parses a CycloneDX JSON bill of materials (spec 1.4 to 1.6). See [`parse`] for when it fails.
 pub fn parse_cyclonedx(bytes: &[u8]) -> Result<SbomFacts, EvidenceError> {
     cyclonedx::parse(bytes)
-}
-
-impl EvidenceKind {
-    /// Every kind, in the order of their text forms in [`EvidenceKind::as_str`].
-    pub const ALL: [EvidenceKind; 5] = [
-        EvidenceKind::Junit,
-        EvidenceKind::Cobertura,
-        EvidenceKind::Lcov,
-        EvidenceKind::Sarif,
-        EvidenceKind::Cyclonedx,
-    ];
-
-    /// The stable text form: `junit`, `cobertura`, `lcov`, `sarif` or `cyclonedx`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvidenceKind::Junit => "junit",
-            EvidenceKind::Cobertura => "cobertura",
-            EvidenceKind::Lcov => "lcov",
-            EvidenceKind::Sarif => "sarif",
-            EvidenceKind::Cyclonedx => "cyclonedx",
-        }
-    }
-}
-
-impl fmt::Display for EvidenceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EvidenceKind {
-    type Err = UnknownEvidenceKind;
-
-    /// Reads the text form written by `Display`; fails on anything else, case included.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        EvidenceKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
-            .ok_or_else(|| UnknownEvidenceKind { given: text.to_owned() })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_kind_reads_back_from_its_text_form() {
-        for kind in EvidenceKind::ALL {
-            assert_eq!(kind.to_string().parse::<EvidenceKind>(), Ok(kind));
-        }
-    }
-
-    #[test]
-    fn an_unknown_kind_is_refused_with_the_list_of_known_ones() {
-        let error = "JUnit".parse::<EvidenceKind>().expect_err("kinds are lower case");
-        assert_eq!(
-            error.to_string(),
-            r#"unknown evidence kind "JUnit", expected one of junit, cobertura, lcov, sarif, cyclonedx"#
-        );
-    }
 }

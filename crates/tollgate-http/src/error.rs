@@ -6,6 +6,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tollgate_core::release::TransitionError;
+use tollgate_core::Entity;
+use tollgate_service::signing::SigningKeyProblem;
 use tollgate_service::ServiceError;
 use utoipa::ToSchema;
 
@@ -34,9 +36,14 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("trusted_key_not_found", 404, "No trusted key has that id."),
     ("blob_not_found", 404, "The artifact's content is missing from the blob store."),
     ("legal_hold_not_found", 404, "No legal hold is on that tag."),
+    ("signing_key_not_found", 404, "No audit signing key has that id."),
     ("not_found", 404, "The object does not exist."),
     ("method_not_allowed", 405, "The endpoint does not accept this method."),
     ("conflict", 409, "The object exists already, or changed since it was read."),
+    ("release_changed", 409, "The release changed between the check of its artifacts and the write the check allowed (or since the revision the request names); nothing was done. Check again."),
+    ("token_outlives_parent", 422, "A token cannot be created to outlive the token that creates it."),
+    ("signing_key_not_rotatable", 409, "This server holds its audit signing key in memory only (no key file), so it cannot rotate it."),
+    ("busy", 429, "Too many runs of this kind at once (whole-log verification or export, evidence parsing); retry after the `Retry-After` seconds."),
     ("invalid_transition", 409, "The release's state does not allow that action; `detail` names the state and the allowed next states."),
     ("scope_frozen", 409, "The release's scope is frozen; unfreeze it (audited) to change its content."),
     ("reason_required", 422, "The action must give a reason."),
@@ -84,11 +91,13 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     // The cause, logged (never sent) for internal errors.
     cause: Option<String>,
+    // Seconds for a `Retry-After` header (busy).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError { code, detail: detail.into(), errors: Vec::new(), cause: None }
+        ApiError { code, detail: detail.into(), errors: Vec::new(), cause: None, retry_after: None }
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> ApiError {
@@ -126,6 +135,20 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::NotFound { entity, key } => {
                 ApiError::new(not_found_code(entity), format!("{entity} {key} not found"))
+            }
+            ServiceError::ReleaseChanged { .. } => ApiError::new("release_changed", error.to_string()),
+            ServiceError::Interrupted { .. } => ApiError::new("upload_interrupted", error.to_string()),
+            ServiceError::Busy(busy) => {
+                ApiError { retry_after: Some(busy.retry_after_seconds()), ..ApiError::new("busy", busy.to_string()) }
+            }
+            ServiceError::TokenLifetime(lifetime) => ApiError::new("token_outlives_parent", lifetime.to_string())
+                .with_errors(vec![FieldError { field: "expires_at".to_owned(), message: lifetime.to_string() }]),
+            ServiceError::SigningKey(SigningKeyProblem::NoKeyFile) => {
+                ApiError::new("signing_key_not_rotatable", error.to_string())
+            }
+            ServiceError::SigningKey(_) => {
+                let cause = error_chain(&error);
+                ApiError { cause: Some(cause), ..ApiError::new("internal", "internal error") }
             }
             ServiceError::Conflict { .. } => ApiError::new("conflict", error.to_string()),
             ServiceError::Transition(transition) => {
@@ -168,20 +191,21 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-fn not_found_code(entity: &str) -> &'static str {
+fn not_found_code(entity: Entity) -> &'static str {
     match entity {
-        "user" => "user_not_found",
-        "team" => "team_not_found",
-        "token" => "token_not_found",
-        "service" => "service_not_found",
-        "environment" => "environment_not_found",
-        "lifecycle" => "lifecycle_not_found",
-        "release" => "release_not_found",
-        "deployment" => "deployment_not_found",
-        "artifact" => "artifact_not_found",
-        "trusted key" => "trusted_key_not_found",
-        "blob" => "blob_not_found",
-        "legal hold" => "legal_hold_not_found",
+        Entity::User => "user_not_found",
+        Entity::Team => "team_not_found",
+        Entity::Token => "token_not_found",
+        Entity::Service => "service_not_found",
+        Entity::Environment => "environment_not_found",
+        Entity::Lifecycle => "lifecycle_not_found",
+        Entity::Release => "release_not_found",
+        Entity::Deployment => "deployment_not_found",
+        Entity::Artifact => "artifact_not_found",
+        Entity::TrustedKey => "trusted_key_not_found",
+        Entity::Blob => "blob_not_found",
+        Entity::LegalHold => "legal_hold_not_found",
+        Entity::SigningKey => "signing_key_not_found",
         _ => "not_found",
     }
 }
@@ -233,7 +257,11 @@ impl IntoResponse for ApiError {
             errors: self.errors,
         };
         let body = serde_json::to_vec(&problem).expect("a problem serializes");
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        let mut response = (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -256,8 +284,12 @@ mod tests {
 
     #[test]
     fn the_documented_error_table_matches_the_code() {
-        let documented = include_str!("../../../docs/api-errors.md");
-        assert_eq!(documented, error_codes_markdown(), "regenerate docs/api-errors.md from ERROR_CODES");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api-errors.md");
+        if std::env::var("TOLLGATE_BLESS").is_ok_and(|bless| bless == "1") {
+            std::fs::write(path, error_codes_markdown()).expect("docs/api-errors.md is writable");
+        }
+        let documented = std::fs::read_to_string(path).expect("docs/api-errors.md is readable");
+        assert_eq!(documented, error_codes_markdown(), "regenerate with TOLLGATE_BLESS=1 cargo test -p tollgate-http");
     }
 
     #[test]
@@ -266,22 +298,9 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), ERROR_CODES.len());
-        for entity in [
-            "user",
-            "team",
-            "token",
-            "service",
-            "environment",
-            "lifecycle",
-            "release",
-            "deployment",
-            "artifact",
-            "trusted key",
-            "blob",
-            "legal hold",
-            "other",
-        ] {
-            assert!(codes.contains(&not_found_code(entity)));
+        for words in Entity::ALL {
+            let entity: Entity = words.parse().expect("listed words parse");
+            assert!(codes.contains(&not_found_code(entity)), "{entity}");
         }
     }
 }

@@ -46,10 +46,12 @@ impl Metrics {
     }
 }
 
-/// Counts and times every request by method, route template and status.
+/// Counts and times every request by method, route template and status. The labels can take
+/// only a bounded set of values: a method outside the standard ones is `other`, a path that
+/// matches no route is `unmatched`, so invented requests cannot grow the metrics.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
     let labels = RequestLabels { method, route, status: response.status().as_u16() };
@@ -60,14 +62,27 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 
 /// `GET /metrics`: unauthenticated, like health, so Prometheus can scrape it.
 pub async fn render(State(state): State<AppState>) -> Response {
-    if let Ok(mut read) = state.tollgate.store().read().await {
-        if let Ok((seq, _)) = read.audit_head().await {
-            state.metrics.audit_entries.set(i64::try_from(seq).unwrap_or(i64::MAX));
-        }
+    if let Ok(entries) = state.tollgate.audit_length().await {
+        state.metrics.audit_entries.set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry).is_err() {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// The label of a method: the standard ones by name, anything else as `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }

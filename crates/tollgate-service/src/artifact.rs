@@ -1,32 +1,36 @@
 //! Artifacts: push (content streamed into the blob store, then recorded), pull, trusted keys,
-//! signatures, verification, and the readiness of a release's artifacts.
+//! signatures and verification.
 //!
-//! A push is two steps around the streaming, so the HTTP layer never holds a blob: `start_push`
-//! validates the metadata, the caller streams the content into a `BlobWriter`, and `finish_push`
-//! records the artifact, or refuses (and audits) a different digest under an existing name and
-//! version.
+//! A push is one use case: it checks the metadata, streams the content into a temporary blob
+//! while hashing it, and then, in one transaction, either moves the blob into place and records
+//! the artifact, or refuses (and audits) other content under a name and version that is stored
+//! or was removed. A refused push leaves no blob behind.
 
+use tokio::io::AsyncRead;
 use tollgate_core::artifact::{
-    decide_push, Artifact, ArtifactId, ArtifactInput, ArtifactName, ArtifactVersion, NewArtifact, PushOutcome,
-    ReadinessProblem, SignatureRecord, TrustedKeyId, TrustedKeyRecord,
+    decide_push, Artifact, ArtifactId, ArtifactInput, ArtifactName, ArtifactVersion, PushOutcome, Recorded,
+    SignatureRecord, TrustedKeyId, TrustedKeyRecord,
 };
 use tollgate_core::attestation::{parse_public_key_pem, verify, Envelope, Subject, TrustedKey, VerifiedAttestation};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::digest::Sha256Digest;
 use tollgate_core::environment::Tier;
 use tollgate_core::name::TeamName;
 use tollgate_core::release::Release;
-use tollgate_core::{Problem, Violations};
-use tollgate_store::blob::{BlobWriter, StoredBlob};
+use tollgate_core::{Entity, Problem, Violations};
 use tollgate_store::{Conn, NewTrustedKey};
 
 use crate::audit::Change;
 use crate::catalog::not_found;
+use crate::hooks::HookPoint;
+use crate::readiness::keys_for;
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
-/// A push whose metadata checked out, waiting for its content.
-#[derive(Debug)]
-pub struct PushTicket {
-    new: NewArtifact,
+/// What the log records about a refused push: the content that was offered. A stored format.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PushAttempt {
+    pub digest: String,
+    pub size: u64,
 }
 
 /// What a push did.
@@ -35,6 +39,14 @@ pub struct Pushed {
     pub artifact: Artifact,
     /// False when the same content was already stored under the name and version.
     pub created: bool,
+}
+
+/// What the log records when a signature is attached. A stored format.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignatureAttached {
+    pub key_id: String,
+    pub key_name: String,
+    pub digest: String,
 }
 
 /// The result of checking an artifact now: its content and each signature.
@@ -47,8 +59,20 @@ pub struct ArtifactCheck {
 }
 
 impl Tollgate {
-    /// Validates a push's metadata: fields, the owning team, its naming pattern.
-    pub async fn start_push(&self, principal: &Principal, input: ArtifactInput) -> ServiceResult<PushTicket> {
+    /// Pushes an artifact: `content` is read to its end into the blob store, and recorded under
+    /// the input's name and version if its digest is `expected` (when given).
+    ///
+    /// Fails before reading anything when the metadata is invalid (fields, unknown team, the
+    /// team's naming pattern); with `TooLarge`, `Interrupted` or `DigestMismatch` while reading;
+    /// with `Immutable` (audited) when the name and version point at other content. Pushing the
+    /// same content again changes nothing.
+    pub async fn push_artifact(
+        &self,
+        principal: &Principal,
+        input: ArtifactInput,
+        expected: Option<Sha256Digest>,
+        content: &mut (impl AsyncRead + Unpin),
+    ) -> ServiceResult<Pushed> {
         principal.require_write()?;
         let new = input.parse()?;
         let team = self.store.read().await?.find_team(&new.team).await?;
@@ -57,32 +81,35 @@ impl Tollgate {
         if let Some(pattern) = &team.artifact_pattern {
             pattern.check(&new.name).map_err(|problem| invalid("name", problem))?;
         }
-        Ok(PushTicket { new })
-    }
+        let mut writer = self.blobs.writer(self.settings.max_artifact_bytes).await?;
+        writer.copy_from(content).await?;
+        let pending = writer.finish(expected).await?;
+        self.hooks.at(HookPoint::BeforePushCommit).await;
 
-    /// A writer for a push's content, bounded by the artifact size limit.
-    pub async fn blob_writer(&self) -> ServiceResult<BlobWriter> {
-        Ok(self.blobs.writer(self.settings.max_artifact_bytes).await?)
-    }
-
-    /// Records a pushed artifact whose content is in the blob store.
-    pub async fn finish_push(
-        &self,
-        principal: &Principal,
-        ticket: PushTicket,
-        blob: StoredBlob,
-    ) -> ServiceResult<Pushed> {
-        let new = ticket.new;
         let mut tx = self.store.begin().await?;
         let existing = tx.find_artifact(&new.name, &new.version).await?;
-        match decide_push(existing.as_ref(), &new, blob.digest) {
+        let tombstone = match &existing {
+            Some(_) => None,
+            None => tx.find_tombstone(&new.name, &new.version).await?,
+        };
+        let recorded = match (&existing, tombstone) {
+            (Some(artifact), _) => Recorded::Stored(artifact),
+            (None, Some(digest)) => Recorded::Removed { digest },
+            (None, None) => Recorded::Nothing,
+        };
+        match decide_push(recorded, &new, pending.digest) {
             Ok(PushOutcome::AlreadyPresent) => {
+                // Committed under the lock: restores the content if it went missing, else keeps one copy.
+                pending.commit().await?;
                 let artifact = existing.expect("an artifact is present");
                 Ok(Pushed { artifact, created: false })
             }
             Ok(PushOutcome::Create) => {
+                // Moved into place inside the transaction: a collection that removes blobs takes
+                // the same lock, so it cannot remove this content between here and the commit.
+                let blob = pending.commit().await?;
                 let id = tx.insert_artifact(&new, &blob.digest, blob.size, &principal.user.name, self.now()).await?;
-                let artifact = tx.find_artifact_by_id(id).await?.ok_or_else(|| not_found("artifact", id))?;
+                let artifact = tx.find_artifact_by_id(id).await?.ok_or_else(|| not_found(Entity::Artifact, id))?;
                 let object = ObjectRef::new(ObjectKind::Artifact, format!("{}@{}", artifact.name, artifact.version));
                 let change =
                     Change { action: AuditAction::Create, object, before: None, after: Some(&artifact), reason: None };
@@ -91,10 +118,12 @@ impl Tollgate {
                 Ok(Pushed { artifact, created: true })
             }
             Err(immutable) => {
-                // The refusal is on record; the stored artifact is untouched. The pushed content
-                // stays an unreferenced blob until garbage collection sweeps it.
+                // The refusal is on record; the stored artifact is untouched, and the pushed
+                // content is dropped with its temporary file.
+                let (digest, size) = (pending.digest, pending.size);
+                drop(pending);
                 let object = ObjectRef::new(ObjectKind::Artifact, format!("{}@{}", new.name, new.version));
-                let attempt = serde_json::json!({ "digest": blob.digest.to_string(), "size": blob.size });
+                let attempt = PushAttempt { digest: digest.to_string(), size };
                 let reason = immutable.to_string();
                 let change = Change {
                     action: AuditAction::Refuse,
@@ -110,16 +139,27 @@ impl Tollgate {
         }
     }
 
+    /// An artifact and its content, opened for streaming.
+    pub async fn open_artifact_content(
+        &self,
+        principal: &Principal,
+        id: ArtifactId,
+    ) -> ServiceResult<(Artifact, tokio::fs::File)> {
+        let artifact = self.get_artifact(principal, id).await?;
+        let file = self.blobs.open_blob(&artifact.digest).await?;
+        Ok((artifact, file))
+    }
+
     pub async fn get_artifact(&self, _principal: &Principal, id: ArtifactId) -> ServiceResult<Artifact> {
         let found = self.store.read().await?.find_artifact_by_id(id).await?;
-        found.ok_or_else(|| not_found("artifact", id))
+        found.ok_or_else(|| not_found(Entity::Artifact, id))
     }
 
     pub async fn find_artifact(&self, _principal: &Principal, name: &str, version: &str) -> ServiceResult<Artifact> {
         let name = ArtifactName::parse(name).map_err(|p| invalid("name", p))?;
         let version = ArtifactVersion::parse(version).map_err(|p| invalid("version", p))?;
         let found = self.store.read().await?.find_artifact(&name, &version).await?;
-        found.ok_or_else(|| not_found("artifact", format!("{name}@{version}")))
+        found.ok_or_else(|| not_found(Entity::Artifact, format!("{name}@{version}")))
     }
 
     pub async fn list_artifacts(&self, _principal: &Principal, name: Option<&str>) -> ServiceResult<Vec<Artifact>> {
@@ -181,9 +221,10 @@ impl Tollgate {
         let mut tx = self.store.begin().await?;
         let before = find_key(&mut tx, id).await?;
         tx.revoke_trusted_key(id, self.now()).await.map_err(|error| match error {
-            tollgate_store::StoreError::NotFound { .. } => {
-                ServiceError::Conflict { entity: "trusted key", key: format!("{} (already revoked)", before.key_id) }
-            }
+            tollgate_store::StoreError::NotFound { .. } => ServiceError::Conflict {
+                entity: Entity::TrustedKey,
+                key: format!("{} (already revoked)", before.key_id),
+            },
             other => other.into(),
         })?;
         let after = find_key(&mut tx, id).await?;
@@ -205,12 +246,16 @@ impl Tollgate {
         principal.require_write()?;
         let envelope = Envelope::from_json(envelope_json)?;
         let mut tx = self.store.begin().await?;
-        let artifact = tx.find_artifact_by_id(id).await?.ok_or_else(|| not_found("artifact", id))?;
+        let artifact = tx.find_artifact_by_id(id).await?.ok_or_else(|| not_found(Entity::Artifact, id))?;
         let keys = trusted_keys_for(&mut tx, &artifact).await?;
         let verified = verify(&envelope, &keys, &subject(&artifact), self.now())?;
         tx.insert_signature(id, &verified.key_id, &envelope.to_json(), &principal.user.name, self.now()).await?;
         let object = ObjectRef::new(ObjectKind::Artifact, format!("{}@{}", artifact.name, artifact.version));
-        let after = serde_json::json!({ "key_id": verified.key_id, "key_name": verified.key_name, "digest": artifact.digest.to_string() });
+        let after = SignatureAttached {
+            key_id: verified.key_id.clone(),
+            key_name: verified.key_name.clone(),
+            digest: artifact.digest.to_string(),
+        };
         let change = Change { action: AuditAction::Sign, object, before: None, after: Some(&after), reason: None };
         self.record_for(&mut tx, principal, change).await?;
         tx.commit().await?;
@@ -237,68 +282,6 @@ impl Tollgate {
         Ok(ArtifactCheck { artifact, content_problem, signatures })
     }
 
-    /// Every problem that keeps `release`'s artifacts from shipping: missing from the store,
-    /// a digest that differs, content that no longer verifies, and (when `require_signatures`)
-    /// no valid signature by a trusted key.
-    pub(crate) async fn artifact_problems(
-        &self,
-        conn: &mut Conn,
-        release: &Release,
-        require_signatures: bool,
-    ) -> ServiceResult<Vec<ReadinessProblem>> {
-        // Read once for every artifact of the release, only when signatures matter.
-        let registered_keys = if require_signatures { Some(conn.list_trusted_keys().await?) } else { None };
-        let mut problems = Vec::new();
-        for reference in &release.content.artifacts {
-            let (service, name, version) =
-                (reference.service.to_string(), reference.name.clone(), reference.version.clone());
-            let stored = match (ArtifactName::parse(&reference.name), ArtifactVersion::parse(&reference.version)) {
-                (Ok(artifact_name), Ok(artifact_version)) => {
-                    conn.find_artifact(&artifact_name, &artifact_version).await?
-                }
-                _ => None,
-            };
-            let Some(artifact) = stored else {
-                problems.push(ReadinessProblem::MissingArtifact { service, name, version });
-                continue;
-            };
-            if artifact.digest != reference.digest {
-                problems.push(ReadinessProblem::DigestMismatch {
-                    service,
-                    name,
-                    version,
-                    expected: reference.digest,
-                    stored: artifact.digest,
-                });
-                continue;
-            }
-            if let Err(error) = self.blobs.verify(&artifact.digest).await {
-                problems.push(ReadinessProblem::ContentCorrupt { service, name, version, reason: error.to_string() });
-                continue;
-            }
-            if let Some(registered) = &registered_keys {
-                let keys = keys_for(registered, &artifact);
-                let mut reasons = Vec::new();
-                let mut signed = false;
-                for record in conn.list_signatures(artifact.id).await? {
-                    match Envelope::from_json(&record.envelope)
-                        .and_then(|e| verify(&e, &keys, &subject(&artifact), self.now()))
-                    {
-                        Ok(_) => signed = true,
-                        Err(error) => reasons.push(error.to_string()),
-                    }
-                }
-                if !signed {
-                    if reasons.is_empty() {
-                        reasons.push("it has no signature".to_owned());
-                    }
-                    problems.push(ReadinessProblem::Unsigned { service, name, version, reasons });
-                }
-            }
-        }
-        Ok(problems)
-    }
-
     /// Whether a release headed along `lifecycle` must carry signed artifacts: it must when the
     /// lifecycle reaches a prod-tier environment.
     pub(crate) async fn lifecycle_requires_signatures(
@@ -318,7 +301,7 @@ impl Tollgate {
     }
 }
 
-fn subject(artifact: &Artifact) -> Subject {
+pub(crate) fn subject(artifact: &Artifact) -> Subject {
     Subject { name: artifact.name.to_string(), digest: artifact.digest }
 }
 
@@ -327,20 +310,9 @@ async fn trusted_keys_for(conn: &mut Conn, artifact: &Artifact) -> ServiceResult
     Ok(keys_for(&conn.list_trusted_keys().await?, artifact))
 }
 
-/// Of the registered keys, those whose signatures count for `artifact`: registered for its team
-/// or for no team, and for its builder or for no builder.
-fn keys_for(registered: &[TrustedKeyRecord], artifact: &Artifact) -> Vec<TrustedKey> {
-    registered
-        .iter()
-        .filter(|key| key.team.as_ref().is_none_or(|team| *team == artifact.team))
-        .filter(|key| key.builder.as_ref().is_none_or(|builder| artifact.provenance.builder.as_ref() == Some(builder)))
-        .map(|key| TrustedKey { key: key.public_key, name: key.name.clone(), revoked_at: key.revoked_at })
-        .collect()
-}
-
 async fn find_key(conn: &mut Conn, id: TrustedKeyId) -> ServiceResult<TrustedKeyRecord> {
     let keys = conn.list_trusted_keys().await?;
-    keys.into_iter().find(|key| key.id == id).ok_or_else(|| not_found("trusted key", id.0))
+    keys.into_iter().find(|key| key.id == id).ok_or_else(|| not_found(Entity::TrustedKey, id.0))
 }
 
 fn invalid(field: &str, problem: Problem) -> ServiceError {

@@ -1,10 +1,16 @@
-//! Audit use cases: appending an entry inside a use case's transaction, signing checkpoints,
-//! reading, verifying and exporting the log.
+//! Audit use cases: appending an entry inside a use case's transaction, signing checkpoints
+//! (every `checkpoint_interval` entries, on a timer, at shutdown, before an export), reading,
+//! verifying and exporting the log.
+//!
+//! Verifying and exporting read the whole log: only admins and auditors may, and one runs at a
+//! time per server; another is refused as busy rather than queued.
 
-use tollgate_core::audit::{Actor, AuditAction, AuditRecord, Checkpoint, ObjectRef, VerifyReport};
-use tollgate_store::{StoreTx, StoredEntry};
+use tokio::sync::OwnedSemaphorePermit;
+use tollgate_core::audit::{key_id, Actor, AuditAction, AuditRecord, Checkpoint, ObjectRef, StoredEntry, VerifyReport};
+use tollgate_store::{AuditVerification, Job, StoreTx};
 
-use crate::{Principal, ServiceResult, Tollgate};
+use crate::error::Busy;
+use crate::{Limits, Principal, ServiceResult, Tollgate};
 
 /// The change one audit entry records.
 pub(crate) struct Change<'a, T: serde::Serialize> {
@@ -16,12 +22,14 @@ pub(crate) struct Change<'a, T: serde::Serialize> {
 }
 
 /// What an export starts with: the checkpoints that cover the log up to `head`, and the key
-/// of this server. The entries up to `head` are read page by page with `list_audit`.
-#[derive(Debug, Clone)]
+/// of this server. The entries up to `head` are read page by page with `list_audit`. Holding
+/// it holds this server's one permit for whole-log work.
+#[derive(Debug)]
 pub struct AuditExport {
     pub head: u64,
     pub checkpoints: Vec<Checkpoint>,
     pub public_key: ed25519_dalek::VerifyingKey,
+    pub permit: OwnedSemaphorePermit,
 }
 
 impl Tollgate {
@@ -34,6 +42,17 @@ impl Tollgate {
         request_id: Option<&str>,
         change: Change<'_, T>,
     ) -> ServiceResult<()> {
+        self.append(tx, actor, request_id, change).await.map(drop)
+    }
+
+    /// `record`, returning the entry as stored.
+    pub(crate) async fn append<T: serde::Serialize>(
+        &self,
+        tx: &mut StoreTx,
+        actor: Actor,
+        request_id: Option<&str>,
+        change: Change<'_, T>,
+    ) -> ServiceResult<StoredEntry> {
         let snapshot =
             |value: Option<&T>| value.map(|value| serde_json::to_value(value).expect("records serialize to JSON"));
         let record = AuditRecord {
@@ -48,10 +67,9 @@ impl Tollgate {
         };
         let entry = tx.append_audit(&record).await?;
         if entry.seq % self.settings.checkpoint_interval.max(1) == 0 {
-            let checkpoint = Checkpoint::sign(&self.signing_key, entry.seq, entry.hash, self.now());
-            tx.insert_checkpoint(&checkpoint).await?;
+            self.sign_checkpoint_in(tx, entry.seq, entry.hash).await?;
         }
-        Ok(())
+        Ok(entry)
     }
 
     /// The same, for a principal's request.
@@ -64,28 +82,68 @@ impl Tollgate {
         self.record(tx, principal.actor(), principal.request_id.as_deref(), change).await
     }
 
-    /// Signs a checkpoint at the current head, unless one by this key is already there.
-    /// Called on shutdown and before an export.
-    pub async fn checkpoint_now(&self) -> ServiceResult<Option<Checkpoint>> {
-        let mut tx = self.store.begin().await?;
-        let (seq, hash) = tx.audit_head().await?;
-        if seq == 0 {
+    /// Signs a checkpoint of the log at `tree_size` with this server's key, unless one is there
+    /// already or the key was retired (by a rotation on another replica): a retired key's
+    /// checkpoint would vouch for nothing.
+    async fn sign_checkpoint_in(
+        &self,
+        tx: &mut StoreTx,
+        tree_size: u64,
+        head: tollgate_core::digest::Sha256Digest,
+    ) -> ServiceResult<Option<Checkpoint>> {
+        let key = self.signing_key();
+        let id = key_id(&key.verifying_key());
+        let retired = tx.list_signing_key_records().await?.iter().any(|r| r.key_id == id && r.retired_seq.is_some());
+        if retired {
+            tracing::error!(key_id = %id, "this server's audit signing key was retired by a rotation; it signs no checkpoint until restarted with the new key");
             return Ok(None);
         }
-        let key_id = tollgate_core::audit::key_id(&self.signing_key.verifying_key());
-        let existing = tx.list_checkpoints().await?;
-        if existing.iter().any(|c| c.tree_size == seq && c.key_id == key_id) {
-            return Ok(None);
-        }
-        let checkpoint = Checkpoint::sign(&self.signing_key, seq, hash, self.now());
-        tx.insert_checkpoint(&checkpoint).await?;
-        tx.commit().await?;
-        Ok(Some(checkpoint))
+        let checkpoint = Checkpoint::sign(&key, tree_size, head, self.now());
+        Ok(tx.insert_checkpoint(&checkpoint).await?.then_some(checkpoint))
     }
 
-    /// Verifies the whole chain against the checkpoints and the keys recorded in the database.
-    pub async fn verify_audit(&self, _principal: &Principal) -> ServiceResult<VerifyReport> {
-        Ok(self.store.verify_audit(&[]).await?)
+    /// Signs a checkpoint at the current head, unless one is there already. Called on shutdown,
+    /// after bootstrap, and before an export.
+    pub async fn checkpoint_now(&self) -> ServiceResult<Option<Checkpoint>> {
+        let mut tx = self.store.begin().await?;
+        let signed = self.checkpoint_head_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(signed)
+    }
+
+    /// The timer's checkpoint: signs one at the head when entries came after the last one. On
+    /// PostgreSQL one replica at a time does it (an advisory lock); the others skip the tick.
+    pub async fn timed_checkpoint(&self) -> ServiceResult<Option<Checkpoint>> {
+        let Some(mut tx) = self.store.begin_job(Job::TimedCheckpoint).await? else {
+            return Ok(None);
+        };
+        let signed = self.checkpoint_head_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(signed)
+    }
+
+    async fn checkpoint_head_in(&self, tx: &mut StoreTx) -> ServiceResult<Option<Checkpoint>> {
+        let (seq, hash) = tx.audit_head().await?;
+        if seq == 0 || tx.latest_checkpoint().await?.is_some_and(|latest| latest.tree_size >= seq) {
+            return Ok(None);
+        }
+        self.sign_checkpoint_in(tx, seq, hash).await
+    }
+
+    /// The latest signed checkpoint: what an auditor keeps as a witness.
+    pub async fn latest_checkpoint(&self, _principal: &Principal) -> ServiceResult<Option<Checkpoint>> {
+        Ok(self.store.read().await?.latest_checkpoint().await?)
+    }
+
+    /// Verifies the whole chain against its checkpoints and the keys recorded in the database,
+    /// allowing at most a checkpoint interval of unsigned entries. Admins and auditors only;
+    /// one whole-log scan at a time.
+    pub async fn verify_audit(&self, principal: &Principal) -> ServiceResult<VerifyReport> {
+        principal.require_audit()?;
+        let _permit = Limits::try_acquire(&self.limits.audit_scans, Busy::AuditScan)?;
+        let verification =
+            AuditVerification { max_unsigned_tail: self.settings.checkpoint_interval, ..AuditVerification::default() };
+        Ok(self.store.verify_audit(&verification).await?)
     }
 
     /// Up to `limit` entries after position `after`.
@@ -95,12 +153,27 @@ impl Tollgate {
     }
 
     /// Starts an export: signs a checkpoint at the head, so the export is covered to its last
-    /// entry, and returns the checkpoints up to it.
-    pub async fn start_audit_export(&self, _principal: &Principal) -> ServiceResult<AuditExport> {
+    /// entry, and returns the checkpoints up to it. Admins and auditors only; one whole-log
+    /// scan at a time, for as long as the export holds its permit.
+    pub async fn start_audit_export(&self, principal: &Principal) -> ServiceResult<AuditExport> {
+        principal.require_audit()?;
+        let permit = Limits::try_acquire(&self.limits.audit_scans, Busy::AuditScan)?;
         self.checkpoint_now().await?;
         let mut read = self.store.read().await?;
         let (head, _) = read.audit_head().await?;
         let checkpoints = read.list_checkpoints().await?.into_iter().filter(|c| c.tree_size <= head).collect();
-        Ok(AuditExport { head, checkpoints, public_key: self.signing_key.verifying_key() })
+        Ok(AuditExport { head, checkpoints, public_key: self.verifying_key(), permit })
+    }
+
+    /// The entries of an export after `after`, up to its head: one page.
+    pub async fn export_page(&self, export: &AuditExport, after: u64, limit: i64) -> ServiceResult<Vec<StoredEntry>> {
+        let mut read = self.store.read().await?;
+        let entries = read.list_audit_entries(after, limit.clamp(1, 1000)).await?;
+        Ok(entries.into_iter().filter(|entry| entry.seq <= export.head).collect())
+    }
+
+    /// How many entries the log has (for the metrics).
+    pub async fn audit_length(&self) -> ServiceResult<u64> {
+        Ok(self.store.read().await?.audit_head().await?.0)
     }
 }

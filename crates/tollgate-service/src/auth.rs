@@ -6,8 +6,9 @@
 use rand::RngCore;
 use tollgate_core::audit::{Actor, AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::name::UserName;
-use tollgate_core::token::{ApiToken, TokenId, TokenRejection, TokenSecret};
+use tollgate_core::token::{child_expiry, ApiToken, TokenId, TokenRejection, TokenSecret};
 use tollgate_core::user::{Role, User, UserInput};
+use tollgate_core::Entity;
 use tollgate_core::{Problem, Timestamp, Violations};
 use tollgate_store::tx::NewToken;
 
@@ -28,12 +29,18 @@ pub struct IssuedToken {
 }
 
 impl Tollgate {
-    /// On an empty database, creates the `admin` user and a token for it. Returns the token,
-    /// or `None` when users exist already.
-    pub async fn bootstrap(&self) -> ServiceResult<Option<IssuedToken>> {
+    /// On an empty database, creates the `admin` user and a token for it, and signs a
+    /// checkpoint over them. `keep` receives the token's secret before anything commits (the
+    /// server writes it to a file there): if it fails, nothing is created, so a lost token can
+    /// never leave an admin nobody can sign in as. Returns the token, or `None` when users exist
+    /// already.
+    pub async fn bootstrap<E>(
+        &self,
+        keep: impl FnOnce(&TokenSecret) -> Result<(), E>,
+    ) -> ServiceResult<Result<Option<IssuedToken>, E>> {
         let mut tx = self.store.begin().await?;
         if !tx.list_users().await?.is_empty() {
-            return Ok(None);
+            return Ok(Ok(None));
         }
         let admin = User {
             name: UserName::parse(BOOTSTRAP_ADMIN).expect("the bootstrap name is valid"),
@@ -45,9 +52,15 @@ impl Tollgate {
         let object = ObjectRef::new(ObjectKind::User, &admin.name);
         let change = Change { action: AuditAction::Create, object, before: None, after: Some(&admin), reason: None };
         self.record(&mut tx, Actor::System, None, change).await?;
-        let issued = self.issue_token(&mut tx, Actor::System, None, &admin.name, "bootstrap admin token", None).await?;
+        let new =
+            NewTokenRequest { user: &admin.name, description: "bootstrap admin token", expires_at: None, parent: None };
+        let issued = self.issue_token(&mut tx, Actor::System, None, new).await?;
+        if let Err(error) = keep(&issued.secret) {
+            return Ok(Err(error));
+        }
         tx.commit().await?;
-        Ok(Some(issued))
+        self.checkpoint_now().await?;
+        Ok(Ok(Some(issued)))
     }
 
     /// The user a bearer token belongs to, if the token is valid now.
@@ -67,7 +80,7 @@ impl Tollgate {
         })?;
         let user =
             read.find_user(&token.user).await?.ok_or(ServiceError::Unauthenticated { reason: "unknown token" })?;
-        Ok(Principal { user, request_id })
+        Ok(Principal { user, token: Some(token), request_id })
     }
 
     pub async fn create_user(&self, principal: &Principal, input: UserInput) -> ServiceResult<User> {
@@ -86,7 +99,9 @@ impl Tollgate {
         Ok(self.store.read().await?.list_users().await?)
     }
 
-    /// Issues a token for `user` (yourself, or anyone if you are an admin).
+    /// Issues a token for `user` (yourself, or anyone if you are an admin). The new token is a
+    /// child of the one the request came with: it cannot outlive it (without an expiry asked
+    /// for, it expires with it), and revoking that one revokes it.
     pub async fn create_token(
         &self,
         principal: &Principal,
@@ -104,13 +119,17 @@ impl Tollgate {
         if user != principal.user.name {
             principal.require_admin()?;
         }
+        let expires_at = match &principal.token {
+            Some(parent) => child_expiry(parent, expires_at)?,
+            None => expires_at,
+        };
         let mut tx = self.store.begin().await?;
         if tx.find_user(&user).await?.is_none() {
-            return Err(ServiceError::NotFound { entity: "user", key: user.to_string() });
+            return Err(ServiceError::NotFound { entity: Entity::User, key: user.to_string() });
         }
-        let issued = self
-            .issue_token(&mut tx, principal.actor(), principal.request_id.as_deref(), &user, description, expires_at)
-            .await?;
+        let parent = principal.token.as_ref().map(|token| token.id);
+        let new = NewTokenRequest { user: &user, description, expires_at, parent };
+        let issued = self.issue_token(&mut tx, principal.actor(), principal.request_id.as_deref(), new).await?;
         tx.commit().await?;
         Ok(issued)
     }
@@ -120,10 +139,9 @@ impl Tollgate {
         tx: &mut tollgate_store::StoreTx,
         actor: Actor,
         request_id: Option<&str>,
-        user: &UserName,
-        description: &str,
-        expires_at: Option<Timestamp>,
+        new: NewTokenRequest<'_>,
     ) -> ServiceResult<IssuedToken> {
+        let NewTokenRequest { user, description, expires_at, parent } = new;
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let secret = TokenSecret::from_random_bytes(bytes);
@@ -136,6 +154,7 @@ impl Tollgate {
             secret_digest: secret.digest(),
             created_at: now,
             expires_at,
+            parent,
         };
         let id = tx.insert_token(&new_token).await?;
         let token = ApiToken {
@@ -146,6 +165,7 @@ impl Tollgate {
             created_at: now,
             expires_at,
             revoked_at: None,
+            parent,
         };
         let object = ObjectRef::new(ObjectKind::Token, id);
         let change = Change { action: AuditAction::Create, object, before: None, after: Some(&token), reason: None };
@@ -159,26 +179,51 @@ impl Tollgate {
         Ok(self.store.read().await?.list_tokens(user).await?)
     }
 
-    /// Revokes a token: your own, or anyone's if you are an admin.
+    /// Revokes a token (your own, or anyone's if you are an admin) and every token created
+    /// with it, each with its own audit entry. Returns the token asked for.
     pub async fn revoke_token(&self, principal: &Principal, id: TokenId) -> ServiceResult<ApiToken> {
         let mut tx = self.store.begin().await?;
-        let token = tx.find_token(id).await?.ok_or(ServiceError::NotFound { entity: "token", key: id.to_string() })?;
+        let token =
+            tx.find_token(id).await?.ok_or(ServiceError::NotFound { entity: Entity::Token, key: id.to_string() })?;
         if token.user != principal.user.name {
             principal.require_admin()?;
         }
+        if token.revoked_at.is_some() {
+            return Err(ServiceError::Conflict { entity: Entity::Token, key: format!("{id} (already revoked)") });
+        }
         let now = self.now();
-        tx.revoke_token(id, now).await.map_err(|error| match error {
-            tollgate_store::StoreError::NotFound { .. } => {
-                ServiceError::Conflict { entity: "token", key: format!("{id} (already revoked)") }
+        let mut revoked_token = None;
+        for member in tx.token_tree(id).await? {
+            let before =
+                tx.find_token(member).await?.ok_or_else(|| crate::catalog::not_found(Entity::Token, member))?;
+            if before.revoked_at.is_some() {
+                continue;
             }
-            other => other.into(),
-        })?;
-        let revoked = ApiToken { revoked_at: Some(now), ..token.clone() };
-        let object = ObjectRef::new(ObjectKind::Token, id);
-        let change =
-            Change { action: AuditAction::Revoke, object, before: Some(&token), after: Some(&revoked), reason: None };
-        self.record_for(&mut tx, principal, change).await?;
+            tx.revoke_token(member, now).await?;
+            let after = ApiToken { revoked_at: Some(now), ..before.clone() };
+            let object = ObjectRef::new(ObjectKind::Token, member);
+            let reason = (member != id).then(|| format!("token {id}, which created it, was revoked"));
+            let change = Change {
+                action: AuditAction::Revoke,
+                object,
+                before: Some(&before),
+                after: Some(&after),
+                reason: reason.as_deref(),
+            };
+            self.record_for(&mut tx, principal, change).await?;
+            if member == id {
+                revoked_token = Some(after);
+            }
+        }
         tx.commit().await?;
-        Ok(revoked)
+        Ok(revoked_token.expect("the tree of a token holds the token"))
     }
+}
+
+/// A token about to be issued.
+struct NewTokenRequest<'a> {
+    user: &'a UserName,
+    description: &'a str,
+    expires_at: Option<Timestamp>,
+    parent: Option<TokenId>,
 }

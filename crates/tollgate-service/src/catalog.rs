@@ -8,6 +8,7 @@ use tollgate_core::lifecycle::{Lifecycle, LifecycleInput};
 use tollgate_core::name::{EnvironmentName, LifecycleName, ServiceName, TeamName};
 use tollgate_core::service::{Service, ServiceInput};
 use tollgate_core::team::{Team, TeamInput};
+use tollgate_core::Entity;
 use tollgate_core::{Problem, Violations};
 
 use crate::apply::ApplyMode;
@@ -29,7 +30,7 @@ impl Tollgate {
             principal,
             ApplyInput { teams: vec![input], ..ApplyInput::default() },
             "teams",
-            "team",
+            Entity::Team,
             &name,
             upsert,
         )
@@ -48,7 +49,7 @@ impl Tollgate {
             principal,
             ApplyInput { services: vec![input], ..ApplyInput::default() },
             "services",
-            "service",
+            Entity::Service,
             &name,
             upsert,
         )
@@ -64,7 +65,7 @@ impl Tollgate {
     ) -> ServiceResult<Environment> {
         let name = input.name.clone();
         let document = ApplyInput { environments: vec![input], ..ApplyInput::default() };
-        self.put_one(principal, document, "environments", "environment", &name, upsert).await?;
+        self.put_one(principal, document, "environments", Entity::Environment, &name, upsert).await?;
         self.get_environment(principal, &name).await
     }
 
@@ -76,7 +77,7 @@ impl Tollgate {
     ) -> ServiceResult<Lifecycle> {
         let name = input.name.clone();
         let document = ApplyInput { lifecycles: vec![input], ..ApplyInput::default() };
-        self.put_one(principal, document, "lifecycles", "lifecycle", &name, upsert).await?;
+        self.put_one(principal, document, "lifecycles", Entity::Lifecycle, &name, upsert).await?;
         self.get_lifecycle(principal, &name).await
     }
 
@@ -85,7 +86,7 @@ impl Tollgate {
         principal: &Principal,
         document: ApplyInput,
         section: &str,
-        entity: &'static str,
+        entity: Entity,
         name: &str,
         upsert: Upsert,
     ) -> ServiceResult<()> {
@@ -105,7 +106,7 @@ impl Tollgate {
     pub async fn get_team(&self, _principal: &Principal, name: &str) -> ServiceResult<Team> {
         let name = parse_key(name, TeamName::parse)?;
         let found = self.store.read().await?.find_team(&name).await?;
-        found.ok_or_else(|| not_found("team", name))
+        found.ok_or_else(|| not_found(Entity::Team, name))
     }
 
     pub async fn list_teams(&self, _principal: &Principal) -> ServiceResult<Vec<Team>> {
@@ -115,7 +116,7 @@ impl Tollgate {
     pub async fn get_service(&self, _principal: &Principal, name: &str) -> ServiceResult<Service> {
         let name = parse_key(name, ServiceName::parse)?;
         let found = self.store.read().await?.find_service(&name).await?;
-        found.ok_or_else(|| not_found("service", name))
+        found.ok_or_else(|| not_found(Entity::Service, name))
     }
 
     pub async fn list_services(&self, _principal: &Principal) -> ServiceResult<Vec<Service>> {
@@ -125,7 +126,7 @@ impl Tollgate {
     pub async fn get_environment(&self, _principal: &Principal, name: &str) -> ServiceResult<Environment> {
         let name = parse_key(name, EnvironmentName::parse)?;
         let found = self.store.read().await?.find_environment(&name).await?;
-        found.ok_or_else(|| not_found("environment", name))
+        found.ok_or_else(|| not_found(Entity::Environment, name))
     }
 
     pub async fn list_environments(&self, _principal: &Principal) -> ServiceResult<Vec<Environment>> {
@@ -135,7 +136,7 @@ impl Tollgate {
     pub async fn get_lifecycle(&self, _principal: &Principal, name: &str) -> ServiceResult<Lifecycle> {
         let name = parse_key(name, LifecycleName::parse)?;
         let found = self.store.read().await?.find_lifecycle(&name).await?;
-        found.ok_or_else(|| not_found("lifecycle", name))
+        found.ok_or_else(|| not_found(Entity::Lifecycle, name))
     }
 
     pub async fn list_lifecycles(&self, _principal: &Principal) -> ServiceResult<Vec<Lifecycle>> {
@@ -152,7 +153,7 @@ pub(crate) fn parse_key<T>(value: &str, parse: impl Fn(&str) -> Result<T, Proble
     })
 }
 
-pub(crate) fn not_found(entity: &'static str, key: impl ToString) -> ServiceError {
+pub(crate) fn not_found(entity: Entity, key: impl ToString) -> ServiceError {
     ServiceError::NotFound { entity, key: key.to_string() }
 }
 

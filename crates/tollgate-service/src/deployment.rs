@@ -12,12 +12,16 @@ use tollgate_core::environment::{Environment, Tier};
 use tollgate_core::lifecycle::Lifecycle;
 use tollgate_core::name::EnvironmentName;
 use tollgate_core::release::{Release, ReleaseAction, ReleaseState};
+use tollgate_core::Entity;
+use tollgate_core::Page;
 use tollgate_core::Timestamp;
 use tollgate_store::tx::NewDeployment;
-use tollgate_store::{Page, StoreTx};
+use tollgate_store::StoreTx;
 
 use crate::audit::Change;
 use crate::catalog::{not_found, parse_key};
+use crate::hooks::HookPoint;
+use crate::readiness::Binding;
 use crate::release::{get_in, ReleaseRef};
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
@@ -40,27 +44,33 @@ impl Tollgate {
         principal.require_write()?;
         let environment = parse_key(environment, EnvironmentName::parse)?;
         let times = input.parse(self.now())?;
-        {
-            // Approved is what deploys: every artifact is re-verified on disk, and signatures
-            // are checked again for prod. On a snapshot, outside the write transaction.
+        let (checked, require_signatures, snapshot) = {
             let mut read = self.store.read().await?;
             let candidate = get_in(&mut read, release).await?;
-            let target =
-                read.find_environment(&environment).await?.ok_or_else(|| not_found("environment", &environment))?;
+            let target = read
+                .find_environment(&environment)
+                .await?
+                .ok_or_else(|| not_found(Entity::Environment, &environment))?;
             // The promotion rules first: they are the more fundamental refusal.
             let lifecycle = lifecycle_of(&mut read, &candidate).await?;
             let succeeded_in = read.succeeded_environments(candidate.id).await?;
             check_promotion(&candidate, &lifecycle, &environment, &succeeded_in).map_err(ServiceError::Promotion)?;
-            let problems = self.artifact_problems(&mut read, &candidate, target.tier == Tier::Prod).await?;
-            if !problems.is_empty() {
-                return Err(ServiceError::NotReady(problems));
-            }
+            let require_signatures = target.tier == Tier::Prod;
+            let snapshot = self.read_artifacts(&mut read, &candidate, require_signatures).await?;
+            (candidate, require_signatures, snapshot)
+        };
+        // Approved is what deploys: every artifact is re-verified on disk, with no connection held.
+        let problems = self.artifact_problems(&snapshot).await?;
+        if !problems.is_empty() {
+            return Err(ServiceError::NotReady(problems));
         }
+        self.hooks.at(HookPoint::AfterReadinessCheck).await;
         let mut tx = self.store.begin().await?;
-        let mut current = get_in(&mut tx, release).await?;
-        if tx.find_environment(&environment).await?.is_none() {
-            return Err(not_found("environment", &environment));
-        }
+        let target =
+            tx.find_environment(&environment).await?.ok_or_else(|| not_found(Entity::Environment, &environment))?;
+        // Signatures are judged from records, so a tier that became prod meanwhile is judged here.
+        let require_signatures = require_signatures || target.tier == Tier::Prod;
+        let mut current = self.recheck_in(&mut tx, &checked, Binding::ManifestDigest, require_signatures).await?;
         let lifecycle = lifecycle_of(&mut tx, &current).await?;
         let succeeded_in = tx.succeeded_environments(current.id).await?;
         let promotion =
@@ -74,7 +84,7 @@ impl Tollgate {
             actor: &principal.user.name,
         };
         let id = tx.insert_deployment(&new).await?;
-        let deployment = tx.find_deployment(id).await?.ok_or_else(|| not_found("deployment", id))?;
+        let deployment = tx.find_deployment(id).await?.ok_or_else(|| not_found(Entity::Deployment, id))?;
         let object = ObjectRef::new(ObjectKind::Deployment, id);
         let change =
             Change { action: AuditAction::Record, object, before: None, after: Some(&deployment), reason: None };
@@ -97,9 +107,9 @@ impl Tollgate {
     ) -> ServiceResult<Deployment> {
         principal.require_write()?;
         let mut tx = self.store.begin().await?;
-        let before = tx.find_deployment(id).await?.ok_or_else(|| not_found("deployment", id))?;
+        let before = tx.find_deployment(id).await?.ok_or_else(|| not_found(Entity::Deployment, id))?;
         let after = before.finish(status, self.now())?;
-        tx.update_deployment(&after, before.status.as_str()).await?;
+        tx.update_deployment(&after, before.status).await?;
         let object = ObjectRef::new(ObjectKind::Deployment, id);
         let change =
             Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };
@@ -130,7 +140,7 @@ impl Tollgate {
 
     pub async fn get_deployment(&self, _principal: &Principal, id: DeploymentId) -> ServiceResult<Deployment> {
         let found = self.store.read().await?.find_deployment(id).await?;
-        found.ok_or_else(|| not_found("deployment", id))
+        found.ok_or_else(|| not_found(Entity::Deployment, id))
     }
 
     /// Deployments, newest first, optionally of one environment or one release: the history of
@@ -150,7 +160,7 @@ impl Tollgate {
         };
         if let Some(environment) = &environment {
             if read.find_environment(environment).await?.is_none() {
-                return Err(not_found("environment", environment));
+                return Err(not_found(Entity::Environment, environment));
             }
         }
         Ok(read.list_deployments(environment.as_ref(), release, page).await?)
@@ -168,7 +178,7 @@ impl Tollgate {
         let environments = match environment {
             Some(name) => {
                 let name = parse_key(name, EnvironmentName::parse)?;
-                vec![read.find_environment(&name).await?.ok_or_else(|| not_found("environment", &name))?]
+                vec![read.find_environment(&name).await?.ok_or_else(|| not_found(Entity::Environment, &name))?]
             }
             None => read.list_environments().await?,
         };
@@ -183,5 +193,5 @@ impl Tollgate {
 
 async fn lifecycle_of(tx: &mut tollgate_store::Conn, release: &Release) -> ServiceResult<Lifecycle> {
     let name = &release.content.lifecycle;
-    tx.find_lifecycle(name).await?.ok_or_else(|| not_found("lifecycle", name))
+    tx.find_lifecycle(name).await?.ok_or_else(|| not_found(Entity::Lifecycle, name))
 }

@@ -4,9 +4,13 @@ use tollgate_core::artifact::{ImmutableArtifact, ReadinessProblem};
 use tollgate_core::attestation::AttestationError;
 use tollgate_core::deployment::{PromotionError, StatusError};
 use tollgate_core::digest::Sha256Digest;
-use tollgate_core::release::TransitionError;
+use tollgate_core::release::{ReleaseId, TransitionError};
+use tollgate_core::token::TokenLifetimeError;
+use tollgate_core::Entity;
 use tollgate_core::Violations;
 use tollgate_store::StoreError;
+
+use crate::signing::SigningKeyProblem;
 
 /// Why a use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -16,10 +20,10 @@ pub enum ServiceError {
     Invalid(Violations),
     /// The named object does not exist.
     #[error("{entity} {key} not found")]
-    NotFound { entity: &'static str, key: String },
+    NotFound { entity: Entity, key: String },
     /// The object exists already, or changed since it was read.
     #[error("{entity} {key} already exists or was changed concurrently")]
-    Conflict { entity: &'static str, key: String },
+    Conflict { entity: Entity, key: String },
     /// The release cannot change state or content as asked.
     #[error(transparent)]
     Transition(#[from] TransitionError),
@@ -59,6 +63,58 @@ pub enum ServiceError {
     /// Stored data does not decode: needs an operator.
     #[error("stored data is corrupt")]
     Corrupt(#[source] StoreError),
+    /// The release changed between the check of its artifacts and the write the check allowed;
+    /// nothing was written. Checking again judges the new content.
+    #[error("release {release} changed while it was being checked (revision {checked} was checked, it is now {current}); nothing was done, check again")]
+    ReleaseChanged { release: ReleaseId, checked: i64, current: i64 },
+    /// The request body stopped before its end; nothing was recorded.
+    #[error("the upload was interrupted: {reason}")]
+    Interrupted { reason: String },
+    /// Too much of this kind of work runs now; retrying later helps.
+    #[error("{0}")]
+    Busy(Busy),
+    /// The token asked for would outlive the token that asks.
+    #[error(transparent)]
+    TokenLifetime(#[from] TokenLifetimeError),
+    /// The server's audit signing key cannot be used.
+    #[error(transparent)]
+    SigningKey(#[from] SigningKeyProblem),
+}
+
+/// Work of which only so much runs at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// A whole-log verification or export.
+    AuditScan,
+    /// An evidence parse.
+    Parse,
+}
+
+impl Busy {
+    /// How long a client should wait before trying again, in seconds.
+    pub fn retry_after_seconds(self) -> u64 {
+        match self {
+            Busy::AuditScan => 10,
+            Busy::Parse => 2,
+        }
+    }
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Busy::AuditScan => write!(
+                f,
+                "another audit verification or export is running on this server; retry in {} seconds",
+                self.retry_after_seconds()
+            ),
+            Busy::Parse => write!(
+                f,
+                "every evidence parser of this server is busy; retry in {} seconds",
+                self.retry_after_seconds()
+            ),
+        }
+    }
 }
 
 impl From<StoreError> for ServiceError {
@@ -78,7 +134,8 @@ impl From<tollgate_store::blob::BlobError> for ServiceError {
         match error {
             BlobError::TooLarge { limit } => ServiceError::TooLarge { limit },
             BlobError::DigestMismatch { expected, actual } => ServiceError::DigestMismatch { expected, actual },
-            BlobError::Missing(digest) => ServiceError::NotFound { entity: "blob", key: digest.to_string() },
+            BlobError::Missing(digest) => ServiceError::NotFound { entity: Entity::Blob, key: digest.to_string() },
+            BlobError::Interrupted(source) => ServiceError::Interrupted { reason: source.to_string() },
             BlobError::Io(_) => ServiceError::Unavailable(tollgate_store::StoreError::Unavailable(Box::new(error))),
         }
     }

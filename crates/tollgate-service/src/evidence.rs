@@ -1,16 +1,24 @@
-//! Evidence from CI: a file is parsed into normalized facts first; only a file that parses is
-//! kept, raw, in the blob store, with its facts beside its digest.
+//! Evidence from CI: a file is streamed to disk, parsed into normalized facts off the async
+//! runtime, and only a file that parses is kept, raw, in the blob store, with its facts beside
+//! its digest.
+//!
+//! Parsing is bounded per server (`max_parallel_parses`, one per core by default): an upload
+//! that finds no free parser is refused as busy before its body is read.
 
+use tokio::io::AsyncRead;
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::digest::{canonical_json, Sha256Digest};
+use tollgate_core::evidence::{EvidenceKind, EvidenceRecord, EvidenceUploaded};
 use tollgate_core::name::ServiceName;
-use tollgate_core::{Problem, Violations};
-use tollgate_evidence::EvidenceKind;
-use tollgate_store::EvidenceRecord;
+use tollgate_core::{Entity, Problem, Violations};
+use tollgate_evidence::Facts;
+use tollgate_store::NewEvidence;
 
 use crate::audit::Change;
 use crate::catalog::{not_found, parse_key};
+use crate::error::Busy;
 use crate::release::{get_in, ReleaseRef};
-use crate::{Principal, ServiceError, ServiceResult, Tollgate};
+use crate::{Limits, Principal, ServiceError, ServiceResult, Tollgate};
 
 impl Tollgate {
     /// Parses and stores an evidence file for a release (and optionally one of its services).
@@ -21,25 +29,13 @@ impl Tollgate {
         release: &ReleaseRef,
         service: Option<&str>,
         kind: &str,
-        content: &[u8],
+        content: &mut (impl AsyncRead + Unpin),
     ) -> ServiceResult<EvidenceRecord> {
         principal.require_write()?;
         let mut violations = Violations::new();
-        let kind: Option<EvidenceKind> = violations.check(
-            "kind",
-            kind.parse().map_err(|_| Problem::NotOneOf {
-                value: kind.to_owned(),
-                accepted: &["junit", "cobertura", "lcov", "sarif", "cyclonedx"],
-            }),
-        );
+        let kind: Option<EvidenceKind> = violations.check("kind", kind.parse());
         let service = service.map(|name| parse_key(name, ServiceName::parse)).transpose()?;
-        if content.len() as u64 > self.settings.max_evidence_bytes {
-            return Err(ServiceError::TooLarge { limit: self.settings.max_evidence_bytes });
-        }
         let kind = violations.into_result(kind)?.expect("a kind when there are no violations");
-        let facts = tollgate_evidence::parse(kind, content)?;
-        let facts = serde_json::to_value(&facts).expect("facts serialize to JSON");
-
         let release = get_in(&mut *self.store.read().await?, release).await?;
         if let Some(service) = &service {
             if !release.content.services().any(|s| s == service) {
@@ -53,40 +49,52 @@ impl Tollgate {
                 return Err(ServiceError::Invalid(violations));
             }
         }
-        // The blob is written before the transaction opens, so the database's writer never waits
-        // on file I/O. Should the transaction fail, the blob is unreferenced and collection sweeps it.
+        let _parse = Limits::try_acquire(&self.limits.parses, Busy::Parse)?;
         let mut writer = self.blobs.writer(self.settings.max_evidence_bytes).await?;
-        writer.write(content).await?;
-        let blob = writer.finish(None).await?;
+        writer.copy_from(content).await?;
+        let pending = writer.finish(None).await?;
+        let path = pending.temp_path().to_owned();
+        let facts = tokio::task::spawn_blocking(move || -> ServiceResult<Facts> {
+            let bytes = std::fs::read(&path).map_err(tollgate_store::blob::BlobError::from)?;
+            Ok(tollgate_evidence::parse(kind, &bytes)?)
+        })
+        .await
+        .map_err(|error| ServiceError::Unavailable(tollgate_store::StoreError::Unavailable(Box::new(error))))??;
+        let summary = summary(&facts);
+        let facts = serde_json::to_value(&facts).expect("facts serialize to JSON");
+        let facts_digest = Sha256Digest::of(&canonical_json(&facts));
+
         let mut tx = self.store.begin().await?;
+        let blob = pending.commit().await?;
         let now = self.now();
-        let id = tx
-            .insert_evidence(
-                release.id,
-                service.as_ref(),
-                &kind.to_string(),
-                &blob.digest,
-                blob.size,
-                &facts,
-                &principal.user.name,
-                now,
-            )
-            .await?;
+        let new = NewEvidence {
+            release: release.id,
+            service: service.as_ref(),
+            kind,
+            digest: &blob.digest,
+            size: blob.size,
+            facts: &facts,
+            created_by: &principal.user.name,
+            created_at: now,
+        };
+        let id = tx.insert_evidence(&new).await?;
         let record = tx
             .list_evidence(release.id)
             .await?
             .into_iter()
             .find(|e| e.id == id)
-            .ok_or_else(|| not_found("evidence", id))?;
+            .ok_or_else(|| not_found(Entity::Evidence, id))?;
         let object = ObjectRef::new(ObjectKind::Evidence, id);
-        let after = serde_json::json!({
-            "release": release.content.version.to_string(),
-            "service": service.as_ref().map(ToString::to_string),
-            "kind": kind.to_string(),
-            "digest": blob.digest.to_string(),
-            "facts": facts,
-        });
-        let change = Change { action: AuditAction::Create, object, before: None, after: Some(&after), reason: None };
+        let uploaded = EvidenceUploaded {
+            release: release.content.version.to_string(),
+            service,
+            kind,
+            digest: blob.digest,
+            size: blob.size,
+            facts_digest,
+            summary,
+        };
+        let change = Change { action: AuditAction::Create, object, before: None, after: Some(&uploaded), reason: None };
         self.record_for(&mut tx, principal, change).await?;
         tx.commit().await?;
         Ok(record)
@@ -100,5 +108,22 @@ impl Tollgate {
         let mut read = self.store.read().await?;
         let release = get_in(&mut read, release).await?;
         Ok(read.list_evidence(release.id).await?)
+    }
+}
+
+/// One line about what a piece of evidence says, for the audit entry.
+fn summary(facts: &Facts) -> String {
+    match facts {
+        Facts::Tests(tests) => format!(
+            "{} tests: {} passed, {} failed, {} skipped, {} errors",
+            tests.total, tests.passed, tests.failed, tests.skipped, tests.errors
+        ),
+        Facts::Coverage(coverage) => {
+            format!("{} of {} lines covered in {} files", coverage.lines_covered, coverage.lines_total, coverage.files)
+        }
+        Facts::Findings(findings) => format!("{} findings", findings.total),
+        Facts::Sbom(sbom) => {
+            format!("{} components, {} vulnerabilities", sbom.components, sbom.vulnerabilities.len())
+        }
     }
 }

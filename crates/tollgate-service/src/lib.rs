@@ -13,19 +13,26 @@ pub mod catalog;
 pub mod deployment;
 mod error;
 pub mod evidence;
+pub mod hooks;
+pub mod readiness;
 pub mod release;
 pub mod retention;
+pub mod signing;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tollgate_core::audit::Actor;
+use tollgate_core::token::ApiToken;
 use tollgate_core::user::{Role, User};
 use tollgate_core::Timestamp;
 use tollgate_store::blob::BlobStore;
 use tollgate_store::Store;
 
-pub use crate::error::{ServiceError, ServiceResult};
+pub use crate::error::{Busy, ServiceError, ServiceResult};
+use crate::signing::SigningKeyFile;
 
 /// Where the current time comes from.
 pub trait Clock: Send + Sync {
@@ -45,20 +52,28 @@ impl Clock for SystemClock {
 /// Settings of the application.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// A signed checkpoint is written every this many audit entries.
+    /// A signed checkpoint is written every this many audit entries; verification allows at
+    /// most this many entries after the last checkpoint.
     pub checkpoint_interval: u64,
+    /// A signed checkpoint is also written this often when entries were appended since the
+    /// last one, so the unsigned tail is bounded in time too.
+    pub checkpoint_every: Duration,
     /// The largest artifact accepted, in bytes.
     pub max_artifact_bytes: u64,
     /// The largest evidence file accepted, in bytes.
     pub max_evidence_bytes: u64,
+    /// Evidence files parsed at once; more uploads are refused as busy.
+    pub max_parallel_parses: usize,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
             checkpoint_interval: 1000,
+            checkpoint_every: Duration::from_secs(60),
             max_artifact_bytes: 10 * 1024 * 1024 * 1024,
             max_evidence_bytes: 64 * 1024 * 1024,
+            max_parallel_parses: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
@@ -68,9 +83,29 @@ impl Default for Settings {
 pub struct Tollgate {
     store: Store,
     blobs: BlobStore,
-    signing_key: Arc<SigningKey>,
+    // Replaced by a rotation; read for every checkpoint.
+    signing_key: Arc<RwLock<Arc<SigningKey>>>,
+    key_file: Option<Arc<SigningKeyFile>>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    limits: Arc<Limits>,
+    hooks: Arc<hooks::Hooks>,
+}
+
+/// Work that is expensive enough to bound per server: whoever finds no permit gets `Busy`.
+#[derive(Debug)]
+struct Limits {
+    /// Full-chain verifications and exports: one at a time.
+    audit_scans: Arc<Semaphore>,
+    /// Evidence parses: one per core by default.
+    parses: Arc<Semaphore>,
+}
+
+impl Limits {
+    /// A permit for `kind`, or `Busy` with the seconds to wait.
+    fn try_acquire(semaphore: &Arc<Semaphore>, kind: Busy) -> ServiceResult<OwnedSemaphorePermit> {
+        semaphore.clone().try_acquire_owned().map_err(|_| ServiceError::Busy(kind))
+    }
 }
 
 impl std::fmt::Debug for Tollgate {
@@ -80,16 +115,32 @@ impl std::fmt::Debug for Tollgate {
     }
 }
 
-/// Who is asking, and for which request.
+/// Who is asking, with which token, and for which request.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user: User,
+    /// The token the request authenticated with (none for the system's own work).
+    pub token: Option<ApiToken>,
     pub request_id: Option<String>,
 }
 
 impl Principal {
     fn actor(&self) -> Actor {
         Actor::User(self.user.name.clone())
+    }
+
+    /// Fails unless the user may verify and export the whole audit log: admins and auditors.
+    pub fn require_audit(&self) -> ServiceResult<()> {
+        if matches!(self.user.role, Role::Admin | Role::Auditor) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden {
+                reason: format!(
+                    "user {} has role {}; verifying and exporting the audit log needs role auditor or admin",
+                    self.user.name, self.user.role
+                ),
+            })
+        }
     }
 
     /// Fails unless the user may change records.
@@ -114,38 +165,62 @@ impl Principal {
 }
 
 impl Tollgate {
-    /// Builds the application and records the signing key's public half, so checkpoints can be
-    /// verified from the database alone.
-    pub async fn new(
+    /// Builds the application around an audit signing key.
+    ///
+    /// On an empty log the key becomes the log's first (root) key, enrolled by the first entry
+    /// with a checkpoint over it. On a log that has entries the key must be enrolled already and
+    /// not retired: a server never starts signing with a key the log does not know. `key_file`
+    /// is where the key lives, so a rotation can replace it.
+    pub async fn open(
         store: Store,
         blobs: BlobStore,
         signing_key: SigningKey,
+        key_file: Option<SigningKeyFile>,
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> ServiceResult<Tollgate> {
-        let mut tx = store.begin().await?;
-        tx.insert_signing_key(&signing_key.verifying_key(), clock.now()).await?;
-        tx.commit().await?;
-        Ok(Tollgate { store, blobs, signing_key: Arc::new(signing_key), clock, settings })
-    }
-
-    pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
+        let limits = Limits {
+            audit_scans: Arc::new(Semaphore::new(1)),
+            parses: Arc::new(Semaphore::new(settings.max_parallel_parses.max(1))),
+        };
+        let tollgate = Tollgate {
+            store,
+            blobs,
+            signing_key: Arc::new(RwLock::new(Arc::new(signing_key))),
+            key_file: key_file.map(Arc::new),
+            clock,
+            settings,
+            limits: Arc::new(limits),
+            hooks: Arc::new(hooks::Hooks::default()),
+        };
+        tollgate.check_signing_key().await?;
+        Ok(tollgate)
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
 
+    /// The key that signs checkpoints now.
     pub fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
-        self.signing_key.verifying_key()
+        self.signing_key().verifying_key()
+    }
+
+    fn signing_key(&self) -> Arc<SigningKey> {
+        self.signing_key.read().expect("the signing key lock is never poisoned").clone()
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(&self) -> ServiceResult<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// The test hooks of this application (inert unless a test arms them).
+    pub fn hooks(&self) -> &hooks::Hooks {
+        &self.hooks
     }
 }

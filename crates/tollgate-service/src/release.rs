@@ -4,11 +4,15 @@ use std::fmt;
 
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::release::{Release, ReleaseAction, ReleaseContent, ReleaseId, ReleaseInput};
+use tollgate_core::Entity;
+use tollgate_core::Page;
 use tollgate_core::{Problem, Violations};
-use tollgate_store::{Page, StoreTx};
+use tollgate_store::StoreTx;
 
 use crate::audit::Change;
 use crate::catalog::not_found;
+use crate::hooks::HookPoint;
+use crate::readiness::Binding;
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
 /// How a request names a release: by id (`42`) or by version (`1.4.0`).
@@ -65,10 +69,11 @@ impl Tollgate {
         let mut tx = self.store.begin().await?;
         let before = get_in(&mut tx, release).await?;
         before.check_content_editable()?;
-        if expected_revision.is_some_and(|revision| revision != before.revision) {
-            return Err(ServiceError::Conflict {
-                entity: "release",
-                key: format!("{} (revision {})", before.id, before.revision),
+        if let Some(expected) = expected_revision.filter(|revision| *revision != before.revision) {
+            return Err(ServiceError::ReleaseChanged {
+                release: before.id,
+                checked: expected,
+                current: before.revision,
             });
         }
         let content = validate(&mut tx, input).await?;
@@ -103,19 +108,35 @@ impl Tollgate {
             return Err(ServiceError::Invalid(violations));
         }
         if action == ReleaseAction::MarkReady {
-            // Checked on a snapshot, outside the write transaction: hashing blobs takes time.
-            let mut read = self.store.read().await?;
-            let candidate = get_in(&mut read, release).await?;
-            candidate.transition(action, reason)?;
-            let require_signatures = self.lifecycle_requires_signatures(&mut read, &candidate).await?;
-            let problems = self.artifact_problems(&mut read, &candidate, require_signatures).await?;
-            if !problems.is_empty() {
-                return Err(ServiceError::NotReady(problems));
-            }
+            return self.mark_ready(principal, release).await;
         }
         let mut tx = self.store.begin().await?;
         let current = get_in(&mut tx, release).await?;
         let updated = self.transition_in(&mut tx, principal, &current, action, reason).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Marks a release ready once every artifact it names is stored, verifies on disk and (on a
+    /// path to prod) is signed by a trusted key. The content is hashed outside any transaction;
+    /// the write then refuses if the release changed since it was checked.
+    async fn mark_ready(&self, principal: &Principal, release: &ReleaseRef) -> ServiceResult<Release> {
+        let (checked, require_signatures, snapshot) = {
+            let mut read = self.store.read().await?;
+            let candidate = get_in(&mut read, release).await?;
+            candidate.transition(ReleaseAction::MarkReady, None)?;
+            let require_signatures = self.lifecycle_requires_signatures(&mut read, &candidate).await?;
+            let snapshot = self.read_artifacts(&mut read, &candidate, require_signatures).await?;
+            (candidate, require_signatures, snapshot)
+        };
+        let problems = self.artifact_problems(&snapshot).await?;
+        if !problems.is_empty() {
+            return Err(ServiceError::NotReady(problems));
+        }
+        self.hooks.at(HookPoint::AfterReadinessCheck).await;
+        let mut tx = self.store.begin().await?;
+        let current = self.recheck_in(&mut tx, &checked, Binding::Revision, require_signatures).await?;
+        let updated = self.transition_in(&mut tx, principal, &current, ReleaseAction::MarkReady, None).await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -186,5 +207,5 @@ pub(crate) async fn get_in(conn: &mut tollgate_store::Conn, release: &ReleaseRef
         ReleaseRef::Id(id) => conn.find_release(*id).await?,
         ReleaseRef::Version(version) => conn.find_release_by_version(version).await?,
     };
-    found.ok_or_else(|| not_found("release", release))
+    found.ok_or_else(|| not_found(Entity::Release, release))
 }

@@ -1,22 +1,27 @@
 //! Retention policies, legal holds, and garbage collection of artifacts.
 //!
-//! Collection removes one artifact per transaction (with its audit entry), then its blob once no
-//! artifact or evidence refers to the digest. Interrupted, it leaves at worst an unreferenced
-//! blob, which the next run sweeps; running it again is always safe.
+//! Collection decides on a snapshot, then removes one artifact per transaction, deciding again
+//! inside it (a release or a deployment may have come to need the artifact meanwhile); the
+//! removal leaves a tombstone and its audit entry. The blob goes in a second transaction, which
+//! holds the same lock a push holds while it records content: so the blob is removed only if,
+//! under that lock, nothing refers to its digest. Interrupted, collection leaves at worst an
+//! unreferenced blob or a partial upload, which the next run sweeps; running it again is safe.
 
 use std::collections::BTreeMap;
 
-use tollgate_core::artifact::{Artifact, Tag};
+use tollgate_core::artifact::{Artifact, ArtifactName, Tag};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::deployment::running_at;
-use tollgate_core::retention::{decide, Decision, RetentionPolicy, Selector, Usage};
+use tollgate_core::digest::Sha256Digest;
+use tollgate_core::release::ReleaseState;
+use tollgate_core::retention::{decide, Decision, LegalHold, RetentionPolicy, Selector, Usage};
 use tollgate_core::{Problem, Violations};
+use tollgate_store::blob::TEMP_FILE_GRACE;
+use tollgate_store::Conn;
 
 use crate::audit::Change;
+use crate::hooks::HookPoint;
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
-
-/// Unreferenced blobs younger than this are left alone: they may belong to a push in flight.
-const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// What a collection decided (and, unless a dry run, did).
 #[derive(Debug, Clone)]
@@ -91,7 +96,12 @@ impl Tollgate {
         let mut tx = self.store.begin().await?;
         tx.insert_legal_hold(&tag, reason, &principal.user.name, self.now()).await?;
         let object = ObjectRef::new(ObjectKind::LegalHold, &tag);
-        let after = serde_json::json!({ "tag": tag.to_string(), "reason": reason });
+        let after = LegalHold {
+            tag: tag.clone(),
+            reason: reason.to_owned(),
+            created_by: principal.user.name.clone(),
+            created_at: self.now(),
+        };
         self.record_for(
             &mut tx,
             principal,
@@ -111,9 +121,10 @@ impl Tollgate {
             ServiceError::Invalid(violations)
         })?;
         let mut tx = self.store.begin().await?;
+        let before = tx.list_legal_holds().await?.into_iter().find(|hold| hold.tag == tag);
+        let before = before.ok_or_else(|| crate::catalog::not_found(tollgate_core::Entity::LegalHold, &tag))?;
         tx.delete_legal_hold(&tag).await?;
         let object = ObjectRef::new(ObjectKind::LegalHold, &tag);
-        let before = serde_json::json!({ "tag": tag.to_string() });
         self.record_for(
             &mut tx,
             principal,
@@ -130,38 +141,50 @@ impl Tollgate {
         if !dry_run {
             principal.require_admin()?;
         }
-        let (artifacts, decisions) = self.retention_decisions().await?;
-        let mut removed_blobs = 0;
-        if !dry_run {
-            for (artifact, decision) in artifacts.iter().zip(&decisions) {
-                if !decision.keep {
-                    removed_blobs += self.remove_artifact(principal, artifact, decision).await?;
-                }
-            }
-            removed_blobs += self.sweep_orphan_blobs().await?;
+        let (artifacts, decisions) = {
+            let mut read = self.store.read().await?;
+            self.retention_decisions(&mut read, None).await?
+        };
+        let mut collection =
+            Collection { decisions: artifacts.into_iter().zip(decisions).collect(), removed_blobs: 0, dry_run };
+        if dry_run {
+            return Ok(collection);
         }
-        Ok(Collection { decisions: artifacts.into_iter().zip(decisions).collect(), removed_blobs, dry_run })
+        self.hooks.at(HookPoint::BeforeRemoval).await;
+        for (artifact, decision) in &mut collection.decisions {
+            if !decision.keep {
+                let (now_decided, removed_blob) = self.remove_artifact(principal, artifact).await?;
+                *decision = now_decided;
+                collection.removed_blobs += usize::from(removed_blob);
+            }
+        }
+        collection.removed_blobs += self.sweep_orphan_blobs().await?;
+        Ok(collection)
     }
 
-    async fn retention_decisions(&self) -> ServiceResult<(Vec<Artifact>, Vec<Decision>)> {
-        let mut read = self.store.read().await?;
-        let artifacts = read.list_artifacts(None).await?;
-        let policies = read.list_retention_policies().await?;
+    /// The artifacts (all, or those of one name) and their decisions, read through `conn`.
+    async fn retention_decisions(
+        &self,
+        conn: &mut Conn,
+        name: Option<&ArtifactName>,
+    ) -> ServiceResult<(Vec<Artifact>, Vec<Decision>)> {
+        let artifacts = conn.list_artifacts(name).await?;
+        let policies = conn.list_retention_policies().await?;
         let key = |artifact: &Artifact| (artifact.name.to_string(), artifact.version.to_string());
-        let open = read.releases_referencing_artifacts(&["closed", "cancelled"]).await?;
-        let deployed = read.last_deployments_of_artifacts().await?;
+        let open = conn.releases_referencing_artifacts(&[ReleaseState::Closed, ReleaseState::Cancelled]).await?;
+        let deployed = conn.last_deployments_of_artifacts().await?;
         let mut running: BTreeMap<(String, String), Vec<_>> = BTreeMap::new();
-        for environment in read.list_environments().await? {
-            let history = read.deployed_releases(&environment.name).await?;
+        for environment in conn.list_environments().await? {
+            let history = conn.deployed_releases(&environment.name).await?;
             for service in running_at(&history, self.now()) {
                 running
-                    .entry((service.artifact.name.clone(), service.artifact.version.clone()))
+                    .entry((service.artifact.name.to_string(), service.artifact.version.to_string()))
                     .or_default()
                     .push(environment.name.clone());
             }
         }
         let mut usage = Usage {
-            held_tags: read.list_legal_holds().await?.into_iter().map(|hold| hold.tag).collect(),
+            held_tags: conn.list_legal_holds().await?.into_iter().map(|hold| hold.tag).collect(),
             ..Usage::default()
         };
         for artifact in &artifacts {
@@ -179,39 +202,63 @@ impl Tollgate {
         Ok((artifacts, decisions))
     }
 
-    /// Removes one artifact (audited), then its blob if nothing else refers to the digest.
-    async fn remove_artifact(
-        &self,
-        principal: &Principal,
-        artifact: &Artifact,
-        decision: &Decision,
-    ) -> ServiceResult<usize> {
+    /// Removes one artifact (audited, leaving a tombstone) if a decision made inside the
+    /// removing transaction still removes it; then its blob, if nothing refers to the digest.
+    /// Returns the decision that counted, and whether the blob went.
+    async fn remove_artifact(&self, principal: &Principal, candidate: &Artifact) -> ServiceResult<(Decision, bool)> {
         let mut tx = self.store.begin().await?;
-        tx.delete_artifact(artifact.id).await?;
+        let (artifacts, decisions) = self.retention_decisions(&mut tx, Some(&candidate.name)).await?;
+        let found = artifacts.iter().zip(decisions).find(|(artifact, _)| artifact.id == candidate.id);
+        let Some((artifact, decision)) = found else {
+            // Removed by another collection meanwhile.
+            let gone = Decision {
+                artifact: candidate.id,
+                keep: false,
+                kept_because: Vec::new(),
+                removable_because: vec!["already removed".to_owned()],
+            };
+            return Ok((gone, false));
+        };
+        if decision.keep {
+            return Ok((decision, false));
+        }
+        tx.delete_artifact(artifact, self.now()).await?;
         let object = ObjectRef::new(ObjectKind::Artifact, format!("{}@{}", artifact.name, artifact.version));
         let reason = decision.removable_because.join("; ");
         let change =
             Change { action: AuditAction::Remove, object, before: Some(artifact), after: None, reason: Some(&reason) };
         self.record_for(&mut tx, principal, change).await?;
         tx.commit().await?;
-        if self.store.read().await?.is_digest_referenced(&artifact.digest).await? {
-            return Ok(0);
-        }
-        self.blobs.remove(&artifact.digest).await?;
-        Ok(1)
+        let removed = self.remove_blob_if_unreferenced(&candidate.digest).await?;
+        Ok((decision, removed))
     }
 
-    /// Removes blobs no artifact or evidence refers to, once they are older than the grace period.
+    /// Removes a blob when no artifact or evidence refers to its digest, deciding and removing
+    /// under the writers' lock, so a push recording the same content waits or is seen.
+    async fn remove_blob_if_unreferenced(&self, digest: &Sha256Digest) -> ServiceResult<bool> {
+        let mut tx = self.store.begin().await?;
+        if tx.is_digest_referenced(digest).await? {
+            return Ok(false);
+        }
+        self.blobs.remove(digest).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Removes blobs no artifact or evidence refers to, once they are older than the grace
+    /// period, and partial uploads a crash left behind.
     async fn sweep_orphan_blobs(&self) -> ServiceResult<usize> {
-        let referenced = self.store.read().await?.referenced_digests().await?;
-        let mut removed = 0;
+        let mut removed = self.blobs.sweep_temporary(TEMP_FILE_GRACE).await?;
+        let mut tx = self.store.begin().await?;
+        let referenced = tx.referenced_digests().await?;
         for (digest, modified) in self.blobs.list().await? {
-            let old_enough = modified.elapsed().is_ok_and(|age| age >= ORPHAN_GRACE);
+            let old_enough = modified.elapsed().is_ok_and(|age| age >= TEMP_FILE_GRACE);
             if old_enough && !referenced.contains(&digest.to_string()) {
                 self.blobs.remove(&digest).await?;
                 removed += 1;
             }
         }
+        tx.commit().await?;
         Ok(removed)
     }
 }

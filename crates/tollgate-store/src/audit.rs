@@ -4,42 +4,34 @@
 
 use ed25519_dalek::VerifyingKey;
 use futures::TryStreamExt;
-use tollgate_core::audit::{entry_hash, key_id, AuditRecord, ChainVerifier, Checkpoint, VerifyReport};
+use tollgate_core::audit::{
+    entry_hash, key_id, AuditRecord, ChainVerifier, Checkpoint, KeyTrust, SigningKeyRecord, StoredEntry, VerifyPolicy,
+    VerifyReport,
+};
 use tollgate_core::digest::Sha256Digest;
+use tollgate_core::Entity;
 use tollgate_core::Timestamp;
 
 use crate::conn::Conn;
 use crate::error::StoreError;
-use crate::rows::{micros, verifying_key, CheckpointRow};
+use crate::rows::{micros, timestamp, verifying_key, CheckpointRow};
 use crate::tx::StoreTx;
 use crate::{Backend, Store};
-
-/// An entry as stored: its position, its hash and the canonical bytes that were hashed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredEntry {
-    pub seq: u64,
-    pub hash: Sha256Digest,
-    pub body: Vec<u8>,
-}
 
 impl StoreTx {
     /// Appends `record` to the chain and returns it as stored.
     ///
-    /// The head row is updated first, which takes its lock: concurrent writers queue here, so
-    /// positions have no gaps and every entry follows the one committed before it.
+    /// On PostgreSQL the transaction holds the head row's lock since `Store::begin`, so writers
+    /// queue there, positions have no gaps, and every entry follows the one committed before it.
+    /// The schema checks it too: an entry goes right after the head, and the head moves only to
+    /// the entry just appended.
     pub async fn append_audit(&mut self, record: &AuditRecord) -> Result<StoredEntry, StoreError> {
-        let (seq, previous): (i64, Vec<u8>) =
-            sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
-        let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt("audit head", seq, "negative seq"))?;
-        let previous: [u8; 32] = previous
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::corrupt("audit head", seq, "hash is not 32 bytes"))?;
+        // A bug, not a runtime condition: an unaudited transaction never holds the head lock.
+        assert!(self.is_audited(), "audit entries are appended only in transactions started with Store::begin");
+        let (head_seq, previous) = self.audit_head().await?;
+        let seq = head_seq + 1;
         let body = record.canonical_bytes(seq);
-        let hash = entry_hash(&previous, &body);
+        let hash = entry_hash(previous.as_bytes(), &body);
         sqlx::query("INSERT INTO audit_entries (seq, hash, body) VALUES ($1, $2, $3)")
             .bind(seq as i64)
             .bind(hash.to_vec())
@@ -47,7 +39,8 @@ impl StoreTx {
             .execute(self.executor())
             .await
             .map_err(StoreError::from_sqlx)?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq as i64)
             .bind(hash.to_vec())
             .execute(self.executor())
             .await
@@ -55,10 +48,12 @@ impl StoreTx {
         Ok(StoredEntry { seq, hash: Sha256Digest::from_bytes(hash), body })
     }
 
-    pub async fn insert_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
-        sqlx::query(
+    /// Stores a signed checkpoint, unless one is stored at its tree size already (by any key).
+    /// Returns whether it stored this one.
+    pub async fn insert_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<bool, StoreError> {
+        let result = sqlx::query(
             "INSERT INTO audit_checkpoints (tree_size, key_id, head, signed_at, signature) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (tree_size, key_id) DO NOTHING",
+             ON CONFLICT (tree_size) DO NOTHING",
         )
         .bind(checkpoint.tree_size as i64)
         .bind(&checkpoint.key_id)
@@ -68,18 +63,43 @@ impl StoreTx {
         .execute(self.executor())
         .await
         .map_err(StoreError::from_sqlx)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Records a public key that may sign checkpoints, enrolled by the audit entry `enrolled_seq`.
+    /// Fails with `Conflict` when the key is recorded already.
+    pub async fn insert_signing_key(
+        &mut self,
+        key: &VerifyingKey,
+        enrolled_seq: u64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let key_id = key_id(key);
+        sqlx::query("INSERT INTO signing_keys (key_id, public_key, created_at, enrolled_seq) VALUES ($1, $2, $3, $4)")
+            .bind(&key_id)
+            .bind(key.as_bytes().to_vec())
+            .bind(micros(now))
+            .bind(enrolled_seq as i64)
+            .execute(self.executor())
+            .await
+            .map_err(StoreError::on_write(Entity::SigningKey, &key_id))?;
         Ok(())
     }
 
-    /// Records a public key that signs checkpoints, once.
-    pub async fn insert_signing_key(&mut self, key: &VerifyingKey, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO signing_keys (key_id, public_key, created_at) VALUES ($1, $2, $3) ON CONFLICT (key_id) DO NOTHING")
-            .bind(key_id(key))
-            .bind(key.as_bytes().to_vec())
+    /// Records that a key signs nothing after the checkpoint at `retired_seq`.
+    pub async fn retire_signing_key(
+        &mut self,
+        key_id: &str,
+        retired_seq: u64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO signing_key_retirements (key_id, retired_seq, retired_at) VALUES ($1, $2, $3)")
+            .bind(key_id)
+            .bind(retired_seq as i64)
             .bind(micros(now))
             .execute(self.executor())
             .await
-            .map_err(StoreError::from_sqlx)?;
+            .map_err(StoreError::on_write(Entity::SigningKey, key_id))?;
         Ok(())
     }
 }
@@ -91,9 +111,11 @@ impl Conn {
             .fetch_one(self.executor())
             .await
             .map_err(StoreError::from_sqlx)?;
-        let hash: [u8; 32] =
-            hash.as_slice().try_into().map_err(|_| StoreError::corrupt("audit head", seq, "hash is not 32 bytes"))?;
-        let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt("audit head", seq, "negative seq"))?;
+        let hash: [u8; 32] = hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::corrupt(Entity::AuditHead, seq, "hash is not 32 bytes"))?;
+        let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt(Entity::AuditHead, seq, "negative seq"))?;
         Ok((seq, Sha256Digest::from_bytes(hash)))
     }
 
@@ -119,49 +141,123 @@ impl Conn {
         rows.into_iter().map(Checkpoint::try_from).collect()
     }
 
+    /// The checkpoint with the largest tree size, if any.
+    pub async fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>, StoreError> {
+        let row: Option<CheckpointRow> = sqlx::query_as(
+            "SELECT tree_size, key_id, head, signed_at, signature FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1",
+        )
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        row.map(Checkpoint::try_from).transpose()
+    }
+
     /// The public keys recorded as checkpoint signers.
     pub async fn list_signing_keys(&mut self) -> Result<Vec<VerifyingKey>, StoreError> {
-        let rows: Vec<(String, Vec<u8>)> =
-            sqlx::query_as("SELECT key_id, public_key FROM signing_keys ORDER BY key_id")
-                .fetch_all(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
-        rows.iter().map(|(id, bytes)| verifying_key(id, bytes)).collect()
+        Ok(self.list_signing_key_records().await?.into_iter().map(|record| record.public_key).collect())
+    }
+
+    /// The checkpoint signing keys with when they were enrolled and retired.
+    pub async fn list_signing_key_records(&mut self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows: Vec<SigningKeyRow> = sqlx::query_as(
+            "SELECT k.key_id, k.public_key, k.created_at, k.enrolled_seq, r.retired_seq, r.retired_at \
+             FROM signing_keys k LEFT JOIN signing_key_retirements r ON r.key_id = k.key_id ORDER BY k.created_at, k.key_id",
+        )
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        rows.into_iter().map(SigningKeyRecord::try_from).collect()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SigningKeyRow {
+    key_id: String,
+    public_key: Vec<u8>,
+    created_at: i64,
+    enrolled_seq: Option<i64>,
+    retired_seq: Option<i64>,
+    retired_at: Option<i64>,
+}
+
+impl TryFrom<SigningKeyRow> for SigningKeyRecord {
+    type Error = StoreError;
+
+    fn try_from(row: SigningKeyRow) -> Result<SigningKeyRecord, StoreError> {
+        let seq = |value: Option<i64>| value.and_then(|value| u64::try_from(value).ok());
+        Ok(SigningKeyRecord {
+            public_key: verifying_key(&row.key_id, &row.public_key)?,
+            created_at: timestamp(Entity::SigningKey, &row.key_id, row.created_at)?,
+            enrolled_seq: seq(row.enrolled_seq),
+            retired_seq: seq(row.retired_seq),
+            retired_at: row.retired_at.map(|at| timestamp(Entity::SigningKey, &row.key_id, at)).transpose()?,
+            key_id: row.key_id,
+        })
     }
 }
 
 fn stored_entry((seq, hash, body): (i64, Vec<u8>, Vec<u8>)) -> Result<StoredEntry, StoreError> {
     let hash: [u8; 32] =
-        hash.as_slice().try_into().map_err(|_| StoreError::corrupt("audit entry", seq, "hash is not 32 bytes"))?;
+        hash.as_slice().try_into().map_err(|_| StoreError::corrupt(Entity::AuditEntry, seq, "hash is not 32 bytes"))?;
     Ok(StoredEntry {
-        seq: u64::try_from(seq).map_err(|_| StoreError::corrupt("audit entry", seq, "negative seq"))?,
+        seq: u64::try_from(seq).map_err(|_| StoreError::corrupt(Entity::AuditEntry, seq, "negative seq"))?,
         hash: Sha256Digest::from_bytes(hash),
         body,
     })
 }
 
+/// What to verify a database's audit log against.
+#[derive(Debug, Clone, Default)]
+pub struct AuditVerification {
+    /// Keys the verifier holds; when empty, the keys the database records are trusted.
+    pub trusted_keys: Vec<VerifyingKey>,
+    /// The most entries allowed after the last trusted checkpoint.
+    pub max_unsigned_tail: u64,
+    /// Checkpoints saved earlier, which the log must still contain.
+    pub witnesses: Vec<Checkpoint>,
+}
+
+impl AuditVerification {
+    /// The verifier for a log with `recorded_keys`, its `checkpoints`.
+    pub(crate) fn verifier(&self, checkpoints: Vec<Checkpoint>, recorded_keys: Vec<VerifyingKey>) -> ChainVerifier {
+        let trust = if self.trusted_keys.is_empty() {
+            KeyTrust::Recorded(recorded_keys)
+        } else {
+            KeyTrust::Given(self.trusted_keys.clone())
+        };
+        let policy = VerifyPolicy {
+            max_unsigned_tail: self.max_unsigned_tail,
+            witnesses: self.witnesses.clone(),
+            declared_entries: None,
+        };
+        ChainVerifier::new(checkpoints, trust, policy)
+    }
+}
+
 impl Store {
     /// Verifies the whole audit chain in the database and names the first entry that fails.
     ///
-    /// Checkpoints must be signed by one of `trusted_keys`, or, when that is empty, by a key
-    /// recorded in the database. Reads only.
-    pub async fn verify_audit(&self, trusted_keys: &[VerifyingKey]) -> Result<VerifyReport, StoreError> {
+    /// The head, checkpoints, keys and entries are read from one snapshot, so appends that
+    /// commit meanwhile never raise a false alarm. Reads only.
+    pub async fn verify_audit(&self, verification: &AuditVerification) -> Result<VerifyReport, StoreError> {
         if let (Backend::Sqlite, crate::DatabaseConfig::Sqlite { path }) = (self.backend, &self.config) {
             let path = path.clone();
-            let keys = trusted_keys.to_vec();
-            return tokio::task::spawn_blocking(move || crate::sqlite::verify_file(&path, &keys))
+            let verification = verification.clone();
+            return tokio::task::spawn_blocking(move || crate::sqlite::verify_file(&path, &verification))
                 .await
                 .map_err(|error| StoreError::Unavailable(Box::new(error)))?;
         }
         let mut read = self.read().await?;
-        let keys = if trusted_keys.is_empty() { read.list_signing_keys().await? } else { trusted_keys.to_vec() };
+        let recorded_keys = read.list_signing_keys().await?;
         let checkpoints = read.list_checkpoints().await?;
         let head = read.audit_head().await?;
-        let mut verifier = ChainVerifier::new(checkpoints, &keys);
+        let mut verifier = verification.verifier(checkpoints, recorded_keys);
         {
-            let mut rows =
-                sqlx::query_as::<_, (i64, Vec<u8>, Vec<u8>)>("SELECT seq, hash, body FROM audit_entries ORDER BY seq")
-                    .fetch(read.executor());
+            let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, Vec<u8>)>(
+                "SELECT seq, hash, body FROM audit_entries WHERE seq <= $1 ORDER BY seq",
+            )
+            .bind(head.0 as i64)
+            .fetch(read.executor());
             while let Some(row) = rows.try_next().await.map_err(StoreError::from_sqlx)? {
                 let entry = stored_entry(row)?;
                 if verifier.push(entry.seq, entry.hash.as_bytes(), &entry.body).is_err() {

@@ -1,14 +1,19 @@
 //! Content-addressed blobs on the filesystem: `<root>/sha256/<2 hex>/<64 hex>`.
 //!
-//! A blob is streamed to a temporary file under `<root>/tmp` while it is hashed, synced, and
-//! renamed into place only once its digest is known (and matches the one expected, if any). The
+//! A blob is streamed to a temporary file under `<root>/tmp` while it is hashed and synced
+//! (`BlobWriter`), then waits as a `PendingBlob` until its digest is known (and matches the one
+//! expected, if any) and the caller commits it: renamed into place and the directory synced. The
 //! same content is stored once. Nothing here holds a whole blob in memory.
+//!
+//! Invariant: callers commit a pending blob, and remove a blob, only inside a write transaction
+//! of the store, which serializes them: so a push that reuses a stored blob and a collection
+//! that removes it can never interleave between the check and the act.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 use tokio::fs::{self, File};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
 use tollgate_core::digest::Sha256Digest;
 
 /// Why a blob operation failed.
@@ -20,6 +25,8 @@ pub enum BlobError {
     DigestMismatch { expected: Sha256Digest, actual: Sha256Digest },
     #[error("blob {0} is missing")]
     Missing(Sha256Digest),
+    #[error("the content stopped before its end: {0}")]
+    Interrupted(#[source] std::io::Error),
     #[error("blob storage failed")]
     Io(#[from] std::io::Error),
 }
@@ -32,12 +39,22 @@ pub struct BlobStore {
 
 /// A blob being written. Dropping it unfinished removes the temporary file.
 pub struct BlobWriter {
-    file: Option<File>,
+    file: Option<BufWriter<File>>,
     temp_path: PathBuf,
     final_root: PathBuf,
     hasher: Sha256,
     size: u64,
     limit: u64,
+}
+
+/// Content that is written, synced and hashed, waiting to be committed into place. Dropping it
+/// uncommitted removes the temporary file.
+#[derive(Debug)]
+pub struct PendingBlob {
+    temp_path: PathBuf,
+    final_root: PathBuf,
+    pub digest: Sha256Digest,
+    pub size: u64,
 }
 
 /// A blob that is in place.
@@ -48,7 +65,11 @@ pub struct StoredBlob {
 }
 
 /// Read buffer for hashing a stored blob.
-const READ_BUFFER: usize = 256 * 1024;
+const READ_BUFFER: usize = 1024 * 1024;
+/// Writes are gathered up to this size, so a stream of small chunks costs few system calls.
+const WRITE_BUFFER: usize = 1024 * 1024;
+/// Temporary files older than this belong to no upload still running.
+pub const TEMP_FILE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl BlobStore {
     /// A blob store under `root`, created if missing.
@@ -69,7 +90,7 @@ impl BlobStore {
         let temp_path = self.root.join("tmp").join(format!("{}.part", uuid::Uuid::new_v4().simple()));
         let file = File::create(&temp_path).await?;
         Ok(BlobWriter {
-            file: Some(file),
+            file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
             temp_path,
             final_root: self.root.clone(),
             hasher: Sha256::new(),
@@ -120,6 +141,24 @@ impl BlobStore {
         }
     }
 
+    /// Removes temporary files older than `grace`: uploads a crash or a lost connection left
+    /// behind. Returns how many it removed.
+    pub async fn sweep_temporary(&self, grace: std::time::Duration) -> Result<usize, BlobError> {
+        let mut removed = 0;
+        let mut entries = fs::read_dir(self.root.join("tmp")).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            let old = entry.metadata().await?.modified()?.elapsed().is_ok_and(|age| age >= grace);
+            if old {
+                match fs::remove_file(entry.path()).await {
+                    Ok(()) => removed += 1,
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Every stored blob with its last modification time.
     pub async fn list(&self) -> Result<Vec<(Sha256Digest, std::time::SystemTime)>, BlobError> {
         let mut blobs = Vec::new();
@@ -151,11 +190,25 @@ impl BlobWriter {
         Ok(())
     }
 
-    /// Syncs the content and moves it into place, if its digest is `expected` (when given).
-    pub async fn finish(mut self, expected: Option<Sha256Digest>) -> Result<StoredBlob, BlobError> {
+    /// Copies everything `reader` yields into the blob. A read error is returned as
+    /// `BlobError::Interrupted`: the content did not arrive whole.
+    pub async fn copy_from(&mut self, reader: &mut (impl AsyncRead + Unpin)) -> Result<(), BlobError> {
+        let mut buffer = vec![0u8; READ_BUFFER];
+        loop {
+            let read = reader.read(&mut buffer).await.map_err(BlobError::Interrupted)?;
+            if read == 0 {
+                return Ok(());
+            }
+            self.write(&buffer[..read]).await?;
+        }
+    }
+
+    /// Syncs the content and checks its digest against `expected` (when given). The content
+    /// stays in its temporary file until the returned `PendingBlob` is committed.
+    pub async fn finish(mut self, expected: Option<Sha256Digest>) -> Result<PendingBlob, BlobError> {
         let mut file = self.file.take().expect("a writer has its file until finished");
         file.flush().await?;
-        file.sync_all().await?;
+        file.get_mut().sync_all().await?;
         drop(file);
         let digest = Sha256Digest::from_bytes(std::mem::take(&mut self.hasher).finalize().into());
         if let Some(expected) = expected {
@@ -163,18 +216,51 @@ impl BlobWriter {
                 return Err(BlobError::DigestMismatch { expected, actual: digest });
             }
         }
+        let temp_path = std::mem::take(&mut self.temp_path);
+        Ok(PendingBlob { temp_path, final_root: self.final_root.clone(), digest, size: self.size })
+    }
+}
+
+impl PendingBlob {
+    /// The written content, for reading it before it is committed (to parse evidence).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp_path
+    }
+
+    /// Moves the content into place under its digest and syncs the directories, so the rename
+    /// survives a crash. When the same content is stored already, keeps that one copy.
+    pub async fn commit(mut self) -> Result<StoredBlob, BlobError> {
         let store = BlobStore { root: self.final_root.clone() };
-        let target = store.path(&digest);
+        let target = store.path(&self.digest);
+        let directory = target.parent().expect("a blob path has a parent").to_owned();
         if fs::metadata(&target).await.is_ok() {
-            // The same content is stored already: keep one copy.
             fs::remove_file(&self.temp_path).await?;
         } else {
-            fs::create_dir_all(target.parent().expect("a blob path has a parent")).await?;
+            let created = fs::metadata(&directory).await.is_err();
+            fs::create_dir_all(&directory).await?;
             fs::rename(&self.temp_path, &target).await?;
+            sync_directory(&directory).await?;
+            if created {
+                sync_directory(directory.parent().expect("the prefix directory has a parent")).await?;
+            }
         }
         self.temp_path = PathBuf::new();
-        Ok(StoredBlob { digest, size: self.size })
+        Ok(StoredBlob { digest: self.digest, size: self.size })
     }
+}
+
+impl Drop for PendingBlob {
+    fn drop(&mut self) {
+        if !self.temp_path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp_path);
+        }
+    }
+}
+
+/// Makes a directory's entries (a rename, a new file) durable.
+async fn sync_directory(path: &Path) -> Result<(), BlobError> {
+    File::open(path).await?.sync_all().await?;
+    Ok(())
 }
 
 impl Drop for BlobWriter {
@@ -197,7 +283,8 @@ mod tests {
             let mut writer = store.writer(1024).await.expect("a writer");
             writer.write(b"hello ").await.expect("write");
             writer.write(b"world").await.expect("write");
-            let blob = writer.finish(Some(Sha256Digest::of(b"hello world"))).await.expect("stored");
+            let pending = writer.finish(Some(Sha256Digest::of(b"hello world"))).await.expect("hashed");
+            let blob = pending.commit().await.expect("stored");
             assert_eq!(blob, StoredBlob { digest: Sha256Digest::of(b"hello world"), size: 11 });
         }
         assert_eq!(store.list().await.expect("list").len(), 1);

@@ -16,31 +16,13 @@ use tollgate_core::service::Service;
 use tollgate_core::team::Team;
 use tollgate_core::token::{ApiToken, TokenId};
 use tollgate_core::user::User;
+use tollgate_core::{Entity, Page};
 
 use crate::error::StoreError;
 use crate::rows::{
-    artifact, parse, ArtifactRow, DeploymentRow, EnvironmentRow, ReleaseRow, ScopeItemRow, ServiceRow, TeamRow,
+    artifact, parse, DeploymentRow, EnvironmentRow, ReleaseArtifactRow, ReleaseRow, ScopeItemRow, ServiceRow, TeamRow,
     TokenRow, UserRow,
 };
-
-/// Which slice of a long list to read: up to `limit` items past the `cursor` (an id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub cursor: Option<i64>,
-    pub limit: i64,
-}
-
-impl Page {
-    pub const MAX_LIMIT: i64 = 500;
-
-    pub fn first(limit: i64) -> Page {
-        Page { cursor: None, limit }
-    }
-
-    fn bounded_limit(self) -> i64 {
-        self.limit.clamp(1, Page::MAX_LIMIT)
-    }
-}
 
 /// An open transaction, for reading.
 pub struct Conn {
@@ -103,6 +85,8 @@ pub(crate) const TABLES: &[&str] = &[
     "evidence",
     "retention_policies",
     "legal_holds",
+    "signing_key_retirements",
+    "artifact_tombstones",
 ];
 
 impl Conn {
@@ -168,7 +152,7 @@ impl Conn {
     /// The token whose secret has this digest, if any.
     pub async fn find_token_by_digest(&mut self, digest: &Sha256Digest) -> Result<Option<ApiToken>, StoreError> {
         let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at FROM api_tokens WHERE secret_hash = $1",
+            "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at, parent_id FROM api_tokens WHERE secret_hash = $1",
         )
         .bind(digest.as_bytes().to_vec())
         .fetch_optional(self.executor())
@@ -179,7 +163,7 @@ impl Conn {
 
     pub async fn find_token(&mut self, id: TokenId) -> Result<Option<ApiToken>, StoreError> {
         let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at FROM api_tokens WHERE id = $1",
+            "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at, parent_id FROM api_tokens WHERE id = $1",
         )
         .bind(id.0)
         .fetch_optional(self.executor())
@@ -189,9 +173,22 @@ impl Conn {
     }
 
     /// Tokens, of one user or of everyone, oldest first.
+    /// The ids of `id` and every token created, directly or not, with it.
+    pub async fn token_tree(&mut self, id: TokenId) -> Result<Vec<TokenId>, StoreError> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "WITH RECURSIVE tree(id) AS (SELECT id FROM api_tokens WHERE id = $1 \
+             UNION SELECT t.id FROM api_tokens t JOIN tree ON t.parent_id = tree.id) SELECT id FROM tree ORDER BY id",
+        )
+        .bind(id.0)
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(rows.into_iter().map(|(id,)| TokenId(id)).collect())
+    }
+
     pub async fn list_tokens(&mut self, user: Option<&UserName>) -> Result<Vec<ApiToken>, StoreError> {
         let rows: Vec<TokenRow> = sqlx::query_as(
-            "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at FROM api_tokens \
+            "SELECT id, user_name, description, prefix, created_at, expires_at, revoked_at, parent_id FROM api_tokens \
              WHERE ($1 IS NULL OR user_name = $1) ORDER BY id",
         )
         .bind(user.map(|user| user.to_string()))
@@ -340,7 +337,7 @@ impl Conn {
     }
 
     async fn assemble_release(&mut self, row: ReleaseRow) -> Result<Release, StoreError> {
-        let artifacts: Vec<ArtifactRow> = sqlx::query_as(
+        let artifacts: Vec<ReleaseArtifactRow> = sqlx::query_as(
             "SELECT service, name, version, digest FROM release_artifacts WHERE release_id = $1 ORDER BY service",
         )
         .bind(row.id)
@@ -416,8 +413,8 @@ impl Conn {
         .map_err(StoreError::from_sqlx)?;
         let mut artifacts: BTreeMap<i64, Vec<ArtifactRef>> = BTreeMap::new();
         for (release_id, service, name, version, digest) in artifact_rows {
-            let row = ArtifactRow { service, name, version, digest };
-            artifacts.entry(release_id).or_default().push(artifact("release", &release_id, row)?);
+            let row = ReleaseArtifactRow { service, name, version, digest };
+            artifacts.entry(release_id).or_default().push(artifact(Entity::Release, &release_id, row)?);
         }
         rows.into_iter()
             .map(|row| {
@@ -439,7 +436,7 @@ impl Conn {
                 .fetch_all(self.executor())
                 .await
                 .map_err(StoreError::from_sqlx)?;
-        rows.into_iter().map(|(name,)| parse("deployment", &release, EnvironmentName::parse(&name))).collect()
+        rows.into_iter().map(|(name,)| parse(Entity::Deployment, &release, EnvironmentName::parse(&name))).collect()
     }
 
     /// The number of rows in every table, for checks that a refused request wrote nothing.
@@ -476,8 +473,9 @@ impl Conn {
 fn lifecycle(name: &str, environments: Vec<String>) -> Result<Lifecycle, StoreError> {
     let environments = environments
         .iter()
-        .map(|environment| parse("lifecycle", &name, EnvironmentName::parse(environment)))
+        .map(|environment| parse(Entity::Lifecycle, &name, EnvironmentName::parse(environment)))
         .collect::<Result<Vec<_>, _>>()?;
-    let name = parse("lifecycle", &name, LifecycleName::parse(name))?;
-    Lifecycle::new(name.clone(), environments).map_err(|violations| StoreError::corrupt("lifecycle", name, violations))
+    let name = parse(Entity::Lifecycle, &name, LifecycleName::parse(name))?;
+    Lifecycle::new(name.clone(), environments)
+        .map_err(|violations| StoreError::corrupt(Entity::Lifecycle, name, violations))
 }

@@ -3,22 +3,23 @@
 use std::error::Error as StdError;
 
 use sqlx::error::ErrorKind;
+use tollgate_core::Entity;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The object does not exist.
     #[error("{entity} {key} not found")]
-    NotFound { entity: &'static str, key: String },
+    NotFound { entity: Entity, key: String },
     /// A unique key is taken, a referenced row is missing, or a revision is stale.
     #[error("{entity} {key} conflicts with an existing record")]
-    Conflict { entity: &'static str, key: String },
+    Conflict { entity: Entity, key: String },
     /// The database cannot be reached or failed.
     #[error("the database is unavailable")]
     Unavailable(#[source] Box<dyn StdError + Send + Sync>),
     /// A stored value does not decode into a valid record.
     #[error("stored {entity} {key} is corrupt: {reason}")]
-    Corrupt { entity: &'static str, key: String, reason: String },
+    Corrupt { entity: Entity, key: String, reason: String },
 }
 
 impl StoreError {
@@ -27,7 +28,7 @@ impl StoreError {
     }
 
     /// Maps a write error, turning key violations into `Conflict` on `entity key`.
-    pub(crate) fn on_write(entity: &'static str, key: impl ToString) -> impl FnOnce(sqlx::Error) -> StoreError {
+    pub(crate) fn on_write(entity: Entity, key: impl ToString) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |error| match &error {
             sqlx::Error::Database(database_error)
                 if matches!(database_error.kind(), ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation) =>
@@ -38,7 +39,7 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn corrupt(entity: &'static str, key: impl ToString, reason: impl ToString) -> StoreError {
+    pub(crate) fn corrupt(entity: Entity, key: impl ToString, reason: impl ToString) -> StoreError {
         StoreError::Corrupt { entity, key: key.to_string(), reason: reason.to_string() }
     }
 }

@@ -16,7 +16,10 @@ pub mod blob;
 mod config;
 mod conn;
 mod error;
+mod evidence;
+mod key;
 mod postgres;
+mod retention;
 mod rows;
 pub mod sqlite;
 pub mod tx;
@@ -25,12 +28,37 @@ use std::sync::Once;
 
 use sqlx::AnyPool;
 
-pub use crate::artifact::{EvidenceRecord, LegalHold, NewTrustedKey};
-pub use crate::audit::StoredEntry;
+pub use crate::audit::AuditVerification;
 pub use crate::config::DatabaseConfig;
-pub use crate::conn::{Conn, Page, StoreRead};
+pub use crate::conn::{Conn, StoreRead};
 pub use crate::error::StoreError;
+pub use crate::evidence::NewEvidence;
+pub use crate::key::NewTrustedKey;
 pub use crate::tx::StoreTx;
+
+/// Whether a write transaction may append audit entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audited {
+    Yes,
+    No,
+}
+
+/// Work that one replica at a time does, each with its own advisory lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Signing an audit checkpoint on the timer.
+    TimedCheckpoint,
+}
+
+impl Job {
+    fn lock_key(self) -> i64 {
+        // Arbitrary, fixed and distinct: "tollgate" in ASCII, plus the job.
+        const BASE: i64 = 0x746f_6c6c_6761_7400;
+        match self {
+            Job::TimedCheckpoint => BASE + 1,
+        }
+    }
+}
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,15 +112,62 @@ impl Store {
         &self.config
     }
 
-    /// Starts a write transaction. Dropping it without `commit` rolls everything back.
+    /// Starts an audited write transaction: one that may append to the audit log. Dropping it
+    /// without `commit` rolls everything back.
+    ///
+    /// On PostgreSQL it takes the audit head's row lock before anything else, so audited writers
+    /// queue in one place and can never deadlock on each other's rows. On SQLite the single
+    /// writer connection serializes them already.
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
-        let transaction = self.writer.begin().await.map_err(StoreError::from_sqlx)?;
-        Ok(StoreTx::new(transaction))
+        let mut transaction = self.writer.begin().await.map_err(StoreError::from_sqlx)?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        }
+        Ok(StoreTx::new(transaction, Audited::Yes))
     }
 
-    /// Starts a read-only transaction: a consistent snapshot for several reads.
+    /// Starts a write transaction that appends nothing to the audit log (web sessions, worker
+    /// leases): it stays off the audit head lock, and `append_audit` refuses to run in it.
+    pub async fn begin_unaudited(&self) -> Result<StoreTx, StoreError> {
+        let transaction = self.writer.begin().await.map_err(StoreError::from_sqlx)?;
+        Ok(StoreTx::new(transaction, Audited::No))
+    }
+
+    /// Starts an audited write transaction for a job that one replica at a time runs, or
+    /// returns `None` when another replica holds the job now (PostgreSQL advisory lock,
+    /// released at commit or rollback). On SQLite there is one process: it always starts.
+    pub async fn begin_job(&self, job: Job) -> Result<Option<StoreTx>, StoreError> {
+        let mut transaction = self.writer.begin().await.map_err(StoreError::from_sqlx)?;
+        if self.backend == Backend::Postgres {
+            let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(job.lock_key())
+                .fetch_one(&mut *transaction)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            if !locked {
+                return Ok(None);
+            }
+            sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        }
+        Ok(Some(StoreTx::new(transaction, Audited::Yes)))
+    }
+
+    /// Starts a read-only transaction: one consistent snapshot for several reads (on
+    /// PostgreSQL, `REPEATABLE READ`; on SQLite, the WAL snapshot of the transaction).
     pub async fn read(&self) -> Result<StoreRead, StoreError> {
-        let transaction = self.reader.begin().await.map_err(StoreError::from_sqlx)?;
+        let mut transaction = self.reader.begin().await.map_err(StoreError::from_sqlx)?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        }
         Ok(StoreRead::new(transaction))
     }
 

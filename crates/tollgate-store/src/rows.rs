@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use ed25519_dalek::VerifyingKey;
+use tollgate_core::artifact::{ArtifactName, ArtifactVersion};
 use tollgate_core::audit::{key_id, Checkpoint};
 use tollgate_core::deployment::{Deployment, DeploymentId, Promotion};
 use tollgate_core::digest::Sha256Digest;
@@ -16,6 +17,7 @@ use tollgate_core::service::Service;
 use tollgate_core::team::Team;
 use tollgate_core::token::{ApiToken, TokenId};
 use tollgate_core::user::User;
+use tollgate_core::Entity;
 use tollgate_core::{Problem, Timestamp};
 
 use crate::error::StoreError;
@@ -25,12 +27,12 @@ pub(crate) fn micros(at: Timestamp) -> i64 {
     at.as_microsecond()
 }
 
-pub(crate) fn timestamp(entity: &'static str, key: &impl ToString, value: i64) -> Result<Timestamp, StoreError> {
+pub(crate) fn timestamp(entity: Entity, key: &impl ToString, value: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_microsecond(value).map_err(|error| StoreError::corrupt(entity, key.to_string(), error))
 }
 
 fn optional_timestamp(
-    entity: &'static str,
+    entity: Entity,
     key: &impl ToString,
     value: Option<i64>,
 ) -> Result<Option<Timestamp>, StoreError> {
@@ -38,7 +40,7 @@ fn optional_timestamp(
 }
 
 /// Parses a stored value with a core parser, mapping failure to `Corrupt`.
-pub(crate) fn parse<T>(entity: &'static str, key: &impl ToString, parsed: Result<T, Problem>) -> Result<T, StoreError> {
+pub(crate) fn parse<T>(entity: Entity, key: &impl ToString, parsed: Result<T, Problem>) -> Result<T, StoreError> {
     parsed.map_err(|problem| StoreError::corrupt(entity, key.to_string(), problem))
 }
 
@@ -54,9 +56,9 @@ impl TryFrom<UserRow> for User {
 
     fn try_from(row: UserRow) -> Result<User, StoreError> {
         Ok(User {
-            name: parse("user", &row.name, UserName::parse(&row.name))?,
+            name: parse(Entity::User, &row.name, UserName::parse(&row.name))?,
             display_name: row.display_name,
-            role: parse("user", &row.name, row.role.parse())?,
+            role: parse(Entity::User, &row.name, row.role.parse())?,
         })
     }
 }
@@ -72,15 +74,15 @@ impl TeamRow {
     pub fn into_team(self, members: Vec<String>) -> Result<Team, StoreError> {
         let members = members
             .iter()
-            .map(|member| parse("team", &self.name, UserName::parse(member)))
+            .map(|member| parse(Entity::Team, &self.name, UserName::parse(member)))
             .collect::<Result<BTreeSet<_>, _>>()?;
         Ok(Team {
-            name: parse("team", &self.name, TeamName::parse(&self.name))?,
+            name: parse(Entity::Team, &self.name, TeamName::parse(&self.name))?,
             display_name: self.display_name,
             members,
             artifact_pattern: self
                 .artifact_pattern
-                .map(|pattern| parse("team", &self.name, tollgate_core::artifact::NamePattern::parse(&pattern)))
+                .map(|pattern| parse(Entity::Team, &self.name, tollgate_core::artifact::NamePattern::parse(&pattern)))
                 .transpose()?,
         })
     }
@@ -95,6 +97,7 @@ pub(crate) struct TokenRow {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    pub parent_id: Option<i64>,
 }
 
 impl TryFrom<TokenRow> for ApiToken {
@@ -104,12 +107,13 @@ impl TryFrom<TokenRow> for ApiToken {
         let key = row.id;
         Ok(ApiToken {
             id: TokenId(row.id),
-            user: parse("token", &key, UserName::parse(&row.user_name))?,
+            user: parse(Entity::Token, &key, UserName::parse(&row.user_name))?,
             description: row.description,
             prefix: row.prefix,
-            created_at: timestamp("token", &key, row.created_at)?,
-            expires_at: optional_timestamp("token", &key, row.expires_at)?,
-            revoked_at: optional_timestamp("token", &key, row.revoked_at)?,
+            created_at: timestamp(Entity::Token, &key, row.created_at)?,
+            expires_at: optional_timestamp(Entity::Token, &key, row.expires_at)?,
+            revoked_at: optional_timestamp(Entity::Token, &key, row.revoked_at)?,
+            parent: row.parent_id.map(TokenId),
         })
     }
 }
@@ -127,12 +131,12 @@ impl ServiceRow {
         let key = self.name.clone();
         let depends_on = depends_on
             .iter()
-            .map(|name| parse("service", &key, ServiceName::parse(name)))
+            .map(|name| parse(Entity::Service, &key, ServiceName::parse(name)))
             .collect::<Result<BTreeSet<_>, _>>()?;
         Ok(Service {
-            name: parse("service", &key, ServiceName::parse(&self.name))?,
-            owner: parse("service", &key, TeamName::parse(&self.owner))?,
-            criticality: parse("service", &key, self.criticality.parse())?,
+            name: parse(Entity::Service, &key, ServiceName::parse(&self.name))?,
+            owner: parse(Entity::Service, &key, TeamName::parse(&self.owner))?,
+            criticality: parse(Entity::Service, &key, self.criticality.parse())?,
             depends_on,
             description: self.description,
         })
@@ -152,9 +156,12 @@ impl TryFrom<EnvironmentRow> for Environment {
     fn try_from(row: EnvironmentRow) -> Result<Environment, StoreError> {
         let key = row.name.clone();
         Ok(Environment {
-            name: parse("environment", &key, EnvironmentName::parse(&row.name))?,
-            tier: parse("environment", &key, row.tier.parse())?,
-            region: row.region.map(|region| parse("environment", &key, RegionName::parse(&region))).transpose()?,
+            name: parse(Entity::Environment, &key, EnvironmentName::parse(&row.name))?,
+            tier: parse(Entity::Environment, &key, row.tier.parse())?,
+            region: row
+                .region
+                .map(|region| parse(Entity::Environment, &key, RegionName::parse(&region)))
+                .transpose()?,
         })
     }
 }
@@ -179,7 +186,7 @@ pub(crate) struct ReleaseRow {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct ArtifactRow {
+pub(crate) struct ReleaseArtifactRow {
     pub service: String,
     pub name: String,
     pub version: String,
@@ -193,18 +200,26 @@ pub(crate) struct ScopeItemRow {
     pub excluded_reason: Option<String>,
 }
 
-pub(crate) fn artifact(entity: &'static str, key: &impl ToString, row: ArtifactRow) -> Result<ArtifactRef, StoreError> {
+pub(crate) fn artifact(
+    entity: Entity,
+    key: &impl ToString,
+    row: ReleaseArtifactRow,
+) -> Result<ArtifactRef, StoreError> {
     Ok(ArtifactRef {
         service: parse(entity, key, ServiceName::parse(&row.service))?,
-        name: row.name,
-        version: row.version,
+        name: parse(entity, key, ArtifactName::parse(&row.name))?,
+        version: parse(entity, key, ArtifactVersion::parse(&row.version))?,
         digest: parse(entity, key, Sha256Digest::parse(&row.digest))?,
     })
 }
 
 impl ReleaseRow {
-    pub fn into_release(self, artifacts: Vec<ArtifactRow>, scope: Vec<ScopeItemRow>) -> Result<Release, StoreError> {
-        const ENTITY: &str = "release";
+    pub fn into_release(
+        self,
+        artifacts: Vec<ReleaseArtifactRow>,
+        scope: Vec<ScopeItemRow>,
+    ) -> Result<Release, StoreError> {
+        const ENTITY: Entity = Entity::Release;
         let key = self.id;
         let planned_window = match (self.planned_start, self.planned_end) {
             (Some(start), Some(end)) => Some(parse(
@@ -270,7 +285,7 @@ impl TryFrom<DeploymentRow> for Deployment {
     type Error = StoreError;
 
     fn try_from(row: DeploymentRow) -> Result<Deployment, StoreError> {
-        const ENTITY: &str = "deployment";
+        const ENTITY: Entity = Entity::Deployment;
         let key = row.id;
         Ok(Deployment {
             id: DeploymentId(row.id),
@@ -306,7 +321,7 @@ impl TryFrom<CheckpointRow> for Checkpoint {
     type Error = StoreError;
 
     fn try_from(row: CheckpointRow) -> Result<Checkpoint, StoreError> {
-        const ENTITY: &str = "audit checkpoint";
+        const ENTITY: Entity = Entity::Checkpoint;
         let key = row.tree_size;
         let head: [u8; 32] =
             row.head.as_slice().try_into().map_err(|_| StoreError::corrupt(ENTITY, key, "head is not 32 bytes"))?;
@@ -327,7 +342,7 @@ impl TryFrom<CheckpointRow> for Checkpoint {
 
 /// A stored public key, checked against the id it is stored under.
 pub(crate) fn verifying_key(stored_id: &str, bytes: &[u8]) -> Result<VerifyingKey, StoreError> {
-    let corrupt = |reason: &str| StoreError::corrupt("signing key", stored_id, reason);
+    let corrupt = |reason: &str| StoreError::corrupt(Entity::SigningKey, stored_id, reason);
     let array: [u8; 32] = bytes.try_into().map_err(|_| corrupt("public key is not 32 bytes"))?;
     let key = VerifyingKey::from_bytes(&array).map_err(|_| corrupt("not an ed25519 public key"))?;
     if key_id(&key) != stored_id {

@@ -11,13 +11,16 @@ use std::time::Duration;
 use ed25519_dalek::VerifyingKey;
 use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
-use tollgate_core::audit::{ChainVerifier, Checkpoint, VerifyReport};
+use tollgate_core::audit::{Checkpoint, VerifyReport};
 use tollgate_core::digest::Sha256Digest;
+use tollgate_core::Entity;
 
+use crate::audit::AuditVerification;
 use crate::error::StoreError;
 use crate::{Backend, DatabaseConfig, Store};
 
-const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+// `synchronous = FULL`: a commit is on disk when it returns, WAL mode or not.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                        PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
 pub(crate) async fn open(path: &Path) -> Result<Store, StoreError> {
@@ -46,56 +49,50 @@ const BATCHES_IN_FLIGHT: usize = 4;
 
 /// Verifies the audit chain of a SQLite database file without changing it.
 ///
-/// Checkpoints must be signed by one of `trusted_keys`, or, when that is empty, by a key
-/// recorded in the database itself.
-pub fn verify_file(path: &Path, trusted_keys: &[VerifyingKey]) -> Result<VerifyReport, StoreError> {
-    let open = || {
-        rusqlite::Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(unavailable)
-    };
-    let connection = open()?;
-    let keys = if trusted_keys.is_empty() { recorded_keys(&connection)? } else { trusted_keys.to_vec() };
-    let checkpoints = read_checkpoints(&connection)?;
-    let head: (i64, Vec<u8>) = connection
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
-        .map_err(unavailable)?;
-    let recorded_head = (
-        u64::try_from(head.0).map_err(|_| StoreError::corrupt("audit head", 1, "negative seq"))?,
-        digest_from(&head.1, "audit head", 1)?,
-    );
-    drop(connection);
-
-    let mut verifier = ChainVerifier::new(checkpoints, &keys);
+/// One read transaction on the reader thread reads the recorded keys, the checkpoints, the head
+/// and then the entries up to that head, so a server appending meanwhile changes nothing the
+/// verification sees.
+pub fn verify_file(path: &Path, verification: &AuditVerification) -> Result<VerifyReport, StoreError> {
+    let connection = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(unavailable)?;
+    let (start_sender, start_receiver) = mpsc::sync_channel::<Result<LogStart, StoreError>>(1);
     let (full_sender, full_receiver) = mpsc::sync_channel::<Result<Batch, StoreError>>(BATCHES_IN_FLIGHT);
     let (empty_sender, empty_receiver) = mpsc::channel::<Batch>();
     for _ in 0..BATCHES_IN_FLIGHT {
         empty_sender.send(Batch::default()).expect("the receiver of empty batches is alive here");
     }
-    let reader = open()?;
-    let reading = thread::spawn(move || read_entries(reader, full_sender, empty_receiver));
+    let reading = thread::spawn(move || read_log(connection, start_sender, full_sender, empty_receiver));
     let outcome = (|| {
+        let start = start_receiver.recv().map_err(|error| StoreError::Unavailable(Box::new(error)))??;
+        let mut verifier = verification.verifier(start.checkpoints, start.recorded_keys);
         for batch in full_receiver.iter() {
             let mut batch = batch?;
             for (seq, hash, body) in batch.entries() {
                 if verifier.push(seq, hash, body).is_err() {
-                    return Ok(());
+                    return Ok(verifier.finish(Some(start.head)));
                 }
             }
             batch.clear();
             // The reader may have finished and gone; then the buffer is simply dropped.
             let _ = empty_sender.send(batch);
         }
-        Ok(())
+        Ok(verifier.finish(Some(start.head)))
     })();
     // When the verifier stopped early, dropping both channel ends here ends the reader.
     drop(full_receiver);
     drop(empty_sender);
     reading.join().expect("the audit reader thread does not panic");
-    outcome?;
-    Ok(verifier.finish(Some(recorded_head)))
+    outcome
+}
+
+/// What the reader reads before the entries, in the same transaction.
+struct LogStart {
+    recorded_keys: Vec<VerifyingKey>,
+    checkpoints: Vec<Checkpoint>,
+    head: (u64, Sha256Digest),
 }
 
 /// Entries read ahead of the hasher, packed into one buffer so reading allocates nothing per
@@ -140,22 +137,42 @@ impl Batch {
     }
 }
 
-fn read_entries(
-    connection: rusqlite::Connection,
+fn read_log(
+    mut connection: rusqlite::Connection,
+    start: mpsc::SyncSender<Result<LogStart, StoreError>>,
     full: mpsc::SyncSender<Result<Batch, StoreError>>,
     empty: mpsc::Receiver<Batch>,
 ) {
+    let mut started = false;
     let outcome = (|| {
-        let mut statement =
-            connection.prepare("SELECT seq, hash, body FROM audit_entries ORDER BY seq").map_err(unavailable)?;
-        let mut rows = statement.query([]).map_err(unavailable)?;
+        let transaction = connection.transaction().map_err(unavailable)?;
+        let head: (i64, Vec<u8>) = transaction
+            .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(unavailable)?;
+        let head = (
+            u64::try_from(head.0).map_err(|_| StoreError::corrupt(Entity::AuditHead, 1, "negative seq"))?,
+            digest_from(&head.1, Entity::AuditHead, 1)?,
+        );
+        let log_start = LogStart {
+            recorded_keys: recorded_keys(&transaction)?,
+            checkpoints: read_checkpoints(&transaction)?,
+            head,
+        };
+        started = true;
+        if start.send(Ok(log_start)).is_err() {
+            return Ok(());
+        }
+        let mut statement = transaction
+            .prepare("SELECT seq, hash, body FROM audit_entries WHERE seq <= ?1 ORDER BY seq")
+            .map_err(unavailable)?;
+        let mut rows = statement.query([head.0 as i64]).map_err(unavailable)?;
         // No empty batch means the hasher has stopped: there is nothing left to read for.
         let Ok(mut batch) = empty.recv() else {
             return Ok(());
         };
         while let Some(row) = rows.next().map_err(unavailable)? {
             let seq: i64 = row.get(0).map_err(unavailable)?;
-            let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt("audit entry", seq, "negative seq"))?;
+            let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt(Entity::AuditEntry, seq, "negative seq"))?;
             // As bytes whatever the stored type: an edit may have turned a blob into text.
             let hash = row.get_ref(1).map_err(unavailable)?.as_bytes().map_err(|e| unavailable(e.into()))?;
             let body = row.get_ref(2).map_err(unavailable)?.as_bytes().map_err(|e| unavailable(e.into()))?;
@@ -176,11 +193,16 @@ fn read_entries(
         Ok(())
     })();
     if let Err(error) = outcome {
-        let _ = full.send(Err(error));
+        // The error goes to the side that waits for it: the start, or the batches after it.
+        if started {
+            let _ = full.send(Err(error));
+        } else {
+            let _ = start.send(Err(error));
+        }
     }
 }
 
-fn recorded_keys(connection: &rusqlite::Connection) -> Result<Vec<VerifyingKey>, StoreError> {
+fn recorded_keys(connection: &rusqlite::Transaction<'_>) -> Result<Vec<VerifyingKey>, StoreError> {
     let mut statement = connection.prepare("SELECT key_id, public_key FROM signing_keys").map_err(unavailable)?;
     let rows = statement
         .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)))
@@ -193,7 +215,7 @@ fn recorded_keys(connection: &rusqlite::Connection) -> Result<Vec<VerifyingKey>,
     Ok(keys)
 }
 
-fn read_checkpoints(connection: &rusqlite::Connection) -> Result<Vec<Checkpoint>, StoreError> {
+fn read_checkpoints(connection: &rusqlite::Transaction<'_>) -> Result<Vec<Checkpoint>, StoreError> {
     let mut statement = connection
         .prepare("SELECT tree_size, key_id, head, signed_at, signature FROM audit_checkpoints ORDER BY tree_size")
         .map_err(unavailable)?;
@@ -215,7 +237,7 @@ fn read_checkpoints(connection: &rusqlite::Connection) -> Result<Vec<Checkpoint>
     Ok(checkpoints)
 }
 
-fn digest_from(bytes: &[u8], entity: &'static str, key: i64) -> Result<Sha256Digest, StoreError> {
+fn digest_from(bytes: &[u8], entity: Entity, key: i64) -> Result<Sha256Digest, StoreError> {
     let array: [u8; 32] = bytes.try_into().map_err(|_| StoreError::corrupt(entity, key, "hash is not 32 bytes"))?;
     Ok(Sha256Digest::from_bytes(array))
 }
@@ -227,7 +249,9 @@ fn unavailable(error: rusqlite::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate_core::audit::{entry_hash, ChainProblem, GENESIS};
+    use tollgate_core::audit::{
+        entry_hash, Actor, AuditAction, AuditRecord, ChainProblem, ObjectKind, ObjectRef, GENESIS,
+    };
 
     #[test]
     fn a_batch_gives_back_every_entry_as_pushed_and_can_be_reused() {
@@ -249,7 +273,12 @@ mod tests {
         }
     }
 
-    /// A database with the real schema and `n` chained entries, more than fit in one batch.
+    fn key() -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[5; 32])
+    }
+
+    /// A database with the real schema and `n` chained entries, more than fit in one batch, and
+    /// a checkpoint over all of them signed with `key()`.
     fn database_with_entries(dir: &Path, n: u64) -> std::path::PathBuf {
         let path = dir.join("tollgate.db");
         let mut connection = rusqlite::Connection::open(&path).expect("the database opens");
@@ -257,12 +286,22 @@ mod tests {
         transaction.execute_batch(include_str!("../migrations/sqlite/0001_initial.sql")).expect("the schema applies");
         let mut previous = GENESIS;
         for seq in 1..=n {
-            let body = format!("{{\"seq\":{seq}}}");
-            let hash = entry_hash(&previous, body.as_bytes());
+            let record = AuditRecord {
+                at: "2026-03-01T12:00:00Z".parse().expect("timestamp"),
+                actor: Actor::System,
+                action: AuditAction::Create,
+                object: ObjectRef::new(ObjectKind::Team, format!("team-{seq}")),
+                before: None,
+                after: None,
+                reason: None,
+                request_id: None,
+            };
+            let body = record.canonical_bytes(seq);
+            let hash = entry_hash(&previous, &body);
             transaction
                 .execute(
                     "INSERT INTO audit_entries (seq, hash, body) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![seq as i64, hash.to_vec(), body.into_bytes()],
+                    rusqlite::params![seq as i64, hash.to_vec(), body],
                 )
                 .expect("an entry inserts");
             previous = hash;
@@ -273,8 +312,29 @@ mod tests {
                 rusqlite::params![n as i64, previous.to_vec()],
             )
             .expect("the head updates");
+        let checkpoint = Checkpoint::sign(&key(), n, Sha256Digest::from_bytes(previous), record_time());
+        transaction
+            .execute(
+                "INSERT INTO audit_checkpoints (tree_size, key_id, head, signed_at, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![
+                    n as i64,
+                    checkpoint.key_id,
+                    checkpoint.head.as_bytes().to_vec(),
+                    0i64,
+                    checkpoint.signature.to_vec()
+                ],
+            )
+            .expect("the checkpoint inserts");
         transaction.commit().expect("the entries commit");
         path
+    }
+
+    fn record_time() -> tollgate_core::Timestamp {
+        tollgate_core::Timestamp::UNIX_EPOCH
+    }
+
+    fn trusting_key() -> AuditVerification {
+        AuditVerification { trusted_keys: vec![key().verifying_key()], max_unsigned_tail: 0, witnesses: Vec::new() }
     }
 
     #[test]
@@ -282,7 +342,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let n = 3 * BATCH_ENTRIES as u64 + 7;
         let path = database_with_entries(dir.path(), n);
-        let report = verify_file(&path, &[]).expect("verification runs");
+        let report = verify_file(&path, &trusting_key()).expect("verification runs");
         assert!(report.is_ok(), "{report}");
         assert_eq!(report.entries, n);
 
@@ -293,7 +353,7 @@ mod tests {
             .execute("UPDATE audit_entries SET body = 'edited' WHERE seq = ?1", [edited as i64])
             .expect("the edit runs");
         drop(connection);
-        let report = verify_file(&path, &[]).expect("verification runs");
+        let report = verify_file(&path, &trusting_key()).expect("verification runs");
         let failure = report.failure.expect("the edit is found");
         assert_eq!(failure.seq, edited);
         assert_eq!(failure.problem, ChainProblem::HashMismatch);

@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 
 use sqlx::any::Any;
 use sqlx::Transaction;
-use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentTimes, Promotion};
+use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentStatus, DeploymentTimes, Promotion};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_core::environment::Environment;
 use tollgate_core::lifecycle::Lifecycle;
@@ -15,15 +15,18 @@ use tollgate_core::service::Service;
 use tollgate_core::team::Team;
 use tollgate_core::token::TokenId;
 use tollgate_core::user::User;
+use tollgate_core::Entity;
 use tollgate_core::Timestamp;
 
 use crate::conn::Conn;
 use crate::error::StoreError;
 use crate::rows::micros;
+use crate::Audited;
 
 /// A write transaction. Dropped without `commit`, it rolls back.
 pub struct StoreTx {
     conn: Conn,
+    audited: Audited,
 }
 
 impl Deref for StoreTx {
@@ -49,6 +52,8 @@ pub struct NewToken<'a> {
     pub secret_digest: Sha256Digest,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
+    /// The token whose holder created this one; revoking it revokes this one.
+    pub parent: Option<TokenId>,
 }
 
 /// A new deployment record.
@@ -63,8 +68,13 @@ pub struct NewDeployment<'a> {
 }
 
 impl StoreTx {
-    pub(crate) fn new(transaction: Transaction<'static, Any>) -> StoreTx {
-        StoreTx { conn: Conn { transaction } }
+    pub(crate) fn new(transaction: Transaction<'static, Any>, audited: Audited) -> StoreTx {
+        StoreTx { conn: Conn { transaction }, audited }
+    }
+
+    /// Whether this transaction may append audit entries (it started with `Store::begin`).
+    pub(crate) fn is_audited(&self) -> bool {
+        self.audited == Audited::Yes
     }
 
     /// Makes every write of this transaction durable.
@@ -75,7 +85,7 @@ impl StoreTx {
     async fn execute<'q>(
         &mut self,
         query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
-        entity: &'static str,
+        entity: Entity,
         key: &str,
     ) -> Result<u64, StoreError> {
         let result = query.execute(self.conn.executor()).await.map_err(StoreError::on_write(entity, key))?;
@@ -83,7 +93,7 @@ impl StoreTx {
     }
 
     /// Fails with `NotFound` when an update touched no row.
-    fn expect_one(affected: u64, entity: &'static str, key: &str) -> Result<(), StoreError> {
+    fn expect_one(affected: u64, entity: Entity, key: &str) -> Result<(), StoreError> {
         if affected == 0 {
             Err(StoreError::NotFound { entity, key: key.to_owned() })
         } else {
@@ -100,7 +110,7 @@ impl StoreTx {
             .bind(&user.display_name)
             .bind(user.role.as_str())
             .bind(micros(now));
-        self.execute(query, "user", key).await.map(drop)
+        self.execute(query, Entity::User, key).await.map(drop)
     }
 
     pub async fn update_user(&mut self, user: &User) -> Result<(), StoreError> {
@@ -109,8 +119,8 @@ impl StoreTx {
             .bind(key)
             .bind(&user.display_name)
             .bind(user.role.as_str());
-        let affected = self.execute(query, "user", key).await?;
-        Self::expect_one(affected, "user", key)
+        let affected = self.execute(query, Entity::User, key).await?;
+        Self::expect_one(affected, Entity::User, key)
     }
 
     // Teams
@@ -121,7 +131,7 @@ impl StoreTx {
             .bind(key)
             .bind(&team.display_name)
             .bind(team.artifact_pattern.as_ref().map(|p| p.as_str().to_owned()));
-        self.execute(query, "team", key).await?;
+        self.execute(query, Entity::Team, key).await?;
         self.replace_members(team).await
     }
 
@@ -131,19 +141,19 @@ impl StoreTx {
             .bind(key)
             .bind(&team.display_name)
             .bind(team.artifact_pattern.as_ref().map(|p| p.as_str().to_owned()));
-        let affected = self.execute(query, "team", key).await?;
-        Self::expect_one(affected, "team", key)?;
+        let affected = self.execute(query, Entity::Team, key).await?;
+        Self::expect_one(affected, Entity::Team, key)?;
         self.replace_members(team).await
     }
 
     async fn replace_members(&mut self, team: &Team) -> Result<(), StoreError> {
         let key = team.name.as_str();
-        self.execute(sqlx::query("DELETE FROM team_members WHERE team = $1").bind(key), "team", key).await?;
+        self.execute(sqlx::query("DELETE FROM team_members WHERE team = $1").bind(key), Entity::Team, key).await?;
         for member in &team.members {
             let query = sqlx::query("INSERT INTO team_members (team, user_name) VALUES ($1, $2)")
                 .bind(key)
                 .bind(member.as_str());
-            self.execute(query, "team member", member.as_str()).await?;
+            self.execute(query, Entity::TeamMember, member.as_str()).await?;
         }
         Ok(())
     }
@@ -152,8 +162,8 @@ impl StoreTx {
 
     pub async fn insert_token(&mut self, token: &NewToken<'_>) -> Result<TokenId, StoreError> {
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO api_tokens (user_name, description, prefix, secret_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO api_tokens (user_name, description, prefix, secret_hash, created_at, expires_at, parent_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(token.user.as_str())
         .bind(token.description)
@@ -161,9 +171,10 @@ impl StoreTx {
         .bind(token.secret_digest.as_bytes().to_vec())
         .bind(micros(token.created_at))
         .bind(token.expires_at.map(micros))
+        .bind(token.parent.map(|parent| parent.0))
         .fetch_one(self.conn.executor())
         .await
-        .map_err(StoreError::on_write("token", token.prefix))?;
+        .map_err(StoreError::on_write(Entity::Token, token.prefix))?;
         Ok(TokenId(id))
     }
 
@@ -172,8 +183,8 @@ impl StoreTx {
         let query = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
             .bind(id.0)
             .bind(micros(at));
-        let affected = self.execute(query, "token", &key).await?;
-        Self::expect_one(affected, "token", &key)
+        let affected = self.execute(query, Entity::Token, &key).await?;
+        Self::expect_one(affected, Entity::Token, &key)
     }
 
     // Services
@@ -185,7 +196,7 @@ impl StoreTx {
             .bind(service.owner.as_str())
             .bind(service.criticality.as_str())
             .bind(&service.description);
-        self.execute(query, "service", key).await?;
+        self.execute(query, Entity::Service, key).await?;
         self.replace_dependencies(service).await
     }
 
@@ -196,20 +207,24 @@ impl StoreTx {
             .bind(service.owner.as_str())
             .bind(service.criticality.as_str())
             .bind(&service.description);
-        let affected = self.execute(query, "service", key).await?;
-        Self::expect_one(affected, "service", key)?;
+        let affected = self.execute(query, Entity::Service, key).await?;
+        Self::expect_one(affected, Entity::Service, key)?;
         self.replace_dependencies(service).await
     }
 
     async fn replace_dependencies(&mut self, service: &Service) -> Result<(), StoreError> {
         let key = service.name.as_str();
-        self.execute(sqlx::query("DELETE FROM service_dependencies WHERE service = $1").bind(key), "service", key)
-            .await?;
+        self.execute(
+            sqlx::query("DELETE FROM service_dependencies WHERE service = $1").bind(key),
+            Entity::Service,
+            key,
+        )
+        .await?;
         for dependency in &service.depends_on {
             let query = sqlx::query("INSERT INTO service_dependencies (service, depends_on) VALUES ($1, $2)")
                 .bind(key)
                 .bind(dependency.as_str());
-            self.execute(query, "service dependency", dependency.as_str()).await?;
+            self.execute(query, Entity::ServiceDependency, dependency.as_str()).await?;
         }
         Ok(())
     }
@@ -222,7 +237,7 @@ impl StoreTx {
             .bind(key)
             .bind(environment.tier.as_str())
             .bind(environment.region.as_ref().map(|r| r.to_string()));
-        self.execute(query, "environment", key).await.map(drop)
+        self.execute(query, Entity::Environment, key).await.map(drop)
     }
 
     pub async fn update_environment(&mut self, environment: &Environment) -> Result<(), StoreError> {
@@ -231,15 +246,16 @@ impl StoreTx {
             .bind(key)
             .bind(environment.tier.as_str())
             .bind(environment.region.as_ref().map(|r| r.to_string()));
-        let affected = self.execute(query, "environment", key).await?;
-        Self::expect_one(affected, "environment", key)
+        let affected = self.execute(query, Entity::Environment, key).await?;
+        Self::expect_one(affected, Entity::Environment, key)
     }
 
     // Lifecycles
 
     pub async fn insert_lifecycle(&mut self, lifecycle: &Lifecycle) -> Result<(), StoreError> {
         let key = lifecycle.name().as_str();
-        self.execute(sqlx::query("INSERT INTO lifecycles (name) VALUES ($1)").bind(key), "lifecycle", key).await?;
+        self.execute(sqlx::query("INSERT INTO lifecycles (name) VALUES ($1)").bind(key), Entity::Lifecycle, key)
+            .await?;
         self.replace_path(lifecycle).await
     }
 
@@ -250,7 +266,7 @@ impl StoreTx {
             .fetch_one(self.conn.executor())
             .await
             .map_err(StoreError::from_sqlx)?;
-        Self::expect_one(u64::try_from(exists).unwrap_or(0), "lifecycle", key)?;
+        Self::expect_one(u64::try_from(exists).unwrap_or(0), Entity::Lifecycle, key)?;
         self.replace_path(lifecycle).await
     }
 
@@ -258,7 +274,7 @@ impl StoreTx {
         let key = lifecycle.name().as_str();
         self.execute(
             sqlx::query("DELETE FROM lifecycle_environments WHERE lifecycle = $1").bind(key),
-            "lifecycle",
+            Entity::Lifecycle,
             key,
         )
         .await?;
@@ -269,7 +285,7 @@ impl StoreTx {
             .bind(key)
             .bind(position as i64)
             .bind(environment.as_str());
-            self.execute(query, "lifecycle", key).await?;
+            self.execute(query, Entity::Lifecycle, key).await?;
         }
         Ok(())
     }
@@ -303,7 +319,7 @@ impl StoreTx {
         .bind(micros(now))
         .fetch_one(self.conn.executor())
         .await
-        .map_err(StoreError::on_write("release", &key))?;
+        .map_err(StoreError::on_write(Entity::Release, &key))?;
         let id = ReleaseId(id);
         self.insert_release_parts(id, content).await?;
         Ok(id)
@@ -335,12 +351,12 @@ impl StoreTx {
         .bind(&content.rollback_criteria)
         .bind(content.manifest_digest().to_string())
         .bind(micros(now));
-        let affected = self.execute(query, "release", &content.version.to_string()).await?;
+        let affected = self.execute(query, Entity::Release, &content.version.to_string()).await?;
         Self::stale_unless_one(affected, &key)?;
         for table in ["release_artifacts", "release_scope_items"] {
             let sql = format!("DELETE FROM {table} WHERE release_id = $1");
             let query = sqlx::query(&sql).bind(id.0);
-            self.execute(query, "release", &key).await?;
+            self.execute(query, Entity::Release, &key).await?;
         }
         self.insert_release_parts(id, content).await
     }
@@ -361,7 +377,7 @@ impl StoreTx {
         .bind(expected_revision)
         .bind(state.as_str())
         .bind(micros(now));
-        let affected = self.execute(query, "release", &key).await?;
+        let affected = self.execute(query, Entity::Release, &key).await?;
         Self::stale_unless_one(affected, &key)
     }
 
@@ -369,7 +385,7 @@ impl StoreTx {
         if affected == 1 {
             Ok(())
         } else {
-            Err(StoreError::Conflict { entity: "release", key: key.to_owned() })
+            Err(StoreError::Conflict { entity: Entity::Release, key: key.to_owned() })
         }
     }
 
@@ -379,10 +395,10 @@ impl StoreTx {
             let query = sqlx::query("INSERT INTO release_artifacts (release_id, service, name, version, digest) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id.0)
                 .bind(artifact.service.as_str())
-                .bind(&artifact.name)
-                .bind(&artifact.version)
+                .bind(artifact.name.as_str())
+                .bind(artifact.version.as_str())
                 .bind(artifact.digest.to_string());
-            self.execute(query, "release artifact", artifact.service.as_str()).await?;
+            self.execute(query, Entity::ReleaseArtifact, artifact.service.as_str()).await?;
         }
         for (position, item) in content.scope.iter().enumerate() {
             let reason = match &item.decision {
@@ -397,7 +413,7 @@ impl StoreTx {
             .bind(&item.ticket)
             .bind(&item.title)
             .bind(reason);
-            self.execute(query, "release", &key).await?;
+            self.execute(query, Entity::Release, &key).await?;
         }
         Ok(())
     }
@@ -423,7 +439,7 @@ impl StoreTx {
         .bind(new.times.finished_at.map(micros))
         .fetch_one(self.conn.executor())
         .await
-        .map_err(StoreError::on_write("deployment", new.release))?;
+        .map_err(StoreError::on_write(Entity::Deployment, new.release))?;
         Ok(DeploymentId(id))
     }
 
@@ -431,22 +447,22 @@ impl StoreTx {
     pub async fn update_deployment(
         &mut self,
         deployment: &Deployment,
-        expected_status: &str,
+        expected_status: DeploymentStatus,
     ) -> Result<(), StoreError> {
         let key = deployment.id.to_string();
         let query = sqlx::query(
             "UPDATE deployments SET status = $3, finished_at = $4, rolled_back_at = $5 WHERE id = $1 AND status = $2",
         )
         .bind(deployment.id.0)
-        .bind(expected_status)
+        .bind(expected_status.as_str())
         .bind(deployment.status.as_str())
         .bind(deployment.finished_at.map(micros))
         .bind(deployment.rolled_back_at.map(micros));
-        let affected = self.execute(query, "deployment", &key).await?;
+        let affected = self.execute(query, Entity::Deployment, &key).await?;
         if affected == 1 {
             Ok(())
         } else {
-            Err(StoreError::Conflict { entity: "deployment", key })
+            Err(StoreError::Conflict { entity: Entity::Deployment, key })
         }
     }
 }

@@ -151,7 +151,7 @@ mod tests {
     }
 }
 
-pub use crate::app::{admin, envelope_for, provenance_envelope, signer, ManualClock, TestApp};
+pub use crate::app::{admin, audit_key, envelope_for, provenance_envelope, signer, ManualClock, TestApp};
 
 mod app {
     //! A `Tollgate` on a fresh database with a clock the test moves.
@@ -198,6 +198,10 @@ mod app {
     /// The application on a fresh database, with its bootstrap admin.
     pub struct TestApp {
         pub tollgate: Tollgate,
+        /// The application's store, for tests that look at rows directly.
+        pub store: Store,
+        /// The application's blob store, for tests that look at (or tamper with) content.
+        pub blobs: BlobStore,
         pub clock: Arc<ManualClock>,
         pub admin: Principal,
         pub admin_token: String,
@@ -215,16 +219,23 @@ mod app {
         }
 
         pub async fn on(db: TestDb, interval: u64) -> TestApp {
+            let settings = Settings { checkpoint_interval: interval, ..Settings::default() };
+            TestApp::with_settings(db, settings).await
+        }
+
+        pub async fn with_settings(db: TestDb, settings: Settings) -> TestApp {
             let store = Store::open(db.config()).await.expect("the store opens");
             let blobs = BlobStore::open(&db.dir().join("blobs")).await.expect("the blob store opens");
             let clock = ManualClock::new("2026-03-01T12:00:00Z".parse().expect("timestamp"));
-            let key = SigningKey::from_bytes(&[11; 32]);
-            let settings = Settings { checkpoint_interval: interval, ..Settings::default() };
-            let tollgate = Tollgate::new(store, blobs, key, clock.clone(), settings).await.expect("the app starts");
-            let issued = tollgate.bootstrap().await.expect("bootstrap works").expect("a fresh database bootstraps");
+            let tollgate = Tollgate::open(store.clone(), blobs.clone(), audit_key(), None, clock.clone(), settings)
+                .await
+                .expect("the app starts");
+            let bootstrapped = tollgate.bootstrap(|_| Ok::<(), std::convert::Infallible>(())).await;
+            let issued = bootstrapped.expect("bootstrap works").expect("nothing fails to keep the token");
+            let issued = issued.expect("a fresh database bootstraps");
             let admin_token = issued.secret.expose().to_owned();
             let admin = admin(&tollgate, &admin_token).await;
-            TestApp { tollgate, clock, admin, admin_token, db }
+            TestApp { tollgate, store, blobs, clock, admin, admin_token, db }
         }
 
         /// Creates a user with `role` and returns it as a principal, with its token.
@@ -249,11 +260,9 @@ mod app {
                 team: team.to_owned(),
                 ..ArtifactInput::default()
             };
-            let ticket = self.tollgate.start_push(&self.admin, input).await.expect("the push is accepted");
-            let mut writer = self.tollgate.blob_writer().await.expect("a blob writer");
-            writer.write(content).await.expect("the content is written");
-            let blob = writer.finish(None).await.expect("the blob is stored");
-            self.tollgate.finish_push(&self.admin, ticket, blob).await.expect("the artifact is recorded").artifact
+            let mut reader = content;
+            let pushed = self.tollgate.push_artifact(&self.admin, input, None, &mut reader).await;
+            pushed.expect("the artifact is recorded").artifact
         }
 
         /// Registers the test signer as trusted, once.
@@ -290,8 +299,13 @@ mod app {
 
         /// Every table's row count.
         pub async fn row_counts(&self) -> std::collections::BTreeMap<&'static str, i64> {
-            self.tollgate.store().read().await.expect("a read").row_counts().await.expect("counts")
+            self.store.read().await.expect("a read").row_counts().await.expect("counts")
         }
+    }
+
+    /// The key the test application signs audit checkpoints with.
+    pub fn audit_key() -> SigningKey {
+        SigningKey::from_bytes(&[11; 32])
     }
 
     /// The key the tests sign artifacts with.

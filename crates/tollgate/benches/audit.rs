@@ -84,7 +84,9 @@ async fn generate(path: &Path, signing_key: &SigningKey) -> anyhow::Result<Gener
     let cpu_before = process_cpu_time();
     let started = Instant::now();
     let mut tx = store.begin().await.context("starting a transaction")?;
-    tx.insert_signing_key(&signing_key.verifying_key(), fixtures.at(0)?).await.context("recording the signing key")?;
+    tx.insert_signing_key(&signing_key.verifying_key(), 0, fixtures.at(0)?)
+        .await
+        .context("recording the signing key")?;
     tx.commit().await.context("committing the signing key")?;
 
     let mut head = GENESIS;
@@ -307,13 +309,17 @@ struct Verification {
 
 fn bench_verify(path: &Path, signing_key: &SigningKey, generated: &Generated) -> anyhow::Result<Verification> {
     let evicted = evict_from_page_cache(path);
-    let trusted_keys = [signing_key.verifying_key()];
+    let verification = tollgate_store::AuditVerification {
+        trusted_keys: vec![signing_key.verifying_key()],
+        max_unsigned_tail: CHECKPOINT_INTERVAL,
+        witnesses: Vec::new(),
+    };
     let mut runs = Vec::with_capacity(N_RUNS);
     for run in 1..=N_RUNS {
         let cpu_before = process_cpu_time();
         let started = Instant::now();
         let report =
-            tollgate_store::sqlite::verify_file(path, &trusted_keys).context("verifying the benchmark database")?;
+            tollgate_store::sqlite::verify_file(path, &verification).context("verifying the benchmark database")?;
         let elapsed = started.elapsed();
         let cpu = process_cpu_time()
             .zip(cpu_before)
@@ -620,7 +626,7 @@ async fn send(
 }
 
 async fn audit_head(app: &TestApp) -> anyhow::Result<u64> {
-    let mut read = app.tollgate.store().read().await.context("starting a read")?;
+    let mut read = app.store.read().await.context("starting a read")?;
     let (seq, _) = read.audit_head().await.context("reading the audit head")?;
     Ok(seq)
 }

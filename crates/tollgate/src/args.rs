@@ -106,9 +106,18 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub storage: StorageArgs,
-    /// Sign an audit checkpoint every this many entries.
+    /// Sign an audit checkpoint every this many entries (verification allows at most this many
+    /// after the last checkpoint).
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_interval: u64,
+    /// Also sign one this often (seconds) when entries came after the last checkpoint.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: u64,
+    /// The audit signing key (PKCS#8 PEM): one file shared by replicas, or each replica's own
+    /// key, enrolled first (`tollgate audit key enroll`). Default: audit-signing.key in the data
+    /// directory, created only for an empty log.
+    #[arg(long, env = "TOLLGATE_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
     /// The largest artifact accepted, in bytes.
     #[arg(long, env = "TOLLGATE_MAX_ARTIFACT_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
     pub max_artifact_bytes: u64,
@@ -322,6 +331,27 @@ pub enum AuditCommand {
     Verify(VerifyArgs),
     /// Write every entry and signed checkpoint as JSON lines to standard output.
     Export,
+    /// Print the latest signed checkpoint, to keep as a witness (`audit verify --witness`).
+    Checkpoint,
+    /// The keys that sign checkpoints.
+    #[command(subcommand)]
+    Key(AuditKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditKeyCommand {
+    /// List the checkpoint signing keys, enrolled and retired.
+    List,
+    /// Enroll a replica's public key (PEM) to sign checkpoints; audited.
+    Enroll {
+        #[arg(long)]
+        public_key: PathBuf,
+        /// A name for the replica.
+        #[arg(long)]
+        label: String,
+    },
+    /// Replace the server's signing key with a new one; audited, endorsed by the old key.
+    Rotate,
 }
 
 #[derive(Debug, Args)]
@@ -338,6 +368,14 @@ pub struct VerifyArgs {
     /// Verify this database.
     #[arg(long, conflicts_with_all = ["file", "data_dir"], hide_env_values = true)]
     pub database_url: Option<String>,
+    /// A checkpoint saved earlier with `tollgate audit checkpoint`, repeatable: the log must
+    /// still hold its entry with its hash, and extend it.
+    #[arg(long = "witness")]
+    pub witnesses: Vec<PathBuf>,
+    /// With --data-dir or --database-url: the most entries allowed after the last trusted
+    /// checkpoint (the server's --checkpoint-interval).
+    #[arg(long, default_value_t = 1000)]
+    pub max_unsigned: u64,
 }
 
 #[derive(Debug, Args)]

@@ -26,7 +26,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let data_dir =
         tempfile::Builder::new().prefix("tollgate-demo-").tempdir().context("creating a temporary data directory")?;
     let storage = StorageArgs { data_dir: data_dir.path().to_owned(), database_url: None };
-    let running = serve::start(&storage, args.listen, tollgate_service::Settings::default()).await?;
+    let running = serve::start(&storage, None, args.listen, tollgate_service::Settings::default()).await?;
     let url = format!("http://{}", running.address);
     let token = running.admin_token.clone().context("a fresh data directory creates the admin token")?;
     println!("tollgate demo: server on {url}, data in {}", data_dir.path().display());
@@ -110,7 +110,7 @@ async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<(
     // What an auditor does: export, then verify offline against the server's public key.
     let export = client.request(reqwest::Method::GET, "/audit/export", None).await?.text().await?;
     let public_key = crate::commands::audit::read_public_key(&data_dir.join(crate::keys::PUBLIC_KEY_FILE))?;
-    let report = tollgate_core::audit::export::verify_export(export.lines(), &[public_key])?;
+    let report = tollgate_core::audit::export::verify_export(export.lines(), &[public_key], &[])?;
     println!("\n== audit export verified offline with {}\n{report}", crate::keys::PUBLIC_KEY_FILE);
     anyhow::ensure!(report.is_ok(), "the demo's audit export does not verify");
     Ok(())

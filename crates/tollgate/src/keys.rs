@@ -1,4 +1,5 @@
-//! Files in the data directory: the audit signing key pair and the bootstrap admin token.
+//! Files in the data directory and key files: the bootstrap admin token and artifact signing
+//! key pairs (the audit signing key file is `tollgate_service::signing`).
 //! Secrets are written with mode 0600, in a directory with mode 0700.
 
 use std::fs::{self, OpenOptions};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::SigningKey;
 
 pub const SIGNING_KEY_FILE: &str = "audit-signing.key";
@@ -20,26 +21,6 @@ pub fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("restricting the data directory {}", data_dir.display()))
-}
-
-/// Loads the audit signing key, generating it (and its public PEM) on first start.
-pub fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
-    let key_path = data_dir.join(SIGNING_KEY_FILE);
-    if key_path.exists() {
-        let pem = fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
-        return SigningKey::from_pkcs8_pem(&pem)
-            .map_err(|error| anyhow::anyhow!("{} is not an ed25519 key: {error}", key_path.display()));
-    }
-    let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    let private_pem =
-        key.to_pkcs8_pem(LineEnding::LF).map_err(|error| anyhow::anyhow!("encoding the signing key: {error}"))?;
-    write_secret(&key_path, private_pem.as_bytes())?;
-    let public_pem = key
-        .verifying_key()
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|error| anyhow::anyhow!("encoding the public key: {error}"))?;
-    fs::write(data_dir.join(PUBLIC_KEY_FILE), public_pem).context("writing the public key")?;
-    Ok(key)
 }
 
 /// Writes a new artifact signing key pair: `<prefix>.key` (PKCS#8 PEM, 0600) and `<prefix>.pub`.
@@ -57,10 +38,15 @@ pub fn generate_key_pair(prefix: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((private, public))
 }
 
-/// Writes the bootstrap admin token, readable by its owner only. Returns its path.
+/// Writes the bootstrap admin token, readable by its owner only, durably: to a temporary file
+/// that is synced and then renamed over `admin-token`. Returns its path.
 pub fn write_admin_token(data_dir: &Path, secret: &str) -> anyhow::Result<PathBuf> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
-    write_secret(&path, format!("{secret}\n").as_bytes())?;
+    let temporary = data_dir.join(format!("{ADMIN_TOKEN_FILE}.tmp"));
+    let _ = fs::remove_file(&temporary);
+    write_secret(&temporary, format!("{secret}\n").as_bytes())?;
+    fs::rename(&temporary, &path).with_context(|| format!("writing {}", path.display()))?;
+    fs::File::open(data_dir).and_then(|directory| directory.sync_all()).context("syncing the data directory")?;
     Ok(path)
 }
 

@@ -1,13 +1,15 @@
-//! `tollgate serve`: the server process. Opens the store, loads the signing key, bootstraps the
-//! admin on an empty database, serves HTTP until SIGINT or SIGTERM, then signs a final audit
-//! checkpoint.
+//! `tollgate serve`: the server process. Opens the store, loads the signing key (refusing a
+//! missing or unenrolled one on an existing log), bootstraps the admin on an empty database,
+//! serves HTTP and signs timed checkpoints until SIGINT or SIGTERM, then signs a final one.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tollgate_service::signing::{KeySource, SigningKeyFile};
 use tollgate_service::{Settings, SystemClock, Tollgate};
 use tollgate_store::blob::BlobStore;
 use tollgate_store::{DatabaseConfig, Store};
@@ -35,10 +37,12 @@ impl Running {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings {
         checkpoint_interval: args.checkpoint_interval.max(1),
+        checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every.max(1)),
         max_artifact_bytes: args.max_artifact_bytes,
         max_evidence_bytes: args.max_evidence_bytes,
+        ..Settings::default()
     };
-    let running = start(&args.storage, args.listen, settings).await?;
+    let running = start(&args.storage, args.signing_key.as_deref(), args.listen, settings).await?;
     println!("tollgate listening on http://{}", running.address);
     if let Some(token) = &running.admin_token {
         let path = args.storage.data_dir.join(keys::ADMIN_TOKEN_FILE);
@@ -57,28 +61,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Opens everything and starts serving on `listen` in the background.
-pub async fn start(storage: &StorageArgs, listen: SocketAddr, settings: Settings) -> anyhow::Result<Running> {
+pub async fn start(
+    storage: &StorageArgs,
+    signing_key: Option<&Path>,
+    listen: SocketAddr,
+    settings: Settings,
+) -> anyhow::Result<Running> {
     keys::ensure_data_dir(&storage.data_dir)?;
     let config = match &storage.database_url {
         Some(url) => DatabaseConfig::parse_url(url).map_err(anyhow::Error::msg)?,
         None => DatabaseConfig::in_data_dir(&storage.data_dir),
     };
     let store = Store::open(&config).await.with_context(|| format!("opening the database {config}"))?;
-    let signing_key = keys::load_or_create_signing_key(&storage.data_dir)?;
+    let key_path = signing_key.map_or_else(|| storage.data_dir.join(keys::SIGNING_KEY_FILE), Path::to_path_buf);
+    let (key, key_file) = KeySource::File(SigningKeyFile::new(key_path)).load(&store).await?;
     let blobs = BlobStore::open(&storage.data_dir.join("blobs")).await.context("opening the blob store")?;
-    let tollgate = Tollgate::new(store.clone(), blobs, signing_key, Arc::new(SystemClock), settings).await?;
-    let admin_token = match tollgate.bootstrap().await? {
-        Some(issued) => {
-            keys::write_admin_token(&storage.data_dir, issued.secret.expose())?;
-            Some(issued.secret.expose().to_owned())
-        }
-        None => None,
-    };
+    let checkpoint_every = settings.checkpoint_every;
+    let tollgate = Tollgate::open(store.clone(), blobs, key, key_file, Arc::new(SystemClock), settings).await?;
+    // The token reaches its file before the admin is committed: a crash cannot lose it.
+    let bootstrapped =
+        tollgate.bootstrap(|secret| keys::write_admin_token(&storage.data_dir, secret.expose()).map(drop)).await?;
+    let admin_token = bootstrapped?.map(|issued| issued.secret.expose().to_owned());
     let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr()?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let router = tollgate_http::router(tollgate.clone());
     let app = tollgate.clone();
+    let timer = tokio::spawn(checkpoint_timer(tollgate.clone(), checkpoint_every));
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -86,6 +95,7 @@ pub async fn start(storage: &StorageArgs, listen: SocketAddr, settings: Settings
             })
             .await
             .context("serving HTTP")?;
+        timer.abort();
         if let Some(checkpoint) = app.checkpoint_now().await? {
             tracing::info!(tree_size = checkpoint.tree_size, "signed the audit checkpoint at shutdown");
         }
@@ -94,6 +104,25 @@ pub async fn start(storage: &StorageArgs, listen: SocketAddr, settings: Settings
     });
     tracing::info!(%address, database = %config, "serving");
     Ok(Running { address, admin_token, shutdown, task })
+}
+
+/// Signs a checkpoint every `every` when entries came since the last one, so the log's
+/// unsigned tail is bounded in time as well as in count. A failed tick is logged and retried
+/// at the next one.
+async fn checkpoint_timer(tollgate: Tollgate, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match tollgate.timed_checkpoint().await {
+            Ok(Some(checkpoint)) => {
+                tracing::debug!(tree_size = checkpoint.tree_size, "signed a timed audit checkpoint")
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(error = %error, "could not sign a timed audit checkpoint"),
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

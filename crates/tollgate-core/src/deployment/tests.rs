@@ -90,8 +90,8 @@ fn deployed(
         .iter()
         .map(|(service, artifact_version)| ArtifactRef {
             service: ServiceName::parse(service).expect("name"),
-            name: service.to_string(),
-            version: artifact_version.to_string(),
+            name: crate::artifact::ArtifactName::parse(service).expect("name"),
+            version: crate::artifact::ArtifactVersion::parse(artifact_version).expect("version"),
             digest: Sha256Digest::of(format!("{service}{artifact_version}").as_bytes()),
         })
         .collect();

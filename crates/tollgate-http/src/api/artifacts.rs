@@ -5,13 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tollgate_core::artifact::{Artifact, ArtifactId, ArtifactInput, TrustedKeyId, TrustedKeyRecord};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_service::retention::Collection;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::body_reader;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Auth, JsonBody, QueryParams};
 use crate::AppState;
@@ -113,16 +113,8 @@ pub async fn push(
         builder: query.builder,
         tags: query.tags.map(|tags| tags.split(',').map(str::to_owned).collect()).unwrap_or_default(),
     };
-    let ticket = state.tollgate.start_push(&principal, input).await?;
-    let mut writer = state.tollgate.blob_writer().await?;
-    let mut chunks = body.into_data_stream();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk
-            .map_err(|error| ApiError::new("upload_interrupted", format!("the upload was interrupted: {error}")))?;
-        writer.write(&chunk).await.map_err(tollgate_service::ServiceError::from)?;
-    }
-    let blob = writer.finish(expected).await.map_err(tollgate_service::ServiceError::from)?;
-    let pushed = state.tollgate.finish_push(&principal, ticket, blob).await?;
+    let mut content = body_reader(body);
+    let pushed = state.tollgate.push_artifact(&principal, input, expected, &mut content).await?;
     let status = if pushed.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(pushed.artifact.into())))
 }
@@ -161,10 +153,8 @@ pub async fn content(
     Auth(principal): Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let artifact = state.tollgate.get_artifact(&principal, artifact_id(&id)?).await?;
-    let file =
-        state.tollgate.blobs().open_blob(&artifact.digest).await.map_err(tollgate_service::ServiceError::from)?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    let (artifact, file) = state.tollgate.open_artifact_content(&principal, artifact_id(&id)?).await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 1024 * 1024);
     Ok((
         [
             (header::CONTENT_TYPE, artifact.media_type.as_str().to_owned()),

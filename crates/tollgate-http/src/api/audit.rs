@@ -7,12 +7,16 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::stream;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
 use tollgate_core::audit::export::ExportLine;
-use tollgate_service::Principal;
+use tollgate_core::audit::SigningKeyRecord;
+use tollgate_service::audit::AuditExport;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{Auth, QueryParams};
+use crate::extract::{Auth, JsonBody, QueryParams};
 use crate::AppState;
 
 /// Entries per page of an export.
@@ -69,7 +73,8 @@ pub async fn list_audit(
 }
 
 #[utoipa::path(get, path = "/audit/verify", tag = "audit",
-    responses((status = 200, body = VerifyResponse, description = "The verdict; `ok` is false when an entry fails"), (status = 503, body = Problem)))]
+    responses((status = 200, body = VerifyResponse, description = "The verdict; `ok` is false when an entry fails"),
+        (status = 403, body = Problem, description = "Only admins and auditors verify"), (status = 429, body = Problem, description = "Another verification or export runs"), (status = 503, body = Problem)))]
 pub async fn verify_audit(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -87,34 +92,36 @@ pub async fn verify_audit(
 }
 
 #[utoipa::path(get, path = "/audit/export", tag = "audit",
-    responses((status = 200, content_type = "application/x-ndjson", description = "tollgate-audit-export/v1 JSON lines: a header, the checkpoints, then every entry")))]
+    responses((status = 200, content_type = "application/x-ndjson", description = "tollgate-audit-export/v1 JSON lines: a header, the checkpoints, then every entry"),
+        (status = 403, body = Problem, description = "Only admins and auditors export"), (status = 429, body = Problem, description = "Another verification or export runs")))]
 pub async fn export_audit(State(state): State<AppState>, Auth(principal): Auth) -> Result<Response, ApiError> {
-    let export = state.tollgate.start_audit_export(&principal).await?;
+    let export = Arc::new(state.tollgate.start_audit_export(&principal).await?);
     let mut head_lines = vec![ExportLine::header(&export.public_key, export.head)];
     head_lines.extend(export.checkpoints.iter().map(ExportLine::checkpoint));
     let head_text: String = head_lines.iter().map(to_line).collect();
-    let pages = stream::unfold((state, principal, 0u64, export.head), |(state, principal, after, head)| async move {
-        if after >= head {
+    // The stream holds the export, and with it the server's one permit for whole-log work.
+    let pages = stream::unfold((state, export, 0u64), |(state, export, after)| async move {
+        if after >= export.head {
             return None;
         }
-        let page = export_page(&state, &principal, after, head).await;
+        let page = export_page(&state, &export, after).await;
         let next = match &page {
             Ok((last, _)) => *last,
-            Err(_) => head,
+            Err(_) => export.head,
         };
-        Some((page.map(|(_, text)| text), (state, principal, next, head)))
+        Some((page.map(|(_, text)| text), (state, export, next)))
     });
     let body = stream::once(async move { Ok::<_, std::io::Error>(head_text) });
     let body = futures::StreamExt::chain(body, pages);
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(body)).into_response())
 }
 
-/// The entries after `after` (up to `head`) as export lines, and the last position read.
-async fn export_page(state: &AppState, principal: &Principal, after: u64, head: u64) -> std::io::Result<(u64, String)> {
-    let entries = state.tollgate.list_audit(principal, after, EXPORT_PAGE).await.map_err(std::io::Error::other)?;
+/// The entries after `after` (up to the export's head) as export lines, and the last position read.
+async fn export_page(state: &AppState, export: &AuditExport, after: u64) -> std::io::Result<(u64, String)> {
+    let entries = state.tollgate.export_page(export, after, EXPORT_PAGE).await.map_err(std::io::Error::other)?;
     let mut text = String::new();
-    let mut last = head;
-    for entry in entries.iter().filter(|entry| entry.seq <= head) {
+    let mut last = export.head;
+    for entry in &entries {
         let line = ExportLine::entry(entry.seq, &entry.hash, &entry.body).map_err(std::io::Error::other)?;
         text.push_str(&to_line(&line));
         last = entry.seq;
@@ -126,4 +133,83 @@ fn to_line(line: &ExportLine) -> String {
     let mut text = serde_json::to_string(line).expect("export lines serialize");
     text.push('\n');
     text
+}
+
+#[utoipa::path(get, path = "/audit/checkpoint", tag = "audit",
+    responses((status = 200, content_type = "application/json", body = Object, description = "The latest signed checkpoint, as a checkpoint line of the export format: keep it as a witness for `tollgate audit verify --witness`"),
+        (status = 404, body = Problem, description = "The log has no checkpoint yet")))]
+pub async fn latest_checkpoint(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> Result<Json<ExportLine>, ApiError> {
+    let checkpoint = state.tollgate.latest_checkpoint(&principal).await?;
+    let checkpoint =
+        checkpoint.ok_or_else(|| ApiError::new("not_found", "the audit log has no signed checkpoint yet"))?;
+    Ok(Json(ExportLine::checkpoint(&checkpoint)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SigningKeyResponse {
+    pub key_id: String,
+    /// The ed25519 public key, PEM.
+    pub public_key: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    /// The audit entry that enrolled it.
+    pub enrolled_seq: Option<u64>,
+    /// The tree size after which it signs nothing (retired by a rotation).
+    pub retired_seq: Option<u64>,
+}
+
+impl From<SigningKeyRecord> for SigningKeyResponse {
+    fn from(record: SigningKeyRecord) -> SigningKeyResponse {
+        SigningKeyResponse {
+            public_key: tollgate_core::attestation::public_key_pem(&record.public_key),
+            key_id: record.key_id,
+            created_at: record.created_at,
+            enrolled_seq: record.enrolled_seq,
+            retired_seq: record.retired_seq,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/audit/keys", tag = "audit", responses((status = 200, body = [SigningKeyResponse], description = "The keys that sign checkpoints, enrolled and retired")))]
+pub async fn list_signing_keys(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> Result<Json<Vec<SigningKeyResponse>>, ApiError> {
+    let keys = state.tollgate.list_signing_keys(&principal).await?;
+    Ok(Json(keys.into_iter().map(SigningKeyResponse::from).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The replica's ed25519 public key, PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub public_key: String,
+    /// A name for the key's holder, such as the replica's host name.
+    pub label: String,
+}
+
+#[utoipa::path(post, path = "/audit/keys", tag = "audit", request_body = EnrollRequest,
+    responses((status = 201, body = SigningKeyResponse, description = "Enrolled, audited, and endorsed by a checkpoint of this server's key"),
+        (status = 403, body = Problem), (status = 409, body = Problem, description = "The key is enrolled already"), (status = 422, body = Problem)))]
+pub async fn enroll_signing_key(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(request): JsonBody<EnrollRequest>,
+) -> Result<(StatusCode, Json<SigningKeyResponse>), ApiError> {
+    let record = state.tollgate.enroll_signing_key(&principal, &request.public_key, &request.label).await?;
+    Ok((StatusCode::CREATED, Json(record.into())))
+}
+
+#[utoipa::path(post, path = "/audit/keys/rotate", tag = "audit",
+    responses((status = 201, body = SigningKeyResponse, description = "The new key of this server: enrolled, with the old key retired after the checkpoint it signed over the rotation"),
+        (status = 403, body = Problem), (status = 409, body = Problem, description = "This server has no key file to rotate")))]
+pub async fn rotate_signing_key(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> Result<(StatusCode, Json<SigningKeyResponse>), ApiError> {
+    let record = state.tollgate.rotate_signing_key(&principal).await?;
+    Ok((StatusCode::CREATED, Json(record.into())))
 }

@@ -134,8 +134,8 @@ impl From<RunningService> for RunningServiceResponse {
     fn from(running: RunningService) -> RunningServiceResponse {
         RunningServiceResponse {
             service: running.service.to_string(),
-            artifact: running.artifact.name,
-            version: running.artifact.version,
+            artifact: running.artifact.name.to_string(),
+            version: running.artifact.version.to_string(),
             digest: running.artifact.digest.to_string(),
             release: running.release.0,
             release_version: running.release_version.to_string(),

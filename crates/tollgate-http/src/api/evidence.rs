@@ -5,9 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollgate_store::EvidenceRecord;
+use tollgate_core::evidence::EvidenceRecord;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::body_reader;
 use crate::api::releases::release_ref;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Auth, QueryParams};
@@ -43,10 +44,10 @@ pub struct EvidenceResponse {
 impl From<EvidenceRecord> for EvidenceResponse {
     fn from(record: EvidenceRecord) -> EvidenceResponse {
         EvidenceResponse {
-            id: record.id,
+            id: record.id.0,
             release: record.release.0,
             service: record.service.map(|s| s.to_string()),
-            kind: record.kind,
+            kind: record.kind.to_string(),
             digest: record.digest.to_string(),
             size: record.size,
             facts: record.facts,
@@ -67,12 +68,11 @@ pub async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<EvidenceResponse>), ApiError> {
     let release = release_ref(&release)?;
-    let limit = state.tollgate.settings().max_evidence_bytes;
-    let content = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|_| {
-        ApiError::new("content_too_large", format!("the content is larger than the limit of {limit} bytes"))
-    })?;
-    let record =
-        state.tollgate.upload_evidence(&principal, &release, query.service.as_deref(), &query.kind, &content).await?;
+    let mut content = body_reader(body);
+    let record = state
+        .tollgate
+        .upload_evidence(&principal, &release, query.service.as_deref(), &query.kind, &mut content)
+        .await?;
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 

@@ -70,6 +70,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list_audit))
         .routes(routes!(audit::verify_audit))
         .routes(routes!(audit::export_audit))
+        .routes(routes!(audit::latest_checkpoint))
+        .routes(routes!(audit::list_signing_keys, audit::enroll_signing_key))
+        .routes(routes!(audit::rotate_signing_key))
         .routes(routes!(apply::apply))
         .routes(routes!(artifacts::list, artifacts::push))
         .routes(routes!(artifacts::get))
@@ -113,8 +116,8 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    fn page(&self) -> tollgate_store::Page {
-        tollgate_store::Page { cursor: self.cursor, limit: self.limit.unwrap_or(50) }
+    fn page(&self) -> tollgate_core::Page {
+        tollgate_core::Page { cursor: self.cursor, limit: self.limit.unwrap_or(50) }
     }
 }
 
@@ -127,12 +130,18 @@ pub struct Paginated<T> {
 
 impl<T> Paginated<T> {
     /// A page whose next cursor is the id of its last item, when the page is full.
-    fn new(items: Vec<T>, page: tollgate_store::Page, id: impl Fn(&T) -> i64) -> Paginated<T> {
+    fn new(items: Vec<T>, page: tollgate_core::Page, id: impl Fn(&T) -> i64) -> Paginated<T> {
         let full =
-            i64::try_from(items.len()).unwrap_or(i64::MAX) >= page.limit.clamp(1, tollgate_store::Page::MAX_LIMIT);
+            i64::try_from(items.len()).unwrap_or(i64::MAX) >= page.limit.clamp(1, tollgate_core::Page::MAX_LIMIT);
         let next_cursor = if full { items.last().map(id) } else { None };
         Paginated { items, next_cursor }
     }
+}
+
+/// A request body as a byte stream the service reads to its end, without holding it whole.
+pub(crate) fn body_reader(body: axum::body::Body) -> impl tokio::io::AsyncRead + Unpin {
+    use futures::TryStreamExt;
+    tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other))
 }
 
 /// Parses an optional RFC 3339 timestamp from a query or body field.

@@ -139,8 +139,8 @@ impl From<Release> for ReleaseResponse {
                 .iter()
                 .map(|a| ArtifactRefBody {
                     service: a.service.to_string(),
-                    name: a.name.clone(),
-                    version: a.version.clone(),
+                    name: a.name.to_string(),
+                    version: a.version.to_string(),
                     digest: a.digest.to_string(),
                 })
                 .collect(),

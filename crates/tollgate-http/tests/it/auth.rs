@@ -10,7 +10,7 @@ async fn health_and_metrics_need_no_token_and_everything_else_does() {
     let metrics = app.client.get(format!("{}/metrics", app.base_url)).send().await.expect("metrics");
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.expect("text");
-    assert!(text.contains("tollgate_audit_entries 2"), "{text}");
+    assert!(text.contains("tollgate_audit_entries 3"), "{text}");
 
     for path in ["/api/v1/teams", "/api/v1/openapi.json", "/api/v1/audit/verify", "/api/v1/register"] {
         let reply = app.call_as("", Method::GET, path, None).await;
@@ -55,7 +55,7 @@ async fn the_openapi_document_describes_every_endpoint() {
     assert!(reply.body["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
     let mut paths: Vec<String> = reply.body["paths"].as_object().expect("paths").keys().cloned().collect();
     paths.sort();
-    insta::assert_snapshot!(paths.join("\n"), @r"
+    insta::assert_snapshot!(paths.join("\n"), @"
     /apply
     /artifacts
     /artifacts/gc
@@ -64,7 +64,10 @@ async fn the_openapi_document_describes_every_endpoint() {
     /artifacts/{id}/signatures
     /artifacts/{id}/verify
     /audit
+    /audit/checkpoint
     /audit/export
+    /audit/keys
+    /audit/keys/rotate
     /audit/verify
     /deployments
     /deployments/{id}

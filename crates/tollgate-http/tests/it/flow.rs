@@ -187,6 +187,7 @@ async fn the_audit_log_records_every_change_and_verifies() {
     assert_eq!(
         actions,
         [
+            "signing_key.enroll",
             "user.create",
             "token.create",
             "team.create",
@@ -211,7 +212,7 @@ async fn the_audit_log_records_every_change_and_verifies() {
     let verify = app.get("/api/v1/audit/verify").await;
     assert_eq!(
         (verify.body["ok"].as_bool(), verify.body["entries"].as_u64()),
-        (Some(true), Some(19)),
+        (Some(true), Some(20)),
         "{:?}",
         verify.body
     );
@@ -226,6 +227,6 @@ async fn the_audit_log_records_every_change_and_verifies() {
     assert_eq!(export.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/x-ndjson"));
     let text = export.text().await.expect("text");
     let key = app.app.tollgate.verifying_key();
-    let report = tollgate_core::audit::export::verify_export(text.lines(), &[key]).expect("a readable export");
-    assert!(report.is_ok() && report.entries == 19 && report.unsigned_tail == 0, "{report}");
+    let report = tollgate_core::audit::export::verify_export(text.lines(), &[key], &[]).expect("a readable export");
+    assert!(report.is_ok() && report.entries == 20 && report.unsigned_tail == 0, "{report}");
 }

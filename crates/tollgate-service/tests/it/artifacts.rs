@@ -25,11 +25,8 @@ async fn push(
         team: "payments".to_owned(),
         ..ArtifactInput::default()
     };
-    let ticket = app.tollgate.start_push(&app.admin, input).await?;
-    let mut writer = app.tollgate.blob_writer().await?;
-    writer.write(content).await?;
-    let blob = writer.finish(None).await?;
-    app.tollgate.finish_push(&app.admin, ticket, blob).await
+    let mut reader = content;
+    app.tollgate.push_artifact(&app.admin, input, None, &mut reader).await
 }
 
 async fn last_action(app: &TestApp) -> serde_json::Value {
@@ -65,7 +62,7 @@ async fn identical_content_is_stored_once() {
     catalog(&app).await;
     push(&app, "ledger", "1.0.0", b"same bytes").await.expect("pushed");
     push(&app, "ledger-copy", "1.0.0", b"same bytes").await.expect("pushed");
-    assert_eq!(app.tollgate.blobs().list().await.expect("blobs").len(), 1);
+    assert_eq!(app.blobs.list().await.expect("blobs").len(), 1);
 }
 
 #[tokio::test]
@@ -151,7 +148,7 @@ async fn a_blob_edited_on_disk_is_caught_before_deploy() {
         app.tollgate.transition_release(&app.admin, &reference, action, None).await.expect("transition");
     }
     let artifact = app.tollgate.find_artifact(&app.admin, "api", "1.0.0").await.expect("api");
-    std::fs::write(app.tollgate.blobs().path(&artifact.digest), b"api@1.0.0 with a backdoor").expect("tampered");
+    std::fs::write(app.blobs.path(&artifact.digest), b"api@1.0.0 with a backdoor").expect("tampered");
     let before = app.row_counts().await;
     let succeeded = DeploymentInput { status: Some("succeeded".to_owned()), ..DeploymentInput::default() };
     let refused = app.tollgate.record_deployment(&app.admin, &reference, "dev", succeeded).await;
@@ -172,25 +169,29 @@ async fn evidence_is_parsed_and_a_broken_file_stores_nothing() {
         app.tollgate.create_release(&app.admin, release_input("1.0.0", &[("api", "1.0.0")])).await.expect("created");
     let reference = ReleaseRef::Id(release.id);
     let junit = include_bytes!("../../../tollgate-evidence/tests/fixtures/nextest-tollgate-core.junit.xml");
-    let record =
-        app.tollgate.upload_evidence(&app.admin, &reference, Some("api"), "junit", junit).await.expect("stored");
+    let record = app
+        .tollgate
+        .upload_evidence(&app.admin, &reference, Some("api"), "junit", &mut &junit[..])
+        .await
+        .expect("stored");
     assert_eq!((record.facts["failed"].as_u64(), record.kind.as_str()), (Some(0), "junit"));
     assert!(record.facts["total"].as_u64().is_some_and(|total| total > 0));
 
     let before = app.row_counts().await;
-    let blobs_before = app.tollgate.blobs().list().await.expect("blobs").len();
+    let blobs_before = app.blobs.list().await.expect("blobs").len();
     let truncated = &junit[..junit.len() / 2];
-    let refused = app.tollgate.upload_evidence(&app.admin, &reference, None, "junit", truncated).await;
+    let refused = app.tollgate.upload_evidence(&app.admin, &reference, None, "junit", &mut &truncated[..]).await;
     assert!(matches!(refused, Err(ServiceError::Evidence(_))), "{refused:?}");
-    let unknown_kind = app.tollgate.upload_evidence(&app.admin, &reference, None, "pdf", junit).await;
+    let unknown_kind = app.tollgate.upload_evidence(&app.admin, &reference, None, "pdf", &mut &junit[..]).await;
     assert!(matches!(unknown_kind, Err(ServiceError::Invalid(_))), "{unknown_kind:?}");
-    let foreign_service = app.tollgate.upload_evidence(&app.admin, &reference, Some("ledger"), "junit", junit).await;
+    let foreign_service =
+        app.tollgate.upload_evidence(&app.admin, &reference, Some("ledger"), "junit", &mut &junit[..]).await;
     assert_eq!(
         foreign_service.map(|_| ()).map_err(|e| e.to_string()),
         Err("invalid input: service: release 1.0.0 has no artifact for service ledger".to_owned())
     );
     assert_eq!(app.row_counts().await, before);
-    assert_eq!(app.tollgate.blobs().list().await.expect("blobs").len(), blobs_before);
+    assert_eq!(app.blobs.list().await.expect("blobs").len(), blobs_before);
 }
 
 #[tokio::test]

@@ -10,8 +10,9 @@ async fn checkpoints_are_signed_every_interval_and_the_chain_verifies() {
         app.tollgate.put_team(&app.admin, input, Upsert::Create).await.expect("created");
     }
     let report = app.tollgate.verify_audit(&app.admin).await.expect("verified");
-    // Bootstrap wrote 2 entries (user, token), then 5 teams: 7 entries, checkpoints at 3 and 6.
-    assert_eq!((report.entries, report.checkpoints_verified, report.unsigned_tail), (7, 2, 1), "{report}");
+    // Opening enrolled the root key (1, endorsed at once), bootstrap wrote the admin and its
+    // token (2, 3; the interval's checkpoint at 3), then 5 teams: 8 entries, checkpoints at 1, 3 and 6.
+    assert_eq!((report.entries, report.checkpoints_verified, report.unsigned_tail), (8, 3, 2), "{report}");
     assert!(app.tollgate.checkpoint_now().await.expect("checkpoint").is_some());
     assert!(app.tollgate.checkpoint_now().await.expect("checkpoint").is_none(), "the head is already signed");
     let report = app.tollgate.verify_audit(&app.admin).await.expect("verified");
@@ -26,7 +27,7 @@ async fn every_entry_names_actor_action_object_and_request() {
         .put_team(&principal, TeamInput { name: "payments".to_owned(), ..TeamInput::default() }, Upsert::Create)
         .await
         .expect("created");
-    let entries = app.tollgate.list_audit(&app.admin, 2, 10).await.expect("entries");
+    let entries = app.tollgate.list_audit(&app.admin, 3, 10).await.expect("entries");
     let body: serde_json::Value = serde_json::from_slice(&entries[0].body).expect("json");
     insta::assert_json_snapshot!(body, @r#"
     {
@@ -46,7 +47,7 @@ async fn every_entry_names_actor_action_object_and_request() {
       },
       "reason": null,
       "request_id": "req-42",
-      "seq": 3,
+      "seq": 4,
       "v": 1
     }
     "#);

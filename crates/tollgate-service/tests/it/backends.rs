@@ -3,9 +3,9 @@
 use tollgate_core::deployment::DeploymentInput;
 use tollgate_core::release::{ReleaseAction, ReleaseState};
 use tollgate_core::team::TeamInput;
+use tollgate_core::Page;
 use tollgate_service::catalog::Upsert;
 use tollgate_service::release::ReleaseRef;
-use tollgate_store::Page;
 use tollgate_testkit::fixtures::release_input;
 use tollgate_testkit::{TestApp, TestDb};
 
@@ -55,8 +55,11 @@ async fn the_main_story_runs_on_every_backend() {
         assert!(app.tollgate.authenticate(&token, None).await.is_err(), "{backend}");
 
         let junit = include_bytes!("../../../tollgate-evidence/tests/fixtures/nextest-tollgate-core.junit.xml");
-        let evidence =
-            app.tollgate.upload_evidence(&member, &reference, Some("api"), "junit", junit).await.expect("evidence");
+        let evidence = app
+            .tollgate
+            .upload_evidence(&member, &reference, Some("api"), "junit", &mut &junit[..])
+            .await
+            .expect("evidence");
         assert_eq!(
             app.tollgate.list_evidence(&member, &reference).await.expect("list")[0].id,
             evidence.id,

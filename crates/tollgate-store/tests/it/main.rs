@@ -3,8 +3,9 @@
 
 mod audit;
 mod records;
+mod supply_chain;
 
-use tollgate_store::Store;
+use tollgate_store::{DatabaseConfig, Store};
 use tollgate_testkit::TestDb;
 
 /// Runs `story` once per backend, on a fresh database each time.
@@ -22,4 +23,15 @@ where
         store.close().await;
         drop(database);
     }
+}
+
+/// A plain connection pool to the store's database, outside the store: what someone with the
+/// database's credentials (or its file) uses.
+pub async fn raw_pool(store: &Store) -> anyhow::Result<sqlx::AnyPool> {
+    let url = match store.config() {
+        DatabaseConfig::Sqlite { path } => format!("sqlite://{}", path.display()),
+        DatabaseConfig::Postgres { url } => url.clone(),
+    };
+    sqlx::any::install_default_drivers();
+    Ok(sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await?)
 }

@@ -3,7 +3,8 @@ use tollgate_core::deployment::{DeploymentInput, DeploymentStatus, Promotion};
 use tollgate_core::name::{EnvironmentName, LifecycleName, ServiceName, TeamName, UserName};
 use tollgate_core::release::ReleaseState;
 use tollgate_core::token::TokenSecret;
-use tollgate_store::{tx::NewDeployment, Page, StoreError};
+use tollgate_core::{Entity, Page};
+use tollgate_store::{tx::NewDeployment, StoreError};
 use tollgate_testkit::fixtures::{at, environment, lifecycle, release, service, team, user};
 
 use crate::on_every_backend;
@@ -62,7 +63,7 @@ async fn duplicate_keys_are_conflicts_and_roll_back_the_transaction() {
         let mut tx = store.begin().await?;
         tx.insert_team(&team("payments", &[])).await?;
         let duplicate = tx.insert_user(&user("ana", "member"), now).await;
-        assert!(matches!(duplicate, Err(StoreError::Conflict { entity: "user", .. })), "{duplicate:?}");
+        assert!(matches!(duplicate, Err(StoreError::Conflict { entity: Entity::User, .. })), "{duplicate:?}");
         drop(tx);
 
         let counts = store.read().await?.row_counts().await?;
@@ -88,6 +89,7 @@ async fn tokens_are_found_by_digest_and_revoked_once() {
                 secret_digest: secret.digest(),
                 created_at: now,
                 expires_at: Some(at("2026-04-01T00:00:00Z")),
+                parent: None,
             })
             .await?;
         tx.commit().await?;
@@ -128,7 +130,7 @@ async fn releases_keep_their_content_and_refuse_stale_writes() {
         let mut tx = store.begin().await?;
         tx.update_release_content(id, &changed, 1, now).await?;
         let stale = tx.update_release_state(id, ReleaseState::Planned, 1, now).await;
-        assert!(matches!(stale, Err(StoreError::Conflict { entity: "release", .. })), "{stale:?}");
+        assert!(matches!(stale, Err(StoreError::Conflict { entity: Entity::Release, .. })), "{stale:?}");
         tx.update_release_state(id, ReleaseState::Planned, 2, now).await?;
         tx.commit().await?;
         let stored = store.read().await?.find_release(id).await?.context("release")?;
@@ -189,8 +191,8 @@ async fn deployments_feed_the_register() {
 
         let rolled_back = deployment.finish(DeploymentStatus::RolledBack, now)?;
         let mut tx = store.begin().await?;
-        tx.update_deployment(&rolled_back, "succeeded").await?;
-        let stale = tx.update_deployment(&rolled_back, "succeeded").await;
+        tx.update_deployment(&rolled_back, DeploymentStatus::Succeeded).await?;
+        let stale = tx.update_deployment(&rolled_back, DeploymentStatus::Succeeded).await;
         assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{stale:?}");
         Ok(())
     })

@@ -1,4 +1,5 @@
-//! `tollgate audit`: list, verify (offline file, database, or server) and export.
+//! `tollgate audit`: list, verify (offline file, database, or server), export, checkpoint
+//! (a witness to keep), and the checkpoint signing keys.
 
 use std::io::Write;
 
@@ -6,12 +7,21 @@ use anyhow::{bail, Context as _};
 use ed25519_dalek::pkcs8::DecodePublicKey;
 use ed25519_dalek::VerifyingKey;
 use reqwest::Method;
-use tollgate_core::audit::VerifyReport;
-use tollgate_store::{DatabaseConfig, Store};
+use serde_json::json;
+use tollgate_core::audit::export::parse_witness;
+use tollgate_core::audit::{Checkpoint, TrustSource, VerifyReport};
+use tollgate_store::{AuditVerification, DatabaseConfig, Store};
 
-use crate::args::{AuditCommand, OutputFormat, VerifyArgs};
+use crate::args::{AuditCommand, AuditKeyCommand, OutputFormat, VerifyArgs};
 use crate::commands::Context;
-use crate::output::{print_json, print_list};
+use crate::output::{print_item, print_json, print_list, Column};
+
+const SIGNING_KEY: &[Column] = &[
+    ("key id", "/key_id"),
+    ("created", "/created_at"),
+    ("enrolled by entry", "/enrolled_seq"),
+    ("retired after", "/retired_seq"),
+];
 
 /// The outcome of a verify command: the report, printed, and whether it passed.
 pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<bool> {
@@ -33,14 +43,41 @@ pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<b
             export(context).await?;
             Ok(true)
         }
+        AuditCommand::Checkpoint => {
+            let checkpoint = context.client.get("/audit/checkpoint").await?;
+            // The witness file is this JSON line, whatever the output format.
+            println!("{}", serde_json::to_string(&checkpoint).context("printing the checkpoint")?);
+            Ok(true)
+        }
+        AuditCommand::Key(command) => {
+            key(context, command).await?;
+            Ok(true)
+        }
         AuditCommand::Verify(args) => verify(context, args).await,
     }
+}
+
+async fn key(context: &Context, command: AuditKeyCommand) -> anyhow::Result<()> {
+    match command {
+        AuditKeyCommand::List => print_list(context.output, &context.client.get("/audit/keys").await?, SIGNING_KEY),
+        AuditKeyCommand::Enroll { public_key, label } => {
+            let pem =
+                std::fs::read_to_string(&public_key).with_context(|| format!("reading {}", public_key.display()))?;
+            let enrolled = context.client.post("/audit/keys", &json!({ "public_key": pem, "label": label })).await?;
+            print_item(context.output, &enrolled, SIGNING_KEY);
+        }
+        AuditKeyCommand::Rotate => {
+            let rotated = context.client.post("/audit/keys/rotate", &json!({})).await?;
+            print_item(context.output, &rotated, SIGNING_KEY);
+        }
+    }
+    Ok(())
 }
 
 async fn export(context: &Context) -> anyhow::Result<()> {
     let mut response = context.client.request(Method::GET, "/audit/export", None).await?;
     if !response.status().is_success() {
-        bail!("the export failed with status {}", response.status());
+        return Err(context.client.read(response).await.expect_err("an unsuccessful response is a problem"));
     }
     let mut stdout = std::io::stdout().lock();
     while let Some(chunk) = response.chunk().await.context("reading the export")? {
@@ -52,13 +89,18 @@ async fn export(context: &Context) -> anyhow::Result<()> {
 
 async fn verify(context: &Context, args: VerifyArgs) -> anyhow::Result<bool> {
     let keys = args.public_keys.iter().map(|path| read_public_key(path)).collect::<anyhow::Result<Vec<_>>>()?;
+    let witnesses = args.witnesses.iter().map(|path| read_witness(path)).collect::<anyhow::Result<Vec<_>>>()?;
     let report = if let Some(file) = &args.file {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        tollgate_core::audit::export::verify_export(text.lines(), &keys)
+        tollgate_core::audit::export::verify_export(text.lines(), &keys, &witnesses)
             .with_context(|| format!("{} is not an audit export", file.display()))?
     } else if let Some(config) = database(&args)? {
-        verify_database(&config, &keys).await?
+        let verification = AuditVerification { trusted_keys: keys, max_unsigned_tail: args.max_unsigned, witnesses };
+        verify_database(&config, &verification).await?
     } else {
+        if !keys.is_empty() || !witnesses.is_empty() {
+            bail!("--public-key and --witness check a file (--file) or a database (--data-dir, --database-url)");
+        }
         let verdict = context.client.get("/audit/verify").await?;
         match context.output {
             OutputFormat::Json => print_json(&verdict),
@@ -67,12 +109,18 @@ async fn verify(context: &Context, args: VerifyArgs) -> anyhow::Result<bool> {
         return Ok(verdict["ok"].as_bool().unwrap_or(false));
     };
     match context.output {
-        OutputFormat::Json => print_json(&serde_json::json!({
+        OutputFormat::Json => print_json(&json!({
             "ok": report.is_ok(),
             "entries": report.entries,
             "head": report.head.map(|head| head.to_string()),
             "checkpoints_verified": report.checkpoints_verified,
             "unsigned_tail": report.unsigned_tail,
+            "untrusted_checkpoints": report.untrusted_checkpoints,
+            "witnesses_verified": report.witnesses_verified,
+            "trusted_keys": match report.trust {
+                TrustSource::Given { .. } => "given",
+                TrustSource::Recorded { .. } => "recorded in the database",
+            },
             "failed_entry": report.failure.as_ref().map(|failure| failure.seq),
             "message": report.to_string(),
         })),
@@ -90,19 +138,19 @@ fn database(args: &VerifyArgs) -> anyhow::Result<Option<DatabaseConfig>> {
 
 /// Verifies a database without changing it: SQLite is opened read-only; PostgreSQL is read
 /// through a plain connection, with no migration.
-async fn verify_database(config: &DatabaseConfig, keys: &[VerifyingKey]) -> anyhow::Result<VerifyReport> {
+async fn verify_database(config: &DatabaseConfig, verification: &AuditVerification) -> anyhow::Result<VerifyReport> {
     match config {
         DatabaseConfig::Sqlite { path } => {
             if !path.exists() {
                 bail!("no database at {}", path.display());
             }
             let path = path.clone();
-            let keys = keys.to_vec();
-            Ok(tokio::task::spawn_blocking(move || tollgate_store::sqlite::verify_file(&path, &keys)).await??)
+            let verification = verification.clone();
+            Ok(tokio::task::spawn_blocking(move || tollgate_store::sqlite::verify_file(&path, &verification)).await??)
         }
         DatabaseConfig::Postgres { .. } => {
             let store = Store::connect(config).await.context("opening the database")?;
-            let report = store.verify_audit(keys).await?;
+            let report = store.verify_audit(verification).await?;
             store.close().await;
             Ok(report)
         }
@@ -114,4 +162,10 @@ pub fn read_public_key(path: &std::path::Path) -> anyhow::Result<VerifyingKey> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     VerifyingKey::from_public_key_pem(&text)
         .map_err(|error| anyhow::anyhow!("{} is not an ed25519 public key: {error}", path.display()))
+}
+
+/// Reads a witness saved by `tollgate audit checkpoint`.
+fn read_witness(path: &std::path::Path) -> anyhow::Result<Checkpoint> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_witness(&text).map_err(|reason| anyhow::anyhow!("{} is not a saved checkpoint: {reason}", path.display()))
 }

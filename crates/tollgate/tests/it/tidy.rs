@@ -7,11 +7,12 @@ use std::process::Command;
 /// Every workspace crate and the workspace crates it may depend on (normal dependencies).
 const ALLOWED_ARROWS: &[(&str, &[&str])] = &[
     ("tollgate-core", &[]),
-    ("tollgate-evidence", &[]),
+    ("tollgate-evidence", &["tollgate-core"]),
     ("tollgate-config", &["tollgate-core"]),
     ("tollgate-store", &["tollgate-core"]),
     ("tollgate-service", &["tollgate-core", "tollgate-evidence", "tollgate-store"]),
-    ("tollgate-http", &["tollgate-core", "tollgate-store", "tollgate-service"]),
+    // Handlers see only core and service: no HTTP handler reaches into the store.
+    ("tollgate-http", &["tollgate-core", "tollgate-service"]),
     ("tollgate", &["tollgate-config", "tollgate-core", "tollgate-http", "tollgate-service", "tollgate-store"]),
     ("tollgate-testkit", &["tollgate-core", "tollgate-store", "tollgate-service", "tollgate-http"]),
 ];

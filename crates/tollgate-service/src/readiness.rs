@@ -1,0 +1,155 @@
+//! Whether a release's artifacts may ship, checked in two steps around the slow part.
+//!
+//! First, on a read snapshot, the check reads every artifact record, signature and trusted key
+//! it needs, then lets the connection go; the artifacts' content is hashed with no database
+//! connection held. The write that the check allows then runs in its own transaction, which
+//! first makes sure the release is still the one that was checked (same revision or, for a
+//! deployment, same manifest digest) and repeats the checks that need only records. So an edit
+//! that lands between the check and the write is either seen, or refuses the write: never
+//! slipped through.
+
+use tollgate_core::artifact::{record_problem, Artifact, ReadinessProblem, SignatureRecord, TrustedKeyRecord};
+use tollgate_core::attestation::{verify, Envelope, Subject, TrustedKey};
+use tollgate_core::release::{ArtifactRef, Release};
+use tollgate_store::Conn;
+
+use crate::release::{get_in, ReleaseRef};
+use crate::{ServiceError, ServiceResult, Tollgate};
+
+/// What a check of a release's artifacts reads, from one snapshot.
+#[derive(Debug, Clone)]
+pub(crate) struct ArtifactsSnapshot {
+    artifacts: Vec<ArtifactState>,
+    /// The trusted keys, when signatures are required.
+    keys: Option<Vec<TrustedKeyRecord>>,
+}
+
+#[derive(Debug, Clone)]
+struct ArtifactState {
+    reference: ArtifactRef,
+    stored: Option<Artifact>,
+    signatures: Vec<SignatureRecord>,
+}
+
+/// How the write checks that the release is still the one that was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// Nothing about the release may have changed (marking it ready).
+    Revision,
+    /// Its deployable content may not have changed: its state may move on (deployments).
+    ManifestDigest,
+}
+
+impl Tollgate {
+    /// Reads what checking `release`'s artifacts needs, in `conn`'s snapshot.
+    pub(crate) async fn read_artifacts(
+        &self,
+        conn: &mut Conn,
+        release: &Release,
+        require_signatures: bool,
+    ) -> ServiceResult<ArtifactsSnapshot> {
+        let keys = if require_signatures { Some(conn.list_trusted_keys().await?) } else { None };
+        let mut artifacts = Vec::with_capacity(release.content.artifacts.len());
+        for reference in &release.content.artifacts {
+            let stored = conn.find_artifact(&reference.name, &reference.version).await?;
+            let signatures = match (&stored, &keys) {
+                (Some(artifact), Some(_)) => conn.list_signatures(artifact.id).await?,
+                _ => Vec::new(),
+            };
+            artifacts.push(ArtifactState { reference: reference.clone(), stored, signatures });
+        }
+        Ok(ArtifactsSnapshot { artifacts, keys })
+    }
+
+    /// Every problem that keeps the artifacts from shipping: missing from the store, a digest
+    /// that differs, content that no longer verifies on disk, and (when signatures are required)
+    /// no valid signature by a trusted key. Hashes the content; holds no connection.
+    pub(crate) async fn artifact_problems(&self, snapshot: &ArtifactsSnapshot) -> ServiceResult<Vec<ReadinessProblem>> {
+        let mut problems = Vec::new();
+        for state in &snapshot.artifacts {
+            if let Some(problem) = record_problem(&state.reference, state.stored.as_ref()) {
+                problems.push(problem);
+                continue;
+            }
+            if let Err(error) = self.blobs.verify(&state.reference.digest).await {
+                let reason = error.to_string();
+                problems.push(ReadinessProblem::ContentCorrupt { artifact: state.reference.clone(), reason });
+                continue;
+            }
+            problems.extend(self.signature_problem(snapshot, state));
+        }
+        Ok(problems)
+    }
+
+    /// The problems judged from records alone (no hashing), for the second look inside the
+    /// write transaction.
+    fn record_problems(&self, snapshot: &ArtifactsSnapshot) -> Vec<ReadinessProblem> {
+        let mut problems = Vec::new();
+        for state in &snapshot.artifacts {
+            match record_problem(&state.reference, state.stored.as_ref()) {
+                Some(problem) => problems.push(problem),
+                None => problems.extend(self.signature_problem(snapshot, state)),
+            }
+        }
+        problems
+    }
+
+    fn signature_problem(&self, snapshot: &ArtifactsSnapshot, state: &ArtifactState) -> Option<ReadinessProblem> {
+        let registered = snapshot.keys.as_ref()?;
+        let artifact = state.stored.as_ref()?;
+        let keys = keys_for(registered, artifact);
+        let subject = Subject { name: artifact.name.to_string(), digest: artifact.digest };
+        let mut reasons = Vec::new();
+        for record in &state.signatures {
+            match Envelope::from_json(&record.envelope).and_then(|e| verify(&e, &keys, &subject, self.now())) {
+                Ok(_) => return None,
+                Err(error) => reasons.push(error.to_string()),
+            }
+        }
+        if reasons.is_empty() {
+            reasons.push("it has no signature".to_owned());
+        }
+        Some(ReadinessProblem::Unsigned { artifact: state.reference.clone(), reasons })
+    }
+
+    /// Inside the write transaction: the release as it is now, if it is still the one that
+    /// `checked` saw (by `binding`) and its records still pass. Fails with `ReleaseChanged`
+    /// otherwise, or `NotReady` when a record changed (a key revoked, an artifact removed).
+    pub(crate) async fn recheck_in(
+        &self,
+        conn: &mut Conn,
+        checked: &Release,
+        binding: Binding,
+        require_signatures: bool,
+    ) -> ServiceResult<Release> {
+        let current = get_in(conn, &ReleaseRef::Id(checked.id)).await?;
+        let unchanged = match binding {
+            Binding::Revision => current.revision == checked.revision,
+            Binding::ManifestDigest => current.manifest_digest() == checked.manifest_digest(),
+        };
+        if !unchanged {
+            return Err(ServiceError::ReleaseChanged {
+                release: checked.id,
+                checked: checked.revision,
+                current: current.revision,
+            });
+        }
+        let snapshot = self.read_artifacts(conn, &current, require_signatures).await?;
+        let problems = self.record_problems(&snapshot);
+        if !problems.is_empty() {
+            return Err(ServiceError::NotReady(problems));
+        }
+        Ok(current)
+    }
+}
+
+/// Of the registered keys, those whose signatures count for `artifact`: registered for its team
+/// or for no team, and for its builder or for no builder.
+pub(crate) fn keys_for(registered: &[TrustedKeyRecord], artifact: &Artifact) -> Vec<TrustedKey> {
+    registered
+        .iter()
+        .filter(|key| key.team.as_ref().is_none_or(|team| *team == artifact.team))
+        .filter(|key| key.builder.as_ref().is_none_or(|builder| artifact.provenance.builder.as_ref() == Some(builder)))
+        .map(|key| TrustedKey { key: key.public_key, name: key.name.clone(), revoked_at: key.revoked_at })
+        .collect()
+}
