@@ -22,6 +22,8 @@ pub enum HookPoint {
     BeforePushCommit,
     /// Garbage collection decided on a snapshot; the transactions that remove are next.
     BeforeRemoval,
+    /// An artifact's row is removed; the transaction that removes its blob is next.
+    BeforeBlobRemoval,
 }
 
 /// The armed points of one application.

@@ -229,6 +229,7 @@ impl Tollgate {
             Change { action: AuditAction::Remove, object, before: Some(artifact), after: None, reason: Some(&reason) };
         self.record_for(&mut tx, principal, change).await?;
         tx.commit().await?;
+        self.hooks.at(HookPoint::BeforeBlobRemoval).await;
         let removed = self.remove_blob_if_unreferenced(&candidate.digest).await?;
         Ok((decision, removed))
     }

@@ -5,4 +5,7 @@ mod artifacts;
 mod audit;
 mod auth;
 mod backends;
+mod races;
 mod release;
+mod storm;
+mod trust;
