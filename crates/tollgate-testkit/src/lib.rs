@@ -339,7 +339,7 @@ mod app {
     }
 }
 
-pub use crate::spawn::{spawn_app, Reply, SpawnedApp};
+pub use crate::spawn::{spawn_app, spawn_app_on, Reply, SpawnedApp, BACKEND_VAR};
 
 mod spawn {
     //! The real router, served on a random loopback port, with a client that authenticates.
@@ -347,7 +347,7 @@ mod spawn {
     use reqwest::{Method, StatusCode};
     use serde_json::Value;
 
-    use crate::TestApp;
+    use crate::{TestApp, TestDb};
 
     /// A running server on a fresh SQLite database.
     pub struct SpawnedApp {
@@ -356,9 +356,25 @@ mod spawn {
         pub client: reqwest::Client,
     }
 
-    /// Starts the HTTP application on `127.0.0.1:0`.
+    /// The variable choosing the database `spawn_app` uses: `sqlite` (the default) or `postgres`,
+    /// so the whole HTTP suite runs once per backend.
+    pub const BACKEND_VAR: &str = "TOLLGATE_TEST_BACKEND";
+
+    /// Starts the HTTP application on `127.0.0.1:0`, on a fresh database of the backend
+    /// `TOLLGATE_TEST_BACKEND` names.
     pub async fn spawn_app() -> SpawnedApp {
-        let app = TestApp::sqlite().await;
+        let db = match std::env::var(BACKEND_VAR).as_deref() {
+            Ok("postgres") => TestDb::postgres()
+                .await
+                .unwrap_or_else(|| panic!("{BACKEND_VAR}=postgres needs {}", crate::POSTGRES_URL_VAR)),
+            Ok("sqlite") | Err(_) => TestDb::sqlite(),
+            Ok(other) => panic!("{BACKEND_VAR} is sqlite or postgres, not {other}"),
+        };
+        spawn_app_on(TestApp::on(db, 1000).await).await
+    }
+
+    /// Serves `app` on `127.0.0.1:0`.
+    pub async fn spawn_app_on(app: TestApp) -> SpawnedApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port is free");
         let address = listener.local_addr().expect("the listener has an address");
         let router = tollgate_http::router(app.tollgate.clone());

@@ -175,6 +175,18 @@ fn a_body_of_another_format_or_position_is_malformed() {
     let body = br#"{"action":"team.create","seq":1,"v":2}"#.to_vec();
     let rows = vec![(1, entry_hash(&GENESIS, &body), body)];
     assert_eq!(verify(&Log { rows }, vec![]), "FAILED: entry 1: malformed: format version 2, expected 1");
+
+    // The same values as an array are not an entry; an entry without an action is one.
+    let body = br#"[1,1,"team.create"]"#.to_vec();
+    let rows = vec![(1, entry_hash(&GENESIS, &body), body)];
+    let report = verify(&Log { rows }, vec![]);
+    assert!(report.starts_with("FAILED: entry 1: malformed: not an audit entry: invalid type: sequence"), "{report}");
+    let body = br#"{"seq":1,"v":1}"#.to_vec();
+    let rows = vec![(1, entry_hash(&GENESIS, &body), body)];
+    assert_eq!(
+        verify(&Log { rows }, vec![]),
+        "FAILED: entries 1 to 1: no checkpoint signed by a trusted key covers any entry"
+    );
 }
 
 /// A log whose entry `at` enrolls (or, with `replaces`, rotates in) `new_key`.

@@ -182,14 +182,46 @@ struct Pending {
     replaces: Option<String>,
 }
 
-/// The parts of an entry body verification reads. Canonical JSON sorts keys, so `seq` and `v`
-/// come last; every other field is skipped.
-#[derive(Deserialize)]
+/// The parts of an entry body verification reads: it must be a JSON object with `v` and
+/// `seq`; `action` is read when present (key entries); every other field is skipped.
 struct EntryHead<'a> {
     v: u32,
     seq: u64,
-    #[serde(borrow)]
-    action: Cow<'a, str>,
+    action: Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for EntryHead<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<EntryHead<'a>, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = EntryHead<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            // Only a map: an array of the same values is not an entry.
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<EntryHead<'de>, A::Error> {
+                let (mut v, mut seq, mut action) = (None, None, None);
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "v" => v = Some(map.next_value()?),
+                        "seq" => seq = Some(map.next_value()?),
+                        "action" => action = Some(map.next_value::<Cow<'de, str>>()?),
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(EntryHead {
+                    v: v.ok_or_else(|| serde::de::Error::missing_field("v"))?,
+                    seq: seq.ok_or_else(|| serde::de::Error::missing_field("seq"))?,
+                    action,
+                })
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
 }
 
 #[derive(Deserialize)]
@@ -317,9 +349,10 @@ impl ChainVerifier {
         if head.seq != seq {
             return Err(format!("it says it is entry {}", head.seq));
         }
-        if head.action == ENROLL_ACTION || head.action == ROTATE_ACTION {
-            let entry: KeyEntry = serde_json::from_slice(body).map_err(|error| format!("{}: {error}", head.action))?;
-            let key = entry.after.verifying_key().map_err(|reason| format!("{}: {reason}", head.action))?;
+        let action = head.action.as_deref().unwrap_or_default();
+        if action == ENROLL_ACTION || action == ROTATE_ACTION {
+            let entry: KeyEntry = serde_json::from_slice(body).map_err(|error| format!("{action}: {error}"))?;
+            let key = entry.after.verifying_key().map_err(|reason| format!("{action}: {reason}"))?;
             self.pending.push(Pending { seq, key_id: entry.after.key_id, key, replaces: entry.after.replaces });
         }
         Ok(())
@@ -381,18 +414,24 @@ impl ChainVerifier {
         }
     }
 
+    /// The checks that need the whole log, in order: evidence that entries were removed or
+    /// the log disagrees with itself first, then coverage by trusted checkpoints. The first that
+    /// fails is reported.
     fn judge_end(&mut self, entries: u64, recorded_head: Option<(u64, Sha256Digest)>) {
         let beyond: Vec<Checkpoint> =
             self.checkpoints.range(entries + 1..).flat_map(|(_, list)| list.clone()).collect();
+        let mut truncated = None;
         for checkpoint in beyond {
             match self.trusted_key(&checkpoint, checkpoint.tree_size) {
                 Some(key) if checkpoint.verify_signature(&key) => {
-                    let tree_size = checkpoint.tree_size;
-                    self.fail(entries + 1, ChainProblem::Truncated { tree_size, entries });
-                    return;
+                    truncated.get_or_insert(checkpoint.tree_size);
                 }
                 _ => self.untrusted_checkpoints += 1,
             }
+        }
+        if let Some(tree_size) = truncated {
+            self.fail(entries + 1, ChainProblem::Truncated { tree_size, entries });
+            return;
         }
         if let Some((&tree_size, _)) = self.witnesses.range(entries + 1..).next() {
             self.fail(entries + 1, ChainProblem::WitnessBeyondEnd { tree_size, entries });
@@ -406,11 +445,9 @@ impl ChainVerifier {
                 return;
             }
         }
-        if let Some(declared) = self.policy.declared_entries {
-            if declared != entries {
-                self.fail(entries.min(declared) + 1, ChainProblem::CountMismatch { declared, found: entries });
-                return;
-            }
+        if let Some(declared) = self.policy.declared_entries.filter(|declared| *declared != entries) {
+            self.fail(entries.min(declared) + 1, ChainProblem::CountMismatch { declared, found: entries });
+            return;
         }
         if entries > 0 && self.checkpoints_verified == 0 {
             self.fail(1, ChainProblem::NoTrustedCheckpoint { entries });

@@ -4,6 +4,7 @@ mod artifacts;
 mod auth;
 mod bad_input;
 mod flow;
+mod trust;
 
 use serde_json::{json, Value};
 use tollgate_testkit::SpawnedApp;
