@@ -26,6 +26,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let data_dir =
         tempfile::Builder::new().prefix("tollgate-demo-").tempdir().context("creating a temporary data directory")?;
     let storage = StorageArgs { data_dir: data_dir.path().to_owned(), database_url: None };
+    let mut signals = serve::Signals::install()?;
     let running = serve::start(&storage, None, args.listen, tollgate_service::Settings::default()).await?;
     let url = format!("http://{}", running.address);
     let token = running.admin_token.clone().context("a fresh data directory creates the admin token")?;
@@ -42,7 +43,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("try:   TOLLGATE_SERVER={url} TOLLGATE_TOKEN={token} tollgate release list");
     if !args.exit {
         println!("press Ctrl-C to stop (the demo data is deleted on exit)");
-        serve::shutdown_signal().await?;
+        signals.wait().await?;
     }
     running.stop().await?;
     drop(data_dir);

@@ -42,6 +42,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_evidence_bytes: args.max_evidence_bytes,
         ..Settings::default()
     };
+    // Installed before the address is printed: whoever reads it may signal at once.
+    let mut signals = Signals::install()?;
     let running = start(&args.storage, args.signing_key.as_deref(), args.listen, settings).await?;
     println!("tollgate listening on http://{}", running.address);
     if let Some(token) = &running.admin_token {
@@ -50,7 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let Running { shutdown, mut task, .. } = running;
     tokio::select! {
-        signalled = shutdown_signal() => {
+        signalled = signals.wait() => {
             signalled?;
             tracing::info!("shutting down");
             let _ = shutdown.send(());
@@ -125,13 +127,28 @@ async fn checkpoint_timer(tollgate: Tollgate, every: std::time::Duration) {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        outcome = tokio::signal::ctrl_c() => outcome.context("waiting for Ctrl-C")?,
-        _ = terminate.recv() => {}
+/// The signals that stop the server, SIGINT (Ctrl-C) and SIGTERM, handled from the moment
+/// they are installed.
+pub struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
     }
-    Ok(())
+
+    /// Resolves on the first SIGINT or SIGTERM.
+    pub async fn wait(&mut self) -> anyhow::Result<()> {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        Ok(())
+    }
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod demo;
+mod keys;
 mod tamper;
 mod tidy;
 

@@ -50,7 +50,7 @@ const DROP_DEFENCES: &str = "DROP TRIGGER audit_entries_no_update; DROP TRIGGER 
 /// The full attack on a copy of `data_dir`: rewrite entry `seq`, recompute every later hash
 /// and the head, delete every checkpoint; with `attacker`, also record the attacker's key and
 /// sign a fresh checkpoint at the head with it. Returns the copy.
-fn rewritten(
+pub(crate) fn rewritten(
     data_dir: &Path,
     scratch: &Path,
     seq: i64,
