@@ -340,6 +340,23 @@ pub struct SignatureRecord {
     pub created_at: Timestamp,
 }
 
+/// What the audit log records about a refused push: the content that was offered. A stored
+/// format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushAttempt {
+    pub digest: String,
+    pub size: u64,
+}
+
+/// What the audit log records when a signature is attached: the key that made it and the
+/// digest it is about. A stored format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureAttached {
+    pub key_id: String,
+    pub key_name: String,
+    pub digest: String,
+}
+
 /// Why a release is not ready to move to `ready`, or an artifact not fit to deploy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadinessProblem {

@@ -52,6 +52,8 @@ pub mod page;
 pub mod release;
 pub mod retention;
 pub mod service;
+#[cfg(test)]
+mod stored_formats;
 pub mod team;
 pub mod token;
 pub mod user;

@@ -8,8 +8,8 @@
 
 use tokio::io::AsyncRead;
 use tollgate_core::artifact::{
-    decide_push, Artifact, ArtifactId, ArtifactInput, ArtifactName, ArtifactVersion, PushOutcome, Recorded,
-    SignatureRecord, TrustedKeyId, TrustedKeyRecord,
+    decide_push, Artifact, ArtifactId, ArtifactInput, ArtifactName, ArtifactVersion, PushAttempt, PushOutcome,
+    Recorded, SignatureAttached, SignatureRecord, TrustedKeyId, TrustedKeyRecord,
 };
 use tollgate_core::attestation::{parse_public_key_pem, verify, Envelope, Subject, TrustedKey, VerifiedAttestation};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
@@ -26,27 +26,12 @@ use crate::hooks::HookPoint;
 use crate::readiness::keys_for;
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
-/// What the log records about a refused push: the content that was offered. A stored format.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PushAttempt {
-    pub digest: String,
-    pub size: u64,
-}
-
 /// What a push did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pushed {
     pub artifact: Artifact,
     /// False when the same content was already stored under the name and version.
     pub created: bool,
-}
-
-/// What the log records when a signature is attached. A stored format.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SignatureAttached {
-    pub key_id: String,
-    pub key_name: String,
-    pub digest: String,
 }
 
 /// The result of checking an artifact now: its content and each signature.

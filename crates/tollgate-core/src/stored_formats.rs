@@ -1,0 +1,184 @@
+//! Every type that goes into an audit entry's `before` or `after`, serialized as the log stores
+//! it. The entries are signed: a renamed field or a changed spelling would silently change what
+//! new entries say about the same record, so each shape is pinned by a snapshot here.
+//! (`AuditRecord` itself, `SigningKeyEntry` and `EvidenceUploaded` have theirs beside their
+//! types.)
+
+use ed25519_dalek::SigningKey;
+
+use crate::artifact::{
+    Artifact, ArtifactId, ArtifactInput, PushAttempt, SignatureAttached, Tag, TrustedKeyId, TrustedKeyRecord,
+};
+use crate::deployment::{Deployment, DeploymentId, DeploymentStatus, Promotion};
+use crate::digest::Sha256Digest;
+use crate::environment::EnvironmentInput;
+use crate::lifecycle::LifecycleInput;
+use crate::name::{EnvironmentName, TeamName, UserName};
+use crate::release::{ArtifactRefInput, Release, ReleaseId, ReleaseInput, ReleaseState, ScopeItemInput};
+use crate::retention::{LegalHold, PolicyId, RetentionPolicy, Selector};
+use crate::service::ServiceInput;
+use crate::team::TeamInput;
+use crate::token::{ApiToken, TokenId};
+use crate::user::UserInput;
+use crate::Timestamp;
+
+fn at(value: &str) -> Timestamp {
+    value.parse().expect("a timestamp")
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("a stored format serializes")
+}
+
+#[test]
+fn catalog_records() {
+    let user = UserInput { name: "ana".into(), display_name: Some("Ana".into()), role: Some("auditor".into()) };
+    insta::assert_snapshot!("user", json(&user.parse().expect("valid")));
+    let team = TeamInput {
+        name: "payments".into(),
+        display_name: None,
+        members: vec!["ana".into()],
+        artifact_pattern: Some("payments/[a-z-]+".into()),
+    };
+    insta::assert_snapshot!("team", json(&team.parse().expect("valid")));
+    let service = ServiceInput {
+        name: "ledger".into(),
+        owner: "payments".into(),
+        criticality: Some("high".into()),
+        depends_on: vec!["postgres-main".into()],
+        description: Some("the books".into()),
+    };
+    insta::assert_snapshot!("service", json(&service.parse().expect("valid")));
+    let environment = EnvironmentInput { name: "prod".into(), tier: "prod".into(), region: Some("eu".into()) };
+    insta::assert_snapshot!("environment", json(&environment.parse().expect("valid")));
+    let lifecycle = LifecycleInput { name: "default".into(), environments: vec!["dev".into(), "prod".into()] };
+    insta::assert_snapshot!("lifecycle", json(&lifecycle.parse().expect("valid")));
+}
+
+#[test]
+fn tokens_releases_and_deployments() {
+    let token = ApiToken {
+        id: TokenId(7),
+        user: UserName::parse("ana").expect("name"),
+        description: "ci".into(),
+        prefix: "tg_0123abcd".into(),
+        created_at: at("2026-03-01T12:00:00Z"),
+        expires_at: Some(at("2026-04-01T00:00:00Z")),
+        revoked_at: None,
+        parent: Some(TokenId(3)),
+    };
+    insta::assert_snapshot!("token", json(&token));
+    let input = ReleaseInput {
+        version: "1.4.0".into(),
+        lifecycle: "default".into(),
+        release_type: "minor".into(),
+        artifacts: vec![ArtifactRefInput {
+            service: "ledger".into(),
+            name: "payments/ledger".into(),
+            version: "1.4.0".into(),
+            digest: Sha256Digest::of(b"ledger").to_string(),
+        }],
+        scope: vec![
+            ScopeItemInput { ticket: "PAY-1".into(), title: "Faster refunds".into(), included: true, reason: None },
+            ScopeItemInput {
+                ticket: "PAY-2".into(),
+                title: "Dark mode".into(),
+                included: false,
+                reason: Some("not tested".into()),
+            },
+        ],
+        rollback_criteria: Some("error ratio above 1% for 5 minutes".into()),
+        ..ReleaseInput::default()
+    };
+    let release = Release {
+        id: ReleaseId(42),
+        content: input.parse().expect("valid"),
+        state: ReleaseState::ScopeFrozen,
+        created_by: UserName::parse("ana").expect("name"),
+        created_at: at("2026-03-01T12:00:00Z"),
+        updated_at: at("2026-03-02T12:00:00Z"),
+        revision: 3,
+    };
+    insta::assert_snapshot!("release", json(&release));
+    let deployment = Deployment {
+        id: DeploymentId(9),
+        release: ReleaseId(42),
+        release_version: "1.4.0".parse().expect("semver"),
+        environment: EnvironmentName::parse("prod").expect("name"),
+        manifest_digest: release.manifest_digest(),
+        status: DeploymentStatus::Succeeded,
+        promotion: Promotion::EmergencySkipped { skipped: EnvironmentName::parse("staging").expect("name") },
+        actor: UserName::parse("ana").expect("name"),
+        started_at: at("2026-03-03T10:00:00Z"),
+        finished_at: Some(at("2026-03-03T10:05:00Z")),
+        rolled_back_at: None,
+    };
+    insta::assert_snapshot!("deployment", json(&deployment));
+}
+
+#[test]
+fn supply_chain_records() {
+    let new = ArtifactInput {
+        name: "payments/ledger".into(),
+        version: "1.4.0".into(),
+        team: "payments".into(),
+        media_type: Some("application/gzip".into()),
+        repository: Some("https://git.example/payments".into()),
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        build_id: Some("run-7".into()),
+        builder: Some("https://ci.example".into()),
+        tags: vec!["sox".into()],
+    }
+    .parse()
+    .expect("valid");
+    let artifact = Artifact {
+        id: ArtifactId(5),
+        name: new.name,
+        version: new.version,
+        team: new.team,
+        digest: Sha256Digest::of(b"ledger"),
+        size: 6,
+        media_type: new.media_type,
+        provenance: new.provenance,
+        tags: new.tags,
+        created_by: UserName::parse("ana").expect("name"),
+        created_at: at("2026-03-01T12:00:00Z"),
+    };
+    insta::assert_snapshot!("artifact", json(&artifact));
+    insta::assert_snapshot!(
+        "push_attempt",
+        json(&PushAttempt { digest: Sha256Digest::of(b"other").to_string(), size: 5 })
+    );
+    let signed = SignatureAttached {
+        key_id: "0123456789abcdef".into(),
+        key_name: "ci".into(),
+        digest: Sha256Digest::of(b"ledger").to_string(),
+    };
+    insta::assert_snapshot!("signature_attached", json(&signed));
+    let key = TrustedKeyRecord {
+        id: TrustedKeyId(2),
+        key_id: "0123456789abcdef".into(),
+        name: "ci".into(),
+        team: Some(TeamName::parse("payments").expect("name")),
+        builder: None,
+        public_key: SigningKey::from_bytes(&[1; 32]).verifying_key(),
+        created_by: UserName::parse("ana").expect("name"),
+        created_at: at("2026-03-01T12:00:00Z"),
+        revoked_at: Some(at("2026-03-05T00:00:00Z")),
+    };
+    insta::assert_snapshot!("trusted_key", json(&key));
+    let policy = RetentionPolicy {
+        id: PolicyId(1),
+        selector: Selector::Team(TeamName::parse("payments").expect("name")),
+        keep_last: Some(10),
+        keep_deployed_days: Some(90),
+    };
+    insta::assert_snapshot!("retention_policy", json(&policy));
+    let hold = LegalHold {
+        tag: Tag::parse("sox").expect("tag"),
+        reason: "audit 2026".into(),
+        created_by: UserName::parse("ana").expect("name"),
+        created_at: at("2026-03-01T12:00:00Z"),
+    };
+    insta::assert_snapshot!("legal_hold", json(&hold));
+}
