@@ -1,6 +1,10 @@
 //! Audit benchmarks, in one run: verifying a 1,000,000-entry SQLite audit log against the raw
-//! SHA-256 rate over the same bytes, and audit entries appended per second through the HTTP API
-//! with 8 concurrent clients (SQLite, and PostgreSQL when `TOLLGATE_TEST_POSTGRES_URL` is set).
+//! SHA-256 rate over the same bytes, the same log verified on PostgreSQL (when
+//! `TOLLGATE_TEST_POSTGRES_URL` is set), and audit entries appended per second through the HTTP
+//! API with 8 concurrent clients (SQLite, with `synchronous = FULL`, and PostgreSQL).
+//!
+//! `TOLLGATE_BENCH_SECTIONS` (comma-separated: `sqlite`, `postgres`, `api`) runs only some
+//! sections; all run by default.
 //!
 //! The API is measured with two requests that each append one entry: creating a team, whose
 //! use case re-reads the whole catalog and so slows down as teams accumulate, and creating a
@@ -40,6 +44,7 @@ const REQUESTS_PER_CLIENT: usize = 500;
 const START_SECOND: i64 = 1_772_366_400;
 
 const VERIFY_TARGET: Duration = Duration::from_secs(2);
+const POSTGRES_VERIFY_TARGET: Duration = Duration::from_secs(4);
 const HASHING_SHARE_TARGET: f64 = 0.5;
 
 fn main() -> anyhow::Result<()> {
@@ -47,26 +52,86 @@ fn main() -> anyhow::Result<()> {
     print_machine()?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("building the tokio runtime")?;
-    let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let path = dir.path().join("tollgate.db");
     let signing_key = SigningKey::from_bytes(&[7; 32]);
+    let sections = std::env::var("TOLLGATE_BENCH_SECTIONS").unwrap_or_else(|_| "sqlite,postgres,api".to_owned());
+    let wants = |section: &str| sections.split(',').any(|wanted| wanted.trim() == section);
 
-    heading("1. Generating 1,000,000 audit entries in SQLite (StoreTx::append_audit)");
-    let generated = runtime.block_on(generate(&path, &signing_key))?;
-    heading("2. Verifying them (tollgate_store::sqlite::verify_file)");
-    let verification = bench_verify(&path, &signing_key, &generated)?;
-    heading("3. Raw SHA-256 over the same bytes, in memory, one thread");
-    let raw = bench_raw_sha256(&path, &generated)?;
-    let hashing = report_hashing(&generated, &verification, &raw);
-    drop(dir);
-
-    heading("4. Audit entries appended per second through the API, 8 concurrent clients");
-    let api = runtime.block_on(bench_api_on_every_backend())?;
+    let mut hashing = None;
+    if wants("sqlite") {
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let path = dir.path().join("tollgate.db");
+        heading("1. Generating 1,000,000 audit entries in SQLite (StoreTx::append_audit)");
+        let store = runtime.block_on(Store::open(&DatabaseConfig::Sqlite { path: path.clone() }))?;
+        let generated = runtime.block_on(generate(&store, &signing_key))?;
+        // Closing the last connection checkpoints the WAL into the database file.
+        runtime.block_on(store.close());
+        print_file_sizes(&path)?;
+        heading("2. Verifying them (tollgate_store::sqlite::verify_file)");
+        let verification = bench_verify(&path, &signing_key, &generated)?;
+        heading("3. Raw SHA-256 over the same bytes, in memory, one thread");
+        let raw = bench_raw_sha256(&path, &generated)?;
+        hashing = Some(report_hashing(&generated, &verification, &raw));
+    }
+    let mut postgres = None;
+    if wants("postgres") {
+        heading("4. The same 1,000,000 entries on PostgreSQL: generated, then verified (Store::verify_audit)");
+        postgres = runtime.block_on(bench_postgres(&signing_key))?;
+    }
+    let mut api = Vec::new();
+    if wants("api") {
+        heading("5. Audit entries appended per second through the API, 8 concurrent clients");
+        api = runtime.block_on(bench_api_on_every_backend())?;
+    }
 
     heading("Summary");
-    print_summary(&hashing, &api);
+    print_summary(hashing.as_ref(), postgres.as_ref(), &api);
     println!("total bench time: {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Verification timings on PostgreSQL.
+struct PostgresVerification {
+    median: Duration,
+    runs: Vec<Duration>,
+}
+
+/// Generates the log on a fresh PostgreSQL database and verifies it `N_RUNS` times; `None` when
+/// no PostgreSQL server is configured.
+async fn bench_postgres(signing_key: &SigningKey) -> anyhow::Result<Option<PostgresVerification>> {
+    let Some(db) = TestDb::postgres().await else {
+        println!("postgres: skipped, {} is not set", tollgate_testkit::POSTGRES_URL_VAR);
+        return Ok(None);
+    };
+    let store = Store::open(db.config()).await.context("opening the PostgreSQL benchmark database")?;
+    let generated = generate(&store, signing_key).await?;
+    let verification = tollgate_store::AuditVerification {
+        trusted_keys: vec![signing_key.verifying_key()],
+        max_unsigned_tail: CHECKPOINT_INTERVAL,
+        witnesses: Vec::new(),
+    };
+    let mut runs = Vec::with_capacity(N_RUNS);
+    for run in 1..=N_RUNS {
+        let cpu_before = process_cpu_time();
+        let started = Instant::now();
+        let report = store.verify_audit(&verification).await.context("verifying on PostgreSQL")?;
+        let elapsed = started.elapsed();
+        let cpu = process_cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| format!("{:.2} s", (after - before).as_secs_f64()))
+            .unwrap_or_else(|| "unknown".to_owned());
+        ensure!(report.is_ok(), "verification failed: {report}");
+        ensure!(report.entries == N_ENTRIES, "verification covered {} entries", report.entries);
+        ensure!(report.head.map(|head| *head.as_bytes()) == Some(generated.head), "another head");
+        println!(
+            "  run {run}: {:7.3} s  {:7.1} MB/s  cpu {cpu} (this process; the server's own cpu is not counted)",
+            elapsed.as_secs_f64(),
+            rate(generated.n_hashed_bytes, elapsed)
+        );
+        runs.push(elapsed);
+    }
+    store.close().await;
+    drop(db);
+    Ok(Some(PostgresVerification { median: median(&runs), runs }))
 }
 
 /// What generation produced, to check the later steps against.
@@ -75,11 +140,9 @@ struct Generated {
     n_hashed_bytes: u64,
 }
 
-/// Fills a fresh SQLite database with `N_ENTRIES` entries and a checkpoint every
+/// Fills a fresh database with `N_ENTRIES` entries and a checkpoint every
 /// `CHECKPOINT_INTERVAL`, through the same store calls the service uses.
-async fn generate(path: &Path, signing_key: &SigningKey) -> anyhow::Result<Generated> {
-    let config = DatabaseConfig::Sqlite { path: path.to_owned() };
-    let store = Store::open(&config).await.context("opening the benchmark database")?;
+async fn generate(store: &Store, signing_key: &SigningKey) -> anyhow::Result<Generated> {
     let fixtures = Fixtures::new()?;
     let cpu_before = process_cpu_time();
     let started = Instant::now();
@@ -117,8 +180,6 @@ async fn generate(path: &Path, signing_key: &SigningKey) -> anyhow::Result<Gener
             println!("  {done:>9} entries  {elapsed:6.1} s  ({:.0} entries/s)", done as f64 / elapsed);
         }
     }
-    // Closing the last connection checkpoints the WAL into the database file.
-    store.close().await;
     let elapsed = started.elapsed();
     let cpu = process_cpu_time().zip(cpu_before).map(|(after, before)| after - before);
     let n_body_bytes = n_hashed_bytes - 32 * N_ENTRIES;
@@ -136,7 +197,6 @@ async fn generate(path: &Path, signing_key: &SigningKey) -> anyhow::Result<Gener
         megabytes(n_body_bytes),
         n_body_bytes / N_ENTRIES
     );
-    print_file_sizes(path)?;
     Ok(Generated { head, n_hashed_bytes })
 }
 
@@ -697,24 +757,34 @@ fn quarter_rates(started: Instant, finished: &[Instant]) -> String {
     rates.join(", ")
 }
 
-fn print_summary(hashing: &Hashing, api: &[ApiResult]) {
-    let verify_met = hashing.verify_median < VERIFY_TARGET;
-    let share = hashing.verify_rate / hashing.raw_rate;
-    let share_met = share >= HASHING_SHARE_TARGET;
-    println!(
-        "[{}] verify 1,000,000 entries in under 2 s: median {:.3} s (first run {:.3} s)",
-        met(verify_met),
-        hashing.verify_median.as_secs_f64(),
-        hashing.verify_cold.as_secs_f64()
-    );
-    println!(
-        "[{}] hashing inside verify at >= 50% of the raw sha256 rate: {:.0}% \
-         ({:.1} MB/s vs {:.1} MB/s; verify includes reading SQLite)",
-        met(share_met),
-        share * 100.0,
-        hashing.verify_rate,
-        hashing.raw_rate
-    );
+fn print_summary(hashing: Option<&Hashing>, postgres: Option<&PostgresVerification>, api: &[ApiResult]) {
+    if let Some(hashing) = hashing {
+        let verify_met = hashing.verify_median < VERIFY_TARGET;
+        let share = hashing.verify_rate / hashing.raw_rate;
+        let share_met = share >= HASHING_SHARE_TARGET;
+        println!(
+            "[{}] SQLite: verify 1,000,000 entries in under 2 s: median {:.3} s (first run {:.3} s)",
+            met(verify_met),
+            hashing.verify_median.as_secs_f64(),
+            hashing.verify_cold.as_secs_f64()
+        );
+        println!(
+            "[{}] hashing inside verify at >= 50% of the raw sha256 rate: {:.0}% \
+             ({:.1} MB/s vs {:.1} MB/s; verify includes reading SQLite)",
+            met(share_met),
+            share * 100.0,
+            hashing.verify_rate,
+            hashing.raw_rate
+        );
+    }
+    if let Some(postgres) = postgres {
+        println!(
+            "[{}] PostgreSQL: verify 1,000,000 entries in under 4 s: median {:.3} s (runs: {})",
+            met(postgres.median < POSTGRES_VERIFY_TARGET),
+            postgres.median.as_secs_f64(),
+            format_runs(&postgres.runs)
+        );
+    }
     for result in api {
         println!(
             "[info] {:<8} {:<20}: {:.0} audit entries/s with {N_CLIENTS} clients \
