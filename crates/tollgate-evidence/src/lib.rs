@@ -4,6 +4,7 @@
 //! (Cobertura XML, LCOV), static-analysis reports (SARIF 2.1.0) and software bills of materials
 //! (CycloneDX JSON 1.4 to 1.6). [`parse`] takes the bytes of one such file and returns [`Facts`],
 //! a small normalized summary that policies can ask questions of and that is stored as JSON.
+//! [`Facts::summary`] says the same in one line for people.
 //!
 //! This crate is pure: it takes `&[u8]` and returns facts or an [`EvidenceError`]. It reads no
 //! files, does no async work and fetches nothing, so it never resolves external entities or
@@ -22,6 +23,7 @@ mod junit;
 mod lcov;
 pub mod limits;
 mod sarif;
+mod summary;
 mod text;
 mod xml;
 

@@ -123,3 +123,26 @@ fn llvm_cov_agrees_with_itself_across_lcov_and_cobertura() {
     assert!(attributes.contains(&format!("lines-valid=\"{}\"", cobertura.lines_total)));
     assert!(attributes.contains(&format!("lines-covered=\"{}\"", cobertura.lines_covered)));
 }
+
+#[test]
+fn every_real_report_has_a_one_line_summary() {
+    let summaries: Vec<String> = [
+        (EvidenceKind::Junit, "nextest-demo.junit.xml"),
+        (EvidenceKind::Junit, "pytest-demo.junit.xml"),
+        (EvidenceKind::Cobertura, "coveragepy-demo.cobertura.xml"),
+        (EvidenceKind::Lcov, "llvm-cov-tollgate-core.lcov"),
+        (EvidenceKind::Sarif, "demo.clippy.sarif"),
+        (EvidenceKind::Cyclonedx, "tollgate.cdx.json"),
+    ]
+    .into_iter()
+    .map(|(kind, name)| format!("{name}: {}", facts(kind, name).summary()))
+    .collect();
+    insta::assert_snapshot!(summaries.join("\n"), @r"
+    nextest-demo.junit.xml: 3 tests: 2 passed, 1 failed (122 ms)
+    pytest-demo.junit.xml: 5 tests: 3 passed, 1 failed, 1 skipped (98 ms)
+    coveragepy-demo.cobertura.xml: lines 81.4% (22/27), branches 62.5% (5/8), 2 files
+    llvm-cov-tollgate-core.lcov: lines 90.5% (1393/1538), no branch data, 15 files
+    demo.clippy.sarif: 6 findings: 1 error, 5 warnings (clippy)
+    tollgate.cdx.json: 274 components, no vulnerabilities, licenses: MIT OR Apache-2.0 (149), MIT (44), Apache-2.0 OR MIT (28) and 18 more
+    ");
+}

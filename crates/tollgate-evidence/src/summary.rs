@@ -1,0 +1,272 @@
+//! One-line summaries of [`Facts`] for people: what a CLI table or a web page shows instead of
+//! the stored JSON.
+//!
+//! A summary is for reading, not for parsing: its wording may change between versions, unlike
+//! the stored format. Counts of zero are left out where they add nothing ("120 tests: 120
+//! passed"), and rates are rounded down, so "100.0%" means everything was covered.
+
+use std::collections::BTreeMap;
+
+use crate::facts::{CoverageFacts, Facts, FindingFacts, FindingLevel, SbomFacts, Severity, TestFacts};
+
+/// How many licenses an SBOM summary names before it says "and N more".
+const LICENSES_SHOWN: usize = 3;
+
+impl Facts {
+    /// A one-line summary, such as `7 tests: 5 passed, 1 failed, 1 skipped (1.3 s)`.
+    pub fn summary(&self) -> String {
+        match self {
+            Facts::Tests(facts) => facts.summary(),
+            Facts::Coverage(facts) => facts.summary(),
+            Facts::Findings(facts) => facts.summary(),
+            Facts::Sbom(facts) => facts.summary(),
+        }
+    }
+}
+
+impl TestFacts {
+    /// `7 tests: 5 passed, 1 failed, 1 skipped (1.3 s)`; outcomes with no test are left out.
+    pub fn summary(&self) -> String {
+        if self.total == 0 {
+            return "no tests".to_owned();
+        }
+        let mut outcomes = vec![format!("{} passed", self.passed)];
+        outcomes.extend(nonzero(self.failed, "failed", "failed"));
+        outcomes.extend(nonzero(self.errors, "error", "errors"));
+        outcomes.extend(nonzero(self.skipped, "skipped", "skipped"));
+        format!("{}: {} ({})", count(self.total, "test", "tests"), outcomes.join(", "), duration(self.duration_seconds))
+    }
+}
+
+impl CoverageFacts {
+    /// `lines 81.2% (1234/1520), branches 60.0% (30/50), 42 files`.
+    pub fn summary(&self) -> String {
+        let lines = match self.line_rate {
+            Some(rate) => format!("lines {} ({}/{})", percent(rate), self.lines_covered, self.lines_total),
+            None => "no instrumented lines".to_owned(),
+        };
+        let branches = match self.branch_rate {
+            Some(rate) => format!("branches {} ({}/{})", percent(rate), self.branches_covered, self.branches_total),
+            None => "no branch data".to_owned(),
+        };
+        format!("{lines}, {branches}, {}", count(self.files, "file", "files"))
+    }
+}
+
+impl FindingFacts {
+    /// `12 findings: 1 error, 3 warnings, 8 notes (clippy)`; levels with no finding are left out.
+    pub fn summary(&self) -> String {
+        let levels: Vec<String> = FindingLevel::ALL
+            .into_iter()
+            .filter_map(|level| {
+                let n_findings = self.by_level.get(&level).copied().unwrap_or(0);
+                match level {
+                    FindingLevel::Error => nonzero(n_findings, "error", "errors"),
+                    FindingLevel::Warning => nonzero(n_findings, "warning", "warnings"),
+                    FindingLevel::Note => nonzero(n_findings, "note", "notes"),
+                    FindingLevel::None => nonzero(n_findings, "with level none", "with level none"),
+                }
+            })
+            .collect();
+        let mut summary = if self.total == 0 {
+            "no findings".to_owned()
+        } else {
+            format!("{}: {}", count(self.total, "finding", "findings"), levels.join(", "))
+        };
+        if !self.tools.is_empty() {
+            summary.push_str(&format!(" ({})", self.tools.join(", ")));
+        }
+        summary
+    }
+}
+
+impl SbomFacts {
+    /// `143 components, 3 vulnerabilities (1 high, 2 medium), licenses: MIT (80), Apache-2.0 (40),
+    /// ISC (5) and 4 more, 3 without license`.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![count(self.components, "component", "components")];
+        parts.push(self.vulnerability_summary());
+        parts.push(license_summary(&self.licenses));
+        if self.components_without_license > 0 {
+            parts.push(format!("{} without license", self.components_without_license));
+        }
+        parts.join(", ")
+    }
+
+    fn vulnerability_summary(&self) -> String {
+        let n_vulnerabilities = self.vulnerabilities.len() as u64;
+        if n_vulnerabilities == 0 {
+            return "no vulnerabilities".to_owned();
+        }
+        let severities: Vec<String> = Severity::ALL
+            .into_iter()
+            .filter_map(|severity| {
+                let n_severity = self.vulnerabilities_by_severity.get(&severity).copied().unwrap_or(0);
+                (n_severity > 0).then(|| format!("{n_severity} {}", severity_name(severity)))
+            })
+            .collect();
+        format!("{} ({})", count(n_vulnerabilities, "vulnerability", "vulnerabilities"), severities.join(", "))
+    }
+}
+
+/// The most used licenses first (ties by name), then how many others there are.
+fn license_summary(licenses: &BTreeMap<String, u64>) -> String {
+    if licenses.is_empty() {
+        return "no licenses".to_owned();
+    }
+    let mut by_use: Vec<(&String, &u64)> = licenses.iter().collect();
+    by_use.sort_by(|(name_a, n_a), (name_b, n_b)| n_b.cmp(n_a).then(name_a.cmp(name_b)));
+    let shown: Vec<String> =
+        by_use.iter().take(LICENSES_SHOWN).map(|(name, n_components)| format!("{name} ({n_components})")).collect();
+    let mut summary = format!("licenses: {}", shown.join(", "));
+    if by_use.len() > LICENSES_SHOWN {
+        summary.push_str(&format!(" and {} more", by_use.len() - LICENSES_SHOWN));
+    }
+    summary
+}
+
+fn severity_name(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "critical",
+        Severity::High => "high",
+        Severity::Medium => "medium",
+        Severity::Low => "low",
+        Severity::Info => "info",
+        Severity::None => "none",
+        Severity::Unknown => "unknown",
+    }
+}
+
+/// `1 test`, `2 tests`.
+fn count(n: u64, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+/// Like [`count`], but nothing for zero.
+fn nonzero(n: u64, singular: &str, plural: &str) -> Option<String> {
+    (n > 0).then(|| count(n, singular, plural))
+}
+
+/// A rate as a percentage with one decimal, rounded down: only a full rate shows as `100.0%`.
+fn percent(rate: f64) -> String {
+    format!("{:.1}%", (rate * 1000.0).floor() / 10.0)
+}
+
+/// `40 ms`, `1.3 s`, `2 min 5 s`.
+fn duration(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.0} ms", seconds * 1000.0)
+    } else if seconds < 60.0 {
+        format!("{seconds:.1} s")
+    } else {
+        let whole = seconds.round() as u64;
+        format!("{} min {} s", whole / 60, whole % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::VulnerabilityFact;
+
+    fn check(facts: Facts, expected: &str) {
+        assert_eq!(facts.summary(), expected);
+    }
+
+    fn tests(passed: u64, failed: u64, skipped: u64, errors: u64, duration_seconds: f64) -> Facts {
+        Facts::Tests(TestFacts {
+            total: passed + failed + skipped + errors,
+            passed,
+            failed,
+            skipped,
+            errors,
+            duration_seconds,
+            suites: Vec::new(),
+        })
+    }
+
+    fn coverage(lines: (u64, u64), branches: (u64, u64), files: u64) -> Facts {
+        let rate = |(covered, total): (u64, u64)| (total > 0).then(|| covered as f64 / total as f64);
+        Facts::Coverage(CoverageFacts {
+            lines_covered: lines.0,
+            lines_total: lines.1,
+            line_rate: rate(lines),
+            branches_covered: branches.0,
+            branches_total: branches.1,
+            branch_rate: rate(branches),
+            files,
+        })
+    }
+
+    fn findings(levels: [u64; 4], tools: &[&str]) -> Facts {
+        Facts::Findings(FindingFacts {
+            total: levels.iter().sum(),
+            by_level: FindingLevel::ALL.into_iter().zip(levels).collect(),
+            by_rule: BTreeMap::new(),
+            by_file: BTreeMap::new(),
+            tools: tools.iter().map(|tool| tool.to_string()).collect(),
+        })
+    }
+
+    fn sbom(components: u64, licenses: &[(&str, u64)], without_license: u64, severities: &[Severity]) -> Facts {
+        let mut by_severity: BTreeMap<Severity, u64> = Severity::ALL.into_iter().map(|s| (s, 0)).collect();
+        for severity in severities {
+            *by_severity.entry(*severity).or_default() += 1;
+        }
+        Facts::Sbom(SbomFacts {
+            spec_version: "1.5".to_owned(),
+            components,
+            licenses: licenses.iter().map(|(name, n)| (name.to_string(), *n)).collect(),
+            components_without_license: without_license,
+            vulnerabilities: severities
+                .iter()
+                .map(|severity| VulnerabilityFact { id: None, severity: *severity, affects: Vec::new() })
+                .collect(),
+            vulnerabilities_by_severity: by_severity,
+        })
+    }
+
+    #[test]
+    fn a_test_report_counts_outcomes_and_leaves_out_the_empty_ones() {
+        check(tests(5, 1, 1, 0, 1.25), "7 tests: 5 passed, 1 failed, 1 skipped (1.2 s)");
+        check(tests(120, 0, 0, 0, 0.042), "120 tests: 120 passed (42 ms)");
+        check(tests(0, 0, 0, 1, 125.0), "1 test: 0 passed, 1 error (2 min 5 s)");
+        check(tests(0, 0, 0, 0, 0.0), "no tests");
+    }
+
+    #[test]
+    fn coverage_rounds_rates_down_so_only_full_coverage_shows_100_percent() {
+        check(coverage((1234, 1520), (30, 50), 42), "lines 81.1% (1234/1520), branches 60.0% (30/50), 42 files");
+        check(coverage((9999, 10000), (1, 1), 1), "lines 99.9% (9999/10000), branches 100.0% (1/1), 1 file");
+        check(coverage((0, 0), (0, 0), 0), "no instrumented lines, no branch data, 0 files");
+    }
+
+    #[test]
+    fn findings_are_counted_by_level_with_their_tools() {
+        check(findings([1, 3, 8, 0], &["clippy"]), "12 findings: 1 error, 3 warnings, 8 notes (clippy)");
+        check(
+            findings([0, 1, 0, 2], &["semgrep", "clippy"]),
+            "3 findings: 1 warning, 2 with level none (semgrep, clippy)",
+        );
+        check(findings([0, 0, 0, 0], &[]), "no findings");
+    }
+
+    #[test]
+    fn a_bill_of_materials_names_vulnerabilities_by_severity_and_the_most_used_licenses() {
+        check(
+            sbom(
+                143,
+                &[("MIT", 80), ("Apache-2.0", 40), ("ISC", 5), ("BSD-3-Clause", 5), ("Zlib", 1)],
+                3,
+                &[Severity::Medium, Severity::High, Severity::Medium],
+            ),
+            "143 components, 3 vulnerabilities (1 high, 2 medium), \
+             licenses: MIT (80), Apache-2.0 (40), BSD-3-Clause (5) and 2 more, 3 without license",
+        );
+        check(
+            sbom(1, &[("MIT", 1)], 0, &[Severity::Unknown]),
+            "1 component, 1 vulnerability (1 unknown), licenses: MIT (1)",
+        );
+        check(sbom(0, &[], 0, &[]), "0 components, no vulnerabilities, no licenses");
+    }
+}
