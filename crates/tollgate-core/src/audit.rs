@@ -6,6 +6,7 @@
 //! so removing entries from the end is detected too. This module only computes and checks; it
 //! reads no rows and no files.
 
+pub mod body;
 pub mod export;
 mod verify;
 
