@@ -4,7 +4,7 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tollgate_core::release::TransitionError;
 use tollgate_core::Entity;
 use tollgate_service::signing::SigningKeyProblem;
@@ -60,7 +60,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
 ];
 
 /// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
     /// A URI naming the problem type: `urn:tollgate:problem:<code>`.
     #[serde(rename = "type")]
@@ -71,12 +71,12 @@ pub struct Problem {
     /// The stable, machine-readable code (see `docs/api-errors.md`).
     pub code: String,
     /// Every offending field and what is wrong with it, when there are several.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
 
 /// One problem with one field.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
     /// Path of the field in the request (`artifacts[0].digest`); empty for the request as a whole.
     pub field: String,

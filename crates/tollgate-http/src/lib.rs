@@ -5,7 +5,7 @@
 //! result; they hold no business rules. Every `/api/v1` endpoint requires a bearer token.
 #![forbid(unsafe_code)]
 
-mod api;
+pub mod api;
 pub mod error;
 mod extract;
 mod metrics;

@@ -12,7 +12,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Auth, JsonBody, QueryParams};
 use crate::AppState;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyRequest {
     #[serde(default)]
@@ -25,7 +25,7 @@ pub struct ApplyRequest {
     pub services: Vec<ServiceRequest>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyQuery {
@@ -34,14 +34,14 @@ pub struct ApplyQuery {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PlanResponse {
     /// Whether the plan was written (false on a dry run or when nothing changes).
     pub applied: bool,
     pub changes: Vec<PlannedChangeResponse>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PlannedChangeResponse {
     /// `team`, `environment`, `lifecycle` or `service`.
     pub kind: String,

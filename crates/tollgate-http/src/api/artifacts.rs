@@ -16,7 +16,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Auth, JsonBody, QueryParams};
 use crate::AppState;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PushQuery {
@@ -35,7 +35,7 @@ pub struct PushQuery {
     pub digest: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ArtifactResponse {
     pub id: i64,
     pub name: String,
@@ -75,7 +75,7 @@ impl From<Artifact> for ArtifactResponse {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
@@ -166,7 +166,7 @@ pub async fn content(
         .into_response())
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SignatureResponse {
     pub key_id: String,
     pub key_name: String,
@@ -187,7 +187,7 @@ pub async fn sign(
     Ok((StatusCode::CREATED, Json(SignatureResponse { key_id: verified.key_id, key_name: verified.key_name, builder })))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VerificationResponse {
     pub ok: bool,
     pub artifact: ArtifactResponse,
@@ -196,7 +196,7 @@ pub struct VerificationResponse {
     pub signatures: Vec<SignatureCheck>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SignatureCheck {
     pub key_id: String,
     pub valid: bool,
@@ -229,7 +229,7 @@ pub async fn verify(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRequest {
     pub name: String,
@@ -241,7 +241,7 @@ pub struct KeyRequest {
     pub public_key: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyResponse {
     pub id: i64,
     pub key_id: String,
@@ -311,7 +311,7 @@ pub async fn revoke_key(
     Ok(Json(state.tollgate.revoke_key(&principal, TrustedKeyId(id)).await?.into()))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GcQuery {
@@ -320,14 +320,14 @@ pub struct GcQuery {
     pub dry_run: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CollectionResponse {
     pub dry_run: bool,
     pub removed_blobs: usize,
     pub decisions: Vec<DecisionResponse>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DecisionResponse {
     pub artifact: i64,
     pub name: String,
@@ -373,7 +373,7 @@ pub async fn gc(
     Ok(Json(state.tollgate.collect_garbage(&principal, query.dry_run).await?.into()))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRequest {
     /// `name:<artifact name>` or `team:<team>`.
@@ -382,7 +382,7 @@ pub struct PolicyRequest {
     pub keep_deployed_days: Option<u32>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PolicyResponse {
     pub id: i64,
     pub selector: String,
@@ -427,7 +427,7 @@ pub async fn put_policy(
     Ok(Json(policy.into()))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
     pub tag: String,
@@ -445,7 +445,7 @@ pub async fn hold(
     Ok(StatusCode::CREATED)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseHoldRequest {
     pub reason: String,

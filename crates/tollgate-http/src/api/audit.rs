@@ -22,7 +22,7 @@ use crate::AppState;
 /// Entries per page of an export.
 const EXPORT_PAGE: i64 = 1000;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
@@ -32,7 +32,7 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntryResponse {
     pub seq: u64,
     pub hash: String,
@@ -41,7 +41,7 @@ pub struct AuditEntryResponse {
     pub entry: serde_json::Value,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VerifyResponse {
     pub ok: bool,
     pub entries: u64,

@@ -27,7 +27,7 @@ pub struct TeamRequest {
     pub artifact_pattern: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TeamResponse {
     pub name: String,
     pub display_name: String,
@@ -70,7 +70,7 @@ pub struct ServiceRequest {
     pub description: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ServiceResponse {
     pub name: String,
     pub owner: String,
@@ -112,7 +112,7 @@ pub struct EnvironmentRequest {
     pub region: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnvironmentResponse {
     pub name: String,
     pub tier: String,
@@ -143,7 +143,7 @@ pub struct LifecycleRequest {
     pub environments: Vec<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LifecycleResponse {
     pub name: String,
     pub environments: Vec<String>,

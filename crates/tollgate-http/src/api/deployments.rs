@@ -15,7 +15,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Auth, JsonBody, QueryParams};
 use crate::AppState;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentRequest {
     /// Release id or version.
@@ -28,14 +28,14 @@ pub struct DeploymentRequest {
     pub finished_at: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FinishRequest {
     /// `succeeded` or `failed` for a running deployment, `rolled_back` for a succeeded one.
     pub status: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeploymentResponse {
     pub id: i64,
     pub release: i64,
@@ -80,7 +80,7 @@ impl From<Deployment> for DeploymentResponse {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentQuery {
@@ -92,7 +92,7 @@ pub struct DeploymentQuery {
     pub cursor: Option<i64>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterQuery {
@@ -102,21 +102,21 @@ pub struct RegisterQuery {
     pub at: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RegisterResponse {
     #[schema(value_type = String, format = DateTime)]
     pub at: jiff::Timestamp,
     pub environments: Vec<EnvironmentRegisterResponse>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnvironmentRegisterResponse {
     pub environment: String,
     pub tier: String,
     pub services: Vec<RunningServiceResponse>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RunningServiceResponse {
     pub service: String,
     pub artifact: String,

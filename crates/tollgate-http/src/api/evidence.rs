@@ -14,7 +14,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Auth, QueryParams};
 use crate::AppState;
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceQuery {
@@ -24,7 +24,7 @@ pub struct EvidenceQuery {
     pub service: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EvidenceResponse {
     pub id: i64,
     pub release: i64,

@@ -105,7 +105,7 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 /// Paging of long lists: up to `limit` items after `cursor` (from the previous page).
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
@@ -122,7 +122,7 @@ impl PageQuery {
 }
 
 /// A page of items and the cursor of the next page, if there is one.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Paginated<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<i64>,

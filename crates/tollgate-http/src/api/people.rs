@@ -13,7 +13,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Auth, JsonBody};
 use crate::AppState;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserRequest {
     /// Login name: lower-case letters, digits and dashes.
@@ -23,7 +23,7 @@ pub struct UserRequest {
     pub role: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserResponse {
     pub name: String,
     pub display_name: String,
@@ -36,7 +36,7 @@ impl From<User> for UserResponse {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Whose token; yourself when absent. Only an admin issues tokens for others.
@@ -46,7 +46,7 @@ pub struct TokenRequest {
     pub expires_at: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     pub id: i64,
     pub user: String,
@@ -75,7 +75,7 @@ impl From<ApiToken> for TokenResponse {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct IssuedTokenResponse {
     pub token: TokenResponse,
     /// The secret. Shown only in this response; store it now.

@@ -87,7 +87,7 @@ impl From<ReleaseRequest> for ReleaseInput {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReleaseResponse {
     pub id: i64,
     pub version: String,
@@ -167,7 +167,7 @@ impl From<Release> for ReleaseResponse {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
     /// `plan`, `freeze_scope`, `unfreeze_scope`, `mark_ready`, `close`, `roll_back` or `cancel`.
