@@ -1,11 +1,15 @@
-//! A small client of the REST API, for the CLI. It speaks JSON and turns problem documents into
-//! errors that say what went wrong, field by field.
+//! A small client of the REST API, for the CLI. It writes the API's `*Request` types, reads its
+//! `*Response` types, and turns problem documents into errors that say what went wrong, field by
+//! field.
 
 use std::fmt;
 
 use anyhow::Context;
-use reqwest::Method;
+use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
+use tollgate_http::error::Problem;
 
 /// A connection to one server with one token.
 #[derive(Clone)]
@@ -22,29 +26,42 @@ impl fmt::Debug for Client {
     }
 }
 
+/// A successful answer: the response type it decodes to, and the JSON it was decoded from.
+///
+/// `--output json` prints `json`, so it shows exactly what the server sent: a field this build
+/// does not know, or a null the type would spell differently, is not lost.
+#[derive(Debug)]
+pub struct Answer<T> {
+    pub value: T,
+    pub json: Value,
+}
+
 /// A problem the server answered with.
 #[derive(Debug)]
 pub struct ApiProblem {
-    pub status: u16,
-    pub code: String,
-    pub detail: String,
-    pub errors: Vec<(String, String)>,
+    pub problem: Problem,
 }
 
 impl fmt::Display for ApiProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.errors.len() > 1 {
-            write!(f, "{} ({}):", self.code, self.status)?;
-            for (field, message) in &self.errors {
-                if field.is_empty() {
-                    write!(f, "\n  {message}")?;
+        let problem = &self.problem;
+        if problem.code.is_empty() {
+            write!(f, "status {}", problem.status)?;
+        } else {
+            write!(f, "{} ({})", problem.code, problem.status)?;
+        }
+        if problem.errors.len() > 1 {
+            f.write_str(":")?;
+            for error in &problem.errors {
+                if error.field.is_empty() {
+                    write!(f, "\n  {}", error.message)?;
                 } else {
-                    write!(f, "\n  {field}: {message}")?;
+                    write!(f, "\n  {}: {}", error.field, error.message)?;
                 }
             }
             Ok(())
         } else {
-            write!(f, "{} ({}): {}", self.code, self.status, self.detail)
+            write!(f, ": {}", problem.detail)
         }
     }
 }
@@ -56,86 +73,98 @@ impl Client {
         Client { base_url: base_url.trim_end_matches('/').to_owned(), token, http: reqwest::Client::new() }
     }
 
-    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.send(Method::GET, path, None).await
-    }
-
-    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        self.send(Method::POST, path, Some(body)).await
-    }
-
-    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
-        self.send(Method::DELETE, path, None).await
-    }
-
-    /// Sends a request to `/api/v1{path}` and returns the JSON body, or the problem as an error.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
-        let response = self.request(method, path, body).await?;
-        self.read(response).await
-    }
-
-    /// Sends a JSON request whose success has no body.
-    pub async fn send_no_content(&self, method: Method, path: &str, body: &Value) -> anyhow::Result<()> {
-        let response = self.request(method, path, Some(body)).await?;
-        if response.status().is_success() {
-            return Ok(());
+    /// A request to `/api/v1{path}` carrying the token; add a query or a body, then [`Client::call`] it.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self.http.request(method, format!("{}/api/v1{path}", self.base_url));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
         }
-        self.read(response).await.map(drop)
     }
 
-    /// Sends a raw (streamed) body.
-    pub async fn request_body(
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Answer<T>> {
+        self.call(self.request(Method::GET, path)).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> anyhow::Result<Answer<T>> {
+        self.call(self.request(Method::POST, path).json(body)).await
+    }
+
+    /// Sends `content` as the raw body of a POST with a query, as artifacts and evidence are sent.
+    pub async fn upload<Q: Serialize, T: DeserializeOwned>(
         &self,
-        method: Method,
         path: &str,
-        body: reqwest::Body,
-    ) -> anyhow::Result<reqwest::Response> {
-        let url = format!("{}/api/v1{path}", self.base_url);
-        let mut request = self.http.request(method, &url).header("content-type", "application/octet-stream").body(body);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.with_context(|| format!("cannot reach the Tollgate server at {}", self.base_url))
+        query: &Q,
+        content: reqwest::Body,
+    ) -> anyhow::Result<Answer<T>> {
+        let request = self
+            .request(Method::POST, path)
+            .query(query)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(content);
+        self.call(request).await
     }
 
-    /// The JSON body of a response, or its problem as an error.
-    pub async fn read(&self, response: reqwest::Response) -> anyhow::Result<Value> {
-        let status = response.status();
+    /// GETs a stream: the successful response, unread, or the problem as an error.
+    pub async fn download(&self, path: &str) -> anyhow::Result<Response> {
+        let response = self.send(self.request(Method::GET, path)).await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(problem(response).await.into())
+        }
+    }
+
+    /// Sends a request and decodes the answer, or returns the problem as an error.
+    pub async fn call<T: DeserializeOwned>(&self, request: RequestBuilder) -> anyhow::Result<Answer<T>> {
+        let response = self.send(request).await?;
+        if !response.status().is_success() {
+            return Err(problem(response).await.into());
+        }
         let bytes = response.bytes().await.context("reading the response")?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes).context("the server answered with something other than JSON");
-        }
-        let problem: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-        Err(ApiProblem {
-            status: status.as_u16(),
-            code: text(&problem["code"]),
-            detail: problem["detail"]
-                .as_str()
-                .map_or_else(|| String::from_utf8_lossy(&bytes).into_owned(), str::to_owned),
-            errors: problem["errors"]
-                .as_array()
-                .map(|errors| errors.iter().map(|e| (text(&e["field"]), text(&e["message"]))).collect())
-                .unwrap_or_default(),
-        }
-        .into())
+        let json = serde_json::from_slice(&bytes).context("the server answered with something other than JSON")?;
+        let value = serde_json::from_slice(&bytes).with_context(|| {
+            format!("the server's answer does not have the expected shape: {}", String::from_utf8_lossy(&bytes))
+        })?;
+        Ok(Answer { value, json })
     }
 
-    /// Sends a request and returns the raw response, for streams.
-    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<reqwest::Response> {
-        let url = format!("{}/api/v1{path}", self.base_url);
-        let mut request = self.http.request(method, &url);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
+    /// Sends a request whose success has no body.
+    pub async fn call_no_content(&self, request: RequestBuilder) -> anyhow::Result<()> {
+        let response = self.send(request).await?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(problem(response).await.into())
         }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+    }
+
+    async fn send(&self, request: RequestBuilder) -> anyhow::Result<Response> {
         request.send().await.with_context(|| format!("cannot reach the Tollgate server at {}", self.base_url))
     }
 }
 
-/// Percent-encodes a path segment or query value.
+/// The problem document of a failed response; a body that is not one (from a proxy, say) becomes
+/// the detail of a problem without a code.
+async fn problem(response: Response) -> ApiProblem {
+    let status = response.status();
+    let bytes = response.bytes().await.unwrap_or_default();
+    let problem = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        let title = status.canonical_reason().unwrap_or_default().to_owned();
+        let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        Problem {
+            problem_type: "about:blank".to_owned(),
+            detail: if text.is_empty() { title.clone() } else { text },
+            title,
+            status: status.as_u16(),
+            code: String::new(),
+            errors: Vec::new(),
+        }
+    });
+    ApiProblem { problem }
+}
+
+/// Percent-encodes a path segment.
 pub fn encode(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {

@@ -5,15 +5,23 @@
 //! serving (or stops, with `--exit`).
 
 use anyhow::Context as _;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tollgate_core::attestation::{sign, Provenance, Statement, Subject};
 use tollgate_core::digest::Sha256Digest;
+use tollgate_evidence::Facts;
+use tollgate_http::api::apply::PlanResponse;
+use tollgate_http::api::artifacts::{ArtifactResponse, KeyRequest, KeyResponse, PushQuery, SignatureResponse};
+use tollgate_http::api::audit::VerifyResponse;
+use tollgate_http::api::deployments::{DeploymentRequest, DeploymentResponse, RegisterResponse};
+use tollgate_http::api::evidence::{EvidenceQuery, EvidenceResponse};
+use tollgate_http::api::releases::{
+    ArtifactRefBody, ReleaseRequest, ReleaseResponse, ScopeItemBody, TransitionRequest,
+};
 
 use crate::args::{DemoArgs, StorageArgs};
-use crate::client::Client;
-use crate::commands::apply::request_body;
-use crate::commands::release::{register_rows, REGISTER};
-use crate::output::table;
+use crate::client::{Answer, Client};
+use crate::commands::apply::apply_request;
+use crate::output::Tabular;
 use crate::serve;
 
 const EXAMPLE: &str = include_str!("../../../examples/tollgate.yaml");
@@ -53,15 +61,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let config = tollgate_config::load("examples/tollgate.yaml", EXAMPLE)
         .map_err(|e| anyhow::anyhow!(e.messages().join("\n")))?;
-    let plan = client.post("/apply", &request_body(&config.input)).await?;
-    let created = plan["changes"].as_array().map_or(0, |changes| changes.len());
-    println!("\n== applied examples/tollgate.yaml: {created} objects created");
+    let plan: Answer<PlanResponse> = client.post("/apply", &apply_request(&config.input)).await?;
+    println!("\n== applied examples/tollgate.yaml: {} objects created", plan.value.changes.len());
 
     // A CI signing key, trusted for the team's artifacts.
     let signing_key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let public_key = tollgate_core::attestation::public_key_pem(&signing_key.verifying_key());
-    let key = client.post("/keys", &json!({ "name": "demo-ci", "team": "payments", "public_key": public_key })).await?;
-    println!("\n== trusted signing key {} (demo-ci) for team payments", key["key_id"].as_str().unwrap_or_default());
+    let key_request =
+        KeyRequest { name: "demo-ci".to_owned(), team: Some("payments".to_owned()), builder: None, public_key };
+    let key: Answer<KeyResponse> = client.post("/keys", &key_request).await?;
+    println!("\n== trusted signing key {} (demo-ci) for team payments", key.value.key_id);
 
     let releases = [
         ("1.0.0", vec![("ledger", "3.2.0"), ("payments-api", "1.0.0"), ("checkout-web", "1.0.0")]),
@@ -72,44 +81,51 @@ async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<(
         let mut references = Vec::new();
         for (service, artifact_version) in &artifacts {
             let pushed = push_signed(client, &signing_key, service, artifact_version).await?;
-            println!(
-                "   pushed and signed {service}@{artifact_version} ({} bytes, {})",
-                pushed["size"],
-                pushed["digest"].as_str().unwrap_or_default()
-            );
-            references.push(
-                json!({ "service": service, "name": service, "version": artifact_version, "digest": pushed["digest"] }),
-            );
+            println!("   pushed and signed {service}@{artifact_version} ({} bytes, {})", pushed.size, pushed.digest);
+            references.push(ArtifactRefBody {
+                service: service.to_string(),
+                name: service.to_string(),
+                version: artifact_version.to_string(),
+                digest: pushed.digest,
+            });
         }
-        let release = client.post("/releases", &release_request(version, references)).await?;
-        println!("   manifest {}", release["manifest_digest"].as_str().unwrap_or_default());
+        let release: Answer<ReleaseResponse> = client.post("/releases", &release_request(version, references)).await?;
+        println!("   manifest {}", release.value.manifest_digest);
         for (kind, file) in [("junit", JUNIT), ("cyclonedx", SBOM)] {
-            let path = format!("/releases/{version}/evidence?kind={kind}");
-            let response = client.request_body(reqwest::Method::POST, &path, reqwest::Body::from(file)).await?;
-            let evidence = client.read(response).await?;
-            println!("   evidence {kind}: {}", summary(kind, &evidence["facts"]));
+            let query = EvidenceQuery { kind: kind.to_owned(), service: None };
+            let path = format!("/releases/{version}/evidence");
+            let evidence: Answer<EvidenceResponse> = client.upload(&path, &query, reqwest::Body::from(file)).await?;
+            let facts: Facts = serde_json::from_value(evidence.value.facts).context("the server's facts")?;
+            println!("   evidence {kind}: {}", facts.summary());
         }
         for action in ["plan", "freeze_scope", "mark_ready"] {
-            let moved = client.post(&format!("/releases/{version}/transitions"), &json!({ "action": action })).await?;
-            println!("   {action:<13} -> {}", moved["state"].as_str().unwrap_or_default());
+            let transition = TransitionRequest { action: action.to_owned(), reason: None };
+            let moved: Answer<ReleaseResponse> =
+                client.post(&format!("/releases/{version}/transitions"), &transition).await?;
+            println!("   {action:<13} -> {}", moved.value.state);
         }
         for environment in PATH {
-            let deployment = client
-                .post("/deployments", &json!({ "release": version, "environment": environment, "status": "succeeded" }))
-                .await?;
-            println!("   deployed to {environment:<8} (deployment {})", deployment["id"]);
+            let record = DeploymentRequest {
+                release: version.to_owned(),
+                environment: environment.to_owned(),
+                status: Some("succeeded".to_owned()),
+                started_at: None,
+                finished_at: None,
+            };
+            let deployment: Answer<DeploymentResponse> = client.post("/deployments", &record).await?;
+            println!("   deployed to {environment:<8} (deployment {})", deployment.value.id);
         }
-        let release = client.get(&format!("/releases/{version}")).await?;
-        println!("   state: {}", release["state"].as_str().unwrap_or_default());
+        let release: Answer<ReleaseResponse> = client.get(&format!("/releases/{version}")).await?;
+        println!("   state: {}", release.value.state);
     }
 
-    let register = client.get("/register").await?;
-    println!("\n== release register (what runs where)\n{}", table(&register_rows(&register), REGISTER));
-    let verdict = client.get("/audit/verify").await?;
-    println!("\n== audit verification (server, whole chain)\n{}", verdict["message"].as_str().unwrap_or_default());
+    let register: Answer<RegisterResponse> = client.get("/register").await?;
+    println!("\n== release register (what runs where)\n{}", register.value.table());
+    let verdict: Answer<VerifyResponse> = client.get("/audit/verify").await?;
+    println!("\n== audit verification (server, whole chain)\n{}", verdict.value.message);
 
     // What an auditor does: export, then verify offline against the server's public key.
-    let export = client.request(reqwest::Method::GET, "/audit/export", None).await?.text().await?;
+    let export = client.download("/audit/export").await?.text().await?;
     let public_key = crate::commands::audit::read_public_key(&data_dir.join(crate::keys::PUBLIC_KEY_FILE))?;
     let report = tollgate_core::audit::export::verify_export(export.lines(), &[public_key], &[])?;
     println!("\n== audit export verified offline with {}\n{report}", crate::keys::PUBLIC_KEY_FILE);
@@ -123,7 +139,7 @@ async fn push_signed(
     key: &ed25519_dalek::SigningKey,
     service: &str,
     version: &str,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<ArtifactResponse> {
     let content = format!("{service} {version}\nbuild output of the demo; {}\n", "x".repeat(4096)).into_bytes();
     let digest = Sha256Digest::of(&content);
     let subject = Subject { name: service.to_owned(), digest };
@@ -137,32 +153,46 @@ async fn push_signed(
         finished_on: None,
     };
     let envelope = sign(&Statement::provenance(subject, &provenance), key);
-    let path = format!("/artifacts?name={service}&version={version}&team=payments&builder=https%3A%2F%2Fci.example%2Fdemo&digest={digest}");
-    let response = client.request_body(reqwest::Method::POST, &path, reqwest::Body::from(content)).await?;
-    let pushed = client.read(response).await?;
+    let query = PushQuery {
+        name: service.to_owned(),
+        version: version.to_owned(),
+        team: "payments".to_owned(),
+        media_type: None,
+        repository: None,
+        commit: None,
+        build_id: None,
+        builder: Some("https://ci.example/demo".to_owned()),
+        tags: None,
+        digest: Some(digest.to_string()),
+    };
+    let pushed: Answer<ArtifactResponse> = client.upload("/artifacts", &query, reqwest::Body::from(content)).await?;
     let envelope: Value = serde_json::from_str(&envelope.to_json()).expect("an envelope is JSON");
-    client.post(&format!("/artifacts/{}/signatures", pushed["id"]), &envelope).await?;
-    Ok(pushed)
+    let _: Answer<SignatureResponse> =
+        client.post(&format!("/artifacts/{}/signatures", pushed.value.id), &envelope).await?;
+    Ok(pushed.value)
 }
 
-fn summary(kind: &str, facts: &Value) -> String {
-    match kind {
-        "junit" => format!("{} tests, {} failed", facts["total"], facts["failed"]),
-        _ => format!("{} components", facts["components"]),
-    }
-}
-
-fn release_request(version: &str, artifacts: Vec<Value>) -> Value {
-    json!({
-        "version": version,
-        "lifecycle": "default",
-        "release_type": "minor",
-        "strategy": "phased",
-        "artifacts": artifacts,
-        "scope": [
-            { "ticket": format!("PAY-{}", version.replace('.', "")), "title": format!("Changes shipped in {version}") },
-            { "ticket": "PAY-99", "title": "Dark mode", "included": false, "reason": "design not signed off" }
+fn release_request(version: &str, artifacts: Vec<ArtifactRefBody>) -> ReleaseRequest {
+    let scope_item = |ticket: String, title: String, reason: Option<&str>| ScopeItemBody {
+        ticket,
+        title,
+        included: reason.is_none(),
+        reason: reason.map(str::to_owned),
+    };
+    ReleaseRequest {
+        version: version.to_owned(),
+        lifecycle: "default".to_owned(),
+        release_type: "minor".to_owned(),
+        strategy: Some("phased".to_owned()),
+        artifacts,
+        scope: vec![
+            scope_item(format!("PAY-{}", version.replace('.', "")), format!("Changes shipped in {version}"), None),
+            scope_item("PAY-99".to_owned(), "Dark mode".to_owned(), Some("design not signed off")),
         ],
-        "rollback_criteria": "error ratio above 1% or p99 latency above 800 ms for 5 minutes",
-    })
+        planned_start: None,
+        planned_end: None,
+        scope_freeze_at: None,
+        rollback_criteria: Some("error ratio above 1% or p99 latency above 800 ms for 5 minutes".to_owned()),
+        revision: None,
+    }
 }

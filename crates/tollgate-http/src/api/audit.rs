@@ -148,7 +148,7 @@ pub async fn latest_checkpoint(
     Ok(Json(ExportLine::checkpoint(&checkpoint)))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SigningKeyResponse {
     pub key_id: String,
     /// The ed25519 public key, PEM.
@@ -182,7 +182,7 @@ pub async fn list_signing_keys(
     Ok(Json(keys.into_iter().map(SigningKeyResponse::from).collect()))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     /// The replica's ed25519 public key, PEM (`-----BEGIN PUBLIC KEY-----`).

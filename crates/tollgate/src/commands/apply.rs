@@ -1,13 +1,14 @@
 //! `tollgate apply`: read tollgate.yaml, show the plan, apply it. Errors name file, line and key.
 
 use anyhow::{bail, Context as _};
-use serde_json::{json, Value};
 use tollgate_core::apply::ApplyInput;
+use tollgate_http::api::apply::{ApplyQuery, ApplyRequest, PlanResponse, PlannedChangeResponse};
+use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
 
 use crate::args::{ApplyArgs, OutputFormat};
-use crate::client::ApiProblem;
+use crate::client::{Answer, ApiProblem};
 use crate::commands::Context;
-use crate::output::{print_json, table};
+use crate::output::{list, print_json, rows, Row, Tabular};
 
 pub async fn apply(context: &Context, args: ApplyArgs) -> anyhow::Result<()> {
     let file_name = args.file.display().to_string();
@@ -16,38 +17,43 @@ pub async fn apply(context: &Context, args: ApplyArgs) -> anyhow::Result<()> {
         Ok(config) => config,
         Err(error) => bail!("{}", error.messages().join("\n")),
     };
-    let body = request_body(&config.input);
+    let request = apply_request(&config.input);
     let located = |error: anyhow::Error| match error.downcast::<ApiProblem>() {
-        Ok(problem) if !problem.errors.is_empty() => {
+        Ok(problem) if !problem.problem.errors.is_empty() => {
             let lines: Vec<String> = problem
+                .problem
                 .errors
                 .iter()
-                .map(|(field, message)| format!("{}: {message}", config.source_map.describe(field)))
+                .map(|error| format!("{}: {}", config.source_map.describe(&error.field), error.message))
                 .collect();
             anyhow::anyhow!("{}", lines.join("\n"))
         }
         Ok(problem) => problem.into(),
         Err(other) => other,
     };
-    let plan = context.client.post("/apply?dry_run=true", &body).await.map_err(located)?;
+    let send = |dry_run: bool| {
+        let request =
+            context.client.request(reqwest::Method::POST, "/apply").query(&ApplyQuery { dry_run }).json(&request);
+        context.client.call::<PlanResponse>(request)
+    };
+    let plan: Answer<PlanResponse> = send(true).await.map_err(located)?;
     if context.output == OutputFormat::Table {
-        print_plan(&plan);
+        println!("{}", plan.value.table());
     }
-    let has_changes = plan["changes"].as_array().is_some_and(|changes| changes.iter().any(|c| c["op"] != "unchanged"));
+    let has_changes = plan.value.changes.iter().any(|change| change.op != "unchanged");
     if args.dry_run || !has_changes {
         if context.output == OutputFormat::Json {
-            print_json(&plan);
+            print_json(&plan.json);
         } else {
             println!("{}", if has_changes { "dry run: nothing was changed" } else { "nothing to change" });
         }
         return Ok(());
     }
-    let applied = context.client.post("/apply", &body).await.map_err(located)?;
+    let applied: Answer<PlanResponse> = send(false).await.map_err(located)?;
     match context.output {
-        OutputFormat::Json => print_json(&applied),
+        OutputFormat::Json => print_json(&applied.json),
         OutputFormat::Table => {
-            let count =
-                |op: &str| applied["changes"].as_array().map_or(0, |c| c.iter().filter(|c| c["op"] == op).count());
+            let count = |op: &str| applied.value.changes.iter().filter(|change| change.op == op).count();
             println!(
                 "applied: {} created, {} updated, {} unchanged",
                 count("create"),
@@ -59,23 +65,60 @@ pub async fn apply(context: &Context, args: ApplyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_plan(plan: &Value) {
-    let rows: Vec<Value> = plan["changes"].as_array().cloned().unwrap_or_default();
-    println!("{}", table(&rows, &[("op", "/op"), ("kind", "/kind"), ("name", "/name"), ("changes", "/fields")]));
+/// The `POST /apply` request for a loaded configuration.
+pub fn apply_request(input: &ApplyInput) -> ApplyRequest {
+    ApplyRequest {
+        teams: input
+            .teams
+            .iter()
+            .map(|team| TeamRequest {
+                name: team.name.clone(),
+                display_name: team.display_name.clone(),
+                members: team.members.clone(),
+                artifact_pattern: team.artifact_pattern.clone(),
+            })
+            .collect(),
+        environments: input
+            .environments
+            .iter()
+            .map(|environment| EnvironmentRequest {
+                name: environment.name.clone(),
+                tier: environment.tier.clone(),
+                region: environment.region.clone(),
+            })
+            .collect(),
+        lifecycles: input
+            .lifecycles
+            .iter()
+            .map(|lifecycle| LifecycleRequest {
+                name: lifecycle.name.clone(),
+                environments: lifecycle.environments.clone(),
+            })
+            .collect(),
+        services: input
+            .services
+            .iter()
+            .map(|service| ServiceRequest {
+                name: service.name.clone(),
+                owner: service.owner.clone(),
+                criticality: service.criticality.clone(),
+                depends_on: service.depends_on.clone(),
+                description: service.description.clone(),
+            })
+            .collect(),
+    }
 }
 
-/// The `POST /apply` body for a loaded configuration.
-pub fn request_body(input: &ApplyInput) -> Value {
-    json!({
-        "teams": input.teams.iter().map(|t| json!({ "name": t.name, "display_name": t.display_name, "members": t.members, "artifact_pattern": t.artifact_pattern })).collect::<Vec<_>>(),
-        "environments": input.environments.iter().map(|e| json!({ "name": e.name, "tier": e.tier, "region": e.region })).collect::<Vec<_>>(),
-        "lifecycles": input.lifecycles.iter().map(|l| json!({ "name": l.name, "environments": l.environments })).collect::<Vec<_>>(),
-        "services": input.services.iter().map(|s| json!({
-            "name": s.name,
-            "owner": s.owner,
-            "criticality": s.criticality,
-            "depends_on": s.depends_on,
-            "description": s.description,
-        })).collect::<Vec<_>>(),
-    })
+impl Tabular for PlanResponse {
+    fn table(&self) -> String {
+        rows(&self.changes)
+    }
+}
+
+impl Row for PlannedChangeResponse {
+    const HEADERS: &'static [&'static str] = &["op", "kind", "name", "changes"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.op.clone(), self.kind.clone(), self.name.clone(), list(&self.fields)]
+    }
 }

@@ -1,4 +1,4 @@
-//! `tollgate artifact`, `key`, `evidence` and `retention`: the supply chain from the command line.
+//! `tollgate artifact`, `key` and `retention`: the supply chain from the command line.
 //! Signing and verifying files work offline; the rest talks to the server.
 
 use std::path::{Path, PathBuf};
@@ -7,81 +7,44 @@ use anyhow::{bail, Context as _};
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::SigningKey;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tollgate_core::attestation::{sign, verify, Envelope, Provenance, Statement, Subject, TrustedKey};
 use tollgate_core::digest::Sha256Digest;
-
-use crate::args::{
-    ArtifactCommand, ArtifactRef, EvidenceCommand, KeyCommand, OutputFormat, ProvenanceArgs, RetentionCommand,
+use tollgate_http::api::artifacts::{
+    ArtifactResponse, CollectionResponse, DecisionResponse, GcQuery, HoldRequest, KeyRequest, KeyResponse, ListQuery,
+    PolicyRequest, PolicyResponse, PushQuery, ReleaseHoldRequest, SignatureCheck, SignatureResponse,
+    VerificationResponse,
 };
-use crate::client::{encode, ApiProblem};
-use crate::commands::Context;
-use crate::output::{print_item, print_json, print_list, Column};
 
-const ARTIFACT: &[Column] = &[
-    ("id", "/id"),
-    ("name", "/name"),
-    ("version", "/version"),
-    ("team", "/team"),
-    ("digest", "/digest"),
-    ("size", "/size"),
-    ("builder", "/builder"),
-    ("tags", "/tags"),
-];
-const KEY: &[Column] = &[
-    ("id", "/id"),
-    ("key id", "/key_id"),
-    ("name", "/name"),
-    ("team", "/team"),
-    ("builder", "/builder"),
-    ("revoked", "/revoked_at"),
-];
-const EVIDENCE: &[Column] =
-    &[("id", "/id"), ("kind", "/kind"), ("service", "/service"), ("digest", "/digest"), ("facts", "/facts")];
-const DECISION: &[Column] =
-    &[("artifact", "/name"), ("version", "/version"), ("outcome", "/outcome"), ("reasons", "/reasons")];
-const POLICY: &[Column] = &[
-    ("id", "/id"),
-    ("selector", "/selector"),
-    ("keep last", "/keep_last"),
-    ("keep deployed days", "/keep_deployed_days"),
-];
+use crate::args::{ArtifactCommand, ArtifactRef, KeyCommand, OutputFormat, ProvenanceArgs, RetentionCommand};
+use crate::client::{encode, Answer};
+use crate::commands::Context;
+use crate::output::{fields, item, maybe_time, or_dash, print, rows, size, time, yes_no, Row, Tabular};
 
 /// Runs an artifact command; `Ok(false)` when a verification found a problem.
 pub async fn artifact(context: &Context, command: ArtifactCommand) -> anyhow::Result<bool> {
     match command {
         ArtifactCommand::Push { file, artifact, team, media_type, provenance, tags, signature } => {
-            let digest = file_digest(&file).await?;
-            let mut query = format!(
-                "/artifacts?name={}&version={}&team={}&digest={}",
-                encode(&artifact.name),
-                encode(&artifact.version),
-                encode(&team),
-                encode(&digest.to_string())
-            );
-            for (key, value) in [
-                ("media_type", &media_type),
-                ("repository", &provenance.repository),
-                ("commit", &provenance.commit),
-                ("build_id", &provenance.build_id),
-                ("builder", &provenance.builder),
-            ] {
-                if let Some(value) = value {
-                    query.push_str(&format!("&{key}={}", encode(value)));
-                }
-            }
-            if !tags.is_empty() {
-                query.push_str(&format!("&tags={}", encode(&tags.join(","))));
-            }
+            let query = PushQuery {
+                name: artifact.name,
+                version: artifact.version,
+                team,
+                media_type,
+                repository: provenance.repository,
+                commit: provenance.commit,
+                build_id: provenance.build_id,
+                builder: provenance.builder,
+                tags: (!tags.is_empty()).then(|| tags.join(",")),
+                digest: Some(file_digest(&file).await?.to_string()),
+            };
             let source = tokio::fs::File::open(&file).await.with_context(|| format!("opening {}", file.display()))?;
             let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(source, 256 * 1024));
-            let response = context.client.request_body(Method::POST, &query, body).await?;
-            let pushed = context.client.read(response).await?;
-            print_item(context.output, &pushed, ARTIFACT);
+            let pushed: Answer<ArtifactResponse> = context.client.upload("/artifacts", &query, body).await?;
+            print(context.output, &pushed);
             if let Some(signature) = signature {
-                attach(context, pushed["id"].as_i64().unwrap_or_default(), &signature).await?;
+                attach(context, pushed.value.id, &signature).await?;
             }
         }
         ArtifactCommand::Pull { artifact, file } => pull(context, &artifact, &file).await?,
@@ -115,46 +78,22 @@ pub async fn artifact(context: &Context, command: ArtifactCommand) -> anyhow::Re
         }
         ArtifactCommand::Attach { artifact, signature } => {
             let found = find(context, &artifact).await?;
-            attach(context, found["id"].as_i64().unwrap_or_default(), &signature).await?;
+            attach(context, found.id, &signature).await?;
         }
         ArtifactCommand::List { name } => {
-            let path = match name {
-                Some(name) => format!("/artifacts?name={}", encode(&name)),
-                None => "/artifacts".to_owned(),
-            };
-            print_list(context.output, &context.client.get(&path).await?, ARTIFACT);
+            let request = context.client.request(Method::GET, "/artifacts").query(&ListQuery { name, version: None });
+            print(context.output, &context.client.call::<Vec<ArtifactResponse>>(request).await?);
         }
         ArtifactCommand::Check { artifact } => {
             let found = find(context, &artifact).await?;
-            let check = context.client.get(&format!("/artifacts/{}/verify", found["id"])).await?;
-            match context.output {
-                OutputFormat::Json => print_json(&check),
-                OutputFormat::Table => {
-                    let content =
-                        check["content_problem"].as_str().map_or("content ok".to_owned(), |p| format!("content: {p}"));
-                    println!("{}@{}: {content}", artifact.name, artifact.version);
-                    print_list(
-                        context.output,
-                        &check["signatures"],
-                        &[("key id", "/key_id"), ("valid", "/valid"), ("detail", "/detail")],
-                    );
-                }
-            }
-            return Ok(check["ok"].as_bool().unwrap_or(false));
+            let check: Answer<VerificationResponse> =
+                context.client.get(&format!("/artifacts/{}/verify", found.id)).await?;
+            print(context.output, &check);
+            return Ok(check.value.ok);
         }
         ArtifactCommand::Gc { dry_run } => {
-            let collection = context.client.post(&format!("/artifacts/gc?dry_run={dry_run}"), &json!({})).await?;
-            match context.output {
-                OutputFormat::Json => print_json(&collection),
-                OutputFormat::Table => {
-                    print_list(context.output, &collection["decisions"], DECISION);
-                    println!(
-                        "{} blobs removed{}",
-                        collection["removed_blobs"],
-                        if dry_run { " (dry run: nothing was changed)" } else { "" }
-                    );
-                }
-            }
+            let request = context.client.request(Method::POST, "/artifacts/gc").query(&GcQuery { dry_run });
+            print(context.output, &context.client.call::<CollectionResponse>(request).await?);
         }
     }
     Ok(true)
@@ -169,91 +108,64 @@ pub async fn key(context: &Context, command: KeyCommand) -> anyhow::Result<()> {
         KeyCommand::Add { name, public_key, team, builder } => {
             let pem =
                 std::fs::read_to_string(&public_key).with_context(|| format!("reading {}", public_key.display()))?;
-            let body = json!({ "name": name, "team": team, "builder": builder, "public_key": pem });
-            print_item(context.output, &context.client.post("/keys", &body).await?, KEY);
+            let request = KeyRequest { name, team, builder, public_key: pem };
+            let added: Answer<KeyResponse> = context.client.post("/keys", &request).await?;
+            print(context.output, &added);
         }
-        KeyCommand::List => print_list(context.output, &context.client.get("/keys").await?, KEY),
+        KeyCommand::List => print(context.output, &context.client.get::<Vec<KeyResponse>>("/keys").await?),
         KeyCommand::Revoke { id } => {
-            print_item(context.output, &context.client.post(&format!("/keys/{id}/revoke"), &json!({})).await?, KEY)
+            let request = context.client.request(Method::POST, &format!("/keys/{id}/revoke"));
+            print(context.output, &context.client.call::<KeyResponse>(request).await?);
         }
-    }
-    Ok(())
-}
-
-pub async fn evidence(context: &Context, command: EvidenceCommand) -> anyhow::Result<()> {
-    match command {
-        EvidenceCommand::Upload { file, release, service, kind } => {
-            let mut path = format!("/releases/{}/evidence?kind={}", encode(&release), encode(&kind));
-            if let Some(service) = service {
-                path.push_str(&format!("&service={}", encode(&service)));
-            }
-            let content = tokio::fs::read(&file).await.with_context(|| format!("reading {}", file.display()))?;
-            let response = context.client.request_body(Method::POST, &path, reqwest::Body::from(content)).await?;
-            let record = context.client.read(response).await.map_err(|error| match error.downcast::<ApiProblem>() {
-                Ok(problem) => anyhow::anyhow!("{}: {}", file.display(), problem.detail),
-                Err(other) => other,
-            })?;
-            print_item(context.output, &record, EVIDENCE);
-        }
-        EvidenceCommand::List { release } => print_list(
-            context.output,
-            &context.client.get(&format!("/releases/{}/evidence", encode(&release))).await?,
-            EVIDENCE,
-        ),
     }
     Ok(())
 }
 
 pub async fn retention(context: &Context, command: RetentionCommand) -> anyhow::Result<()> {
     match command {
-        RetentionCommand::List => print_list(context.output, &context.client.get("/retention/policies").await?, POLICY),
+        RetentionCommand::List => {
+            print(context.output, &context.client.get::<Vec<PolicyResponse>>("/retention/policies").await?)
+        }
         RetentionCommand::Set { selector, keep_last, keep_deployed_days } => {
-            let body =
-                json!({ "selector": selector, "keep_last": keep_last, "keep_deployed_days": keep_deployed_days });
-            let policy = context.client.send(Method::PUT, "/retention/policies", Some(&body)).await?;
-            print_item(context.output, &policy, POLICY);
+            let policy = PolicyRequest { selector, keep_last, keep_deployed_days };
+            let request = context.client.request(Method::PUT, "/retention/policies").json(&policy);
+            print(context.output, &context.client.call::<PolicyResponse>(request).await?);
         }
         RetentionCommand::Hold { tag, reason } => {
+            let hold = HoldRequest { tag: tag.clone(), reason };
             context
                 .client
-                .send_no_content(Method::POST, "/retention/holds", &json!({ "tag": tag, "reason": reason }))
+                .call_no_content(context.client.request(Method::POST, "/retention/holds").json(&hold))
                 .await?;
             println!("legal hold on tag {tag}");
         }
         RetentionCommand::Unhold { tag, reason } => {
-            context
-                .client
-                .send_no_content(
-                    Method::POST,
-                    &format!("/retention/holds/{}/release", encode(&tag)),
-                    &json!({ "reason": reason }),
-                )
-                .await?;
+            let path = format!("/retention/holds/{}/release", encode(&tag));
+            let release = ReleaseHoldRequest { reason };
+            context.client.call_no_content(context.client.request(Method::POST, &path).json(&release)).await?;
             println!("legal hold on tag {tag} released");
         }
     }
     Ok(())
 }
 
-async fn find(context: &Context, artifact: &ArtifactRef) -> anyhow::Result<Value> {
-    let found = context
-        .client
-        .get(&format!("/artifacts?name={}&version={}", encode(&artifact.name), encode(&artifact.version)))
-        .await?;
-    found.as_array().and_then(|items| items.first()).cloned().context("the server answered with no artifact")
+/// The artifact with this name and version.
+async fn find(context: &Context, artifact: &ArtifactRef) -> anyhow::Result<ArtifactResponse> {
+    let query = ListQuery { name: Some(artifact.name.clone()), version: Some(artifact.version.clone()) };
+    let request = context.client.request(Method::GET, "/artifacts").query(&query);
+    let found: Answer<Vec<ArtifactResponse>> = context.client.call(request).await?;
+    found.value.into_iter().next().context("the server answered with no artifact")
 }
 
 async fn attach(context: &Context, id: i64, signature: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(signature).with_context(|| format!("reading {}", signature.display()))?;
+    // The API takes the envelope as it is; the server checks it.
     let envelope: Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", signature.display()))?;
-    let attached = context.client.post(&format!("/artifacts/{id}/signatures"), &envelope).await?;
+    let attached: Answer<SignatureResponse> =
+        context.client.post(&format!("/artifacts/{id}/signatures"), &envelope).await?;
     if context.output == OutputFormat::Table {
-        println!(
-            "signature by key {} ({}) attached",
-            attached["key_id"].as_str().unwrap_or_default(),
-            attached["key_name"].as_str().unwrap_or_default()
-        );
+        println!("signature by key {} ({}) attached", attached.value.key_id, attached.value.key_name);
     }
     Ok(())
 }
@@ -261,13 +173,9 @@ async fn attach(context: &Context, id: i64, signature: &Path) -> anyhow::Result<
 /// Streams an artifact into `output`, hashing on the way; the file appears only if the digest matches.
 async fn pull(context: &Context, artifact: &ArtifactRef, output: &Path) -> anyhow::Result<()> {
     let found = find(context, artifact).await?;
-    let expected = Sha256Digest::parse(found["digest"].as_str().unwrap_or_default())
-        .map_err(|p| anyhow::anyhow!("the server sent a bad digest: {p}"))?;
-    let mut response =
-        context.client.request(Method::GET, &format!("/artifacts/{}/content", found["id"]), None).await?;
-    if !response.status().is_success() {
-        bail!("the download failed with status {}", response.status());
-    }
+    let expected =
+        Sha256Digest::parse(&found.digest).map_err(|p| anyhow::anyhow!("the server sent a bad digest: {p}"))?;
+    let mut response = context.client.download(&format!("/artifacts/{}/content", found.id)).await?;
     let temporary = with_suffix(output, ".part");
     let mut file =
         tokio::fs::File::create(&temporary).await.with_context(|| format!("creating {}", temporary.display()))?;
@@ -285,6 +193,134 @@ async fn pull(context: &Context, artifact: &ArtifactRef, output: &Path) -> anyho
     std::fs::rename(&temporary, output).with_context(|| format!("writing {}", output.display()))?;
     println!("pulled {}@{} ({expected}) to {}", artifact.name, artifact.version, output.display());
     Ok(())
+}
+
+impl Row for ArtifactResponse {
+    const HEADERS: &'static [&'static str] = &["id", "name", "version", "team", "size", "digest", "tags"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.name.clone(),
+            self.version.clone(),
+            self.team.clone(),
+            size(self.size),
+            self.digest.clone(),
+            crate::output::list(&self.tags),
+        ]
+    }
+}
+
+impl Tabular for ArtifactResponse {
+    fn table(&self) -> String {
+        fields([
+            ("id", self.id.to_string()),
+            ("name", self.name.clone()),
+            ("version", self.version.clone()),
+            ("team", self.team.clone()),
+            ("digest", self.digest.clone()),
+            ("size", format!("{} ({} bytes)", size(self.size), self.size)),
+            ("media type", self.media_type.clone()),
+            ("repository", or_dash(self.repository.as_deref())),
+            ("commit", or_dash(self.commit.as_deref())),
+            ("build id", or_dash(self.build_id.as_deref())),
+            ("builder", or_dash(self.builder.as_deref())),
+            ("tags", crate::output::list(&self.tags)),
+            ("created", format!("{} by {}", time(self.created_at), self.created_by)),
+        ])
+    }
+}
+
+impl Tabular for VerificationResponse {
+    /// The verdict first, then what it rests on: the content and each signature.
+    fn table(&self) -> String {
+        let artifact = &self.artifact;
+        let verdict = if self.ok { "ok" } else { "FAILED" };
+        let content = match &self.content_problem {
+            None => "matches its digest".to_owned(),
+            Some(problem) => problem.clone(),
+        };
+        let mut text =
+            format!("{}@{} ({}): {verdict}\ncontent: {content}", artifact.name, artifact.version, artifact.digest);
+        if self.signatures.is_empty() {
+            text.push_str("\nsignatures: none");
+        } else {
+            text.push_str(&format!("\nsignatures:\n{}", rows(&self.signatures)));
+        }
+        text
+    }
+}
+
+impl Row for SignatureCheck {
+    const HEADERS: &'static [&'static str] = &["key id", "valid", "signer or reason"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.key_id.clone(), yes_no(self.valid), self.detail.clone()]
+    }
+}
+
+impl Tabular for CollectionResponse {
+    /// Each decision with its reasons, then the totals.
+    fn table(&self) -> String {
+        let n_kept = self.decisions.iter().filter(|decision| decision.outcome == "keep").count();
+        let n_removed = self.decisions.len() - n_kept;
+        let decisions = rows(&self.decisions);
+        let text = if self.dry_run {
+            format!("{decisions}\n\n{n_kept} kept, {n_removed} to remove (dry run: nothing was changed)")
+        } else {
+            format!("{decisions}\n\n{n_kept} kept, {n_removed} removed, {} blobs removed", self.removed_blobs)
+        };
+        text
+    }
+}
+
+impl Row for DecisionResponse {
+    const HEADERS: &'static [&'static str] = &["artifact", "version", "outcome", "reasons"];
+
+    fn cells(&self) -> Vec<String> {
+        let outcome = match self.outcome.as_str() {
+            "remove" => "would remove".to_owned(),
+            other => other.to_owned(),
+        };
+        vec![self.name.clone(), self.version.clone(), outcome, self.reasons.join("; ")]
+    }
+}
+
+impl Row for KeyResponse {
+    const HEADERS: &'static [&'static str] = &["id", "key id", "name", "team", "builder", "revoked"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.key_id.clone(),
+            self.name.clone(),
+            self.team.clone().unwrap_or_else(|| "(any)".to_owned()),
+            self.builder.clone().unwrap_or_else(|| "(any)".to_owned()),
+            maybe_time(self.revoked_at),
+        ]
+    }
+}
+
+impl Tabular for KeyResponse {
+    fn table(&self) -> String {
+        let created = ("created", format!("{} by {}", time(self.created_at), self.created_by));
+        fields(Self::HEADERS.iter().copied().zip(self.cells()).chain([created]))
+    }
+}
+
+impl Row for PolicyResponse {
+    const HEADERS: &'static [&'static str] = &["id", "selector", "keep last", "keep deployed days"];
+
+    fn cells(&self) -> Vec<String> {
+        let number = |value: Option<u32>| value.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        vec![self.id.to_string(), self.selector.clone(), number(self.keep_last), number(self.keep_deployed_days)]
+    }
+}
+
+impl Tabular for PolicyResponse {
+    fn table(&self) -> String {
+        item(self)
+    }
 }
 
 /// The SHA-256 of a file, read in chunks.

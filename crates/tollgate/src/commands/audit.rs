@@ -6,37 +6,25 @@ use std::io::Write;
 use anyhow::{bail, Context as _};
 use ed25519_dalek::pkcs8::DecodePublicKey;
 use ed25519_dalek::VerifyingKey;
-use reqwest::Method;
 use serde_json::json;
-use tollgate_core::audit::export::parse_witness;
+use tollgate_core::audit::body::EntryBody;
+use tollgate_core::audit::export::{parse_witness, ExportLine};
 use tollgate_core::audit::{Checkpoint, TrustSource, VerifyReport};
+use tollgate_http::api::audit::{AuditEntryResponse, AuditQuery, EnrollRequest, SigningKeyResponse, VerifyResponse};
 use tollgate_store::{AuditVerification, DatabaseConfig, Store};
 
 use crate::args::{AuditCommand, AuditKeyCommand, OutputFormat, VerifyArgs};
+use crate::client::Answer;
 use crate::commands::Context;
-use crate::output::{print_item, print_json, print_list, Column};
-
-const SIGNING_KEY: &[Column] = &[
-    ("key id", "/key_id"),
-    ("created", "/created_at"),
-    ("enrolled by entry", "/enrolled_seq"),
-    ("retired after", "/retired_seq"),
-];
+use crate::output::{item, json_cell, or_dash, print, print_json, time, Row, Tabular};
 
 /// The outcome of a verify command: the report, printed, and whether it passed.
 pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<bool> {
     match command {
         AuditCommand::List { after, limit } => {
-            let entries = context.client.get(&format!("/audit?after={after}&limit={limit}")).await?;
-            let columns = &[
-                ("seq", "/seq"),
-                ("at", "/entry/at"),
-                ("actor", "/entry/actor"),
-                ("action", "/entry/action"),
-                ("object", "/entry/object/id"),
-                ("reason", "/entry/reason"),
-            ];
-            print_list(context.output, &entries, columns);
+            let query = AuditQuery { after: Some(after), limit: Some(limit) };
+            let request = context.client.request(reqwest::Method::GET, "/audit").query(&query);
+            print(context.output, &context.client.call::<Vec<AuditEntryResponse>>(request).await?);
             Ok(true)
         }
         AuditCommand::Export => {
@@ -44,9 +32,9 @@ pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<b
             Ok(true)
         }
         AuditCommand::Checkpoint => {
-            let checkpoint = context.client.get("/audit/checkpoint").await?;
+            let checkpoint: Answer<ExportLine> = context.client.get("/audit/checkpoint").await?;
             // The witness file is this JSON line, whatever the output format.
-            println!("{}", serde_json::to_string(&checkpoint).context("printing the checkpoint")?);
+            println!("{}", serde_json::to_string(&checkpoint.json).context("printing the checkpoint")?);
             Ok(true)
         }
         AuditCommand::Key(command) => {
@@ -59,26 +47,26 @@ pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<b
 
 async fn key(context: &Context, command: AuditKeyCommand) -> anyhow::Result<()> {
     match command {
-        AuditKeyCommand::List => print_list(context.output, &context.client.get("/audit/keys").await?, SIGNING_KEY),
+        AuditKeyCommand::List => {
+            print(context.output, &context.client.get::<Vec<SigningKeyResponse>>("/audit/keys").await?)
+        }
         AuditKeyCommand::Enroll { public_key, label } => {
             let pem =
                 std::fs::read_to_string(&public_key).with_context(|| format!("reading {}", public_key.display()))?;
-            let enrolled = context.client.post("/audit/keys", &json!({ "public_key": pem, "label": label })).await?;
-            print_item(context.output, &enrolled, SIGNING_KEY);
+            let request = EnrollRequest { public_key: pem, label };
+            let enrolled: Answer<SigningKeyResponse> = context.client.post("/audit/keys", &request).await?;
+            print(context.output, &enrolled);
         }
         AuditKeyCommand::Rotate => {
-            let rotated = context.client.post("/audit/keys/rotate", &json!({})).await?;
-            print_item(context.output, &rotated, SIGNING_KEY);
+            let request = context.client.request(reqwest::Method::POST, "/audit/keys/rotate");
+            print(context.output, &context.client.call::<SigningKeyResponse>(request).await?);
         }
     }
     Ok(())
 }
 
 async fn export(context: &Context) -> anyhow::Result<()> {
-    let mut response = context.client.request(Method::GET, "/audit/export", None).await?;
-    if !response.status().is_success() {
-        return Err(context.client.read(response).await.expect_err("an unsuccessful response is a problem"));
-    }
+    let mut response = context.client.download("/audit/export").await?;
     let mut stdout = std::io::stdout().lock();
     while let Some(chunk) = response.chunk().await.context("reading the export")? {
         stdout.write_all(&chunk).context("writing the export")?;
@@ -101,12 +89,9 @@ async fn verify(context: &Context, args: VerifyArgs) -> anyhow::Result<bool> {
         if !keys.is_empty() || !witnesses.is_empty() {
             bail!("--public-key and --witness check a file (--file) or a database (--data-dir, --database-url)");
         }
-        let verdict = context.client.get("/audit/verify").await?;
-        match context.output {
-            OutputFormat::Json => print_json(&verdict),
-            OutputFormat::Table => println!("{}", verdict["message"].as_str().unwrap_or_default()),
-        }
-        return Ok(verdict["ok"].as_bool().unwrap_or(false));
+        let verdict: Answer<VerifyResponse> = context.client.get("/audit/verify").await?;
+        print(context.output, &verdict);
+        return Ok(verdict.value.ok);
     };
     match context.output {
         OutputFormat::Json => print_json(&json!({
@@ -168,4 +153,62 @@ pub fn read_public_key(path: &std::path::Path) -> anyhow::Result<VerifyingKey> {
 fn read_witness(path: &std::path::Path) -> anyhow::Result<Checkpoint> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     parse_witness(&text).map_err(|reason| anyhow::anyhow!("{} is not a saved checkpoint: {reason}", path.display()))
+}
+
+impl Row for AuditEntryResponse {
+    const HEADERS: &'static [&'static str] = &["seq", "at", "actor", "action", "object", "change"];
+
+    /// The entry's fields; an entry this build cannot read is left to `--output json`.
+    fn cells(&self) -> Vec<String> {
+        let Ok(entry) = serde_json::from_value::<EntryBody>(self.entry.clone()) else {
+            let unread = "(unknown entry format: see --output json)".to_owned();
+            return vec![self.seq.to_string(), "-".to_owned(), "-".to_owned(), "-".to_owned(), "-".to_owned(), unread];
+        };
+        let change = change(&entry);
+        vec![self.seq.to_string(), time(entry.at), entry.actor, entry.action, entry.object.id, change]
+    }
+}
+
+/// What an entry changed, in a few words: the fields that changed, with their old and new values
+/// when both are short, then the reason.
+fn change(entry: &EntryBody) -> String {
+    const SHORT: usize = 24;
+    let mut parts: Vec<String> = entry
+        .changes()
+        .iter()
+        .map(|change| {
+            let before = change.before.as_ref().map_or_else(|| "-".to_owned(), json_cell);
+            let after = change.after.as_ref().map_or_else(|| "-".to_owned(), json_cell);
+            if before.chars().count() <= SHORT && after.chars().count() <= SHORT {
+                format!("{}: {before} -> {after}", change.field)
+            } else {
+                format!("{} changed", change.field)
+            }
+        })
+        .collect();
+    if let Some(reason) = &entry.reason {
+        parts.push(format!("reason: {reason}"));
+    }
+    or_dash(Some(&parts.join("; ")))
+}
+
+impl Tabular for VerifyResponse {
+    fn table(&self) -> String {
+        self.message.clone()
+    }
+}
+
+impl Row for SigningKeyResponse {
+    const HEADERS: &'static [&'static str] = &["key id", "created", "enrolled by entry", "retired after"];
+
+    fn cells(&self) -> Vec<String> {
+        let position = |seq: Option<u64>| seq.map_or_else(|| "-".to_owned(), |seq| seq.to_string());
+        vec![self.key_id.clone(), time(self.created_at), position(self.enrolled_seq), position(self.retired_seq)]
+    }
+}
+
+impl Tabular for SigningKeyResponse {
+    fn table(&self) -> String {
+        item(self)
+    }
 }

@@ -1,37 +1,24 @@
 //! Teams, users, tokens, services, environments and lifecycles.
 
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use tollgate_http::api::catalog::{EnvironmentResponse, LifecycleResponse, ServiceResponse, TeamRequest, TeamResponse};
+use tollgate_http::api::people::{IssuedTokenResponse, TokenRequest, TokenResponse, UserRequest, UserResponse};
 
 use crate::args::{NamedCommand, TeamCommand, TokenCommand, UserCommand};
-use crate::client::encode;
+use crate::client::{encode, Answer};
 use crate::commands::Context;
-use crate::output::{print_item, print_list, Column};
-
-const TEAM: &[Column] = &[("name", "/name"), ("display name", "/display_name"), ("members", "/members")];
-const USER: &[Column] = &[("name", "/name"), ("display name", "/display_name"), ("role", "/role")];
-const TOKEN: &[Column] = &[
-    ("id", "/id"),
-    ("user", "/user"),
-    ("prefix", "/prefix"),
-    ("description", "/description"),
-    ("created", "/created_at"),
-    ("expires", "/expires_at"),
-    ("revoked", "/revoked_at"),
-];
-const SERVICE: &[Column] =
-    &[("name", "/name"), ("owner", "/owner"), ("criticality", "/criticality"), ("depends on", "/depends_on")];
-const ENVIRONMENT: &[Column] = &[("name", "/name"), ("tier", "/tier"), ("region", "/region")];
-const LIFECYCLE: &[Column] = &[("name", "/name"), ("environments", "/environments")];
+use crate::output::{fields, item, list, maybe_time, or_dash, print, time, Row, Tabular};
 
 pub async fn team(context: &Context, command: TeamCommand) -> anyhow::Result<()> {
     match command {
-        TeamCommand::List => print_list(context.output, &context.client.get("/teams").await?, TEAM),
+        TeamCommand::List => print(context.output, &context.client.get::<Vec<TeamResponse>>("/teams").await?),
         TeamCommand::Show { name } => {
-            print_item(context.output, &context.client.get(&format!("/teams/{}", encode(&name))).await?, TEAM)
+            print(context.output, &context.client.get::<TeamResponse>(&format!("/teams/{}", encode(&name))).await?)
         }
         TeamCommand::Create { name, display_name, members } => {
-            let body = json!({ "name": name, "display_name": display_name, "members": members });
-            print_item(context.output, &context.client.post("/teams", &body).await?, TEAM);
+            let request = TeamRequest { name, display_name, members, artifact_pattern: None };
+            let created: Answer<TeamResponse> = context.client.post("/teams", &request).await?;
+            print(context.output, &created);
         }
     }
     Ok(())
@@ -39,11 +26,12 @@ pub async fn team(context: &Context, command: TeamCommand) -> anyhow::Result<()>
 
 pub async fn user(context: &Context, command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::List => print_list(context.output, &context.client.get("/users").await?, USER),
-        UserCommand::Me => print_item(context.output, &context.client.get("/users/me").await?, USER),
+        UserCommand::List => print(context.output, &context.client.get::<Vec<UserResponse>>("/users").await?),
+        UserCommand::Me => print(context.output, &context.client.get::<UserResponse>("/users/me").await?),
         UserCommand::Create { name, display_name, role } => {
-            let body = json!({ "name": name, "display_name": display_name, "role": role });
-            print_item(context.output, &context.client.post("/users", &body).await?, USER);
+            let request = UserRequest { name, display_name, role: Some(role) };
+            let created: Answer<UserResponse> = context.client.post("/users", &request).await?;
+            print(context.output, &created);
         }
     }
     Ok(())
@@ -51,39 +39,146 @@ pub async fn user(context: &Context, command: UserCommand) -> anyhow::Result<()>
 
 pub async fn token(context: &Context, command: TokenCommand) -> anyhow::Result<()> {
     match command {
-        TokenCommand::List => print_list(context.output, &context.client.get("/tokens").await?, TOKEN),
+        TokenCommand::List => print(context.output, &context.client.get::<Vec<TokenResponse>>("/tokens").await?),
         TokenCommand::Create { user, description, expires_at } => {
-            let body = json!({ "user": user, "description": description, "expires_at": expires_at });
-            let issued = context.client.post("/tokens", &body).await?;
-            match context.output {
-                crate::args::OutputFormat::Json => crate::output::print_json(&issued),
-                crate::args::OutputFormat::Table => {
-                    print_item(context.output, &issued["token"], TOKEN);
-                    println!("\nsecret (shown once, store it now): {}", issued["secret"].as_str().unwrap_or_default());
-                }
-            }
+            let request = TokenRequest { user, description: Some(description), expires_at };
+            let issued: Answer<IssuedTokenResponse> = context.client.post("/tokens", &request).await?;
+            print(context.output, &issued);
         }
         TokenCommand::Revoke { id } => {
-            print_item(context.output, &context.client.delete(&format!("/tokens/{id}")).await?, TOKEN)
+            let request = context.client.request(reqwest::Method::DELETE, &format!("/tokens/{id}"));
+            print(context.output, &context.client.call::<TokenResponse>(request).await?);
         }
     }
     Ok(())
 }
 
-/// Services, environments and lifecycles: list and show.
-pub async fn named(context: &Context, collection: &str, command: NamedCommand) -> anyhow::Result<()> {
-    let columns = match collection {
-        "services" => SERVICE,
-        "environments" => ENVIRONMENT,
-        _ => LIFECYCLE,
-    };
+pub async fn service(context: &Context, command: NamedCommand) -> anyhow::Result<()> {
+    named::<ServiceResponse>(context, "services", command).await
+}
+
+pub async fn environment(context: &Context, command: NamedCommand) -> anyhow::Result<()> {
+    named::<EnvironmentResponse>(context, "environments", command).await
+}
+
+pub async fn lifecycle(context: &Context, command: NamedCommand) -> anyhow::Result<()> {
+    named::<LifecycleResponse>(context, "lifecycles", command).await
+}
+
+/// Lists or shows one kind of named object.
+async fn named<T>(context: &Context, collection: &str, command: NamedCommand) -> anyhow::Result<()>
+where
+    T: Row + Tabular + DeserializeOwned,
+{
     match command {
-        NamedCommand::List => {
-            print_list(context.output, &context.client.get(&format!("/{collection}")).await?, columns)
-        }
+        NamedCommand::List => print(context.output, &context.client.get::<Vec<T>>(&format!("/{collection}")).await?),
         NamedCommand::Show { name } => {
-            print_item(context.output, &context.client.get(&format!("/{collection}/{}", encode(&name))).await?, columns)
+            print(context.output, &context.client.get::<T>(&format!("/{collection}/{}", encode(&name))).await?)
         }
     }
     Ok(())
+}
+
+impl Row for TeamResponse {
+    const HEADERS: &'static [&'static str] = &["name", "display name", "members", "artifact pattern"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.display_name.clone(),
+            list(&self.members),
+            or_dash(self.artifact_pattern.as_deref()),
+        ]
+    }
+}
+
+impl Tabular for TeamResponse {
+    fn table(&self) -> String {
+        item(self)
+    }
+}
+
+impl Row for UserResponse {
+    const HEADERS: &'static [&'static str] = &["name", "display name", "role"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.name.clone(), self.display_name.clone(), self.role.clone()]
+    }
+}
+
+impl Tabular for UserResponse {
+    fn table(&self) -> String {
+        item(self)
+    }
+}
+
+impl Row for TokenResponse {
+    const HEADERS: &'static [&'static str] = &["id", "user", "prefix", "description", "created", "expires", "revoked"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.user.clone(),
+            self.prefix.clone(),
+            or_dash(Some(&self.description)),
+            time(self.created_at),
+            maybe_time(self.expires_at),
+            maybe_time(self.revoked_at),
+        ]
+    }
+}
+
+impl Tabular for TokenResponse {
+    fn table(&self) -> String {
+        item(self)
+    }
+}
+
+impl Tabular for IssuedTokenResponse {
+    fn table(&self) -> String {
+        format!("{}\n\nsecret (shown once, store it now): {}", item(&self.token), self.secret)
+    }
+}
+
+impl Row for ServiceResponse {
+    const HEADERS: &'static [&'static str] = &["name", "owner", "criticality", "depends on"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.name.clone(), self.owner.clone(), self.criticality.clone(), list(&self.depends_on)]
+    }
+}
+
+impl Tabular for ServiceResponse {
+    fn table(&self) -> String {
+        let description = ("description", or_dash(Some(&self.description)));
+        fields(Self::HEADERS.iter().copied().zip(self.cells()).chain([description]))
+    }
+}
+
+impl Row for EnvironmentResponse {
+    const HEADERS: &'static [&'static str] = &["name", "tier", "region"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.name.clone(), self.tier.clone(), or_dash(self.region.as_deref())]
+    }
+}
+
+impl Tabular for EnvironmentResponse {
+    fn table(&self) -> String {
+        item(self)
+    }
+}
+
+impl Row for LifecycleResponse {
+    const HEADERS: &'static [&'static str] = &["name", "environments"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![self.name.clone(), self.environments.join(" -> ")]
+    }
+}
+
+impl Tabular for LifecycleResponse {
+    fn table(&self) -> String {
+        item(self)
+    }
 }

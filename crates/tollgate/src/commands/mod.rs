@@ -4,6 +4,7 @@ pub mod apply;
 pub mod artifact;
 pub mod audit;
 pub mod catalog;
+pub mod evidence;
 pub mod release;
 
 use crate::args::OutputFormat;

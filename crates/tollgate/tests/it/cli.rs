@@ -251,3 +251,146 @@ fn an_artifact_over_the_size_limit_is_refused_and_leaves_nothing_behind() {
     let leftovers = std::fs::read_dir(server.data_dir.join("blobs/tmp")).expect("the temporary directory").count();
     assert_eq!(leftovers, 0, "the partial upload was removed");
 }
+
+/// Runs snapshot assertions with what changes from run to run redacted: digests, times, key ids.
+fn redacted(assertions: impl FnOnce()) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"sha256:[0-9a-f]{64}", "[digest]");
+    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[time]");
+    settings.add_filter(r"\b[0-9a-f]{16}\b", "[key id]");
+    settings.bind(assertions);
+}
+
+#[test]
+fn tables_summarize_evidence_checks_audit_entries_and_garbage_collection() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(dir.path());
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/tollgate.yaml");
+    run(server.cli().args(["apply", "-f", example])).success();
+    std::fs::write(dir.path().join("ledger.tar"), b"ledger 4.1.0\n".repeat(100)).expect("written");
+    run(server.cli().args(["key", "generate", "--out", "ci"])).success();
+    run(server.cli().args(["key", "add", "--name", "ci", "--team", "payments", "--public-key", "ci.pub"])).success();
+    run(server.cli().args(["artifact", "sign", "ledger.tar", "--name", "ledger", "--key", "ci.key"])).success();
+    let push = ["artifact", "push", "ledger.tar", "--name", "ledger", "--version", "4.1.0", "--team", "payments"];
+    let pushed = run(server.cli().args(push).args(["--signature", "ledger.tar.dsse.json"])).success();
+    let check = run(server.cli().args(["artifact", "check", "--name", "ledger", "--version", "4.1.0"])).success();
+    run(server.cli().args(["release", "create", "--version", "2.1.0", "--type", "minor"]).args([
+        "--artifact",
+        &format!("ledger=ledger@4.1.0@{}", ledger_digest(&dir)),
+        "--include",
+        "PAY-8=Refund reasons",
+    ]))
+    .success();
+    run(server.cli().args(["release", "plan", "2.1.0"])).success();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tollgate-evidence/tests/fixtures/");
+    let mut uploads = Vec::new();
+    for (kind, file) in [
+        ("junit", "pytest-demo.junit.xml"),
+        ("cobertura", "coveragepy-demo.cobertura.xml"),
+        ("sarif", "demo.clippy.sarif"),
+        ("cyclonedx", "tollgate.cdx.json"),
+    ] {
+        let path = format!("{fixtures}{file}");
+        let args = ["evidence", "upload", &path, "--release", "2.1.0", "--kind", kind, "--service", "ledger"];
+        uploads.push(run(server.cli().args(args)).success().stdout);
+    }
+    let evidence = run(server.cli().args(["evidence", "list", "--release", "2.1.0"])).success();
+    let release = run(server.cli().args(["release", "show", "2.1.0"])).success();
+    let audit = run(server.cli().args(["audit", "list", "--after", "9"])).success();
+    let gc = run(server.cli().args(["artifact", "gc", "--dry-run"])).success();
+    // The JSON output is the API's body: the stored facts, not their summary.
+    let json = run(server.cli().args(["evidence", "list", "--release", "2.1.0", "--output", "json"])).success();
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!((&json[0]["facts"]["format_version"], &json[0]["facts"]["kind"]), (&1.into(), &"tests".into()));
+
+    redacted(|| {
+        insta::assert_snapshot!(pushed.stdout, @r"
+         id          1
+         name        ledger
+         version     4.1.0
+         team        payments
+         digest      [digest]
+         size        1.3 KiB (1300 bytes)
+         media type  application/octet-stream
+         repository  -
+         commit      -
+         build id    -
+         builder     -
+         tags        -
+         created     [time] by admin
+        signature by key [key id] (ci) attached
+        ");
+        insta::assert_snapshot!(check.stdout, @r"
+        ledger@4.1.0 ([digest]): ok
+        content: matches its digest
+        signatures:
+         KEY ID            VALID  SIGNER OR REASON
+         [key id]  yes    ci
+        ");
+        insta::assert_snapshot!(uploads[0], @r"
+        id       1
+        release  1
+        kind     junit
+        service  ledger
+        digest   [digest]
+        size     1.1 KiB
+        created  [time] by admin
+        summary  5 tests: 3 passed, 1 failed, 1 skipped (98 ms)
+        ");
+        insta::assert_snapshot!(evidence.stdout, @r"
+        ID  KIND       SERVICE  SUMMARY
+        1   junit      ledger   5 tests: 3 passed, 1 failed, 1 skipped (98 ms)
+        2   cobertura  ledger   lines 81.4% (22/27), branches 62.5% (5/8), 2 files
+        3   sarif      ledger   6 findings: 1 error, 5 warnings (clippy)
+        4   cyclonedx  ledger   274 components, no vulnerabilities, licenses: MIT OR Apache-2.0 (149), MIT (44), Apache-2.0 OR MIT (28) and 18 more
+        ");
+        insta::assert_snapshot!(release.stdout, @r"
+         id                 1
+         version            2.1.0
+         type               minor
+         strategy           big_bang
+         state              planned
+         next states        scope_frozen, cancelled
+         lifecycle          default
+         manifest digest    [digest]
+         planned window     -
+         scope freeze       -
+         rollback criteria  -
+         revision           2
+         created            [time] by admin
+
+        artifacts:
+         SERVICE  ARTIFACT  VERSION  DIGEST
+         ledger   ledger    4.1.0    [digest]
+
+        scope:
+         TICKET  TITLE           SHIPS
+         PAY-8   Refund reasons  yes
+        ");
+        insta::assert_snapshot!(audit.stdout, @r"
+        SEQ  AT                    ACTOR  ACTION              OBJECT            CHANGE
+        10   [time]  admin  service.create      payments-api      -
+        11   [time]  admin  service.create      checkout-web      -
+        12   [time]  admin  trusted_key.create  [key id]  -
+        13   [time]  admin  artifact.create     ledger@4.1.0      -
+        14   [time]  admin  artifact.sign       ledger@4.1.0      -
+        15   [time]  admin  release.create      1                 -
+        16   [time]  admin  release.transition  1                 revision: 1 -> 2; state: draft -> planned; updated_at changed
+        17   [time]  admin  evidence.create     1                 -
+        18   [time]  admin  evidence.create     2                 -
+        19   [time]  admin  evidence.create     3                 -
+        20   [time]  admin  evidence.create     4                 -
+        ");
+        insta::assert_snapshot!(gc.stdout, @r"
+         ARTIFACT  VERSION  OUTCOME  REASONS
+         ledger    4.1.0    keep     no retention policy covers it; referenced by open release 2.1.0
+
+        1 kept, 0 to remove (dry run: nothing was changed)
+        ");
+    });
+}
+
+fn ledger_digest(dir: &tempfile::TempDir) -> String {
+    let content = std::fs::read(dir.path().join("ledger.tar")).expect("the artifact exists");
+    tollgate_core::digest::Sha256Digest::of(&content).to_string()
+}

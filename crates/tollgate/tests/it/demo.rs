@@ -10,6 +10,6 @@ fn the_demo_records_two_releases_through_every_environment_and_verifies_the_audi
     settings.add_filter(r"tg_[0-9a-f]{64}", "[token]");
     settings.add_filter(r"signing key [0-9a-f]{16}", "signing key [key id]");
     settings.add_filter(r"sha256:[0-9a-f]{64}", "[digest]");
-    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z *", "[time] ");
+    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
     settings.bind(|| insta::assert_snapshot!(ran.stdout));
 }

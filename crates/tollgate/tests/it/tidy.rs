@@ -13,7 +13,17 @@ const ALLOWED_ARROWS: &[(&str, &[&str])] = &[
     ("tollgate-service", &["tollgate-core", "tollgate-evidence", "tollgate-store"]),
     // Handlers see only core and service: no HTTP handler reaches into the store.
     ("tollgate-http", &["tollgate-core", "tollgate-service"]),
-    ("tollgate", &["tollgate-config", "tollgate-core", "tollgate-http", "tollgate-service", "tollgate-store"]),
+    (
+        "tollgate",
+        &[
+            "tollgate-config",
+            "tollgate-core",
+            "tollgate-evidence",
+            "tollgate-http",
+            "tollgate-service",
+            "tollgate-store",
+        ],
+    ),
     ("tollgate-testkit", &["tollgate-core", "tollgate-store", "tollgate-service", "tollgate-http"]),
 ];
 
