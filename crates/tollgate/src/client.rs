@@ -123,9 +123,8 @@ impl Client {
         }
         let bytes = response.bytes().await.context("reading the response")?;
         let json = serde_json::from_slice(&bytes).context("the server answered with something other than JSON")?;
-        let value = serde_json::from_slice(&bytes).with_context(|| {
-            format!("the server's answer does not have the expected shape: {}", String::from_utf8_lossy(&bytes))
-        })?;
+        let value =
+            serde_json::from_slice(&bytes).context("the server's answer does not fit this version of tollgate")?;
         Ok(Answer { value, json })
     }
 
