@@ -21,7 +21,8 @@ use crate::name::UserName;
 use crate::Timestamp;
 
 pub use crate::audit::verify::{
-    ChainProblem, ChainVerifier, KeyTrust, TrustSource, VerifyFailure, VerifyPolicy, VerifyReport,
+    read_entry, ChainProblem, ChainVerifier, EntryFacts, KeyTrust, TrustSource, VerifyFailure, VerifyPolicy,
+    VerifyReport,
 };
 
 /// The hash before the first entry.

@@ -60,7 +60,7 @@ impl Tollgate {
         })
         .await
         .map_err(|error| ServiceError::Unavailable(tollgate_store::StoreError::Unavailable(Box::new(error))))??;
-        let summary = summary(&facts);
+        let summary = facts.summary();
         let facts = serde_json::to_value(&facts).expect("facts serialize to JSON");
         let facts_digest = Sha256Digest::of(&canonical_json(&facts));
 
@@ -108,22 +108,5 @@ impl Tollgate {
         let mut read = self.store.read().await?;
         let release = get_in(&mut read, release).await?;
         Ok(read.list_evidence(release.id).await?)
-    }
-}
-
-/// One line about what a piece of evidence says, for the audit entry.
-fn summary(facts: &Facts) -> String {
-    match facts {
-        Facts::Tests(tests) => format!(
-            "{} tests: {} passed, {} failed, {} skipped, {} errors",
-            tests.total, tests.passed, tests.failed, tests.skipped, tests.errors
-        ),
-        Facts::Coverage(coverage) => {
-            format!("{} of {} lines covered in {} files", coverage.lines_covered, coverage.lines_total, coverage.files)
-        }
-        Facts::Findings(findings) => format!("{} findings", findings.total),
-        Facts::Sbom(sbom) => {
-            format!("{} components, {} vulnerabilities", sbom.components, sbom.vulnerabilities.len())
-        }
     }
 }

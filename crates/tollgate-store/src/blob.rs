@@ -45,6 +45,10 @@ pub struct BlobWriter {
     hasher: Sha256,
     size: u64,
     limit: u64,
+    // Bytes written since the last background sync was started, and that sync: the disk writes
+    // back while the upload goes on, so the final sync waits only for the last stretch.
+    unsynced: u64,
+    syncing: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Content that is written, synced and hashed, waiting to be committed into place. Dropping it
@@ -68,6 +72,8 @@ pub struct StoredBlob {
 const READ_BUFFER: usize = 1024 * 1024;
 /// Writes are gathered up to this size, so a stream of small chunks costs few system calls.
 const WRITE_BUFFER: usize = 1024 * 1024;
+/// A background sync of a blob being written is started every this many bytes.
+const SYNC_EVERY: u64 = 64 * 1024 * 1024;
 /// Temporary files older than this belong to no upload still running.
 pub const TEMP_FILE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -96,6 +102,8 @@ impl BlobStore {
             hasher: Sha256::new(),
             size: 0,
             limit,
+            unsynced: 0,
+            syncing: None,
         })
     }
 
@@ -186,7 +194,20 @@ impl BlobWriter {
             return Err(BlobError::TooLarge { limit: self.limit });
         }
         self.hasher.update(chunk);
-        self.file.as_mut().expect("a writer has its file until finished").write_all(chunk).await?;
+        let file = self.file.as_mut().expect("a writer has its file until finished");
+        file.write_all(chunk).await?;
+        self.unsynced += chunk.len() as u64;
+        if self.unsynced >= SYNC_EVERY {
+            self.unsynced = 0;
+            file.flush().await?;
+            // One sync in flight at a time: waiting for the previous one also keeps the upload
+            // from running further ahead of the disk than one stretch.
+            if let Some(previous) = self.syncing.take() {
+                previous.await.map_err(std::io::Error::other)??;
+            }
+            let handle = file.get_ref().try_clone().await?.into_std().await;
+            self.syncing = Some(tokio::task::spawn_blocking(move || handle.sync_data()));
+        }
         Ok(())
     }
 
@@ -208,6 +229,9 @@ impl BlobWriter {
     pub async fn finish(mut self, expected: Option<Sha256Digest>) -> Result<PendingBlob, BlobError> {
         let mut file = self.file.take().expect("a writer has its file until finished");
         file.flush().await?;
+        if let Some(previous) = self.syncing.take() {
+            previous.await.map_err(std::io::Error::other)??;
+        }
         file.get_mut().sync_all().await?;
         drop(file);
         let digest = Sha256Digest::from_bytes(std::mem::take(&mut self.hasher).finalize().into());

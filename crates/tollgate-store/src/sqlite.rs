@@ -11,7 +11,7 @@ use std::time::Duration;
 use ed25519_dalek::VerifyingKey;
 use sqlx::any::AnyPoolOptions;
 use sqlx::Executor;
-use tollgate_core::audit::{Checkpoint, VerifyReport};
+use tollgate_core::audit::{read_entry, Checkpoint, EntryFacts, VerifyReport};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_core::Entity;
 
@@ -70,8 +70,8 @@ pub fn verify_file(path: &Path, verification: &AuditVerification) -> Result<Veri
         let mut verifier = verification.verifier(start.checkpoints, start.recorded_keys);
         for batch in full_receiver.iter() {
             let mut batch = batch?;
-            for (seq, hash, body) in batch.entries() {
-                if verifier.push(seq, hash, body).is_err() {
+            for (seq, hash, body, facts) in batch.entries() {
+                if verifier.push_read(seq, hash, body, facts).is_err() {
                     return Ok(verifier.finish(Some(start.head)));
                 }
             }
@@ -96,10 +96,12 @@ struct LogStart {
 }
 
 /// Entries read ahead of the hasher, packed into one buffer so reading allocates nothing per
-/// entry and the buffers can be reused.
+/// entry and the buffers can be reused; with each body already read (`read_entry`) on the
+/// reader's thread, so parsing runs beside hashing.
 #[derive(Default)]
 struct Batch {
     seqs: Vec<u64>,
+    facts: Vec<Result<EntryFacts, String>>,
     // The stored hash and then the body of each entry, back to back.
     bytes: Vec<u8>,
     // For each entry, where its hash ends and where its body ends in `bytes`.
@@ -109,6 +111,7 @@ struct Batch {
 impl Batch {
     fn push(&mut self, seq: u64, hash: &[u8], body: &[u8]) {
         self.seqs.push(seq);
+        self.facts.push(read_entry(body));
         self.bytes.extend_from_slice(hash);
         let hash_end = self.bytes.len();
         self.bytes.extend_from_slice(body);
@@ -123,15 +126,19 @@ impl Batch {
         self.seqs.is_empty()
     }
 
-    fn entries(&self) -> impl Iterator<Item = (u64, &[u8], &[u8])> {
+    fn entries(&mut self) -> impl Iterator<Item = (u64, &[u8], &[u8], Result<EntryFacts, String>)> {
         let starts = std::iter::once(0).chain(self.ends.iter().map(|&(_, body_end)| body_end));
-        self.seqs.iter().zip(starts.zip(&self.ends)).map(|(&seq, (start, &(hash_end, body_end)))| {
-            (seq, &self.bytes[start..hash_end], &self.bytes[hash_end..body_end])
-        })
+        let facts = self.facts.drain(..);
+        self.seqs.iter().zip(starts.zip(&self.ends)).zip(facts).map(
+            |((&seq, (start, &(hash_end, body_end))), facts)| {
+                (seq, &self.bytes[start..hash_end], &self.bytes[hash_end..body_end], facts)
+            },
+        )
     }
 
     fn clear(&mut self) {
         self.seqs.clear();
+        self.facts.clear();
         self.bytes.clear();
         self.ends.clear();
     }
@@ -266,7 +273,7 @@ mod tests {
                 batch.push(*seq, hash, body);
             }
             let read: Vec<(u64, Vec<u8>, Vec<u8>)> =
-                batch.entries().map(|(seq, hash, body)| (seq, hash.to_vec(), body.to_vec())).collect();
+                batch.entries().map(|(seq, hash, body, _)| (seq, hash.to_vec(), body.to_vec())).collect();
             assert_eq!(read, entries);
             batch.clear();
             assert!(batch.is_empty());

@@ -229,6 +229,37 @@ struct KeyEntry {
     after: SigningKeyEntry,
 }
 
+/// What verification reads from an entry's body: its format version and position, and the key
+/// it introduces, if it is a key entry.
+#[derive(Debug, Clone)]
+pub struct EntryFacts {
+    v: u32,
+    seq: u64,
+    key: Option<IntroducedKey>,
+}
+
+#[derive(Debug, Clone)]
+struct IntroducedKey {
+    key_id: String,
+    key: VerifyingKey,
+    replaces: Option<String>,
+}
+
+/// Reads an entry's body: a JSON object with `v` and `seq` (and, for a key entry, `after`).
+/// Fails, saying why, when the body is not that. Pure, so it may run on any thread.
+pub fn read_entry(body: &[u8]) -> Result<EntryFacts, String> {
+    let head: EntryHead<'_> = serde_json::from_slice(body).map_err(|error| format!("not an audit entry: {error}"))?;
+    let action = head.action.as_deref().unwrap_or_default();
+    let key = if action == ENROLL_ACTION || action == ROTATE_ACTION {
+        let entry: KeyEntry = serde_json::from_slice(body).map_err(|error| format!("{action}: {error}"))?;
+        let key = entry.after.verifying_key().map_err(|reason| format!("{action}: {reason}"))?;
+        Some(IntroducedKey { key_id: entry.after.key_id, key, replaces: entry.after.replaces })
+    } else {
+        None
+    };
+    Ok(EntryFacts { v: head.v, seq: head.seq, key })
+}
+
 /// Verifies a chain fed entry by entry, in position order.
 ///
 /// Feeding stops being useful after the first failure; `push` returns it so callers can stop
@@ -293,6 +324,18 @@ impl ChainVerifier {
     /// Checks the next entry: its position, its stored hash against its bytes, its body, and
     /// the checkpoints and witnesses at its position.
     pub fn push(&mut self, seq: u64, stored_hash: &[u8], body: &[u8]) -> Result<(), VerifyFailure> {
+        self.push_read(seq, stored_hash, body, read_entry(body))
+    }
+
+    /// `push`, with the body already read by `read_entry` (on another thread, say, so parsing
+    /// and hashing run side by side).
+    pub fn push_read(
+        &mut self,
+        seq: u64,
+        stored_hash: &[u8],
+        body: &[u8],
+        read: Result<EntryFacts, String>,
+    ) -> Result<(), VerifyFailure> {
         if let Some(failure) = &self.failure {
             return Err(failure.clone());
         }
@@ -303,7 +346,7 @@ impl ChainVerifier {
         if stored_hash != hash {
             return Err(self.fail(seq, ChainProblem::HashMismatch));
         }
-        if let Err(reason) = self.read_body(seq, body) {
+        if let Err(reason) = read.and_then(|facts| self.take_facts(seq, facts)) {
             return Err(self.fail(seq, ChainProblem::Malformed { reason }));
         }
         if let Some(witnesses) = self.witnesses.remove(&seq) {
@@ -339,21 +382,16 @@ impl ChainVerifier {
         }
     }
 
-    /// Checks the format version and position an entry states, and picks up keys it introduces.
-    fn read_body(&mut self, seq: u64, body: &[u8]) -> Result<(), String> {
-        let head: EntryHead<'_> =
-            serde_json::from_slice(body).map_err(|error| format!("not an audit entry: {error}"))?;
-        if head.v != ENTRY_FORMAT_VERSION {
-            return Err(format!("format version {}, expected {ENTRY_FORMAT_VERSION}", head.v));
+    /// Checks the format version and position an entry states, and picks up a key it introduces.
+    fn take_facts(&mut self, seq: u64, facts: EntryFacts) -> Result<(), String> {
+        if facts.v != ENTRY_FORMAT_VERSION {
+            return Err(format!("format version {}, expected {ENTRY_FORMAT_VERSION}", facts.v));
         }
-        if head.seq != seq {
-            return Err(format!("it says it is entry {}", head.seq));
+        if facts.seq != seq {
+            return Err(format!("it says it is entry {}", facts.seq));
         }
-        let action = head.action.as_deref().unwrap_or_default();
-        if action == ENROLL_ACTION || action == ROTATE_ACTION {
-            let entry: KeyEntry = serde_json::from_slice(body).map_err(|error| format!("{action}: {error}"))?;
-            let key = entry.after.verifying_key().map_err(|reason| format!("{action}: {reason}"))?;
-            self.pending.push(Pending { seq, key_id: entry.after.key_id, key, replaces: entry.after.replaces });
+        if let Some(key) = facts.key {
+            self.pending.push(Pending { seq, key_id: key.key_id, key: key.key, replaces: key.replaces });
         }
         Ok(())
     }

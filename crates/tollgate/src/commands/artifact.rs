@@ -9,7 +9,7 @@ use ed25519_dalek::SigningKey;
 use reqwest::Method;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tollgate_core::attestation::{sign, verify, Envelope, Provenance, Statement, Subject, TrustedKey};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_http::api::artifacts::{
@@ -40,7 +40,7 @@ pub async fn artifact(context: &Context, command: ArtifactCommand) -> anyhow::Re
                 digest: Some(file_digest(&file).await?.to_string()),
             };
             let source = tokio::fs::File::open(&file).await.with_context(|| format!("opening {}", file.display()))?;
-            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(source, 256 * 1024));
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(source, IO_BUFFER));
             let pushed: Answer<ArtifactResponse> = context.client.upload("/artifacts", &query, body).await?;
             print(context.output, &pushed);
             if let Some(signature) = signature {
@@ -177,14 +177,17 @@ async fn pull(context: &Context, artifact: &ArtifactRef, output: &Path) -> anyho
         Sha256Digest::parse(&found.digest).map_err(|p| anyhow::anyhow!("the server sent a bad digest: {p}"))?;
     let mut response = context.client.download(&format!("/artifacts/{}/content", found.id)).await?;
     let temporary = with_suffix(output, ".part");
-    let mut file =
+    let file =
         tokio::fs::File::create(&temporary).await.with_context(|| format!("creating {}", temporary.display()))?;
+    // Chunks arrive small; gathered into large writes, the file costs few system calls.
+    let mut file = tokio::io::BufWriter::with_capacity(IO_BUFFER, file);
     let mut hasher = Sha256::new();
     while let Some(chunk) = response.chunk().await.context("downloading")? {
         hasher.update(&chunk);
         file.write_all(&chunk).await.context("writing the download")?;
     }
-    file.sync_all().await.context("writing the download")?;
+    file.flush().await.context("writing the download")?;
+    file.get_mut().sync_all().await.context("writing the download")?;
     let actual = Sha256Digest::from_bytes(hasher.finalize().into());
     if actual != expected {
         let _ = std::fs::remove_file(&temporary);
@@ -323,19 +326,28 @@ impl Tabular for PolicyResponse {
     }
 }
 
-/// The SHA-256 of a file, read in chunks.
+/// Reads and writes of artifact content go in pieces this large.
+const IO_BUFFER: usize = 1024 * 1024;
+
+/// The SHA-256 of a file, read in large chunks on a blocking thread.
 pub async fn file_digest(path: &Path) -> anyhow::Result<Sha256Digest> {
-    let mut file = tokio::fs::File::open(path).await.with_context(|| format!("opening {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let read = file.read(&mut buffer).await.with_context(|| format!("reading {}", path.display()))?;
-        if read == 0 {
-            break;
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        let mut file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; IO_BUFFER];
+        loop {
+            let read = file.read(&mut buffer).with_context(|| format!("reading {}", path.display()))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
         }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(Sha256Digest::from_bytes(hasher.finalize().into()))
+        Ok(Sha256Digest::from_bytes(hasher.finalize().into()))
+    })
+    .await
+    .context("hashing the file")?
 }
 
 fn provenance_of(args: &ProvenanceArgs) -> Provenance {
