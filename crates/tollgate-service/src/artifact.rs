@@ -124,15 +124,15 @@ impl Tollgate {
         }
     }
 
-    /// An artifact and its content, opened for streaming.
+    /// An artifact and its content, as a stream of chunks read ahead from disk.
     pub async fn open_artifact_content(
         &self,
         principal: &Principal,
         id: ArtifactId,
-    ) -> ServiceResult<(Artifact, tokio::fs::File)> {
+    ) -> ServiceResult<(Artifact, impl futures::Stream<Item = std::io::Result<Vec<u8>>> + Send + 'static)> {
         let artifact = self.get_artifact(principal, id).await?;
-        let file = self.blobs.open_blob(&artifact.digest).await?;
-        Ok((artifact, file))
+        let content = self.blobs.stream_blob(&artifact.digest).await?;
+        Ok((artifact, content))
     }
 
     pub async fn get_artifact(&self, _principal: &Principal, id: ArtifactId) -> ServiceResult<Artifact> {

@@ -120,6 +120,15 @@ impl BlobStore {
         }
     }
 
+    /// Streams a blob's content, read on a blocking thread a few chunks ahead of the consumer,
+    /// so reading the disk and sending to the network overlap.
+    pub async fn stream_blob(&self, digest: &Sha256Digest) -> Result<BlobStream, BlobError> {
+        let file = self.open_blob(digest).await?.into_std().await;
+        let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
+        tokio::task::spawn_blocking(move || read_chunks(file, &sender));
+        Ok(BlobStream { receiver })
+    }
+
     /// Re-reads a blob and checks that its content still has its digest.
     pub async fn verify(&self, digest: &Sha256Digest) -> Result<(), BlobError> {
         let mut file = self.open_blob(digest).await?;
@@ -277,6 +286,60 @@ impl Drop for PendingBlob {
     fn drop(&mut self) {
         if !self.temp_path.as_os_str().is_empty() {
             let _ = std::fs::remove_file(&self.temp_path);
+        }
+    }
+}
+
+/// A blob's content as a stream of chunks (see `BlobStore::stream_blob`).
+#[derive(Debug)]
+pub struct BlobStream {
+    receiver: tokio::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+}
+
+impl futures::Stream for BlobStream {
+    type Item = std::io::Result<Vec<u8>>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.receiver.poll_recv(context)
+    }
+}
+
+/// Chunks read ahead of the consumer of a `BlobStream`.
+const READ_AHEAD: usize = 4;
+
+/// Reads `file` to its end in `READ_BUFFER` chunks into `sender`; stops when the consumer goes.
+fn read_chunks(mut file: std::fs::File, sender: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>) {
+    use std::io::Read as _;
+    loop {
+        let mut chunk = vec![0u8; READ_BUFFER];
+        let mut filled = 0;
+        let outcome = loop {
+            match file.read(&mut chunk[filled..]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => {
+                    filled += n;
+                    if filled == chunk.len() {
+                        break Ok(());
+                    }
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => break Err(error),
+            }
+        };
+        if let Err(error) = outcome {
+            let _ = sender.blocking_send(Err(error));
+            return;
+        }
+        if filled == 0 {
+            return;
+        }
+        chunk.truncate(filled);
+        let last = filled < READ_BUFFER;
+        if sender.blocking_send(Ok(chunk)).is_err() || last {
+            return;
         }
     }
 }

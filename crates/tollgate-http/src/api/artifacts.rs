@@ -153,8 +153,7 @@ pub async fn content(
     Auth(principal): Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (artifact, file) = state.tollgate.open_artifact_content(&principal, artifact_id(&id)?).await?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 1024 * 1024);
+    let (artifact, stream) = state.tollgate.open_artifact_content(&principal, artifact_id(&id)?).await?;
     Ok((
         [
             (header::CONTENT_TYPE, artifact.media_type.as_str().to_owned()),

@@ -39,8 +39,8 @@ pub async fn artifact(context: &Context, command: ArtifactCommand) -> anyhow::Re
                 tags: (!tags.is_empty()).then(|| tags.join(",")),
                 digest: Some(file_digest(&file).await?.to_string()),
             };
-            let source = tokio::fs::File::open(&file).await.with_context(|| format!("opening {}", file.display()))?;
-            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(source, IO_BUFFER));
+            let source = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+            let body = reqwest::Body::wrap_stream(read_ahead(source));
             let pushed: Answer<ArtifactResponse> = context.client.upload("/artifacts", &query, body).await?;
             print(context.output, &pushed);
             if let Some(signature) = signature {
@@ -328,6 +328,36 @@ impl Tabular for PolicyResponse {
 
 /// Reads and writes of artifact content go in pieces this large.
 const IO_BUFFER: usize = 1024 * 1024;
+/// Pieces read ahead of the network while pushing.
+const READ_AHEAD: usize = 4;
+
+/// A file's content as a stream of pieces read on a blocking thread, a few ahead of the
+/// consumer, so reading the disk and sending overlap.
+fn read_ahead(mut file: std::fs::File) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read as _;
+        loop {
+            let mut piece = vec![0u8; IO_BUFFER];
+            let read = match file.read(&mut piece) {
+                Ok(0) => return,
+                Ok(read) => read,
+                Err(error) => {
+                    let _ = sender.blocking_send(Err(error));
+                    return;
+                }
+            };
+            piece.truncate(read);
+            if sender.blocking_send(Ok(piece)).is_err() {
+                return;
+            }
+        }
+    });
+    futures::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|piece| (piece, receiver)) },
+    )
+}
 
 /// The SHA-256 of a file, read in large chunks on a blocking thread.
 pub async fn file_digest(path: &Path) -> anyhow::Result<Sha256Digest> {
