@@ -260,6 +260,7 @@ impl NamePattern {
         if source.chars().count() > MAX_PATTERN_LEN {
             return Err(Problem::TooLong { max: MAX_PATTERN_LEN });
         }
+        crate::name::check_no_nul(source)?;
         let regex = regex::RegexBuilder::new(&format!("^(?:{source})$"))
             .size_limit(PATTERN_SIZE_LIMIT)
             .build()
@@ -413,6 +414,7 @@ mod tests {
         assert!(NamePattern::parse("a{1000}{1000}").is_err(), "bounded compiled size");
         assert!(NamePattern::parse(&"é".repeat(MAX_PATTERN_LEN)).is_ok(), "counted in characters");
         assert!(NamePattern::parse(&"a".repeat(MAX_PATTERN_LEN + 1)).is_err());
+        assert!(NamePattern::parse("a\0b").is_err(), "no NUL, which PostgreSQL cannot store");
     }
 
     #[test]

@@ -49,10 +49,15 @@ pub const DIGEST_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
 pub const MEDIA_TYPE_PATTERN: &str = "^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$";
 /// The longest media type.
 pub const MAX_MEDIA_TYPE_LEN: usize = 127;
-/// Text that must say something: at least one character that is not white space, as Rust's
+/// Text that says something: at least one character that is not white space, as Rust's
 /// `char::is_whitespace` (Unicode `White_Space`) has it. Unanchored: some character matches.
 pub const NOT_BLANK_PATTERN: &str =
     "[^\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+/// Stored free text: no NUL (U+0000), which PostgreSQL cannot store.
+pub const STORED_TEXT_PATTERN: &str = "^[^\\u0000]*$";
+/// Stored free text that must say something: no NUL, and a character that is neither NUL nor
+/// white space.
+pub const STORED_STATEMENT_PATTERN: &str = "^[^\\u0000]*[^\\u0000\\t\\n\\u000b\\u000c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$";
 /// The longest token description.
 pub const MAX_TOKEN_DESCRIPTION_LEN: usize = 200;
 /// The longest trusted key name.
@@ -188,14 +193,11 @@ fn patterned(pattern: impl Into<String>, max_length: usize, description: &str) -
     string(description).pattern(Some(pattern)).max_length(Some(max_length)).build()
 }
 
-/// Free text of at most `max_length` characters; `required` text must not be blank.
+/// Free text of at most `max_length` characters, as `check_text` has it; `required` text must not
+/// be blank.
 fn text(max_length: usize, required: bool, description: &str) -> Object {
-    let builder = string(description).max_length(Some(max_length));
-    if required {
-        builder.pattern(Some(NOT_BLANK_PATTERN)).build()
-    } else {
-        builder.build()
-    }
+    let pattern = if required { STORED_STATEMENT_PATTERN } else { STORED_TEXT_PATTERN };
+    string(description).max_length(Some(max_length)).pattern(Some(pattern)).build()
 }
 
 fn keywords(values: &[&str], description: &str) -> Object {
@@ -263,6 +265,7 @@ value_schema!(
          must match; its compiled form is limited in size.",
     )
     .max_length(Some(MAX_PATTERN_LEN))
+    .pattern(Some(STORED_TEXT_PATTERN))
     .build()
 );
 value_schema!(

@@ -209,6 +209,17 @@ async fn a_release_id_has_one_spelling() {
 }
 
 #[tokio::test]
+async fn text_with_nul_is_refused_on_every_backend() {
+    let app = spawn_app().await;
+    let team = json!({ "name": "nul", "display_name": "a\u{0}b" });
+    let problem = refused(&app, Method::POST, "/api/v1/teams", team).await;
+    assert_eq!(
+        (problem["code"].as_str(), problem["errors"][0]["field"].as_str()),
+        (Some("validation_failed"), Some("display_name"))
+    );
+}
+
+#[tokio::test]
 async fn integers_may_be_written_with_a_zero_fraction() {
     let app = spawn_app().await;
     let policy = json!({ "selector": "name:ledger", "keep_last": 3.0, "keep_deployed_days": 30 });

@@ -120,13 +120,23 @@ fn the_digest_and_media_type_patterns_are_their_parsers() {
 }
 
 #[test]
-fn the_not_blank_pattern_is_the_text_check_on_every_character() {
-    let regex = Regex::new(NOT_BLANK_PATTERN).expect("the pattern compiles");
+fn the_text_patterns_are_the_text_check_on_every_character() {
+    let not_blank = Regex::new(NOT_BLANK_PATTERN).expect("the pattern compiles");
+    let statement = Regex::new(STORED_STATEMENT_PATTERN).expect("the pattern compiles");
+    let text = Regex::new(STORED_TEXT_PATTERN).expect("the pattern compiles");
     for character in (0..=0x10FFFF).filter_map(char::from_u32) {
-        let text = character.to_string();
-        assert_eq!(regex.is_match(&text), check_text(&text, 10, true).is_ok(), "U+{:04X}", u32::from(character));
+        let alone = character.to_string();
+        let blank = character.is_whitespace();
+        assert_eq!(not_blank.is_match(&alone), !blank, "U+{:04X}", u32::from(character));
+        for value in [alone.clone(), format!(" {alone}x"), format!("x{alone} ")] {
+            assert_eq!(statement.is_match(&value), check_text(&value, 10, true).is_ok(), "{value:?}");
+            assert_eq!(text.is_match(&value), check_text(&value, 10, false).is_ok(), "{value:?}");
+        }
     }
-    assert!(regex.is_match(" \t x \n"));
+    for value in ["", " ", " \t x \n"] {
+        assert_eq!(statement.is_match(value), check_text(value, 10, true).is_ok(), "{value:?}");
+        assert_eq!(text.is_match(value), check_text(value, 10, false).is_ok(), "{value:?}");
+    }
 }
 
 #[test]
