@@ -7,7 +7,8 @@
 # schemathesis check against every operation but the token routes (exercising those would revoke
 # the token the run uses) for a fixed time with a fixed seed. Per-operation expectations, each
 # with its reason, are in .ci/schemathesis.toml. Any failure fails the script, and so does any
-# 5xx the server counted. Extra arguments go to `st run` (`--phases coverage`, say).
+# 5xx the server counted. Extra arguments go to `st run` (`--phases coverage`, say). With
+# TOLLGATE_DATABASE_URL naming an empty PostgreSQL database, the server runs on it instead of SQLite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
