@@ -230,3 +230,54 @@ async fn integers_may_be_written_with_a_zero_fraction() {
             .await;
     assert_eq!(fraction["code"], "invalid_body");
 }
+
+/// The `maxLength` the OpenAPI document states for a named schema.
+fn documented_max_length(schema: &str) -> usize {
+    let document = serde_json::to_value(tollgate_http::openapi()).expect("the document serializes");
+    let max = document["components"]["schemas"][schema]["maxLength"].as_u64().expect("a maxLength");
+    usize::try_from(max).expect("a small number")
+}
+
+#[tokio::test]
+async fn the_server_enforces_the_text_limits_the_document_states() {
+    let app = spawn_app().await;
+    let at_most = |schema: &str| "x".repeat(documented_max_length(schema));
+    let over = |schema: &str| "x".repeat(documented_max_length(schema) + 1);
+    let key = |seed: u8| {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]).verifying_key();
+        tollgate_core::attestation::public_key_pem(&key)
+    };
+    let cases = [
+        (
+            "/api/v1/tokens",
+            json!({ "description": at_most("TokenDescription") }),
+            json!({ "description": over("TokenDescription") }),
+        ),
+        (
+            "/api/v1/keys",
+            json!({ "name": at_most("KeyName"), "public_key": key(1) }),
+            json!({ "name": over("KeyName"), "public_key": key(2) }),
+        ),
+        (
+            "/api/v1/keys",
+            json!({ "name": "ci", "builder": at_most("Builder"), "public_key": key(3) }),
+            json!({ "name": "ci", "builder": over("Builder"), "public_key": key(4) }),
+        ),
+        (
+            "/api/v1/audit/keys",
+            json!({ "label": at_most("KeyName"), "public_key": key(5) }),
+            json!({ "label": over("KeyName"), "public_key": key(6) }),
+        ),
+        (
+            "/api/v1/retention/holds",
+            json!({ "tag": "a", "reason": at_most("HoldReason") }),
+            json!({ "tag": "b", "reason": over("HoldReason") }),
+        ),
+    ];
+    for (path, accepted, too_long) in cases {
+        let reply = app.post(path, accepted).await;
+        assert_eq!(reply.status, 201, "{path}: {:?}", reply.body);
+        let problem = refused(&app, Method::POST, path, too_long).await;
+        assert_eq!(problem["code"], "validation_failed", "{path}");
+    }
+}
