@@ -19,7 +19,7 @@ pub const MAX_ARTIFACT_NAME_LEN: usize = 128;
 pub const MAX_ARTIFACT_VERSION_LEN: usize = 128;
 pub const MAX_PROVENANCE_FIELD_LEN: usize = 512;
 pub const MAX_TAGS: usize = 32;
-/// The longest naming pattern accepted, and the compiled size it may reach.
+/// The longest naming pattern accepted (in characters), and the compiled size it may reach.
 pub const MAX_PATTERN_LEN: usize = 256;
 const PATTERN_SIZE_LIMIT: usize = 64 * 1024;
 
@@ -257,9 +257,10 @@ pub struct NamePattern {
 
 impl NamePattern {
     pub fn parse(source: &str) -> Result<NamePattern, Problem> {
-        if source.len() > MAX_PATTERN_LEN {
+        if source.chars().count() > MAX_PATTERN_LEN {
             return Err(Problem::TooLong { max: MAX_PATTERN_LEN });
         }
+        crate::name::check_no_nul(source)?;
         let regex = regex::RegexBuilder::new(&format!("^(?:{source})$"))
             .size_limit(PATTERN_SIZE_LIMIT)
             .build()
@@ -411,6 +412,9 @@ mod tests {
         assert!(pattern.check(&name("x/payments/ledger")).is_err(), "anchored at the start");
         assert!(NamePattern::parse("(unclosed").is_err());
         assert!(NamePattern::parse("a{1000}{1000}").is_err(), "bounded compiled size");
+        assert!(NamePattern::parse(&"é".repeat(MAX_PATTERN_LEN)).is_ok(), "counted in characters");
+        assert!(NamePattern::parse(&"a".repeat(MAX_PATTERN_LEN + 1)).is_err());
+        assert!(NamePattern::parse("a\0b").is_err(), "no NUL, which PostgreSQL cannot store");
     }
 
     #[test]

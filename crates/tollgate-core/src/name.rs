@@ -81,13 +81,22 @@ fn validate_name(value: &str) -> Result<(), Problem> {
     }
 }
 
-/// Checks a free-text field: trimmed non-empty when `required`, and at most `max` characters.
+/// Checks a free-text field: trimmed non-empty when `required`, at most `max` characters, and
+/// without NUL (U+0000), which PostgreSQL cannot store in text.
 pub fn check_text(value: &str, max: usize, required: bool) -> Result<(), Problem> {
     if required && value.trim().is_empty() {
         return Err(Problem::Required);
     }
     if value.chars().count() > max {
         return Err(Problem::TooLong { max });
+    }
+    check_no_nul(value)
+}
+
+/// Refuses text with NUL (U+0000): PostgreSQL cannot store it in a text column.
+pub fn check_no_nul(value: &str) -> Result<(), Problem> {
+    if value.contains('\0') {
+        return Err(Problem::Invalid { reason: "contains a NUL character (U+0000)".to_owned() });
     }
     Ok(())
 }
@@ -133,6 +142,16 @@ mod tests {
         check("led ger", false);
         check("ledger_api", false);
         check("lédger", false);
+    }
+
+    #[test]
+    fn free_text_is_bounded_says_something_when_required_and_has_no_nul() {
+        assert_eq!(check_text("release notes", 20, true), Ok(()));
+        assert_eq!(check_text("", 20, false), Ok(()));
+        assert_eq!(check_text(" \t\n", 20, true), Err(Problem::Required));
+        assert_eq!(check_text("ééé", 3, true), Ok(()), "counted in characters");
+        assert_eq!(check_text("éééé", 3, true), Err(Problem::TooLong { max: 3 }));
+        assert!(check_text("a\0b", 20, false).is_err(), "PostgreSQL cannot store NUL");
     }
 
     #[test]

@@ -414,9 +414,19 @@ pub fn parse_version(value: &str) -> Result<semver::Version, Problem> {
         .map_err(|error| Problem::InvalidVersion { value: value.to_owned(), reason: error.to_string() })
 }
 
-/// Parses an RFC 3339 timestamp with an offset (`2026-03-01T12:00:00Z`).
+/// The last year a timestamp may be written in. A `Timestamp` ends on 9999-12-30, so some
+/// instants written in 9999 do not fit; a limit on the year as written is one a client can check.
+pub const MAX_TIMESTAMP_YEAR: i16 = 9998;
+
+/// Parses an RFC 3339 timestamp with an offset (`2026-03-01T12:00:00Z`), written in a year up to
+/// [`MAX_TIMESTAMP_YEAR`].
 pub fn parse_timestamp(value: &str) -> Result<Timestamp, Problem> {
-    value.parse::<Timestamp>().map_err(|_| Problem::InvalidTimestamp { value: value.to_owned() })
+    let invalid = || Problem::InvalidTimestamp { value: value.to_owned() };
+    let pieces = jiff::fmt::temporal::Pieces::parse(value).map_err(|_| invalid())?;
+    if pieces.date().year() > MAX_TIMESTAMP_YEAR {
+        return Err(Problem::Invalid { reason: format!("{value:?} lies after the year {MAX_TIMESTAMP_YEAR}") });
+    }
+    value.parse::<Timestamp>().map_err(|_| invalid())
 }
 
 fn parse_optional_timestamp(

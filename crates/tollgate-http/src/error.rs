@@ -1,7 +1,7 @@
 //! `ApiError`: the one place that picks an HTTP status and a stable `code` for every failure,
 //! and writes it as RFC 9457 `application/problem+json`.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("malformed_json", 400, "The body is not well-formed JSON."),
     ("invalid_body", 422, "The body is JSON but does not match the schema: unknown field, wrong type, missing field."),
-    ("invalid_query", 400, "A query parameter is missing or has the wrong type."),
+    ("invalid_query", 400, "A query parameter is missing, unknown, of the wrong type or out of range."),
     ("validation_failed", 422, "The request is well-formed but breaks a rule; `errors` lists every field and problem."),
     ("unsupported_media_type", 415, "The body is not sent as `application/json`."),
     ("payload_too_large", 413, "The body is over the size limit."),
@@ -237,6 +237,17 @@ impl From<JsonRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> ApiError {
         ApiError::new("invalid_query", rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> ApiError {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(_) => {
+                ApiError::new("validation_failed", rejection.body_text())
+            }
+            _ => ApiError { cause: Some(rejection.body_text()), ..ApiError::new("internal", "internal error") },
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Extractors that turn every rejection into a problem document, and the bearer-token
 //! authentication of API requests.
 
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::Json;
@@ -33,6 +33,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<QueryParams<T>, ApiError> {
         let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
         Ok(QueryParams(value))
+    }
+}
+
+/// Path parameters; rejections (a segment that does not decode) become `validation_failed`
+/// problems.
+pub struct PathParam<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<PathParam<T>, ApiError> {
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(PathParam(value))
     }
 }
 

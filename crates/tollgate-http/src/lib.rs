@@ -37,7 +37,7 @@ pub struct AppState {
 pub fn router(tollgate: Tollgate) -> Router {
     let state = AppState { tollgate, metrics: Metrics::new() };
     let request_id = HeaderName::from_static("x-request-id");
-    let (api, openapi) = api::router().split_for_parts();
+    let (api, openapi) = api::split();
     let openapi = Arc::new(openapi);
     Router::new()
         .nest("/api/v1", api.route("/openapi.json", get(api::openapi_json)).layer(axum::Extension(openapi)))
@@ -59,5 +59,5 @@ pub fn router(tollgate: Tollgate) -> Router {
 
 /// The OpenAPI document, for tools that want it without a running server.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::router().split_for_parts().1
+    api::split().1
 }

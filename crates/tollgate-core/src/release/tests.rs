@@ -172,3 +172,18 @@ fn every_problem_of_a_release_is_reported() {
     planned_end: end must be after start
     "###);
 }
+
+#[test]
+fn timestamps_are_written_in_years_up_to_9998() {
+    let check = |value: &str, expected: Result<&str, &str>| {
+        let parsed = parse_timestamp(value).map(|t| t.to_string()).map_err(|p| p.to_string());
+        assert_eq!(parsed.as_deref().map_err(String::as_str), expected, "{value}");
+    };
+    check("2026-03-01T12:00:00Z", Ok("2026-03-01T12:00:00Z"));
+    check("2026-03-01T12:00:00.5+01:00", Ok("2026-03-01T11:00:00.5Z"));
+    check("0000-01-01T00:00:00Z", Ok("0000-01-01T00:00:00Z"));
+    check("9998-12-31T23:59:59-23:59", Ok("9999-01-01T23:58:59Z"));
+    check("9999-01-01T00:00:00Z", Err("\"9999-01-01T00:00:00Z\" lies after the year 9998"));
+    check("9999-12-31T23:59:59Z", Err("\"9999-12-31T23:59:59Z\" lies after the year 9998"));
+    check("yesterday", Err("\"yesterday\" is not an RFC 3339 timestamp"));
+}

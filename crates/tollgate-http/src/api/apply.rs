@@ -8,7 +8,9 @@ use tollgate_service::apply::ApplyMode;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
-use crate::error::{ApiError, Problem};
+use crate::api::problem::{problems, JSON_BODY, QUERY};
+use crate::api::schema;
+use crate::error::ApiError;
 use crate::extract::{Auth, JsonBody, QueryParams};
 use crate::AppState;
 
@@ -43,17 +45,51 @@ pub struct PlanResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PlannedChangeResponse {
-    /// `team`, `environment`, `lifecycle` or `service`.
+    #[schema(value_type = ObjectKind)]
     pub kind: String,
+    #[schema(value_type = schema::Name)]
     pub name: String,
-    /// `create`, `update` or `unchanged`.
+    #[schema(value_type = PlanOperation)]
     pub op: String,
     /// The fields an update changes.
     pub fields: Vec<String>,
 }
 
+/// The kind of a planned change's object.
+pub struct ObjectKind;
+
+impl utoipa::PartialSchema for ObjectKind {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let kinds = ["team", "environment", "lifecycle", "service"];
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(kinds))
+            .into()
+    }
+}
+
+impl ToSchema for ObjectKind {}
+
+/// What a planned change does.
+pub struct PlanOperation;
+
+impl utoipa::PartialSchema for PlanOperation {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(["create", "update", "unchanged"]))
+            .into()
+    }
+}
+
+impl ToSchema for PlanOperation {}
+
+problems!(ApplyProblems, [JSON_BODY, QUERY, &["forbidden", "validation_failed"]]);
+
+/// Objects missing from the document are left alone; 422 lists every invalid field and dangling
+/// reference by path (`services[1].owner`).
 #[utoipa::path(post, path = "/apply", tag = "apply", params(ApplyQuery), request_body = ApplyRequest,
-    responses((status = 200, body = PlanResponse), (status = 422, body = Problem, description = "Every invalid field and dangling reference, by path (`services[1].owner`)")))]
+    responses((status = 200, body = PlanResponse), ApplyProblems))]
 pub async fn apply(
     State(state): State<AppState>,
     Auth(principal): Auth,

@@ -1,7 +1,7 @@
 //! Artifacts: streaming push and pull, signatures, verification, trusted keys, retention.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,48 +9,77 @@ use serde::{Deserialize, Serialize};
 use tollgate_core::artifact::{Artifact, ArtifactId, ArtifactInput, TrustedKeyId, TrustedKeyRecord};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_service::retention::Collection;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::api::body_reader;
-use crate::error::{ApiError, Problem};
-use crate::extract::{Auth, JsonBody, QueryParams};
+use crate::api::json_integer;
+use crate::api::problem::{problems, JSON_BODY, JSON_SYNTAX, PATH, QUERY};
+use crate::api::schema::{self, members, with_rules};
+use crate::error::ApiError;
+use crate::extract::{Auth, JsonBody, PathParam, QueryParams};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, Serialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PushQuery {
+    /// It must match the team's naming pattern, if the team has one.
+    #[param(value_type = schema::ArtifactName)]
     pub name: String,
+    #[param(value_type = schema::ArtifactVersion)]
     pub version: String,
-    /// The owning team; the name must match its naming pattern, if it has one.
+    /// The owning team; it must exist.
+    #[param(value_type = schema::Name)]
     pub team: String,
+    /// `application/octet-stream` when absent.
+    #[param(value_type = Option<schema::MediaType>)]
     pub media_type: Option<String>,
+    #[param(value_type = Option<schema::ProvenanceText>)]
     pub repository: Option<String>,
+    #[param(value_type = Option<schema::ProvenanceText>)]
     pub commit: Option<String>,
+    #[param(value_type = Option<schema::ProvenanceText>)]
     pub build_id: Option<String>,
+    #[param(value_type = Option<schema::ProvenanceText>)]
     pub builder: Option<String>,
     /// Comma-separated tags (for legal holds).
+    #[param(value_type = Option<schema::TagList>)]
     pub tags: Option<String>,
-    /// The digest the content must have (`sha256:<hex>`); checked before anything is recorded.
+    /// The digest the content must have; checked before anything is recorded.
+    #[param(value_type = Option<schema::Digest>)]
     pub digest: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ArtifactResponse {
+    #[schema(value_type = schema::Id)]
     pub id: i64,
+    #[schema(value_type = schema::ArtifactName)]
     pub name: String,
+    #[schema(value_type = schema::ArtifactVersion)]
     pub version: String,
+    #[schema(value_type = schema::Name)]
     pub team: String,
+    #[schema(value_type = schema::Digest)]
     pub digest: String,
     pub size: u64,
+    #[schema(value_type = schema::MediaType)]
     pub media_type: String,
+    #[schema(value_type = Option<schema::ProvenanceText>)]
     pub repository: Option<String>,
+    #[schema(value_type = Option<schema::ProvenanceText>)]
     pub commit: Option<String>,
+    #[schema(value_type = Option<schema::ProvenanceText>)]
     pub build_id: Option<String>,
+    #[schema(value_type = Option<schema::ProvenanceText>)]
     pub builder: Option<String>,
+    #[schema(value_type = Vec<schema::Tag>)]
     pub tags: Vec<String>,
+    #[schema(value_type = schema::Name)]
     pub created_by: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = schema::Timestamp)]
     pub created_at: jiff::Timestamp,
 }
 
@@ -80,15 +109,35 @@ impl From<Artifact> for ArtifactResponse {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only versions of this name.
+    #[param(value_type = Option<schema::ArtifactName>)]
     pub name: Option<String>,
-    /// With `name`: only this version.
+    /// With `name` only: this version (404 when there is none).
+    #[param(value_type = Option<schema::ArtifactVersion>)]
     pub version: Option<String>,
 }
 
-#[utoipa::path(post, path = "/artifacts", tag = "artifacts", params(PushQuery),
+problems!(
+    PushProblems,
+    [
+        QUERY,
+        &[
+            "forbidden",
+            "validation_failed",
+            "upload_interrupted",
+            "content_too_large",
+            "digest_mismatch",
+            "artifact_immutable",
+            "conflict",
+        ],
+    ]
+);
+
+/// Name and version are immutable: the same content again is a no-op (200), other content is
+/// refused (409 `artifact_immutable`, and the attempt is audited).
+#[utoipa::path(post, path = "/artifacts", operation_id = "push_artifact", tag = "artifacts", params(PushQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The content, streamed"),
     responses((status = 201, body = ArtifactResponse, description = "Stored"), (status = 200, body = ArtifactResponse, description = "The same content was already stored under this name and version"),
-        (status = 409, body = Problem, description = "The name and version point at other content"), (status = 413, body = Problem), (status = 422, body = Problem)))]
+        PushProblems))]
 pub async fn push(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -119,7 +168,11 @@ pub async fn push(
     Ok((status, Json(pushed.artifact.into())))
 }
 
-#[utoipa::path(get, path = "/artifacts", tag = "artifacts", params(ListQuery), responses((status = 200, body = [ArtifactResponse], description = "Newest first")))]
+problems!(ListProblems, [QUERY, &["artifact_not_found", "validation_failed"]]);
+
+/// A `version` without a `name` is refused (422).
+#[utoipa::path(get, path = "/artifacts", operation_id = "list_artifacts", tag = "artifacts", params(ListQuery),
+    responses((status = 200, body = [ArtifactResponse], description = "Newest first"), ListProblems))]
 pub async fn list(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -137,21 +190,27 @@ fn artifact_id(value: &str) -> Result<ArtifactId, ApiError> {
     value.parse().map(ArtifactId).map_err(|_| ApiError::validation("id", format!("{value:?} is not an artifact id")))
 }
 
-#[utoipa::path(get, path = "/artifacts/{id}", tag = "artifacts", params(("id" = i64, Path)), responses((status = 200, body = ArtifactResponse), (status = 404, body = Problem)))]
+problems!(GetProblems, [PATH, &["artifact_not_found"]]);
+
+#[utoipa::path(get, path = "/artifacts/{id}", operation_id = "get_artifact", tag = "artifacts", params(("id" = schema::Id, Path)),
+    responses((status = 200, body = ArtifactResponse), GetProblems))]
 pub async fn get(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<ArtifactResponse>, ApiError> {
     Ok(Json(state.tollgate.get_artifact(&principal, artifact_id(&id)?).await?.into()))
 }
 
-#[utoipa::path(get, path = "/artifacts/{id}/content", tag = "artifacts", params(("id" = i64, Path)),
-    responses((status = 200, content_type = "application/octet-stream", description = "The content, streamed; `x-tollgate-digest` names its digest"), (status = 404, body = Problem)))]
+problems!(ContentProblems, [PATH, &["artifact_not_found", "blob_not_found"]]);
+
+#[utoipa::path(get, path = "/artifacts/{id}/content", operation_id = "get_artifact_content", tag = "artifacts", params(("id" = schema::Id, Path)),
+    responses((status = 200, content_type = "*/*", description = "The content, streamed, as the artifact's media type",
+        headers(("x-tollgate-digest" = schema::Digest, description = "The content's digest"))), ContentProblems))]
 pub async fn content(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, ApiError> {
     let (artifact, stream) = state.tollgate.open_artifact_content(&principal, artifact_id(&id)?).await?;
     Ok((
@@ -172,13 +231,17 @@ pub struct SignatureResponse {
     pub builder: Option<String>,
 }
 
-#[utoipa::path(post, path = "/artifacts/{id}/signatures", tag = "artifacts", params(("id" = i64, Path)),
-    request_body(content = Object, description = "A DSSE envelope over an in-toto Statement v1 whose subject is the artifact"),
-    responses((status = 201, body = SignatureResponse), (status = 404, body = Problem), (status = 422, body = Problem, description = "Refused, with the reason")))]
+problems!(SignProblems, [JSON_SYNTAX, PATH, &["forbidden", "artifact_not_found", "signature_rejected"]]);
+
+/// The envelope is verified against the trusted keys before it is attached (422
+/// `signature_rejected` with the reason otherwise).
+#[utoipa::path(post, path = "/artifacts/{id}/signatures", operation_id = "sign_artifact", tag = "artifacts", params(("id" = schema::Id, Path)),
+    request_body(content = DsseEnvelope, description = "A DSSE envelope over an in-toto Statement v1 whose subject is the artifact"),
+    responses((status = 201, body = SignatureResponse), SignProblems))]
 pub async fn sign(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(envelope): JsonBody<serde_json::Value>,
 ) -> Result<(StatusCode, Json<SignatureResponse>), ApiError> {
     let verified = state.tollgate.attach_signature(&principal, artifact_id(&id)?, &envelope.to_string()).await?;
@@ -203,12 +266,14 @@ pub struct SignatureCheck {
     pub detail: String,
 }
 
-#[utoipa::path(get, path = "/artifacts/{id}/verify", tag = "artifacts", params(("id" = i64, Path)),
-    responses((status = 200, body = VerificationResponse), (status = 404, body = Problem)))]
+problems!(VerifyProblems, [PATH, &["artifact_not_found"]]);
+
+#[utoipa::path(get, path = "/artifacts/{id}/verify", operation_id = "verify_artifact", tag = "artifacts", params(("id" = schema::Id, Path)),
+    responses((status = 200, body = VerificationResponse), VerifyProblems))]
 pub async fn verify(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<VerificationResponse>, ApiError> {
     let check = state.tollgate.check_artifact(&principal, artifact_id(&id)?).await?;
     let signatures: Vec<SignatureCheck> = check
@@ -231,27 +296,38 @@ pub async fn verify(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRequest {
+    #[schema(value_type = schema::KeyName)]
     pub name: String,
-    /// Trusted for this team's artifacts only; for every team when absent.
+    /// Trusted for this team's artifacts only (the team must exist); for every team when absent.
+    #[schema(value_type = Option<schema::Name>)]
     pub team: Option<String>,
     /// Trusted for artifacts built by this builder only.
+    #[schema(value_type = Option<schema::Builder>)]
     pub builder: Option<String>,
-    /// The ed25519 public key, PEM (`-----BEGIN PUBLIC KEY-----`).
+    /// The key; it must be a valid ed25519 point.
+    #[schema(value_type = schema::PublicKeyPem)]
     pub public_key: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyResponse {
+    #[schema(value_type = schema::Id)]
     pub id: i64,
+    /// What signatures name the key by.
     pub key_id: String,
+    #[schema(value_type = schema::KeyName)]
     pub name: String,
+    #[schema(value_type = Option<schema::Name>)]
     pub team: Option<String>,
+    #[schema(value_type = Option<schema::Builder>)]
     pub builder: Option<String>,
+    #[schema(value_type = schema::PublicKeyPem)]
     pub public_key: String,
+    #[schema(value_type = schema::Name)]
     pub created_by: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = schema::Timestamp)]
     pub created_at: jiff::Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub revoked_at: Option<jiff::Timestamp>,
 }
 
@@ -271,6 +347,52 @@ impl From<TrustedKeyRecord> for KeyResponse {
     }
 }
 
+/// The outcome of a retention decision.
+pub struct DecisionOutcome;
+
+impl PartialSchema for DecisionOutcome {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(["keep", "remove", "removed"]))
+            .description(Some("`keep` or `remove` (`removed` after a real run)."))
+            .into()
+    }
+}
+
+impl ToSchema for DecisionOutcome {}
+
+/// A DSSE envelope, as the server reads it: unknown members are ignored; a `keyid` is a hint.
+pub struct DsseEnvelope;
+
+impl PartialSchema for DsseEnvelope {
+    fn schema() -> RefOr<Schema> {
+        let text = |pattern: String, description: &str| -> Schema {
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).description(Some(description)).into()
+        };
+        let signature = ObjectBuilder::new()
+            .property("keyid", ObjectBuilder::new().schema_type(SchemaType::Array(vec![Type::String, Type::Null])))
+            .property("sig", text(schema::base64_pattern(Some(64)), "An ed25519 signature (64 bytes), base64."))
+            .required("sig");
+        ObjectBuilder::new()
+            .property(
+                "payloadType",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([tollgate_core::attestation::PAYLOAD_TYPE])),
+            )
+            .property("payload", text(schema::base64_pattern(None), "The statement, base64."))
+            .property("signatures", ArrayBuilder::new().items(signature))
+            .required("payloadType")
+            .required("payload")
+            .required("signatures")
+            .description(Some("Standard or URL-safe base64, padded or not, one alphabet per value."))
+            .into()
+    }
+}
+
+impl ToSchema for DsseEnvelope {}
+
 #[utoipa::path(get, path = "/keys", tag = "keys", responses((status = 200, body = [KeyResponse])))]
 pub async fn list_keys(
     State(state): State<AppState>,
@@ -279,8 +401,11 @@ pub async fn list_keys(
     Ok(Json(state.tollgate.list_keys(&principal).await?.into_iter().map(KeyResponse::from).collect()))
 }
 
+problems!(RegisterKeyProblems, [JSON_BODY, &["forbidden", "conflict", "validation_failed"]]);
+
+/// Only an admin registers keys; 409 when the key is registered already.
 #[utoipa::path(post, path = "/keys", tag = "keys", request_body = KeyRequest,
-    responses((status = 201, body = KeyResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = KeyResponse), RegisterKeyProblems))]
 pub async fn register_key(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -299,12 +424,15 @@ pub async fn register_key(
     Ok((StatusCode::CREATED, Json(key.into())))
 }
 
-#[utoipa::path(post, path = "/keys/{id}/revoke", tag = "keys", params(("id" = i64, Path)),
-    responses((status = 200, body = KeyResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+problems!(RevokeKeyProblems, [PATH, &["forbidden", "trusted_key_not_found", "conflict"]]);
+
+/// Only an admin revokes keys; 409 when the key is revoked already.
+#[utoipa::path(post, path = "/keys/{id}/revoke", tag = "keys", params(("id" = schema::Id, Path)),
+    responses((status = 200, body = KeyResponse), RevokeKeyProblems))]
 pub async fn revoke_key(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<KeyResponse>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::validation("id", format!("{id:?} is not a key id")))?;
     Ok(Json(state.tollgate.revoke_key(&principal, TrustedKeyId(id)).await?.into()))
@@ -328,10 +456,14 @@ pub struct CollectionResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DecisionResponse {
+    #[schema(value_type = schema::Id)]
     pub artifact: i64,
+    #[schema(value_type = schema::ArtifactName)]
     pub name: String,
+    #[schema(value_type = schema::ArtifactVersion)]
     pub version: String,
     /// `keep` or `remove` (`removed` after a real run).
+    #[schema(value_type = DecisionOutcome)]
     pub outcome: String,
     pub reasons: Vec<String>,
 }
@@ -363,7 +495,11 @@ impl From<Collection> for CollectionResponse {
     }
 }
 
-#[utoipa::path(post, path = "/artifacts/gc", tag = "retention", params(GcQuery), responses((status = 200, body = CollectionResponse), (status = 403, body = Problem)))]
+problems!(GcProblems, [QUERY, &["forbidden"]]);
+
+/// Only an admin removes artifacts; anyone may ask for a dry run.
+#[utoipa::path(post, path = "/artifacts/gc", operation_id = "collect_garbage", tag = "retention", params(GcQuery),
+    responses((status = 200, body = CollectionResponse), GcProblems))]
 pub async fn gc(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -372,20 +508,56 @@ pub async fn gc(
     Ok(Json(state.tollgate.collect_garbage(&principal, query.dry_run).await?.into()))
 }
 
+/// A retention policy as written; its schema is that of [`PolicyBody`].
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PolicyFields)]
 pub struct PolicyRequest {
-    /// `name:<artifact name>` or `team:<team>`.
+    #[schema(value_type = schema::RetentionSelector)]
     pub selector: String,
+    #[serde(default, deserialize_with = "json_integer")]
+    #[schema(value_type = Option<schema::KeepLast>)]
     pub keep_last: Option<u32>,
+    #[serde(default, deserialize_with = "json_integer")]
+    #[schema(value_type = Option<schema::KeepDeployedDays>)]
     pub keep_deployed_days: Option<u32>,
+}
+
+/// The body of `PUT /retention/policies`: a policy keeps something.
+pub struct PolicyBody;
+
+impl PartialSchema for PolicyBody {
+    fn schema() -> RefOr<Schema> {
+        let keep_last = members(&["keep_last"], vec![("keep_last", schema::reference::<schema::KeepLast>())]);
+        let keep_days = members(
+            &["keep_deployed_days"],
+            vec![("keep_deployed_days", schema::reference::<schema::KeepDeployedDays>())],
+        );
+        let keeps = utoipa::openapi::schema::AnyOfBuilder::new().item(keep_last).item(keep_days);
+        let description = "A retention policy: it keeps the last N versions, what was deployed in D days, or both.";
+        with_rules(PolicyRequest::schema(), [keeps.into()], description).into()
+    }
+}
+
+impl ToSchema for PolicyBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "PolicyRequest".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        PolicyRequest::schemas(schemas);
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PolicyResponse {
+    #[schema(value_type = schema::Id)]
     pub id: i64,
+    #[schema(value_type = schema::RetentionSelector)]
     pub selector: String,
+    #[schema(value_type = Option<schema::KeepLast>)]
     pub keep_last: Option<u32>,
+    #[schema(value_type = Option<schema::KeepDeployedDays>)]
     pub keep_deployed_days: Option<u32>,
 }
 
@@ -412,8 +584,11 @@ pub async fn list_policies(
     Ok(Json(state.tollgate.list_retention_policies(&principal).await?.into_iter().map(PolicyResponse::from).collect()))
 }
 
-#[utoipa::path(put, path = "/retention/policies", tag = "retention", request_body = PolicyRequest,
-    responses((status = 200, body = PolicyResponse, description = "Created or replaced for the selector"), (status = 403, body = Problem), (status = 422, body = Problem)))]
+problems!(PutPolicyProblems, [JSON_BODY, &["forbidden", "validation_failed"]]);
+
+/// Only an admin sets policies.
+#[utoipa::path(put, path = "/retention/policies", tag = "retention", request_body = PolicyBody,
+    responses((status = 200, body = PolicyResponse, description = "Created or replaced for the selector"), PutPolicyProblems))]
 pub async fn put_policy(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -429,12 +604,17 @@ pub async fn put_policy(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoldRequest {
+    #[schema(value_type = schema::Tag)]
     pub tag: String,
+    #[schema(value_type = schema::HoldReason)]
     pub reason: String,
 }
 
+problems!(HoldProblems, [JSON_BODY, &["forbidden", "conflict", "validation_failed"]]);
+
+/// Only an admin puts holds; 409 when the tag is held already.
 #[utoipa::path(post, path = "/retention/holds", tag = "retention", request_body = HoldRequest,
-    responses((status = 201, description = "Every artifact with the tag is kept until the hold is released"), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, description = "Every artifact with the tag is kept until the hold is released"), HoldProblems))]
 pub async fn hold(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -447,15 +627,19 @@ pub async fn hold(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseHoldRequest {
+    /// Kept in the audit log.
     pub reason: String,
 }
 
-#[utoipa::path(post, path = "/retention/holds/{tag}/release", tag = "retention", params(("tag" = String, Path)), request_body = ReleaseHoldRequest,
-    responses((status = 204, description = "Released"), (status = 404, body = Problem)))]
+problems!(ReleaseHoldProblems, [JSON_BODY, PATH, &["forbidden", "legal_hold_not_found"]]);
+
+/// Only an admin releases holds.
+#[utoipa::path(post, path = "/retention/holds/{tag}/release", tag = "retention", params(("tag" = schema::Tag, Path)), request_body = ReleaseHoldRequest,
+    responses((status = 204, description = "Released"), ReleaseHoldProblems))]
 pub async fn release_hold(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(tag): Path<String>,
+    PathParam(tag): PathParam<String>,
     JsonBody(request): JsonBody<ReleaseHoldRequest>,
 ) -> Result<StatusCode, ApiError> {
     state.tollgate.release_hold(&principal, &tag, &request.reason).await?;

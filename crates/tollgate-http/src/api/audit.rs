@@ -15,7 +15,9 @@ use tollgate_core::audit::SigningKeyRecord;
 use tollgate_service::audit::AuditExport;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, Problem};
+use crate::api::problem::{problems, JSON_BODY, QUERY};
+use crate::api::{bounded, schema};
+use crate::error::ApiError;
 use crate::extract::{Auth, JsonBody, QueryParams};
 use crate::AppState;
 
@@ -27,14 +29,30 @@ const EXPORT_PAGE: i64 = 1000;
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Entries after this position (default 0: from the start).
+    #[serde(default, deserialize_with = "audit_position")]
+    #[param(value_type = Option<schema::AuditPosition>)]
     pub after: Option<u64>,
     /// Entries per page, 1 to 1000 (default 100).
+    #[serde(default, deserialize_with = "audit_limit")]
+    #[param(value_type = Option<schema::AuditLimit>)]
     pub limit: Option<i64>,
+}
+
+/// A position the store can look up: positions are stored as signed 64-bit integers.
+fn audit_position<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    bounded(deserializer, 0, i64::MAX.unsigned_abs())
+}
+
+/// A page size of 1 to [`schema::MAX_AUDIT_LIMIT`]; anything else is refused, not clamped.
+fn audit_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    bounded(deserializer, 1, schema::MAX_AUDIT_LIMIT)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntryResponse {
+    #[schema(value_type = schema::Id)]
     pub seq: u64,
+    #[schema(value_type = schema::Digest)]
     pub hash: String,
     /// The entry: actor, action, object, before, after, reason, request id, time.
     #[schema(value_type = Object)]
@@ -45,16 +63,21 @@ pub struct AuditEntryResponse {
 pub struct VerifyResponse {
     pub ok: bool,
     pub entries: u64,
+    #[schema(value_type = Option<schema::Digest>)]
     pub head: Option<String>,
     pub checkpoints_verified: usize,
     pub unsigned_tail: u64,
     /// The first entry that does not verify.
+    #[schema(value_type = Option<schema::Id>)]
     pub failed_entry: Option<u64>,
     /// What verification found, in a sentence.
     pub message: String,
 }
 
-#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = [AuditEntryResponse])))]
+problems!(ListAuditProblems, [QUERY]);
+
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = [AuditEntryResponse]), ListAuditProblems))]
 pub async fn list_audit(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -72,9 +95,12 @@ pub async fn list_audit(
     Ok(Json(entries))
 }
 
+problems!(VerifyAuditProblems, [&["forbidden", "busy"]]);
+
+/// Only admins and auditors verify; one whole-log verification or export runs at a time (429).
+
 #[utoipa::path(get, path = "/audit/verify", tag = "audit",
-    responses((status = 200, body = VerifyResponse, description = "The verdict; `ok` is false when an entry fails"),
-        (status = 403, body = Problem, description = "Only admins and auditors verify"), (status = 429, body = Problem, description = "Another verification or export runs"), (status = 503, body = Problem)))]
+    responses((status = 200, body = VerifyResponse, description = "The verdict; `ok` is false when an entry fails"), VerifyAuditProblems))]
 pub async fn verify_audit(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -91,9 +117,12 @@ pub async fn verify_audit(
     }))
 }
 
+problems!(ExportAuditProblems, [&["forbidden", "busy"]]);
+
+/// Only admins and auditors export; one whole-log verification or export runs at a time (429).
+
 #[utoipa::path(get, path = "/audit/export", tag = "audit",
-    responses((status = 200, content_type = "application/x-ndjson", description = "tollgate-audit-export/v1 JSON lines: a header, the checkpoints, then every entry"),
-        (status = 403, body = Problem, description = "Only admins and auditors export"), (status = 429, body = Problem, description = "Another verification or export runs")))]
+    responses((status = 200, content_type = "application/x-ndjson", description = "tollgate-audit-export/v1 JSON lines: a header, the checkpoints, then every entry"), ExportAuditProblems))]
 pub async fn export_audit(State(state): State<AppState>, Auth(principal): Auth) -> Result<Response, ApiError> {
     let export = Arc::new(state.tollgate.start_audit_export(&principal).await?);
     let mut head_lines = vec![ExportLine::header(&export.public_key, export.head)];
@@ -135,9 +164,12 @@ fn to_line(line: &ExportLine) -> String {
     text
 }
 
+problems!(LatestCheckpointProblems, [&["not_found"]]);
+
+/// 404 `not_found` while the log has no checkpoint yet.
 #[utoipa::path(get, path = "/audit/checkpoint", tag = "audit",
     responses((status = 200, content_type = "application/json", body = Object, description = "The latest signed checkpoint, as a checkpoint line of the export format: keep it as a witness for `tollgate audit verify --witness`"),
-        (status = 404, body = Problem, description = "The log has no checkpoint yet")))]
+        LatestCheckpointProblems))]
 pub async fn latest_checkpoint(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -151,11 +183,12 @@ pub async fn latest_checkpoint(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SigningKeyResponse {
     pub key_id: String,
-    /// The ed25519 public key, PEM.
+    #[schema(value_type = schema::PublicKeyPem)]
     pub public_key: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = schema::Timestamp)]
     pub created_at: jiff::Timestamp,
     /// The audit entry that enrolled it.
+    #[schema(value_type = Option<schema::Id>)]
     pub enrolled_seq: Option<u64>,
     /// The tree size after which it signs nothing (retired by a rotation).
     pub retired_seq: Option<u64>,
@@ -185,15 +218,20 @@ pub async fn list_signing_keys(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
-    /// The replica's ed25519 public key, PEM (`-----BEGIN PUBLIC KEY-----`).
+    /// The replica's key; it must be a valid ed25519 point.
+    #[schema(value_type = schema::PublicKeyPem)]
     pub public_key: String,
     /// A name for the key's holder, such as the replica's host name.
+    #[schema(value_type = schema::KeyName)]
     pub label: String,
 }
 
+problems!(EnrollSigningKeyProblems, [JSON_BODY, &["forbidden", "conflict", "validation_failed"]]);
+
+/// Only an admin enrolls keys; 409 when the key is enrolled already.
 #[utoipa::path(post, path = "/audit/keys", tag = "audit", request_body = EnrollRequest,
     responses((status = 201, body = SigningKeyResponse, description = "Enrolled, audited, and endorsed by a checkpoint of this server's key"),
-        (status = 403, body = Problem), (status = 409, body = Problem, description = "The key is enrolled already"), (status = 422, body = Problem)))]
+        EnrollSigningKeyProblems))]
 pub async fn enroll_signing_key(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -203,9 +241,12 @@ pub async fn enroll_signing_key(
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
+problems!(RotateSigningKeyProblems, [&["forbidden", "signing_key_not_rotatable"]]);
+
+/// Only an admin rotates the key; 409 when this server holds its key in memory only.
 #[utoipa::path(post, path = "/audit/keys/rotate", tag = "audit",
     responses((status = 201, body = SigningKeyResponse, description = "The new key of this server: enrolled, with the old key retired after the checkpoint it signed over the rotation"),
-        (status = 403, body = Problem), (status = 409, body = Problem, description = "This server has no key file to rotate")))]
+        RotateSigningKeyProblems))]
 pub async fn rotate_signing_key(
     State(state): State<AppState>,
     Auth(principal): Auth,

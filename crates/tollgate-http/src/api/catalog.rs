@@ -1,7 +1,7 @@
 //! Teams, services, environments and lifecycles: the objects `tollgate apply` also manages.
 //! `POST` creates (409 when the name is taken); `PUT /{name}` replaces (404 when missing).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -12,26 +12,36 @@ use tollgate_core::team::{Team, TeamInput};
 use tollgate_service::catalog::Upsert;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem};
-use crate::extract::{Auth, JsonBody};
+use crate::api::problem::{problems, JSON_BODY, PATH};
+use crate::api::schema;
+use crate::error::ApiError;
+use crate::extract::{Auth, JsonBody, PathParam};
 use crate::AppState;
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamRequest {
+    #[schema(value_type = schema::Name)]
     pub name: String,
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub display_name: Option<String>,
+    /// Users who belong to the team; every one must exist.
     #[serde(default)]
+    #[schema(value_type = schema::NameSet)]
     pub members: Vec<String>,
-    /// A regular expression every artifact name of the team must match.
+    #[schema(value_type = Option<schema::ArtifactPattern>)]
     pub artifact_pattern: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TeamResponse {
+    #[schema(value_type = schema::Name)]
     pub name: String,
+    #[schema(value_type = schema::DisplayName)]
     pub display_name: String,
+    #[schema(value_type = schema::NameSet)]
     pub members: Vec<String>,
+    #[schema(value_type = Option<schema::ArtifactPattern>)]
     pub artifact_pattern: Option<String>,
 }
 
@@ -60,22 +70,33 @@ impl From<Team> for TeamResponse {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRequest {
+    #[schema(value_type = schema::Name)]
     pub name: String,
-    /// The owning team.
+    /// The owning team; it must exist.
+    #[schema(value_type = schema::Name)]
     pub owner: String,
-    /// `low`, `medium` (default), `high` or `critical`.
+    /// `medium` when absent.
+    #[schema(value_type = Option<schema::Criticality>)]
     pub criticality: Option<String>,
+    /// Services this one needs at run time; every one must exist, and the graph has no cycle.
     #[serde(default)]
+    #[schema(value_type = schema::NameSet)]
     pub depends_on: Vec<String>,
+    #[schema(value_type = Option<schema::ServiceDescription>)]
     pub description: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ServiceResponse {
+    #[schema(value_type = schema::Name)]
     pub name: String,
+    #[schema(value_type = schema::Name)]
     pub owner: String,
+    #[schema(value_type = schema::Criticality)]
     pub criticality: String,
+    #[schema(value_type = schema::NameSet)]
     pub depends_on: Vec<String>,
+    #[schema(value_type = schema::ServiceDescription)]
     pub description: String,
 }
 
@@ -106,16 +127,21 @@ impl From<Service> for ServiceResponse {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentRequest {
+    #[schema(value_type = schema::Name)]
     pub name: String,
-    /// `dev`, `test`, `uat`, `staging` or `prod`.
+    #[schema(value_type = schema::Tier)]
     pub tier: String,
+    #[schema(value_type = Option<schema::Name>)]
     pub region: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnvironmentResponse {
+    #[schema(value_type = schema::Name)]
     pub name: String,
+    #[schema(value_type = schema::Tier)]
     pub tier: String,
+    #[schema(value_type = Option<schema::Name>)]
     pub region: Option<String>,
 }
 
@@ -138,14 +164,18 @@ impl From<Environment> for EnvironmentResponse {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleRequest {
+    #[schema(value_type = schema::Name)]
     pub name: String,
-    /// The promotion path, first environment first.
+    /// The promotion path; every environment must exist.
+    #[schema(value_type = schema::EnvironmentPath)]
     pub environments: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LifecycleResponse {
+    #[schema(value_type = schema::Name)]
     pub name: String,
+    #[schema(value_type = schema::EnvironmentPath)]
     pub environments: Vec<String>,
 }
 
@@ -185,8 +215,11 @@ pub async fn list_teams(
     Ok(all(state.tollgate.list_teams(&principal).await?))
 }
 
+problems!(CreateTeamProblems, [JSON_BODY, &["forbidden", "conflict", "validation_failed"]]);
+
+/// 409 when the name is taken.
 #[utoipa::path(post, path = "/teams", tag = "teams", request_body = TeamRequest,
-    responses((status = 201, body = TeamResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = TeamResponse), CreateTeamProblems))]
 pub async fn create_team(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -196,22 +229,27 @@ pub async fn create_team(
     Ok((StatusCode::CREATED, Json(team.into())))
 }
 
-#[utoipa::path(get, path = "/teams/{name}", tag = "teams", params(("name" = String, Path)),
-    responses((status = 200, body = TeamResponse), (status = 404, body = Problem)))]
+problems!(GetTeamProblems, [PATH, &["team_not_found"]]);
+
+#[utoipa::path(get, path = "/teams/{name}", tag = "teams", params(("name" = schema::Name, Path)),
+    responses((status = 200, body = TeamResponse), GetTeamProblems))]
 pub async fn get_team(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
 ) -> Result<Json<TeamResponse>, ApiError> {
     Ok(Json(state.tollgate.get_team(&principal, &name).await?.into()))
 }
 
-#[utoipa::path(put, path = "/teams/{name}", tag = "teams", params(("name" = String, Path)), request_body = TeamRequest,
-    responses((status = 200, body = TeamResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+problems!(ReplaceTeamProblems, [JSON_BODY, PATH, &["forbidden", "team_not_found", "validation_failed"]]);
+
+/// The body's `name` must be the name in the path (422 otherwise); 404 when there is no such team.
+#[utoipa::path(put, path = "/teams/{name}", tag = "teams", params(("name" = schema::Name, Path)), request_body = TeamRequest,
+    responses((status = 200, body = TeamResponse), ReplaceTeamProblems))]
 pub async fn replace_team(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
     JsonBody(request): JsonBody<TeamRequest>,
 ) -> Result<Json<TeamResponse>, ApiError> {
     check_same_name(&name, &request.name)?;
@@ -226,8 +264,11 @@ pub async fn list_services(
     Ok(all(state.tollgate.list_services(&principal).await?))
 }
 
+problems!(CreateServiceProblems, [JSON_BODY, &["forbidden", "conflict", "validation_failed"]]);
+
+/// 409 when the name is taken.
 #[utoipa::path(post, path = "/services", tag = "services", request_body = ServiceRequest,
-    responses((status = 201, body = ServiceResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ServiceResponse), CreateServiceProblems))]
 pub async fn create_service(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -237,22 +278,27 @@ pub async fn create_service(
     Ok((StatusCode::CREATED, Json(service.into())))
 }
 
-#[utoipa::path(get, path = "/services/{name}", tag = "services", params(("name" = String, Path)),
-    responses((status = 200, body = ServiceResponse), (status = 404, body = Problem)))]
+problems!(GetServiceProblems, [PATH, &["service_not_found"]]);
+
+#[utoipa::path(get, path = "/services/{name}", tag = "services", params(("name" = schema::Name, Path)),
+    responses((status = 200, body = ServiceResponse), GetServiceProblems))]
 pub async fn get_service(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
 ) -> Result<Json<ServiceResponse>, ApiError> {
     Ok(Json(state.tollgate.get_service(&principal, &name).await?.into()))
 }
 
-#[utoipa::path(put, path = "/services/{name}", tag = "services", params(("name" = String, Path)), request_body = ServiceRequest,
-    responses((status = 200, body = ServiceResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+problems!(ReplaceServiceProblems, [JSON_BODY, PATH, &["forbidden", "service_not_found", "validation_failed"]]);
+
+/// The body's `name` must be the name in the path (422 otherwise); 404 when there is no such service.
+#[utoipa::path(put, path = "/services/{name}", tag = "services", params(("name" = schema::Name, Path)), request_body = ServiceRequest,
+    responses((status = 200, body = ServiceResponse), ReplaceServiceProblems))]
 pub async fn replace_service(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
     JsonBody(request): JsonBody<ServiceRequest>,
 ) -> Result<Json<ServiceResponse>, ApiError> {
     check_same_name(&name, &request.name)?;
@@ -267,8 +313,11 @@ pub async fn list_environments(
     Ok(all(state.tollgate.list_environments(&principal).await?))
 }
 
+problems!(CreateEnvironmentProblems, [JSON_BODY, &["forbidden", "conflict", "validation_failed"]]);
+
+/// 409 when the name is taken.
 #[utoipa::path(post, path = "/environments", tag = "environments", request_body = EnvironmentRequest,
-    responses((status = 201, body = EnvironmentResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = EnvironmentResponse), CreateEnvironmentProblems))]
 pub async fn create_environment(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -278,22 +327,27 @@ pub async fn create_environment(
     Ok((StatusCode::CREATED, Json(environment.into())))
 }
 
-#[utoipa::path(get, path = "/environments/{name}", tag = "environments", params(("name" = String, Path)),
-    responses((status = 200, body = EnvironmentResponse), (status = 404, body = Problem)))]
+problems!(GetEnvironmentProblems, [PATH, &["environment_not_found"]]);
+
+#[utoipa::path(get, path = "/environments/{name}", tag = "environments", params(("name" = schema::Name, Path)),
+    responses((status = 200, body = EnvironmentResponse), GetEnvironmentProblems))]
 pub async fn get_environment(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
 ) -> Result<Json<EnvironmentResponse>, ApiError> {
     Ok(Json(state.tollgate.get_environment(&principal, &name).await?.into()))
 }
 
-#[utoipa::path(put, path = "/environments/{name}", tag = "environments", params(("name" = String, Path)), request_body = EnvironmentRequest,
-    responses((status = 200, body = EnvironmentResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+problems!(ReplaceEnvironmentProblems, [JSON_BODY, PATH, &["forbidden", "environment_not_found", "validation_failed"]]);
+
+/// The body's `name` must be the name in the path (422 otherwise); 404 when there is no such environment.
+#[utoipa::path(put, path = "/environments/{name}", tag = "environments", params(("name" = schema::Name, Path)), request_body = EnvironmentRequest,
+    responses((status = 200, body = EnvironmentResponse), ReplaceEnvironmentProblems))]
 pub async fn replace_environment(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
     JsonBody(request): JsonBody<EnvironmentRequest>,
 ) -> Result<Json<EnvironmentResponse>, ApiError> {
     check_same_name(&name, &request.name)?;
@@ -308,8 +362,11 @@ pub async fn list_lifecycles(
     Ok(all(state.tollgate.list_lifecycles(&principal).await?))
 }
 
+problems!(CreateLifecycleProblems, [JSON_BODY, &["forbidden", "conflict", "validation_failed"]]);
+
+/// 409 when the name is taken.
 #[utoipa::path(post, path = "/lifecycles", tag = "lifecycles", request_body = LifecycleRequest,
-    responses((status = 201, body = LifecycleResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = LifecycleResponse), CreateLifecycleProblems))]
 pub async fn create_lifecycle(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -319,22 +376,27 @@ pub async fn create_lifecycle(
     Ok((StatusCode::CREATED, Json(lifecycle.into())))
 }
 
-#[utoipa::path(get, path = "/lifecycles/{name}", tag = "lifecycles", params(("name" = String, Path)),
-    responses((status = 200, body = LifecycleResponse), (status = 404, body = Problem)))]
+problems!(GetLifecycleProblems, [PATH, &["lifecycle_not_found"]]);
+
+#[utoipa::path(get, path = "/lifecycles/{name}", tag = "lifecycles", params(("name" = schema::Name, Path)),
+    responses((status = 200, body = LifecycleResponse), GetLifecycleProblems))]
 pub async fn get_lifecycle(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
 ) -> Result<Json<LifecycleResponse>, ApiError> {
     Ok(Json(state.tollgate.get_lifecycle(&principal, &name).await?.into()))
 }
 
-#[utoipa::path(put, path = "/lifecycles/{name}", tag = "lifecycles", params(("name" = String, Path)), request_body = LifecycleRequest,
-    responses((status = 200, body = LifecycleResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+problems!(ReplaceLifecycleProblems, [JSON_BODY, PATH, &["forbidden", "lifecycle_not_found", "validation_failed"]]);
+
+/// The body's `name` must be the name in the path (422 otherwise); 404 when there is no such lifecycle.
+#[utoipa::path(put, path = "/lifecycles/{name}", tag = "lifecycles", params(("name" = schema::Name, Path)), request_body = LifecycleRequest,
+    responses((status = 200, body = LifecycleResponse), ReplaceLifecycleProblems))]
 pub async fn replace_lifecycle(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(name): Path<String>,
+    PathParam(name): PathParam<String>,
     JsonBody(request): JsonBody<LifecycleRequest>,
 ) -> Result<Json<LifecycleResponse>, ApiError> {
     check_same_name(&name, &request.name)?;

@@ -1,57 +1,104 @@
 //! Deployment records and the release register.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_core::deployment::{
     Deployment, DeploymentId, DeploymentInput, DeploymentStatus, Promotion, RunningService,
 };
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{AnyOfBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use crate::api::problem::{problems, JSON_BODY, PATH, QUERY};
 use crate::api::releases::release_ref;
-use crate::api::{parse_time, PageQuery, Paginated};
-use crate::error::{ApiError, Problem};
-use crate::extract::{Auth, JsonBody, QueryParams};
+use crate::api::schema::{self, members, null, one_of_values, with_rules};
+use crate::api::{page_limit, parse_time, PageQuery, Paginated};
+use crate::error::ApiError;
+use crate::extract::{Auth, JsonBody, PathParam, QueryParams};
 use crate::AppState;
 
+/// A deployment as recorded; its schema is that of [`DeploymentBody`].
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DeploymentFields)]
 pub struct DeploymentRequest {
-    /// Release id or version.
+    /// The release; it must exist, be ready or deploying, and have succeeded in the environment
+    /// before this one in its lifecycle (unless it is an emergency release).
+    #[schema(value_type = schema::ReleaseRef)]
     pub release: String,
+    /// The environment; it must exist and be in the release's lifecycle.
+    #[schema(value_type = schema::Name)]
     pub environment: String,
-    /// `running` (default), `succeeded` or `failed`.
+    /// `running` when absent.
+    #[schema(value_type = Option<schema::NewDeploymentStatus>)]
     pub status: Option<String>,
-    /// When recording after the fact (RFC 3339); now when absent.
+    /// When recording after the fact; now when absent, never in the future.
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub started_at: Option<String>,
+    /// Only for a finished deployment: not before `started_at`, never in the future; now when absent.
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub finished_at: Option<String>,
+}
+
+/// The body of `POST /deployments`: a running deployment has no `finished_at`.
+pub struct DeploymentBody;
+
+impl PartialSchema for DeploymentBody {
+    fn schema() -> RefOr<Schema> {
+        let finished = vec![serde_json::json!("succeeded"), serde_json::json!("failed")];
+        let running = AnyOfBuilder::new()
+            .item(members(&["status"], vec![("status", one_of_values(Type::String, finished).into())]))
+            .item(members(&[], vec![("finished_at", null().into())]));
+        with_rules(DeploymentRequest::schema(), [running.into()], "A deployment to record.").into()
+    }
+}
+
+impl ToSchema for DeploymentBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "DeploymentRequest".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        DeploymentRequest::schemas(schemas);
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FinishRequest {
-    /// `succeeded` or `failed` for a running deployment, `rolled_back` for a succeeded one.
+    /// `succeeded` or `failed` for a running deployment, `rolled_back` for a succeeded one; any
+    /// other change is a conflict.
+    #[schema(value_type = schema::DeploymentStatus)]
     pub status: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeploymentResponse {
+    #[schema(value_type = schema::Id)]
     pub id: i64,
+    #[schema(value_type = schema::Id)]
     pub release: i64,
+    #[schema(value_type = schema::Version)]
     pub release_version: String,
+    #[schema(value_type = schema::Name)]
     pub environment: String,
+    #[schema(value_type = schema::DeploymentStatus)]
     pub status: String,
     /// The release's manifest digest at the time of the deployment.
+    #[schema(value_type = schema::Digest)]
     pub manifest_digest: String,
     /// Set when an emergency release skipped this environment's predecessor in its lifecycle.
+    #[schema(value_type = Option<schema::Name>)]
     pub emergency_skipped: Option<String>,
+    #[schema(value_type = schema::Name)]
     pub actor: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = schema::Timestamp)]
     pub started_at: jiff::Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub finished_at: Option<jiff::Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub rolled_back_at: Option<jiff::Timestamp>,
 }
 
@@ -85,10 +132,15 @@ impl From<Deployment> for DeploymentResponse {
 #[serde(deny_unknown_fields)]
 pub struct DeploymentQuery {
     /// Only this environment: its history.
+    #[param(value_type = Option<schema::Name>)]
     pub environment: Option<String>,
     /// Only this release (id or version).
+    #[param(value_type = Option<schema::ReleaseRef>)]
     pub release: Option<String>,
+    #[serde(default, deserialize_with = "page_limit")]
+    #[param(value_type = Option<schema::PageLimit>)]
     pub limit: Option<i64>,
+    #[param(value_type = Option<schema::Cursor>)]
     pub cursor: Option<i64>,
 }
 
@@ -97,36 +149,48 @@ pub struct DeploymentQuery {
 #[serde(deny_unknown_fields)]
 pub struct RegisterQuery {
     /// Only this environment.
+    #[param(value_type = Option<schema::Name>)]
     pub environment: Option<String>,
-    /// The instant to answer for (RFC 3339); now when absent.
+    /// The instant to answer for; now when absent.
+    #[param(value_type = Option<schema::Timestamp>)]
     pub at: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RegisterResponse {
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = schema::Timestamp)]
     pub at: jiff::Timestamp,
     pub environments: Vec<EnvironmentRegisterResponse>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EnvironmentRegisterResponse {
+    #[schema(value_type = schema::Name)]
     pub environment: String,
+    #[schema(value_type = schema::Tier)]
     pub tier: String,
     pub services: Vec<RunningServiceResponse>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RunningServiceResponse {
+    #[schema(value_type = schema::Name)]
     pub service: String,
+    #[schema(value_type = schema::ArtifactName)]
     pub artifact: String,
+    #[schema(value_type = schema::ArtifactVersion)]
     pub version: String,
+    #[schema(value_type = schema::Digest)]
     pub digest: String,
+    #[schema(value_type = schema::Id)]
     pub release: i64,
+    #[schema(value_type = schema::Version)]
     pub release_version: String,
+    #[schema(value_type = schema::Id)]
     pub deployment: i64,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = schema::Timestamp)]
     pub deployed_at: jiff::Timestamp,
+    #[schema(value_type = Option<schema::Name>)]
     pub emergency_skipped: Option<String>,
 }
 
@@ -146,8 +210,10 @@ impl From<RunningService> for RunningServiceResponse {
     }
 }
 
+problems!(ListDeploymentsProblems, [QUERY, &["environment_not_found", "release_not_found", "validation_failed"]]);
+
 #[utoipa::path(get, path = "/deployments", tag = "deployments", params(DeploymentQuery),
-    responses((status = 200, body = Paginated<DeploymentResponse>, description = "Newest first"), (status = 404, body = Problem)))]
+    responses((status = 200, body = Paginated<DeploymentResponse>, description = "Newest first"), ListDeploymentsProblems))]
 pub async fn list_deployments(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -161,8 +227,27 @@ pub async fn list_deployments(
     Ok(Json(Paginated::new(items, page, |deployment: &DeploymentResponse| deployment.id)))
 }
 
-#[utoipa::path(post, path = "/deployments", tag = "deployments", request_body = DeploymentRequest,
-    responses((status = 201, body = DeploymentResponse), (status = 404, body = Problem), (status = 409, body = Problem, description = "The lifecycle does not allow it yet"), (status = 422, body = Problem)))]
+problems!(
+    RecordDeploymentProblems,
+    [
+        JSON_BODY,
+        &[
+            "forbidden",
+            "release_not_found",
+            "environment_not_found",
+            "promotion_refused",
+            "release_not_ready",
+            "release_changed",
+            "conflict",
+            "validation_failed",
+        ],
+    ]
+);
+
+/// 409 `promotion_refused` when the lifecycle does not allow it yet, `release_not_ready` when an
+/// artifact is missing, differs, does not verify, or (for prod) lacks a trusted signature.
+#[utoipa::path(post, path = "/deployments", tag = "deployments", request_body = DeploymentBody,
+    responses((status = 201, body = DeploymentResponse), RecordDeploymentProblems))]
 pub async fn record_deployment(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -179,22 +264,33 @@ fn deployment_id(value: &str) -> Result<DeploymentId, ApiError> {
     value.parse().map(DeploymentId).map_err(|_| ApiError::validation("id", format!("{value:?} is not a deployment id")))
 }
 
-#[utoipa::path(get, path = "/deployments/{id}", tag = "deployments", params(("id" = i64, Path)),
-    responses((status = 200, body = DeploymentResponse), (status = 404, body = Problem)))]
+problems!(GetDeploymentProblems, [PATH, &["deployment_not_found"]]);
+
+#[utoipa::path(get, path = "/deployments/{id}", tag = "deployments", params(("id" = schema::Id, Path)),
+    responses((status = 200, body = DeploymentResponse), GetDeploymentProblems))]
 pub async fn get_deployment(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<DeploymentResponse>, ApiError> {
     Ok(Json(state.tollgate.get_deployment(&principal, deployment_id(&id)?).await?.into()))
 }
 
-#[utoipa::path(post, path = "/deployments/{id}/finish", tag = "deployments", params(("id" = i64, Path)), request_body = FinishRequest,
-    responses((status = 200, body = DeploymentResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+problems!(
+    FinishDeploymentProblems,
+    [
+        JSON_BODY,
+        PATH,
+        &["forbidden", "deployment_not_found", "invalid_deployment_transition", "conflict", "validation_failed"],
+    ]
+);
+
+#[utoipa::path(post, path = "/deployments/{id}/finish", tag = "deployments", params(("id" = schema::Id, Path)), request_body = FinishRequest,
+    responses((status = 200, body = DeploymentResponse), FinishDeploymentProblems))]
 pub async fn finish_deployment(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(request): JsonBody<FinishRequest>,
 ) -> Result<Json<DeploymentResponse>, ApiError> {
     let status: DeploymentStatus =
@@ -202,8 +298,10 @@ pub async fn finish_deployment(
     Ok(Json(state.tollgate.finish_deployment(&principal, deployment_id(&id)?, status).await?.into()))
 }
 
+problems!(RegisterProblems, [QUERY, &["environment_not_found", "validation_failed"]]);
+
 #[utoipa::path(get, path = "/register", tag = "register", params(RegisterQuery),
-    responses((status = 200, body = RegisterResponse, description = "What version of each service runs in each environment"), (status = 404, body = Problem)))]
+    responses((status = 200, body = RegisterResponse, description = "What version of each service runs in each environment"), RegisterProblems))]
 pub async fn register(
     State(state): State<AppState>,
     Auth(principal): Auth,

@@ -8,7 +8,9 @@ pub mod deployments;
 pub mod evidence;
 pub mod health;
 pub mod people;
+pub mod problem;
 pub mod releases;
+pub mod schema;
 
 use std::sync::Arc;
 
@@ -26,11 +28,27 @@ use crate::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tollgate API", description = "Release, change and deployment management. Every endpoint needs `Authorization: Bearer <token>`."),
+    info(
+        title = "Tollgate API",
+        description = "Release, change and deployment management. Every endpoint needs `Authorization: Bearer <token>`.\n\n\
+            Every error is an RFC 9457 `application/problem+json` document whose `code` is listed in `docs/api-errors.md`; \
+            each response below names the codes it can carry in `x-problem-codes`. \
+            A path that is not listed here is answered 404 `route_not_found`, a method a path does not list 405 `method_not_allowed`."
+    ),
     servers((url = "/api/v1", description = "This server")),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(Problem, FieldError))
+    components(schemas(
+        Problem, FieldError,
+        schema::Name, schema::NameSet, schema::EnvironmentPath, schema::DisplayName, schema::ServiceDescription,
+        schema::ArtifactPattern, schema::Role, schema::Tier, schema::Criticality, schema::ReleaseType,
+        schema::RolloutStrategy, schema::ReleaseState, schema::NewDeploymentStatus, schema::DeploymentStatus, schema::EvidenceKind,
+        schema::ArtifactName, schema::ArtifactVersion, schema::Tag, schema::TagList, schema::MediaType,
+        schema::ProvenanceText, schema::Digest, schema::Ticket, schema::Title, schema::Reason, schema::HoldReason, schema::RollbackCriteria, schema::Version,
+        schema::ReleaseRef, schema::Timestamp, schema::TokenDescription, schema::KeyName, schema::Builder,
+        schema::PublicKeyPem, schema::RetentionSelector, schema::Id, schema::Cursor, schema::Revision,
+        schema::PageLimit, schema::AuditLimit, schema::AuditPosition, schema::KeepLast, schema::KeepDeployedDays,
+    ))
 )]
 struct ApiDoc;
 
@@ -46,7 +64,15 @@ impl Modify for BearerAuth {
     }
 }
 
-pub fn router() -> OpenApiRouter<AppState> {
+/// The API's routes and their OpenAPI document, complete with the problems every operation can
+/// answer.
+pub fn split() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut openapi) = router().split_for_parts();
+    problem::CommonProblems.modify(&mut openapi);
+    (router, openapi)
+}
+
+fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(people::list_users, people::create_user))
         .routes(routes!(people::me))
@@ -110,8 +136,11 @@ pub async fn method_not_allowed() -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Items per page, 1 to 500 (default 50).
+    #[serde(default, deserialize_with = "page_limit")]
+    #[param(value_type = Option<schema::PageLimit>)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(value_type = Option<schema::Cursor>)]
     pub cursor: Option<i64>,
 }
 
@@ -121,10 +150,30 @@ impl PageQuery {
     }
 }
 
+/// A page limit of 1 to [`schema::MAX_PAGE_LIMIT`]; anything else is refused, not clamped.
+pub(crate) fn page_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    bounded(deserializer, 1, schema::MAX_PAGE_LIMIT)
+}
+
+/// An optional integer from `minimum` to `maximum`.
+pub(crate) fn bounded<'de, D, T>(deserializer: D, minimum: T, maximum: T) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + PartialOrd + std::fmt::Display,
+{
+    match Option::<T>::deserialize(deserializer)? {
+        Some(value) if value < minimum || value > maximum => {
+            Err(serde::de::Error::custom(format!("{value} is out of range: it must be from {minimum} to {maximum}")))
+        }
+        value => Ok(value),
+    }
+}
+
 /// A page of items and the cursor of the next page, if there is one.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Paginated<T> {
     pub items: Vec<T>,
+    #[schema(value_type = Option<schema::Cursor>)]
     pub next_cursor: Option<i64>,
 }
 
@@ -142,6 +191,56 @@ impl<T> Paginated<T> {
 pub(crate) fn body_reader(body: axum::body::Body) -> impl tokio::io::AsyncRead + Unpin {
     use futures::TryStreamExt;
     tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other))
+}
+
+/// An optional integer in a JSON body, also when written with a zero fraction (`5.0`): JSON
+/// Schema's `integer` is any number without a fractional part, so clients may send either.
+pub(crate) fn json_integer<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i128>,
+{
+    struct Integer(i128);
+
+    impl<'de> Deserialize<'de> for Integer {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Integer, D::Error> {
+            deserializer.deserialize_any(IntegerVisitor)
+        }
+    }
+
+    struct IntegerVisitor;
+
+    impl serde::de::Visitor<'_> for IntegerVisitor {
+        type Value = Integer;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("an integer")
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Integer, E> {
+            Ok(Integer(value.into()))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Integer, E> {
+            Ok(Integer(value.into()))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Integer, E> {
+            // Every f64 without a fraction and below 2^127 converts exactly.
+            if value.fract() == 0.0 && value.abs() < 1.0e38 {
+                Ok(Integer(value as i128))
+            } else {
+                Err(E::invalid_type(serde::de::Unexpected::Float(value), &self))
+            }
+        }
+    }
+
+    match Option::<Integer>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Integer(value)) => {
+            T::try_from(value).map(Some).map_err(|_| serde::de::Error::custom(format!("{value} is out of range")))
+        }
+    }
 }
 
 /// Parses an optional RFC 3339 timestamp from a query or body field.

@@ -1,6 +1,6 @@
 //! Users and API tokens.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -8,25 +8,32 @@ use tollgate_core::token::{ApiToken, TokenId};
 use tollgate_core::user::{User, UserInput};
 use utoipa::ToSchema;
 
-use crate::api::parse_time;
-use crate::error::{ApiError, Problem};
-use crate::extract::{Auth, JsonBody};
+use crate::api::problem::{problems, JSON_BODY, PATH};
+use crate::api::{parse_time, schema};
+use crate::error::ApiError;
+use crate::extract::{Auth, JsonBody, PathParam};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserRequest {
-    /// Login name: lower-case letters, digits and dashes.
+    /// Login name.
+    #[schema(value_type = schema::Name)]
     pub name: String,
+    #[schema(value_type = Option<schema::DisplayName>)]
     pub display_name: Option<String>,
-    /// `viewer`, `member` (default) or `admin`.
+    /// `member` when absent.
+    #[schema(value_type = Option<schema::Role>)]
     pub role: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserResponse {
+    #[schema(value_type = schema::Name)]
     pub name: String,
+    #[schema(value_type = schema::DisplayName)]
     pub display_name: String,
+    #[schema(value_type = schema::Role)]
     pub role: String,
 }
 
@@ -40,24 +47,30 @@ impl From<User> for UserResponse {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// Whose token; yourself when absent. Only an admin issues tokens for others.
+    #[schema(value_type = Option<schema::Name>)]
     pub user: Option<String>,
+    #[schema(value_type = Option<schema::TokenDescription>)]
     pub description: Option<String>,
-    /// When the token stops working (RFC 3339); never when absent.
+    /// When the token stops working, in the future; never when absent.
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub expires_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
+    #[schema(value_type = schema::Id)]
     pub id: i64,
+    #[schema(value_type = schema::Name)]
     pub user: String,
+    #[schema(value_type = schema::TokenDescription)]
     pub description: String,
     /// The first characters of the secret, to recognise it.
     pub prefix: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = schema::Timestamp)]
     pub created_at: jiff::Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub expires_at: Option<jiff::Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub revoked_at: Option<jiff::Timestamp>,
 }
 
@@ -91,8 +104,11 @@ pub async fn list_users(
     Ok(Json(users.into_iter().map(UserResponse::from).collect()))
 }
 
+problems!(CreateUserProblems, [JSON_BODY, &["forbidden", "conflict", "validation_failed"]]);
+
+/// Only an admin creates users.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = UserRequest,
-    responses((status = 201, body = UserResponse), (status = 403, body = Problem, description = "Only admins create users"), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = UserResponse), CreateUserProblems))]
 pub async fn create_user(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -117,8 +133,13 @@ pub async fn list_tokens(
     Ok(Json(tokens.into_iter().map(TokenResponse::from).collect()))
 }
 
+problems!(
+    CreateTokenProblems,
+    [JSON_BODY, &["forbidden", "user_not_found", "validation_failed", "token_outlives_parent"],]
+);
+
 #[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = TokenRequest,
-    responses((status = 201, body = IssuedTokenResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = IssuedTokenResponse), CreateTokenProblems))]
 pub async fn create_token(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -134,12 +155,15 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(response)))
 }
 
-#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", params(("id" = i64, Path, description = "Token id")),
-    responses((status = 200, body = TokenResponse, description = "The revoked token"), (status = 404, body = Problem), (status = 409, body = Problem)))]
+problems!(RevokeTokenProblems, [PATH, &["forbidden", "token_not_found", "conflict"]]);
+
+/// Your own token, or anyone's for an admin; 409 when it is revoked already.
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", params(("id" = schema::Id, Path, description = "Token id")),
+    responses((status = 200, body = TokenResponse, description = "The revoked token"), RevokeTokenProblems))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::validation("id", format!("{id:?} is not a token id")))?;
     let token = state.tollgate.revoke_token(&principal, TokenId(id)).await?;

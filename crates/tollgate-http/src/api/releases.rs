@@ -1,34 +1,45 @@
 //! Releases: create, edit while the scope is open, move through the state machine.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_core::release::{ArtifactRefInput, Release, ReleaseAction, ReleaseInput, ScopeDecision, ScopeItemInput};
+use tollgate_core::release::{MAX_ARTIFACTS, MAX_SCOPE_ITEMS};
 use tollgate_service::release::ReleaseRef;
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
-use crate::api::{PageQuery, Paginated};
-use crate::error::{ApiError, Problem};
-use crate::extract::{Auth, JsonBody, QueryParams};
+use crate::api::problem::{problems, JSON_BODY, PATH, QUERY};
+use crate::api::schema::{self, members, not_blank, null, one_of_values, reference, with_rules};
+use crate::api::{json_integer, PageQuery, Paginated};
+use crate::error::ApiError;
+use crate::extract::{Auth, JsonBody, PathParam, QueryParams};
 use crate::AppState;
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArtifactRefBody {
+    /// The service the artifact is for; it must exist, and have one artifact per release.
+    #[schema(value_type = schema::Name)]
     pub service: String,
+    #[schema(value_type = schema::ArtifactName)]
     pub name: String,
+    #[schema(value_type = schema::ArtifactVersion)]
     pub version: String,
-    /// `sha256:` followed by 64 lower-case hex characters.
+    #[schema(value_type = schema::Digest)]
     pub digest: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+/// A ticket considered for a release: included (the default), or excluded with a reason.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeItemBody {
     pub ticket: String,
     pub title: String,
-    /// Whether the item ships (default true). An excluded item needs a `reason`.
     #[serde(default = "included_by_default")]
     pub included: bool,
     pub reason: Option<String>,
@@ -38,28 +49,165 @@ fn included_by_default() -> bool {
     true
 }
 
+impl PartialSchema for ScopeItemBody {
+    fn schema() -> RefOr<Schema> {
+        let item = |included: bool, reason: RefOr<Schema>| {
+            let builder = ObjectBuilder::new()
+                .property("ticket", schema::reference::<schema::Ticket>())
+                .property("title", schema::reference::<schema::Title>())
+                .property("included", one_of_values(Type::Boolean, vec![included.into()]))
+                .property("reason", reason)
+                .required("ticket")
+                .required("title")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if included {
+                builder
+            } else {
+                builder.required("included").required("reason")
+            }
+        };
+        OneOfBuilder::new()
+            .item(item(true, null().into()).description(Some("Included: ships with the release (the default).")))
+            .item(item(false, reference::<schema::Reason>()).description(Some("Excluded, with the reason why.")))
+            .description(Some("A ticket considered for a release; tickets are unique within a release."))
+            .into()
+    }
+}
+
+impl ToSchema for ScopeItemBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((schema::Ticket::name().into(), schema::Ticket::schema()));
+        schemas.push((schema::Title::name().into(), schema::Title::schema()));
+        schemas.push((schema::Reason::name().into(), schema::Reason::schema()));
+    }
+}
+
+/// The artifacts of a release, one per service.
+pub struct ArtifactRefList;
+
+impl PartialSchema for ArtifactRefList {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(reference::<ArtifactRefBody>())
+            .max_items(Some(MAX_ARTIFACTS))
+            .description(Some("One artifact per service."))
+            .into()
+    }
+}
+
+impl ToSchema for ArtifactRefList {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((ArtifactRefBody::name().into(), ArtifactRefBody::schema()));
+        ArtifactRefBody::schemas(schemas);
+    }
+}
+
+/// The scope of a release.
+pub struct ScopeList;
+
+impl PartialSchema for ScopeList {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(reference::<ScopeItemBody>())
+            .max_items(Some(MAX_SCOPE_ITEMS))
+            .description(Some("The tickets considered, each once."))
+            .into()
+    }
+}
+
+impl ToSchema for ScopeList {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((ScopeItemBody::name().into(), ScopeItemBody::schema()));
+        ScopeItemBody::schemas(schemas);
+    }
+}
+
+/// A release as written; its schema is that of [`NewReleaseBody`] or [`ReleaseBody`].
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReleaseFields)]
 pub struct ReleaseRequest {
-    /// A semantic version, unique among releases.
+    /// Unique among releases.
+    #[schema(value_type = schema::Version)]
     pub version: String,
-    /// The promotion path its deployments follow.
+    /// The promotion path its deployments follow; it must exist.
+    #[schema(value_type = schema::Name)]
     pub lifecycle: String,
-    /// `major`, `minor`, `patch` or `emergency`.
+    #[schema(value_type = schema::ReleaseType)]
     pub release_type: String,
-    /// `big_bang` (default), `phased`, `pilot` or `parallel`.
+    /// `big_bang` when absent.
+    #[schema(value_type = Option<schema::RolloutStrategy>)]
     pub strategy: Option<String>,
-    /// One artifact per service.
     #[serde(default)]
+    #[schema(value_type = ArtifactRefList)]
     pub artifacts: Vec<ArtifactRefBody>,
     #[serde(default)]
+    #[schema(value_type = ScopeList)]
     pub scope: Vec<ScopeItemBody>,
+    /// The planned window: both ends or neither, the end after the start.
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub planned_start: Option<String>,
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub planned_end: Option<String>,
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub scope_freeze_at: Option<String>,
+    #[schema(value_type = Option<schema::RollbackCriteria>)]
     pub rollback_criteria: Option<String>,
-    /// On `PUT`: the revision the change is based on; a newer stored revision is a conflict.
+    /// On `PUT`: the revision the change is based on; another stored revision is a conflict.
+    #[serde(default, deserialize_with = "json_integer")]
+    #[schema(value_type = Option<schema::Revision>)]
     pub revision: Option<i64>,
+}
+
+/// Both ends of the planned window, or neither.
+fn planned_window_rule() -> Schema {
+    let timestamp = reference::<schema::Timestamp>;
+    OneOfBuilder::new()
+        .item(members(&[], vec![("planned_start", null().into()), ("planned_end", null().into())]))
+        .item(members(
+            &["planned_start", "planned_end"],
+            vec![("planned_start", timestamp()), ("planned_end", timestamp())],
+        ))
+        .into()
+}
+
+/// The body of `POST /releases`: a release without a revision.
+pub struct NewReleaseBody;
+
+impl PartialSchema for NewReleaseBody {
+    fn schema() -> RefOr<Schema> {
+        let no_revision = members(&[], vec![("revision", null().into())]);
+        with_rules(ReleaseRequest::schema(), [planned_window_rule(), no_revision], "A new release.").into()
+    }
+}
+
+impl ToSchema for NewReleaseBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "NewReleaseRequest".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        ReleaseRequest::schemas(schemas);
+    }
+}
+
+/// The body of `PUT /releases/{release}`.
+pub struct ReleaseBody;
+
+impl PartialSchema for ReleaseBody {
+    fn schema() -> RefOr<Schema> {
+        with_rules(ReleaseRequest::schema(), [planned_window_rule()], "A release's new content.").into()
+    }
+}
+
+impl ToSchema for ReleaseBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ReleaseRequest".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        ReleaseRequest::schemas(schemas);
+    }
 }
 
 impl From<ReleaseRequest> for ReleaseInput {
@@ -89,31 +237,44 @@ impl From<ReleaseRequest> for ReleaseInput {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReleaseResponse {
+    #[schema(value_type = schema::Id)]
     pub id: i64,
+    #[schema(value_type = schema::Version)]
     pub version: String,
+    #[schema(value_type = schema::Name)]
     pub lifecycle: String,
+    #[schema(value_type = schema::ReleaseType)]
     pub release_type: String,
+    #[schema(value_type = schema::RolloutStrategy)]
     pub strategy: String,
+    #[schema(value_type = schema::ReleaseState)]
     pub state: String,
     /// The states one action away.
+    #[schema(value_type = Vec<schema::ReleaseState>)]
     pub allowed_next_states: Vec<String>,
     /// SHA-256 over the canonical manifest (version and artifact digests): what approvals and
     /// deployments bind to.
+    #[schema(value_type = schema::Digest)]
     pub manifest_digest: String,
+    #[schema(value_type = ArtifactRefList)]
     pub artifacts: Vec<ArtifactRefBody>,
+    #[schema(value_type = ScopeList)]
     pub scope: Vec<ScopeItemBody>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub planned_start: Option<jiff::Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub planned_end: Option<jiff::Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<schema::Timestamp>)]
     pub scope_freeze_at: Option<jiff::Timestamp>,
+    #[schema(value_type = schema::RollbackCriteria)]
     pub rollback_criteria: String,
+    #[schema(value_type = schema::Name)]
     pub created_by: String,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = schema::Timestamp)]
     pub created_at: jiff::Timestamp,
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = schema::Timestamp)]
     pub updated_at: jiff::Timestamp,
+    #[schema(value_type = schema::Revision)]
     pub revision: i64,
 }
 
@@ -167,22 +328,51 @@ impl From<Release> for ReleaseResponse {
     }
 }
 
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+/// An action on a release; `unfreeze_scope`, `roll_back` and `cancel` need a reason, which is
+/// kept in the audit log.
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
-    /// `plan`, `freeze_scope`, `unfreeze_scope`, `mark_ready`, `close`, `roll_back` or `cancel`.
     pub action: String,
-    /// Required for `unfreeze_scope`, `roll_back` and `cancel`; kept in the audit log.
     pub reason: Option<String>,
 }
 
-pub(crate) fn release_ref(value: &str) -> Result<ReleaseRef, ApiError> {
-    ReleaseRef::parse(value)
-        .map_err(|_| ApiError::validation("release", format!("{value:?} is neither a release id nor a version")))
+impl PartialSchema for TransitionRequest {
+    fn schema() -> RefOr<Schema> {
+        let request = |with_reason: bool, reason: Schema| {
+            let actions = schema::manual_actions(with_reason).into_iter().map(Into::into).collect();
+            let builder = ObjectBuilder::new()
+                .property("action", one_of_values(Type::String, actions))
+                .property("reason", reason)
+                .required("action")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if with_reason {
+                builder.required("reason").description(Some("An action that must say why."))
+            } else {
+                builder.description(Some("An action that needs no reason; one given is ignored."))
+            }
+        };
+        let any_text = ObjectBuilder::new().schema_type(SchemaType::Array(vec![Type::String, Type::Null])).into();
+        OneOfBuilder::new().item(request(false, any_text)).item(request(true, not_blank())).into()
+    }
 }
 
+impl ToSchema for TransitionRequest {}
+
+/// Parses a release id or version from a path, a query or a body. An id is written without sign
+/// or leading zeros, so each release has one spelling.
+pub(crate) fn release_ref(value: &str) -> Result<ReleaseRef, ApiError> {
+    let invalid = || ApiError::validation("release", format!("{value:?} is neither a release id nor a version"));
+    match ReleaseRef::parse(value).map_err(|_| invalid())? {
+        ReleaseRef::Id(id) if id.0 < 1 || id.0.to_string() != value => Err(invalid()),
+        parsed => Ok(parsed),
+    }
+}
+
+problems!(ListReleasesProblems, [QUERY]);
+
 #[utoipa::path(get, path = "/releases", tag = "releases", params(PageQuery),
-    responses((status = 200, body = Paginated<ReleaseResponse>, description = "Newest first")))]
+    responses((status = 200, body = Paginated<ReleaseResponse>, description = "Newest first"), ListReleasesProblems))]
 pub async fn list_releases(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -194,8 +384,11 @@ pub async fn list_releases(
     Ok(Json(Paginated::new(items, page, |release: &ReleaseResponse| release.id)))
 }
 
-#[utoipa::path(post, path = "/releases", tag = "releases", request_body = ReleaseRequest,
-    responses((status = 201, body = ReleaseResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+problems!(CreateReleaseProblems, [JSON_BODY, &["forbidden", "conflict", "validation_failed"]]);
+
+/// 409 when the version is taken.
+#[utoipa::path(post, path = "/releases", tag = "releases", request_body = NewReleaseBody,
+    responses((status = 201, body = ReleaseResponse), CreateReleaseProblems))]
 pub async fn create_release(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -208,24 +401,37 @@ pub async fn create_release(
     Ok((StatusCode::CREATED, Json(release.into())))
 }
 
-#[utoipa::path(get, path = "/releases/{release}", tag = "releases", params(("release" = String, Path, description = "Release id or version")),
-    responses((status = 200, body = ReleaseResponse), (status = 404, body = Problem)))]
+problems!(GetReleaseProblems, [PATH, &["release_not_found"]]);
+
+#[utoipa::path(get, path = "/releases/{release}", tag = "releases", params(("release" = schema::ReleaseRef, Path, description = "Release id or version")),
+    responses((status = 200, body = ReleaseResponse), GetReleaseProblems))]
 pub async fn get_release(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(release): Path<String>,
+    PathParam(release): PathParam<String>,
 ) -> Result<Json<ReleaseResponse>, ApiError> {
     let release = state.tollgate.get_release(&principal, &release_ref(&release)?).await?;
     Ok(Json(release.into()))
 }
 
-#[utoipa::path(put, path = "/releases/{release}", tag = "releases", params(("release" = String, Path, description = "Release id or version")),
-    request_body = ReleaseRequest,
-    responses((status = 200, body = ReleaseResponse), (status = 404, body = Problem), (status = 409, body = Problem, description = "Scope frozen or stale revision"), (status = 422, body = Problem)))]
+problems!(
+    ReplaceReleaseProblems,
+    [
+        JSON_BODY,
+        PATH,
+        &["forbidden", "release_not_found", "scope_frozen", "release_changed", "conflict", "validation_failed"]
+    ]
+);
+
+/// Only while the scope is open (draft or planned); 409 `release_changed` when `revision` is not
+/// the stored one.
+#[utoipa::path(put, path = "/releases/{release}", tag = "releases", params(("release" = schema::ReleaseRef, Path, description = "Release id or version")),
+    request_body = ReleaseBody,
+    responses((status = 200, body = ReleaseResponse), ReplaceReleaseProblems))]
 pub async fn replace_release(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(release): Path<String>,
+    PathParam(release): PathParam<String>,
     JsonBody(request): JsonBody<ReleaseRequest>,
 ) -> Result<Json<ReleaseResponse>, ApiError> {
     let revision = request.revision;
@@ -233,13 +439,33 @@ pub async fn replace_release(
     Ok(Json(release.into()))
 }
 
-#[utoipa::path(post, path = "/releases/{release}/transitions", tag = "releases", params(("release" = String, Path, description = "Release id or version")),
+problems!(
+    TransitionReleaseProblems,
+    [
+        JSON_BODY,
+        PATH,
+        &[
+            "forbidden",
+            "release_not_found",
+            "invalid_transition",
+            "release_not_ready",
+            "release_changed",
+            "conflict",
+            "reason_required",
+            "validation_failed",
+        ],
+    ]
+);
+
+/// 409 `invalid_transition` when the state does not allow the action; `mark_ready` checks every
+/// artifact (409 `release_not_ready`).
+#[utoipa::path(post, path = "/releases/{release}/transitions", tag = "releases", params(("release" = schema::ReleaseRef, Path, description = "Release id or version")),
     request_body = TransitionRequest,
-    responses((status = 200, body = ReleaseResponse), (status = 404, body = Problem), (status = 409, body = Problem, description = "Not allowed from the current state"), (status = 422, body = Problem)))]
+    responses((status = 200, body = ReleaseResponse), TransitionReleaseProblems))]
 pub async fn transition_release(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    Path(release): Path<String>,
+    PathParam(release): PathParam<String>,
     JsonBody(request): JsonBody<TransitionRequest>,
 ) -> Result<Json<ReleaseResponse>, ApiError> {
     let action: ReleaseAction = request

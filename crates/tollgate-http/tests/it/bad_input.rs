@@ -165,3 +165,119 @@ async fn bad_query_parameters_are_problems_too() {
     let bad_time = app.get("/api/v1/register?at=yesterday").await;
     assert_eq!(bad_time.body["detail"], "at: \"yesterday\" is not an RFC 3339 timestamp");
 }
+
+/// Answers `path` with its status and problem code.
+async fn outcome(app: &SpawnedApp, path: &str) -> (u16, String) {
+    let reply = app.get(path).await;
+    (reply.status.as_u16(), reply.body["code"].as_str().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn out_of_range_values_are_refused_not_clamped() {
+    let app = spawn_app().await;
+    let invalid_query = (400, "invalid_query".to_owned());
+    for path in [
+        "/api/v1/releases?limit=0",
+        "/api/v1/releases?limit=501",
+        "/api/v1/deployments?limit=-1",
+        "/api/v1/audit?limit=1001",
+        "/api/v1/audit?after=9223372036854775808",
+    ] {
+        assert_eq!(outcome(&app, path).await, invalid_query, "{path}");
+    }
+    for path in ["/api/v1/releases?limit=500", "/api/v1/audit?limit=1000&after=9223372036854775807"] {
+        assert_eq!(outcome(&app, path).await, (200, String::new()), "{path}");
+    }
+    let far_future = outcome(&app, "/api/v1/register?at=9999-06-01T00:00:00Z").await;
+    assert_eq!(far_future, (422, "validation_failed".to_owned()));
+}
+
+#[tokio::test]
+async fn a_release_id_has_one_spelling() {
+    let app = spawn_app().await;
+    with_catalog(&app).await;
+    let created = app.post("/api/v1/releases", release("1.0.0")).await;
+    assert_eq!(created.body["id"], 1);
+    for path in ["/api/v1/releases/1", "/api/v1/releases/1.0.0"] {
+        assert_eq!(outcome(&app, path).await.0, 200, "{path}");
+    }
+    for path in ["/api/v1/releases/01", "/api/v1/releases/+1", "/api/v1/releases/0", "/api/v1/releases/-1"] {
+        assert_eq!(outcome(&app, path).await, (422, "validation_failed".to_owned()), "{path}");
+    }
+    let undecodable = outcome(&app, "/api/v1/teams/%FF").await;
+    assert_eq!(undecodable, (422, "validation_failed".to_owned()));
+}
+
+#[tokio::test]
+async fn text_with_nul_is_refused_on_every_backend() {
+    let app = spawn_app().await;
+    let team = json!({ "name": "nul", "display_name": "a\u{0}b" });
+    let problem = refused(&app, Method::POST, "/api/v1/teams", team).await;
+    assert_eq!(
+        (problem["code"].as_str(), problem["errors"][0]["field"].as_str()),
+        (Some("validation_failed"), Some("display_name"))
+    );
+}
+
+#[tokio::test]
+async fn integers_may_be_written_with_a_zero_fraction() {
+    let app = spawn_app().await;
+    let policy = json!({ "selector": "name:ledger", "keep_last": 3.0, "keep_deployed_days": 30 });
+    let reply = app.put("/api/v1/retention/policies", policy).await;
+    assert_eq!((reply.status.as_u16(), &reply.body["keep_last"]), (200, &json!(3)), "{:?}", reply.body);
+    let fraction =
+        refused(&app, Method::PUT, "/api/v1/retention/policies", json!({ "selector": "name:x", "keep_last": 2.5 }))
+            .await;
+    assert_eq!(fraction["code"], "invalid_body");
+}
+
+/// The `maxLength` the OpenAPI document states for a named schema.
+fn documented_max_length(schema: &str) -> usize {
+    let document = serde_json::to_value(tollgate_http::openapi()).expect("the document serializes");
+    let max = document["components"]["schemas"][schema]["maxLength"].as_u64().expect("a maxLength");
+    usize::try_from(max).expect("a small number")
+}
+
+#[tokio::test]
+async fn the_server_enforces_the_text_limits_the_document_states() {
+    let app = spawn_app().await;
+    let at_most = |schema: &str| "x".repeat(documented_max_length(schema));
+    let over = |schema: &str| "x".repeat(documented_max_length(schema) + 1);
+    let key = |seed: u8| {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]).verifying_key();
+        tollgate_core::attestation::public_key_pem(&key)
+    };
+    let cases = [
+        (
+            "/api/v1/tokens",
+            json!({ "description": at_most("TokenDescription") }),
+            json!({ "description": over("TokenDescription") }),
+        ),
+        (
+            "/api/v1/keys",
+            json!({ "name": at_most("KeyName"), "public_key": key(1) }),
+            json!({ "name": over("KeyName"), "public_key": key(2) }),
+        ),
+        (
+            "/api/v1/keys",
+            json!({ "name": "ci", "builder": at_most("Builder"), "public_key": key(3) }),
+            json!({ "name": "ci", "builder": over("Builder"), "public_key": key(4) }),
+        ),
+        (
+            "/api/v1/audit/keys",
+            json!({ "label": at_most("KeyName"), "public_key": key(5) }),
+            json!({ "label": over("KeyName"), "public_key": key(6) }),
+        ),
+        (
+            "/api/v1/retention/holds",
+            json!({ "tag": "a", "reason": at_most("HoldReason") }),
+            json!({ "tag": "b", "reason": over("HoldReason") }),
+        ),
+    ];
+    for (path, accepted, too_long) in cases {
+        let reply = app.post(path, accepted).await;
+        assert_eq!(reply.status, 201, "{path}: {:?}", reply.body);
+        let problem = refused(&app, Method::POST, path, too_long).await;
+        assert_eq!(problem["code"], "validation_failed", "{path}");
+    }
+}

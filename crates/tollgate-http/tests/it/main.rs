@@ -3,6 +3,7 @@
 mod artifacts;
 mod auth;
 mod bad_input;
+mod contract;
 mod flow;
 mod trust;
 
