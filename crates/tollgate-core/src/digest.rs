@@ -12,6 +12,27 @@ use crate::violation::Problem;
 pub struct Sha256Digest([u8; 32]);
 
 impl Sha256Digest {
+    /// The `Content-Digest` field value (RFC 9530) naming this digest: `sha-256=:<base64>:`.
+    pub fn to_content_digest(&self) -> String {
+        use base64::Engine as _;
+        format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(self.0))
+    }
+
+    /// The SHA-256 digest in a `Content-Digest` field value (RFC 9530), which may list several
+    /// algorithms; `None` when it lists no `sha-256`. Fails when the `sha-256` member is not
+    /// 32 bytes of base64 between colons.
+    pub fn from_content_digest(value: &str) -> Result<Option<Sha256Digest>, Problem> {
+        use base64::Engine as _;
+        let Some(member) = value.split(',').map(str::trim).find_map(|member| member.strip_prefix("sha-256=")) else {
+            return Ok(None);
+        };
+        let invalid = || Problem::Invalid { reason: format!("{member:?} is not a SHA-256 digest as `:<base64>:`") };
+        let encoded = member.strip_prefix(':').and_then(|rest| rest.strip_suffix(':')).ok_or_else(invalid)?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|_| invalid())?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
+        Ok(Some(Sha256Digest(bytes)))
+    }
+
     pub const PREFIX: &'static str = "sha256:";
 
     /// Parses the `sha256:<64 hex>` form. Upper-case hex is refused so that one digest has one
@@ -80,6 +101,18 @@ mod tests {
         let digest = Sha256Digest::of(b"abc");
         assert_eq!(digest.to_string(), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(Sha256Digest::parse(&digest.to_string()), Ok(digest));
+    }
+
+    #[test]
+    fn content_digest_fields_read_back_and_name_their_problem() {
+        let digest = Sha256Digest::of(b"abc");
+        assert_eq!(digest.to_content_digest(), "sha-256=:ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=:");
+        assert_eq!(Sha256Digest::from_content_digest(&digest.to_content_digest()), Ok(Some(digest)));
+        let listed = format!("sha-512=:AAAA:, {}", digest.to_content_digest());
+        assert_eq!(Sha256Digest::from_content_digest(&listed), Ok(Some(digest)));
+        assert_eq!(Sha256Digest::from_content_digest("sha-512=:AAAA:"), Ok(None));
+        assert!(Sha256Digest::from_content_digest("sha-256=:AAAA:").is_err(), "too short");
+        assert!(Sha256Digest::from_content_digest("sha-256=ungWv48Bz").is_err(), "no colons");
     }
 
     #[test]

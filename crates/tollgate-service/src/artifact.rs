@@ -26,6 +26,24 @@ use crate::hooks::HookPoint;
 use crate::readiness::keys_for;
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
+/// The digest a push announces for its content, which the content must have before anything
+/// is recorded.
+pub enum AnnouncedDigest {
+    /// Known before the content: the request named it (or named none).
+    Before(Option<Sha256Digest>),
+    /// Known only once the content ended (an HTTP trailer): asked for after the last byte.
+    After(Box<dyn FnOnce() -> Result<Option<Sha256Digest>, Problem> + Send>),
+}
+
+impl std::fmt::Debug for AnnouncedDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnnouncedDigest::Before(digest) => f.debug_tuple("Before").field(digest).finish(),
+            AnnouncedDigest::After(_) => f.write_str("After(..)"),
+        }
+    }
+}
+
 /// What a push did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pushed {
@@ -45,7 +63,7 @@ pub struct ArtifactCheck {
 
 impl Tollgate {
     /// Pushes an artifact: `content` is read to its end into the blob store, and recorded under
-    /// the input's name and version if its digest is `expected` (when given).
+    /// the input's name and version if its digest is the one `announced` (when there is one).
     ///
     /// Fails before reading anything when the metadata is invalid (fields, unknown team, the
     /// team's naming pattern); with `TooLarge`, `Interrupted` or `DigestMismatch` while reading;
@@ -55,7 +73,7 @@ impl Tollgate {
         &self,
         principal: &Principal,
         input: ArtifactInput,
-        expected: Option<Sha256Digest>,
+        announced: AnnouncedDigest,
         content: &mut (impl AsyncRead + Unpin),
     ) -> ServiceResult<Pushed> {
         principal.require_write()?;
@@ -68,6 +86,10 @@ impl Tollgate {
         }
         let mut writer = self.blobs.writer(self.settings.max_artifact_bytes).await?;
         writer.copy_from(content).await?;
+        let expected = match announced {
+            AnnouncedDigest::Before(digest) => digest,
+            AnnouncedDigest::After(read) => read().map_err(|problem| invalid("content_digest", problem))?,
+        };
         let pending = writer.finish(expected).await?;
         self.hooks.at(HookPoint::BeforePushCommit).await;
 

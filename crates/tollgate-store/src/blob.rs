@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 use tokio::fs::{self, File};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tollgate_core::digest::Sha256Digest;
 
 /// Why a blob operation failed.
@@ -38,17 +38,17 @@ pub struct BlobStore {
 }
 
 /// A blob being written. Dropping it unfinished removes the temporary file.
+///
+/// The content is hashed and written on a thread of its own, fed through a short queue, so
+/// receiving the next piece (on the async runtime) and hashing and writing the last one run at
+/// once, on two cores.
 pub struct BlobWriter {
-    file: Option<BufWriter<File>>,
+    pieces: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
+    worker: Option<tokio::task::JoinHandle<std::io::Result<Sha256Digest>>>,
     temp_path: PathBuf,
     final_root: PathBuf,
-    hasher: Sha256,
     size: u64,
     limit: u64,
-    // Bytes written since the last background sync was started, and that sync: the disk writes
-    // back while the upload goes on, so the final sync waits only for the last stretch.
-    unsynced: u64,
-    syncing: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Content that is written, synced and hashed, waiting to be committed into place. Dropping it
@@ -70,8 +70,6 @@ pub struct StoredBlob {
 
 /// Read buffer for hashing a stored blob.
 const READ_BUFFER: usize = 1024 * 1024;
-/// Writes are gathered up to this size, so a stream of small chunks costs few system calls.
-const WRITE_BUFFER: usize = 1024 * 1024;
 /// A background sync of a blob being written is started every this many bytes.
 const SYNC_EVERY: u64 = 64 * 1024 * 1024;
 /// Temporary files older than this belong to no upload still running.
@@ -94,16 +92,16 @@ impl BlobStore {
     /// Starts writing a blob of at most `limit` bytes.
     pub async fn writer(&self, limit: u64) -> Result<BlobWriter, BlobError> {
         let temp_path = self.root.join("tmp").join(format!("{}.part", uuid::Uuid::new_v4().simple()));
-        let file = File::create(&temp_path).await?;
+        let file = File::create(&temp_path).await?.into_std().await;
+        let (pieces, queue) = tokio::sync::mpsc::channel(PIECES_QUEUED);
+        let worker = tokio::task::spawn_blocking(move || write_pieces(file, queue));
         Ok(BlobWriter {
-            file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
+            pieces: Some(pieces),
+            worker: Some(worker),
             temp_path,
             final_root: self.root.clone(),
-            hasher: Sha256::new(),
             size: 0,
             limit,
-            unsynced: 0,
-            syncing: None,
         })
     }
 
@@ -196,26 +194,25 @@ impl BlobStore {
 }
 
 impl BlobWriter {
-    /// Appends a chunk, hashing it on the way.
+    /// Appends a chunk.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
-        self.size += chunk.len() as u64;
+        self.push(chunk.to_vec()).await
+    }
+
+    async fn push(&mut self, piece: Vec<u8>) -> Result<(), BlobError> {
+        self.size += piece.len() as u64;
         if self.size > self.limit {
             return Err(BlobError::TooLarge { limit: self.limit });
         }
-        self.hasher.update(chunk);
-        let file = self.file.as_mut().expect("a writer has its file until finished");
-        file.write_all(chunk).await?;
-        self.unsynced += chunk.len() as u64;
-        if self.unsynced >= SYNC_EVERY {
-            self.unsynced = 0;
-            file.flush().await?;
-            // One sync in flight at a time: waiting for the previous one also keeps the upload
-            // from running further ahead of the disk than one stretch.
-            if let Some(previous) = self.syncing.take() {
-                previous.await.map_err(std::io::Error::other)??;
-            }
-            let handle = file.get_ref().try_clone().await?.into_std().await;
-            self.syncing = Some(tokio::task::spawn_blocking(move || handle.sync_data()));
+        let pieces = self.pieces.as_ref().expect("a writer has its queue until finished");
+        if pieces.send(piece).await.is_err() {
+            // The worker stopped: its error says why.
+            return Err(self
+                .join()
+                .await
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the blob writer stopped"))
+                .into());
         }
         Ok(())
     }
@@ -223,27 +220,29 @@ impl BlobWriter {
     /// Copies everything `reader` yields into the blob. A read error is returned as
     /// `BlobError::Interrupted`: the content did not arrive whole.
     pub async fn copy_from(&mut self, reader: &mut (impl AsyncRead + Unpin)) -> Result<(), BlobError> {
-        let mut buffer = vec![0u8; READ_BUFFER];
         loop {
-            let read = reader.read(&mut buffer).await.map_err(BlobError::Interrupted)?;
-            if read == 0 {
+            let mut piece = Vec::with_capacity(READ_BUFFER);
+            while piece.len() < READ_BUFFER {
+                if reader.read_buf(&mut piece).await.map_err(BlobError::Interrupted)? == 0 {
+                    break;
+                }
+            }
+            if piece.is_empty() {
                 return Ok(());
             }
-            self.write(&buffer[..read]).await?;
+            let last = piece.len() < READ_BUFFER;
+            self.push(piece).await?;
+            if last {
+                return Ok(());
+            }
         }
     }
 
     /// Syncs the content and checks its digest against `expected` (when given). The content
     /// stays in its temporary file until the returned `PendingBlob` is committed.
     pub async fn finish(mut self, expected: Option<Sha256Digest>) -> Result<PendingBlob, BlobError> {
-        let mut file = self.file.take().expect("a writer has its file until finished");
-        file.flush().await?;
-        if let Some(previous) = self.syncing.take() {
-            previous.await.map_err(std::io::Error::other)??;
-        }
-        file.get_mut().sync_all().await?;
-        drop(file);
-        let digest = Sha256Digest::from_bytes(std::mem::take(&mut self.hasher).finalize().into());
+        self.pieces = None;
+        let digest = self.join().await?;
         if let Some(expected) = expected {
             if expected != digest {
                 return Err(BlobError::DigestMismatch { expected, actual: digest });
@@ -252,6 +251,48 @@ impl BlobWriter {
         let temp_path = std::mem::take(&mut self.temp_path);
         Ok(PendingBlob { temp_path, final_root: self.final_root.clone(), digest, size: self.size })
     }
+
+    /// Waits for the worker: the digest once every piece is written and synced.
+    async fn join(&mut self) -> std::io::Result<Sha256Digest> {
+        self.pieces = None;
+        let worker = self.worker.take().ok_or_else(|| std::io::Error::other("the blob writer already stopped"))?;
+        worker.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Pieces waiting for the writer thread.
+const PIECES_QUEUED: usize = 4;
+
+/// The writer thread: hashes and writes each piece, starts a sync of what it wrote every
+/// `SYNC_EVERY` bytes (the disk writes back while the upload goes on; one sync runs at a time,
+/// which also keeps the upload at most a stretch ahead of the disk), and syncs the rest at the
+/// end. Returns the digest.
+fn write_pieces(
+    mut file: std::fs::File,
+    mut queue: tokio::sync::mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<Sha256Digest> {
+    use std::io::Write as _;
+    let mut hasher = Sha256::new();
+    let mut unsynced = 0;
+    let mut syncing: Option<std::thread::JoinHandle<std::io::Result<()>>> = None;
+    while let Some(piece) = queue.blocking_recv() {
+        hasher.update(&piece);
+        file.write_all(&piece)?;
+        unsynced += piece.len() as u64;
+        if unsynced >= SYNC_EVERY {
+            unsynced = 0;
+            if let Some(previous) = syncing.take() {
+                previous.join().map_err(|_| std::io::Error::other("a sync thread panicked"))??;
+            }
+            let handle = file.try_clone()?;
+            syncing = Some(std::thread::spawn(move || handle.sync_data()));
+        }
+    }
+    if let Some(previous) = syncing.take() {
+        previous.join().map_err(|_| std::io::Error::other("a sync thread panicked"))??;
+    }
+    file.sync_all()?;
+    Ok(Sha256Digest::from_bytes(hasher.finalize().into()))
 }
 
 impl PendingBlob {

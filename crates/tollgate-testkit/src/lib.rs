@@ -261,7 +261,15 @@ mod app {
                 ..ArtifactInput::default()
             };
             let mut reader = content;
-            let pushed = self.tollgate.push_artifact(&self.admin, input, None, &mut reader).await;
+            let pushed = self
+                .tollgate
+                .push_artifact(
+                    &self.admin,
+                    input,
+                    tollgate_service::artifact::AnnouncedDigest::Before(None),
+                    &mut reader,
+                )
+                .await;
             pushed.expect("the artifact is recorded").artifact
         }
 

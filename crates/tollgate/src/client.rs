@@ -105,6 +105,23 @@ impl Client {
         self.call(request).await
     }
 
+    /// POSTs a streamed body whose SHA-256 follows it as an RFC 9530 `Content-Digest` trailer,
+    /// so the file is read once: hashed as it is sent.
+    pub async fn upload_with_trailer<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+        content: reqwest::Body,
+    ) -> anyhow::Result<Answer<T>> {
+        let request = self
+            .request(Method::POST, path)
+            .query(query)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::TRAILER, "content-digest")
+            .body(content);
+        self.call(request).await
+    }
+
     /// GETs a stream: the successful response, unread, or the problem as an error.
     pub async fn download(&self, path: &str) -> anyhow::Result<Response> {
         let response = self.send(self.request(Method::GET, path)).await?;

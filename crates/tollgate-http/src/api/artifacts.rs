@@ -1,5 +1,7 @@
 //! Artifacts: streaming push and pull, signatures, verification, trusted keys, retention.
 
+use std::sync::{Arc, Mutex};
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -8,15 +10,16 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_core::artifact::{Artifact, ArtifactId, ArtifactInput, TrustedKeyId, TrustedKeyRecord};
 use tollgate_core::digest::Sha256Digest;
+use tollgate_service::artifact::AnnouncedDigest;
 use tollgate_service::retention::Collection;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use crate::api::body_reader;
 use crate::api::json_integer;
 use crate::api::problem::{problems, JSON_BODY, JSON_SYNTAX, PATH, QUERY};
 use crate::api::schema::{self, members, with_rules};
+use crate::api::trailed_body_reader;
 use crate::error::ApiError;
 use crate::extract::{Auth, JsonBody, PathParam, QueryParams};
 use crate::AppState;
@@ -47,7 +50,10 @@ pub struct PushQuery {
     /// Comma-separated tags (for legal holds).
     #[param(value_type = Option<schema::TagList>)]
     pub tags: Option<String>,
-    /// The digest the content must have; checked before anything is recorded.
+    /// The digest the content must have; checked before anything is recorded. Instead, the
+    /// client may announce it after the content, as an RFC 9530 `Content-Digest` trailer
+    /// (`sha-256=:<base64>:`, declared with `Trailer: Content-Digest`), so it can hash while it
+    /// sends.
     #[param(value_type = Option<schema::Digest>)]
     pub digest: Option<String>,
 }
@@ -162,8 +168,26 @@ pub async fn push(
         builder: query.builder,
         tags: query.tags.map(|tags| tags.split(',').map(str::to_owned).collect()).unwrap_or_default(),
     };
-    let mut content = body_reader(body);
-    let pushed = state.tollgate.push_artifact(&principal, input, expected, &mut content).await?;
+    let trailers = Arc::new(Mutex::new(None));
+    let mut content = trailed_body_reader(body, Arc::clone(&trailers));
+    // Without a digest in the query, an RFC 9530 `Content-Digest` trailer may announce one,
+    // so a client can hash while it sends instead of reading its file twice.
+    let announced = match expected {
+        Some(digest) => AnnouncedDigest::Before(Some(digest)),
+        None => AnnouncedDigest::After(Box::new(move || {
+            let trailers = trailers.lock().expect("the trailers lock is never poisoned").take();
+            match trailers.as_ref().and_then(|map| map.get("content-digest")) {
+                None => Ok(None),
+                Some(value) => {
+                    let text = value.to_str().map_err(|_| tollgate_core::Problem::Invalid {
+                        reason: "the Content-Digest trailer is not text".to_owned(),
+                    })?;
+                    Sha256Digest::from_content_digest(text)
+                }
+            }
+        })),
+    };
+    let pushed = state.tollgate.push_artifact(&principal, input, announced, &mut content).await?;
     let status = if pushed.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(pushed.artifact.into())))
 }

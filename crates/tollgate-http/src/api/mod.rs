@@ -193,6 +193,32 @@ pub(crate) fn body_reader(body: axum::body::Body) -> impl tokio::io::AsyncRead +
     tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other))
 }
 
+/// `body_reader`, keeping the body's trailers (HTTP/1.1 chunked trailer fields) in `trailers`
+/// once the last byte is read.
+pub(crate) fn trailed_body_reader(
+    body: axum::body::Body,
+    trailers: std::sync::Arc<std::sync::Mutex<Option<axum::http::HeaderMap>>>,
+) -> impl tokio::io::AsyncRead + Unpin {
+    use http_body_util::BodyExt as _;
+    let frames = futures::stream::unfold((body, trailers), |(mut body, trailers)| async move {
+        loop {
+            let frame = match body.frame().await? {
+                Ok(frame) => frame,
+                Err(error) => return Some((Err(std::io::Error::other(error)), (body, trailers))),
+            };
+            match frame.into_data() {
+                Ok(data) => return Some((Ok(data), (body, trailers))),
+                Err(frame) => {
+                    if let Ok(fields) = frame.into_trailers() {
+                        *trailers.lock().expect("the trailers lock is never poisoned") = Some(fields);
+                    }
+                }
+            }
+        }
+    });
+    tokio_util::io::StreamReader::new(Box::pin(frames))
+}
+
 /// An optional integer in a JSON body, also when written with a zero fraction (`5.0`): JSON
 /// Schema's `integer` is any number without a fractional part, so clients may send either.
 pub(crate) fn json_integer<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>

@@ -176,3 +176,50 @@ async fn a_legal_hold_keeps_what_a_policy_would_remove() {
         ]
     );
 }
+
+/// Pushes `content` with `digest` as an RFC 9530 `Content-Digest` trailer (no digest in the query).
+async fn push_with_trailer(app: &SpawnedApp, version: &str, content: &[u8], digest: &str) -> (u16, Value) {
+    use http_body_util::channel::Channel;
+    let (mut frames, body) = Channel::<axum::body::Bytes, std::io::Error>::new(2);
+    let (content, digest) = (content.to_vec(), digest.to_owned());
+    tokio::spawn(async move {
+        for piece in content.chunks(64 * 1024) {
+            frames.send_data(piece.to_vec().into()).await.expect("the request reads its body");
+        }
+        let mut trailers = reqwest::header::HeaderMap::new();
+        trailers.insert("content-digest", digest.parse().expect("a header value"));
+        frames.send_trailers(trailers).await.expect("the trailers go out");
+    });
+    let response = app
+        .client
+        .post(format!("{}/api/v1/artifacts?name=ledger&version={version}&team=payments", app.base_url))
+        .bearer_auth(&app.app.admin_token)
+        .header("content-type", "application/octet-stream")
+        .header("trailer", "content-digest")
+        .body(reqwest::Body::wrap(body))
+        .send()
+        .await
+        .expect("an answer");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_digest_announced_in_a_trailer_is_checked_before_anything_is_recorded() {
+    let app = spawn_app().await;
+    with_catalog(&app).await;
+    let content: Vec<u8> = (0..1_000_000u32).map(|n| (n % 249) as u8).collect();
+    let digest = tollgate_core::digest::Sha256Digest::of(&content);
+    let (status, body) = push_with_trailer(&app, "2.0.0", &content, &digest.to_content_digest()).await;
+    assert_eq!((status, body["digest"].as_str()), (201, Some(digest.to_string().as_str())), "{body}");
+
+    let before = app.app.row_counts().await;
+    let other = tollgate_core::digest::Sha256Digest::of(b"something else").to_content_digest();
+    let (status, body) = push_with_trailer(&app, "2.0.1", &content, &other).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("digest_mismatch")), "{body}");
+    let (status, body) = push_with_trailer(&app, "2.0.2", &content, "sha-256=:not base64:").await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("validation_failed")), "{body}");
+    assert_eq!(app.app.row_counts().await, before, "a refused push records nothing");
+    let leftovers = std::fs::read_dir(app.app.db.dir().join("blobs/tmp")).expect("the temporary directory").count();
+    assert_eq!(leftovers, 0, "and leaves no partial upload");
+}

@@ -26,7 +26,9 @@ async fn push(
         ..ArtifactInput::default()
     };
     let mut reader = content;
-    app.tollgate.push_artifact(&app.admin, input, None, &mut reader).await
+    app.tollgate
+        .push_artifact(&app.admin, input, tollgate_service::artifact::AnnouncedDigest::Before(None), &mut reader)
+        .await
 }
 
 async fn last_action(app: &TestApp) -> serde_json::Value {

@@ -203,7 +203,14 @@ async fn a_push_reusing_a_blob_never_points_at_a_removed_file() {
                     ..ArtifactInput::default()
                 };
                 let mut content: &[u8] = b"shared build";
-                app.tollgate.push_artifact(&app.admin, input, None, &mut content).await
+                app.tollgate
+                    .push_artifact(
+                        &app.admin,
+                        input,
+                        tollgate_service::artifact::AnnouncedDigest::Before(None),
+                        &mut content,
+                    )
+                    .await
             })
         };
         pause.reached().await;
@@ -235,12 +242,19 @@ async fn a_removed_name_and_version_never_come_back_with_other_content() {
         };
         let blobs_before = app.blobs.list().await.expect("blobs").len();
         let mut other: &[u8] = b"impostor";
-        let refused = app.tollgate.push_artifact(&app.admin, input(), None, &mut other).await;
+        let refused = app
+            .tollgate
+            .push_artifact(&app.admin, input(), tollgate_service::artifact::AnnouncedDigest::Before(None), &mut other)
+            .await;
         let message = refused.map(|_| ()).map_err(|e| e.to_string()).expect_err("refused");
         assert!(message.contains("(removed, and kept as a tombstone)"), "{message}");
         assert_eq!(app.blobs.list().await.expect("blobs").len(), blobs_before, "a refused push leaves no blob");
         let mut same: &[u8] = b"original";
-        let restored = app.tollgate.push_artifact(&app.admin, input(), None, &mut same).await.expect("restored");
+        let restored = app
+            .tollgate
+            .push_artifact(&app.admin, input(), tollgate_service::artifact::AnnouncedDigest::Before(None), &mut same)
+            .await
+            .expect("restored");
         assert!(restored.created);
     })
     .await;

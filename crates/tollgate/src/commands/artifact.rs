@@ -9,7 +9,6 @@ use ed25519_dalek::SigningKey;
 use reqwest::Method;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncWriteExt;
 use tollgate_core::attestation::{sign, verify, Envelope, Provenance, Statement, Subject, TrustedKey};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_http::api::artifacts::{
@@ -37,11 +36,17 @@ pub async fn artifact(context: &Context, command: ArtifactCommand) -> anyhow::Re
                 build_id: provenance.build_id,
                 builder: provenance.builder,
                 tags: (!tags.is_empty()).then(|| tags.join(",")),
-                digest: Some(file_digest(&file).await?.to_string()),
+                // Announced after the content, in a trailer: the file is read once.
+                digest: None,
             };
             let source = std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?;
-            let body = reqwest::Body::wrap_stream(read_ahead(source));
-            let pushed: Answer<ArtifactResponse> = context.client.upload("/artifacts", &query, body).await?;
+            let (body, sent) = hashed_body(source);
+            let pushed: Answer<ArtifactResponse> =
+                context.client.upload_with_trailer("/artifacts", &query, body).await?;
+            let sent = sent.await.context("the upload ended before its digest was known")?;
+            if pushed.value.digest != sent.to_string() {
+                bail!("the server stored {} but {sent} was sent", pushed.value.digest);
+            }
             print(context.output, &pushed);
             if let Some(signature) = signature {
                 attach(context, pushed.value.id, &signature).await?;
@@ -177,18 +182,26 @@ async fn pull(context: &Context, artifact: &ArtifactRef, output: &Path) -> anyho
         Sha256Digest::parse(&found.digest).map_err(|p| anyhow::anyhow!("the server sent a bad digest: {p}"))?;
     let mut response = context.client.download(&format!("/artifacts/{}/content", found.id)).await?;
     let temporary = with_suffix(output, ".part");
-    let file =
-        tokio::fs::File::create(&temporary).await.with_context(|| format!("creating {}", temporary.display()))?;
-    // Chunks arrive small; gathered into large writes, the file costs few system calls.
-    let mut file = tokio::io::BufWriter::with_capacity(IO_BUFFER, file);
-    let mut hasher = Sha256::new();
-    while let Some(chunk) = response.chunk().await.context("downloading")? {
-        hasher.update(&chunk);
-        file.write_all(&chunk).await.context("writing the download")?;
+    let file = std::fs::File::create(&temporary).with_context(|| format!("creating {}", temporary.display()))?;
+    // Received here, hashed and written on a thread of its own: both cores work at once.
+    let (pieces, queue) = tokio::sync::mpsc::channel::<axum::body::Bytes>(READ_AHEAD);
+    let writer = tokio::task::spawn_blocking(move || write_and_hash(file, queue));
+    let received = async {
+        while let Some(chunk) = response.chunk().await.context("downloading")? {
+            if pieces.send(chunk).await.is_err() {
+                break;
+            }
+        }
+        anyhow::Ok(())
     }
-    file.flush().await.context("writing the download")?;
-    file.get_mut().sync_all().await.context("writing the download")?;
-    let actual = Sha256Digest::from_bytes(hasher.finalize().into());
+    .await;
+    drop(pieces);
+    let written = writer.await.context("writing the download")?;
+    if let Err(error) = received {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
+    let actual = written.with_context(|| format!("writing {}", temporary.display()))?;
     if actual != expected {
         let _ = std::fs::remove_file(&temporary);
         bail!("the download's digest is {actual}, not {expected}: nothing was written");
@@ -331,32 +344,75 @@ const IO_BUFFER: usize = 1024 * 1024;
 /// Pieces read ahead of the network while pushing.
 const READ_AHEAD: usize = 4;
 
-/// A file's content as a stream of pieces read on a blocking thread, a few ahead of the
-/// consumer, so reading the disk and sending overlap.
-fn read_ahead(mut file: std::fs::File) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> {
-    let (sender, receiver) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(READ_AHEAD);
-    tokio::task::spawn_blocking(move || {
+/// A file's content as a request body, read on a blocking thread a few pieces ahead of the
+/// network and hashed on the way; the digest follows the last piece as a `Content-Digest`
+/// trailer, and is also handed back through the receiver.
+fn hashed_body(mut file: std::fs::File) -> (reqwest::Body, tokio::sync::oneshot::Receiver<Sha256Digest>) {
+    use http_body_util::channel::Channel;
+    let (mut frames, body) = Channel::<axum::body::Bytes, std::io::Error>::new(READ_AHEAD);
+    let (pieces, mut read) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(READ_AHEAD);
+    let (digest_sender, digest) = tokio::sync::oneshot::channel();
+    let reading = tokio::task::spawn_blocking(move || {
         use std::io::Read as _;
+        let mut hasher = Sha256::new();
         loop {
             let mut piece = vec![0u8; IO_BUFFER];
-            let read = match file.read(&mut piece) {
-                Ok(0) => return,
-                Ok(read) => read,
-                Err(error) => {
-                    let _ = sender.blocking_send(Err(error));
-                    return;
+            match file.read(&mut piece) {
+                Ok(0) => return Some(Sha256Digest::from_bytes(hasher.finalize().into())),
+                Ok(n) => {
+                    piece.truncate(n);
+                    hasher.update(&piece);
+                    if pieces.blocking_send(Ok(piece)).is_err() {
+                        return None;
+                    }
                 }
-            };
-            piece.truncate(read);
-            if sender.blocking_send(Ok(piece)).is_err() {
-                return;
+                Err(error) => {
+                    let _ = pieces.blocking_send(Err(error));
+                    return None;
+                }
             }
         }
     });
-    futures::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|piece| (piece, receiver)) },
-    )
+    tokio::spawn(async move {
+        while let Some(piece) = read.recv().await {
+            match piece {
+                Ok(piece) => {
+                    if frames.send_data(piece.into()).await.is_err() {
+                        return;
+                    }
+                }
+                Err(error) => return frames.abort(error),
+            }
+        }
+        if let Ok(Some(sent)) = reading.await {
+            let mut trailers = reqwest::header::HeaderMap::new();
+            let value = reqwest::header::HeaderValue::from_str(&sent.to_content_digest())
+                .expect("a content digest is a valid header value");
+            trailers.insert("content-digest", value);
+            if frames.send_trailers(trailers).await.is_ok() {
+                let _ = digest_sender.send(sent);
+            }
+        }
+    });
+    (reqwest::Body::wrap(body), digest)
+}
+
+/// Writes every piece of `queue` to `file`, hashing it, syncs the file, and returns the digest.
+fn write_and_hash(
+    mut file: std::fs::File,
+    mut queue: tokio::sync::mpsc::Receiver<axum::body::Bytes>,
+) -> std::io::Result<Sha256Digest> {
+    use std::io::Write as _;
+    let mut hasher = Sha256::new();
+    let mut writer = std::io::BufWriter::with_capacity(IO_BUFFER, &mut file);
+    while let Some(piece) = queue.blocking_recv() {
+        hasher.update(&piece);
+        writer.write_all(&piece)?;
+    }
+    writer.flush()?;
+    drop(writer);
+    file.sync_all()?;
+    Ok(Sha256Digest::from_bytes(hasher.finalize().into()))
 }
 
 /// The SHA-256 of a file, read in large chunks on a blocking thread.
