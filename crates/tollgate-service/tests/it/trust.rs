@@ -247,3 +247,23 @@ async fn a_timed_checkpoint_signs_only_when_entries_came_and_never_twice_per_tre
         assert_eq!((report.is_ok(), report.unsigned_tail), (true, 0), "{report}");
     }
 }
+
+#[tokio::test]
+async fn a_bootstrap_token_that_cannot_be_kept_creates_nothing() {
+    let db = TestDb::sqlite();
+    let store = Store::open(db.config()).await.expect("store");
+    let blobs = BlobStore::open(&db.dir().join("blobs")).await.expect("blobs");
+    let clock = ManualClock::new("2026-03-01T12:00:00Z".parse().expect("time"));
+    let key = tollgate_testkit::audit_key();
+    let tollgate = Tollgate::open(store.clone(), blobs, key, None, clock, Settings::default()).await.expect("opens");
+    let lost = tollgate.bootstrap(|_| Err("the disk is full")).await.expect("the database answers");
+    assert_eq!(lost.map(|issued| issued.is_some()), Err("the disk is full"));
+    let counts = store.read().await.expect("a read").row_counts().await.expect("counts");
+    assert_eq!(
+        (counts["users"], counts["api_tokens"], counts["audit_entries"]),
+        (0, 0, 1),
+        "only the key's enrollment"
+    );
+    let kept = tollgate.bootstrap(|_| Ok::<(), &str>(())).await.expect("the database answers");
+    assert!(kept.expect("kept").is_some(), "the next start bootstraps");
+}
