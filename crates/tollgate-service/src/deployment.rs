@@ -20,7 +20,6 @@ use tollgate_store::StoreTx;
 
 use crate::audit::Change;
 use crate::catalog::{not_found, parse_key};
-use crate::hooks::HookPoint;
 use crate::readiness::Binding;
 use crate::release::{get_in, ReleaseRef};
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
@@ -60,12 +59,7 @@ impl Tollgate {
             (candidate, require_signatures, snapshot)
         };
         // Approved is what deploys: every artifact is re-verified on disk, with no connection held.
-        let problems = self.artifact_problems(&snapshot).await?;
-        if !problems.is_empty() {
-            return Err(ServiceError::NotReady(problems));
-        }
-        self.hooks.at(HookPoint::AfterReadinessCheck).await;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.hash_then_begin(&snapshot).await?;
         let target =
             tx.find_environment(&environment).await?.ok_or_else(|| not_found(Entity::Environment, &environment))?;
         // Signatures are judged from records, so a tier that became prod meanwhile is judged here.

@@ -11,8 +11,9 @@
 use tollgate_core::artifact::{record_problem, Artifact, ReadinessProblem, SignatureRecord, TrustedKeyRecord};
 use tollgate_core::attestation::{verify, Envelope, Subject, TrustedKey};
 use tollgate_core::release::{ArtifactRef, Release};
-use tollgate_store::Conn;
+use tollgate_store::{Conn, StoreTx};
 
+use crate::hooks::HookPoint;
 use crate::release::{get_in, ReleaseRef};
 use crate::{ServiceError, ServiceResult, Tollgate};
 
@@ -79,6 +80,18 @@ impl Tollgate {
             problems.extend(self.signature_problem(snapshot, state));
         }
         Ok(problems)
+    }
+
+    /// The slow half of a check: hashes the artifacts' content with no connection held and
+    /// refuses with every problem; otherwise opens the write transaction, in which the caller
+    /// looks again with `recheck_in` before it writes.
+    pub(crate) async fn hash_then_begin(&self, snapshot: &ArtifactsSnapshot) -> ServiceResult<StoreTx> {
+        let problems = self.artifact_problems(snapshot).await?;
+        if !problems.is_empty() {
+            return Err(ServiceError::NotReady(problems));
+        }
+        self.hooks.at(HookPoint::AfterReadinessCheck).await;
+        Ok(self.store.begin().await?)
     }
 
     /// The problems judged from records alone (no hashing), for the second look inside the

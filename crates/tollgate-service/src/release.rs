@@ -11,7 +11,6 @@ use tollgate_store::StoreTx;
 
 use crate::audit::Change;
 use crate::catalog::not_found;
-use crate::hooks::HookPoint;
 use crate::readiness::Binding;
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
@@ -129,12 +128,7 @@ impl Tollgate {
             let snapshot = self.read_artifacts(&mut read, &candidate, require_signatures).await?;
             (candidate, require_signatures, snapshot)
         };
-        let problems = self.artifact_problems(&snapshot).await?;
-        if !problems.is_empty() {
-            return Err(ServiceError::NotReady(problems));
-        }
-        self.hooks.at(HookPoint::AfterReadinessCheck).await;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.hash_then_begin(&snapshot).await?;
         let current = self.recheck_in(&mut tx, &checked, Binding::Revision, require_signatures).await?;
         let updated = self.transition_in(&mut tx, principal, &current, ReleaseAction::MarkReady, None).await?;
         tx.commit().await?;

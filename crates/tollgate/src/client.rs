@@ -97,12 +97,14 @@ impl Client {
         query: &Q,
         content: reqwest::Body,
     ) -> anyhow::Result<Answer<T>> {
-        let request = self
-            .request(Method::POST, path)
+        self.call(self.upload_request(path, query, content)).await
+    }
+
+    fn upload_request<Q: Serialize>(&self, path: &str, query: &Q, content: reqwest::Body) -> RequestBuilder {
+        self.request(Method::POST, path)
             .query(query)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(content);
-        self.call(request).await
+            .body(content)
     }
 
     /// POSTs a streamed body whose SHA-256 follows it as an RFC 9530 `Content-Digest` trailer,
@@ -113,12 +115,7 @@ impl Client {
         query: &Q,
         content: reqwest::Body,
     ) -> anyhow::Result<Answer<T>> {
-        let request = self
-            .request(Method::POST, path)
-            .query(query)
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .header(reqwest::header::TRAILER, "content-digest")
-            .body(content);
+        let request = self.upload_request(path, query, content).header(reqwest::header::TRAILER, "content-digest");
         self.call(request).await
     }
 
