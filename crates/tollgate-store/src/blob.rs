@@ -420,4 +420,27 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
         assert!(store.list().await.expect("list").is_empty());
     }
+
+    #[tokio::test]
+    async fn an_uncommitted_blob_leaves_nothing_and_old_partial_uploads_are_swept() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let store = BlobStore::open(dir.path()).await.expect("opens");
+        let mut writer = store.writer(1024).await.expect("a writer");
+        writer.write(b"never committed").await.expect("write");
+        let pending = writer.finish(None).await.expect("hashed");
+        assert!(pending.temp_path().exists());
+        drop(pending);
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
+        assert!(store.list().await.expect("list").is_empty());
+
+        // A crash leaves partial uploads behind: old ones go, a fresh one (in flight) stays.
+        let old = dir.path().join("tmp/old.part");
+        let fresh = dir.path().join("tmp/fresh.part");
+        std::fs::write(&old, b"half").expect("written");
+        std::fs::write(&fresh, b"half").expect("written");
+        let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options().write(true).open(&old).expect("open").set_modified(two_hours_ago).expect("aged");
+        assert_eq!(store.sweep_temporary(TEMP_FILE_GRACE).await.expect("swept"), 1);
+        assert!(!old.exists() && fresh.exists());
+    }
 }
