@@ -1,0 +1,83 @@
+# Built-in gate licenses: every license of every SBOM is allowed.
+#
+# Params: allow and deny (lists of SPDX ids, or of raw license strings), allow_unlicensed.
+# Licenses are judged on input.licenses, the normalized view Tollgate adds to the input: for each
+# raw string, its SPDX expression and alternatives. An expression is allowed when all licenses of
+# at least one alternative are allowed. A license is allowed when neither it nor (for `X WITH Y`)
+# its base license X is denied, and the allow list is empty or names it. A raw string named in
+# deny is refused, and one named in allow is accepted, whatever it normalizes to. An unrecognized
+# string is a violation naming it. Missing SBOM evidence is a violation.
+package tollgate.builtin.licenses
+
+reports := [e | some e in input.evidence; e.facts.kind == "sbom"]
+
+violations contains {"msg": "the release has no SBOM evidence", "data": null} if count(reports) == 0
+
+violations contains v if {
+	some e in reports
+	some raw, n in e.facts.licenses
+	verdict(raw) == "unrecognized"
+	v := {
+		"msg": sprintf("unrecognized license %q (%d components) in the SBOM of %s", [raw, n, where(e)]),
+		"data": {"service": e.service, "digest": e.digest, "license": raw, "components": n},
+	}
+}
+
+violations contains v if {
+	some e in reports
+	some raw, n in e.facts.licenses
+	verdict(raw) == "refused"
+	v := {
+		"msg": sprintf("license %s (%q, %d components) is not allowed in the SBOM of %s", [expression(raw), raw, n, where(e)]),
+		"data": {
+			"service": e.service,
+			"digest": e.digest,
+			"license": raw,
+			"expression": object.get(input.licenses, [raw, "expression"], null),
+			"components": n,
+		},
+	}
+}
+
+violations contains v if {
+	input.params.allow_unlicensed != true
+	some e in reports
+	e.facts.components_without_license > 0
+	v := {
+		"msg": sprintf("%d components declare no license in the SBOM of %s", [e.facts.components_without_license, where(e)]),
+		"data": {"service": e.service, "digest": e.digest, "components": e.facts.components_without_license},
+	}
+}
+
+verdict(raw) := "refused" if raw in input.params.deny
+else := "accepted" if raw in input.params.allow
+else := "unrecognized" if input.licenses[raw].expression == null
+else := "accepted" if satisfied(input.licenses[raw])
+else := "refused"
+
+satisfied(normalized) if {
+	some alternative in normalized.alternatives
+	every license in alternative {
+		allowed(license)
+	}
+}
+
+allowed(license) if {
+	not denied(license)
+	count(input.params.allow) == 0
+}
+
+allowed(license) if {
+	not denied(license)
+	license in input.params.allow
+}
+
+denied(license) if license in input.params.deny
+
+denied(license) if split(license, " WITH ")[0] in input.params.deny
+
+expression(raw) := input.licenses[raw].expression if is_string(input.licenses[raw].expression)
+else := raw
+
+where(e) := sprintf("service %s", [e.service]) if is_string(e.service)
+else := "the release"

@@ -1,0 +1,412 @@
+//! A policy bundle: gate definitions and user modules, checked and compiled once, then
+//! evaluated against many input documents.
+//!
+//! Evaluation clones the compiled engine (cheap: its modules and compiled rules are shared),
+//! so a [`Bundle`] is shared across threads without locks. The input is converted once per
+//! evaluation; each gate then sees it with its own `params` (built-ins only) and the
+//! normalized license view (see [`crate::license`]) beside the service's fields.
+
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use serde::Serialize;
+use tollgate_core::digest::{canonical_json, Sha256Digest};
+
+use crate::builtin::{self, Availability};
+use crate::engine;
+use crate::error::{one_line, InputError, PolicyError};
+use crate::gate::{GateDefinition, GateResult, GateSource, GateViolation, Module, Outcome};
+use crate::license;
+
+/// Bounds on one evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest input accepted, measured as its compact JSON encoding. Default 1 MiB.
+    pub max_input_bytes: usize,
+    /// The deepest nesting of arrays and objects accepted in the input. Default 64.
+    pub max_input_depth: usize,
+    /// How long one gate may run before it is stopped with [`Outcome::Error`]. Default 100 ms.
+    ///
+    /// The interpreter looks at a monotonic timer every few dozen steps of work; this is the
+    /// only bound regorus offers on the interpreter (its instruction and memory limits belong
+    /// to its bytecode VM and to a replacement global allocator, neither used here). Memory is
+    /// bounded by the input limit, the time limit, and the capped `numbers.range`.
+    pub max_gate_duration: Duration,
+}
+
+impl Default for Limits {
+    /// 1 MiB of input, 64 levels of nesting, 100 ms per gate: a realistic input is a few
+    /// dozen kilobytes and a realistic gate runs in well under a millisecond.
+    fn default() -> Limits {
+        Limits { max_input_bytes: 1024 * 1024, max_input_depth: 64, max_gate_duration: Duration::from_millis(100) }
+    }
+}
+
+/// Gate definitions and modules, validated and compiled, ready to evaluate many times.
+#[derive(Clone)]
+pub struct Bundle {
+    gates: Vec<GateDefinition>,
+    // Invariant: one entry per gate, in the same order.
+    compiled: Vec<CompiledGate>,
+    // Invariant: compiled (every module parsed and the bundle compiled without error).
+    engine: regorus::Engine,
+    digest: Sha256Digest,
+}
+
+#[derive(Clone)]
+struct CompiledGate {
+    /// The rule evaluated, such as `data.tollgate.builtin.coverage.violations`.
+    rule: String,
+    /// The built-in's parameters with defaults filled in; `None` for user gates.
+    params: Option<regorus::Value>,
+}
+
+/// The format name at the start of the digested encoding; a new encoding gets a new name.
+const DIGEST_FORMAT: &str = "tollgate.policy-bundle/v1";
+
+impl Bundle {
+    /// Validates and compiles a bundle.
+    ///
+    /// Fails with every problem found: a module that does not parse or compile (with its line
+    /// and column), two modules with one path, a module in the reserved `tollgate.builtin`
+    /// package, a gate name that is malformed or used twice, an unknown or unavailable built-in,
+    /// invalid built-in parameters (naming the gate and the parameter), and a Rego gate whose
+    /// module is missing or defines no `violations` rule.
+    pub fn new(gates: Vec<GateDefinition>, modules: Vec<Module>) -> Result<Bundle, Vec<PolicyError>> {
+        let mut engine = engine::new_engine();
+        let (packages, mut errors) = engine::add_modules(&mut engine, &modules);
+        let mut compiled = Vec::with_capacity(gates.len());
+        let mut names = std::collections::BTreeSet::new();
+        for gate in &gates {
+            if !is_gate_name(&gate.name) {
+                errors.push(PolicyError::gate(
+                    &gate.name,
+                    "a gate name is 1 to 64 lower-case letters, digits and `_`, starting with a letter",
+                ));
+            } else if !names.insert(gate.name.as_str()) {
+                errors.push(PolicyError::gate(&gate.name, "two gates have this name"));
+            }
+            match compile_gate(gate, &modules, &packages, &engine) {
+                Ok(gate) => compiled.push(gate),
+                Err(mut gate_errors) => errors.append(&mut gate_errors),
+            }
+        }
+        if errors.is_empty() {
+            if let Err(error) = engine::compile(&mut engine) {
+                errors.push(error);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let digest = digest(&gates, &modules);
+        Ok(Bundle { gates, compiled, engine, digest })
+    }
+
+    /// The SHA-256 of the bundle's canonical encoding: the RFC 8785 JSON of
+    /// `{"format": "tollgate.policy-bundle/v1", "library": {"version", "digest"}, "gates":
+    /// [definitions in order, params as given], "modules": [{path, source} sorted by path]}`,
+    /// where the library digest is the SHA-256 of the RFC 8785 JSON of the built-in modules'
+    /// `[{path, source}]`. Equal bundles have equal digests on every machine and run.
+    pub fn digest(&self) -> Sha256Digest {
+        self.digest
+    }
+
+    /// The gate definitions, in evaluation order.
+    pub fn gates(&self) -> &[GateDefinition] {
+        &self.gates
+    }
+
+    /// Evaluates every gate against one input document and returns one result per gate, in
+    /// the bundle's order.
+    ///
+    /// Refuses, before any gate runs, an input that is not an object or is larger or deeper
+    /// than `limits` allow. A gate that fails to evaluate, runs past `limits`, or returns
+    /// something other than violations gets [`Outcome::Error`]; the other gates are unaffected.
+    /// Never panics.
+    pub fn evaluate(&self, input: &serde_json::Value, limits: &Limits) -> Result<Vec<GateResult>, InputError> {
+        let base_input = prepare_input(input, limits)?;
+        let mut engine = self.engine.clone();
+        engine::set_time_limit(&mut engine, limits.max_gate_duration);
+        let results = self
+            .gates
+            .iter()
+            .zip(&self.compiled)
+            .map(|(gate, compiled)| {
+                let gate_input = match &compiled.params {
+                    Some(params) => with_field(&base_input, "params", params.clone()),
+                    None => base_input.clone(),
+                };
+                engine.set_input(gate_input);
+                let evaluated = catch_unwind(AssertUnwindSafe(|| engine.eval_rule(compiled.rule.clone())));
+                let (outcome, violations) = match evaluated {
+                    Ok(Ok(value)) => judge(&value),
+                    Ok(Err(error)) => (Outcome::Error { reason: one_line(&format!("{error:#}")) }, Vec::new()),
+                    Err(_) => (Outcome::Error { reason: "the policy engine panicked".to_owned() }, Vec::new()),
+                };
+                GateResult { gate: gate.name.clone(), enforcement: gate.enforcement, outcome, violations }
+            })
+            .collect();
+        Ok(results)
+    }
+
+    /// The documents each gate's rule receives for `input`, in gate order, with the rule
+    /// evaluated: what a plain Rego engine loaded with [`Bundle::modules`] must be given to
+    /// reproduce [`Bundle::evaluate`]. For benchmarks and cross-checks.
+    pub fn gate_inputs(
+        &self,
+        input: &serde_json::Value,
+        limits: &Limits,
+    ) -> Result<Vec<(String, serde_json::Value)>, InputError> {
+        let base_input = prepare_input(input, limits)?;
+        Ok(self
+            .compiled
+            .iter()
+            .map(|compiled| {
+                let gate_input = match &compiled.params {
+                    Some(params) => with_field(&base_input, "params", params.clone()),
+                    None => base_input.clone(),
+                };
+                let json = serde_json::to_value(&gate_input).expect("an engine value converts to JSON");
+                (compiled.rule.clone(), json)
+            })
+            .collect())
+    }
+
+    /// Every module the engine holds, the built-in library first: (path, source).
+    pub fn modules(&self) -> Vec<Module> {
+        let library = builtin::LIBRARY
+            .iter()
+            .map(|(path, source)| Module { path: (*path).to_owned(), source: (*source).to_owned() });
+        let user = self.engine_modules();
+        library.chain(user).collect()
+    }
+
+    fn engine_modules(&self) -> Vec<Module> {
+        self.engine
+            .get_policies()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|source| Module { path: source.get_path().to_string(), source: source.get_contents().to_string() })
+            .filter(|module| !module.path.starts_with("tollgate/builtin/"))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for Bundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bundle")
+            .field("gates", &self.gates)
+            .field("digest", &self.digest.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks one gate definition against the modules and the library.
+fn compile_gate(
+    gate: &GateDefinition,
+    modules: &[Module],
+    packages: &[Option<String>],
+    engine: &regorus::Engine,
+) -> Result<CompiledGate, Vec<PolicyError>> {
+    match &gate.source {
+        GateSource::Builtin { name, params } => {
+            let Some(info) = builtin::find(name) else {
+                let known: Vec<&str> = builtin::builtin_gates().iter().map(|info| info.name).collect();
+                return Err(vec![PolicyError::gate(
+                    &gate.name,
+                    format!("unknown built-in `{name}` (known: {})", known.join(", ")),
+                )]);
+            };
+            if let Availability::Unavailable { reason } = info.availability {
+                return Err(vec![PolicyError::gate(&gate.name, format!("built-in `{name}` cannot be used: {reason}"))]);
+            }
+            let params = builtin::check_params(&gate.name, info, params)?;
+            let params = regorus::Value::from(params);
+            Ok(CompiledGate { rule: format!("data.tollgate.builtin.{name}.violations"), params: Some(params) })
+        }
+        GateSource::Rego { path } => {
+            let Some(index) = modules.iter().position(|module| &module.path == path) else {
+                return Err(vec![PolicyError::gate(&gate.name, format!("no module has the path `{path}`"))]);
+            };
+            // A module that did not parse has its own error already.
+            let Some(package) = &packages[index] else { return Err(Vec::new()) };
+            if !package.split('.').all(is_identifier) {
+                return Err(vec![PolicyError::gate(
+                    &gate.name,
+                    format!("the package of `{path}` must be a dotted path of identifiers to be a gate"),
+                )]);
+            }
+            match engine.has_declared_rule_rooted_at(path, "violations") {
+                Ok(true) => Ok(CompiledGate { rule: format!("{package}.violations"), params: None }),
+                Ok(false) => Err(vec![PolicyError::gate(
+                    &gate.name,
+                    format!("module `{path}` (package {}) defines no `violations` rule", &package["data.".len()..]),
+                )]),
+                Err(error) => Err(vec![PolicyError::gate(&gate.name, one_line(&format!("{error:#}")))]),
+            }
+        }
+    }
+}
+
+/// Checks the input against the limits and converts it into an engine value, with the
+/// normalized license view added when the input has SBOM evidence.
+fn prepare_input(input: &serde_json::Value, limits: &Limits) -> Result<regorus::Value, InputError> {
+    if !input.is_object() {
+        return Err(InputError::NotAnObject);
+    }
+    if depth(input) > limits.max_input_depth {
+        return Err(InputError::TooDeep { limit: limits.max_input_depth });
+    }
+    let mut encoded = CappedBuffer { bytes: Vec::new(), limit: limits.max_input_bytes, size: 0 };
+    serde_json::to_writer(&mut encoded, input).expect("writing JSON to memory cannot fail");
+    if encoded.size > limits.max_input_bytes {
+        return Err(InputError::TooLarge { size: encoded.size, limit: limits.max_input_bytes });
+    }
+    let text = std::str::from_utf8(&encoded.bytes).expect("serde_json writes UTF-8");
+    let value = regorus::Value::from_json_str(text).expect("JSON that serde_json wrote parses");
+    let licenses = license_view(input);
+    Ok(match licenses {
+        Some(licenses) => with_field(&value, "licenses", licenses),
+        None => value,
+    })
+}
+
+/// `{raw license string: normalized}` for every license string of every SBOM in the input.
+fn license_view(input: &serde_json::Value) -> Option<regorus::Value> {
+    let evidence = input.get("evidence")?.as_array()?;
+    let mut view = std::collections::BTreeMap::new();
+    for item in evidence {
+        let facts = &item["facts"];
+        if facts["kind"] != "sbom" {
+            continue;
+        }
+        if let Some(licenses) = facts["licenses"].as_object() {
+            for raw in licenses.keys() {
+                view.entry(raw.as_str()).or_insert_with(|| license::normalize(raw));
+            }
+        }
+    }
+    let json = serde_json::to_value(&view).expect("normalized licenses convert to JSON");
+    Some(regorus::Value::from(json))
+}
+
+/// `object` with `key` set to `value`. The object's entries are shared, not copied.
+fn with_field(object: &regorus::Value, key: &str, value: regorus::Value) -> regorus::Value {
+    let mut object = object.clone();
+    if let Ok(map) = object.as_object_mut() {
+        map.insert(regorus::Value::from(key), value);
+    }
+    object
+}
+
+/// Reads a gate's result: a set or array of `{"msg": string, "data": any}`.
+fn judge(value: &regorus::Value) -> (Outcome, Vec<GateViolation>) {
+    let items: Vec<&regorus::Value> = match value {
+        regorus::Value::Set(items) => items.iter().collect(),
+        regorus::Value::Array(items) => items.iter().collect(),
+        regorus::Value::Undefined => {
+            return (Outcome::Error { reason: "the gate's `violations` rule is undefined".to_owned() }, Vec::new())
+        }
+        _ => {
+            return (
+                Outcome::Error { reason: "the gate's `violations` is not a set or an array".to_owned() },
+                Vec::new(),
+            )
+        }
+    };
+    let mut violations = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let message = match &item[&regorus::Value::from("msg")] {
+            regorus::Value::String(message) => message.to_string(),
+            _ => {
+                return (
+                    Outcome::Error { reason: format!("violation {index} of the gate has no string `msg`") },
+                    Vec::new(),
+                )
+            }
+        };
+        let data = match &item[&regorus::Value::from("data")] {
+            regorus::Value::Undefined => serde_json::Value::Null,
+            data => serde_json::to_value(data).unwrap_or(serde_json::Value::Null),
+        };
+        violations.push(GateViolation { message, data });
+    }
+    let outcome = if violations.is_empty() { Outcome::Pass } else { Outcome::Fail };
+    (outcome, violations)
+}
+
+fn digest(gates: &[GateDefinition], modules: &[Module]) -> Sha256Digest {
+    #[derive(Serialize)]
+    struct Encoded<'a> {
+        format: &'static str,
+        library: Library,
+        gates: &'a [GateDefinition],
+        modules: Vec<&'a Module>,
+    }
+    #[derive(Serialize)]
+    struct Library {
+        version: &'static str,
+        digest: Sha256Digest,
+    }
+    #[derive(Serialize)]
+    struct LibraryModule {
+        path: &'static str,
+        source: &'static str,
+    }
+    let library_modules: Vec<LibraryModule> =
+        builtin::LIBRARY.iter().map(|(path, source)| LibraryModule { path, source }).collect();
+    let library =
+        Library { version: builtin::LIBRARY_VERSION, digest: Sha256Digest::of(&canonical_json(&library_modules)) };
+    let mut modules: Vec<&Module> = modules.iter().collect();
+    modules.sort_by(|left, right| left.path.cmp(&right.path));
+    Sha256Digest::of(&canonical_json(&Encoded { format: DIGEST_FORMAT, library, gates, modules }))
+}
+
+fn is_gate_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|first: char| first.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_identifier(part: &str) -> bool {
+    part.starts_with(|first: char| first.is_ascii_alphabetic() || first == '_')
+        && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The nesting depth of a JSON value (a scalar is 0), computed without recursion.
+fn depth(value: &serde_json::Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0usize)];
+    while let Some((value, level)) = pending.pop() {
+        deepest = deepest.max(level);
+        match value {
+            serde_json::Value::Array(items) => pending.extend(items.iter().map(|item| (item, level + 1))),
+            serde_json::Value::Object(map) => pending.extend(map.values().map(|item| (item, level + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// A writer into memory that stops keeping bytes past `limit` but keeps counting them.
+struct CappedBuffer {
+    bytes: Vec<u8>,
+    limit: usize,
+    size: usize,
+}
+
+impl Write for CappedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.size += buf.len();
+        if self.size <= self.limit {
+            self.bytes.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
