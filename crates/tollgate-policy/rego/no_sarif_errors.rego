@@ -13,9 +13,9 @@ violations contains v if {
 	some e in reports
 	offending := {level: n | some level, n in e.facts.by_level; n > 0; rank[level] >= rank[input.params.level]}
 	count(offending) > 0
-	n := sum([n | some n in offending])
+	total := sum([k | some k in offending])
 	v := {
-		"msg": sprintf("%d findings at or above %s in the static analysis of %s", [n, input.params.level, where(e)]),
+		"msg": sprintf("%d findings at or above %s in the static analysis of %s", [total, input.params.level, where(e)]),
 		"data": {
 			"service": e.service,
 			"digest": e.digest,

@@ -404,3 +404,76 @@ fn kind_of(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{run_tests, Limits, Module, Outcome};
+
+    const LIBRARY_TESTS: &[(&str, &str)] = &[
+        ("tests/test_pass_rate_test.rego", include_str!("../rego/tests/test_pass_rate_test.rego")),
+        ("tests/coverage_test.rego", include_str!("../rego/tests/coverage_test.rego")),
+        ("tests/no_sarif_errors_test.rego", include_str!("../rego/tests/no_sarif_errors_test.rego")),
+        ("tests/no_vulnerabilities_test.rego", include_str!("../rego/tests/no_vulnerabilities_test.rego")),
+        ("tests/licenses_test.rego", include_str!("../rego/tests/licenses_test.rego")),
+        ("tests/signed_artifacts_test.rego", include_str!("../rego/tests/signed_artifacts_test.rego")),
+        ("tests/performance_test.rego", include_str!("../rego/tests/performance_test.rego")),
+    ];
+
+    #[test]
+    fn every_rego_test_of_the_built_in_library_passes() {
+        let modules =
+            LIBRARY_TESTS.iter().map(|(path, source)| Module { path: (*path).to_owned(), source: (*source).to_owned() }).collect();
+        let report = run_tests(modules, &Limits::default()).unwrap_or_else(|errors| panic!("{errors:#?}"));
+        let not_passed: Vec<String> = report
+            .results
+            .iter()
+            .filter(|result| result.outcome != Outcome::Pass)
+            .map(|result| format!("{}.{}: {:?}", result.package, result.name, result.outcome))
+            .collect();
+        assert!(not_passed.is_empty(), "{not_passed:#?}");
+        assert!(report.passed >= 30, "only {} tests ran", report.passed);
+    }
+
+    #[test]
+    fn every_available_built_in_has_a_module_and_a_test_file() {
+        for info in builtin_gates().iter().filter(|info| info.availability == Availability::Available) {
+            assert!(LIBRARY.iter().any(|(path, _)| path.ends_with(&format!("/{}.rego", info.name))), "{}", info.name);
+            assert!(LIBRARY_TESTS.iter().any(|(path, _)| path.ends_with(&format!("/{}_test.rego", info.name))), "{}", info.name);
+        }
+    }
+
+    #[test]
+    fn parameters_are_checked_and_completed_with_defaults() {
+        let info = find("coverage").expect("coverage exists");
+        let params = serde_json::json!({"min_line_rate": 0.9, "critical_paths": [{"path": "src/pay/", "min_line_rate": 0.95}]});
+        insta::assert_json_snapshot!(check_params("cov", info, &params).expect("valid"), @r#"
+        {
+          "critical_paths": [
+            {
+              "min_branch_rate": null,
+              "min_line_rate": 0.95,
+              "path": "src/pay/"
+            }
+          ],
+          "min_branch_rate": null,
+          "min_line_rate": 0.9
+        }
+        "#);
+    }
+
+    #[test]
+    fn invalid_parameters_are_each_reported_naming_the_gate_and_the_parameter() {
+        let info = find("coverage").expect("coverage exists");
+        let params = serde_json::json!({"min_line_rate": 1.5, "typo": 1, "critical_paths": [{"path": "src/", "min_branch_rate": "high"}]});
+        let errors = check_params("cov", info, &params).expect_err("invalid");
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        insta::assert_debug_snapshot!(lines, @r#"
+        [
+            "gates.cov: unknown parameter `typo` of built-in `coverage` (it takes: min_line_rate, min_branch_rate, critical_paths)",
+            "gates.cov: parameter `min_line_rate` must be a number from 0 to 1, or null, not 1.5",
+            "gates.cov: parameter `critical_paths[0].min_branch_rate` must be a number from 0 to 1, or null, not \"high\"",
+        ]
+        "#);
+    }
+}

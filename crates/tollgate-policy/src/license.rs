@@ -150,38 +150,55 @@ fn strip_classifier(name: &str) -> &str {
     }
 }
 
-/// Expands a parsed expression into its alternatives (disjunctive normal form).
+/// Expands a parsed expression into its alternatives (disjunctive normal form) and writes it
+/// in canonical form: SPDX ids, upper-case operators, parentheses only where needed.
 fn from_expression(expression: &spdx::Expression, recognized_by: Recognition) -> Normalized {
-    let mut stack: Vec<Vec<Vec<String>>> = Vec::new();
+    // Each entry: the alternatives, the text, and whether the text is an OR at its top.
+    let mut stack: Vec<(Vec<Vec<String>>, String, bool)> = Vec::new();
     for node in expression.iter() {
         match node {
             spdx::expression::ExprNode::Req(requirement) => {
-                stack.push(vec![vec![requirement.req.to_string()]]);
+                let license = requirement.req.to_string();
+                stack.push((vec![vec![license.clone()]], license, false));
             }
             spdx::expression::ExprNode::Op(operator) => {
                 let (Some(right), Some(left)) = (stack.pop(), stack.pop()) else {
                     return Normalized::unrecognized();
                 };
-                let combined = match operator {
-                    spdx::expression::Operator::Or => left.into_iter().chain(right).collect(),
-                    spdx::expression::Operator::And => and(&left, &right),
+                let entry = match operator {
+                    spdx::expression::Operator::Or => {
+                        (left.0.into_iter().chain(right.0).collect(), format!("{} OR {}", left.1, right.1), true)
+                    }
+                    spdx::expression::Operator::And => {
+                        let text = format!("{} AND {}", grouped(&left.1, left.2), grouped(&right.1, right.2));
+                        (and(&left.0, &right.0), text, false)
+                    }
                 };
-                if combined.len() > MAX_ALTERNATIVES {
+                if entry.0.len() > MAX_ALTERNATIVES {
                     return Normalized::unrecognized();
                 }
-                stack.push(combined);
+                stack.push(entry);
             }
         }
     }
     match (stack.pop(), stack.is_empty()) {
-        (Some(mut alternatives), true) => {
+        (Some((mut alternatives, text, _)), true) => {
             for alternative in &mut alternatives {
                 alternative.sort();
                 alternative.dedup();
             }
-            Normalized { expression: Some(expression.to_string()), alternatives, recognized_by }
+            Normalized { expression: Some(text), alternatives, recognized_by }
         }
         _ => Normalized::unrecognized(),
+    }
+}
+
+/// `text` in parentheses when it is an OR, for use as an operand of AND.
+fn grouped(text: &str, is_or: bool) -> String {
+    if is_or {
+        format!("({text})")
+    } else {
+        text.to_owned()
     }
 }
 
@@ -219,7 +236,7 @@ mod tests {
         check("MIT OR Apache-2.0", Some("MIT OR Apache-2.0"), &[&["MIT"], &["Apache-2.0"]], Recognition::Spdx);
         check(
             "(MIT AND BSD-3-Clause) OR GPL-3.0-only",
-            Some("(MIT AND BSD-3-Clause) OR GPL-3.0-only"),
+            Some("MIT AND BSD-3-Clause OR GPL-3.0-only"),
             &[&["BSD-3-Clause", "MIT"], &["GPL-3.0-only"]],
             Recognition::Spdx,
         );
