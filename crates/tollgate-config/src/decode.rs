@@ -179,6 +179,79 @@ impl<T: Decode> Decode for Vec<T> {
     }
 }
 
+/// The `gates` section: a mapping from environment names to lists of gates. The names are
+/// checked by core; here only the shape.
+impl Decode for tollgate_core::gate::GatesInput {
+    const EXPECTED: ValueKind = ValueKind::Mapping;
+
+    fn decode(node: &Node, path: &str, decoder: &mut Decoder) -> Option<Self> {
+        let Node::Mapping(mapping) = node else {
+            decoder.wrong_type(node, path, Self::EXPECTED);
+            return None;
+        };
+        let mut environments = Some(Vec::with_capacity(mapping.len()));
+        for (key, value) in mapping.iter() {
+            let environment = key.as_str().to_owned();
+            let gates_path = join_key(path, &environment);
+            decoder.locations.insert(gates_path.clone(), node_location(value));
+            let gates = Vec::<tollgate_core::gate::GateInput>::decode(value, &gates_path, decoder);
+            environments = environments.zip(gates).map(|(mut environments, gates)| {
+                environments.push(tollgate_core::gate::EnvironmentGatesInput { environment, gates });
+                environments
+            });
+        }
+        environments.map(|environments| tollgate_core::gate::GatesInput { environments, modules: Vec::new() })
+    }
+}
+
+/// Any value, as JSON: the parameters of a built-in gate. Plain scalars keep the type YAML
+/// gives them (numbers, booleans, null); quoted ones are strings.
+impl Decode for serde_json::Value {
+    const EXPECTED: ValueKind = ValueKind::Mapping;
+
+    fn decode(node: &Node, path: &str, decoder: &mut Decoder) -> Option<Self> {
+        match node {
+            Node::Mapping(mapping) => {
+                let mut object = Some(serde_json::Map::new());
+                for (key, value) in mapping.iter() {
+                    let item = serde_json::Value::decode(value, &join_key(path, key.as_str()), decoder);
+                    object = object.zip(item).map(|(mut object, item)| {
+                        object.insert(key.as_str().to_owned(), item);
+                        object
+                    });
+                }
+                object.map(serde_json::Value::Object)
+            }
+            Node::Sequence(sequence) => {
+                let mut items = Some(Vec::with_capacity(sequence.len()));
+                for (index, value) in sequence.iter().enumerate() {
+                    let item = serde_json::Value::decode(value, &format!("{path}[{index}]"), decoder);
+                    items = items.zip(item).map(|(mut items, item)| {
+                        items.push(item);
+                        items
+                    });
+                }
+                items.map(serde_json::Value::Array)
+            }
+            Node::Scalar(scalar) => Some(match value_kind(node) {
+                ValueKind::Null => serde_json::Value::Null,
+                ValueKind::Boolean => serde_json::Value::Bool(matches!(scalar.as_str(), "true" | "True" | "TRUE")),
+                ValueKind::Number => match scalar.as_str().parse::<i64>() {
+                    Ok(integer) => serde_json::Value::from(integer),
+                    Err(_) => match scalar.as_str().parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+                        Some(number) => serde_json::Value::Number(number),
+                        None => {
+                            decoder.wrong_type(node, path, ValueKind::Number);
+                            return None;
+                        }
+                    },
+                },
+                _ => serde_json::Value::String(scalar.as_str().to_owned()),
+            }),
+        }
+    }
+}
+
 /// Implements `Decode` for a struct read from a mapping whose keys are the struct's field names,
 /// in the order given (which is the order listed in "unknown key" messages). Each field is read
 /// by its own type's `Decode`: `String` is required, `Option` and `Vec` may be left out. Naming

@@ -7,13 +7,14 @@
 
 use tollgate_core::apply::ApplyInput;
 use tollgate_core::environment::EnvironmentInput;
+use tollgate_core::gate::GateInput;
 use tollgate_core::lifecycle::LifecycleInput;
 use tollgate_core::service::ServiceInput;
 use tollgate_core::team::TeamInput;
 
 use crate::decode::decode_mapping;
 
-decode_mapping!(ApplyInput { teams, environments, lifecycles, services });
+decode_mapping!(ApplyInput { teams, environments, lifecycles, services, gates });
 
 decode_mapping!(TeamInput { name, display_name, members, artifact_pattern });
 
@@ -22,3 +23,5 @@ decode_mapping!(EnvironmentInput { name, tier, region });
 decode_mapping!(LifecycleInput { name, environments });
 
 decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description });
+
+decode_mapping!(GateInput { name, builtin, rego, with, enforcement });

@@ -27,6 +27,12 @@ services:
     criticality: high
     depends_on: [postgres-main]
     description: "Double-entry ledger: the book of record"
+gates:
+  prod:
+    - builtin: test_pass_rate
+      with: { min: 1.0, suites: [unit, "2"], strict: true, note: ~ }
+    - rego: policies/licenses.rego
+      enforcement: warn
 "#;
 
 fn load_ok(text: &str) -> ConfigFile {
@@ -428,4 +434,19 @@ services:
     tollgate.yaml:12:12: services[0].owner: team "payment" does not exist
     tollgate.yaml:13:18: services[0].depends_on[0]: service "postgres-main" does not exist
     "#);
+}
+
+#[test]
+fn gate_parameters_keep_their_yaml_types_and_gate_problems_are_located() {
+    let config_file = load_ok(FULL);
+    let gates = config_file.input.gates.expect("a gates section");
+    let prod = &gates.environments[0];
+    assert_eq!(prod.environment, "prod");
+    assert_eq!(
+        prod.gates[0].with.as_ref().map(ToString::to_string).as_deref(),
+        Some(r#"{"min":1.0,"note":null,"strict":true,"suites":["unit","2"]}"#)
+    );
+    assert_eq!(config_file.source_map.describe("gates.prod[1].rego"), "tollgate.yaml:30:13: gates.prod[1].rego");
+    let errors = load_err("gates:\n  prod:\n    - builtin: 7\n      colour: red\n  staging: yes\n");
+    insta::assert_snapshot!(errors, @"");
 }

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::environment::{Environment, EnvironmentInput};
+use crate::gate::{parse_policy, GatePolicy};
 use crate::lifecycle::{Lifecycle, LifecycleInput};
 use crate::name::{EnvironmentName, ServiceName, TeamName, UserName};
 use crate::service::{find_dependency_cycle, Service, ServiceInput};
@@ -21,6 +22,9 @@ pub struct ApplyInput {
     pub environments: Vec<EnvironmentInput>,
     pub lifecycles: Vec<LifecycleInput>,
     pub services: Vec<ServiceInput>,
+    /// The gates of every environment; `None` leaves the installed gate policy alone, and a
+    /// section that is present replaces it whole.
+    pub gates: Option<crate::gate::GatesInput>,
 }
 
 /// What exists now, for the objects a configuration document can declare.
@@ -31,15 +35,19 @@ pub struct CurrentState {
     pub environments: Vec<Environment>,
     pub lifecycles: Vec<Lifecycle>,
     pub services: Vec<Service>,
+    /// The gate policy in force, if one was ever installed.
+    pub policy: Option<GatePolicy>,
 }
 
 /// One declared object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Desired {
     Team(Team),
     Environment(Environment),
     Lifecycle(Lifecycle),
     Service(Service),
+    /// The whole gate policy (every environment's gates and the Rego modules they use).
+    GatePolicy(GatePolicy),
 }
 
 impl Desired {
@@ -49,6 +57,7 @@ impl Desired {
             Desired::Environment(_) => "environment",
             Desired::Lifecycle(_) => "lifecycle",
             Desired::Service(_) => "service",
+            Desired::GatePolicy(_) => "gate_policy",
         }
     }
 
@@ -58,6 +67,7 @@ impl Desired {
             Desired::Environment(environment) => environment.name.as_str(),
             Desired::Lifecycle(lifecycle) => lifecycle.name().as_str(),
             Desired::Service(service) => service.name.as_str(),
+            Desired::GatePolicy(_) => "gates",
         }
     }
 }
@@ -71,7 +81,7 @@ pub enum PlanOp {
 }
 
 /// One object of the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlannedChange {
     pub desired: Desired,
     pub op: PlanOp,
@@ -79,7 +89,7 @@ pub struct PlannedChange {
 
 /// Every declared object in the order it must be applied: teams, environments, lifecycles,
 /// then services with dependencies before dependents.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub changes: Vec<PlannedChange>,
 }
@@ -137,6 +147,21 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
             }
         }
     }
+    let policy = match input.gates {
+        Some(gates) => match parse_policy(gates.environments, gates.modules) {
+            Ok(policy) => Some(policy),
+            Err(problems) => {
+                violations.0.extend(problems.0);
+                None
+            }
+        },
+        None => None,
+    };
+    for environment in policy.iter().flat_map(|policy| policy.gates.keys()) {
+        if !environment_names.contains(environment) {
+            violations.push(format!("gates.{environment}"), unknown("environment", environment));
+        }
+    }
     if let Some(cycle) = find_dependency_cycle(&graph) {
         // Report the cycle at a declared service, starting the path from it.
         let declared =
@@ -171,6 +196,23 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
     for service in dependencies_first(services.into_iter().map(|(_, s)| s).collect()) {
         let op = diff(current.services.iter().find(|s| s.name == service.name), &service, service_fields);
         changes.push(PlannedChange { desired: Desired::Service(service), op });
+    }
+    if let Some(policy) = policy {
+        let op = match &current.policy {
+            None => PlanOp::Create,
+            Some(installed) if installed.digest() == policy.digest() => PlanOp::Unchanged,
+            Some(installed) => {
+                let mut fields = Vec::new();
+                if installed.gates != policy.gates {
+                    fields.push("gates");
+                }
+                if installed.modules != policy.modules {
+                    fields.push("modules");
+                }
+                PlanOp::Update { fields }
+            }
+        };
+        changes.push(PlannedChange { desired: Desired::GatePolicy(policy), op });
     }
     Ok(Plan { changes })
 }

@@ -73,6 +73,9 @@ pub enum ObjectKind {
     RetentionPolicy,
     LegalHold,
     SigningKey,
+    Policy,
+    GateDecision,
+    GateOverride,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -80,7 +83,8 @@ crate::keyword_enum!(ObjectKind {
     Environment => "environment", Lifecycle => "lifecycle", Release => "release",
     Deployment => "deployment", Artifact => "artifact", TrustedKey => "trusted_key",
     Evidence => "evidence", RetentionPolicy => "retention_policy", LegalHold => "legal_hold",
-    SigningKey => "signing_key",
+    SigningKey => "signing_key", Policy => "policy", GateDecision => "gate_decision",
+    GateOverride => "gate_override",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -124,12 +128,18 @@ pub enum AuditAction {
     /// A key replaces the one that signed until now.
     #[serde(rename = "rotate")]
     Rotate,
+    /// Gates were evaluated; the decision is on record.
+    #[serde(rename = "evaluate")]
+    Evaluate,
+    /// A refusal was overridden by an authorized person, with a reason.
+    #[serde(rename = "override")]
+    Override,
 }
 
 crate::keyword_enum!(AuditAction {
     Create => "create", Update => "update", Revoke => "revoke", Transition => "transition",
     Record => "record", Finish => "finish", Refuse => "refuse", Sign => "sign", Remove => "remove",
-    Enroll => "enroll", Rotate => "rotate",
+    Enroll => "enroll", Rotate => "rotate", Evaluate => "evaluate", Override => "override",
 });
 
 /// The actions that introduce a checkpoint signing key into the log: verification reads their

@@ -31,6 +31,9 @@ pub enum Entity {
     AuditHead,
     Checkpoint,
     SigningKey,
+    PolicyVersion,
+    GateDecision,
+    GateOverride,
 }
 
 crate::keyword_enum!(Entity {
@@ -41,7 +44,8 @@ crate::keyword_enum!(Entity {
     ArtifactTombstone => "artifact tombstone", TrustedKey => "trusted key", Signature => "signature",
     Evidence => "evidence", RetentionPolicy => "retention policy", LegalHold => "legal hold",
     Blob => "blob", AuditEntry => "audit entry", AuditHead => "audit head", Checkpoint => "checkpoint",
-    SigningKey => "signing key",
+    SigningKey => "signing key", PolicyVersion => "policy version", GateDecision => "gate decision",
+    GateOverride => "gate override",
 });
 
 #[cfg(test)]

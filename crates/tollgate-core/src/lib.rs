@@ -46,6 +46,7 @@ pub mod digest;
 pub mod entity;
 pub mod environment;
 pub mod evidence;
+pub mod gate;
 pub mod lifecycle;
 pub mod name;
 pub mod page;

@@ -40,6 +40,7 @@ impl Tollgate {
             let current = current_state(&mut read, &input).await?;
             let plan = plan(input, &current)?;
             check(&plan)?;
+            self.compile_planned_policy(&plan)?;
             return Ok(plan);
         }
         principal.require_write()?;
@@ -47,6 +48,7 @@ impl Tollgate {
         let current = current_state(&mut tx, &input).await?;
         let plan = plan(input, &current)?;
         check(&plan)?;
+        self.compile_planned_policy(&plan)?;
         if plan.is_noop() {
             return Ok(plan);
         }
@@ -55,6 +57,18 @@ impl Tollgate {
         }
         tx.commit().await?;
         Ok(plan)
+    }
+
+    /// Compiles a gate policy the plan would install, so a policy that does not compile is
+    /// refused (with its locations) before anything is written, also on a dry run.
+    fn compile_planned_policy(&self, plan: &Plan) -> ServiceResult<()> {
+        for change in &plan.changes {
+            if let (Desired::GatePolicy(policy), PlanOp::Create | PlanOp::Update { .. }) = (&change.desired, &change.op)
+            {
+                self.compile_policy(policy)?;
+            }
+        }
+        Ok(())
     }
 
     async fn apply_change(
@@ -109,6 +123,10 @@ impl Tollgate {
                 self.record_for(tx, principal, Change { action, object, before, after: Some(&lifecycle), reason: None })
                     .await
             }
+            Desired::GatePolicy(policy) => {
+                self.install_policy_in(tx, principal, &policy).await?;
+                Ok(())
+            }
             Desired::Service(service) => {
                 if creating {
                     tx.insert_service(&service).await?
@@ -148,6 +166,10 @@ async fn current_state(conn: &mut Conn, input: &ApplyInput) -> Result<CurrentSta
     }
     for service in &input.services {
         team_names.insert(service.owner.as_str());
+    }
+    if let Some(gates) = &input.gates {
+        environment_names.extend(gates.environments.iter().map(|entry| entry.environment.as_str()));
+        state.policy = conn.find_current_policy().await?.map(|record| record.policy);
     }
     for name in user_names.into_iter().filter_map(|name| UserName::parse(name).ok()) {
         if conn.find_user(&name).await?.is_some() {

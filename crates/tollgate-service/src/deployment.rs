@@ -69,6 +69,8 @@ impl Tollgate {
         let succeeded_in = tx.succeeded_environments(current.id).await?;
         let promotion =
             check_promotion(&current, &lifecycle, &environment, &succeeded_in).map_err(ServiceError::Promotion)?;
+        // Approved is what deploys: the environment's blocking gates passed for this content.
+        self.check_gates_in(&mut tx, &current, &environment).await?;
         let new = NewDeployment {
             release: current.id,
             environment: &environment,

@@ -4,6 +4,8 @@ use tollgate_core::artifact::{ImmutableArtifact, ReadinessProblem};
 use tollgate_core::attestation::AttestationError;
 use tollgate_core::deployment::{PromotionError, StatusError};
 use tollgate_core::digest::Sha256Digest;
+use tollgate_core::gate::{GateDecisionId, PolicyVersion};
+use tollgate_core::name::EnvironmentName;
 use tollgate_core::release::{ReleaseId, TransitionError};
 use tollgate_core::token::TokenLifetimeError;
 use tollgate_core::Entity;
@@ -76,9 +78,31 @@ pub enum ServiceError {
     /// The token asked for would outlive the token that asks.
     #[error(transparent)]
     TokenLifetime(#[from] TokenLifetimeError),
+    /// The environment's blocking gates have not passed for the release as it is now.
+    #[error(transparent)]
+    GatesNotPassed(GateRefusal),
     /// The server's audit signing key cannot be used.
     #[error(transparent)]
     SigningKey(#[from] SigningKeyProblem),
+}
+
+/// Why a release may not enter an environment as far as its gates are concerned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GateRefusal {
+    /// No decision binds to the release as it is now.
+    #[error("the gates of {environment} have not been evaluated for release {release}{}; run `tollgate gate evaluate --release {release} --environment {environment}`", policy.map(|p| format!(" under policy version {}", p.seq)).unwrap_or_default())]
+    NotEvaluated { release: semver::Version, environment: EnvironmentName, policy: Option<PolicyVersion> },
+    /// The newest decision judged something that has changed since.
+    #[error("gate decision {decision} for release {release} in {environment} no longer holds: {} changed since; evaluate again", changed.join(" and "))]
+    Stale {
+        release: semver::Version,
+        environment: EnvironmentName,
+        decision: GateDecisionId,
+        changed: Vec<&'static str>,
+    },
+    /// Blocking gates failed, and the failure was not overridden.
+    #[error("release {release} failed the blocking gates of {environment} ({}) in gate decision {decision}", gates.join(", "))]
+    Failed { release: semver::Version, environment: EnvironmentName, decision: GateDecisionId, gates: Vec<String> },
 }
 
 /// Work of which only so much runs at once.

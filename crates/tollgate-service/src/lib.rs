@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod deployment;
 mod error;
 pub mod evidence;
+pub mod gate;
 pub mod hooks;
 pub mod readiness;
 pub mod release;
@@ -31,7 +32,7 @@ use tollgate_core::Timestamp;
 use tollgate_store::blob::BlobStore;
 use tollgate_store::Store;
 
-pub use crate::error::{Busy, ServiceError, ServiceResult};
+pub use crate::error::{Busy, GateRefusal, ServiceError, ServiceResult};
 use crate::signing::SigningKeyFile;
 
 /// Where the current time comes from.

@@ -32,6 +32,16 @@ struct ArtifactState {
     signatures: Vec<SignatureRecord>,
 }
 
+/// An artifact of a release with its signatures: (key id, the key's team, trusted now).
+#[derive(Debug, Clone)]
+pub(crate) struct SignedArtifact {
+    pub service: String,
+    pub name: String,
+    pub version: String,
+    pub digest: tollgate_core::digest::Sha256Digest,
+    pub signatures: Vec<(String, Option<String>, bool)>,
+}
+
 /// How the write checks that the release is still the one that was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Binding {
@@ -92,6 +102,44 @@ impl Tollgate {
         }
         self.hooks.at(HookPoint::AfterReadinessCheck).await;
         Ok(self.store.begin().await?)
+    }
+
+    /// Every artifact of `release` with each signature's key, the key's team and whether it
+    /// verifies against a trusted key now: what the gate input and the evidence-set digest
+    /// show. Artifacts missing from the store are listed with no signatures.
+    pub(crate) async fn signature_trust(
+        &self,
+        conn: &mut Conn,
+        release: &Release,
+    ) -> ServiceResult<Vec<SignedArtifact>> {
+        let snapshot = self.read_artifacts(conn, release, true).await?;
+        let registered = snapshot.keys.as_deref().unwrap_or_default();
+        let mut signed = Vec::with_capacity(snapshot.artifacts.len());
+        for state in &snapshot.artifacts {
+            let mut signatures = Vec::new();
+            if let Some(artifact) = &state.stored {
+                let keys = keys_for(registered, artifact);
+                let subject = Subject { name: artifact.name.to_string(), digest: artifact.digest };
+                for record in &state.signatures {
+                    let trusted = Envelope::from_json(&record.envelope)
+                        .and_then(|envelope| verify(&envelope, &keys, &subject, self.now()))
+                        .is_ok();
+                    let team = registered
+                        .iter()
+                        .find(|key| key.key_id == record.key_id)
+                        .and_then(|key| key.team.as_ref().map(ToString::to_string));
+                    signatures.push((record.key_id.clone(), team, trusted));
+                }
+            }
+            signed.push(SignedArtifact {
+                service: state.reference.service.to_string(),
+                name: state.reference.name.to_string(),
+                version: state.reference.version.to_string(),
+                digest: state.reference.digest,
+                signatures,
+            });
+        }
+        Ok(signed)
     }
 
     /// The problems judged from records alone (no hashing), for the second look inside the

@@ -17,6 +17,7 @@ mod config;
 mod conn;
 mod error;
 mod evidence;
+mod gate;
 mod key;
 mod postgres;
 mod retention;
@@ -33,6 +34,7 @@ pub use crate::config::DatabaseConfig;
 pub use crate::conn::{Conn, StoreRead};
 pub use crate::error::StoreError;
 pub use crate::evidence::NewEvidence;
+pub use crate::gate::NewGateDecision;
 pub use crate::key::NewTrustedKey;
 pub use crate::tx::StoreTx;
 

@@ -25,6 +25,7 @@ fn input() -> ApplyInput {
             service("ledger", "payments", &["postgres-main"]),
             service("postgres-main", "payments", &[]),
         ],
+        gates: None,
     }
 }
 
