@@ -422,8 +422,10 @@ mod tests {
 
     #[test]
     fn every_rego_test_of_the_built_in_library_passes() {
-        let modules =
-            LIBRARY_TESTS.iter().map(|(path, source)| Module { path: (*path).to_owned(), source: (*source).to_owned() }).collect();
+        let modules = LIBRARY_TESTS
+            .iter()
+            .map(|(path, source)| Module { path: (*path).to_owned(), source: (*source).to_owned() })
+            .collect();
         let report = run_tests(modules, &Limits::default()).unwrap_or_else(|errors| panic!("{errors:#?}"));
         let not_passed: Vec<String> = report
             .results
@@ -439,14 +441,19 @@ mod tests {
     fn every_available_built_in_has_a_module_and_a_test_file() {
         for info in builtin_gates().iter().filter(|info| info.availability == Availability::Available) {
             assert!(LIBRARY.iter().any(|(path, _)| path.ends_with(&format!("/{}.rego", info.name))), "{}", info.name);
-            assert!(LIBRARY_TESTS.iter().any(|(path, _)| path.ends_with(&format!("/{}_test.rego", info.name))), "{}", info.name);
+            assert!(
+                LIBRARY_TESTS.iter().any(|(path, _)| path.ends_with(&format!("/{}_test.rego", info.name))),
+                "{}",
+                info.name
+            );
         }
     }
 
     #[test]
     fn parameters_are_checked_and_completed_with_defaults() {
         let info = find("coverage").expect("coverage exists");
-        let params = serde_json::json!({"min_line_rate": 0.9, "critical_paths": [{"path": "src/pay/", "min_line_rate": 0.95}]});
+        let params =
+            serde_json::json!({"min_line_rate": 0.9, "critical_paths": [{"path": "src/pay/", "min_line_rate": 0.95}]});
         insta::assert_json_snapshot!(check_params("cov", info, &params).expect("valid"), @r#"
         {
           "critical_paths": [
