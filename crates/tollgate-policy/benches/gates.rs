@@ -52,7 +52,7 @@ fn main() {
         }
     });
     report("bare regorus (same rules)", &bare);
-    let overhead = (percentile(&ours, 50) .as_secs_f64() / percentile(&bare, 50).as_secs_f64() - 1.0) * 100.0;
+    let overhead = (percentile(&ours, 50).as_secs_f64() / percentile(&bare, 50).as_secs_f64() - 1.0) * 100.0;
     println!("overhead at p50: {overhead:.1}%");
 
     write_for_python(&bundle, &gate_inputs);
@@ -147,7 +147,10 @@ fn bundle_definition() -> (Vec<GateDefinition>, Vec<Module>) {
                    "deny": ["GPL-3.0-only", "AGPL-3.0-only"]}),
         ),
         builtin("signed_artifacts", json!({})),
-        builtin("performance", json!({"max_regression_percent": 10, "metrics": ["p95", "p99", "error_rate", "throughput"]})),
+        builtin(
+            "performance",
+            json!({"max_regression_percent": 10, "metrics": ["p95", "p99", "error_rate", "throughput"]}),
+        ),
         change_gate,
         slow_gate,
         hot_gate,
@@ -184,19 +187,39 @@ fn realistic_input() -> Value {
                        "by_rule": {"clippy::needless_borrow": 80, "clippy::too_many_arguments": 70, "clippy::doc_markdown": 30},
                        "by_file": sarif_files, "tools": ["clippy"]});
     let license_strings = [
-        ("MIT", 70), ("Apache-2.0", 30), ("MIT OR Apache-2.0", 40), ("Apache-2.0 OR MIT", 5), ("BSD-3-Clause", 8),
-        ("BSD-2-Clause", 3), ("ISC", 6), ("Zlib", 2), ("Unicode-3.0", 4), ("(MIT OR Apache-2.0) AND Unicode-3.0", 3),
-        ("MPL-2.0", 2), ("Apache 2.0", 3), ("Apache License, Version 2.0", 4), ("MIT License", 5),
-        ("License :: OSI Approved :: Apache Software License", 2), ("License :: OSI Approved :: MIT License", 3),
-        ("License :: OSI Approved :: BSD License", 2), ("BSD", 1), ("GPLv3", 1), ("Apache-2.0 WITH LLVM-exception", 2),
-        ("MIT/Apache-2.0", 2), ("0BSD", 1), ("CC0-1.0", 1), ("Unlicense OR MIT", 2),
+        ("MIT", 70),
+        ("Apache-2.0", 30),
+        ("MIT OR Apache-2.0", 40),
+        ("Apache-2.0 OR MIT", 5),
+        ("BSD-3-Clause", 8),
+        ("BSD-2-Clause", 3),
+        ("ISC", 6),
+        ("Zlib", 2),
+        ("Unicode-3.0", 4),
+        ("(MIT OR Apache-2.0) AND Unicode-3.0", 3),
+        ("MPL-2.0", 2),
+        ("Apache 2.0", 3),
+        ("Apache License, Version 2.0", 4),
+        ("MIT License", 5),
+        ("License :: OSI Approved :: Apache Software License", 2),
+        ("License :: OSI Approved :: MIT License", 3),
+        ("License :: OSI Approved :: BSD License", 2),
+        ("BSD", 1),
+        ("GPLv3", 1),
+        ("Apache-2.0 WITH LLVM-exception", 2),
+        ("MIT/Apache-2.0", 2),
+        ("0BSD", 1),
+        ("CC0-1.0", 1),
+        ("Unlicense OR MIT", 2),
     ];
     let licenses: serde_json::Map<String, Value> =
         license_strings.iter().map(|(name, count)| ((*name).to_owned(), json!(count))).collect();
     let severities = ["critical", "high", "medium", "medium", "low", "low", "unknown"];
     let vulnerabilities: Vec<Value> = (0..30)
-        .map(|index| json!({"id": format!("CVE-2024-{:04}", 1000 + index), "severity": severities[index % severities.len()],
-                            "affects": [format!("pkg:cargo/crate-{index}@1.0.{index}")]}))
+        .map(|index| {
+            json!({"id": format!("CVE-2024-{:04}", 1000 + index), "severity": severities[index % severities.len()],
+                            "affects": [format!("pkg:cargo/crate-{index}@1.0.{index}")]})
+        })
         .collect();
     let sbom = json!({"format_version": 1, "kind": "sbom", "spec_version": "1.5", "components": 212, "licenses": licenses,
                       "components_without_license": 0, "vulnerabilities": vulnerabilities,
