@@ -142,7 +142,10 @@ impl Bundle {
                 let evaluated = catch_unwind(AssertUnwindSafe(|| engine.eval_rule(compiled.rule.clone())));
                 let (outcome, violations) = match evaluated {
                     Ok(Ok(value)) => judge(&value),
-                    Ok(Err(error)) => (Outcome::Error { reason: one_line(&format!("{error:#}")) }, Vec::new()),
+                    Ok(Err(error)) => (
+                        Outcome::Error { reason: PolicyError::from_engine(&compiled.rule, &error).to_string() },
+                        Vec::new(),
+                    ),
                     Err(_) => (Outcome::Error { reason: "the policy engine panicked".to_owned() }, Vec::new()),
                 };
                 GateResult { gate: gate.name.clone(), enforcement: gate.enforcement, outcome, violations }

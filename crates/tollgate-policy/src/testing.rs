@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::bundle::Limits;
 use crate::engine;
-use crate::error::{one_line, PolicyError};
+use crate::error::PolicyError;
 use crate::gate::{Module, Outcome};
 
 /// The results of a test run.
@@ -72,7 +72,7 @@ pub fn run_tests(modules: Vec<Module>, limits: &Limits) -> Result<TestReport, Ve
             let outcome = match engine.eval_rule(format!("{package}.{name}")) {
                 Ok(regorus::Value::Bool(true)) => Outcome::Pass,
                 Ok(_) => Outcome::Fail,
-                Err(error) => Outcome::Error { reason: one_line(&format!("{error:#}")) },
+                Err(error) => Outcome::Error { reason: PolicyError::from_engine(&module.path, &error).to_string() },
             };
             match outcome {
                 Outcome::Pass => report.passed += 1,
