@@ -26,6 +26,8 @@ pub enum Facts {
     Findings(FindingFacts),
     /// From a software bill of materials (CycloneDX JSON).
     Sbom(SbomFacts),
+    /// From the results of a load test (a k6 summary, a JMeter results file).
+    LoadTest(LoadTestFacts),
 }
 
 /// Test outcomes, counted from the individual test cases of a report.
@@ -166,6 +168,66 @@ pub enum Severity {
     Unknown,
 }
 
+/// What a load test measured, per scenario.
+///
+/// A scenario is a k6 scenario or a JMeter sampler label. Figures the tool did not report are
+/// `null`, never estimated: a k6 summary carries only the percentiles its `summaryTrendStats`
+/// asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadTestFacts {
+    /// The tool that wrote the results.
+    pub tool: LoadTestTool,
+    /// Every scenario, by name.
+    pub scenarios: Vec<ScenarioFacts>,
+}
+
+/// The load-testing tool that wrote a piece of load-test evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadTestTool {
+    /// Grafana k6.
+    K6,
+    /// Apache JMeter.
+    Jmeter,
+}
+
+/// The figures of one load-test scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioFacts {
+    /// The k6 scenario (`default` for a test without named scenarios) or the JMeter label.
+    pub name: String,
+    /// Requests (k6) or samples (JMeter) made.
+    pub requests: u64,
+    /// Requests that failed: k6's `http_req_failed`, JMeter's `success=false`.
+    pub failed: u64,
+    /// `failed / requests`; zero when there were no requests.
+    pub error_rate: f64,
+    /// Requests per second over `duration_seconds`.
+    pub throughput_per_second: f64,
+    /// k6: the whole test run, which is what k6's rates are measured over. JMeter: from the
+    /// label's first sample start to its last sample end, as JMeter's Aggregate Report measures.
+    pub duration_seconds: f64,
+    /// Request durations in milliseconds.
+    pub latency_ms: LatencyFacts,
+}
+
+/// Request durations in milliseconds; `None` for a figure the tool did not report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyFacts {
+    /// The mean.
+    pub mean: Option<f64>,
+    /// The median.
+    pub p50: Option<f64>,
+    /// The 90th percentile.
+    pub p90: Option<f64>,
+    /// The 95th percentile.
+    pub p95: Option<f64>,
+    /// The 99th percentile.
+    pub p99: Option<f64>,
+    /// The longest.
+    pub max: Option<f64>,
+}
+
 /// The stored form of [`Facts`]: the version beside the tagged variant.
 #[derive(Serialize)]
 struct StoredFacts<'a> {
@@ -181,6 +243,7 @@ enum TaggedFacts<'a> {
     Coverage(&'a CoverageFacts),
     Findings(&'a FindingFacts),
     Sbom(&'a SbomFacts),
+    LoadTest(&'a LoadTestFacts),
 }
 
 #[derive(Deserialize)]
@@ -197,6 +260,7 @@ enum OwnedTaggedFacts {
     Coverage(CoverageFacts),
     Findings(FindingFacts),
     Sbom(SbomFacts),
+    LoadTest(LoadTestFacts),
 }
 
 impl FindingLevel {
@@ -225,6 +289,7 @@ impl Serialize for Facts {
             Facts::Coverage(facts) => TaggedFacts::Coverage(facts),
             Facts::Findings(facts) => TaggedFacts::Findings(facts),
             Facts::Sbom(facts) => TaggedFacts::Sbom(facts),
+            Facts::LoadTest(facts) => TaggedFacts::LoadTest(facts),
         };
         StoredFacts { format_version: FORMAT_VERSION, facts }.serialize(serializer)
     }
@@ -245,6 +310,7 @@ impl<'de> Deserialize<'de> for Facts {
             OwnedTaggedFacts::Coverage(facts) => Facts::Coverage(facts),
             OwnedTaggedFacts::Findings(facts) => Facts::Findings(facts),
             OwnedTaggedFacts::Sbom(facts) => Facts::Sbom(facts),
+            OwnedTaggedFacts::LoadTest(facts) => Facts::LoadTest(facts),
         })
     }
 }
