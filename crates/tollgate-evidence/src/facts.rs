@@ -86,6 +86,24 @@ pub struct CoverageFacts {
     pub branch_rate: Option<f64>,
     /// Distinct source files in the report.
     pub files: u64,
+    /// The same counts for each source file, by the path the report names it with. Empty for a
+    /// report that has only totals. Absent from facts stored before it existed, which read back
+    /// with an empty map.
+    #[serde(default)]
+    pub by_file: BTreeMap<String, FileCoverage>,
+}
+
+/// The line and branch counts of one source file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCoverage {
+    /// Instrumented lines.
+    pub lines_total: u64,
+    /// Instrumented lines executed at least once.
+    pub lines_covered: u64,
+    /// Branches.
+    pub branches_total: u64,
+    /// Branches taken at least once.
+    pub branches_covered: u64,
 }
 
 /// Static-analysis findings (SARIF results).
@@ -339,6 +357,10 @@ mod tests {
             branches_covered: 0,
             branch_rate: None,
             files: 1,
+            by_file: BTreeMap::from([(
+                "src/a.rs".to_owned(),
+                FileCoverage { lines_total: 4, lines_covered: 3, branches_total: 0, branches_covered: 0 },
+            )]),
         })
     }
 
@@ -354,9 +376,28 @@ mod tests {
           "branches_total": 0,
           "branches_covered": 0,
           "branch_rate": null,
-          "files": 1
+          "files": 1,
+          "by_file": {
+            "src/a.rs": {
+              "lines_total": 4,
+              "lines_covered": 3,
+              "branches_total": 0,
+              "branches_covered": 0
+            }
+          }
         }
         "#);
+    }
+
+    #[test]
+    fn coverage_stored_before_per_file_counts_reads_back_with_none() {
+        let json = r#"{"format_version":1,"kind":"coverage","lines_total":4,"lines_covered":3,"line_rate":0.75,
+            "branches_total":0,"branches_covered":0,"branch_rate":null,"files":1}"#;
+        let Facts::Coverage(read) = serde_json::from_str::<Facts>(json).expect("old facts deserialize") else {
+            panic!("coverage facts")
+        };
+        assert!(read.by_file.is_empty());
+        assert_eq!(read.lines_covered, 3);
     }
 
     #[test]

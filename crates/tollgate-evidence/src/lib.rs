@@ -31,8 +31,8 @@ mod xml;
 
 pub use crate::error::{EvidenceError, Location};
 pub use crate::facts::{
-    CoverageFacts, Facts, FindingFacts, FindingLevel, LatencyFacts, LoadTestFacts, LoadTestTool, SbomFacts,
-    ScenarioFacts, Severity, SuiteFacts, TestFacts, VulnerabilityFact, FORMAT_VERSION,
+    CoverageFacts, Facts, FileCoverage, FindingFacts, FindingLevel, LatencyFacts, LoadTestFacts, LoadTestTool,
+    SbomFacts, ScenarioFacts, Severity, SuiteFacts, TestFacts, VulnerabilityFact, FORMAT_VERSION,
 };
 
 /// The formats of evidence this crate reads (defined in core, where records of them live).

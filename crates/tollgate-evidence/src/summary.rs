@@ -262,6 +262,7 @@ mod tests {
             branches_total: branches.1,
             branch_rate: rate(branches),
             files,
+            by_file: BTreeMap::new(),
         })
     }
 

@@ -118,6 +118,12 @@ fn llvm_cov_agrees_with_itself_across_lcov_and_cobertura() {
         (lcov.lines_total, lcov.lines_covered, lcov.files),
         (cobertura.lines_total, cobertura.lines_covered, cobertura.files)
     );
+    for coverage in [&lcov, &cobertura] {
+        assert_eq!(coverage.by_file.len() as u64, coverage.files);
+        let lines_covered: u64 = coverage.by_file.values().map(|file| file.lines_covered).sum();
+        let lines_total: u64 = coverage.by_file.values().map(|file| file.lines_total).sum();
+        assert_eq!((lines_covered, lines_total), (coverage.lines_covered, coverage.lines_total));
+    }
     // The same numbers llvm-cov wrote into the <coverage> attributes.
     let attributes = text("llvm-cov-tollgate-core.cobertura.xml");
     assert!(attributes.contains(&format!("lines-valid=\"{}\"", cobertura.lines_total)));
