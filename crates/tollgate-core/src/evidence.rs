@@ -23,20 +23,28 @@ pub enum EvidenceKind {
     Sarif,
     /// A CycloneDX JSON software bill of materials, spec version 1.4, 1.5 or 1.6.
     Cyclonedx,
+    /// A k6 end-of-test summary in JSON: `k6 run --summary-export` or the data `handleSummary`
+    /// receives.
+    K6,
+    /// A JMeter results file (JTL) in CSV form, with its header line.
+    Jmeter,
 }
 
 crate::keyword_enum!(EvidenceKind {
     Junit => "junit", Cobertura => "cobertura", Lcov => "lcov", Sarif => "sarif", Cyclonedx => "cyclonedx",
+    K6 => "k6", Jmeter => "jmeter",
 });
 
 impl EvidenceKind {
     /// Every kind, in the order of `ALL`.
-    pub const KINDS: [EvidenceKind; 5] = [
+    pub const KINDS: [EvidenceKind; 7] = [
         EvidenceKind::Junit,
         EvidenceKind::Cobertura,
         EvidenceKind::Lcov,
         EvidenceKind::Sarif,
         EvidenceKind::Cyclonedx,
+        EvidenceKind::K6,
+        EvidenceKind::Jmeter,
     ];
 }
 
@@ -110,6 +118,9 @@ mod tests {
     #[test]
     fn an_unknown_kind_is_refused_with_the_list_of_known_ones() {
         let problem = "JUnit".parse::<EvidenceKind>().expect_err("kinds are lower case");
-        assert_eq!(problem.to_string(), r#""JUnit" is not one of junit, cobertura, lcov, sarif, cyclonedx"#);
+        assert_eq!(
+            problem.to_string(),
+            r#""JUnit" is not one of junit, cobertura, lcov, sarif, cyclonedx, k6, jmeter"#
+        );
     }
 }

@@ -10,14 +10,15 @@
 //! `lines-covered`, `branches-valid` and `branches-covered` attributes of `<coverage>` are
 //! ignored; only a report with no `<line>` at all (a summary-only report) is taken at its
 //! attributes' word. Rates are always recomputed, never read from `line-rate` or `branch-rate`.
-//! Files are the distinct `filename`s of `<class>` elements.
+//! Files are the distinct `filename`s of `<class>` elements; `by_file` has each file's counts
+//! from its lines, and is empty for a summary-only report.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::facts::rate;
 use crate::text::Source;
 use crate::xml::{Element, XmlEvent, XmlReader};
-use crate::{CoverageFacts, EvidenceError, EvidenceKind};
+use crate::{CoverageFacts, EvidenceError, EvidenceKind, FileCoverage};
 
 /// Parses a Cobertura XML coverage report.
 pub(crate) fn parse(bytes: &[u8]) -> Result<CoverageFacts, EvidenceError> {
@@ -136,19 +137,35 @@ impl Report {
     }
 
     fn finish(self) -> CoverageFacts {
+        let mut by_index: HashMap<u32, FileCoverage> = HashMap::new();
+        for (&(file, _line), record) in &self.lines {
+            let counts = by_index.entry(file).or_default();
+            counts.lines_total += 1;
+            counts.lines_covered += u64::from(record.covered);
+            if let Some(branches) = record.branches {
+                counts.branches_total += branches.total;
+                counts.branches_covered += branches.covered;
+            }
+        }
         let summary = if self.lines.is_empty() {
             self.summary
         } else {
             let mut counted = Summary::default();
-            for record in self.lines.values() {
-                counted.lines_total += 1;
-                counted.lines_covered += u64::from(record.covered);
-                if let Some(branches) = record.branches {
-                    counted.branches_total += branches.total;
-                    counted.branches_covered += branches.covered;
-                }
+            for counts in by_index.values() {
+                counted.lines_total += counts.lines_total;
+                counted.lines_covered += counts.lines_covered;
+                counted.branches_total += counts.branches_total;
+                counted.branches_covered += counts.branches_covered;
             }
             counted
+        };
+        let by_file: BTreeMap<String, FileCoverage> = if self.lines.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.files
+                .iter()
+                .map(|(name, index)| (name.clone(), by_index.get(index).copied().unwrap_or_default()))
+                .collect()
         };
         CoverageFacts {
             lines_total: summary.lines_total,
@@ -158,6 +175,7 @@ impl Report {
             branches_covered: summary.branches_covered,
             branch_rate: rate(summary.branches_covered, summary.branches_total),
             files: self.files.len() as u64,
+            by_file,
         }
     }
 }
@@ -213,7 +231,7 @@ mod tests {
   </classes></package></packages>
 </coverage>"#,
         );
-        insta::assert_debug_snapshot!(facts, @r"
+        insta::assert_debug_snapshot!(facts, @r#"
         CoverageFacts {
             lines_total: 4,
             lines_covered: 3,
@@ -226,8 +244,22 @@ mod tests {
                 1.0,
             ),
             files: 2,
+            by_file: {
+                "a.py": FileCoverage {
+                    lines_total: 3,
+                    lines_covered: 3,
+                    branches_total: 2,
+                    branches_covered: 2,
+                },
+                "b.py": FileCoverage {
+                    lines_total: 1,
+                    lines_covered: 0,
+                    branches_total: 0,
+                    branches_covered: 0,
+                },
+            },
         }
-        ");
+        "#);
     }
 
     #[test]
@@ -236,6 +268,7 @@ mod tests {
         assert_eq!((facts.lines_total, facts.lines_covered), (10, 4));
         assert_eq!(facts.line_rate, Some(0.4));
         assert_eq!(facts.branch_rate, None);
+        assert!(facts.by_file.is_empty(), "a summary has no per-file counts");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum Facts {
     Findings(FindingFacts),
     /// From a software bill of materials (CycloneDX JSON).
     Sbom(SbomFacts),
+    /// From the results of a load test (a k6 summary, a JMeter results file).
+    LoadTest(LoadTestFacts),
 }
 
 /// Test outcomes, counted from the individual test cases of a report.
@@ -84,6 +86,24 @@ pub struct CoverageFacts {
     pub branch_rate: Option<f64>,
     /// Distinct source files in the report.
     pub files: u64,
+    /// The same counts for each source file, by the path the report names it with. Empty for a
+    /// report that has only totals. Absent from facts stored before it existed, which read back
+    /// with an empty map.
+    #[serde(default)]
+    pub by_file: BTreeMap<String, FileCoverage>,
+}
+
+/// The line and branch counts of one source file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCoverage {
+    /// Instrumented lines.
+    pub lines_total: u64,
+    /// Instrumented lines executed at least once.
+    pub lines_covered: u64,
+    /// Branches.
+    pub branches_total: u64,
+    /// Branches taken at least once.
+    pub branches_covered: u64,
 }
 
 /// Static-analysis findings (SARIF results).
@@ -166,6 +186,66 @@ pub enum Severity {
     Unknown,
 }
 
+/// What a load test measured, per scenario.
+///
+/// A scenario is a k6 scenario or a JMeter sampler label. Figures the tool did not report are
+/// `null`, never estimated: a k6 summary carries only the percentiles its `summaryTrendStats`
+/// asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadTestFacts {
+    /// The tool that wrote the results.
+    pub tool: LoadTestTool,
+    /// Every scenario, by name.
+    pub scenarios: Vec<ScenarioFacts>,
+}
+
+/// The load-testing tool that wrote a piece of load-test evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadTestTool {
+    /// Grafana k6.
+    K6,
+    /// Apache JMeter.
+    Jmeter,
+}
+
+/// The figures of one load-test scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioFacts {
+    /// The k6 scenario (`default` for a test without named scenarios) or the JMeter label.
+    pub name: String,
+    /// Requests (k6) or samples (JMeter) made.
+    pub requests: u64,
+    /// Requests that failed: k6's `http_req_failed`, JMeter's `success=false`.
+    pub failed: u64,
+    /// `failed / requests`; zero when there were no requests.
+    pub error_rate: f64,
+    /// Requests per second over `duration_seconds`.
+    pub throughput_per_second: f64,
+    /// k6: the whole test run, which is what k6's rates are measured over. JMeter: from the
+    /// label's first sample start to its last sample end, as JMeter's Aggregate Report measures.
+    pub duration_seconds: f64,
+    /// Request durations in milliseconds.
+    pub latency_ms: LatencyFacts,
+}
+
+/// Request durations in milliseconds; `None` for a figure the tool did not report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyFacts {
+    /// The mean.
+    pub mean: Option<f64>,
+    /// The median.
+    pub p50: Option<f64>,
+    /// The 90th percentile.
+    pub p90: Option<f64>,
+    /// The 95th percentile.
+    pub p95: Option<f64>,
+    /// The 99th percentile.
+    pub p99: Option<f64>,
+    /// The longest.
+    pub max: Option<f64>,
+}
+
 /// The stored form of [`Facts`]: the version beside the tagged variant.
 #[derive(Serialize)]
 struct StoredFacts<'a> {
@@ -181,6 +261,7 @@ enum TaggedFacts<'a> {
     Coverage(&'a CoverageFacts),
     Findings(&'a FindingFacts),
     Sbom(&'a SbomFacts),
+    LoadTest(&'a LoadTestFacts),
 }
 
 #[derive(Deserialize)]
@@ -197,6 +278,7 @@ enum OwnedTaggedFacts {
     Coverage(CoverageFacts),
     Findings(FindingFacts),
     Sbom(SbomFacts),
+    LoadTest(LoadTestFacts),
 }
 
 impl FindingLevel {
@@ -225,6 +307,7 @@ impl Serialize for Facts {
             Facts::Coverage(facts) => TaggedFacts::Coverage(facts),
             Facts::Findings(facts) => TaggedFacts::Findings(facts),
             Facts::Sbom(facts) => TaggedFacts::Sbom(facts),
+            Facts::LoadTest(facts) => TaggedFacts::LoadTest(facts),
         };
         StoredFacts { format_version: FORMAT_VERSION, facts }.serialize(serializer)
     }
@@ -245,6 +328,7 @@ impl<'de> Deserialize<'de> for Facts {
             OwnedTaggedFacts::Coverage(facts) => Facts::Coverage(facts),
             OwnedTaggedFacts::Findings(facts) => Facts::Findings(facts),
             OwnedTaggedFacts::Sbom(facts) => Facts::Sbom(facts),
+            OwnedTaggedFacts::LoadTest(facts) => Facts::LoadTest(facts),
         })
     }
 }
@@ -273,6 +357,10 @@ mod tests {
             branches_covered: 0,
             branch_rate: None,
             files: 1,
+            by_file: BTreeMap::from([(
+                "src/a.rs".to_owned(),
+                FileCoverage { lines_total: 4, lines_covered: 3, branches_total: 0, branches_covered: 0 },
+            )]),
         })
     }
 
@@ -288,9 +376,28 @@ mod tests {
           "branches_total": 0,
           "branches_covered": 0,
           "branch_rate": null,
-          "files": 1
+          "files": 1,
+          "by_file": {
+            "src/a.rs": {
+              "lines_total": 4,
+              "lines_covered": 3,
+              "branches_total": 0,
+              "branches_covered": 0
+            }
+          }
         }
         "#);
+    }
+
+    #[test]
+    fn coverage_stored_before_per_file_counts_reads_back_with_none() {
+        let json = r#"{"format_version":1,"kind":"coverage","lines_total":4,"lines_covered":3,"line_rate":0.75,
+            "branches_total":0,"branches_covered":0,"branch_rate":null,"files":1}"#;
+        let Facts::Coverage(read) = serde_json::from_str::<Facts>(json).expect("old facts deserialize") else {
+            panic!("coverage facts")
+        };
+        assert!(read.by_file.is_empty());
+        assert_eq!(read.lines_covered, 3);
     }
 
     #[test]

@@ -7,17 +7,19 @@
 //! `BRDA`) lines; otherwise the detail wins, as it does for Cobertura. Records of the same file
 //! (one per test name, `TN:`) are merged: a line is covered when any record hit it.
 //!
+//! `by_file` has the same counts for each `SF:` path, records of the same path merged.
+//!
 //! Function records (`FN`, `FNDA`, `FNF`, `FNH`, `FNL`, `FNA`), `TN`, `VER` and unknown tags
 //! are accepted and ignored, so newer lcov versions still parse. Every error names the line
 //! (and the column of the offending field); a tracefile whose last record has no
 //! `end_of_record` is refused as truncated.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::facts::rate;
 use crate::limits::MAX_LINE_BYTES;
 use crate::text::{excerpt, Source};
-use crate::{CoverageFacts, EvidenceError, EvidenceKind};
+use crate::{CoverageFacts, EvidenceError, EvidenceKind, FileCoverage};
 
 /// Parses an LCOV tracefile.
 pub(crate) fn parse(bytes: &[u8]) -> Result<CoverageFacts, EvidenceError> {
@@ -60,7 +62,8 @@ struct Tracefile {
     files: HashMap<String, u32>,
     lines: HashMap<(u32, u64), bool>,
     branches: HashMap<(u32, u64, String, String), bool>,
-    summarized: Summary,
+    /// Counts from the `LF`/`LH`/`BRF`/`BRH` summaries of records without detail, by file.
+    summarized: HashMap<u32, Summary>,
 }
 
 /// The record being read.
@@ -173,13 +176,14 @@ impl Tracefile {
 
     fn end_record(&mut self, record: Record) {
         self.n_records += 1;
+        let summarized = self.summarized.entry(record.file).or_default();
         if !record.has_lines {
-            self.summarized.lines_total += record.summary.lines_total;
-            self.summarized.lines_covered += record.summary.lines_covered;
+            summarized.lines_total += record.summary.lines_total;
+            summarized.lines_covered += record.summary.lines_covered;
         }
         if !record.has_branches {
-            self.summarized.branches_total += record.summary.branches_total;
-            self.summarized.branches_covered += record.summary.branches_covered;
+            summarized.branches_total += record.summary.branches_total;
+            summarized.branches_covered += record.summary.branches_covered;
         }
     }
 
@@ -190,34 +194,53 @@ impl Tracefile {
                 "no records: an LCOV tracefile has SF:<file> ... end_of_record",
             ));
         }
-        let (lines_total, lines_covered) = count_hits(self.lines.values());
-        let (branches_total, branches_covered) = count_hits(self.branches.values());
-        let lines_total = lines_total + self.summarized.lines_total;
-        let lines_covered = lines_covered + self.summarized.lines_covered;
-        let branches_total = branches_total + self.summarized.branches_total;
-        let branches_covered = branches_covered + self.summarized.branches_covered;
-        if lines_covered > lines_total || branches_covered > branches_total {
+        let mut by_index: HashMap<u32, FileCoverage> = HashMap::new();
+        for (&(file, _line), &hit) in &self.lines {
+            let counts = by_index.entry(file).or_default();
+            counts.lines_total += 1;
+            counts.lines_covered += u64::from(hit);
+        }
+        for (&(file, ..), &taken) in &self.branches {
+            let counts = by_index.entry(file).or_default();
+            counts.branches_total += 1;
+            counts.branches_covered += u64::from(taken);
+        }
+        for (&file, summarized) in &self.summarized {
+            let counts = by_index.entry(file).or_default();
+            counts.lines_total += summarized.lines_total;
+            counts.lines_covered += summarized.lines_covered;
+            counts.branches_total += summarized.branches_total;
+            counts.branches_covered += summarized.branches_covered;
+        }
+        let mut total = FileCoverage::default();
+        for counts in by_index.values() {
+            total.lines_total += counts.lines_total;
+            total.lines_covered += counts.lines_covered;
+            total.branches_total += counts.branches_total;
+            total.branches_covered += counts.branches_covered;
+        }
+        if total.lines_covered > total.lines_total || total.branches_covered > total.branches_total {
             return Err(EvidenceError::whole(
                 source.kind,
                 "the LH or BRH summaries claim more covered lines or branches than LF or BRF",
             ));
         }
+        let by_file: BTreeMap<String, FileCoverage> = self
+            .files
+            .iter()
+            .map(|(name, index)| (name.clone(), by_index.get(index).copied().unwrap_or_default()))
+            .collect();
         Ok(CoverageFacts {
-            lines_total,
-            lines_covered,
-            line_rate: rate(lines_covered, lines_total),
-            branches_total,
-            branches_covered,
-            branch_rate: rate(branches_covered, branches_total),
+            lines_total: total.lines_total,
+            lines_covered: total.lines_covered,
+            line_rate: rate(total.lines_covered, total.lines_total),
+            branches_total: total.branches_total,
+            branches_covered: total.branches_covered,
+            branch_rate: rate(total.branches_covered, total.branches_total),
             files: self.files.len() as u64,
+            by_file,
         })
     }
-}
-
-/// How many entries there are, and how many of them were hit.
-fn count_hits<'a>(hits: impl ExactSizeIterator<Item = &'a bool>) -> (u64, u64) {
-    let n_entries = hits.len() as u64;
-    (n_entries, hits.filter(|&&hit| hit).count() as u64)
 }
 
 impl<'a> Line<'a> {
@@ -265,7 +288,7 @@ mod tests {
              TN:other\nSF:src/a.rs\nDA:2,4\nend_of_record\n\
              SF:src/b.rs\nLF:10\nLH:5\nend_of_record\n",
         );
-        insta::assert_debug_snapshot!(facts, @r"
+        insta::assert_debug_snapshot!(facts, @r#"
         CoverageFacts {
             lines_total: 13,
             lines_covered: 7,
@@ -278,8 +301,22 @@ mod tests {
                 0.5,
             ),
             files: 2,
+            by_file: {
+                "src/a.rs": FileCoverage {
+                    lines_total: 3,
+                    lines_covered: 2,
+                    branches_total: 2,
+                    branches_covered: 1,
+                },
+                "src/b.rs": FileCoverage {
+                    lines_total: 10,
+                    lines_covered: 5,
+                    branches_total: 0,
+                    branches_covered: 0,
+                },
+            },
         }
-        ");
+        "#);
     }
 
     #[test]

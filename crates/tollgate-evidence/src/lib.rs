@@ -1,8 +1,8 @@
 //! Parsers of CI evidence into normalized facts.
 //!
 //! Evidence is what a CI run leaves behind: test reports (JUnit XML), coverage reports
-//! (Cobertura XML, LCOV), static-analysis reports (SARIF 2.1.0) and software bills of materials
-//! (CycloneDX JSON 1.4 to 1.6). [`parse`] takes the bytes of one such file and returns [`Facts`],
+//! (Cobertura XML, LCOV), static-analysis reports (SARIF 2.1.0), software bills of materials
+//! (CycloneDX JSON 1.4 to 1.6) and load-test results (k6 JSON summaries, JMeter CSV results). [`parse`] takes the bytes of one such file and returns [`Facts`],
 //! a small normalized summary that policies can ask questions of and that is stored as JSON.
 //! [`Facts::summary`] says the same in one line for people.
 //!
@@ -18,8 +18,10 @@ mod cobertura;
 mod cyclonedx;
 mod error;
 mod facts;
+mod jmeter;
 mod json;
 mod junit;
+mod k6;
 mod lcov;
 pub mod limits;
 mod sarif;
@@ -29,8 +31,8 @@ mod xml;
 
 pub use crate::error::{EvidenceError, Location};
 pub use crate::facts::{
-    CoverageFacts, Facts, FindingFacts, FindingLevel, SbomFacts, Severity, SuiteFacts, TestFacts, VulnerabilityFact,
-    FORMAT_VERSION,
+    CoverageFacts, Facts, FileCoverage, FindingFacts, FindingLevel, LatencyFacts, LoadTestFacts, LoadTestTool,
+    SbomFacts, ScenarioFacts, Severity, SuiteFacts, TestFacts, VulnerabilityFact, FORMAT_VERSION,
 };
 
 /// The formats of evidence this crate reads (defined in core, where records of them live).
@@ -38,7 +40,7 @@ pub use tollgate_core::evidence::EvidenceKind;
 
 /// Parses one piece of evidence of the given kind.
 ///
-/// Fails with an [`EvidenceError`] naming the line and column (XML, LCOV, JSON syntax) or the
+/// Fails with an [`EvidenceError`] naming the line and column (XML, LCOV, CSV, JSON syntax) or the
 /// JSON path (JSON that does not fit the schema) of the first problem: malformed or truncated
 /// input, input that is empty or not UTF-8, a schema version this crate does not know, or input
 /// that exceeds one of the [`limits`].
@@ -49,6 +51,8 @@ pub fn parse(kind: EvidenceKind, bytes: &[u8]) -> Result<Facts, EvidenceError> {
         EvidenceKind::Lcov => parse_lcov(bytes).map(Facts::Coverage),
         EvidenceKind::Sarif => parse_sarif(bytes).map(Facts::Findings),
         EvidenceKind::Cyclonedx => parse_cyclonedx(bytes).map(Facts::Sbom),
+        EvidenceKind::K6 => parse_k6(bytes).map(Facts::LoadTest),
+        EvidenceKind::Jmeter => parse_jmeter(bytes).map(Facts::LoadTest),
     }
 }
 
@@ -79,4 +83,17 @@ pub fn parse_sarif(bytes: &[u8]) -> Result<FindingFacts, EvidenceError> {
 /// Parses a CycloneDX JSON bill of materials (spec 1.4 to 1.6). See [`parse`] for when it fails.
 pub fn parse_cyclonedx(bytes: &[u8]) -> Result<SbomFacts, EvidenceError> {
     cyclonedx::parse(bytes)
+}
+
+/// Parses a k6 end-of-test summary: the JSON of `k6 run --summary-export`, or the data
+/// `handleSummary` receives. See [`parse`] for when it fails, and the `k6` module docs for how
+/// scenarios and k6's inverted `passes`/`fails` of `http_req_failed` are read.
+pub fn parse_k6(bytes: &[u8]) -> Result<LoadTestFacts, EvidenceError> {
+    k6::parse(bytes)
+}
+
+/// Parses a JMeter results file (JTL) in CSV form with a header line, computing each label's
+/// figures as JMeter's Aggregate Report does. See [`parse`] for when it fails.
+pub fn parse_jmeter(bytes: &[u8]) -> Result<LoadTestFacts, EvidenceError> {
+    jmeter::parse(bytes)
 }

@@ -32,3 +32,13 @@ pub const MAX_JSON_STRING_BYTES: usize = 1024 * 1024;
 
 /// The longest LCOV line accepted, in bytes.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The most scenarios (k6 scenarios, JMeter labels) one load-test result may have. Real tests
+/// have a handful; a label per URL with ids in it is a test plan mistake that would make the
+/// facts as large as the input.
+pub const MAX_SCENARIOS: usize = 1_000;
+
+/// The most rows one JMeter results file may have. Memory does not grow with rows (latencies are
+/// kept as counts per distinct millisecond value), so this bounds only time: about a gigabyte
+/// of CSV.
+pub const MAX_JTL_ROWS: u64 = 10_000_000;

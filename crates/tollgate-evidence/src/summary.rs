@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::facts::{CoverageFacts, Facts, FindingFacts, FindingLevel, SbomFacts, Severity, TestFacts};
+use crate::facts::{
+    CoverageFacts, Facts, FindingFacts, FindingLevel, LoadTestFacts, LoadTestTool, SbomFacts, Severity, TestFacts,
+};
 
 /// How many licenses an SBOM summary names before it says "and N more".
 const LICENSES_SHOWN: usize = 3;
@@ -20,6 +22,7 @@ impl Facts {
             Facts::Coverage(facts) => facts.summary(),
             Facts::Findings(facts) => facts.summary(),
             Facts::Sbom(facts) => facts.summary(),
+            Facts::LoadTest(facts) => facts.summary(),
         }
     }
 }
@@ -109,6 +112,70 @@ impl SbomFacts {
     }
 }
 
+impl LoadTestFacts {
+    /// `k6: 2 scenarios, 12,034 requests, 0.4% failed, p95 212 ms`. The failed share is rounded to
+    /// one decimal, except that a run with some failures never shows `0.0%` (it shows `<0.1%`)
+    /// and one with some successes never `100.0%` (`>99.9%`); with several scenarios the p95 is
+    /// the slowest scenario's (`p95 up to 212 ms`), and it is left out when no scenario has one.
+    pub fn summary(&self) -> String {
+        let tool = match self.tool {
+            LoadTestTool::K6 => "k6",
+            LoadTestTool::Jmeter => "JMeter",
+        };
+        let n_requests: u64 = self.scenarios.iter().map(|scenario| scenario.requests).sum();
+        if n_requests == 0 {
+            return format!("{tool}: {}, no requests", count(self.scenarios.len() as u64, "scenario", "scenarios"));
+        }
+        let n_failed: u64 = self.scenarios.iter().map(|scenario| scenario.failed).sum();
+        let failed_share = failed_share(n_failed, n_requests);
+        let mut parts = vec![
+            count(self.scenarios.len() as u64, "scenario", "scenarios"),
+            format!("{} {}", thousands(n_requests), if n_requests == 1 { "request" } else { "requests" }),
+            format!("{failed_share} failed"),
+        ];
+        let slowest_p95 = self.scenarios.iter().filter_map(|scenario| scenario.latency_ms.p95).reduce(f64::max);
+        if let Some(p95) = slowest_p95 {
+            let up_to = if self.scenarios.len() > 1 { "up to " } else { "" };
+            parts.push(format!("p95 {up_to}{}", milliseconds(p95)));
+        }
+        format!("{tool}: {}", parts.join(", "))
+    }
+}
+
+/// `12,034`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+/// `0.4%`, `<0.1%`, `>99.9%`: rounded, but never hiding that some requests failed or passed.
+fn failed_share(n_failed: u64, n_requests: u64) -> String {
+    let share = (n_failed as f64 / n_requests as f64 * 1000.0).round() / 10.0;
+    if n_failed > 0 && share < 0.1 {
+        "<0.1%".to_owned()
+    } else if n_failed < n_requests && share > 99.9 {
+        ">99.9%".to_owned()
+    } else {
+        format!("{share:.1}%")
+    }
+}
+
+/// `212 ms`, `25 ms`, `0.4 ms`.
+fn milliseconds(value: f64) -> String {
+    if value >= 10.0 {
+        format!("{value:.0} ms")
+    } else {
+        format!("{value:.1} ms")
+    }
+}
+
 /// The most used licenses first (ties by name), then how many others there are.
 fn license_summary(licenses: &BTreeMap<String, u64>) -> String {
     if licenses.is_empty() {
@@ -167,7 +234,7 @@ fn duration(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::VulnerabilityFact;
+    use crate::facts::{LatencyFacts, ScenarioFacts, VulnerabilityFact};
 
     fn check(facts: Facts, expected: &str) {
         assert_eq!(facts.summary(), expected);
@@ -195,6 +262,7 @@ mod tests {
             branches_total: branches.1,
             branch_rate: rate(branches),
             files,
+            by_file: BTreeMap::new(),
         })
     }
 
@@ -224,6 +292,51 @@ mod tests {
                 .collect(),
             vulnerabilities_by_severity: by_severity,
         })
+    }
+
+    fn load_test(tool: LoadTestTool, scenarios: &[(u64, u64, Option<f64>)]) -> Facts {
+        Facts::LoadTest(LoadTestFacts {
+            tool,
+            scenarios: scenarios
+                .iter()
+                .map(|&(requests, failed, p95)| ScenarioFacts {
+                    name: "s".to_owned(),
+                    requests,
+                    failed,
+                    error_rate: 0.0,
+                    throughput_per_second: 0.0,
+                    duration_seconds: 0.0,
+                    latency_ms: LatencyFacts { p95, ..LatencyFacts::default() },
+                })
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn a_load_test_shows_its_failed_share_and_the_slowest_p95() {
+        check(
+            load_test(LoadTestTool::K6, &[(12_000, 48, Some(212.4)), (34, 0, Some(15.0))]),
+            "k6: 2 scenarios, 12,034 requests, 0.4% failed, p95 up to 212 ms",
+        );
+        check(
+            load_test(LoadTestTool::Jmeter, &[(10_000, 1, Some(9.25))]),
+            "JMeter: 1 scenario, 10,000 requests, <0.1% failed, p95 9.2 ms",
+        );
+        check(
+            load_test(LoadTestTool::K6, &[(3, 1, Some(12.6))]),
+            "k6: 1 scenario, 3 requests, 33.3% failed, p95 13 ms",
+        );
+        check(load_test(LoadTestTool::K6, &[(10_000, 9_999, None)]), "k6: 1 scenario, 10,000 requests, >99.9% failed");
+        check(load_test(LoadTestTool::Jmeter, &[(1, 0, None)]), "JMeter: 1 scenario, 1 request, 0.0% failed");
+        check(load_test(LoadTestTool::K6, &[]), "k6: 0 scenarios, no requests");
+    }
+
+    #[test]
+    fn large_counts_are_grouped_in_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub enum Command {
     /// Signing keys: generate a pair offline; register, list and revoke trusted keys.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Evidence from CI (JUnit, Cobertura, LCOV, SARIF, CycloneDX) for a release.
+    /// Evidence from CI (JUnit, Cobertura, LCOV, SARIF, CycloneDX, k6, JMeter) for a release.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
     /// Retention policies and legal holds.
@@ -515,7 +515,7 @@ pub enum EvidenceCommand {
         release: String,
         #[arg(long)]
         service: Option<String>,
-        /// junit, cobertura, lcov, sarif or cyclonedx.
+        /// junit, cobertura, lcov, sarif, cyclonedx, k6 (JSON summary) or jmeter (CSV results).
         #[arg(long)]
         kind: String,
     },

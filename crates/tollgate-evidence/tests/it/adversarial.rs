@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tollgate_evidence::limits::{MAX_ATTRIBUTES, MAX_ATTRIBUTE_BYTES, MAX_DEPTH, MAX_TEXT_BYTES};
+use tollgate_evidence::limits::{MAX_ATTRIBUTES, MAX_ATTRIBUTE_BYTES, MAX_DEPTH, MAX_SCENARIOS, MAX_TEXT_BYTES};
 use tollgate_evidence::{parse, EvidenceError, EvidenceKind, Location};
 
 /// Generous: these inputs take milliseconds in a release build; the bound only catches
@@ -247,6 +247,41 @@ fn truncated_lcov_is_refused() {
 fn truncated_json_is_refused() {
     every_truncation_is_refused(EvidenceKind::Sarif, include_bytes!("../fixtures/demo.clippy.sarif"), 13);
     every_truncation_is_refused(EvidenceKind::Cyclonedx, &include_bytes!("../fixtures/tollgate.cdx.json")[..], 4099);
+    every_truncation_is_refused(EvidenceKind::K6, include_bytes!("../fixtures/k6-scenarios.summary-export.json"), 7);
+}
+
+#[test]
+fn a_jmeter_row_cut_short_is_refused_at_its_line() {
+    // A cut at the end of a row leaves a valid, shorter results file, and so does one inside a
+    // trailing column that is not read (Latency); a cut up to the `success` column does not.
+    let document = include_bytes!("../fixtures/jmeter-demo.jtl");
+    let last_row_start = document[..document.len() - 1].iter().rposition(|&byte| byte == b'\n').expect("rows") + 1;
+    let success_end = last_row_start
+        + document[last_row_start..].windows(6).position(|window| window == b",true,").expect("the last row passed")
+        + 5;
+    let n_lines = document.iter().filter(|&&byte| byte == b'\n').count() as u64;
+    for cut in last_row_start + 1..=success_end {
+        let error = refused(EvidenceKind::Jmeter, &document[..cut]);
+        assert_eq!(error.location, Location::LineColumn { line: n_lines, column: 1 }, "cut at {cut}: {error}");
+    }
+}
+
+#[test]
+fn more_jmeter_labels_than_the_limit_are_refused() {
+    let rows: String = (0..=MAX_SCENARIOS).map(|n| format!("{n},1,label {n},true\n")).collect();
+    let error = refused(EvidenceKind::Jmeter, format!("timeStamp,elapsed,label,success\n{rows}").as_bytes());
+    assert_eq!(
+        error.to_string(),
+        format!("jmeter: line {}, column 1: more than the limit of {MAX_SCENARIOS} labels", MAX_SCENARIOS + 2)
+    );
+}
+
+#[test]
+fn more_k6_scenarios_than_the_limit_are_refused() {
+    let metrics: Vec<String> =
+        (0..=MAX_SCENARIOS).map(|n| format!(r#""http_reqs{{scenario:s{n:04}}}": {{"count": 1, "rate": 1}}"#)).collect();
+    let error = refused(EvidenceKind::K6, format!(r#"{{"metrics": {{{}}}}}"#, metrics.join(",")).as_bytes());
+    assert_eq!(error.location, Location::JsonPath(r#"$.metrics["http_reqs{scenario:s1000}"]"#.to_owned()));
 }
 
 #[test]

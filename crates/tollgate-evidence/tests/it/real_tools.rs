@@ -3,7 +3,7 @@
 //! Each test snapshots the facts and checks a few of them against an independent count of the
 //! same file, so a snapshot accepted by mistake still cannot hide a miscount.
 
-use tollgate_evidence::{parse, EvidenceKind, Facts, FindingLevel};
+use tollgate_evidence::{parse, EvidenceKind, Facts, FindingLevel, LoadTestFacts, ScenarioFacts};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
@@ -118,6 +118,12 @@ fn llvm_cov_agrees_with_itself_across_lcov_and_cobertura() {
         (lcov.lines_total, lcov.lines_covered, lcov.files),
         (cobertura.lines_total, cobertura.lines_covered, cobertura.files)
     );
+    for coverage in [&lcov, &cobertura] {
+        assert_eq!(coverage.by_file.len() as u64, coverage.files);
+        let lines_covered: u64 = coverage.by_file.values().map(|file| file.lines_covered).sum();
+        let lines_total: u64 = coverage.by_file.values().map(|file| file.lines_total).sum();
+        assert_eq!((lines_covered, lines_total), (coverage.lines_covered, coverage.lines_total));
+    }
     // The same numbers llvm-cov wrote into the <coverage> attributes.
     let attributes = text("llvm-cov-tollgate-core.cobertura.xml");
     assert!(attributes.contains(&format!("lines-valid=\"{}\"", cobertura.lines_total)));
@@ -133,6 +139,9 @@ fn every_real_report_has_a_one_line_summary() {
         (EvidenceKind::Lcov, "llvm-cov-tollgate-core.lcov"),
         (EvidenceKind::Sarif, "demo.clippy.sarif"),
         (EvidenceKind::Cyclonedx, "tollgate.cdx.json"),
+        (EvidenceKind::K6, "k6-scenarios.summary-export.json"),
+        (EvidenceKind::K6, "k6-default.summary-export.json"),
+        (EvidenceKind::Jmeter, "jmeter-demo.jtl"),
     ]
     .into_iter()
     .map(|(kind, name)| format!("{name}: {}", facts(kind, name).summary()))
@@ -144,5 +153,80 @@ fn every_real_report_has_a_one_line_summary() {
     llvm-cov-tollgate-core.lcov: lines 90.5% (1393/1538), no branch data, 15 files
     demo.clippy.sarif: 6 findings: 1 error, 5 warnings (clippy)
     tollgate.cdx.json: 274 components, no vulnerabilities, licenses: MIT OR Apache-2.0 (149), MIT (44), Apache-2.0 OR MIT (28) and 18 more
+    k6-scenarios.summary-export.json: k6: 2 scenarios, 100 requests, 6.0% failed, p95 up to 6.7 ms
+    k6-default.summary-export.json: k6: 1 scenario, 30 requests, 0.0% failed, p95 8.5 ms
+    jmeter-demo.jtl: JMeter: 3 scenarios, 300 requests, 33.3% failed, p95 up to 65 ms
     ");
+}
+
+fn load_test(kind: EvidenceKind, name: &str) -> LoadTestFacts {
+    match facts(kind, name) {
+        Facts::LoadTest(load_test) => load_test,
+        other => panic!("{name} gives load-test facts, not {other:?}"),
+    }
+}
+
+#[test]
+fn the_k6_summary_export_of_two_scenarios_has_their_sub_metrics() {
+    let facts = load_test(EvidenceKind::K6, "k6-scenarios.summary-export.json");
+    insta::assert_json_snapshot!("k6-scenarios", Facts::LoadTest(facts.clone()));
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fixture("k6-scenarios.summary-export.json")).expect("JSON");
+    let names: Vec<&str> = facts.scenarios.iter().map(|scenario| scenario.name.as_str()).collect();
+    assert_eq!(names, ["browse", "checkout"]);
+    // The plan: 60 browse iterations, every tenth of each VU's a 404; 40 checkout iterations.
+    let browse = &facts.scenarios[0];
+    assert_eq!((browse.requests, browse.failed), (60, 6));
+    assert_eq!((facts.scenarios[1].requests, facts.scenarios[1].failed), (40, 0));
+    let untagged = &summary["metrics"]["http_req_failed"];
+    assert_eq!(untagged["passes"].as_u64(), Some(6), "passes of http_req_failed are the failed requests");
+    assert_eq!(browse.latency_ms.p99, summary["metrics"]["http_req_duration{scenario:browse}"]["p(99)"].as_f64());
+}
+
+#[test]
+fn both_k6_json_shapes_of_one_run_give_the_same_facts() {
+    let exported = load_test(EvidenceKind::K6, "k6-scenarios.summary-export.json");
+    let handed = load_test(EvidenceKind::K6, "k6-scenarios.handle-summary.json");
+    let without_duration = |scenarios: &[ScenarioFacts]| -> Vec<ScenarioFacts> {
+        scenarios.iter().map(|scenario| ScenarioFacts { duration_seconds: 0.0, ..scenario.clone() }).collect()
+    };
+    assert_eq!(without_duration(&exported.scenarios), without_duration(&handed.scenarios));
+    // The export has no run duration; count / rate gives it back to within rounding.
+    for (exported, handed) in exported.scenarios.iter().zip(&handed.scenarios) {
+        assert!((exported.duration_seconds - handed.duration_seconds).abs() < 1e-5, "{exported:?} {handed:?}");
+    }
+}
+
+#[test]
+fn the_k6_default_scenario_has_no_p99_since_k6_did_not_report_one() {
+    let facts = load_test(EvidenceKind::K6, "k6-default.summary-export.json");
+    insta::assert_json_snapshot!("k6-default", Facts::LoadTest(facts.clone()));
+    let [scenario] = facts.scenarios.as_slice() else { panic!("one scenario") };
+    assert_eq!((scenario.name.as_str(), scenario.requests, scenario.failed), ("default", 30, 0));
+    assert!(scenario.latency_ms.p95.is_some());
+    assert_eq!(scenario.latency_ms.p99, None);
+}
+
+#[test]
+fn the_jmeter_results_match_jmeter_aggregate_report() {
+    let facts = load_test(EvidenceKind::Jmeter, "jmeter-demo.jtl");
+    insta::assert_json_snapshot!("jmeter-demo", Facts::LoadTest(facts.clone()));
+    // Columns: label, samples, errors, mean, median, 90%, 95%, 99%, max, throughput; computed by
+    // JMeter's own SamplingStatCalculator (scripts/loadtest/JmeterAggregate.java).
+    let aggregate = text("jmeter-demo.aggregate.tsv");
+    let rows: Vec<Vec<&str>> = aggregate.lines().map(|line| line.split('\t').collect()).collect();
+    assert_eq!(rows.len(), facts.scenarios.len());
+    for (row, scenario) in rows.iter().zip(&facts.scenarios) {
+        let number = |index: usize| row[index].parse::<f64>().expect("a number");
+        assert_eq!(row[0], scenario.name);
+        assert_eq!((scenario.requests as f64, scenario.failed as f64), (number(1), number(2)), "{}", row[0]);
+        let latency = &scenario.latency_ms;
+        let ours = [latency.mean, latency.p50, latency.p90, latency.p95, latency.p99, latency.max];
+        let jmeters = [number(3), number(4), number(5), number(6), number(7), number(8)];
+        for (ours, jmeters) in ours.into_iter().zip(jmeters) {
+            assert!((ours.expect("every figure is known") - jmeters).abs() < 1e-6, "{}: {ours:?} vs {jmeters}", row[0]);
+        }
+        assert!((scenario.throughput_per_second - number(9)).abs() < 1e-5, "{}", row[0]);
+    }
+    assert_eq!(facts.scenarios.iter().find(|scenario| scenario.name == "missing page").map(|s| s.failed), Some(100));
 }
