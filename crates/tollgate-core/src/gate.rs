@@ -33,8 +33,8 @@ pub const MAX_MODULES: usize = 100;
 /// The most gates one environment may have.
 pub const MAX_GATES_PER_ENVIRONMENT: usize = 50;
 
-/// The longest override reason accepted.
-pub const MAX_REASON_LEN: usize = 2000;
+/// The longest override reason accepted: that of every audited reason.
+pub use crate::release::MAX_REASON_LEN;
 
 /// The name of a gate, unique within its environment: 1 to 63 lower-case ASCII letters,
 /// digits, dashes and underscores, starting with a letter (so it is a Rego identifier once

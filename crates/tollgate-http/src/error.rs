@@ -47,6 +47,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("invalid_transition", 409, "The release's state does not allow that action; `detail` names the state and the allowed next states."),
     ("scope_frozen", 409, "The release's scope is frozen; unfreeze it (audited) to change its content."),
     ("reason_required", 422, "The action must give a reason."),
+    ("gates_not_passed", 409, "The environment's blocking gates have not passed for the release as it is now: never evaluated, evaluated before the release, its evidence or the gate policy changed, or failed without an override."),
     ("promotion_refused", 409, "The release may not be deployed there yet; `errors` lists every reason."),
     ("invalid_deployment_transition", 409, "The deployment's status does not allow that change."),
     ("release_not_ready", 409, "The release's artifacts are missing, differ from the store, fail verification or lack a trusted signature; `errors` lists every problem."),
@@ -159,6 +160,7 @@ impl From<ServiceError> for ApiError {
                 };
                 ApiError::new(code, transition.to_string())
             }
+            ServiceError::GatesNotPassed(refusal) => ApiError::new("gates_not_passed", refusal.to_string()),
             ServiceError::Promotion(reasons) => {
                 let errors =
                     reasons.iter().map(|r| FieldError { field: String::new(), message: r.to_string() }).collect();

@@ -34,6 +34,8 @@ use tollgate_store::Store;
 
 pub use crate::error::{Busy, GateRefusal, ServiceError, ServiceResult};
 use crate::signing::SigningKeyFile;
+/// The policy engine's gate results and built-in library, as the service returns them.
+pub use tollgate_policy::{builtin_gates, Availability, BuiltinInfo, GateResult, Outcome};
 
 /// Where the current time comes from.
 pub trait Clock: Send + Sync {

@@ -57,7 +57,7 @@ struct GateDecisionRow {
     policy_digest: String,
     input: String,
     input_digest: String,
-    passed: bool,
+    passed: i64,
     results: String,
     created_by: String,
     created_at: i64,
@@ -81,7 +81,7 @@ impl TryFrom<GateDecisionRow> for GateDecision {
             },
             input: serde_json::from_str(&row.input).map_err(|e| StoreError::corrupt(ENTITY, id, e))?,
             input_digest: digest(&row.input_digest)?,
-            passed: row.passed,
+            passed: row.passed != 0,
             results: serde_json::from_str(&row.results).map_err(|e| StoreError::corrupt(ENTITY, id, e))?,
             created_by: parse(ENTITY, &id, UserName::parse(&row.created_by))?,
             created_at: timestamp(ENTITY, &id, row.created_at)?,
@@ -289,7 +289,7 @@ impl StoreTx {
         .bind(new.binding.policy.seq)
         .bind(new.input.to_string())
         .bind(new.input_digest.to_string())
-        .bind(new.passed)
+        .bind(i64::from(new.passed))
         .bind(new.results.to_string())
         .bind(new.created_by.as_str())
         .bind(micros(new.created_at))

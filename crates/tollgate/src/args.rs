@@ -82,6 +82,12 @@ pub enum Command {
     /// Retention policies and legal holds.
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Quality gates: evaluate an environment's gates for a release, decisions, overrides.
+    #[command(subcommand)]
+    Gate(GateCommand),
+    /// The installed gate policy, its versions, and the users' Rego unit tests.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -277,7 +283,7 @@ pub struct ReleaseCreateArgs {
 #[derive(Debug, Subcommand)]
 pub enum DeploymentCommand {
     List {
-        #[arg(long)]
+        #[arg(long, visible_alias = "env")]
         environment: Option<String>,
         #[arg(long)]
         release: Option<String>,
@@ -291,7 +297,7 @@ pub enum DeploymentCommand {
     Record {
         #[arg(long)]
         release: String,
-        #[arg(long)]
+        #[arg(long, visible_alias = "env")]
         environment: String,
         /// running, succeeded or failed.
         #[arg(long)]
@@ -311,7 +317,7 @@ pub enum DeploymentCommand {
 
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
-    #[arg(long)]
+    #[arg(long, visible_alias = "env")]
     pub environment: Option<String>,
     /// The instant to answer for (RFC 3339, e.g. 2026-03-01T12:00:00Z).
     #[arg(long)]
@@ -559,4 +565,58 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GateCommand {
+    /// Evaluate the gates of an environment for a release and record the decision.
+    Evaluate {
+        #[arg(long)]
+        release: String,
+        #[arg(long, visible_alias = "env")]
+        environment: String,
+        /// Also show the input document the gates judged and every violation's data.
+        #[arg(long)]
+        explain: bool,
+        /// Judge with the gates of this tollgate.yaml (its `gates` section for the environment)
+        /// instead of the installed ones; nothing is recorded.
+        #[arg(long, value_name = "TOLLGATE_YAML")]
+        dry_run: Option<PathBuf>,
+    },
+    /// Recorded decisions, newest first.
+    Decisions {
+        #[arg(long)]
+        release: Option<String>,
+        #[arg(long, visible_alias = "env")]
+        environment: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// One decision, with each gate's result.
+    Show { id: i64 },
+    /// Judge a decision's stored input again under its own policy version.
+    Replay { id: i64 },
+    /// Let the current failed decision of an environment pass (admins; audited, with a reason).
+    Override {
+        #[arg(long)]
+        release: String,
+        #[arg(long, visible_alias = "env")]
+        environment: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// The installed gate policy: each environment's gates, the modules, the built-in library.
+    Show,
+    /// Installed policy versions, newest first.
+    Versions {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Run the Rego unit tests (rules named `test_*`) of every `.rego` file under DIR, as
+    /// `opa test` does. Runs locally; needs no server.
+    Test { dir: PathBuf },
 }

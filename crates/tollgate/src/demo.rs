@@ -23,6 +23,7 @@ use crate::client::{Answer, Client};
 use crate::commands::apply::apply_request;
 use crate::output::Tabular;
 use crate::serve;
+use tollgate_http::api::gates::{EvaluateRequest, GateEvaluationResponse};
 
 const EXAMPLE: &str = include_str!("../../../examples/tollgate.yaml");
 /// Real CI output, made by cargo-nextest and cargo-cyclonedx on this workspace.
@@ -61,7 +62,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let config = tollgate_config::load("examples/tollgate.yaml", EXAMPLE)
         .map_err(|e| anyhow::anyhow!(e.messages().join("\n")))?;
-    let plan: Answer<PlanResponse> = client.post("/apply", &apply_request(&config.input)).await?;
+    let plan: Answer<PlanResponse> = client.post("/apply", &apply_request(&config.input, Vec::new())).await?;
     println!("\n== applied examples/tollgate.yaml: {} objects created", plan.value.changes.len());
 
     // A CI signing key, trusted for the team's artifacts.
@@ -105,6 +106,19 @@ async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<(
             println!("   {action:<13} -> {}", moved.value.state);
         }
         for environment in PATH {
+            let request = EvaluateRequest {
+                release: version.to_owned(),
+                environment: environment.to_owned(),
+                explain: false,
+                dry_run: None,
+            };
+            let evaluated: Answer<GateEvaluationResponse> = client.post("/gates/evaluate", &request).await?;
+            if !evaluated.value.gates.is_empty() {
+                let gates: Vec<String> =
+                    evaluated.value.gates.iter().map(|gate| format!("{} {}", gate.gate, gate.outcome)).collect();
+                let verdict = if evaluated.value.passed { "passed" } else { "did not pass" };
+                println!("   gates of {environment:<8} {verdict}: {}", gates.join(", "));
+            }
             let record = DeploymentRequest {
                 release: version.to_owned(),
                 environment: environment.to_owned(),

@@ -8,6 +8,7 @@ use tollgate_service::apply::ApplyMode;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
+use crate::api::gates::{gates_input, GateRequest, ModuleRequest};
 use crate::api::problem::{problems, JSON_BODY, QUERY};
 use crate::api::schema;
 use crate::error::ApiError;
@@ -25,6 +26,12 @@ pub struct ApplyRequest {
     pub lifecycles: Vec<LifecycleRequest>,
     #[serde(default)]
     pub services: Vec<ServiceRequest>,
+    /// Each environment's gates; absent leaves the installed gate policy alone, present
+    /// replaces it whole (a new policy version when it differs).
+    pub gates: Option<std::collections::BTreeMap<String, Vec<GateRequest>>>,
+    /// The Rego modules the gates name by path.
+    #[serde(default)]
+    pub modules: Vec<ModuleRequest>,
 }
 
 #[derive(Debug, Deserialize, Serialize, IntoParams)]
@@ -60,7 +67,7 @@ pub struct ObjectKind;
 
 impl utoipa::PartialSchema for ObjectKind {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let kinds = ["team", "environment", "lifecycle", "service"];
+        let kinds = ["team", "environment", "lifecycle", "service", "gate_policy"];
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .enum_values(Some(kinds))
@@ -101,6 +108,7 @@ pub async fn apply(
         environments: request.environments.into_iter().map(Into::into).collect(),
         lifecycles: request.lifecycles.into_iter().map(Into::into).collect(),
         services: request.services.into_iter().map(Into::into).collect(),
+        gates: request.gates.map(|gates| gates_input(gates, request.modules)),
     };
     let mode = if query.dry_run { ApplyMode::DryRun } else { ApplyMode::Apply };
     let plan = state.tollgate.apply(&principal, input, mode).await?;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod catalog;
 pub mod deployments;
 pub mod evidence;
+pub mod gates;
 pub mod health;
 pub mod people;
 pub mod problem;
@@ -47,6 +48,7 @@ use crate::AppState;
         schema::ProvenanceText, schema::Digest, schema::Ticket, schema::Title, schema::Reason, schema::HoldReason, schema::RollbackCriteria, schema::Version,
         schema::ReleaseRef, schema::Timestamp, schema::TokenDescription, schema::KeyName, schema::Builder,
         schema::PublicKeyPem, schema::RetentionSelector, schema::Id, schema::Cursor, schema::Revision,
+        schema::GateName, schema::ModulePath, schema::ModuleSource, schema::Enforcement, schema::GateOutcome,
         schema::PageLimit, schema::AuditLimit, schema::AuditPosition, schema::KeepLast, schema::KeepDeployedDays,
     ))
 )]
@@ -112,6 +114,13 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(artifacts::hold))
         .routes(routes!(artifacts::release_hold))
         .routes(routes!(evidence::list, evidence::upload))
+        .routes(routes!(gates::evaluate))
+        .routes(routes!(gates::list_decisions))
+        .routes(routes!(gates::get_decision))
+        .routes(routes!(gates::replay))
+        .routes(routes!(gates::override_gates))
+        .routes(routes!(gates::get_policy))
+        .routes(routes!(gates::list_policy_versions))
 }
 
 /// `GET /api/v1/openapi.json`.

@@ -312,6 +312,33 @@ value_schema!(
     EvidenceKind => keywords(tollgate_core::evidence::EvidenceKind::ALL, "The format of an evidence file.")
 );
 value_schema!(
+    /// The name of a gate.
+    GateName => patterned(
+        "^[a-z][a-z0-9_-]{0,62}$",
+        tollgate_core::gate::MAX_GATE_NAME_LEN,
+        "1 to 63 lower-case ASCII letters, digits, dashes and underscores, starting with a letter.",
+    )
+);
+value_schema!(
+    /// The path of a user's Rego module.
+    ModulePath => string("A path such as `policies/licenses.rego`, as the gates name it.")
+        .min_length(Some(1))
+        .max_length(Some(tollgate_core::gate::MAX_MODULE_PATH_LEN))
+        .pattern(Some("^[^\\u0000]+$"))
+);
+value_schema!(
+    /// The text of a user's Rego module.
+    ModuleSource => string("Rego source (v1 syntax).").max_length(Some(tollgate_core::gate::MAX_MODULE_SIZE))
+);
+value_schema!(
+    /// What a failing gate does.
+    Enforcement => keywords(tollgate_core::gate::Enforcement::ALL, "`block` stops the promotion; `warn` records and shows the failure.")
+);
+value_schema!(
+    /// The outcome of one gate.
+    GateOutcome => keywords(&["pass", "fail", "error"], "`error`: the gate could not be judged (see `reason`); a blocking gate that errors blocks.")
+);
+value_schema!(
     /// An artifact name.
     ArtifactName => patterned(
         ARTIFACT_NAME_PATTERN,

@@ -27,7 +27,7 @@ CREATE TABLE gate_decisions (
     policy_seq BIGINT NOT NULL REFERENCES policy_versions(seq),
     input TEXT NOT NULL,
     input_digest TEXT NOT NULL,
-    passed BOOLEAN NOT NULL,
+    passed BIGINT NOT NULL CHECK (passed IN (0, 1)),
     results TEXT NOT NULL,
     created_by TEXT NOT NULL,
     created_at BIGINT NOT NULL

@@ -149,7 +149,7 @@ async fn gate_records_refuse_update_and_delete() {
         for statement in [
             "UPDATE policy_versions SET bundle = '{}'",
             "DELETE FROM policy_versions",
-            "UPDATE gate_decisions SET passed = TRUE",
+            "UPDATE gate_decisions SET passed = 1",
             "DELETE FROM gate_decisions",
             "UPDATE gate_overrides SET reason = 'x'",
             "DELETE FROM gate_overrides",

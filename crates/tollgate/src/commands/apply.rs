@@ -1,9 +1,12 @@
 //! `tollgate apply`: read tollgate.yaml, show the plan, apply it. Errors name file, line and key.
 
+use std::collections::BTreeMap;
+
 use anyhow::{bail, Context as _};
 use tollgate_core::apply::ApplyInput;
 use tollgate_http::api::apply::{ApplyQuery, ApplyRequest, PlanResponse, PlannedChangeResponse};
 use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
+use tollgate_http::api::gates::{GateRequest, ModuleRequest};
 
 use crate::args::{ApplyArgs, OutputFormat};
 use crate::client::{Answer, ApiProblem};
@@ -17,7 +20,9 @@ pub async fn apply(context: &Context, args: ApplyArgs) -> anyhow::Result<()> {
         Ok(config) => config,
         Err(error) => bail!("{}", error.messages().join("\n")),
     };
-    let request = apply_request(&config.input);
+    let base = args.file.parent().unwrap_or_else(|| std::path::Path::new("."));
+    let modules = read_modules(&config.input, base)?;
+    let request = apply_request(&config.input, modules);
     let located = |error: anyhow::Error| match error.downcast::<ApiProblem>() {
         Ok(problem) if !problem.problem.errors.is_empty() => {
             let lines: Vec<String> = problem
@@ -65,9 +70,51 @@ pub async fn apply(context: &Context, args: ApplyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `POST /apply` request for a loaded configuration.
-pub fn apply_request(input: &ApplyInput) -> ApplyRequest {
+/// The Rego modules the gates of `input` name, read from paths relative to `base` (the
+/// directory of tollgate.yaml). Each module is sent under the path the gate names.
+pub fn read_modules(input: &ApplyInput, base: &std::path::Path) -> anyhow::Result<Vec<ModuleRequest>> {
+    let mut modules: Vec<ModuleRequest> = Vec::new();
+    let environments = input.gates.iter().flat_map(|gates| &gates.environments);
+    for path in environments.flat_map(|entry| &entry.gates).filter_map(|gate| gate.rego.as_ref()) {
+        if modules.iter().any(|module| &module.path == path) {
+            continue;
+        }
+        let file = base.join(path);
+        let source = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        modules.push(ModuleRequest { path: path.clone(), source });
+    }
+    Ok(modules)
+}
+
+/// The gates section of a loaded configuration, as the API takes it.
+pub fn gate_requests(input: &ApplyInput) -> Option<BTreeMap<String, Vec<GateRequest>>> {
+    let gates = input.gates.as_ref()?;
+    let requests = gates
+        .environments
+        .iter()
+        .map(|entry| {
+            let gates = entry
+                .gates
+                .iter()
+                .map(|gate| GateRequest {
+                    name: gate.name.clone(),
+                    builtin: gate.builtin.clone(),
+                    rego: gate.rego.clone(),
+                    with: gate.with.clone(),
+                    enforcement: gate.enforcement.clone(),
+                })
+                .collect();
+            (entry.environment.clone(), gates)
+        })
+        .collect();
+    Some(requests)
+}
+
+/// The `POST /apply` request for a loaded configuration and the modules its gates name.
+pub fn apply_request(input: &ApplyInput, modules: Vec<ModuleRequest>) -> ApplyRequest {
     ApplyRequest {
+        gates: gate_requests(input),
+        modules,
         teams: input
             .teams
             .iter()

@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod audit;
 pub mod catalog;
 pub mod evidence;
+pub mod gate;
 pub mod release;
 
 use crate::args::OutputFormat;
