@@ -448,5 +448,9 @@ fn gate_parameters_keep_their_yaml_types_and_gate_problems_are_located() {
     );
     assert_eq!(config_file.source_map.describe("gates.prod[1].rego"), "tollgate.yaml:30:13: gates.prod[1].rego");
     let errors = load_err("gates:\n  prod:\n    - builtin: 7\n      colour: red\n  staging: yes\n");
-    insta::assert_snapshot!(errors, @"");
+    insta::assert_snapshot!(errors, @r#"
+    tollgate.yaml:3:16: gates.prod[0].builtin: expected a string, found a number (quote it to use it as text)
+    tollgate.yaml:4:7: gates.prod[0]: unknown key "colour" (expected one of: name, builtin, rego, with, enforcement)
+    tollgate.yaml:5:12: gates.staging: expected a list, found a string
+    "#);
 }

@@ -182,3 +182,51 @@ fn supply_chain_records() {
     };
     insta::assert_snapshot!("legal_hold", json(&hold));
 }
+
+#[test]
+fn gate_records() {
+    use crate::gate::{
+        parse_policy, EnvironmentGatesInput, GateBinding, GateDecided, GateDecisionId, GateInput, GateOverride,
+        GateOverrideId, PolicyInstalled, PolicyModule, PolicyVersion,
+    };
+    let gates = vec![EnvironmentGatesInput {
+        environment: "prod".into(),
+        gates: vec![
+            GateInput {
+                builtin: Some("test_pass_rate".into()),
+                with: Some(serde_json::json!({"min": 1.0})),
+                ..GateInput::default()
+            },
+            GateInput { rego: Some("policies/owners.rego".into()), enforcement: Some("warn".into()), ..GateInput::default() },
+        ],
+    }];
+    let modules = vec![PolicyModule { path: "policies/owners.rego".into(), source: "package tollgate.gates.owners\n".into() }];
+    let policy = parse_policy(gates, modules).expect("valid");
+    let version = PolicyVersion { seq: 3, digest: policy.digest() };
+    insta::assert_snapshot!("policy_installed", json(&PolicyInstalled::of(version, &policy)));
+    let binding = GateBinding {
+        manifest_digest: Sha256Digest::of(b"manifest"),
+        evidence_digest: Sha256Digest::of(b"evidence"),
+        policy: version,
+    };
+    let decided = GateDecided {
+        release: "1.4.0".parse().expect("a version"),
+        environment: EnvironmentName::parse("prod").expect("a name"),
+        binding: binding.clone(),
+        input_digest: Sha256Digest::of(b"input"),
+        passed: false,
+        results: serde_json::json!([{"gate": "test_pass_rate", "enforcement": "block", "outcome": "fail", "violations": []}]),
+    };
+    insta::assert_snapshot!("gate_decided", json(&decided));
+    let overridden = GateOverride {
+        id: GateOverrideId(2),
+        decision: GateDecisionId(7),
+        release: "1.4.0".parse().expect("a version"),
+        environment: EnvironmentName::parse("prod").expect("a name"),
+        binding,
+        reason: "flaky suite quarantined, INC-7".into(),
+        created_by: UserName::parse("ana").expect("a name"),
+        created_at: at("2026-03-01T12:00:00Z"),
+    };
+    insta::assert_snapshot!("gate_override", json(&overridden));
+}

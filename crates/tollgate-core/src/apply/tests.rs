@@ -51,6 +51,7 @@ fn applied(plan: &Plan) -> CurrentState {
             Desired::Environment(environment) => state.environments.push(environment.clone()),
             Desired::Lifecycle(lifecycle) => state.lifecycles.push(lifecycle.clone()),
             Desired::Service(service) => state.services.push(service.clone()),
+            Desired::GatePolicy(policy) => state.policy = Some(policy.clone()),
         }
     }
     state
@@ -121,4 +122,33 @@ fn references_may_point_at_existing_objects() {
         ApplyInput { services: vec![service("search", "payments", &["ledger"])], ..ApplyInput::default() };
     let plan = plan(only_new_service, &current).expect("valid");
     assert_eq!(summary(&plan), ["create service search"]);
+}
+
+fn with_gates(min: &str, environment: &str) -> ApplyInput {
+    use crate::gate::{EnvironmentGatesInput, GateInput, GatesInput};
+    let gate = GateInput {
+        builtin: Some("test_pass_rate".to_owned()),
+        with: Some(serde_json::json!({ "min": min.parse::<f64>().expect("a number") })),
+        ..GateInput::default()
+    };
+    let gates = vec![EnvironmentGatesInput { environment: environment.to_owned(), gates: vec![gate] }];
+    ApplyInput { gates: Some(GatesInput { environments: gates, modules: Vec::new() }), ..input() }
+}
+
+#[test]
+fn a_gates_section_plans_one_policy_created_then_unchanged_then_updated() {
+    let first = plan(with_gates("1.0", "prod"), &CurrentState::default()).expect("valid");
+    assert_eq!(summary(&first).last().map(String::as_str), Some("create gate_policy gates"));
+    let state = applied(&first);
+    let again = plan(with_gates("1.0", "prod"), &state).expect("valid");
+    assert!(again.is_noop(), "{:?}", summary(&again));
+    let changed = plan(with_gates("0.9", "prod"), &state).expect("valid");
+    assert_eq!(summary(&changed).last().map(String::as_str), Some("update gate_policy gates (gates)"));
+}
+
+#[test]
+fn gates_of_an_environment_that_does_not_exist_are_refused_with_their_path() {
+    let violations = plan(with_gates("1.0", "qa"), &CurrentState::default()).expect_err("qa is not declared");
+    let fields: Vec<&str> = violations.0.iter().map(|violation| violation.field.as_str()).collect();
+    assert_eq!(fields, ["gates.qa"]);
 }
