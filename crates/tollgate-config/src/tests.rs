@@ -118,6 +118,48 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
                 ),
             },
         ],
+        gates: Some(
+            GatesInput {
+                environments: [
+                    EnvironmentGatesInput {
+                        environment: "prod",
+                        gates: [
+                            GateInput {
+                                name: None,
+                                builtin: Some(
+                                    "test_pass_rate",
+                                ),
+                                rego: None,
+                                with: Some(
+                                    Object {
+                                        "min": Number(1.0),
+                                        "note": Null,
+                                        "strict": Bool(true),
+                                        "suites": Array [
+                                            String("unit"),
+                                            String("2"),
+                                        ],
+                                    },
+                                ),
+                                enforcement: None,
+                            },
+                            GateInput {
+                                name: None,
+                                builtin: None,
+                                rego: Some(
+                                    "policies/licenses.rego",
+                                ),
+                                with: None,
+                                enforcement: Some(
+                                    "warn",
+                                ),
+                            },
+                        ],
+                    },
+                ],
+                modules: [],
+            },
+        ),
     }
     "#);
 }
@@ -169,7 +211,7 @@ environments:
   - {name: prod, tier: prod, zone: eu}
 ";
     insta::assert_snapshot!(load_err(text), @r#"
-    tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services)
+    tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates)
     tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description)
     tollgate.yaml:7:5: services[0]: unknown key "deploy" (expected one of: name, owner, criticality, depends_on, description)
     tollgate.yaml:9:30: environments[0]: unknown key "zone" (expected one of: name, tier, region)
@@ -400,7 +442,7 @@ fn describe_falls_back_to_the_nearest_written_ancestor_then_to_the_path() {
     let config_file = load_ok(FULL);
     assert_eq!(config_file.describe("services[1].owner"), "tollgate.yaml:22:12: services[1].owner");
     assert_eq!(config_file.describe("services[0].criticality"), "tollgate.yaml:19:5: services[0].criticality");
-    assert_eq!(config_file.describe("gates[0].name"), "gates[0].name");
+    assert_eq!(config_file.describe("calendar[0].name"), "calendar[0].name");
 }
 
 #[test]

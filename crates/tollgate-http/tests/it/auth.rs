@@ -74,10 +74,17 @@ async fn the_openapi_document_describes_every_endpoint() {
     /deployments/{id}/finish
     /environments
     /environments/{name}
+    /gates/decisions
+    /gates/decisions/{id}
+    /gates/decisions/{id}/replay
+    /gates/evaluate
+    /gates/overrides
     /keys
     /keys/{id}/revoke
     /lifecycles
     /lifecycles/{name}
+    /policy
+    /policy/versions
     /register
     /releases
     /releases/{release}

@@ -30,6 +30,7 @@ pub(crate) async fn catalog(app: &TestApp) {
                 ..ServiceInput::default()
             })
             .collect(),
+        gates: None,
     };
     app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("the catalog applies");
 }
