@@ -197,10 +197,15 @@ fn gate_records() {
                 with: Some(serde_json::json!({"min": 1.0})),
                 ..GateInput::default()
             },
-            GateInput { rego: Some("policies/owners.rego".into()), enforcement: Some("warn".into()), ..GateInput::default() },
+            GateInput {
+                rego: Some("policies/owners.rego".into()),
+                enforcement: Some("warn".into()),
+                ..GateInput::default()
+            },
         ],
     }];
-    let modules = vec![PolicyModule { path: "policies/owners.rego".into(), source: "package tollgate.gates.owners\n".into() }];
+    let modules =
+        vec![PolicyModule { path: "policies/owners.rego".into(), source: "package tollgate.gates.owners\n".into() }];
     let policy = parse_policy(gates, modules).expect("valid");
     let version = PolicyVersion { seq: 3, digest: policy.digest() };
     insta::assert_snapshot!("policy_installed", json(&PolicyInstalled::of(version, &policy)));

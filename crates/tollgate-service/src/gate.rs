@@ -215,22 +215,26 @@ impl Tollgate {
     /// the gate (`gates.prod[1]`) or, for a module, with the module's own line and column.
     pub(crate) fn compile_policy(&self, policy: &GatePolicy) -> ServiceResult<()> {
         let mut violations = Violations::new();
+        let mut seen = std::collections::BTreeSet::new();
         for (environment, gates) in &policy.gates {
-            if let Err(errors) = Bundle::new(definitions(gates), modules(&policy.modules)) {
-                for error in errors {
-                    let gate = error
-                        .path
-                        .strip_prefix("gates.")
-                        .and_then(|name| gates.iter().position(|g| g.name.as_str() == name));
-                    let field = match gate {
+            let Err(errors) = Bundle::new(definitions(gates), modules(&policy.modules)) else {
+                continue;
+            };
+            for error in errors {
+                // A module's problem is the same in every environment: report it once, at the
+                // first gate that names the module.
+                let field = match error.path.strip_prefix("gates.") {
+                    Some(name) => match gates.iter().position(|gate| gate.name.as_str() == name) {
                         Some(index) => format!("gates.{environment}[{index}]"),
                         None => format!("gates.{environment}"),
-                    };
+                    },
+                    None => first_gate_naming(policy, &error.path).unwrap_or_else(|| "modules".to_owned()),
+                };
+                if seen.insert((field.clone(), error.to_string())) {
                     violations.push(field, Problem::Invalid { reason: error.to_string() });
                 }
             }
         }
-        violations.0.dedup();
         violations.into_result(())?;
         Ok(())
     }
@@ -538,6 +542,18 @@ fn modules(modules: &[PolicyModule]) -> Vec<tollgate_policy::Module> {
         .iter()
         .map(|module| tollgate_policy::Module { path: module.path.clone(), source: module.source.clone() })
         .collect()
+}
+
+/// The field of the first gate (in environment order) that names module `path`.
+fn first_gate_naming(policy: &GatePolicy, path: &str) -> Option<String> {
+    policy.gates.iter().find_map(|(environment, gates)| {
+        gates
+            .iter()
+            .position(
+                |gate| matches!(&gate.source, tollgate_core::gate::GateSource::Rego { path: named } if named == path),
+            )
+            .map(|index| format!("gates.{environment}[{index}]"))
+    })
 }
 
 /// The names of the blocking gates that did not pass, read from stored results.

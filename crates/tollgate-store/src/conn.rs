@@ -87,6 +87,9 @@ pub(crate) const TABLES: &[&str] = &[
     "legal_holds",
     "signing_key_retirements",
     "artifact_tombstones",
+    "policy_versions",
+    "gate_decisions",
+    "gate_overrides",
 ];
 
 impl Conn {

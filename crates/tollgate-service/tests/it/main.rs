@@ -5,6 +5,7 @@ mod artifacts;
 mod audit;
 mod auth;
 mod backends;
+mod gates;
 mod races;
 mod release;
 mod storm;
