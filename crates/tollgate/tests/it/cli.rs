@@ -15,15 +15,15 @@ fn apply_plans_then_applies_and_a_second_run_changes_nothing() {
     assert!(!services.stdout.contains("ledger"), "a dry run creates nothing");
 
     let first = run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
-    assert!(first.stdout.contains("applied: 8 created, 0 updated, 0 unchanged"), "{}", first.stdout);
+    assert!(first.stdout.contains("applied: 9 created, 0 updated, 0 unchanged"), "{}", first.stdout);
     let second = run(server.cli().arg("apply")).success();
     assert!(second.stdout.contains("nothing to change"), "{}", second.stdout);
     let audit = run(server.cli().args(["audit", "list", "--limit", "1000", "--output", "json"])).success();
     let entries: serde_json::Value = serde_json::from_str(&audit.stdout).expect("json");
     assert_eq!(
         entries.as_array().map(Vec::len),
-        Some(11),
-        "the root key's enrollment, bootstrap (2) and 8 creations; the second apply wrote nothing"
+        Some(12),
+        "the root key's enrollment, bootstrap (2) and 9 creations (8 objects, the gate policy); the second apply wrote nothing"
     );
 }
 
@@ -134,19 +134,38 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
     let skipped =
         run(server.cli().args(["deployment", "record", "--release", "2.0.0", "--environment", "prod"])).failure();
     assert!(skipped.stderr.contains("release 2.0.0 has not succeeded in staging"), "{}", skipped.stderr);
-    for environment in ["dev", "staging", "prod"] {
-        run(server.cli().args([
-            "deployment",
-            "record",
-            "--release",
-            "2.0.0",
-            "--environment",
-            environment,
-            "--status",
-            "succeeded",
-        ]))
-        .success();
+    let record = |environment: &str| {
+        let mut command = server.cli();
+        command.args(["deployment", "record", "--release", "2.0.0", "--env", environment, "--status", "succeeded"]);
+        command
+    };
+    // Staging's only gate warns: nothing to evaluate before deploying there.
+    for environment in ["dev", "staging"] {
+        run(&mut record(environment)).success();
     }
+    // Prod's gates block until a decision passes for the release as it is.
+    let unevaluated = run(&mut record("prod")).failure();
+    assert!(
+        unevaluated.stderr.contains("the gates of prod have not been evaluated for release 2.0.0"),
+        "{}",
+        unevaluated.stderr
+    );
+    let failing = run(server.cli().args(["gate", "evaluate", "--release", "2.0.0", "--env", "prod"])).failure();
+    assert!(failing.stdout.contains("release 2.0.0 did not pass the gates of prod"), "{}", failing.stdout);
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tollgate-evidence/tests/fixtures");
+    for (kind, file) in [("junit", "nextest-tollgate-core.junit.xml"), ("cyclonedx", "tollgate.cdx.json")] {
+        let path = format!("{fixtures}/{file}");
+        run(server.cli().args(["evidence", "upload", &path, "--release", "2.0.0", "--kind", kind])).success();
+    }
+    let still = run(&mut record("prod")).failure();
+    assert!(still.stderr.contains("no longer holds"), "{}", still.stderr);
+    let passing =
+        run(server.cli().args(["gate", "evaluate", "--release", "2.0.0", "--env", "prod", "--explain"])).success();
+    assert!(passing.stdout.contains("release 2.0.0 passed the gates of prod"), "{}", passing.stdout);
+    assert!(passing.stdout.contains("\"manifest_digest\""), "--explain shows the input: {}", passing.stdout);
+    run(&mut record("prod")).success();
+    let decisions = run(server.cli().args(["gate", "decisions", "--release", "2.0.0"])).success();
+    assert_eq!(decisions.stdout.lines().filter(|line| line.contains(" prod ")).count(), 2, "{}", decisions.stdout);
     let register = run(server.cli().args(["register", "--environment", "prod", "--output", "json"])).success();
     let register: serde_json::Value = serde_json::from_str(&register.stdout).expect("json");
     assert_eq!(register["environments"][0]["services"][0]["version"], "4.0.0");
@@ -367,19 +386,20 @@ fn tables_summarize_evidence_checks_audit_entries_and_garbage_collection() {
          TICKET  TITLE           SHIPS
          PAY-8   Refund reasons  yes
         ");
-        insta::assert_snapshot!(audit.stdout, @r"
+        insta::assert_snapshot!(audit.stdout, @"
         SEQ  AT                    ACTOR  ACTION              OBJECT            CHANGE
         10   [time]  admin  service.create      payments-api      -
         11   [time]  admin  service.create      checkout-web      -
-        12   [time]  admin  trusted_key.create  [key id]  -
-        13   [time]  admin  artifact.create     ledger@4.1.0      -
-        14   [time]  admin  artifact.sign       ledger@4.1.0      -
-        15   [time]  admin  release.create      1                 -
-        16   [time]  admin  release.transition  1                 revision: 1 -> 2; state: draft -> planned; updated_at changed
-        17   [time]  admin  evidence.create     1                 -
-        18   [time]  admin  evidence.create     2                 -
-        19   [time]  admin  evidence.create     3                 -
-        20   [time]  admin  evidence.create     4                 -
+        12   [time]  admin  policy.create       gates             -
+        13   [time]  admin  trusted_key.create  [key id]  -
+        14   [time]  admin  artifact.create     ledger@4.1.0      -
+        15   [time]  admin  artifact.sign       ledger@4.1.0      -
+        16   [time]  admin  release.create      1                 -
+        17   [time]  admin  release.transition  1                 revision: 1 -> 2; state: draft -> planned; updated_at changed
+        18   [time]  admin  evidence.create     1                 -
+        19   [time]  admin  evidence.create     2                 -
+        20   [time]  admin  evidence.create     3                 -
+        21   [time]  admin  evidence.create     4                 -
         ");
         insta::assert_snapshot!(gc.stdout, @r"
          ARTIFACT  VERSION  OUTCOME  REASONS
@@ -393,4 +413,33 @@ fn tables_summarize_evidence_checks_audit_entries_and_garbage_collection() {
 fn ledger_digest(dir: &tempfile::TempDir) -> String {
     let content = std::fs::read(dir.path().join("ledger.tar")).expect("the artifact exists");
     tollgate_core::digest::Sha256Digest::of(&content).to_string()
+}
+
+#[test]
+fn policy_test_runs_the_users_rego_unit_tests_and_fails_when_one_fails() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).expect("created");
+    std::fs::write(
+        policies.join("owners.rego"),
+        "package tollgate.gates.owners\n\nviolations contains {\"msg\": \"no owner\", \"data\": a.name} if {\n  some a in input.release.artifacts\n  not a.service\n}\n",
+    )
+    .expect("written");
+    std::fs::write(
+        policies.join("owners_test.rego"),
+        "package tollgate.gates.owners_test\n\nimport data.tollgate.gates.owners\n\ntest_an_artifact_without_service_is_flagged if {\n  count(owners.violations) == 1 with input as {\"release\": {\"artifacts\": [{\"name\": \"x\"}]}}\n}\n\ntest_a_served_artifact_passes if {\n  count(owners.violations) == 0 with input as {\"release\": {\"artifacts\": [{\"name\": \"x\", \"service\": \"api\"}]}}\n}\n",
+    )
+    .expect("written");
+    let passed = run(tollgate(dir.path()).args(["policy", "test", "policies"])).success();
+    assert!(passed.stdout.contains("2 passed, 0 failed, 0 errored"), "{}", passed.stdout);
+    std::fs::write(
+        policies.join("wrong_test.rego"),
+        "package tollgate.gates.wrong_test\n\nimport data.tollgate.gates.owners\n\ntest_wrong if {\n  count(owners.violations) == 5 with input as {\"release\": {\"artifacts\": []}}\n}\n",
+    )
+    .expect("written");
+    let failed = run(tollgate(dir.path()).args(["policy", "test", "policies"])).failure();
+    assert!(failed.stdout.contains("tollgate.gates.wrong_test.test_wrong: FAIL"), "{}", failed.stdout);
+    std::fs::write(policies.join("broken.rego"), "package broken\n\nx := {\n").expect("written");
+    let broken = run(tollgate(dir.path()).args(["policy", "test", "policies"])).failure();
+    assert!(broken.stderr.contains("broken.rego:"), "a syntax error names its file and line: {}", broken.stderr);
 }

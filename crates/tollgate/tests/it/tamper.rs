@@ -112,16 +112,16 @@ fn edited_deleted_and_reordered_audit_rows_are_detected_and_named() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let data_dir = populated(dir.path());
     let intact = run(tollgate(dir.path()).args(["audit", "verify", "--data-dir"]).arg(&data_dir)).success();
-    assert!(intact.stdout.starts_with("ok: 15 entries verified"), "{}", intact.stdout);
+    assert!(intact.stdout.starts_with("ok: 16 entries verified"), "{}", intact.stdout);
 
     let edited = tampered(
         &data_dir,
         dir.path(),
-        "UPDATE audit_entries SET body = replace(body, 'team-1', 'team-X') WHERE seq = 13;",
+        "UPDATE audit_entries SET body = replace(body, 'team-1', 'team-X') WHERE seq = 14;",
     );
     assert_eq!(
         edited,
-        "FAILED: entry 13: hash does not match its content and the previous entry (edited, reordered or replaced)"
+        "FAILED: entry 14: hash does not match its content and the previous entry (edited, reordered or replaced)"
     );
 
     let deleted = tampered(&data_dir, dir.path(), "DELETE FROM audit_entries WHERE seq = 7;");
@@ -168,18 +168,18 @@ fn a_history_rewritten_with_recomputed_hashes_fails_against_the_auditors_key() {
     assert!(intact.stdout.contains("trusted 1 given key(s)"), "{}", intact.stdout);
 
     // Checkpoints deleted, entry 13 (team-1) rewritten, hashes and head recomputed.
-    let copy = rewritten(&data_dir, dir.path(), 13, None);
+    let copy = rewritten(&data_dir, dir.path(), 14, None);
     let against_key = verify(&copy, true).failure();
     assert_eq!(
         against_key.stdout.trim(),
-        "FAILED: entries 1 to 15: no checkpoint signed by a trusted key covers any entry"
+        "FAILED: entries 1 to 16: no checkpoint signed by a trusted key covers any entry"
     );
     verify(&copy, false).failure();
 
     // The same, with the attacker's own key row and a checkpoint it signed: it fools only a
     // verification that trusts the keys the database holds, and says so.
     let attacker = ed25519_dalek::SigningKey::from_bytes(&[66; 32]);
-    let copy = rewritten(&data_dir, dir.path(), 13, Some(&attacker));
+    let copy = rewritten(&data_dir, dir.path(), 14, Some(&attacker));
     let fooled = verify(&copy, false).success();
     assert!(
         fooled.stdout.contains("recorded in the database itself, not a key held apart from it"),
@@ -188,7 +188,7 @@ fn a_history_rewritten_with_recomputed_hashes_fails_against_the_auditors_key() {
     );
     let caught = verify(&copy, true).failure();
     assert!(
-        caught.stdout.starts_with("FAILED: entries 1 to 15: no checkpoint signed by a trusted key"),
+        caught.stdout.starts_with("FAILED: entries 1 to 16: no checkpoint signed by a trusted key"),
         "{}",
         caught.stdout
     );
