@@ -1,4 +1,4 @@
-//! A policy bundle: gate definitions and user modules, checked and compiled once, then
+//! A policy bundle: gate specs and user modules, checked and compiled once, then
 //! evaluated against many input documents.
 //!
 //! Evaluation clones the compiled engine (cheap: its modules and compiled rules are shared),
@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tollgate_core::digest::{canonical_json, Sha256Digest};
+use tollgate_core::gate::{GateSource, GateSpec, PolicyModule};
 
 use crate::builtin::{self, Availability};
 use crate::engine;
 use crate::error::{one_line, InputError, PolicyError};
-use crate::gate::{GateDefinition, GateResult, GateSource, GateViolation, Module, Outcome};
+use crate::gate::{GateResult, GateViolation, Outcome};
 use crate::license;
 
 /// Bounds on one evaluation.
@@ -43,10 +44,10 @@ impl Default for Limits {
     }
 }
 
-/// Gate definitions and modules, validated and compiled, ready to evaluate many times.
+/// Gate specs and modules, validated and compiled, ready to evaluate many times.
 #[derive(Clone)]
 pub struct Bundle {
-    gates: Vec<GateDefinition>,
+    gates: Vec<GateSpec>,
     // Invariant: one entry per gate, in the same order.
     compiled: Vec<CompiledGate>,
     // Invariant: compiled (every module parsed and the bundle compiled without error).
@@ -63,29 +64,24 @@ struct CompiledGate {
 }
 
 /// The format name at the start of the digested encoding; a new encoding gets a new name.
-const DIGEST_FORMAT: &str = "tollgate.policy-bundle/v1";
+const DIGEST_FORMAT: &str = "tollgate.policy-bundle/v2";
 
 impl Bundle {
     /// Validates and compiles a bundle.
     ///
     /// Fails with every problem found: a module that does not parse or compile (with its line
     /// and column), two modules with one path, a module in the reserved `tollgate.builtin`
-    /// package, a gate name that is malformed or used twice, an unknown or unavailable built-in,
+    /// package, a gate name used twice, an unknown or unavailable built-in,
     /// invalid built-in parameters (naming the gate and the parameter), and a Rego gate whose
     /// module is missing or defines no `violations` rule.
-    pub fn new(gates: Vec<GateDefinition>, modules: Vec<Module>) -> Result<Bundle, Vec<PolicyError>> {
+    pub fn new(gates: Vec<GateSpec>, modules: Vec<PolicyModule>) -> Result<Bundle, Vec<PolicyError>> {
         let mut engine = engine::new_engine();
         let (packages, mut errors) = engine::add_modules(&mut engine, &modules);
         let mut compiled = Vec::with_capacity(gates.len());
         let mut names = std::collections::BTreeSet::new();
         for gate in &gates {
-            if !is_gate_name(&gate.name) {
-                errors.push(PolicyError::gate(
-                    &gate.name,
-                    "a gate name is 1 to 64 lower-case letters, digits and `_`, starting with a letter",
-                ));
-            } else if !names.insert(gate.name.as_str()) {
-                errors.push(PolicyError::gate(&gate.name, "two gates have this name"));
+            if !names.insert(&gate.name) {
+                errors.push(PolicyError::gate(gate.name.as_str(), "two gates have this name"));
             }
             match compile_gate(gate, &modules, &packages, &engine) {
                 Ok(gate) => compiled.push(gate),
@@ -105,16 +101,19 @@ impl Bundle {
     }
 
     /// The SHA-256 of the bundle's canonical encoding: the RFC 8785 JSON of
-    /// `{"format": "tollgate.policy-bundle/v1", "library": {"version", "digest"}, "gates":
-    /// [definitions in order, params as given], "modules": [{path, source} sorted by path]}`,
-    /// where the library digest is the SHA-256 of the RFC 8785 JSON of the built-in modules'
-    /// `[{path, source}]`. Equal bundles have equal digests on every machine and run.
+    /// `{"format": "tollgate.policy-bundle/v2", "library": {"version", "digest"}, "gates":
+    /// [specs in order], "modules": [{path, source} sorted by path]}`, where each gate is
+    /// core's [`GateSpec`] as it serializes (`{"name", "source": "builtin", "builtin",
+    /// "params", "enforcement"}` with params as given, or `{"name", "source": "rego", "path",
+    /// "enforcement"}`) and the library digest is the SHA-256 of the RFC 8785 JSON of the
+    /// built-in modules' `[{path, source}]`. Equal bundles have equal digests on every machine
+    /// and run. (`v1` nested the source as `"source": {"kind", "name" or "path", "params"}`.)
     pub fn digest(&self) -> Sha256Digest {
         self.digest
     }
 
-    /// The gate definitions, in evaluation order.
-    pub fn gates(&self) -> &[GateDefinition] {
+    /// The gates, in evaluation order.
+    pub fn gates(&self) -> &[GateSpec] {
         &self.gates
     }
 
@@ -178,20 +177,20 @@ impl Bundle {
     }
 
     /// Every module the engine holds, the built-in library first: (path, source).
-    pub fn modules(&self) -> Vec<Module> {
+    pub fn modules(&self) -> Vec<PolicyModule> {
         let library = builtin::LIBRARY
             .iter()
-            .map(|(path, source)| Module { path: (*path).to_owned(), source: (*source).to_owned() });
+            .map(|(path, source)| PolicyModule { path: (*path).to_owned(), source: (*source).to_owned() });
         let user = self.engine_modules();
         library.chain(user).collect()
     }
 
-    fn engine_modules(&self) -> Vec<Module> {
+    fn engine_modules(&self) -> Vec<PolicyModule> {
         self.engine
             .get_policies()
             .unwrap_or_default()
             .into_iter()
-            .map(|source| Module { path: source.get_path().to_string(), source: source.get_contents().to_string() })
+            .map(|source| PolicyModule { path: source.get_path().to_string(), source: source.get_contents().to_string() })
             .filter(|module| !module.path.starts_with("tollgate/builtin/"))
             .collect()
     }
@@ -206,48 +205,48 @@ impl std::fmt::Debug for Bundle {
     }
 }
 
-/// Checks one gate definition against the modules and the library.
+/// Checks one gate spec against the modules and the library.
 fn compile_gate(
-    gate: &GateDefinition,
-    modules: &[Module],
+    gate: &GateSpec,
+    modules: &[PolicyModule],
     packages: &[Option<String>],
     engine: &regorus::Engine,
 ) -> Result<CompiledGate, Vec<PolicyError>> {
     match &gate.source {
-        GateSource::Builtin { name, params } => {
+        GateSource::Builtin { builtin: name, params } => {
             let Some(info) = builtin::find(name) else {
                 let known: Vec<&str> = builtin::builtin_gates().iter().map(|info| info.name).collect();
                 return Err(vec![PolicyError::gate(
-                    &gate.name,
+                    gate.name.as_str(),
                     format!("unknown built-in `{name}` (known: {})", known.join(", ")),
                 )]);
             };
             if let Availability::Unavailable { reason } = info.availability {
-                return Err(vec![PolicyError::gate(&gate.name, format!("built-in `{name}` cannot be used: {reason}"))]);
+                return Err(vec![PolicyError::gate(gate.name.as_str(), format!("built-in `{name}` cannot be used: {reason}"))]);
             }
-            let params = builtin::check_params(&gate.name, info, params)?;
+            let params = builtin::check_params(gate.name.as_str(), info, params)?;
             let params = regorus::Value::from(params);
             Ok(CompiledGate { rule: format!("data.tollgate.builtin.{name}.violations"), params: Some(params) })
         }
         GateSource::Rego { path } => {
             let Some(index) = modules.iter().position(|module| &module.path == path) else {
-                return Err(vec![PolicyError::gate(&gate.name, format!("no module has the path `{path}`"))]);
+                return Err(vec![PolicyError::gate(gate.name.as_str(), format!("no module has the path `{path}`"))]);
             };
             // A module that did not parse has its own error already.
             let Some(package) = &packages[index] else { return Err(Vec::new()) };
             if !package.split('.').all(is_identifier) {
                 return Err(vec![PolicyError::gate(
-                    &gate.name,
+                    gate.name.as_str(),
                     format!("the package of `{path}` must be a dotted path of identifiers to be a gate"),
                 )]);
             }
             match engine.has_declared_rule_rooted_at(path, "violations") {
                 Ok(true) => Ok(CompiledGate { rule: format!("{package}.violations"), params: None }),
                 Ok(false) => Err(vec![PolicyError::gate(
-                    &gate.name,
+                    gate.name.as_str(),
                     format!("module `{path}` (package {}) defines no `violations` rule", &package["data.".len()..]),
                 )]),
-                Err(error) => Err(vec![PolicyError::gate(&gate.name, one_line(&format!("{error:#}")))]),
+                Err(error) => Err(vec![PolicyError::gate(gate.name.as_str(), one_line(&format!("{error:#}")))]),
             }
         }
     }
@@ -340,13 +339,13 @@ fn judge(value: &regorus::Value) -> (Outcome, Vec<GateViolation>) {
     (outcome, violations)
 }
 
-fn digest(gates: &[GateDefinition], modules: &[Module]) -> Sha256Digest {
+fn digest(gates: &[GateSpec], modules: &[PolicyModule]) -> Sha256Digest {
     #[derive(Serialize)]
     struct Encoded<'a> {
         format: &'static str,
         library: Library,
-        gates: &'a [GateDefinition],
-        modules: Vec<&'a Module>,
+        gates: &'a [GateSpec],
+        modules: Vec<&'a PolicyModule>,
     }
     #[derive(Serialize)]
     struct Library {
@@ -362,15 +361,9 @@ fn digest(gates: &[GateDefinition], modules: &[Module]) -> Sha256Digest {
         builtin::LIBRARY.iter().map(|(path, source)| LibraryModule { path, source }).collect();
     let library =
         Library { version: builtin::LIBRARY_VERSION, digest: Sha256Digest::of(&canonical_json(&library_modules)) };
-    let mut modules: Vec<&Module> = modules.iter().collect();
+    let mut modules: Vec<&PolicyModule> = modules.iter().collect();
     modules.sort_by(|left, right| left.path.cmp(&right.path));
     Sha256Digest::of(&canonical_json(&Encoded { format: DIGEST_FORMAT, library, gates, modules }))
-}
-
-fn is_gate_name(name: &str) -> bool {
-    name.len() <= 64
-        && name.starts_with(|first: char| first.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn is_identifier(part: &str) -> bool {
