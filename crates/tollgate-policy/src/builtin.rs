@@ -369,6 +369,7 @@ fn check_critical_paths(value: &Value) -> Result<Value, (String, String)> {
             Some(path) if !path.is_empty() => path,
             _ => return Err((format!("[{index}].path"), "a non-empty path prefix or glob".to_owned())),
         };
+        crate::coverage::check_path(path).map_err(|expected| (format!("[{index}].path"), expected))?;
         let mut entry = Map::new();
         entry.insert("path".to_owned(), Value::String(path.to_owned()));
         for rate in ["min_line_rate", "min_branch_rate"] {

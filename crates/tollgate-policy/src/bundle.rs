@@ -15,6 +15,7 @@ use tollgate_core::digest::{canonical_json, Sha256Digest};
 use tollgate_core::gate::{GateSource, GateSpec, PolicyModule};
 
 use crate::builtin::{self, Availability};
+use crate::coverage::CriticalPaths;
 use crate::engine;
 use crate::error::{one_line, InputError, PolicyError};
 use crate::gate::{GateResult, GateViolation, Outcome};
@@ -61,6 +62,9 @@ struct CompiledGate {
     rule: String,
     /// The built-in's parameters with defaults filled in; `None` for user gates.
     params: Option<regorus::Value>,
+    /// A `coverage` gate's critical paths, whose matching files the gate reads from
+    /// `input.critical_files`; `None` for every other gate.
+    critical_paths: Option<CriticalPaths>,
 }
 
 /// The format name at the start of the digested encoding; a new encoding gets a new name.
@@ -133,11 +137,7 @@ impl Bundle {
             .iter()
             .zip(&self.compiled)
             .map(|(gate, compiled)| {
-                let gate_input = match &compiled.params {
-                    Some(params) => with_field(&base_input, "params", params.clone()),
-                    None => base_input.clone(),
-                };
-                engine.set_input(gate_input);
+                engine.set_input(compiled.input(&base_input, input));
                 let evaluated = catch_unwind(AssertUnwindSafe(|| engine.eval_rule(compiled.rule.clone())));
                 let (outcome, violations) = match evaluated {
                     Ok(Ok(value)) => judge(&value),
@@ -166,10 +166,7 @@ impl Bundle {
             .compiled
             .iter()
             .map(|compiled| {
-                let gate_input = match &compiled.params {
-                    Some(params) => with_field(&base_input, "params", params.clone()),
-                    None => base_input.clone(),
-                };
+                let gate_input = compiled.input(&base_input, input);
                 let json = serde_json::to_value(&gate_input).expect("an engine value converts to JSON");
                 (compiled.rule.clone(), json)
             })
@@ -193,6 +190,21 @@ impl Bundle {
             .map(|source| PolicyModule { path: source.get_path().to_string(), source: source.get_contents().to_string() })
             .filter(|module| !module.path.starts_with("tollgate/builtin/"))
             .collect()
+    }
+}
+
+impl CompiledGate {
+    /// The document this gate's rule receives: the prepared input with the gate's `params` and,
+    /// for a `coverage` gate, its `critical_files` view of `input`.
+    fn input(&self, base_input: &regorus::Value, input: &serde_json::Value) -> regorus::Value {
+        let mut gate_input = base_input.clone();
+        if let Some(params) = &self.params {
+            gate_input = with_field(&gate_input, "params", params.clone());
+        }
+        if let Some(critical_paths) = &self.critical_paths {
+            gate_input = with_field(&gate_input, "critical_files", regorus::Value::from(critical_paths.view(input)));
+        }
+        gate_input
     }
 }
 
@@ -225,8 +237,18 @@ fn compile_gate(
                 return Err(vec![PolicyError::gate(gate.name.as_str(), format!("built-in `{name}` cannot be used: {reason}"))]);
             }
             let params = builtin::check_params(gate.name.as_str(), info, params)?;
+            let critical_paths = match info.name {
+                "coverage" => Some(
+                    CriticalPaths::new(&params).map_err(|error| vec![PolicyError::gate(gate.name.as_str(), error)])?,
+                ),
+                _ => None,
+            };
             let params = regorus::Value::from(params);
-            Ok(CompiledGate { rule: format!("data.tollgate.builtin.{name}.violations"), params: Some(params) })
+            Ok(CompiledGate {
+                rule: format!("data.tollgate.builtin.{name}.violations"),
+                params: Some(params),
+                critical_paths,
+            })
         }
         GateSource::Rego { path } => {
             let Some(index) = modules.iter().position(|module| &module.path == path) else {
@@ -241,7 +263,7 @@ fn compile_gate(
                 )]);
             }
             match engine.has_declared_rule_rooted_at(path, "violations") {
-                Ok(true) => Ok(CompiledGate { rule: format!("{package}.violations"), params: None }),
+                Ok(true) => Ok(CompiledGate { rule: format!("{package}.violations"), params: None, critical_paths: None }),
                 Ok(false) => Err(vec![PolicyError::gate(
                     gate.name.as_str(),
                     format!("module `{path}` (package {}) defines no `violations` rule", &package["data.".len()..]),

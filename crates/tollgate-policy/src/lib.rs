@@ -37,6 +37,7 @@
 
 mod builtin;
 mod bundle;
+mod coverage;
 mod engine;
 mod error;
 mod gate;
