@@ -16,7 +16,7 @@ violations contains {"msg": "the release has no SBOM evidence", "data": null} if
 violations contains v if {
 	some e in reports
 	some raw, n in e.facts.licenses
-	verdict(raw) == "unrecognized"
+	verdicts[raw] == "unrecognized"
 	v := {
 		"msg": sprintf("unrecognized license %q (%d components) in the SBOM of %s", [raw, n, where(e)]),
 		"data": {"service": e.service, "digest": e.digest, "license": raw, "components": n},
@@ -26,7 +26,7 @@ violations contains v if {
 violations contains v if {
 	some e in reports
 	some raw, n in e.facts.licenses
-	verdict(raw) == "refused"
+	verdicts[raw] == "refused"
 	v := {
 		"msg": sprintf("license %s (%q, %d components) is not allowed in the SBOM of %s", [expression(raw), raw, n, where(e)]),
 		"data": {
@@ -47,6 +47,12 @@ violations contains v if {
 		"msg": sprintf("%d components declare no license in the SBOM of %s", [e.facts.components_without_license, where(e)]),
 		"data": {"service": e.service, "digest": e.digest, "components": e.facts.components_without_license},
 	}
+}
+
+# Each license string's verdict, judged once however many SBOMs and rules name it.
+verdicts[raw] := verdict(raw) if {
+	some e in reports
+	some raw, _ in e.facts.licenses
 }
 
 verdict(raw) := "refused" if raw in input.params.deny
