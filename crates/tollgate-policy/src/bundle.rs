@@ -60,6 +60,9 @@ pub struct Bundle {
 struct CompiledGate {
     /// The rule evaluated, such as `data.tollgate.builtin.coverage.violations`.
     rule: String,
+    /// The gate's `notes` rule, such as `data.tollgate.builtin.performance.notes`, when its
+    /// module defines one.
+    notes_rule: Option<String>,
     /// The built-in's parameters with defaults filled in; `None` for user gates.
     params: Option<regorus::Value>,
     /// A `coverage` gate's critical paths, whose matching files the gate reads from
@@ -147,7 +150,24 @@ impl Bundle {
                     ),
                     Err(_) => (Outcome::Error { reason: "the policy engine panicked".to_owned() }, Vec::new()),
                 };
-                GateResult { gate: gate.name.clone(), enforcement: gate.enforcement, outcome, violations }
+                let (outcome, notes) = match (&compiled.notes_rule, outcome) {
+                    (Some(notes_rule), outcome @ (Outcome::Pass | Outcome::Fail)) => {
+                        match catch_unwind(AssertUnwindSafe(|| engine.eval_rule(notes_rule.clone()))) {
+                            Ok(Ok(value)) => match read_notes(&value) {
+                                Ok(notes) => (outcome, notes),
+                                Err(reason) => (Outcome::Error { reason }, Vec::new()),
+                            },
+                            Ok(Err(error)) => (
+                                Outcome::Error { reason: PolicyError::from_engine(notes_rule, &error).to_string() },
+                                Vec::new(),
+                            ),
+                            Err(_) => (Outcome::Error { reason: "the policy engine panicked".to_owned() }, Vec::new()),
+                        }
+                    }
+                    (_, outcome) => (outcome, Vec::new()),
+                };
+                let violations = if matches!(outcome, Outcome::Error { .. }) { Vec::new() } else { violations };
+                GateResult { gate: gate.name.clone(), enforcement: gate.enforcement, outcome, violations, notes }
             })
             .collect();
         Ok(results)
@@ -244,8 +264,12 @@ fn compile_gate(
                 _ => None,
             };
             let params = regorus::Value::from(params);
+            let library_path = format!("tollgate/builtin/{name}.rego");
+            let notes_rule = matches!(engine.has_declared_rule_rooted_at(&library_path, "notes"), Ok(true))
+                .then(|| format!("data.tollgate.builtin.{name}.notes"));
             Ok(CompiledGate {
                 rule: format!("data.tollgate.builtin.{name}.violations"),
+                notes_rule,
                 params: Some(params),
                 critical_paths,
             })
@@ -263,7 +287,13 @@ fn compile_gate(
                 )]);
             }
             match engine.has_declared_rule_rooted_at(path, "violations") {
-                Ok(true) => Ok(CompiledGate { rule: format!("{package}.violations"), params: None, critical_paths: None }),
+                Ok(true) => Ok(CompiledGate {
+                    rule: format!("{package}.violations"),
+                    notes_rule: matches!(engine.has_declared_rule_rooted_at(path, "notes"), Ok(true))
+                        .then(|| format!("{package}.notes")),
+                    params: None,
+                    critical_paths: None,
+                }),
                 Ok(false) => Err(vec![PolicyError::gate(
                     gate.name.as_str(),
                     format!("module `{path}` (package {}) defines no `violations` rule", &package["data.".len()..]),
@@ -359,6 +389,23 @@ fn judge(value: &regorus::Value) -> (Outcome, Vec<GateViolation>) {
     }
     let outcome = if violations.is_empty() { Outcome::Pass } else { Outcome::Fail };
     (outcome, violations)
+}
+
+/// Reads a gate's notes: undefined (none), or a set or array of strings.
+fn read_notes(value: &regorus::Value) -> Result<Vec<String>, String> {
+    let items: Vec<&regorus::Value> = match value {
+        regorus::Value::Undefined => return Ok(Vec::new()),
+        regorus::Value::Set(items) => items.iter().collect(),
+        regorus::Value::Array(items) => items.iter().collect(),
+        _ => return Err("the gate's `notes` is not a set or an array".to_owned()),
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            regorus::Value::String(note) => Ok(note.to_string()),
+            _ => Err("the gate's `notes` holds something other than strings".to_owned()),
+        })
+        .collect()
 }
 
 fn digest(gates: &[GateSpec], modules: &[PolicyModule]) -> Sha256Digest {

@@ -24,6 +24,11 @@ pub struct GateResult {
     pub outcome: Outcome,
     /// Every violation the gate found; empty unless the outcome is a failure.
     pub violations: Vec<GateViolation>,
+    /// What the gate says about how it judged, such as why it passed without judging (the
+    /// `performance` gate without a baseline): its optional `notes` rule, a set or array of
+    /// strings. Left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Whether a gate passed.

@@ -10,7 +10,9 @@
 //! # The gate protocol
 //!
 //! A gate is a Rego rule `violations`: a set (or array) of objects `{"msg": string, "data":
-//! any}`; empty means pass. A user gate is a module of its own whose package (by convention
+//! any}`; empty means pass. Its package may also define `notes`, a set (or array) of strings
+//! saying how it judged (such as why it passed without judging), copied into
+//! [`GateResult::notes`]. A user gate is a module of its own whose package (by convention
 //! `tollgate.gates.<gate name>`; any dotted path of identifiers outside `tollgate.builtin`)
 //! defines `violations`; its gate spec names the module by path. Built-in gates are
 //! modules of this crate, `package tollgate.builtin.<name>`, listed by [`builtin_gates`]; they

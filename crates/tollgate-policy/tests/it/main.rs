@@ -126,6 +126,28 @@ fn gate_results_are_stored_with_a_flat_outcome() {
 }
 
 #[test]
+fn the_performance_gate_notes_that_it_passed_without_a_baseline() {
+    let bundle = Bundle::new(vec![builtin("performance", json!({}))], vec![]).expect("the bundle compiles");
+    let load_test = json!({"format_version": 1, "kind": "load_test", "tool": "k6", "scenarios": [{"name": "checkout",
+        "requests": 100, "failed": 0, "error_rate": 0.0, "throughput_per_second": 10.0, "duration_seconds": 10.0,
+        "latency_ms": {"mean": 20.0, "p50": 18.0, "p90": 30.0, "p95": 35.0, "p99": 50.0, "max": 90.0}}]});
+    let results = bundle.evaluate(&input(vec![("k6", load_test)]), &Limits::default()).expect("the input is accepted");
+    insta::assert_json_snapshot!(results, @r#"
+    [
+      {
+        "gate": "performance",
+        "enforcement": "block",
+        "outcome": "pass",
+        "violations": [],
+        "notes": [
+          "no previous release succeeded in this environment: no baseline to compare with"
+        ]
+      }
+    ]
+    "#);
+}
+
+#[test]
 fn a_user_gate_reads_the_input_and_reports_its_violations() {
     let source = r#"package tollgate.gates.prod_needs_change
 
