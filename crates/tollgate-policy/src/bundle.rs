@@ -313,13 +313,13 @@ fn prepare_input(input: &serde_json::Value, limits: &Limits) -> Result<regorus::
     if depth(input) > limits.max_input_depth {
         return Err(InputError::TooDeep { limit: limits.max_input_depth });
     }
-    let mut encoded = CappedBuffer { bytes: Vec::new(), limit: limits.max_input_bytes, size: 0 };
-    serde_json::to_writer(&mut encoded, input).expect("writing JSON to memory cannot fail");
+    let mut encoded = ByteCounter { size: 0 };
+    serde_json::to_writer(&mut encoded, input).expect("counting JSON bytes cannot fail");
     if encoded.size > limits.max_input_bytes {
         return Err(InputError::TooLarge { size: encoded.size, limit: limits.max_input_bytes });
     }
-    let text = std::str::from_utf8(&encoded.bytes).expect("serde_json writes UTF-8");
-    let value = regorus::Value::from_json_str(text).expect("JSON that serde_json wrote parses");
+    // Straight from the JSON tree: no text is written and parsed again.
+    let value = <regorus::Value as serde::Deserialize>::deserialize(input).expect("any JSON value converts");
     let licenses = license_view(input);
     Ok(match licenses {
         Some(licenses) => with_field(&value, "licenses", licenses),
@@ -455,19 +455,14 @@ fn depth(value: &serde_json::Value) -> usize {
     deepest
 }
 
-/// A writer into memory that stops keeping bytes past `limit` but keeps counting them.
-struct CappedBuffer {
-    bytes: Vec<u8>,
-    limit: usize,
+/// A writer that only counts the bytes written to it.
+struct ByteCounter {
     size: usize,
 }
 
-impl Write for CappedBuffer {
+impl Write for ByteCounter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.size += buf.len();
-        if self.size <= self.limit {
-            self.bytes.extend_from_slice(buf);
-        }
         Ok(buf.len())
     }
 
