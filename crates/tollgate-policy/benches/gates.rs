@@ -149,7 +149,7 @@ fn bundle_definition() -> (Vec<GateSpec>, Vec<PolicyModule>) {
     );
     let (hot_gate, hot_module) = user(
         "no_hotspot_files",
-        "package tollgate.gates.no_hotspot_files\n\nviolations contains {\"msg\": sprintf(\"%s has %d findings\", [file, n]), \"data\": {\"file\": file, \"findings\": n}} if {\n\tsome e in input.evidence\n\te.facts.kind == \"findings\"\n\tsome file, n in e.facts.by_file\n\tn > 20\n}\n",
+        "package tollgate.gates.no_hotspot_files\n\nviolations contains {\"msg\": sprintf(\"%s has %d findings\", [path, n]), \"data\": {\"file\": path, \"findings\": n}} if {\n\tsome e in input.evidence\n\te.facts.kind == \"findings\"\n\tsome path, n in e.facts.by_file\n\tn > 20\n}\n",
     );
     let gates = vec![
         builtin("test_pass_rate", json!({"min": 0.99})),
