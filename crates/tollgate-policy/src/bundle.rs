@@ -207,7 +207,10 @@ impl Bundle {
             .get_policies()
             .unwrap_or_default()
             .into_iter()
-            .map(|source| PolicyModule { path: source.get_path().to_string(), source: source.get_contents().to_string() })
+            .map(|source| PolicyModule {
+                path: source.get_path().to_string(),
+                source: source.get_contents().to_string(),
+            })
             .filter(|module| !module.path.starts_with("tollgate/builtin/"))
             .collect()
     }
@@ -254,7 +257,10 @@ fn compile_gate(
                 )]);
             };
             if let Availability::Unavailable { reason } = info.availability {
-                return Err(vec![PolicyError::gate(gate.name.as_str(), format!("built-in `{name}` cannot be used: {reason}"))]);
+                return Err(vec![PolicyError::gate(
+                    gate.name.as_str(),
+                    format!("built-in `{name}` cannot be used: {reason}"),
+                )]);
             }
             let params = builtin::check_params(gate.name.as_str(), info, params)?;
             let critical_paths = match info.name {

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tollgate_evidence::EvidenceKind;
 use tollgate_core::gate::{Enforcement, GateName, GateSource, GateSpec, PolicyModule};
+use tollgate_evidence::EvidenceKind;
 use tollgate_policy::{run_tests, Bundle, InputError, Limits, Outcome};
 
 fn name(name: &str) -> GateName {
