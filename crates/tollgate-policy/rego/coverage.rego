@@ -3,7 +3,8 @@
 # Params: min_line_rate, min_branch_rate (a rate, or null for no check), critical_paths (a list
 # of {path, min_line_rate, min_branch_rate}; path is a prefix of file paths, or a glob when it
 # holds *, ? or [). Each coverage report is judged on its own; a critical path is judged on the
-# files of every report that match it, from the reports' by_file data.
+# files of every report that match it, which Tollgate gives as input.critical_files: {path:
+# [per-file counts]} (matching in Rego would compile each glob once per file).
 package tollgate.builtin.coverage
 
 reports := [e | some e in input.evidence; e.facts.kind == "coverage"]
@@ -84,28 +85,10 @@ total_field := {"line": "lines_total", "branch": "branches_total"}
 
 covered_field := {"line": "lines_covered", "branch": "branches_covered"}
 
-# Per-file coverage of every report, as a list: two reports may name the same file.
-matching(path) := [counts |
-	some e in reports
-	some file, counts in object.get(e.facts, "by_file", {})
-	matches(path, file)
-]
-
-matches(path, file) if {
-	not is_glob(path)
-	startswith(file, path)
-}
-
-matches(path, file) if {
-	is_glob(path)
-	glob.match(path, ["/"], file)
-}
-
-is_glob(path) if contains(path, "*")
-
-is_glob(path) if contains(path, "?")
-
-is_glob(path) if contains(path, "[")
+# Per-file coverage of every report's files that the critical path matches, as a list (two
+# reports may name the same file): input.critical_files, the view Tollgate computes from the
+# reports' by_file data when it evaluates the gate.
+matching(path) := input.critical_files[path]
 
 summary(e) := {
 	"service": e.service,

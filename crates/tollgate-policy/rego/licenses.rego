@@ -16,9 +16,9 @@ violations contains {"msg": "the release has no SBOM evidence", "data": null} if
 violations contains v if {
 	some e in reports
 	some raw, n in e.facts.licenses
-	verdict(raw) == "unrecognized"
+	verdicts[raw] == "unrecognized"
 	v := {
-		"msg": sprintf("unrecognized license %q (%d components) in the SBOM of %s", [raw, n, where(e)]),
+		"msg": sprintf("unrecognized license %q (%s) in the SBOM of %s", [raw, components(n), where(e)]),
 		"data": {"service": e.service, "digest": e.digest, "license": raw, "components": n},
 	}
 }
@@ -26,9 +26,9 @@ violations contains v if {
 violations contains v if {
 	some e in reports
 	some raw, n in e.facts.licenses
-	verdict(raw) == "refused"
+	verdicts[raw] == "refused"
 	v := {
-		"msg": sprintf("license %s (%q, %d components) is not allowed in the SBOM of %s", [expression(raw), raw, n, where(e)]),
+		"msg": sprintf("license %s (%q, %s) is not allowed in the SBOM of %s", [expression(raw), raw, components(n), where(e)]),
 		"data": {
 			"service": e.service,
 			"digest": e.digest,
@@ -44,9 +44,15 @@ violations contains v if {
 	some e in reports
 	e.facts.components_without_license > 0
 	v := {
-		"msg": sprintf("%d components declare no license in the SBOM of %s", [e.facts.components_without_license, where(e)]),
+		"msg": sprintf("%s no license in the SBOM of %s", [components_declare(e.facts.components_without_license), where(e)]),
 		"data": {"service": e.service, "digest": e.digest, "components": e.facts.components_without_license},
 	}
+}
+
+# Each license string's verdict, judged once however many SBOMs and rules name it.
+verdicts[raw] := verdict(raw) if {
+	some e in reports
+	some raw, _ in e.facts.licenses
 }
 
 verdict(raw) := "refused" if raw in input.params.deny
@@ -78,6 +84,12 @@ denied(license) if split(license, " WITH ")[0] in input.params.deny
 
 expression(raw) := input.licenses[raw].expression if is_string(input.licenses[raw].expression)
 else := raw
+
+components(n) := "1 component" if n == 1
+else := sprintf("%d components", [n])
+
+components_declare(n) := "1 component declares" if n == 1
+else := sprintf("%d components declare", [n])
 
 where(e) := sprintf("service %s", [e.service]) if is_string(e.service)
 else := "the release"

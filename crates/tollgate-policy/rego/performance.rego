@@ -10,7 +10,7 @@
 # error rate when it exceeds previous * (1 + max_regression_percent / 100) + error_rate_tolerance.
 # No load-test evidence for this release is a violation, and so is a scenario the previous
 # release ran and this one did not. Without a previous release, or a previous release without
-# load-test evidence, there is no baseline and the gate passes.
+# load-test evidence, there is no baseline and the gate passes, saying so in its notes.
 package tollgate.builtin.performance
 
 latency_metrics := {"mean", "p50", "p90", "p95", "p99", "max"}
@@ -50,6 +50,19 @@ violations contains v if {
 	now.scenario.name == before.scenario.name
 	some metric in input.params.metrics
 	v := regression(metric, now, before.scenario)
+}
+
+# Why the gate passes without judging, when it has no baseline.
+notes contains "no previous release succeeded in this environment: no baseline to compare with" if {
+	count(current) > 0
+	not is_object(input.previous)
+}
+
+notes contains msg if {
+	count(current) > 0
+	is_object(input.previous)
+	count(previous) == 0
+	msg := sprintf("the previous release %s has no load-test evidence: no baseline to compare with", [input.previous.version])
 }
 
 ran(before) if {

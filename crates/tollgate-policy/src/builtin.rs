@@ -2,7 +2,7 @@
 //! parameters, and the checking of those parameters.
 //!
 //! Each built-in is a module `package tollgate.builtin.<name>` that defines `violations` and
-//! reads its parameters from `input.params`; [`check_params`] validates a gate definition's
+//! reads its parameters from `input.params`; [`check_params`] validates a gate spec's
 //! parameters in Rust (so a typo is a located error when the bundle is built, not a silent
 //! default) and fills in defaults, so the Rego never sees a missing parameter. The modules'
 //! own Rego tests live in `rego/*_test.rego` and run in this crate's tests.
@@ -19,7 +19,7 @@ pub const LIBRARY_VERSION: &str = "1";
 /// What a built-in gate is and takes.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct BuiltinInfo {
-    /// The name a gate definition uses, such as `coverage`.
+    /// The name a gate spec uses, such as `coverage`.
     pub name: &'static str,
     /// What the gate checks, in one line.
     pub description: &'static str,
@@ -369,6 +369,7 @@ fn check_critical_paths(value: &Value) -> Result<Value, (String, String)> {
             Some(path) if !path.is_empty() => path,
             _ => return Err((format!("[{index}].path"), "a non-empty path prefix or glob".to_owned())),
         };
+        crate::coverage::check_path(path).map_err(|expected| (format!("[{index}].path"), expected))?;
         let mut entry = Map::new();
         entry.insert("path".to_owned(), Value::String(path.to_owned()));
         for rate in ["min_line_rate", "min_branch_rate"] {
@@ -408,7 +409,9 @@ fn kind_of(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{run_tests, Limits, Module, Outcome};
+    use tollgate_core::gate::PolicyModule;
+
+    use crate::{run_tests, Limits, Outcome};
 
     const LIBRARY_TESTS: &[(&str, &str)] = &[
         ("tests/test_pass_rate_test.rego", include_str!("../rego/tests/test_pass_rate_test.rego")),
@@ -424,7 +427,7 @@ mod tests {
     fn every_rego_test_of_the_built_in_library_passes() {
         let modules = LIBRARY_TESTS
             .iter()
-            .map(|(path, source)| Module { path: (*path).to_owned(), source: (*source).to_owned() })
+            .map(|(path, source)| PolicyModule { path: (*path).to_owned(), source: (*source).to_owned() })
             .collect();
         let report = run_tests(modules, &Limits::default()).unwrap_or_else(|errors| panic!("{errors:#?}"));
         let not_passed: Vec<String> = report

@@ -1,4 +1,4 @@
-//! A policy bundle: gate definitions and user modules, checked and compiled once, then
+//! A policy bundle: gate specs and user modules, checked and compiled once, then
 //! evaluated against many input documents.
 //!
 //! Evaluation clones the compiled engine (cheap: its modules and compiled rules are shared),
@@ -12,11 +12,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tollgate_core::digest::{canonical_json, Sha256Digest};
+use tollgate_core::gate::{GateSource, GateSpec, PolicyModule};
 
 use crate::builtin::{self, Availability};
+use crate::coverage::CriticalPaths;
 use crate::engine;
 use crate::error::{one_line, InputError, PolicyError};
-use crate::gate::{GateDefinition, GateResult, GateSource, GateViolation, Module, Outcome};
+use crate::gate::{GateResult, GateViolation, Outcome};
 use crate::license;
 
 /// Bounds on one evaluation.
@@ -43,10 +45,10 @@ impl Default for Limits {
     }
 }
 
-/// Gate definitions and modules, validated and compiled, ready to evaluate many times.
+/// Gate specs and modules, validated and compiled, ready to evaluate many times.
 #[derive(Clone)]
 pub struct Bundle {
-    gates: Vec<GateDefinition>,
+    gates: Vec<GateSpec>,
     // Invariant: one entry per gate, in the same order.
     compiled: Vec<CompiledGate>,
     // Invariant: compiled (every module parsed and the bundle compiled without error).
@@ -58,34 +60,35 @@ pub struct Bundle {
 struct CompiledGate {
     /// The rule evaluated, such as `data.tollgate.builtin.coverage.violations`.
     rule: String,
+    /// The gate's `notes` rule, such as `data.tollgate.builtin.performance.notes`, when its
+    /// module defines one.
+    notes_rule: Option<String>,
     /// The built-in's parameters with defaults filled in; `None` for user gates.
     params: Option<regorus::Value>,
+    /// A `coverage` gate's critical paths, whose matching files the gate reads from
+    /// `input.critical_files`; `None` for every other gate.
+    critical_paths: Option<CriticalPaths>,
 }
 
 /// The format name at the start of the digested encoding; a new encoding gets a new name.
-const DIGEST_FORMAT: &str = "tollgate.policy-bundle/v1";
+const DIGEST_FORMAT: &str = "tollgate.policy-bundle/v2";
 
 impl Bundle {
     /// Validates and compiles a bundle.
     ///
     /// Fails with every problem found: a module that does not parse or compile (with its line
     /// and column), two modules with one path, a module in the reserved `tollgate.builtin`
-    /// package, a gate name that is malformed or used twice, an unknown or unavailable built-in,
+    /// package, a gate name used twice, an unknown or unavailable built-in,
     /// invalid built-in parameters (naming the gate and the parameter), and a Rego gate whose
     /// module is missing or defines no `violations` rule.
-    pub fn new(gates: Vec<GateDefinition>, modules: Vec<Module>) -> Result<Bundle, Vec<PolicyError>> {
+    pub fn new(gates: Vec<GateSpec>, modules: Vec<PolicyModule>) -> Result<Bundle, Vec<PolicyError>> {
         let mut engine = engine::new_engine();
         let (packages, mut errors) = engine::add_modules(&mut engine, &modules);
         let mut compiled = Vec::with_capacity(gates.len());
         let mut names = std::collections::BTreeSet::new();
         for gate in &gates {
-            if !is_gate_name(&gate.name) {
-                errors.push(PolicyError::gate(
-                    &gate.name,
-                    "a gate name is 1 to 64 lower-case letters, digits and `_`, starting with a letter",
-                ));
-            } else if !names.insert(gate.name.as_str()) {
-                errors.push(PolicyError::gate(&gate.name, "two gates have this name"));
+            if !names.insert(&gate.name) {
+                errors.push(PolicyError::gate(gate.name.as_str(), "two gates have this name"));
             }
             match compile_gate(gate, &modules, &packages, &engine) {
                 Ok(gate) => compiled.push(gate),
@@ -105,16 +108,19 @@ impl Bundle {
     }
 
     /// The SHA-256 of the bundle's canonical encoding: the RFC 8785 JSON of
-    /// `{"format": "tollgate.policy-bundle/v1", "library": {"version", "digest"}, "gates":
-    /// [definitions in order, params as given], "modules": [{path, source} sorted by path]}`,
-    /// where the library digest is the SHA-256 of the RFC 8785 JSON of the built-in modules'
-    /// `[{path, source}]`. Equal bundles have equal digests on every machine and run.
+    /// `{"format": "tollgate.policy-bundle/v2", "library": {"version", "digest"}, "gates":
+    /// [specs in order], "modules": [{path, source} sorted by path]}`, where each gate is
+    /// core's [`GateSpec`] as it serializes (`{"name", "source": "builtin", "builtin",
+    /// "params", "enforcement"}` with params as given, or `{"name", "source": "rego", "path",
+    /// "enforcement"}`) and the library digest is the SHA-256 of the RFC 8785 JSON of the
+    /// built-in modules' `[{path, source}]`. Equal bundles have equal digests on every machine
+    /// and run. (`v1` nested the source as `"source": {"kind", "name" or "path", "params"}`.)
     pub fn digest(&self) -> Sha256Digest {
         self.digest
     }
 
-    /// The gate definitions, in evaluation order.
-    pub fn gates(&self) -> &[GateDefinition] {
+    /// The gates, in evaluation order.
+    pub fn gates(&self) -> &[GateSpec] {
         &self.gates
     }
 
@@ -134,11 +140,7 @@ impl Bundle {
             .iter()
             .zip(&self.compiled)
             .map(|(gate, compiled)| {
-                let gate_input = match &compiled.params {
-                    Some(params) => with_field(&base_input, "params", params.clone()),
-                    None => base_input.clone(),
-                };
-                engine.set_input(gate_input);
+                engine.set_input(compiled.input(&base_input, input));
                 let evaluated = catch_unwind(AssertUnwindSafe(|| engine.eval_rule(compiled.rule.clone())));
                 let (outcome, violations) = match evaluated {
                     Ok(Ok(value)) => judge(&value),
@@ -148,7 +150,24 @@ impl Bundle {
                     ),
                     Err(_) => (Outcome::Error { reason: "the policy engine panicked".to_owned() }, Vec::new()),
                 };
-                GateResult { gate: gate.name.clone(), enforcement: gate.enforcement, outcome, violations }
+                let (outcome, notes) = match (&compiled.notes_rule, outcome) {
+                    (Some(notes_rule), outcome @ (Outcome::Pass | Outcome::Fail)) => {
+                        match catch_unwind(AssertUnwindSafe(|| engine.eval_rule(notes_rule.clone()))) {
+                            Ok(Ok(value)) => match read_notes(&value) {
+                                Ok(notes) => (outcome, notes),
+                                Err(reason) => (Outcome::Error { reason }, Vec::new()),
+                            },
+                            Ok(Err(error)) => (
+                                Outcome::Error { reason: PolicyError::from_engine(notes_rule, &error).to_string() },
+                                Vec::new(),
+                            ),
+                            Err(_) => (Outcome::Error { reason: "the policy engine panicked".to_owned() }, Vec::new()),
+                        }
+                    }
+                    (_, outcome) => (outcome, Vec::new()),
+                };
+                let violations = if matches!(outcome, Outcome::Error { .. }) { Vec::new() } else { violations };
+                GateResult { gate: gate.name.clone(), enforcement: gate.enforcement, outcome, violations, notes }
             })
             .collect();
         Ok(results)
@@ -167,10 +186,7 @@ impl Bundle {
             .compiled
             .iter()
             .map(|compiled| {
-                let gate_input = match &compiled.params {
-                    Some(params) => with_field(&base_input, "params", params.clone()),
-                    None => base_input.clone(),
-                };
+                let gate_input = compiled.input(&base_input, input);
                 let json = serde_json::to_value(&gate_input).expect("an engine value converts to JSON");
                 (compiled.rule.clone(), json)
             })
@@ -178,22 +194,40 @@ impl Bundle {
     }
 
     /// Every module the engine holds, the built-in library first: (path, source).
-    pub fn modules(&self) -> Vec<Module> {
+    pub fn modules(&self) -> Vec<PolicyModule> {
         let library = builtin::LIBRARY
             .iter()
-            .map(|(path, source)| Module { path: (*path).to_owned(), source: (*source).to_owned() });
+            .map(|(path, source)| PolicyModule { path: (*path).to_owned(), source: (*source).to_owned() });
         let user = self.engine_modules();
         library.chain(user).collect()
     }
 
-    fn engine_modules(&self) -> Vec<Module> {
+    fn engine_modules(&self) -> Vec<PolicyModule> {
         self.engine
             .get_policies()
             .unwrap_or_default()
             .into_iter()
-            .map(|source| Module { path: source.get_path().to_string(), source: source.get_contents().to_string() })
+            .map(|source| PolicyModule {
+                path: source.get_path().to_string(),
+                source: source.get_contents().to_string(),
+            })
             .filter(|module| !module.path.starts_with("tollgate/builtin/"))
             .collect()
+    }
+}
+
+impl CompiledGate {
+    /// The document this gate's rule receives: the prepared input with the gate's `params` and,
+    /// for a `coverage` gate, its `critical_files` view of `input`.
+    fn input(&self, base_input: &regorus::Value, input: &serde_json::Value) -> regorus::Value {
+        let mut gate_input = base_input.clone();
+        if let Some(params) = &self.params {
+            gate_input = with_field(&gate_input, "params", params.clone());
+        }
+        if let Some(critical_paths) = &self.critical_paths {
+            gate_input = with_field(&gate_input, "critical_files", regorus::Value::from(critical_paths.view(input)));
+        }
+        gate_input
     }
 }
 
@@ -206,48 +240,71 @@ impl std::fmt::Debug for Bundle {
     }
 }
 
-/// Checks one gate definition against the modules and the library.
+/// Checks one gate spec against the modules and the library.
 fn compile_gate(
-    gate: &GateDefinition,
-    modules: &[Module],
+    gate: &GateSpec,
+    modules: &[PolicyModule],
     packages: &[Option<String>],
     engine: &regorus::Engine,
 ) -> Result<CompiledGate, Vec<PolicyError>> {
     match &gate.source {
-        GateSource::Builtin { name, params } => {
+        GateSource::Builtin { builtin: name, params } => {
             let Some(info) = builtin::find(name) else {
                 let known: Vec<&str> = builtin::builtin_gates().iter().map(|info| info.name).collect();
                 return Err(vec![PolicyError::gate(
-                    &gate.name,
+                    gate.name.as_str(),
                     format!("unknown built-in `{name}` (known: {})", known.join(", ")),
                 )]);
             };
             if let Availability::Unavailable { reason } = info.availability {
-                return Err(vec![PolicyError::gate(&gate.name, format!("built-in `{name}` cannot be used: {reason}"))]);
+                return Err(vec![PolicyError::gate(
+                    gate.name.as_str(),
+                    format!("built-in `{name}` cannot be used: {reason}"),
+                )]);
             }
-            let params = builtin::check_params(&gate.name, info, params)?;
+            let params = builtin::check_params(gate.name.as_str(), info, params)?;
+            let critical_paths = match info.name {
+                "coverage" => Some(
+                    CriticalPaths::new(&params).map_err(|error| vec![PolicyError::gate(gate.name.as_str(), error)])?,
+                ),
+                _ => None,
+            };
             let params = regorus::Value::from(params);
-            Ok(CompiledGate { rule: format!("data.tollgate.builtin.{name}.violations"), params: Some(params) })
+            let library_path = format!("tollgate/builtin/{name}.rego");
+            let notes_rule = matches!(engine.has_declared_rule_rooted_at(&library_path, "notes"), Ok(true))
+                .then(|| format!("data.tollgate.builtin.{name}.notes"));
+            Ok(CompiledGate {
+                rule: format!("data.tollgate.builtin.{name}.violations"),
+                notes_rule,
+                params: Some(params),
+                critical_paths,
+            })
         }
         GateSource::Rego { path } => {
             let Some(index) = modules.iter().position(|module| &module.path == path) else {
-                return Err(vec![PolicyError::gate(&gate.name, format!("no module has the path `{path}`"))]);
+                return Err(vec![PolicyError::gate(gate.name.as_str(), format!("no module has the path `{path}`"))]);
             };
             // A module that did not parse has its own error already.
             let Some(package) = &packages[index] else { return Err(Vec::new()) };
             if !package.split('.').all(is_identifier) {
                 return Err(vec![PolicyError::gate(
-                    &gate.name,
+                    gate.name.as_str(),
                     format!("the package of `{path}` must be a dotted path of identifiers to be a gate"),
                 )]);
             }
             match engine.has_declared_rule_rooted_at(path, "violations") {
-                Ok(true) => Ok(CompiledGate { rule: format!("{package}.violations"), params: None }),
+                Ok(true) => Ok(CompiledGate {
+                    rule: format!("{package}.violations"),
+                    notes_rule: matches!(engine.has_declared_rule_rooted_at(path, "notes"), Ok(true))
+                        .then(|| format!("{package}.notes")),
+                    params: None,
+                    critical_paths: None,
+                }),
                 Ok(false) => Err(vec![PolicyError::gate(
-                    &gate.name,
+                    gate.name.as_str(),
                     format!("module `{path}` (package {}) defines no `violations` rule", &package["data.".len()..]),
                 )]),
-                Err(error) => Err(vec![PolicyError::gate(&gate.name, one_line(&format!("{error:#}")))]),
+                Err(error) => Err(vec![PolicyError::gate(gate.name.as_str(), one_line(&format!("{error:#}")))]),
             }
         }
     }
@@ -262,13 +319,13 @@ fn prepare_input(input: &serde_json::Value, limits: &Limits) -> Result<regorus::
     if depth(input) > limits.max_input_depth {
         return Err(InputError::TooDeep { limit: limits.max_input_depth });
     }
-    let mut encoded = CappedBuffer { bytes: Vec::new(), limit: limits.max_input_bytes, size: 0 };
-    serde_json::to_writer(&mut encoded, input).expect("writing JSON to memory cannot fail");
+    let mut encoded = ByteCounter { size: 0 };
+    serde_json::to_writer(&mut encoded, input).expect("counting JSON bytes cannot fail");
     if encoded.size > limits.max_input_bytes {
         return Err(InputError::TooLarge { size: encoded.size, limit: limits.max_input_bytes });
     }
-    let text = std::str::from_utf8(&encoded.bytes).expect("serde_json writes UTF-8");
-    let value = regorus::Value::from_json_str(text).expect("JSON that serde_json wrote parses");
+    // Straight from the JSON tree: no text is written and parsed again.
+    let value = <regorus::Value as serde::Deserialize>::deserialize(input).expect("any JSON value converts");
     let licenses = license_view(input);
     Ok(match licenses {
         Some(licenses) => with_field(&value, "licenses", licenses),
@@ -340,13 +397,30 @@ fn judge(value: &regorus::Value) -> (Outcome, Vec<GateViolation>) {
     (outcome, violations)
 }
 
-fn digest(gates: &[GateDefinition], modules: &[Module]) -> Sha256Digest {
+/// Reads a gate's notes: undefined (none), or a set or array of strings.
+fn read_notes(value: &regorus::Value) -> Result<Vec<String>, String> {
+    let items: Vec<&regorus::Value> = match value {
+        regorus::Value::Undefined => return Ok(Vec::new()),
+        regorus::Value::Set(items) => items.iter().collect(),
+        regorus::Value::Array(items) => items.iter().collect(),
+        _ => return Err("the gate's `notes` is not a set or an array".to_owned()),
+    };
+    items
+        .into_iter()
+        .map(|item| match item {
+            regorus::Value::String(note) => Ok(note.to_string()),
+            _ => Err("the gate's `notes` holds something other than strings".to_owned()),
+        })
+        .collect()
+}
+
+fn digest(gates: &[GateSpec], modules: &[PolicyModule]) -> Sha256Digest {
     #[derive(Serialize)]
     struct Encoded<'a> {
         format: &'static str,
         library: Library,
-        gates: &'a [GateDefinition],
-        modules: Vec<&'a Module>,
+        gates: &'a [GateSpec],
+        modules: Vec<&'a PolicyModule>,
     }
     #[derive(Serialize)]
     struct Library {
@@ -362,15 +436,9 @@ fn digest(gates: &[GateDefinition], modules: &[Module]) -> Sha256Digest {
         builtin::LIBRARY.iter().map(|(path, source)| LibraryModule { path, source }).collect();
     let library =
         Library { version: builtin::LIBRARY_VERSION, digest: Sha256Digest::of(&canonical_json(&library_modules)) };
-    let mut modules: Vec<&Module> = modules.iter().collect();
+    let mut modules: Vec<&PolicyModule> = modules.iter().collect();
     modules.sort_by(|left, right| left.path.cmp(&right.path));
     Sha256Digest::of(&canonical_json(&Encoded { format: DIGEST_FORMAT, library, gates, modules }))
-}
-
-fn is_gate_name(name: &str) -> bool {
-    name.len() <= 64
-        && name.starts_with(|first: char| first.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn is_identifier(part: &str) -> bool {
@@ -393,19 +461,14 @@ fn depth(value: &serde_json::Value) -> usize {
     deepest
 }
 
-/// A writer into memory that stops keeping bytes past `limit` but keeps counting them.
-struct CappedBuffer {
-    bytes: Vec<u8>,
-    limit: usize,
+/// A writer that only counts the bytes written to it.
+struct ByteCounter {
     size: usize,
 }
 
-impl Write for CappedBuffer {
+impl Write for ByteCounter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.size += buf.len();
-        if self.size <= self.limit {
-            self.bytes.extend_from_slice(buf);
-        }
         Ok(buf.len())
     }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use regorus::{Engine, Value};
+use tollgate_core::gate::PolicyModule;
 
 use crate::builtin;
 use crate::error::PolicyError;
@@ -64,7 +65,7 @@ pub(crate) fn set_time_limit(engine: &mut Engine, limit: Duration) {
 
 /// Adds user modules to `engine`; returns each module's package (such as `data.team.gate`) in
 /// the modules' order, `None` for a module that did not parse, and every error.
-pub(crate) fn add_modules(engine: &mut Engine, modules: &[crate::Module]) -> (Vec<Option<String>>, Vec<PolicyError>) {
+pub(crate) fn add_modules(engine: &mut Engine, modules: &[PolicyModule]) -> (Vec<Option<String>>, Vec<PolicyError>) {
     let mut packages = Vec::with_capacity(modules.len());
     let mut errors = Vec::new();
     let mut seen = std::collections::BTreeSet::new();

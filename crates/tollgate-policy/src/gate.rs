@@ -1,65 +1,22 @@
-//! What a gate is (its definition) and what judging one gives (its result).
+//! What judging a gate gives: its result.
 //!
-//! These types are stored formats: gate definitions are part of a bundle's digest, and gate
-//! results go into decision records and audit entries. Their JSON is pinned by snapshot tests.
-//! This module holds no evaluation.
+//! What a gate is (its [`GateSpec`], with its [`GateSource`] and [`Enforcement`]) and a user's
+//! Rego module ([`PolicyModule`]) are core's types, shared with the configuration and the
+//! service. Gate results are a stored format: they go into decision records and audit entries,
+//! and their JSON is pinned by snapshot tests. This module holds no evaluation.
+//!
+//! [`GateSpec`]: tollgate_core::gate::GateSpec
+//! [`GateSource`]: tollgate_core::gate::GateSource
+//! [`PolicyModule`]: tollgate_core::gate::PolicyModule
 
 use serde::{Deserialize, Serialize};
-
-/// One user Rego file: its path (a name, used in errors and by gate definitions) and its text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Module {
-    /// Where the module came from, such as `gates/no_debug.rego`; unique within a bundle.
-    pub path: String,
-    /// The Rego source (Rego v1 syntax).
-    pub source: String,
-}
-
-/// What a failing gate does to a release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Enforcement {
-    /// A failing (or erroring) gate stops the release.
-    Block,
-    /// A failing gate is reported and the release may go on.
-    Warn,
-}
-
-/// Where a gate's rule comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum GateSource {
-    /// A gate of the built-in library (see [`crate::builtin_gates`]) with its parameters, a
-    /// JSON object; parameters left out take their documented defaults.
-    Builtin {
-        /// The built-in's name, such as `coverage`.
-        name: String,
-        /// The parameters, such as `{"min_line_rate": 0.8}`.
-        params: serde_json::Value,
-    },
-    /// A user module that defines the gate's `violations` rule in its package.
-    Rego {
-        /// The [`Module::path`] of that module.
-        path: String,
-    },
-}
-
-/// One gate of a bundle: a name, a rule and what a failure does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateDefinition {
-    /// The gate's name: lower-case letters, digits and `_`, starting with a letter.
-    pub name: String,
-    /// Where its rule comes from.
-    pub source: GateSource,
-    /// What a failure does.
-    pub enforcement: Enforcement,
-}
+use tollgate_core::gate::{Enforcement, GateName};
 
 /// The judgement of one gate on one input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     /// The gate's name.
-    pub gate: String,
+    pub gate: GateName,
     /// The gate's enforcement, copied from its definition so a result reads on its own.
     pub enforcement: Enforcement,
     /// Pass, fail, or why it could not be judged.
@@ -67,6 +24,11 @@ pub struct GateResult {
     pub outcome: Outcome,
     /// Every violation the gate found; empty unless the outcome is a failure.
     pub violations: Vec<GateViolation>,
+    /// What the gate says about how it judged, such as why it passed without judging (the
+    /// `performance` gate without a baseline): its optional `notes` rule, a set or array of
+    /// strings. Left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Whether a gate passed.

@@ -1,7 +1,7 @@
 //! Quality gates: Rego policies evaluated with regorus over a release's evidence.
 //!
-//! A [`Bundle`] is a list of [`GateDefinition`]s (built-in gates with parameters, or user Rego
-//! modules) compiled once by [`Bundle::new`], which reports every problem with its location. A
+//! A [`Bundle`] is a list of gates (core's [`GateSpec`]s: built-in gates with parameters, or
+//! gates defined by user Rego modules, core's [`PolicyModule`]s) compiled once by [`Bundle::new`], which reports every problem with its location. A
 //! bundle then evaluates any number of input documents ([`Bundle::evaluate`]), giving one
 //! [`GateResult`] per gate: pass, fail with every [`GateViolation`], or an error confined to
 //! that gate. [`Bundle::digest`] identifies the bundle (its gates, its modules and the built-in
@@ -10,9 +10,11 @@
 //! # The gate protocol
 //!
 //! A gate is a Rego rule `violations`: a set (or array) of objects `{"msg": string, "data":
-//! any}`; empty means pass. A user gate is a module of its own whose package (by convention
+//! any}`; empty means pass. Its package may also define `notes`, a set (or array) of strings
+//! saying how it judged (such as why it passed without judging), copied into
+//! [`GateResult::notes`]. A user gate is a module of its own whose package (by convention
 //! `tollgate.gates.<gate name>`; any dotted path of identifiers outside `tollgate.builtin`)
-//! defines `violations`; its gate definition names the module by path. Built-in gates are
+//! defines `violations`; its gate spec names the module by path. Built-in gates are
 //! modules of this crate, `package tollgate.builtin.<name>`, listed by [`builtin_gates`]; they
 //! read their parameters, checked and completed with defaults when the bundle is built, from
 //! `input.params`. Every gate sees the input document as the service built it (see
@@ -30,10 +32,14 @@
 //! offers: it is a safety net, never part of a decision that completes in time, but it does
 //! mean a gate that runs close to the limit could pass on a fast machine and error on a slow
 //! one. Inputs are bounded in size and depth before evaluation.
+//!
+//! [`GateSpec`]: tollgate_core::gate::GateSpec
+//! [`PolicyModule`]: tollgate_core::gate::PolicyModule
 #![forbid(unsafe_code)]
 
 mod builtin;
 mod bundle;
+mod coverage;
 mod engine;
 mod error;
 mod gate;
@@ -44,5 +50,5 @@ pub use crate::builtin::{builtin_gates, Availability, BuiltinInfo, ParamInfo, LI
 pub use crate::bundle::{Bundle, Limits};
 pub use crate::engine::MAX_RANGE_ELEMENTS;
 pub use crate::error::{InputError, PolicyError};
-pub use crate::gate::{Enforcement, GateDefinition, GateResult, GateSource, GateViolation, Module, Outcome};
+pub use crate::gate::{GateResult, GateViolation, Outcome};
 pub use crate::testing::{run_tests, TestReport, TestResult};

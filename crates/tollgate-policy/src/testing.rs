@@ -11,10 +11,12 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use tollgate_core::gate::PolicyModule;
+
 use crate::bundle::Limits;
 use crate::engine;
 use crate::error::PolicyError;
-use crate::gate::{Module, Outcome};
+use crate::gate::Outcome;
 
 /// The results of a test run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -50,7 +52,7 @@ impl TestReport {
 
 /// Runs every `test_*` rule of `modules`. Fails, like [`crate::Bundle::new`], when a module
 /// does not parse or compile; a failing test is a result, not an error.
-pub fn run_tests(modules: Vec<Module>, limits: &Limits) -> Result<TestReport, Vec<PolicyError>> {
+pub fn run_tests(modules: Vec<PolicyModule>, limits: &Limits) -> Result<TestReport, Vec<PolicyError>> {
     let mut engine = engine::new_engine();
     let (packages, mut errors) = engine::add_modules(&mut engine, &modules);
     if errors.is_empty() {

@@ -217,7 +217,7 @@ impl Tollgate {
         let mut violations = Violations::new();
         let mut seen = std::collections::BTreeSet::new();
         for (environment, gates) in &policy.gates {
-            let Err(errors) = Bundle::new(definitions(gates), modules(&policy.modules)) else {
+            let Err(errors) = Bundle::new(gates.clone(), policy.modules.clone()) else {
                 continue;
             };
             for error in errors {
@@ -381,11 +381,11 @@ impl Tollgate {
         environment: &EnvironmentName,
         input: Value,
     ) -> ServiceResult<Vec<GateResult>> {
-        let gates = definitions(policy.gates_of(environment));
+        let gates = policy.gates_of(environment).to_vec();
         if gates.is_empty() {
             return Ok(Vec::new());
         }
-        let modules = modules(&policy.modules);
+        let modules = policy.modules.clone();
         let _permit = Limits::try_acquire(&self.limits.parses, Busy::Parse)?;
         tokio::task::spawn_blocking(move || -> ServiceResult<Vec<GateResult>> {
             let bundle = Bundle::new(gates, modules).map_err(policy_violations)?;
@@ -513,35 +513,6 @@ async fn previous_release(
         Some(deployed) => Ok(Some(get_in(conn, &ReleaseRef::Id(deployed.deployment.release)).await?)),
         None => Ok(None),
     }
-}
-
-/// The policy engine's view of a list of gates.
-fn definitions(gates: &[tollgate_core::gate::GateSpec]) -> Vec<tollgate_policy::GateDefinition> {
-    gates
-        .iter()
-        .map(|gate| tollgate_policy::GateDefinition {
-            name: gate.name.to_string(),
-            source: match &gate.source {
-                tollgate_core::gate::GateSource::Builtin { builtin, params } => {
-                    tollgate_policy::GateSource::Builtin { name: builtin.clone(), params: params.clone() }
-                }
-                tollgate_core::gate::GateSource::Rego { path } => {
-                    tollgate_policy::GateSource::Rego { path: path.clone() }
-                }
-            },
-            enforcement: match gate.enforcement {
-                tollgate_core::gate::Enforcement::Block => tollgate_policy::Enforcement::Block,
-                tollgate_core::gate::Enforcement::Warn => tollgate_policy::Enforcement::Warn,
-            },
-        })
-        .collect()
-}
-
-fn modules(modules: &[PolicyModule]) -> Vec<tollgate_policy::Module> {
-    modules
-        .iter()
-        .map(|module| tollgate_policy::Module { path: module.path.clone(), source: module.source.clone() })
-        .collect()
 }
 
 /// The field of the first gate (in environment order) that names module `path`.

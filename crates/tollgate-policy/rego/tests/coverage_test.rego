@@ -31,19 +31,21 @@ test_a_branch_minimum_without_branch_data_is_a_violation if {
 
 test_a_critical_prefix_is_judged_on_its_files if {
 	critical := [{"path": "src/pay/", "min_line_rate": 0.75, "min_branch_rate": null}]
-	some v in coverage.violations with input as {"evidence": [report(0.9, null, files)], "params": params(critical)}
+	matched := {"src/pay/": [files["src/pay/charge.rs"], files["src/pay/refund.rs"]]}
+	some v in coverage.violations with input as {"evidence": [report(0.9, null, files)], "params": params(critical), "critical_files": matched}
 	v.data.path == "src/pay/"
 	v.data.rate == 0.7
 }
 
 test_a_critical_glob_is_judged_on_its_files if {
 	critical := [{"path": "src/*/charge.rs", "min_line_rate": 0.9, "min_branch_rate": 0.9}]
-	count(coverage.violations) == 0 with input as {"evidence": [report(0.9, null, files)], "params": params(critical)}
+	matched := {"src/*/charge.rs": [files["src/pay/charge.rs"]]}
+	count(coverage.violations) == 0 with input as {"evidence": [report(0.9, null, files)], "params": params(critical), "critical_files": matched}
 }
 
 test_a_critical_path_matching_nothing_is_a_violation if {
 	critical := [{"path": "src/ledger/", "min_line_rate": 0.5, "min_branch_rate": null}]
-	some v in coverage.violations with input as {"evidence": [report(0.9, null, files)], "params": params(critical)}
+	some v in coverage.violations with input as {"evidence": [report(0.9, null, files)], "params": params(critical), "critical_files": {"src/ledger/": []}}
 	v.data == {"path": "src/ledger/"}
 }
 

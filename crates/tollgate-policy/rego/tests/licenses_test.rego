@@ -48,3 +48,8 @@ test_components_without_a_license_are_a_violation_unless_allowed if {
 	count(licenses.violations) == 1 with input as {"evidence": [sbom({}, 2)], "licenses": {}, "params": allow_permissive}
 	count(licenses.violations) == 0 with input as {"evidence": [sbom({}, 2)], "licenses": {}, "params": object.union(allow_permissive, {"allow_unlicensed": true})}
 }
+
+test_one_component_is_counted_in_the_singular if {
+	some v in run({"BSD": 1}, allow_permissive)
+	v.msg == "unrecognized license \"BSD\" (1 component) in the SBOM of service ledger"
+}

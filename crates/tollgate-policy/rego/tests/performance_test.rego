@@ -44,3 +44,12 @@ test_without_a_previous_release_the_gate_passes if {
 test_missing_load_test_evidence_is_a_violation if {
 	count(performance.violations) == 1 with input as {"evidence": [], "previous": previous, "params": params}
 }
+
+test_without_a_baseline_the_gate_says_so_in_its_notes if {
+	notes := performance.notes with input as {"evidence": [load_test([scenario("checkout", 400, 0.5, 1)])], "previous": null, "params": params}
+	count(notes) == 1
+	without_evidence := performance.notes with input as {"evidence": [load_test([scenario("checkout", 40, 0, 100)])], "previous": {"version": "1.3.0", "evidence": []}, "params": params}
+	without_evidence == {"the previous release 1.3.0 has no load-test evidence: no baseline to compare with"}
+	with_baseline := performance.notes with input as {"evidence": [load_test([scenario("checkout", 40, 0, 100)])], "previous": previous, "params": params}
+	count(with_baseline) == 0
+}

@@ -3,32 +3,31 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tollgate_core::gate::{Enforcement, GateName, GateSource, GateSpec, PolicyModule};
 use tollgate_evidence::EvidenceKind;
-use tollgate_policy::{
-    run_tests, Bundle, Enforcement, GateDefinition, GateSource, InputError, Limits, Module, Outcome,
-};
+use tollgate_policy::{run_tests, Bundle, InputError, Limits, Outcome};
 
-fn builtin(name: &str, params: Value) -> GateDefinition {
-    GateDefinition {
-        name: name.to_owned(),
-        source: GateSource::Builtin { name: name.to_owned(), params },
+fn name(name: &str) -> GateName {
+    GateName::parse(name).expect("a valid gate name")
+}
+
+fn builtin(builtin: &str, params: Value) -> GateSpec {
+    GateSpec {
+        name: name(builtin),
+        source: GateSource::Builtin { builtin: builtin.to_owned(), params },
         enforcement: Enforcement::Block,
     }
 }
 
-fn rego(name: &str, path: &str) -> GateDefinition {
-    GateDefinition {
-        name: name.to_owned(),
-        source: GateSource::Rego { path: path.to_owned() },
-        enforcement: Enforcement::Warn,
-    }
+fn rego(gate: &str, path: &str) -> GateSpec {
+    GateSpec { name: name(gate), source: GateSource::Rego { path: path.to_owned() }, enforcement: Enforcement::Warn }
 }
 
-fn module(path: &str, source: &str) -> Module {
-    Module { path: path.to_owned(), source: source.to_owned() }
+fn module(path: &str, source: &str) -> PolicyModule {
+    PolicyModule { path: path.to_owned(), source: source.to_owned() }
 }
 
-fn errors(gates: Vec<GateDefinition>, modules: Vec<Module>) -> Vec<String> {
+fn errors(gates: Vec<GateSpec>, modules: Vec<PolicyModule>) -> Vec<String> {
     Bundle::new(gates, modules).expect_err("the bundle is refused").iter().map(ToString::to_string).collect()
 }
 
@@ -127,6 +126,28 @@ fn gate_results_are_stored_with_a_flat_outcome() {
 }
 
 #[test]
+fn the_performance_gate_notes_that_it_passed_without_a_baseline() {
+    let bundle = Bundle::new(vec![builtin("performance", json!({}))], vec![]).expect("the bundle compiles");
+    let load_test = json!({"format_version": 1, "kind": "load_test", "tool": "k6", "scenarios": [{"name": "checkout",
+        "requests": 100, "failed": 0, "error_rate": 0.0, "throughput_per_second": 10.0, "duration_seconds": 10.0,
+        "latency_ms": {"mean": 20.0, "p50": 18.0, "p90": 30.0, "p95": 35.0, "p99": 50.0, "max": 90.0}}]});
+    let results = bundle.evaluate(&input(vec![("k6", load_test)]), &Limits::default()).expect("the input is accepted");
+    insta::assert_json_snapshot!(results, @r#"
+    [
+      {
+        "gate": "performance",
+        "enforcement": "block",
+        "outcome": "pass",
+        "violations": [],
+        "notes": [
+          "no previous release succeeded in this environment: no baseline to compare with"
+        ]
+      }
+    ]
+    "#);
+}
+
+#[test]
 fn a_user_gate_reads_the_input_and_reports_its_violations() {
     let source = r#"package tollgate.gates.prod_needs_change
 
@@ -172,14 +193,14 @@ fn every_problem_of_the_gate_definitions_is_reported() {
     let gates = vec![
         builtin("coverage", json!({"min_line_rate": "high"})),
         builtin("config_keys_present", json!({})),
-        GateDefinition {
-            name: "nope".to_owned(),
-            source: GateSource::Builtin { name: "nope".to_owned(), params: json!({}) },
+        GateSpec {
+            name: name("nope"),
+            source: GateSource::Builtin { builtin: "nope".to_owned(), params: json!({}) },
             enforcement: Enforcement::Warn,
         },
         rego("missing", "missing.rego"),
         rego("no_rule", "no_rule.rego"),
-        rego("Bad-Name", "no_rule.rego"),
+        rego("no_rule", "no_rule.rego"),
     ];
     let modules = vec![
         module("no_rule.rego", "package tollgate.gates.no_rule\n\nallow := true\n"),
@@ -193,8 +214,8 @@ fn every_problem_of_the_gate_definitions_is_reported() {
         "gates.nope: unknown built-in `nope` (known: test_pass_rate, coverage, no_sarif_errors, no_vulnerabilities, licenses, signed_artifacts, config_keys_present, performance)",
         "gates.missing: no module has the path `missing.rego`",
         "gates.no_rule: module `no_rule.rego` (package tollgate.gates.no_rule) defines no `violations` rule",
-        "gates.Bad-Name: a gate name is 1 to 64 lower-case letters, digits and `_`, starting with a letter",
-        "gates.Bad-Name: module `no_rule.rego` (package tollgate.gates.no_rule) defines no `violations` rule",
+        "gates.no_rule: two gates have this name",
+        "gates.no_rule: module `no_rule.rego` (package tollgate.gates.no_rule) defines no `violations` rule",
     ]
     "#);
 }

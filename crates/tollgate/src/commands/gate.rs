@@ -117,7 +117,7 @@ fn run_policy_tests(output: OutputFormat, dir: &Path) -> anyhow::Result<bool> {
 }
 
 /// Reads the `.rego` files under `dir` (sorted, recursively), named by their path below `root`.
-fn collect_rego(root: &Path, dir: &Path, modules: &mut Vec<tollgate_policy::Module>) -> anyhow::Result<()> {
+fn collect_rego(root: &Path, dir: &Path, modules: &mut Vec<tollgate_core::gate::PolicyModule>) -> anyhow::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .collect::<Result<_, _>>()
@@ -130,7 +130,7 @@ fn collect_rego(root: &Path, dir: &Path, modules: &mut Vec<tollgate_policy::Modu
         } else if path.extension().is_some_and(|extension| extension == "rego") {
             let source = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             let name = path.strip_prefix(root).unwrap_or(&path).display().to_string();
-            modules.push(tollgate_policy::Module { path: name, source });
+            modules.push(tollgate_core::gate::PolicyModule { path: name, source });
         }
     }
     Ok(())
