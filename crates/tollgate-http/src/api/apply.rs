@@ -28,6 +28,7 @@ pub struct ApplyRequest {
     pub services: Vec<ServiceRequest>,
     /// Each environment's gates; absent leaves the installed gate policy alone, present
     /// replaces it whole (a new policy version when it differs).
+    #[schema(value_type = Option<crate::api::gates::GatesByEnvironment>)]
     pub gates: Option<std::collections::BTreeMap<String, Vec<GateRequest>>>,
     /// The Rego modules the gates name by path.
     #[serde(default)]

@@ -14,19 +14,23 @@ use tollgate_core::gate::{
 };
 use tollgate_service::gate::{Evaluation, GateEvaluation};
 use tollgate_service::GateResult;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::api::problem::{problems, JSON_BODY, PATH, QUERY};
 use crate::api::releases::release_ref;
-use crate::api::schema;
+use crate::api::schema::{self, members, null, reference, with_rules};
 use crate::api::{page_limit, PageQuery, Paginated};
 use crate::error::ApiError;
 use crate::extract::{Auth, JsonBody, PathParam, QueryParams};
 use crate::AppState;
 
-/// One gate as declared: exactly one of `builtin` and `rego`.
+/// One gate as declared: exactly one of `builtin` and `rego`; its schema is that of
+/// [`GateBody`].
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GateFields)]
 pub struct GateRequest {
     /// Unique within the environment; the built-in's name or the module's file stem when absent.
     #[schema(value_type = Option<schema::GateName>)]
@@ -44,6 +48,48 @@ pub struct GateRequest {
     #[schema(value_type = Option<schema::Enforcement>)]
     pub enforcement: Option<String>,
 }
+
+/// The schema of a declared gate: a built-in (with optional parameters) or a user module.
+pub struct GateBody;
+
+impl PartialSchema for GateBody {
+    fn schema() -> RefOr<Schema> {
+        let builtin =
+            members(&["builtin"], vec![("builtin", reference::<schema::GateName>()), ("rego", null().into())]);
+        let rego = members(
+            &["rego"],
+            vec![("rego", reference::<schema::ModulePath>()), ("builtin", null().into()), ("with", null().into())],
+        );
+        let exactly_one = AnyOfBuilder::new().item(builtin).item(rego);
+        with_rules(GateRequest::schema(), [exactly_one.into()], "A gate: exactly one of `builtin` and `rego`.").into()
+    }
+}
+
+impl ToSchema for GateBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "GateRequest".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        GateRequest::schemas(schemas);
+    }
+}
+
+/// The gates of each environment, by environment name.
+pub struct GatesByEnvironment;
+
+impl PartialSchema for GatesByEnvironment {
+    fn schema() -> RefOr<Schema> {
+        let gates = ArrayBuilder::new().items(reference::<GateBody>());
+        ObjectBuilder::new()
+            .additional_properties(Some(gates))
+            .property_names(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some(schema::NAME_PATTERN))))
+            .description(Some("Each environment's gates, by environment name; the whole gate policy."))
+            .into()
+    }
+}
+
+impl ToSchema for GatesByEnvironment {}
 
 /// A user's Rego module.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -91,6 +137,7 @@ pub fn gates_input(gates: BTreeMap<String, Vec<GateRequest>>, modules: Vec<Modul
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DryRunRequest {
+    #[schema(value_type = Vec<GateBody>)]
     pub gates: Vec<GateRequest>,
     #[serde(default)]
     pub modules: Vec<ModuleRequest>,
@@ -400,6 +447,7 @@ pub struct BuiltinParamResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = GatePolicyResponse)]
 pub struct PolicyResponse {
     /// The installed version; absent when no gate policy was ever installed.
     pub version: Option<PolicyVersionResponse>,
@@ -603,7 +651,7 @@ problems!(GetPolicyProblems, [&["forbidden"]]);
 /// The installed gate policy (each environment's gates and the modules by digest) and the
 /// built-in gate library.
 #[utoipa::path(get, path = "/policy", tag = "gates",
-    responses((status = 200, body = PolicyResponse), GetPolicyProblems))]
+    responses((status = 200, body = PolicyResponse, description = "The installed gate policy"), GetPolicyProblems))]
 pub async fn get_policy(
     State(state): State<AppState>,
     Auth(principal): Auth,
