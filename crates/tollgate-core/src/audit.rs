@@ -73,6 +73,9 @@ pub enum ObjectKind {
     RetentionPolicy,
     LegalHold,
     SigningKey,
+    JitGrant,
+    AuthzPolicy,
+    AuthzDecision,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -80,7 +83,8 @@ crate::keyword_enum!(ObjectKind {
     Environment => "environment", Lifecycle => "lifecycle", Release => "release",
     Deployment => "deployment", Artifact => "artifact", TrustedKey => "trusted_key",
     Evidence => "evidence", RetentionPolicy => "retention_policy", LegalHold => "legal_hold",
-    SigningKey => "signing_key",
+    SigningKey => "signing_key", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
+    AuthzDecision => "authz_decision",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -124,12 +128,21 @@ pub enum AuditAction {
     /// A key replaces the one that signed until now.
     #[serde(rename = "rotate")]
     Rotate,
+    /// User authorization policies are applied.
+    #[serde(rename = "apply")]
+    Apply,
+    /// A sensitive request was allowed.
+    #[serde(rename = "allow")]
+    Allow,
+    /// A sensitive request was denied.
+    #[serde(rename = "deny")]
+    Deny,
 }
 
 crate::keyword_enum!(AuditAction {
     Create => "create", Update => "update", Revoke => "revoke", Transition => "transition",
     Record => "record", Finish => "finish", Refuse => "refuse", Sign => "sign", Remove => "remove",
-    Enroll => "enroll", Rotate => "rotate",
+    Enroll => "enroll", Rotate => "rotate", Apply => "apply", Allow => "allow", Deny => "deny",
 });
 
 /// The actions that introduce a checkpoint signing key into the log: verification reads their

@@ -31,6 +31,8 @@ pub enum Entity {
     AuditHead,
     Checkpoint,
     SigningKey,
+    Grant,
+    AuthzPolicy,
 }
 
 crate::keyword_enum!(Entity {
@@ -41,7 +43,7 @@ crate::keyword_enum!(Entity {
     ArtifactTombstone => "artifact tombstone", TrustedKey => "trusted key", Signature => "signature",
     Evidence => "evidence", RetentionPolicy => "retention policy", LegalHold => "legal hold",
     Blob => "blob", AuditEntry => "audit entry", AuditHead => "audit head", Checkpoint => "checkpoint",
-    SigningKey => "signing key",
+    SigningKey => "signing key", Grant => "grant", AuthzPolicy => "authorization policy",
 });
 
 #[cfg(test)]
