@@ -179,9 +179,10 @@ pub enum UserCommand {
         name: String,
         #[arg(long)]
         display_name: Option<String>,
-        /// viewer, member or admin.
-        #[arg(long, default_value = "member")]
-        role: String,
+        /// viewer, auditor, developer, release_manager, approver, deployer or admin; `member`
+        /// stands for developer and deployer. Repeat it (or separate with commas) for several.
+        #[arg(long = "role", value_delimiter = ',', default_value = "member")]
+        roles: Vec<String>,
     },
 }
 

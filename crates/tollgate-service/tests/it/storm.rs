@@ -29,11 +29,11 @@ const ENTRIES_PER_CATALOG_WRITER: i64 = 2 * TEAMS_PER_WRITER as i64;
 async fn release_writer(app: Arc<TestApp>, version: String) -> Result<(), ServiceError> {
     let release = ReleaseRef::Version(version.parse().expect("a version"));
     for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
-        app.tollgate.transition_release(&app.admin, &release, action, None).await?;
+        app.tollgate.transition_release(&app.shipper().await, &release, action, None).await?;
     }
     for environment in ["dev", "staging"] {
         let succeeded = DeploymentInput { status: Some("succeeded".to_owned()), ..DeploymentInput::default() };
-        app.tollgate.record_deployment(&app.admin, &release, environment, succeeded).await?;
+        app.tollgate.record_deployment(&app.shipper().await, &release, environment, succeeded).await?;
     }
     Ok(())
 }
