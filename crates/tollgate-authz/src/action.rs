@@ -45,7 +45,8 @@ pub enum Audited {
     No,
     /// Denials are audited (attempts at something sensitive).
     Denials,
-    /// Every decision is audited, allowed or denied.
+    /// Every outcome is on record: a denial by its own entry, an allowed request by the audit
+    /// entry of the change it makes (with its reason, for overrides and grants).
     Always,
 }
 

@@ -47,7 +47,9 @@ impl Tollgate {
         let admin = User {
             name: UserName::parse(BOOTSTRAP_ADMIN).expect("the bootstrap name is valid"),
             display_name: "Administrator".to_owned(),
-            roles: BTreeSet::from([Role::Admin]),
+            // Also a deployer, so a new installation can deploy to prod at all; segregation of
+            // duties still keeps it from shipping what it authored.
+            roles: BTreeSet::from([Role::Admin, Role::Deployer]),
         };
         let now = self.now();
         tx.insert_user(&admin, now).await?;

@@ -122,9 +122,10 @@ impl Tollgate {
         resource: &Resource,
         decision: &Decision,
     ) -> ServiceResult<()> {
+        // An allowed request is on record through the change it makes (a request that changes
+        // nothing, such as bad input, leaves the log alone); a denied one through this entry.
         let audited = match action.info().audited {
-            Audited::Always => true,
-            Audited::Denials => !decision.allowed,
+            Audited::Always | Audited::Denials => !decision.allowed,
             Audited::No => false,
         };
         if !audited {

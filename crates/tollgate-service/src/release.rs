@@ -126,6 +126,12 @@ impl Tollgate {
             );
             return Err(ServiceError::Invalid(violations));
         }
+        {
+            // A transition the state does not allow is refused as such, before authorization:
+            // the state is no secret and the answer is more useful.
+            let mut read = self.store.read().await?;
+            get_in(&mut read, release).await?.transition(action, reason)?;
+        }
         self.authorize_release(principal, release_action(action), release).await?;
         if action == ReleaseAction::MarkReady {
             return self.mark_ready(principal, release).await;

@@ -203,7 +203,7 @@ fn version_response(version: tollgate_core::authz::PolicyVersion) -> PolicyVersi
 
 #[utoipa::path(get, path = "/authz/policies", tag = "authorization",
     responses((status = 200, body = PoliciesResponse)))]
-pub async fn list_policies(
+pub async fn list_authz_policies(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Json<PoliciesResponse>, ApiError> {
@@ -222,7 +222,7 @@ problems!(ApplyPoliciesProblems, [JSON_BODY, &["forbidden", "validation_failed"]
 /// versioned; the same files again change nothing.
 #[utoipa::path(post, path = "/authz/policies", tag = "authorization", request_body = PoliciesRequest,
     responses((status = 200, body = PoliciesResponse), ApplyPoliciesProblems))]
-pub async fn apply_policies(
+pub async fn apply_authz_policies(
     State(state): State<AppState>,
     Auth(principal): Auth,
     JsonBody(request): JsonBody<PoliciesRequest>,
@@ -300,7 +300,7 @@ problems!(
 /// Whether a request would be allowed, and which policies decide.
 #[utoipa::path(post, path = "/authz/check", tag = "authorization", request_body = CheckRequest,
     responses((status = 200, body = CheckResponse), CheckProblems))]
-pub async fn check(
+pub async fn check_authorization(
     State(state): State<AppState>,
     Auth(principal): Auth,
     JsonBody(request): JsonBody<CheckRequest>,

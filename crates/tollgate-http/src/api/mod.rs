@@ -115,8 +115,8 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(artifacts::release_hold))
         .routes(routes!(authz::list_grants, authz::create_grant))
         .routes(routes!(authz::revoke_grant))
-        .routes(routes!(authz::list_policies, authz::apply_policies))
-        .routes(routes!(authz::check))
+        .routes(routes!(authz::list_authz_policies, authz::apply_authz_policies))
+        .routes(routes!(authz::check_authorization))
         .routes(routes!(evidence::list, evidence::upload))
 }
 
