@@ -234,6 +234,30 @@ impl Authorizer {
         Decision { allowed, policies, grants, errors, summary }
     }
 
+    /// The request in Cedar's JSON forms, `(request, entities, policies)`: the request as
+    /// `{"principal", "action", "resource", "context"}`, its entities, and the text of every
+    /// policy in force. For running the same decision through another Cedar implementation.
+    pub fn cedar_json(&self, request: &Request) -> Result<(String, String, String), String> {
+        let mut entities = EntityBuilder::default();
+        let principal = entities.principal(request);
+        let resource = entities.resource(&request.resource);
+        let context = entities.context(request)?;
+        let action = uid("Action", request.action.name());
+        let context = context.to_json_value().map_err(|error| error.to_string())?;
+        let quoted = |uid: &EntityUid| format!("\"{}\"", uid.to_string().replace('\\', "\\\\").replace('"', "\\\""));
+        let request_json = format!(
+            "{{\"principal\":{},\"action\":{},\"resource\":{},\"context\":{}}}",
+            quoted(&principal),
+            quoted(&action),
+            quoted(&resource),
+            context
+        );
+        let entities = Entities::from_entities(entities.into_entities()?, Some(&self.schema))
+            .map_err(|error| error.to_string())?;
+        let entities_json = entities.to_json_value().map_err(|error| error.to_string())?.to_string();
+        Ok((request_json, entities_json, self.policies.to_string()))
+    }
+
     fn cedar_request(&self, request: &Request) -> Result<(CedarRequest, Entities), String> {
         let mut entities = EntityBuilder::default();
         let principal = entities.principal(request);

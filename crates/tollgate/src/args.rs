@@ -82,6 +82,9 @@ pub enum Command {
     /// Retention policies and legal holds.
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Authorization: why a request is allowed or denied, Cedar policies, just-in-time grants.
+    #[command(subcommand)]
+    Authz(AuthzCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -560,4 +563,61 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthzCommand {
+    /// Whether a request would be allowed, and which policies decide.
+    Check {
+        /// Whose request (default: yourself).
+        #[arg(long)]
+        principal: Option<String>,
+        /// An action of docs/authorization.md, e.g. deploy, release.mark_ready, team.edit.
+        #[arg(long)]
+        action: String,
+        /// The resource's name (a release's id or version); its type follows from the action.
+        #[arg(long)]
+        resource: Option<String>,
+        /// For deploy: the release to deploy.
+        #[arg(long)]
+        release: Option<String>,
+        /// For overrides: the reason that would be given.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Print every policy that decided and its reason.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Cedar policies of this installation.
+    #[command(subcommand)]
+    Policy(AuthzPolicyCommand),
+    /// Grant a user a role in an environment for a while (e.g. --for 4h), with a reason.
+    Grant {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long, alias = "env")]
+        environment: String,
+        /// How long: 90s, 30m, 4h (at most 24h).
+        #[arg(long = "for")]
+        duration: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Grants not yet expired.
+    Grants,
+    /// Revoke a grant before it expires.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthzPolicyCommand {
+    /// Replace the user policies with these files (validated against the schema first).
+    Apply {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// The policies in force, built-in and applied.
+    List,
 }

@@ -60,6 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Key(command) => commands::artifact::key(&context, command).await?,
         Command::Evidence(command) => commands::evidence::evidence(&context, command).await?,
         Command::Retention(command) => commands::artifact::retention(&context, command).await?,
+        Command::Authz(command) => return commands::authz::authz(&context, command).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tollgate", &mut std::io::stdout());
         }
