@@ -29,7 +29,7 @@ use crate::catalog::{not_found, parse_key};
 use crate::release::{get_in, ReleaseRef};
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
-pub use tollgate_authz::{Decision, PolicyInfo, PolicySource, MAX_POLICY_FILE_BYTES};
+pub use tollgate_authz::{Decision, PolicyInfo, PolicySource, Segregation, MAX_POLICY_FILE_BYTES};
 
 /// The names of every action, in the order of the docs.
 pub fn action_names() -> Vec<&'static str> {

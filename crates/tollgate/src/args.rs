@@ -127,6 +127,14 @@ pub struct ServeArgs {
     /// The largest evidence file accepted, in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub max_evidence_bytes: u64,
+    /// Let the author of a release mark it ready for prod and deploy it there (segregation of
+    /// duties forbids it by default).
+    #[arg(long, env = "TOLLGATE_SEGREGATION_AUTHOR_MAY_SHIP")]
+    pub segregation_author_may_ship: bool,
+    /// Count a team-mate of the author as the approver that completes a prod change (by
+    /// default one approver must come from outside the author's teams).
+    #[arg(long, env = "TOLLGATE_SEGREGATION_TEAM_APPROVALS")]
+    pub segregation_team_approvals: bool,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
