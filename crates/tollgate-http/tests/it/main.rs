@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod auth;
+mod authz;
 mod bad_input;
 mod contract;
 mod flow;
