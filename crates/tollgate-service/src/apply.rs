@@ -65,10 +65,15 @@ impl Tollgate {
         let plan = plan(input, &current)?;
         // What was authorized is what is written: a plan that changed meanwhile is refused.
         if plan != snapshot_plan {
-            return Err(ServiceError::Conflict {
-                entity: Entity::AuditHead,
-                key: "the configuration changed while it was being authorized; apply again".to_owned(),
-            });
+            let changed = plan.changes.iter().zip(&snapshot_plan.changes).find(|(now, then)| now != then);
+            let (entity, key) = match changed.map(|(now, _)| &now.desired) {
+                Some(Desired::Team(team)) => (Entity::Team, team.name.to_string()),
+                Some(Desired::Service(service)) => (Entity::Service, service.name.to_string()),
+                Some(Desired::Environment(environment)) => (Entity::Environment, environment.name.to_string()),
+                Some(Desired::Lifecycle(lifecycle)) => (Entity::Lifecycle, lifecycle.name().to_string()),
+                None => (Entity::Team, "the configuration".to_owned()),
+            };
+            return Err(ServiceError::Conflict { entity, key: format!("{key} (changed while it was authorized)") });
         }
         check(&plan)?;
         if plan.is_noop() {
