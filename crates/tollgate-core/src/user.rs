@@ -66,6 +66,9 @@ pub fn parse_roles(value: &str) -> Result<BTreeSet<Role>, Problem> {
 pub const ROLE_NAMES: &[&str] =
     &["viewer", "auditor", "developer", "release_manager", "approver", "deployer", "admin", "member"];
 
+/// The most role names a user input may give (there are eight, repeats allowed).
+pub const MAX_ROLE_NAMES: usize = 16;
+
 /// What `member` used to allow: developer and deployer.
 pub fn member_roles() -> BTreeSet<Role> {
     BTreeSet::from([Role::Developer, Role::Deployer])
@@ -88,6 +91,10 @@ impl UserInput {
         let display_name = self.display_name.unwrap_or_else(|| self.name.clone());
         violations.check("display_name", check_text(&display_name, MAX_DISPLAY_NAME_LEN, true));
         let mut roles = BTreeSet::new();
+        if self.roles.len() > MAX_ROLE_NAMES {
+            let reason = format!("at most {MAX_ROLE_NAMES} role names");
+            violations.push("roles", Problem::Invalid { reason });
+        }
         for (index, role) in self.roles.iter().enumerate() {
             if let Some(parsed) = violations.check(&format!("roles[{index}]"), parse_roles(role)) {
                 roles.extend(parsed);

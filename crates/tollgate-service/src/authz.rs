@@ -424,6 +424,12 @@ async fn resource_named(conn: &mut Conn, kind: ResourceType, name: Option<&str>)
     let required =
         || name.ok_or_else(|| invalid("resource", Problem::Invalid { reason: format!("a {kind} must be named") }));
     Ok(match kind {
+        ResourceType::System if name.is_some() => {
+            return Err(invalid(
+                "resource",
+                Problem::Invalid { reason: "the action is about the system: name no resource".into() },
+            ))
+        }
         ResourceType::System => Resource::System,
         ResourceType::Team => Resource::Team(parse_key(required()?, TeamName::parse)?),
         ResourceType::Service => {

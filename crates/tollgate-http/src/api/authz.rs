@@ -126,7 +126,7 @@ pub async fn revoke_grant(
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PolicyFileBody {
+pub struct AuthzPolicyFile {
     /// The file's name, for errors and the policies' origin.
     #[schema(value_type = schema::PolicyFileName)]
     pub name: String,
@@ -137,14 +137,14 @@ pub struct PolicyFileBody {
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PoliciesRequest {
+pub struct AuthzPoliciesRequest {
     /// The whole set of user policy files; it replaces the set in force (empty removes them).
     #[schema(max_items = 64)]
-    pub files: Vec<PolicyFileBody>,
+    pub files: Vec<AuthzPolicyFile>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PolicyResponse {
+pub struct AuthzPolicyResponse {
     pub id: String,
     /// `permit` or `forbid`.
     pub effect: String,
@@ -156,7 +156,7 @@ pub struct PolicyResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PolicyVersionResponse {
+pub struct AuthzPolicyVersionResponse {
     pub sequence: i64,
     /// SHA-256 (hex) of the canonical JSON of the files.
     pub sha256: String,
@@ -164,21 +164,21 @@ pub struct PolicyVersionResponse {
     pub applied_by: String,
     #[schema(value_type = schema::Timestamp)]
     pub applied_at: jiff::Timestamp,
-    pub files: Vec<PolicyFileBody>,
+    pub files: Vec<AuthzPolicyFile>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PoliciesResponse {
+pub struct AuthzPoliciesResponse {
     /// The version of the user policies in force; absent when none was ever applied.
-    pub version: Option<PolicyVersionResponse>,
+    pub version: Option<AuthzPolicyVersionResponse>,
     /// Every policy in force, built-in first.
-    pub policies: Vec<PolicyResponse>,
+    pub policies: Vec<AuthzPolicyResponse>,
     /// False when the files applied were in force already.
     pub changed: Option<bool>,
 }
 
-fn policy_response(policy: tollgate_service::authz::PolicyInfo) -> PolicyResponse {
-    PolicyResponse {
+fn policy_response(policy: tollgate_service::authz::PolicyInfo) -> AuthzPolicyResponse {
+    AuthzPolicyResponse {
         id: policy.id,
         effect: if policy.permit { "permit" } else { "forbid" }.to_owned(),
         reason: policy.reason,
@@ -191,24 +191,24 @@ fn policy_response(policy: tollgate_service::authz::PolicyInfo) -> PolicyRespons
     }
 }
 
-fn version_response(version: tollgate_core::authz::PolicyVersion) -> PolicyVersionResponse {
-    PolicyVersionResponse {
+fn version_response(version: tollgate_core::authz::PolicyVersion) -> AuthzPolicyVersionResponse {
+    AuthzPolicyVersionResponse {
         sequence: version.sequence,
         sha256: version.sha256,
         applied_by: version.applied_by.to_string(),
         applied_at: version.applied_at,
-        files: version.files.into_iter().map(|file| PolicyFileBody { name: file.name, text: file.text }).collect(),
+        files: version.files.into_iter().map(|file| AuthzPolicyFile { name: file.name, text: file.text }).collect(),
     }
 }
 
 #[utoipa::path(get, path = "/authz/policies", tag = "authorization",
-    responses((status = 200, body = PoliciesResponse)))]
+    responses((status = 200, body = AuthzPoliciesResponse)))]
 pub async fn list_authz_policies(
     State(state): State<AppState>,
     Auth(principal): Auth,
-) -> Result<Json<PoliciesResponse>, ApiError> {
+) -> Result<Json<AuthzPoliciesResponse>, ApiError> {
     let (version, policies) = state.tollgate.list_authz_policies(&principal).await?;
-    Ok(Json(PoliciesResponse {
+    Ok(Json(AuthzPoliciesResponse {
         version: version.map(version_response),
         policies: policies.into_iter().map(policy_response).collect(),
         changed: None,
@@ -220,16 +220,16 @@ problems!(ApplyPoliciesProblems, [JSON_BODY, &["forbidden", "validation_failed"]
 /// Replaces the user policies (`authz.policy.apply`, admins by default), after validating them
 /// against the schema: every problem is listed with its file, line and column. Audited and
 /// versioned; the same files again change nothing.
-#[utoipa::path(post, path = "/authz/policies", tag = "authorization", request_body = PoliciesRequest,
-    responses((status = 200, body = PoliciesResponse), ApplyPoliciesProblems))]
+#[utoipa::path(post, path = "/authz/policies", tag = "authorization", request_body = AuthzPoliciesRequest,
+    responses((status = 200, body = AuthzPoliciesResponse), ApplyPoliciesProblems))]
 pub async fn apply_authz_policies(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    JsonBody(request): JsonBody<PoliciesRequest>,
-) -> Result<Json<PoliciesResponse>, ApiError> {
+    JsonBody(request): JsonBody<AuthzPoliciesRequest>,
+) -> Result<Json<AuthzPoliciesResponse>, ApiError> {
     let files = request.files.into_iter().map(|file| PolicyFileRecord { name: file.name, text: file.text }).collect();
     let applied = state.tollgate.apply_authz_policies(&principal, files).await?;
-    Ok(Json(PoliciesResponse {
+    Ok(Json(AuthzPoliciesResponse {
         version: Some(version_response(applied.version)),
         policies: applied.policies.into_iter().map(policy_response).collect(),
         changed: Some(applied.changed),

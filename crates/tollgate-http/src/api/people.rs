@@ -14,6 +14,9 @@ use crate::error::ApiError;
 use crate::extract::{Auth, JsonBody, PathParam};
 use crate::AppState;
 
+/// The most entries of `roles` in a request, as the document states.
+const MAX_ROLES: usize = 8;
+
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserRequest {
@@ -135,6 +138,9 @@ pub async fn create_user(
     Auth(principal): Auth,
     JsonBody(request): JsonBody<UserRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
+    if request.roles.as_ref().is_some_and(|roles| roles.len() > MAX_ROLES) {
+        return Err(ApiError::validation("roles", format!("at most {MAX_ROLES} role names")));
+    }
     let roles = request.role.into_iter().chain(request.roles.unwrap_or_default()).collect();
     let input = UserInput { name: request.name, display_name: request.display_name, roles };
     let user = state.tollgate.create_user(&principal, input).await?;

@@ -3,7 +3,8 @@
 
 use anyhow::{bail, Context as _};
 use tollgate_http::api::authz::{
-    CheckRequest, CheckResponse, GrantRequest, GrantResponse, PoliciesRequest, PoliciesResponse, PolicyFileBody,
+    AuthzPoliciesRequest, AuthzPoliciesResponse, AuthzPolicyFile, CheckRequest, CheckResponse, GrantRequest,
+    GrantResponse,
 };
 
 use crate::args::{AuthzCommand, AuthzPolicyCommand, OutputFormat};
@@ -42,15 +43,15 @@ pub async fn authz(context: &Context, command: AuthzCommand) -> anyhow::Result<b
             let mut bodies = Vec::with_capacity(files.len());
             for path in &files {
                 let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                bodies.push(PolicyFileBody { name: path.display().to_string(), text });
+                bodies.push(AuthzPolicyFile { name: path.display().to_string(), text });
             }
-            let answer: Answer<PoliciesResponse> =
-                context.client.post("/authz/policies", &PoliciesRequest { files: bodies }).await?;
+            let answer: Answer<AuthzPoliciesResponse> =
+                context.client.post("/authz/policies", &AuthzPoliciesRequest { files: bodies }).await?;
             print(context.output, &answer);
             Ok(true)
         }
         AuthzCommand::Policy(AuthzPolicyCommand::List) => {
-            print(context.output, &context.client.get::<PoliciesResponse>("/authz/policies").await?);
+            print(context.output, &context.client.get::<AuthzPoliciesResponse>("/authz/policies").await?);
             Ok(true)
         }
         AuthzCommand::Grant { user, role, environment, duration, reason } => {
@@ -112,7 +113,7 @@ impl Tabular for GrantResponse {
     }
 }
 
-impl Tabular for PoliciesResponse {
+impl Tabular for AuthzPoliciesResponse {
     fn table(&self) -> String {
         let mut lines = Vec::new();
         match &self.version {
