@@ -5,7 +5,9 @@
 # debug `tollgate` binary, starts `tollgate serve` on a free loopback port with a fresh data
 # directory, seeds a small catalog so that many operations can succeed, and runs every
 # schemathesis check against every operation but the token routes (exercising those would revoke
-# the token the run uses) for a fixed time with a fixed seed. Per-operation expectations, each
+# the token the run uses) and applying authorization policies (a valid generated policy such as
+# `forbid (principal, action, resource);` would revoke the run's own credentials just as surely:
+# every later request would be a 403) for a fixed time with a fixed seed. Per-operation expectations, each
 # with its reason, are in .ci/schemathesis.toml. Any failure fails the script, and so does any
 # 5xx the server counted. Extra arguments go to `st run` (`--phases coverage`, say). With
 # TOLLGATE_DATABASE_URL naming an empty PostgreSQL database, the server runs on it instead of SQLite.
@@ -62,7 +64,8 @@ TOKEN="$(cat "$WORK/data/admin-token")"
 export TOLLGATE_SERVER="$BASE" TOLLGATE_TOKEN="$TOKEN"
 
 # The seed: the example catalog, a user, a trusted key, a signed artifact under a legal hold, two
-# releases (one ready and deployed to dev, one a draft), evidence and a retention policy.
+# releases (one authored by ana, marked ready by the admin and deployed to dev, one a draft),
+# evidence, a retention policy and a just-in-time grant.
 "$TOLLGATE" apply -f examples/tollgate.yaml >/dev/null
 "$TOLLGATE" user create ana --role member >/dev/null
 "$TOLLGATE" key generate --out "$WORK/ci" >/dev/null
@@ -72,7 +75,9 @@ echo "ledger 1.0.0" >"$WORK/ledger.tar"
 "$TOLLGATE" artifact push "$WORK/ledger.tar" --name ledger --version 1.0.0 --team payments \
   --tag audit-2026 --signature "$WORK/ledger.dsse.json" >/dev/null
 DIGEST="sha256:$(sha256sum "$WORK/ledger.tar" | cut -d' ' -f1)"
-"$TOLLGATE" release create --version 1.0.0 --artifact "ledger=ledger@1.0.0@$DIGEST" --include PAY-1="Faster refunds" >/dev/null
+ANA_TOKEN="$("$TOLLGATE" token create --user ana --output json | python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')"
+TOLLGATE_TOKEN="$ANA_TOKEN" "$TOLLGATE" release create --version 1.0.0 --artifact "ledger=ledger@1.0.0@$DIGEST" \
+  --include PAY-1="Faster refunds" >/dev/null
 "$TOLLGATE" release create --version 1.1.0 --artifact "ledger=ledger@1.0.0@$DIGEST" >/dev/null
 for step in plan freeze ready; do "$TOLLGATE" release "$step" 1.0.0 >/dev/null; done
 "$TOLLGATE" deployment record --release 1.0.0 --environment dev --status succeeded >/dev/null
@@ -80,6 +85,7 @@ printf '<testsuite name="ledger" tests="1"><testcase name="books balance"/></tes
 "$TOLLGATE" evidence upload "$WORK/junit.xml" --release 1.0.0 --service ledger --kind junit >/dev/null
 "$TOLLGATE" retention set name:ledger --keep-last 5 >/dev/null
 "$TOLLGATE" retention hold audit-2026 --reason "audit 2026" >/dev/null
+"$TOLLGATE" authz grant --user ana --role deployer --environment prod --for 4h --reason "on call" >/dev/null
 
 # The requests the server answered, in total and with a 5xx status, from its own metrics.
 answered() {
@@ -94,6 +100,7 @@ set +e
   --header "Authorization: Bearer $TOKEN" \
   --checks all \
   --exclude-path-regex '^/tokens' \
+  --exclude-operation-id apply_authz_policies \
   --seed "$SEED" \
   --max-time "$MAX_TIME" \
   --no-color \

@@ -155,6 +155,11 @@ pub enum AttestationError {
     /// The statement is not about the expected artifact; `found` lists its subjects.
     #[error("the attestation is not about {expected}; its subjects are {}", list(found))]
     SubjectMismatch { expected: String, found: Vec<String> },
+    /// The key is trusted only for artifacts built by one builder, and the signed provenance
+    /// names another builder (or none): the builder comes from what was signed, never from
+    /// what a push claimed.
+    #[error("key {key_id} is trusted only for builder {trusted:?}; the signed provenance names {}", found.as_deref().map_or_else(|| "no builder".to_owned(), |found| format!("builder {found:?}")))]
+    BuilderMismatch { key_id: String, trusted: String, found: Option<String> },
 }
 
 /// A PEM public key that could not be read.

@@ -76,6 +76,9 @@ pub enum ObjectKind {
     Policy,
     GateDecision,
     GateOverride,
+    JitGrant,
+    AuthzPolicy,
+    AuthzDecision,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -84,7 +87,8 @@ crate::keyword_enum!(ObjectKind {
     Deployment => "deployment", Artifact => "artifact", TrustedKey => "trusted_key",
     Evidence => "evidence", RetentionPolicy => "retention_policy", LegalHold => "legal_hold",
     SigningKey => "signing_key", Policy => "policy", GateDecision => "gate_decision",
-    GateOverride => "gate_override",
+    GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
+    AuthzDecision => "authz_decision",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -134,12 +138,22 @@ pub enum AuditAction {
     /// A refusal was overridden by an authorized person, with a reason.
     #[serde(rename = "override")]
     Override,
+    /// User authorization policies are applied.
+    #[serde(rename = "apply")]
+    Apply,
+    /// A sensitive request was allowed.
+    #[serde(rename = "allow")]
+    Allow,
+    /// A sensitive request was denied.
+    #[serde(rename = "deny")]
+    Deny,
 }
 
 crate::keyword_enum!(AuditAction {
     Create => "create", Update => "update", Revoke => "revoke", Transition => "transition",
     Record => "record", Finish => "finish", Refuse => "refuse", Sign => "sign", Remove => "remove",
     Enroll => "enroll", Rotate => "rotate", Evaluate => "evaluate", Override => "override",
+    Apply => "apply", Allow => "allow", Deny => "deny",
 });
 
 /// The actions that introduce a checkpoint signing key into the log: verification reads their

@@ -34,6 +34,8 @@ pub enum Entity {
     PolicyVersion,
     GateDecision,
     GateOverride,
+    Grant,
+    AuthzPolicy,
 }
 
 crate::keyword_enum!(Entity {
@@ -45,7 +47,7 @@ crate::keyword_enum!(Entity {
     Evidence => "evidence", RetentionPolicy => "retention policy", LegalHold => "legal hold",
     Blob => "blob", AuditEntry => "audit entry", AuditHead => "audit head", Checkpoint => "checkpoint",
     SigningKey => "signing key", PolicyVersion => "policy version", GateDecision => "gate decision",
-    GateOverride => "gate override",
+    GateOverride => "gate override", Grant => "grant", AuthzPolicy => "authorization policy",
 });
 
 #[cfg(test)]

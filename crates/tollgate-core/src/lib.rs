@@ -41,6 +41,7 @@ pub mod apply;
 pub mod artifact;
 pub mod attestation;
 pub mod audit;
+pub mod authz;
 pub mod deployment;
 pub mod digest;
 pub mod entity;

@@ -32,7 +32,7 @@ fn json(value: &impl serde::Serialize) -> String {
 
 #[test]
 fn catalog_records() {
-    let user = UserInput { name: "ana".into(), display_name: Some("Ana".into()), role: Some("auditor".into()) };
+    let user = UserInput { name: "ana".into(), display_name: Some("Ana".into()), roles: vec!["auditor".into()] };
     insta::assert_snapshot!("user", json(&user.parse().expect("valid")));
     let team = TeamInput {
         name: "payments".into(),

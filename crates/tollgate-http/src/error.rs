@@ -22,7 +22,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("payload_too_large", 413, "The body is over the size limit."),
     ("upload_interrupted", 400, "The request body stopped before its end; nothing was recorded."),
     ("unauthenticated", 401, "No bearer token, or a malformed, unknown, revoked or expired one."),
-    ("forbidden", 403, "The token's user may not do this."),
+    ("forbidden", 403, "The token's user may not do this; `detail` names the policies that denied it and why."),
     ("route_not_found", 404, "No such endpoint."),
     ("user_not_found", 404, "No user has that name."),
     ("team_not_found", 404, "No team has that name."),
@@ -37,6 +37,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("blob_not_found", 404, "The artifact's content is missing from the blob store."),
     ("legal_hold_not_found", 404, "No legal hold is on that tag."),
     ("signing_key_not_found", 404, "No audit signing key has that id."),
+    ("grant_not_found", 404, "No just-in-time grant has that id."),
     ("not_found", 404, "The object does not exist."),
     ("method_not_allowed", 405, "The endpoint does not accept this method."),
     ("conflict", 409, "The object exists already, or changed since it was read."),
@@ -208,6 +209,7 @@ fn not_found_code(entity: Entity) -> &'static str {
         Entity::Blob => "blob_not_found",
         Entity::LegalHold => "legal_hold_not_found",
         Entity::SigningKey => "signing_key_not_found",
+        Entity::Grant => "grant_not_found",
         _ => "not_found",
     }
 }

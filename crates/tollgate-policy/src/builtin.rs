@@ -459,15 +459,15 @@ mod tests {
             serde_json::json!({"min_line_rate": 0.9, "critical_paths": [{"path": "src/pay/", "min_line_rate": 0.95}]});
         insta::assert_json_snapshot!(check_params("cov", info, &params).expect("valid"), @r#"
         {
+          "min_line_rate": 0.9,
+          "min_branch_rate": null,
           "critical_paths": [
             {
-              "min_branch_rate": null,
+              "path": "src/pay/",
               "min_line_rate": 0.95,
-              "path": "src/pay/"
+              "min_branch_rate": null
             }
-          ],
-          "min_branch_rate": null,
-          "min_line_rate": 0.9
+          ]
         }
         "#);
     }

@@ -2,14 +2,19 @@
 //! transaction. Unchanged objects are not written and get no audit entry.
 
 use std::collections::BTreeSet;
-use tollgate_core::apply::{plan, ApplyInput, CurrentState, Desired, Plan, PlanOp};
+
+use tollgate_authz::{Action, Context, Resource};
+use tollgate_core::apply::{plan, ApplyInput, CurrentState, Desired, Plan, PlanOp, PlannedChange};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::environment::Tier;
+use tollgate_core::Entity;
 
 use tollgate_core::name::{EnvironmentName, LifecycleName, ServiceName, TeamName, UserName};
 use tollgate_store::{Conn, StoreError, StoreTx};
 
 use crate::audit::Change;
-use crate::{Principal, ServiceResult, Tollgate};
+use crate::authz::{environment_resource, service_resource};
+use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
 /// Whether to write the plan or only show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +26,12 @@ pub enum ApplyMode {
 impl Tollgate {
     /// Plans `input` and, in `Apply` mode, writes every create and update with its audit entry.
     /// All or nothing: an error leaves the store as it was.
+    /// Every object created or changed is authorized by its own action (team.edit,
+    /// environment.tier, ...) besides `apply`.
     pub async fn apply(&self, principal: &Principal, input: ApplyInput, mode: ApplyMode) -> ServiceResult<Plan> {
+        if mode == ApplyMode::Apply {
+            self.authorize(principal, Action::Apply, Resource::System, Context::default()).await?;
+        }
         self.apply_checked(principal, input, mode, |_| Ok(())).await
     }
 
@@ -34,19 +44,39 @@ impl Tollgate {
         mode: ApplyMode,
         check: impl FnOnce(&Plan) -> ServiceResult<()>,
     ) -> ServiceResult<Plan> {
-        if mode == ApplyMode::DryRun {
-            // A plan only reads: a snapshot, never the writer.
+        // A plan only reads: a snapshot, never the writer.
+        let (snapshot_plan, snapshot_state) = {
             let mut read = self.store.read().await?;
             let current = current_state(&mut read, &input).await?;
-            let plan = plan(input, &current)?;
-            check(&plan)?;
-            self.compile_planned_policy(&plan)?;
-            return Ok(plan);
+            (plan(input.clone(), &current)?, current)
+        };
+        if mode == ApplyMode::DryRun {
+            self.authorize_read(principal).await?;
+            check(&snapshot_plan)?;
+            self.compile_planned_policy(&snapshot_plan)?;
+            return Ok(snapshot_plan);
         }
-        principal.require_write()?;
+        for change in &snapshot_plan.changes {
+            for (action, resource, context) in change_actions(change, &snapshot_state, &snapshot_plan) {
+                self.authorize(principal, action, resource, context).await?;
+            }
+        }
         let mut tx = self.store.begin().await?;
         let current = current_state(&mut tx, &input).await?;
         let plan = plan(input, &current)?;
+        // What was authorized is what is written: a plan that changed meanwhile is refused.
+        if plan != snapshot_plan {
+            let changed = plan.changes.iter().zip(&snapshot_plan.changes).find(|(now, then)| now != then);
+            let (entity, key) = match changed.map(|(now, _)| &now.desired) {
+                Some(Desired::Team(team)) => (Entity::Team, team.name.to_string()),
+                Some(Desired::Service(service)) => (Entity::Service, service.name.to_string()),
+                Some(Desired::Environment(environment)) => (Entity::Environment, environment.name.to_string()),
+                Some(Desired::Lifecycle(lifecycle)) => (Entity::Lifecycle, lifecycle.name().to_string()),
+                Some(Desired::GatePolicy(_)) => (Entity::PolicyVersion, "the gate policy".to_owned()),
+                None => (Entity::Team, "the configuration".to_owned()),
+            };
+            return Err(ServiceError::Conflict { entity, key: format!("{key} (changed while it was authorized)") });
+        }
         check(&plan)?;
         self.compile_planned_policy(&plan)?;
         if plan.is_noop() {
@@ -138,6 +168,65 @@ impl Tollgate {
                 self.record_for(tx, principal, Change { action, object, before, after: Some(&service), reason: None })
                     .await
             }
+        }
+    }
+}
+
+/// The actions that authorize one planned change, each with its resource as it is now.
+fn change_actions(change: &PlannedChange, current: &CurrentState, plan: &Plan) -> Vec<(Action, Resource, Context)> {
+    let none = Context::default;
+    let creating = match &change.op {
+        PlanOp::Unchanged => return Vec::new(),
+        PlanOp::Create => true,
+        PlanOp::Update { .. } => false,
+    };
+    match &change.desired {
+        Desired::GatePolicy(_) => vec![(Action::PolicyApply, Resource::System, none())],
+        Desired::Team(team) => {
+            let action = if creating { Action::TeamCreate } else { Action::TeamEdit };
+            vec![(action, Resource::Team(team.name.clone()), none())]
+        }
+        Desired::Service(service) => {
+            if creating {
+                return vec![(Action::ServiceCreate, service_resource(service), none())];
+            }
+            let mut actions = Vec::new();
+            let before = current.services.iter().find(|s| s.name == service.name);
+            if let Some(before) = before {
+                actions.push((Action::ServiceEdit, service_resource(before), none()));
+            }
+            // Handing a service to another team needs the right to edit it there too.
+            if before.is_none_or(|before| before.owner != service.owner) {
+                actions.push((Action::ServiceEdit, service_resource(service), none()));
+            }
+            actions
+        }
+        Desired::Environment(environment) => {
+            if creating {
+                return vec![(Action::EnvironmentCreate, environment_resource(environment), none())];
+            }
+            let before = current.environments.iter().find(|e| e.name == environment.name).unwrap_or(environment);
+            let mut actions = Vec::new();
+            if before.tier != environment.tier {
+                let context = Context { new_tier: Some(environment.tier), ..Context::default() };
+                actions.push((Action::EnvironmentTier, environment_resource(before), context));
+            }
+            if before.region != environment.region {
+                actions.push((Action::EnvironmentEdit, environment_resource(before), none()));
+            }
+            actions
+        }
+        Desired::Lifecycle(lifecycle) => {
+            let tier_of = |name: &tollgate_core::name::EnvironmentName| {
+                let planned = plan.changes.iter().find_map(|change| match &change.desired {
+                    Desired::Environment(environment) if &environment.name == name => Some(environment.tier),
+                    _ => None,
+                });
+                planned.or_else(|| current.environments.iter().find(|e| &e.name == name).map(|e| e.tier))
+            };
+            let reaches_prod = lifecycle.environments().iter().any(|name| tier_of(name) == Some(Tier::Prod));
+            let action = if creating { Action::LifecycleCreate } else { Action::LifecycleEdit };
+            vec![(action, Resource::Lifecycle { name: lifecycle.name().to_string(), reaches_prod }, none())]
         }
     }
 }

@@ -7,11 +7,12 @@
 //! or was removed. A refused push leaves no blob behind.
 
 use tokio::io::AsyncRead;
+use tollgate_authz::{Action, Context, Resource};
 use tollgate_core::artifact::{
     decide_push, Artifact, ArtifactId, ArtifactInput, ArtifactName, ArtifactVersion, PushAttempt, PushOutcome,
     Recorded, SignatureAttached, SignatureRecord, TrustedKeyId, TrustedKeyRecord,
 };
-use tollgate_core::attestation::{parse_public_key_pem, verify, Envelope, Subject, TrustedKey, VerifiedAttestation};
+use tollgate_core::attestation::{parse_public_key_pem, Envelope, VerifiedAttestation};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_core::environment::Tier;
@@ -23,7 +24,7 @@ use tollgate_store::{Conn, NewTrustedKey};
 use crate::audit::Change;
 use crate::catalog::not_found;
 use crate::hooks::HookPoint;
-use crate::readiness::keys_for;
+use crate::readiness::verify_for;
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
 /// The digest a push announces for its content, which the content must have before anything
@@ -76,8 +77,8 @@ impl Tollgate {
         announced: AnnouncedDigest,
         content: &mut (impl AsyncRead + Unpin),
     ) -> ServiceResult<Pushed> {
-        principal.require_write()?;
         let new = input.parse()?;
+        self.authorize(principal, Action::ArtifactPush, Resource::Team(new.team.clone()), Context::default()).await?;
         let team = self.store.read().await?.find_team(&new.team).await?;
         let team = team
             .ok_or_else(|| invalid("team", Problem::UnknownReference { kind: "team", name: new.team.to_string() }))?;
@@ -157,19 +158,22 @@ impl Tollgate {
         Ok((artifact, content))
     }
 
-    pub async fn get_artifact(&self, _principal: &Principal, id: ArtifactId) -> ServiceResult<Artifact> {
+    pub async fn get_artifact(&self, principal: &Principal, id: ArtifactId) -> ServiceResult<Artifact> {
+        self.authorize_read(principal).await?;
         let found = self.store.read().await?.find_artifact_by_id(id).await?;
         found.ok_or_else(|| not_found(Entity::Artifact, id))
     }
 
-    pub async fn find_artifact(&self, _principal: &Principal, name: &str, version: &str) -> ServiceResult<Artifact> {
+    pub async fn find_artifact(&self, principal: &Principal, name: &str, version: &str) -> ServiceResult<Artifact> {
+        self.authorize_read(principal).await?;
         let name = ArtifactName::parse(name).map_err(|p| invalid("name", p))?;
         let version = ArtifactVersion::parse(version).map_err(|p| invalid("version", p))?;
         let found = self.store.read().await?.find_artifact(&name, &version).await?;
         found.ok_or_else(|| not_found(Entity::Artifact, format!("{name}@{version}")))
     }
 
-    pub async fn list_artifacts(&self, _principal: &Principal, name: Option<&str>) -> ServiceResult<Vec<Artifact>> {
+    pub async fn list_artifacts(&self, principal: &Principal, name: Option<&str>) -> ServiceResult<Vec<Artifact>> {
+        self.authorize_read(principal).await?;
         let name = name.map(|n| ArtifactName::parse(n).map_err(|p| invalid("name", p))).transpose()?;
         Ok(self.store.read().await?.list_artifacts(name.as_ref()).await?)
     }
@@ -183,7 +187,7 @@ impl Tollgate {
         builder: Option<&str>,
         public_key_pem: &str,
     ) -> ServiceResult<TrustedKeyRecord> {
-        principal.require_admin()?;
+        self.authorize(principal, Action::KeyTrust, Resource::System, Context::default()).await?;
         let mut violations = Violations::new();
         violations.check("name", tollgate_core::name::check_text(name, 100, true));
         let team = team.and_then(|team| violations.check("team", TeamName::parse(team)));
@@ -218,13 +222,14 @@ impl Tollgate {
         Ok(record)
     }
 
-    pub async fn list_keys(&self, _principal: &Principal) -> ServiceResult<Vec<TrustedKeyRecord>> {
+    pub async fn list_keys(&self, principal: &Principal) -> ServiceResult<Vec<TrustedKeyRecord>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_trusted_keys().await?)
     }
 
     /// Revokes a trusted key: from now on its signatures are refused, on upload and before deploys.
     pub async fn revoke_key(&self, principal: &Principal, id: TrustedKeyId) -> ServiceResult<TrustedKeyRecord> {
-        principal.require_admin()?;
+        self.authorize(principal, Action::KeyRevoke, Resource::System, Context::default()).await?;
         let mut tx = self.store.begin().await?;
         let before = find_key(&mut tx, id).await?;
         tx.revoke_trusted_key(id, self.now()).await.map_err(|error| match error {
@@ -250,12 +255,16 @@ impl Tollgate {
         id: ArtifactId,
         envelope_json: &str,
     ) -> ServiceResult<VerifiedAttestation> {
-        principal.require_write()?;
+        let team = {
+            let mut read = self.store.read().await?;
+            read.find_artifact_by_id(id).await?.ok_or_else(|| not_found(Entity::Artifact, id))?.team
+        };
+        self.authorize(principal, Action::ArtifactSign, Resource::Team(team), Context::default()).await?;
         let envelope = Envelope::from_json(envelope_json)?;
         let mut tx = self.store.begin().await?;
         let artifact = tx.find_artifact_by_id(id).await?.ok_or_else(|| not_found(Entity::Artifact, id))?;
-        let keys = trusted_keys_for(&mut tx, &artifact).await?;
-        let verified = verify(&envelope, &keys, &subject(&artifact), self.now())?;
+        let registered = tx.list_trusted_keys().await?;
+        let verified = verify_for(&envelope, &registered, &artifact, Some(&artifact.team), self.now())?;
         tx.insert_signature(id, &verified.key_id, &envelope.to_json(), &principal.user.name, self.now()).await?;
         let object = ObjectRef::new(ObjectKind::Artifact, format!("{}@{}", artifact.name, artifact.version));
         let after = SignatureAttached {
@@ -274,14 +283,16 @@ impl Tollgate {
         let artifact = self.get_artifact(principal, id).await?;
         let content_problem = self.blobs.verify(&artifact.digest).await.err().map(|error| error.to_string());
         let mut read = self.store.read().await?;
-        let keys = trusted_keys_for(&mut read, &artifact).await?;
+        let registered = read.list_trusted_keys().await?;
         let signatures = read
             .list_signatures(id)
             .await?
             .into_iter()
             .map(|record| {
                 let outcome = Envelope::from_json(&record.envelope)
-                    .and_then(|envelope| verify(&envelope, &keys, &subject(&artifact), self.now()))
+                    .and_then(|envelope| {
+                        verify_for(&envelope, &registered, &artifact, Some(&artifact.team), self.now())
+                    })
                     .map_err(|error| error.to_string());
                 (record, outcome)
             })
@@ -306,15 +317,6 @@ impl Tollgate {
         }
         Ok(false)
     }
-}
-
-pub(crate) fn subject(artifact: &Artifact) -> Subject {
-    Subject { name: artifact.name.to_string(), digest: artifact.digest }
-}
-
-/// The keys whose signatures count for `artifact`.
-async fn trusted_keys_for(conn: &mut Conn, artifact: &Artifact) -> ServiceResult<Vec<TrustedKey>> {
-    Ok(keys_for(&conn.list_trusted_keys().await?, artifact))
 }
 
 async fn find_key(conn: &mut Conn, id: TrustedKeyId) -> ServiceResult<TrustedKeyRecord> {

@@ -131,7 +131,8 @@ impl Tollgate {
     }
 
     /// The latest signed checkpoint: what an auditor keeps as a witness.
-    pub async fn latest_checkpoint(&self, _principal: &Principal) -> ServiceResult<Option<Checkpoint>> {
+    pub async fn latest_checkpoint(&self, principal: &Principal) -> ServiceResult<Option<Checkpoint>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.latest_checkpoint().await?)
     }
 
@@ -139,7 +140,13 @@ impl Tollgate {
     /// allowing at most a checkpoint interval of unsigned entries. Admins and auditors only;
     /// one whole-log scan at a time.
     pub async fn verify_audit(&self, principal: &Principal) -> ServiceResult<VerifyReport> {
-        principal.require_audit()?;
+        self.authorize(
+            principal,
+            tollgate_authz::Action::AuditVerify,
+            tollgate_authz::Resource::System,
+            tollgate_authz::Context::default(),
+        )
+        .await?;
         let _permit = Limits::try_acquire(&self.limits.audit_scans, Busy::AuditScan)?;
         let verification =
             AuditVerification { max_unsigned_tail: self.settings.checkpoint_interval, ..AuditVerification::default() };
@@ -147,7 +154,8 @@ impl Tollgate {
     }
 
     /// Up to `limit` entries after position `after`.
-    pub async fn list_audit(&self, _principal: &Principal, after: u64, limit: i64) -> ServiceResult<Vec<StoredEntry>> {
+    pub async fn list_audit(&self, principal: &Principal, after: u64, limit: i64) -> ServiceResult<Vec<StoredEntry>> {
+        self.authorize_read(principal).await?;
         let mut read = self.store.read().await?;
         Ok(read.list_audit_entries(after, limit.clamp(1, 1000)).await?)
     }
@@ -156,7 +164,13 @@ impl Tollgate {
     /// entry, and returns the checkpoints up to it. Admins and auditors only; one whole-log
     /// scan at a time, for as long as the export holds its permit.
     pub async fn start_audit_export(&self, principal: &Principal) -> ServiceResult<AuditExport> {
-        principal.require_audit()?;
+        self.authorize(
+            principal,
+            tollgate_authz::Action::AuditExport,
+            tollgate_authz::Resource::System,
+            tollgate_authz::Context::default(),
+        )
+        .await?;
         let permit = Limits::try_acquire(&self.limits.audit_scans, Busy::AuditScan)?;
         self.checkpoint_now().await?;
         let mut read = self.store.read().await?;

@@ -4,6 +4,8 @@
 //! stored only as their SHA-256.
 
 use rand::RngCore;
+use std::collections::BTreeSet;
+use tollgate_authz::{Action, Context, Resource};
 use tollgate_core::audit::{Actor, AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::name::UserName;
 use tollgate_core::token::{child_expiry, ApiToken, TokenId, TokenRejection, TokenSecret};
@@ -45,7 +47,9 @@ impl Tollgate {
         let admin = User {
             name: UserName::parse(BOOTSTRAP_ADMIN).expect("the bootstrap name is valid"),
             display_name: "Administrator".to_owned(),
-            role: Role::Admin,
+            // Also a deployer, so a new installation can deploy to prod at all; segregation of
+            // duties still keeps it from shipping what it authored.
+            roles: BTreeSet::from([Role::Admin, Role::Deployer]),
         };
         let now = self.now();
         tx.insert_user(&admin, now).await?;
@@ -84,7 +88,7 @@ impl Tollgate {
     }
 
     pub async fn create_user(&self, principal: &Principal, input: UserInput) -> ServiceResult<User> {
-        principal.require_admin()?;
+        self.authorize(principal, Action::UserCreate, Resource::System, Context::default()).await?;
         let user = input.parse()?;
         let mut tx = self.store.begin().await?;
         tx.insert_user(&user, self.now()).await?;
@@ -95,7 +99,8 @@ impl Tollgate {
         Ok(user)
     }
 
-    pub async fn list_users(&self, _principal: &Principal) -> ServiceResult<Vec<User>> {
+    pub async fn list_users(&self, principal: &Principal) -> ServiceResult<Vec<User>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_users().await?)
     }
 
@@ -116,9 +121,8 @@ impl Tollgate {
             violations.push("expires_at", Problem::Invalid { reason: "lies in the past".to_owned() });
         }
         let user = violations.into_result(user)?.expect("a valid user name when there are no violations");
-        if user != principal.user.name {
-            principal.require_admin()?;
-        }
+        let context = Context { subject: Some(user.clone()), ..Context::default() };
+        self.authorize(principal, Action::TokenCreate, Resource::System, context).await?;
         let expires_at = match &principal.token {
             Some(parent) => child_expiry(parent, expires_at)?,
             None => expires_at,
@@ -175,19 +179,31 @@ impl Tollgate {
 
     /// Tokens: all of them for an admin, your own otherwise.
     pub async fn list_tokens(&self, principal: &Principal) -> ServiceResult<Vec<ApiToken>> {
-        let user = (principal.user.role != Role::Admin).then_some(&principal.user.name);
-        Ok(self.store.read().await?.list_tokens(user).await?)
+        let mut read = self.store.read().await?;
+        let all = self
+            .decide_in(&mut read, principal, Action::TokenListAll, Resource::System, Context::default())
+            .await?
+            .allowed;
+        let user = (!all).then_some(&principal.user.name);
+        Ok(read.list_tokens(user).await?)
     }
 
     /// Revokes a token (your own, or anyone's if you are an admin) and every token created
     /// with it, each with its own audit entry. Returns the token asked for.
     pub async fn revoke_token(&self, principal: &Principal, id: TokenId) -> ServiceResult<ApiToken> {
+        let owner = {
+            let mut read = self.store.read().await?;
+            let token = read
+                .find_token(id)
+                .await?
+                .ok_or(ServiceError::NotFound { entity: Entity::Token, key: id.to_string() })?;
+            token.user
+        };
+        let context = Context { subject: Some(owner), ..Context::default() };
+        self.authorize(principal, Action::TokenRevoke, Resource::System, context).await?;
         let mut tx = self.store.begin().await?;
         let token =
             tx.find_token(id).await?.ok_or(ServiceError::NotFound { entity: Entity::Token, key: id.to_string() })?;
-        if token.user != principal.user.name {
-            principal.require_admin()?;
-        }
         if token.revoked_at.is_some() {
             return Err(ServiceError::Conflict { entity: Entity::Token, key: format!("{id} (already revoked)") });
         }

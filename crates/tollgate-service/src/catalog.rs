@@ -90,7 +90,6 @@ impl Tollgate {
         name: &str,
         upsert: Upsert,
     ) -> ServiceResult<()> {
-        principal.require_write()?;
         let expect = |plan: &tollgate_core::apply::Plan| {
             let creates = plan.changes.iter().any(|change| change.op == PlanOp::Create);
             match (upsert, creates) {
@@ -103,43 +102,51 @@ impl Tollgate {
         Ok(())
     }
 
-    pub async fn get_team(&self, _principal: &Principal, name: &str) -> ServiceResult<Team> {
+    pub async fn get_team(&self, principal: &Principal, name: &str) -> ServiceResult<Team> {
+        self.authorize_read(principal).await?;
         let name = parse_key(name, TeamName::parse)?;
         let found = self.store.read().await?.find_team(&name).await?;
         found.ok_or_else(|| not_found(Entity::Team, name))
     }
 
-    pub async fn list_teams(&self, _principal: &Principal) -> ServiceResult<Vec<Team>> {
+    pub async fn list_teams(&self, principal: &Principal) -> ServiceResult<Vec<Team>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_teams().await?)
     }
 
-    pub async fn get_service(&self, _principal: &Principal, name: &str) -> ServiceResult<Service> {
+    pub async fn get_service(&self, principal: &Principal, name: &str) -> ServiceResult<Service> {
+        self.authorize_read(principal).await?;
         let name = parse_key(name, ServiceName::parse)?;
         let found = self.store.read().await?.find_service(&name).await?;
         found.ok_or_else(|| not_found(Entity::Service, name))
     }
 
-    pub async fn list_services(&self, _principal: &Principal) -> ServiceResult<Vec<Service>> {
+    pub async fn list_services(&self, principal: &Principal) -> ServiceResult<Vec<Service>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_services().await?)
     }
 
-    pub async fn get_environment(&self, _principal: &Principal, name: &str) -> ServiceResult<Environment> {
+    pub async fn get_environment(&self, principal: &Principal, name: &str) -> ServiceResult<Environment> {
+        self.authorize_read(principal).await?;
         let name = parse_key(name, EnvironmentName::parse)?;
         let found = self.store.read().await?.find_environment(&name).await?;
         found.ok_or_else(|| not_found(Entity::Environment, name))
     }
 
-    pub async fn list_environments(&self, _principal: &Principal) -> ServiceResult<Vec<Environment>> {
+    pub async fn list_environments(&self, principal: &Principal) -> ServiceResult<Vec<Environment>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_environments().await?)
     }
 
-    pub async fn get_lifecycle(&self, _principal: &Principal, name: &str) -> ServiceResult<Lifecycle> {
+    pub async fn get_lifecycle(&self, principal: &Principal, name: &str) -> ServiceResult<Lifecycle> {
+        self.authorize_read(principal).await?;
         let name = parse_key(name, LifecycleName::parse)?;
         let found = self.store.read().await?.find_lifecycle(&name).await?;
         found.ok_or_else(|| not_found(Entity::Lifecycle, name))
     }
 
-    pub async fn list_lifecycles(&self, _principal: &Principal) -> ServiceResult<Vec<Lifecycle>> {
+    pub async fn list_lifecycles(&self, principal: &Principal) -> ServiceResult<Vec<Lifecycle>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_lifecycles().await?)
     }
 }

@@ -4,6 +4,7 @@
 //! digest, and moves the release: the first deployment starts it (ready → deploying), success in
 //! the last environment of its lifecycle completes it (deploying → deployed).
 
+use tollgate_authz::{Action, Context};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::deployment::{
     check_promotion, running_at, Deployment, DeploymentId, DeploymentInput, DeploymentStatus, RunningService,
@@ -19,6 +20,7 @@ use tollgate_store::tx::NewDeployment;
 use tollgate_store::StoreTx;
 
 use crate::audit::Change;
+use crate::authz::environment_resource;
 use crate::catalog::{not_found, parse_key};
 use crate::readiness::Binding;
 use crate::release::{get_in, ReleaseRef};
@@ -40,9 +42,9 @@ impl Tollgate {
         environment: &str,
         input: DeploymentInput,
     ) -> ServiceResult<Deployment> {
-        principal.require_write()?;
         let environment = parse_key(environment, EnvironmentName::parse)?;
         let times = input.parse(self.now())?;
+        let authorized_tier = self.authorize_deployment(principal, Action::Deploy, release, &environment).await?;
         let (checked, require_signatures, snapshot) = {
             let mut read = self.store.read().await?;
             let candidate = get_in(&mut read, release).await?;
@@ -62,6 +64,13 @@ impl Tollgate {
         let mut tx = self.hash_then_begin(&snapshot).await?;
         let target =
             tx.find_environment(&environment).await?.ok_or_else(|| not_found(Entity::Environment, &environment))?;
+        // Authorization judged the tier it read; a tier changed since is refused, not slipped through.
+        if target.tier != authorized_tier {
+            return Err(ServiceError::Conflict {
+                entity: Entity::Environment,
+                key: format!("{environment} (its tier changed while the deployment was checked)"),
+            });
+        }
         // Signatures are judged from records, so a tier that became prod meanwhile is judged here.
         let require_signatures = require_signatures || target.tier == Tier::Prod;
         let mut current = self.recheck_in(&mut tx, &checked, Binding::ManifestDigest, require_signatures).await?;
@@ -101,7 +110,12 @@ impl Tollgate {
         id: DeploymentId,
         status: DeploymentStatus,
     ) -> ServiceResult<Deployment> {
-        principal.require_write()?;
+        let (release, environment) = {
+            let mut read = self.store.read().await?;
+            let deployment = read.find_deployment(id).await?.ok_or_else(|| not_found(Entity::Deployment, id))?;
+            (ReleaseRef::Id(deployment.release), deployment.environment)
+        };
+        self.authorize_deployment(principal, Action::DeploymentFinish, &release, &environment).await?;
         let mut tx = self.store.begin().await?;
         let before = tx.find_deployment(id).await?.ok_or_else(|| not_found(Entity::Deployment, id))?;
         let after = before.finish(status, self.now())?;
@@ -115,6 +129,26 @@ impl Tollgate {
         self.complete_if_last(&mut tx, principal, &release, &lifecycle, &after).await?;
         tx.commit().await?;
         Ok(after)
+    }
+
+    /// Authorizes `action` about `release` in `environment`; returns the tier it judged.
+    async fn authorize_deployment(
+        &self,
+        principal: &Principal,
+        action: Action,
+        release: &ReleaseRef,
+        environment: &EnvironmentName,
+    ) -> ServiceResult<Tier> {
+        let (resource, context, tier) = {
+            let mut read = self.store.read().await?;
+            let candidate = get_in(&mut read, release).await?;
+            let target =
+                read.find_environment(environment).await?.ok_or_else(|| not_found(Entity::Environment, environment))?;
+            let facts = self.release_facts(&mut read, &candidate).await?;
+            (environment_resource(&target), Context { release: Some(facts), ..Context::default() }, target.tier)
+        };
+        self.authorize(principal, action, resource, context).await?;
+        Ok(tier)
     }
 
     async fn complete_if_last(
@@ -134,7 +168,8 @@ impl Tollgate {
         Ok(())
     }
 
-    pub async fn get_deployment(&self, _principal: &Principal, id: DeploymentId) -> ServiceResult<Deployment> {
+    pub async fn get_deployment(&self, principal: &Principal, id: DeploymentId) -> ServiceResult<Deployment> {
+        self.authorize_read(principal).await?;
         let found = self.store.read().await?.find_deployment(id).await?;
         found.ok_or_else(|| not_found(Entity::Deployment, id))
     }
@@ -143,11 +178,12 @@ impl Tollgate {
     /// an environment.
     pub async fn list_deployments(
         &self,
-        _principal: &Principal,
+        principal: &Principal,
         environment: Option<&str>,
         release: Option<&ReleaseRef>,
         page: Page,
     ) -> ServiceResult<Vec<Deployment>> {
+        self.authorize_read(principal).await?;
         let environment = environment.map(|name| parse_key(name, EnvironmentName::parse)).transpose()?;
         let mut read = self.store.read().await?;
         let release = match release {
@@ -165,10 +201,11 @@ impl Tollgate {
     /// What runs in each environment (or one) at `at`, or now.
     pub async fn register(
         &self,
-        _principal: &Principal,
+        principal: &Principal,
         environment: Option<&str>,
         at: Option<Timestamp>,
     ) -> ServiceResult<Vec<EnvironmentRegister>> {
+        self.authorize_read(principal).await?;
         let at = at.unwrap_or_else(|| self.now());
         let mut read = self.store.read().await?;
         let environments = match environment {

@@ -31,11 +31,11 @@ impl Tollgate {
         kind: &str,
         content: &mut (impl AsyncRead + Unpin),
     ) -> ServiceResult<EvidenceRecord> {
-        principal.require_write()?;
         let mut violations = Violations::new();
         let kind: Option<EvidenceKind> = violations.check("kind", kind.parse());
         let service = service.map(|name| parse_key(name, ServiceName::parse)).transpose()?;
         let kind = violations.into_result(kind)?.expect("a kind when there are no violations");
+        self.authorize_release(principal, tollgate_authz::Action::EvidenceUpload, release).await?;
         let release = get_in(&mut *self.store.read().await?, release).await?;
         if let Some(service) = &service {
             if !release.content.services().any(|s| s == service) {
@@ -102,9 +102,10 @@ impl Tollgate {
 
     pub async fn list_evidence(
         &self,
-        _principal: &Principal,
+        principal: &Principal,
         release: &ReleaseRef,
     ) -> ServiceResult<Vec<EvidenceRecord>> {
+        self.authorize_read(principal).await?;
         let mut read = self.store.read().await?;
         let release = get_in(&mut read, release).await?;
         Ok(read.list_evidence(release.id).await?)

@@ -9,6 +9,7 @@
 //! evidence parses), within the engine's input and time limits.
 
 use serde_json::{json, Value};
+use tollgate_authz::{Action, Context, Resource};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::digest::{canonical_json, Sha256Digest};
 use tollgate_core::environment::Environment;
@@ -84,7 +85,7 @@ impl Tollgate {
         environment: &str,
         evaluation: Evaluation,
     ) -> ServiceResult<GateEvaluation> {
-        principal.require_write()?;
+        self.authorize_release(principal, Action::GateEvaluate, release).await?;
         let environment = parse_key(environment, EnvironmentName::parse)?;
         let (snapshot, installed) = {
             let mut read = self.store.read().await?;
@@ -126,7 +127,7 @@ impl Tollgate {
     }
 
     /// Lets the current failed decision of `environment` for `release` pass, with a reason.
-    /// Admins only. Refused when there is no current decision (none, or one whose release,
+    /// Authorized as `override.gate` (admins by default; the reason is required by policy too). Refused when there is no current decision (none, or one whose release,
     /// evidence or policy changed since) or when it passed.
     pub async fn override_gates(
         &self,
@@ -135,9 +136,15 @@ impl Tollgate {
         environment: &str,
         reason: &str,
     ) -> ServiceResult<GateOverride> {
-        principal.require_admin()?;
         let environment = parse_key(environment, EnvironmentName::parse)?;
         let reason = check_reason(reason).map_err(|problem| invalid("reason", problem))?;
+        let facts = {
+            let mut read = self.store.read().await?;
+            let current = get_in(&mut read, release).await?;
+            self.release_facts(&mut read, &current).await?
+        };
+        let context = Context { reason: Some(reason.clone()), ..Context::default() };
+        self.authorize(principal, Action::OverrideGate, Resource::Release(facts), context).await?;
         let mut tx = self.store.begin().await?;
         let current = get_in(&mut tx, release).await?;
         let decision = match self.current_decision(&mut tx, &current, &environment).await? {
@@ -162,7 +169,8 @@ impl Tollgate {
 
     /// Judges a recorded decision again: its stored input, under the policy version it was
     /// made with.
-    pub async fn replay_gate_decision(&self, _principal: &Principal, id: GateDecisionId) -> ServiceResult<GateReplay> {
+    pub async fn replay_gate_decision(&self, principal: &Principal, id: GateDecisionId) -> ServiceResult<GateReplay> {
+        self.authorize_read(principal).await?;
         let (decision, policy) = {
             let mut read = self.store.read().await?;
             let decision = read.find_gate_decision(id).await?.ok_or_else(|| not_found(Entity::GateDecision, id))?;
@@ -175,7 +183,8 @@ impl Tollgate {
         Ok(GateReplay { decision, results, matches })
     }
 
-    pub async fn get_gate_decision(&self, _principal: &Principal, id: GateDecisionId) -> ServiceResult<GateDecision> {
+    pub async fn get_gate_decision(&self, principal: &Principal, id: GateDecisionId) -> ServiceResult<GateDecision> {
+        self.authorize_read(principal).await?;
         let found = self.store.read().await?.find_gate_decision(id).await?;
         found.ok_or_else(|| not_found(Entity::GateDecision, id))
     }
@@ -183,11 +192,12 @@ impl Tollgate {
     /// Decisions, newest first, optionally of one release and one environment.
     pub async fn list_gate_decisions(
         &self,
-        _principal: &Principal,
+        principal: &Principal,
         release: Option<&ReleaseRef>,
         environment: Option<&str>,
         page: Page,
     ) -> ServiceResult<Vec<GateDecision>> {
+        self.authorize_read(principal).await?;
         let environment = environment.map(|name| parse_key(name, EnvironmentName::parse)).transpose()?;
         let mut read = self.store.read().await?;
         let release = match release {
@@ -198,7 +208,8 @@ impl Tollgate {
     }
 
     /// The gate policy in force, if one was installed.
-    pub async fn current_policy(&self, _principal: &Principal) -> ServiceResult<Option<PolicyVersionRecord>> {
+    pub async fn current_policy(&self, principal: &Principal) -> ServiceResult<Option<PolicyVersionRecord>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.find_current_policy().await?)
     }
 

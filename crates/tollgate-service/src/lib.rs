@@ -1,7 +1,8 @@
 //! Tollgate's use cases. One module per aggregate; each use case opens one transaction, asks
 //! the core what to do, persists it, and appends the audit entry in the same transaction.
 //!
-//! Authorization by role happens here, on the `Principal` the HTTP layer authenticated.
+//! Authorization happens here, on the `Principal` the HTTP layer authenticated: every use case
+//! starts with `authorize` (Cedar policies, see `authz`).
 //! This crate reads the clock through `Clock`, so tests control time.
 #![forbid(unsafe_code)]
 
@@ -9,6 +10,7 @@ pub mod apply;
 pub mod artifact;
 pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod catalog;
 pub mod deployment;
 mod error;
@@ -27,7 +29,7 @@ use ed25519_dalek::SigningKey;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tollgate_core::audit::Actor;
 use tollgate_core::token::ApiToken;
-use tollgate_core::user::{Role, User};
+use tollgate_core::user::User;
 use tollgate_core::Timestamp;
 use tollgate_store::blob::BlobStore;
 use tollgate_store::Store;
@@ -67,6 +69,8 @@ pub struct Settings {
     pub max_evidence_bytes: u64,
     /// Evidence files parsed at once; more uploads are refused as busy.
     pub max_parallel_parses: usize,
+    /// Which optional segregation-of-duties rules are in force.
+    pub segregation: tollgate_authz::Segregation,
 }
 
 impl Default for Settings {
@@ -77,6 +81,7 @@ impl Default for Settings {
             max_artifact_bytes: 10 * 1024 * 1024 * 1024,
             max_evidence_bytes: 64 * 1024 * 1024,
             max_parallel_parses: std::thread::available_parallelism().map_or(1, usize::from),
+            segregation: tollgate_authz::Segregation::default(),
         }
     }
 }
@@ -93,6 +98,8 @@ pub struct Tollgate {
     settings: Settings,
     limits: Arc<Limits>,
     hooks: Arc<hooks::Hooks>,
+    /// The authorizer for the latest user policies; rebuilt when a newer version is stored.
+    policies: Arc<RwLock<authz::Policies>>,
 }
 
 /// Work that is expensive enough to bound per server: whoever finds no permit gets `Busy`.
@@ -131,40 +138,6 @@ impl Principal {
     fn actor(&self) -> Actor {
         Actor::User(self.user.name.clone())
     }
-
-    /// Fails unless the user may verify and export the whole audit log: admins and auditors.
-    pub fn require_audit(&self) -> ServiceResult<()> {
-        if matches!(self.user.role, Role::Admin | Role::Auditor) {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden {
-                reason: format!(
-                    "user {} has role {}; verifying and exporting the audit log needs role auditor or admin",
-                    self.user.name, self.user.role
-                ),
-            })
-        }
-    }
-
-    /// Fails unless the user may change records.
-    pub fn require_write(&self) -> ServiceResult<()> {
-        if self.user.role.can_write() {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden {
-                reason: format!("user {} has role {} and may only read", self.user.name, self.user.role),
-            })
-        }
-    }
-
-    /// Fails unless the user is an admin.
-    pub fn require_admin(&self) -> ServiceResult<()> {
-        if self.user.role == Role::Admin {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden { reason: format!("user {} is not an admin", self.user.name) })
-        }
-    }
 }
 
 impl Tollgate {
@@ -186,6 +159,7 @@ impl Tollgate {
             audit_scans: Arc::new(Semaphore::new(1)),
             parses: Arc::new(Semaphore::new(settings.max_parallel_parses.max(1))),
         };
+        let policies = Arc::new(RwLock::new(authz::Policies::built_in(settings.segregation)));
         let tollgate = Tollgate {
             store,
             blobs,
@@ -195,6 +169,7 @@ impl Tollgate {
             settings,
             limits: Arc::new(limits),
             hooks: Arc::new(hooks::Hooks::default()),
+            policies,
         };
         tollgate.check_signing_key().await?;
         Ok(tollgate)

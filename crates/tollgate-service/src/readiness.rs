@@ -9,7 +9,8 @@
 //! slipped through.
 
 use tollgate_core::artifact::{record_problem, Artifact, ReadinessProblem, SignatureRecord, TrustedKeyRecord};
-use tollgate_core::attestation::{verify, Envelope, Subject, TrustedKey};
+use tollgate_core::attestation::{verify, AttestationError, Envelope, Subject, TrustedKey, VerifiedAttestation};
+use tollgate_core::name::TeamName;
 use tollgate_core::release::{ArtifactRef, Release};
 use tollgate_store::{Conn, StoreTx};
 
@@ -28,6 +29,8 @@ pub(crate) struct ArtifactsSnapshot {
 #[derive(Debug, Clone)]
 struct ArtifactState {
     reference: ArtifactRef,
+    /// The team owning the reference's service: only its keys (and team-less ones) count.
+    owner: Option<TeamName>,
     stored: Option<Artifact>,
     signatures: Vec<SignatureRecord>,
 }
@@ -67,7 +70,8 @@ impl Tollgate {
                 (Some(artifact), Some(_)) => conn.list_signatures(artifact.id).await?,
                 _ => Vec::new(),
             };
-            artifacts.push(ArtifactState { reference: reference.clone(), stored, signatures });
+            let owner = conn.find_service(&reference.service).await?.map(|service| service.owner);
+            artifacts.push(ArtifactState { reference: reference.clone(), owner, stored, signatures });
         }
         Ok(ArtifactsSnapshot { artifacts, keys })
     }
@@ -118,11 +122,12 @@ impl Tollgate {
         for state in &snapshot.artifacts {
             let mut signatures = Vec::new();
             if let Some(artifact) = &state.stored {
-                let keys = keys_for(registered, artifact);
-                let subject = Subject { name: artifact.name.to_string(), digest: artifact.digest };
+                // The same judgement as readiness: a team's key counts only for its services.
                 for record in &state.signatures {
                     let trusted = Envelope::from_json(&record.envelope)
-                        .and_then(|envelope| verify(&envelope, &keys, &subject, self.now()))
+                        .and_then(|envelope| {
+                            verify_for(&envelope, registered, artifact, state.owner.as_ref(), self.now())
+                        })
                         .is_ok();
                     let team = registered
                         .iter()
@@ -158,11 +163,11 @@ impl Tollgate {
     fn signature_problem(&self, snapshot: &ArtifactsSnapshot, state: &ArtifactState) -> Option<ReadinessProblem> {
         let registered = snapshot.keys.as_ref()?;
         let artifact = state.stored.as_ref()?;
-        let keys = keys_for(registered, artifact);
-        let subject = Subject { name: artifact.name.to_string(), digest: artifact.digest };
         let mut reasons = Vec::new();
         for record in &state.signatures {
-            match Envelope::from_json(&record.envelope).and_then(|e| verify(&e, &keys, &subject, self.now())) {
+            let verified = Envelope::from_json(&record.envelope)
+                .and_then(|e| verify_for(&e, registered, artifact, state.owner.as_ref(), self.now()));
+            match verified {
                 Ok(_) => return None,
                 Err(error) => reasons.push(error.to_string()),
             }
@@ -204,13 +209,36 @@ impl Tollgate {
     }
 }
 
-/// Of the registered keys, those whose signatures count for `artifact`: registered for its team
-/// or for no team, and for its builder or for no builder.
-pub(crate) fn keys_for(registered: &[TrustedKeyRecord], artifact: &Artifact) -> Vec<TrustedKey> {
-    registered
+/// Verifies `envelope` about `artifact` against the registered keys that count for it: those
+/// registered for no team or for `owner` (the team owning the service the artifact ships as, or
+/// the artifact's own team when no service is in question). A key registered for a builder
+/// counts only when the signed SLSA provenance names that builder: the builder is taken from
+/// what was signed, never from the push's metadata.
+pub(crate) fn verify_for(
+    envelope: &Envelope,
+    registered: &[TrustedKeyRecord],
+    artifact: &Artifact,
+    owner: Option<&TeamName>,
+    at: tollgate_core::Timestamp,
+) -> Result<VerifiedAttestation, AttestationError> {
+    let scoped: Vec<&TrustedKeyRecord> =
+        registered.iter().filter(|key| key.team.as_ref().is_none_or(|team| Some(team) == owner)).collect();
+    let keys: Vec<TrustedKey> = scoped
         .iter()
-        .filter(|key| key.team.as_ref().is_none_or(|team| *team == artifact.team))
-        .filter(|key| key.builder.as_ref().is_none_or(|builder| artifact.provenance.builder.as_ref() == Some(builder)))
         .map(|key| TrustedKey { key: key.public_key, name: key.name.clone(), revoked_at: key.revoked_at })
-        .collect()
+        .collect();
+    let subject = Subject { name: artifact.name.to_string(), digest: artifact.digest };
+    let verified = verify(envelope, &keys, &subject, at)?;
+    let record = scoped.iter().find(|key| key.key_id == verified.key_id);
+    if let Some(trusted) = record.and_then(|key| key.builder.as_ref()) {
+        let found = verified.provenance.as_ref().map(|provenance| provenance.builder_id.clone());
+        if found.as_ref() != Some(trusted) {
+            return Err(AttestationError::BuilderMismatch {
+                key_id: verified.key_id.clone(),
+                trusted: trusted.clone(),
+                found,
+            });
+        }
+    }
+    Ok(verified)
 }

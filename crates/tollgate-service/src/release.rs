@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use tollgate_authz::{Action, Context, Resource};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::release::{Release, ReleaseAction, ReleaseContent, ReleaseId, ReleaseInput};
 use tollgate_core::Entity;
@@ -42,7 +43,27 @@ impl fmt::Display for ReleaseRef {
 impl Tollgate {
     /// Creates a release in state draft.
     pub async fn create_release(&self, principal: &Principal, input: ReleaseInput) -> ServiceResult<Release> {
-        principal.require_write()?;
+        let facts = {
+            let mut read = self.store.read().await?;
+            let lifecycle = tollgate_core::name::LifecycleName::parse(&input.lifecycle).ok();
+            let services: Vec<_> = input
+                .artifacts
+                .iter()
+                .filter_map(|artifact| tollgate_core::name::ServiceName::parse(&artifact.service).ok())
+                .collect();
+            let mut facts = match &lifecycle {
+                Some(lifecycle) => {
+                    self.new_release_facts(&mut read, &principal.user.name, lifecycle, &services).await?
+                }
+                None => {
+                    let unknown = tollgate_core::name::LifecycleName::parse("unknown").expect("a valid name");
+                    self.new_release_facts(&mut read, &principal.user.name, &unknown, &services).await?
+                }
+            };
+            facts.version = input.version.clone();
+            facts
+        };
+        self.authorize(principal, Action::ReleaseCreate, Resource::Release(facts), Context::default()).await?;
         let mut tx = self.store.begin().await?;
         let content = validate(&mut tx, input).await?;
         let now = self.now();
@@ -64,7 +85,7 @@ impl Tollgate {
         input: ReleaseInput,
         expected_revision: Option<i64>,
     ) -> ServiceResult<Release> {
-        principal.require_write()?;
+        self.authorize_release(principal, Action::ReleaseEdit, release).await?;
         let mut tx = self.store.begin().await?;
         let before = get_in(&mut tx, release).await?;
         before.check_content_editable()?;
@@ -95,7 +116,6 @@ impl Tollgate {
         action: ReleaseAction,
         reason: Option<&str>,
     ) -> ServiceResult<Release> {
-        principal.require_write()?;
         if !action.is_manual() {
             let mut violations = Violations::new();
             violations.push(
@@ -106,6 +126,13 @@ impl Tollgate {
             );
             return Err(ServiceError::Invalid(violations));
         }
+        {
+            // A transition the state does not allow is refused as such, before authorization:
+            // the state is no secret and the answer is more useful.
+            let mut read = self.store.read().await?;
+            get_in(&mut read, release).await?.transition(action, reason)?;
+        }
+        self.authorize_release(principal, release_action(action), release).await?;
         if action == ReleaseAction::MarkReady {
             return self.mark_ready(principal, release).await;
         }
@@ -156,14 +183,48 @@ impl Tollgate {
         Ok(updated)
     }
 
-    pub async fn get_release(&self, _principal: &Principal, release: &ReleaseRef) -> ServiceResult<Release> {
+    pub async fn get_release(&self, principal: &Principal, release: &ReleaseRef) -> ServiceResult<Release> {
+        self.authorize_read(principal).await?;
         let mut read = self.store.read().await?;
         get_in(&mut read, release).await
     }
 
     /// Releases, newest first.
-    pub async fn list_releases(&self, _principal: &Principal, page: Page) -> ServiceResult<Vec<Release>> {
+    pub async fn list_releases(&self, principal: &Principal, page: Page) -> ServiceResult<Vec<Release>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_releases(page).await?)
+    }
+}
+
+impl Tollgate {
+    /// Authorizes `action` on the release `release` names, as it is now.
+    pub(crate) async fn authorize_release(
+        &self,
+        principal: &Principal,
+        action: Action,
+        release: &ReleaseRef,
+    ) -> ServiceResult<()> {
+        let facts = {
+            let mut read = self.store.read().await?;
+            let current = get_in(&mut read, release).await?;
+            self.release_facts(&mut read, &current).await?
+        };
+        self.authorize(principal, action, Resource::Release(facts), Context::default()).await.map(drop)
+    }
+}
+
+/// The action that authorizes a manual release action.
+fn release_action(action: ReleaseAction) -> Action {
+    match action {
+        ReleaseAction::Plan => Action::ReleasePlan,
+        ReleaseAction::FreezeScope => Action::ReleaseFreeze,
+        ReleaseAction::UnfreezeScope => Action::ReleaseUnfreeze,
+        ReleaseAction::MarkReady => Action::ReleaseMarkReady,
+        ReleaseAction::Close => Action::ReleaseClose,
+        ReleaseAction::RollBack => Action::ReleaseRollBack,
+        ReleaseAction::Cancel => Action::ReleaseCancel,
+        // Not manual: refused before authorization.
+        ReleaseAction::StartDeployment | ReleaseAction::CompleteDeployment => Action::ReleaseEdit,
     }
 }
 

@@ -41,7 +41,13 @@ impl Tollgate {
         keep_last: Option<u32>,
         keep_deployed_days: Option<u32>,
     ) -> ServiceResult<RetentionPolicy> {
-        principal.require_admin()?;
+        self.authorize(
+            principal,
+            tollgate_authz::Action::RetentionEdit,
+            tollgate_authz::Resource::System,
+            tollgate_authz::Context::default(),
+        )
+        .await?;
         let mut violations = Violations::new();
         let selector = match selector.split_once(':') {
             Some(("name", name)) => {
@@ -82,13 +88,20 @@ impl Tollgate {
         Ok(policy)
     }
 
-    pub async fn list_retention_policies(&self, _principal: &Principal) -> ServiceResult<Vec<RetentionPolicy>> {
+    pub async fn list_retention_policies(&self, principal: &Principal) -> ServiceResult<Vec<RetentionPolicy>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_retention_policies().await?)
     }
 
     /// Puts every artifact carrying `tag` under legal hold.
     pub async fn hold(&self, principal: &Principal, tag: &str, reason: &str) -> ServiceResult<()> {
-        principal.require_admin()?;
+        self.authorize(
+            principal,
+            tollgate_authz::Action::RetentionEdit,
+            tollgate_authz::Resource::System,
+            tollgate_authz::Context::default(),
+        )
+        .await?;
         let mut violations = Violations::new();
         let tag = violations.check("tag", Tag::parse(tag));
         violations.check("reason", tollgate_core::name::check_text(reason, 2000, true));
@@ -114,7 +127,13 @@ impl Tollgate {
 
     /// Lifts a legal hold.
     pub async fn release_hold(&self, principal: &Principal, tag: &str, reason: &str) -> ServiceResult<()> {
-        principal.require_admin()?;
+        self.authorize(
+            principal,
+            tollgate_authz::Action::RetentionEdit,
+            tollgate_authz::Resource::System,
+            tollgate_authz::Context::default(),
+        )
+        .await?;
         let tag = Tag::parse(tag).map_err(|problem| {
             let mut violations = Violations::new();
             violations.push("tag", problem);
@@ -138,8 +157,16 @@ impl Tollgate {
     /// Decides every artifact against the retention policies and, unless `dry_run`, removes
     /// what no reason keeps.
     pub async fn collect_garbage(&self, principal: &Principal, dry_run: bool) -> ServiceResult<Collection> {
-        if !dry_run {
-            principal.require_admin()?;
+        if dry_run {
+            self.authorize_read(principal).await?;
+        } else {
+            self.authorize(
+                principal,
+                tollgate_authz::Action::RetentionGc,
+                tollgate_authz::Resource::System,
+                tollgate_authz::Context::default(),
+            )
+            .await?;
         }
         let (artifacts, decisions) = {
             let mut read = self.store.read().await?;

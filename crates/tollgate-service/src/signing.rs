@@ -226,7 +226,13 @@ impl Tollgate {
         public_key_pem: &str,
         label: &str,
     ) -> ServiceResult<SigningKeyRecord> {
-        principal.require_admin()?;
+        self.authorize(
+            principal,
+            tollgate_authz::Action::SigningKeyEnroll,
+            tollgate_authz::Resource::System,
+            tollgate_authz::Context::default(),
+        )
+        .await?;
         let mut violations = Violations::new();
         let key = violations
             .check("public_key", parse_public_key(public_key_pem).map_err(|reason| Problem::Invalid { reason }));
@@ -246,7 +252,13 @@ impl Tollgate {
     /// transaction whose checkpoint the old key signs; then the file is moved into place.
     /// Other replicas sharing the old key must be given the new file.
     pub async fn rotate_signing_key(&self, principal: &Principal) -> ServiceResult<SigningKeyRecord> {
-        principal.require_admin()?;
+        self.authorize(
+            principal,
+            tollgate_authz::Action::SigningKeyRotate,
+            tollgate_authz::Resource::System,
+            tollgate_authz::Context::default(),
+        )
+        .await?;
         let file = self.key_file.clone().ok_or(SigningKeyProblem::NoKeyFile)?;
         let old = self.signing_key();
         let new = SigningKey::generate(&mut rand::rngs::OsRng);
@@ -276,7 +288,8 @@ impl Tollgate {
         }
     }
 
-    pub async fn list_signing_keys(&self, _principal: &Principal) -> ServiceResult<Vec<SigningKeyRecord>> {
+    pub async fn list_signing_keys(&self, principal: &Principal) -> ServiceResult<Vec<SigningKeyRecord>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_signing_key_records().await?)
     }
 

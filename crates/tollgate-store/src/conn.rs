@@ -90,6 +90,9 @@ pub(crate) const TABLES: &[&str] = &[
     "policy_versions",
     "gate_decisions",
     "gate_overrides",
+    "user_roles",
+    "authz_policy_versions",
+    "jit_grants",
 ];
 
 impl Conn {
@@ -100,20 +103,39 @@ impl Conn {
     // Users
 
     pub async fn find_user(&mut self, name: &UserName) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = sqlx::query_as("SELECT name, display_name, role FROM users WHERE name = $1")
+        let row: Option<UserRow> = sqlx::query_as("SELECT name, display_name FROM users WHERE name = $1")
             .bind(name.as_str())
             .fetch_optional(self.executor())
             .await
             .map_err(StoreError::from_sqlx)?;
-        row.map(User::try_from).transpose()
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let roles =
+                    self.names("SELECT role FROM user_roles WHERE user_name = $1 ORDER BY role", &row.name).await?;
+                row.into_user(roles).map(Some)
+            }
+        }
     }
 
     pub async fn list_users(&mut self) -> Result<Vec<User>, StoreError> {
-        let rows: Vec<UserRow> = sqlx::query_as("SELECT name, display_name, role FROM users ORDER BY name")
+        let rows: Vec<UserRow> = sqlx::query_as("SELECT name, display_name FROM users ORDER BY name")
             .fetch_all(self.executor())
             .await
             .map_err(StoreError::from_sqlx)?;
-        rows.into_iter().map(User::try_from).collect()
+        let mut roles = self.grouped("SELECT user_name, role FROM user_roles ORDER BY user_name, role").await?;
+        rows.into_iter()
+            .map(|row| {
+                let user_roles = roles.remove(&row.name).unwrap_or_default();
+                row.into_user(user_roles)
+            })
+            .collect()
+    }
+
+    /// The teams `user` is a member of.
+    pub async fn teams_of(&mut self, user: &UserName) -> Result<BTreeSet<TeamName>, StoreError> {
+        let names = self.names("SELECT team FROM team_members WHERE user_name = $1", user.as_str()).await?;
+        names.iter().map(|name| parse(Entity::TeamMember, &name, TeamName::parse(name))).collect()
     }
 
     // Teams

@@ -12,6 +12,7 @@
 
 mod artifact;
 mod audit;
+mod authz;
 pub mod blob;
 mod config;
 mod conn;

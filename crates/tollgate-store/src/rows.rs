@@ -48,17 +48,19 @@ pub(crate) fn parse<T>(entity: Entity, key: &impl ToString, parsed: Result<T, Pr
 pub(crate) struct UserRow {
     pub name: String,
     pub display_name: String,
-    pub role: String,
 }
 
-impl TryFrom<UserRow> for User {
-    type Error = StoreError;
-
-    fn try_from(row: UserRow) -> Result<User, StoreError> {
+impl UserRow {
+    /// The user, with the roles stored for it.
+    pub(crate) fn into_user(self, roles: Vec<String>) -> Result<User, StoreError> {
+        let roles = roles
+            .iter()
+            .map(|role| parse(Entity::User, &self.name, role.parse::<tollgate_core::user::Role>()))
+            .collect::<Result<_, _>>()?;
         Ok(User {
-            name: parse(Entity::User, &row.name, UserName::parse(&row.name))?,
-            display_name: row.display_name,
-            role: parse(Entity::User, &row.name, row.role.parse())?,
+            name: parse(Entity::User, &self.name, UserName::parse(&self.name))?,
+            display_name: self.display_name,
+            roles,
         })
     }
 }

@@ -105,22 +105,33 @@ impl StoreTx {
 
     pub async fn insert_user(&mut self, user: &User, now: Timestamp) -> Result<(), StoreError> {
         let key = user.name.as_str();
-        let query = sqlx::query("INSERT INTO users (name, display_name, role, created_at) VALUES ($1, $2, $3, $4)")
+        let query = sqlx::query("INSERT INTO users (name, display_name, created_at) VALUES ($1, $2, $3)")
             .bind(key)
             .bind(&user.display_name)
-            .bind(user.role.as_str())
             .bind(micros(now));
-        self.execute(query, Entity::User, key).await.map(drop)
+        self.execute(query, Entity::User, key).await?;
+        self.replace_roles(user).await
+    }
+
+    async fn replace_roles(&mut self, user: &User) -> Result<(), StoreError> {
+        let key = user.name.as_str();
+        let query = sqlx::query("DELETE FROM user_roles WHERE user_name = $1").bind(key);
+        self.execute(query, Entity::User, key).await?;
+        for role in &user.roles {
+            let query =
+                sqlx::query("INSERT INTO user_roles (user_name, role) VALUES ($1, $2)").bind(key).bind(role.as_str());
+            self.execute(query, Entity::User, key).await?;
+        }
+        Ok(())
     }
 
     pub async fn update_user(&mut self, user: &User) -> Result<(), StoreError> {
         let key = user.name.as_str();
-        let query = sqlx::query("UPDATE users SET display_name = $2, role = $3 WHERE name = $1")
-            .bind(key)
-            .bind(&user.display_name)
-            .bind(user.role.as_str());
+        let query =
+            sqlx::query("UPDATE users SET display_name = $2 WHERE name = $1").bind(key).bind(&user.display_name);
         let affected = self.execute(query, Entity::User, key).await?;
-        Self::expect_one(affected, Entity::User, key)
+        Self::expect_one(affected, Entity::User, key)?;
+        self.replace_roles(user).await
     }
 
     // Teams

@@ -13,7 +13,9 @@ pub fn at(value: &str) -> Timestamp {
 }
 
 pub fn user(name: &str, role: &str) -> User {
-    UserInput { name: name.to_owned(), display_name: None, role: Some(role.to_owned()) }.parse().expect("a valid user")
+    UserInput { name: name.to_owned(), display_name: None, roles: role.split(',').map(str::to_owned).collect() }
+        .parse()
+        .expect("a valid user")
 }
 
 pub fn team(name: &str, members: &[&str]) -> Team {

@@ -238,12 +238,27 @@ mod app {
             TestApp { tollgate, store, blobs, clock, admin, admin_token, db }
         }
 
+        /// A release manager who is also a deployer, created on first use: who marks releases
+        /// ready and deploys them when the admin authored them (segregation of duties forbids
+        /// the author to ship to prod).
+        pub async fn shipper(&self) -> Principal {
+            let name = tollgate_core::name::UserName::parse("shipper").expect("a valid name");
+            let exists =
+                self.tollgate.list_users(&self.admin).await.expect("users").iter().any(|user| user.name == name);
+            if !exists {
+                return self.user("shipper", "release_manager,deployer").await.0;
+            }
+            let issued =
+                self.tollgate.create_token(&self.admin, "shipper", "test", None).await.expect("the token is issued");
+            admin(&self.tollgate, issued.secret.expose()).await
+        }
+
         /// Creates a user with `role` and returns it as a principal, with its token.
         pub async fn user(&self, name: &str, role: &str) -> (Principal, String) {
             let input = tollgate_core::user::UserInput {
                 name: name.to_owned(),
                 display_name: None,
-                role: Some(role.to_owned()),
+                roles: role.split(',').map(str::to_owned).collect(),
             };
             self.tollgate.create_user(&self.admin, input).await.expect("the user is created");
             let issued =

@@ -88,6 +88,9 @@ pub enum Command {
     /// The installed gate policy, its versions, and the users' Rego unit tests.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Authorization: why a request is allowed or denied, Cedar policies, just-in-time grants.
+    #[command(subcommand)]
+    Authz(AuthzCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -130,6 +133,14 @@ pub struct ServeArgs {
     /// The largest evidence file accepted, in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub max_evidence_bytes: u64,
+    /// Let the author of a release mark it ready for prod and deploy it there (segregation of
+    /// duties forbids it by default).
+    #[arg(long, env = "TOLLGATE_SEGREGATION_AUTHOR_MAY_SHIP")]
+    pub segregation_author_may_ship: bool,
+    /// Count a team-mate of the author as the approver that completes a prod change (by
+    /// default one approver must come from outside the author's teams).
+    #[arg(long, env = "TOLLGATE_SEGREGATION_TEAM_APPROVALS")]
+    pub segregation_team_approvals: bool,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -185,9 +196,10 @@ pub enum UserCommand {
         name: String,
         #[arg(long)]
         display_name: Option<String>,
-        /// viewer, member or admin.
-        #[arg(long, default_value = "member")]
-        role: String,
+        /// viewer, auditor, developer, release_manager, approver, deployer or admin; `member`
+        /// stands for developer and deployer. Repeat it (or separate with commas) for several.
+        #[arg(long = "role", value_delimiter = ',', default_value = "member")]
+        roles: Vec<String>,
     },
 }
 
@@ -619,4 +631,61 @@ pub enum PolicyCommand {
     /// Run the Rego unit tests (rules named `test_*`) of every `.rego` file under DIR, as
     /// `opa test` does. Runs locally; needs no server.
     Test { dir: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthzCommand {
+    /// Whether a request would be allowed, and which policies decide.
+    Check {
+        /// Whose request (default: yourself).
+        #[arg(long)]
+        principal: Option<String>,
+        /// An action of docs/authorization.md, e.g. deploy, release.mark_ready, team.edit.
+        #[arg(long)]
+        action: String,
+        /// The resource's name (a release's id or version); its type follows from the action.
+        #[arg(long)]
+        resource: Option<String>,
+        /// For deploy: the release to deploy.
+        #[arg(long)]
+        release: Option<String>,
+        /// For overrides: the reason that would be given.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Print every policy that decided and its reason.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Cedar policies of this installation.
+    #[command(subcommand)]
+    Policy(AuthzPolicyCommand),
+    /// Grant a user a role in an environment for a while (e.g. --for 4h), with a reason.
+    Grant {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long, alias = "env")]
+        environment: String,
+        /// How long: 90s, 30m, 4h (at most 24h).
+        #[arg(long = "for")]
+        duration: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Grants not yet expired.
+    Grants,
+    /// Revoke a grant before it expires.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthzPolicyCommand {
+    /// Replace the user policies with these files (validated against the schema first).
+    Apply {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// The policies in force, built-in and applied.
+    List,
 }

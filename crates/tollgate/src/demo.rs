@@ -24,6 +24,7 @@ use crate::commands::apply::apply_request;
 use crate::output::Tabular;
 use crate::serve;
 use tollgate_http::api::gates::{EvaluateRequest, GateEvaluationResponse};
+use tollgate_http::api::people::{IssuedTokenResponse, TokenRequest, UserRequest, UserResponse};
 
 const EXAMPLE: &str = include_str!("../../../examples/tollgate.yaml");
 /// Real CI output, made by cargo-nextest and cargo-cyclonedx on this workspace.
@@ -42,7 +43,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("tollgate demo: server on {url}, data in {}", data_dir.path().display());
     let client = Client::new(&url, Some(token.clone()));
 
-    let outcome = script(&client, data_dir.path()).await;
+    let outcome = script(&client, &url, data_dir.path()).await;
     if let Err(error) = outcome {
         running.stop().await?;
         return Err(error);
@@ -59,7 +60,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<()> {
+async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let config = tollgate_config::load("examples/tollgate.yaml", EXAMPLE)
         .map_err(|e| anyhow::anyhow!(e.messages().join("\n")))?;
     let plan: Answer<PlanResponse> = client.post("/apply", &apply_request(&config.input, Vec::new())).await?;
@@ -72,6 +73,15 @@ async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<(
         KeyRequest { name: "demo-ci".to_owned(), team: Some("payments".to_owned()), builder: None, public_key };
     let key: Answer<KeyResponse> = client.post("/keys", &key_request).await?;
     println!("\n== trusted signing key {} (demo-ci) for team payments", key.value.key_id);
+
+    // Releases are authored by a developer: the admin, who deploys them, never ships to prod
+    // what it authored (segregation of duties).
+    let user = UserRequest { name: "dev".to_owned(), display_name: None, role: Some("member".to_owned()), roles: None };
+    let _: Answer<UserResponse> = client.post("/users", &user).await?;
+    let token_request =
+        TokenRequest { user: Some("dev".to_owned()), description: Some("demo author".to_owned()), expires_at: None };
+    let issued: Answer<IssuedTokenResponse> = client.post("/tokens", &token_request).await?;
+    let author = Client::new(url, Some(issued.value.secret));
 
     let releases = [
         ("1.0.0", vec![("ledger", "3.2.0"), ("payments-api", "1.0.0"), ("checkout-web", "1.0.0")]),
@@ -90,7 +100,7 @@ async fn script(client: &Client, data_dir: &std::path::Path) -> anyhow::Result<(
                 digest: pushed.digest,
             });
         }
-        let release: Answer<ReleaseResponse> = client.post("/releases", &release_request(version, references)).await?;
+        let release: Answer<ReleaseResponse> = author.post("/releases", &release_request(version, references)).await?;
         println!("   manifest {}", release.value.manifest_digest);
         for (kind, file) in [("junit", JUNIT), ("cyclonedx", SBOM)] {
             let query = EvidenceQuery { kind: kind.to_owned(), service: None };

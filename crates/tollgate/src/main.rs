@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Retention(command) => commands::artifact::retention(&context, command).await?,
         Command::Gate(command) => return commands::gate::gate(&context, command).await,
         Command::Policy(command) => return commands::gate::policy(&context, command).await,
+        Command::Authz(command) => return commands::authz::authz(&context, command).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tollgate", &mut std::io::stdout());
         }

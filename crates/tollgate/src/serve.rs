@@ -40,6 +40,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every.max(1)),
         max_artifact_bytes: args.max_artifact_bytes,
         max_evidence_bytes: args.max_evidence_bytes,
+        segregation: tollgate_service::authz::Segregation {
+            author_does_not_ship_to_prod: !args.segregation_author_may_ship,
+            outside_team_approver_for_prod: !args.segregation_team_approvals,
+        },
         ..Settings::default()
     };
     // Installed before the address is printed: whoever reads it may signal at once.

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod artifacts;
 pub mod audit;
+pub mod authz;
 pub mod catalog;
 pub mod deployments;
 pub mod evidence;
@@ -42,13 +43,14 @@ use crate::AppState;
     components(schemas(
         Problem, FieldError,
         schema::Name, schema::NameSet, schema::EnvironmentPath, schema::DisplayName, schema::ServiceDescription,
-        schema::ArtifactPattern, schema::Role, schema::Tier, schema::Criticality, schema::ReleaseType,
+        schema::ArtifactPattern, schema::Role, schema::HeldRole, schema::Tier, schema::Criticality, schema::ReleaseType,
         schema::RolloutStrategy, schema::ReleaseState, schema::NewDeploymentStatus, schema::DeploymentStatus, schema::EvidenceKind,
         schema::ArtifactName, schema::ArtifactVersion, schema::Tag, schema::TagList, schema::MediaType,
         schema::ProvenanceText, schema::Digest, schema::Ticket, schema::Title, schema::Reason, schema::HoldReason, schema::RollbackCriteria, schema::Version,
         schema::ReleaseRef, schema::Timestamp, schema::TokenDescription, schema::KeyName, schema::Builder,
         schema::PublicKeyPem, schema::RetentionSelector, schema::Id, schema::Cursor, schema::Revision,
         schema::GateName, schema::ModulePath, schema::ModuleSource, schema::Enforcement, schema::GateOutcome,
+        schema::GrantReason, schema::PolicyFileName, schema::PolicyText, schema::ActionName,
         schema::PageLimit, schema::AuditLimit, schema::AuditPosition, schema::KeepLast, schema::KeepDeployedDays,
     ))
 )]
@@ -113,6 +115,10 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(artifacts::list_policies, artifacts::put_policy))
         .routes(routes!(artifacts::hold))
         .routes(routes!(artifacts::release_hold))
+        .routes(routes!(authz::list_grants, authz::create_grant))
+        .routes(routes!(authz::revoke_grant))
+        .routes(routes!(authz::list_authz_policies, authz::apply_authz_policies))
+        .routes(routes!(authz::check_authorization))
         .routes(routes!(evidence::list, evidence::upload))
         .routes(routes!(gates::evaluate))
         .routes(routes!(gates::list_decisions))

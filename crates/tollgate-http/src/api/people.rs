@@ -14,6 +14,9 @@ use crate::error::ApiError;
 use crate::extract::{Auth, JsonBody, PathParam};
 use crate::AppState;
 
+/// The most entries of `roles` in a request, as the document states.
+const MAX_ROLES: usize = 8;
+
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserRequest {
@@ -22,9 +25,13 @@ pub struct UserRequest {
     pub name: String,
     #[schema(value_type = Option<schema::DisplayName>)]
     pub display_name: Option<String>,
-    /// `member` when absent.
+    /// One role; `member` stands for developer and deployer. With neither `role` nor `roles`,
+    /// the user is a member.
     #[schema(value_type = Option<schema::Role>)]
     pub role: Option<String>,
+    /// Several roles (`member` stands for developer and deployer); joined with `role`.
+    #[schema(value_type = Option<Vec<schema::Role>>, max_items = 8)]
+    pub roles: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -33,13 +40,30 @@ pub struct UserResponse {
     pub name: String,
     #[schema(value_type = schema::DisplayName)]
     pub display_name: String,
-    #[schema(value_type = schema::Role)]
-    pub role: String,
+    /// The roles the user holds.
+    #[schema(value_type = Vec<schema::HeldRole>)]
+    pub roles: Vec<String>,
+    /// The one role name that stands for `roles` (`member` for developer and deployer), for
+    /// clients of earlier versions; absent when no single name does.
+    #[schema(value_type = Option<schema::Role>)]
+    pub role: Option<String>,
 }
 
 impl From<User> for UserResponse {
     fn from(user: User) -> UserResponse {
-        UserResponse { name: user.name.to_string(), display_name: user.display_name, role: user.role.to_string() }
+        let role = if user.roles == tollgate_core::user::member_roles() {
+            Some(tollgate_core::user::MEMBER.to_owned())
+        } else if user.roles.len() == 1 {
+            user.roles.iter().next().map(ToString::to_string)
+        } else {
+            None
+        };
+        UserResponse {
+            name: user.name.to_string(),
+            display_name: user.display_name,
+            roles: user.roles.iter().map(ToString::to_string).collect(),
+            role,
+        }
     }
 }
 
@@ -114,7 +138,11 @@ pub async fn create_user(
     Auth(principal): Auth,
     JsonBody(request): JsonBody<UserRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
-    let input = UserInput { name: request.name, display_name: request.display_name, role: request.role };
+    if request.roles.as_ref().is_some_and(|roles| roles.len() > MAX_ROLES) {
+        return Err(ApiError::validation("roles", format!("at most {MAX_ROLES} role names")));
+    }
+    let roles = request.role.into_iter().chain(request.roles.unwrap_or_default()).collect();
+    let input = UserInput { name: request.name, display_name: request.display_name, roles };
     let user = state.tollgate.create_user(&principal, input).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }

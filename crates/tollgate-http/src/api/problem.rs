@@ -37,7 +37,7 @@ pub const QUERY: &[&str] = &["invalid_query"];
 pub const PATH: &[&str] = &["validation_failed"];
 
 /// What every `/api/v1` operation can answer.
-pub const EVERY_OPERATION: &[&str] = &["unauthenticated", "internal", "service_unavailable"];
+pub const EVERY_OPERATION: &[&str] = &["unauthenticated", "forbidden", "internal", "service_unavailable"];
 
 /// Declares the problems one operation can answer, besides [`EVERY_OPERATION`], as a type for
 /// the `responses(..)` of its `#[utoipa::path]`: `problems!(GetTeamProblems, [PATH, &["team_not_found"]]);`.

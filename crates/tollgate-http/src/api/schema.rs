@@ -269,12 +269,19 @@ value_schema!(
     .build()
 );
 value_schema!(
-    /// A user's role.
+    /// A role name as a request gives it.
     Role => keywords(
-        tollgate_core::user::Role::ALL,
-        "`viewer` reads, `member` also writes, `admin` also manages users and other people's tokens; \
-         `auditor` reads, verifies and exports the audit log.",
+        tollgate_core::user::ROLE_NAMES,
+        "A built-in role (see `docs/authorization.md`): `viewer` reads; `auditor` reads, verifies and exports \
+         the audit log; `developer` pushes its teams' artifacts and moves releases; `release_manager` moves \
+         releases and may override a gate; `approver` approves changes; `deployer` records deployments (the \
+         only role that deploys to prod); `admin` does everything segregation of duties allows. `member` \
+         stands for developer and deployer.",
     )
+);
+value_schema!(
+    /// A role a user holds.
+    HeldRole => keywords(tollgate_core::user::Role::ALL, "A built-in role (see `docs/authorization.md`).")
 );
 value_schema!(
     /// An environment's tier.
@@ -397,6 +404,22 @@ value_schema!(
 value_schema!(
     /// A reason that goes on record.
     Reason => text(MAX_REASON_LEN, true, "Free text that is not blank.")
+);
+value_schema!(
+    /// The reason for a just-in-time grant or an override.
+    GrantReason => text(tollgate_core::authz::MAX_REASON_LEN, true, "Free text that is not blank.")
+);
+value_schema!(
+    /// The name of a file of Cedar policies.
+    PolicyFileName => text(200, true, "A file name, for errors and the policies' origin.")
+);
+value_schema!(
+    /// Cedar policies.
+    PolicyText => text(tollgate_service::authz::MAX_POLICY_FILE_BYTES, false, "Cedar policy text.")
+);
+value_schema!(
+    /// An authorization action.
+    ActionName => keywords(&tollgate_service::authz::action_names(), "An action of `docs/authorization.md`.")
 );
 value_schema!(
     /// The reason for a legal hold.

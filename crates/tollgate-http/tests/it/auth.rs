@@ -20,11 +20,11 @@ async fn health_and_metrics_need_no_token_and_everything_else_does() {
     let wrong = app.call_as(&format!("tg_{}", "0".repeat(64)), Method::GET, "/api/v1/teams", None).await;
     insta::assert_json_snapshot!(wrong.body, @r#"
     {
-      "code": "unauthenticated",
-      "detail": "unknown token",
-      "status": 401,
+      "type": "urn:tollgate:problem:unauthenticated",
       "title": "Unauthorized",
-      "type": "urn:tollgate:problem:unauthenticated"
+      "status": 401,
+      "detail": "unknown token",
+      "code": "unauthenticated"
     }
     "#);
     let malformed = app.call_as("hunter2", Method::GET, "/api/v1/teams", None).await;
@@ -69,6 +69,10 @@ async fn the_openapi_document_describes_every_endpoint() {
     /audit/keys
     /audit/keys/rotate
     /audit/verify
+    /authz/check
+    /authz/grants
+    /authz/grants/{id}
+    /authz/policies
     /deployments
     /deployments/{id}
     /deployments/{id}/finish

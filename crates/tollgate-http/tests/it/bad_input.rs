@@ -60,8 +60,11 @@ async fn an_invalid_release_lists_every_field_at_once() {
     let problem = refused(&app, Method::POST, "/api/v1/releases", bad).await;
     insta::assert_json_snapshot!(problem, @r#"
     {
-      "code": "validation_failed",
+      "type": "urn:tollgate:problem:validation_failed",
+      "title": "Unprocessable Entity",
+      "status": 422,
       "detail": "version: \"1.0\" is not a semantic version: unexpected end of input while parsing minor version number; artifacts[0].digest: \"sha256:1234\" is not a digest (expected sha256: followed by 64 lower-case hex characters); lifecycle: lifecycle \"fast\" does not exist; artifacts[1].service: service \"billing\" does not exist",
+      "code": "validation_failed",
       "errors": [
         {
           "field": "version",
@@ -79,10 +82,7 @@ async fn an_invalid_release_lists_every_field_at_once() {
           "field": "artifacts[1].service",
           "message": "service \"billing\" does not exist"
         }
-      ],
-      "status": 422,
-      "title": "Unprocessable Entity",
-      "type": "urn:tollgate:problem:validation_failed"
+      ]
     }
     "#);
 }

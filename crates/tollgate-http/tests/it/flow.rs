@@ -55,17 +55,17 @@ async fn a_release_moves_through_the_lifecycle_and_the_register_answers_for_any_
         .await;
     insta::assert_json_snapshot!(skip.body, @r#"
     {
-      "code": "promotion_refused",
+      "type": "urn:tollgate:problem:promotion_refused",
+      "title": "Conflict",
+      "status": 409,
       "detail": "release 1.1.0 has not succeeded in staging, which comes before prod in lifecycle default",
+      "code": "promotion_refused",
       "errors": [
         {
           "field": "",
           "message": "release 1.1.0 has not succeeded in staging, which comes before prod in lifecycle default"
         }
-      ],
-      "status": 409,
-      "title": "Conflict",
-      "type": "urn:tollgate:problem:promotion_refused"
+      ]
     }
     "#);
 
@@ -76,87 +76,87 @@ async fn a_release_moves_through_the_lifecycle_and_the_register_answers_for_any_
       "environments": [
         {
           "environment": "dev",
+          "tier": "dev",
           "services": [
             {
+              "service": "api",
               "artifact": "api",
-              "deployed_at": "2026-03-01T15:00:00Z",
-              "deployment": 4,
+              "version": "1.1.0",
               "digest": "[digest]",
-              "emergency_skipped": null,
               "release": 2,
               "release_version": "1.1.0",
-              "service": "api",
-              "version": "1.1.0"
+              "deployment": 4,
+              "deployed_at": "2026-03-01T15:00:00Z",
+              "emergency_skipped": null
             },
             {
+              "service": "ledger",
               "artifact": "ledger",
-              "deployed_at": "2026-03-01T15:00:00Z",
-              "deployment": 4,
+              "version": "1.1.0",
               "digest": "[digest]",
-              "emergency_skipped": null,
               "release": 2,
               "release_version": "1.1.0",
-              "service": "ledger",
-              "version": "1.1.0"
+              "deployment": 4,
+              "deployed_at": "2026-03-01T15:00:00Z",
+              "emergency_skipped": null
             }
-          ],
-          "tier": "dev"
+          ]
         },
         {
           "environment": "prod",
+          "tier": "prod",
           "services": [
             {
+              "service": "api",
               "artifact": "api",
-              "deployed_at": "2026-03-01T14:00:00Z",
-              "deployment": 3,
+              "version": "1.0.0",
               "digest": "[digest]",
-              "emergency_skipped": null,
               "release": 1,
               "release_version": "1.0.0",
-              "service": "api",
-              "version": "1.0.0"
+              "deployment": 3,
+              "deployed_at": "2026-03-01T14:00:00Z",
+              "emergency_skipped": null
             },
             {
+              "service": "ledger",
               "artifact": "ledger",
-              "deployed_at": "2026-03-01T14:00:00Z",
-              "deployment": 3,
+              "version": "1.0.0",
               "digest": "[digest]",
-              "emergency_skipped": null,
               "release": 1,
               "release_version": "1.0.0",
-              "service": "ledger",
-              "version": "1.0.0"
+              "deployment": 3,
+              "deployed_at": "2026-03-01T14:00:00Z",
+              "emergency_skipped": null
             }
-          ],
-          "tier": "prod"
+          ]
         },
         {
           "environment": "staging",
+          "tier": "staging",
           "services": [
             {
+              "service": "api",
               "artifact": "api",
-              "deployed_at": "2026-03-01T13:00:00Z",
-              "deployment": 2,
+              "version": "1.0.0",
               "digest": "[digest]",
-              "emergency_skipped": null,
               "release": 1,
               "release_version": "1.0.0",
-              "service": "api",
-              "version": "1.0.0"
+              "deployment": 2,
+              "deployed_at": "2026-03-01T13:00:00Z",
+              "emergency_skipped": null
             },
             {
+              "service": "ledger",
               "artifact": "ledger",
-              "deployed_at": "2026-03-01T13:00:00Z",
-              "deployment": 2,
+              "version": "1.0.0",
               "digest": "[digest]",
-              "emergency_skipped": null,
               "release": 1,
               "release_version": "1.0.0",
-              "service": "ledger",
-              "version": "1.0.0"
+              "deployment": 2,
+              "deployed_at": "2026-03-01T13:00:00Z",
+              "emergency_skipped": null
             }
-          ],
-          "tier": "staging"
+          ]
         }
       ]
     }
@@ -203,6 +203,8 @@ async fn the_audit_log_records_every_change_and_verifies() {
             "artifact.sign",
             "artifact.create",
             "artifact.sign",
+            "user.create",
+            "token.create",
             "release.create",
             "release.transition",
             "release.transition",
@@ -212,7 +214,7 @@ async fn the_audit_log_records_every_change_and_verifies() {
     let verify = app.get("/api/v1/audit/verify").await;
     assert_eq!(
         (verify.body["ok"].as_bool(), verify.body["entries"].as_u64()),
-        (Some(true), Some(20)),
+        (Some(true), Some(22)),
         "{:?}",
         verify.body
     );
@@ -228,5 +230,5 @@ async fn the_audit_log_records_every_change_and_verifies() {
     let text = export.text().await.expect("text");
     let key = app.app.tollgate.verifying_key();
     let report = tollgate_core::audit::export::verify_export(text.lines(), &[key], &[]).expect("a readable export");
-    assert!(report.is_ok() && report.entries == 20 && report.unsigned_tail == 0, "{report}");
+    assert!(report.is_ok() && report.entries == 22 && report.unsigned_tail == 0, "{report}");
 }

@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod auth;
+mod authz;
 mod bad_input;
 mod contract;
 mod flow;
@@ -75,9 +76,19 @@ pub async fn stock(app: &SpawnedApp, version: &str) {
 }
 
 /// Creates a release and takes it to ready; returns its id.
+/// A token of `rita`, a member who authors releases (created on first use).
+pub async fn author_token(app: &SpawnedApp) -> String {
+    app.post("/api/v1/users", json!({ "name": "rita", "role": "member" })).await;
+    let token = app.post("/api/v1/tokens", json!({ "user": "rita", "description": "author" })).await;
+    token.body["secret"].as_str().expect("a secret").to_owned()
+}
+
 pub async fn ready_release(app: &SpawnedApp, version: &str) -> i64 {
     stock(app, version).await;
-    let created = app.post("/api/v1/releases", release(version)).await;
+    // Authored by someone else than the admin, who marks it ready and deploys it: the author of
+    // a release does not ship it to prod.
+    let author = author_token(app).await;
+    let created = app.call_as(&author, reqwest::Method::POST, "/api/v1/releases", Some(release(version))).await;
     assert_eq!(created.status, 201, "{:?}", created.body);
     let id = created.body["id"].as_i64().expect("an id");
     for action in ["plan", "freeze_scope", "mark_ready"] {

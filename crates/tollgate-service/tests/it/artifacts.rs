@@ -101,9 +101,10 @@ async fn a_release_is_ready_only_with_stored_verified_and_signed_artifacts() {
         .expect("created");
     let reference = ReleaseRef::Id(release.id);
     for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope] {
-        app.tollgate.transition_release(&app.admin, &reference, action, None).await.expect("transition");
+        app.tollgate.transition_release(&app.shipper().await, &reference, action, None).await.expect("transition");
     }
-    let refused = app.tollgate.transition_release(&app.admin, &reference, ReleaseAction::MarkReady, None).await;
+    let refused =
+        app.tollgate.transition_release(&app.shipper().await, &reference, ReleaseAction::MarkReady, None).await;
     assert_eq!(
         refused.map(|_| ()).map_err(|e| e.to_string()),
         Err("artifact api@1.0.0 of service api has no valid signature from a trusted key: it has no signature; \
@@ -113,7 +114,10 @@ async fn a_release_is_ready_only_with_stored_verified_and_signed_artifacts() {
     app.stock("payments", &[("ledger", "1.0.0")]).await;
     let api = app.tollgate.find_artifact(&app.admin, "api", "1.0.0").await.expect("api");
     app.sign_artifact(&api).await;
-    app.tollgate.transition_release(&app.admin, &reference, ReleaseAction::MarkReady, None).await.expect("ready now");
+    app.tollgate
+        .transition_release(&app.shipper().await, &reference, ReleaseAction::MarkReady, None)
+        .await
+        .expect("ready now");
 }
 
 #[tokio::test]
@@ -147,13 +151,14 @@ async fn a_blob_edited_on_disk_is_caught_before_deploy() {
         app.tollgate.create_release(&app.admin, release_input("1.0.0", &[("api", "1.0.0")])).await.expect("created");
     let reference = ReleaseRef::Id(release.id);
     for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
-        app.tollgate.transition_release(&app.admin, &reference, action, None).await.expect("transition");
+        app.tollgate.transition_release(&app.shipper().await, &reference, action, None).await.expect("transition");
     }
     let artifact = app.tollgate.find_artifact(&app.admin, "api", "1.0.0").await.expect("api");
     std::fs::write(app.blobs.path(&artifact.digest), b"api@1.0.0 with a backdoor").expect("tampered");
+    let shipper = app.shipper().await;
     let before = app.row_counts().await;
     let succeeded = DeploymentInput { status: Some("succeeded".to_owned()), ..DeploymentInput::default() };
-    let refused = app.tollgate.record_deployment(&app.admin, &reference, "dev", succeeded).await;
+    let refused = app.tollgate.record_deployment(&shipper, &reference, "dev", succeeded).await;
     let message = refused.map(|_| ()).map_err(|e| e.to_string()).expect_err("refused");
     assert!(
         message

@@ -6,6 +6,7 @@ use tollgate_core::team::TeamInput;
 use tollgate_core::Page;
 use tollgate_service::catalog::Upsert;
 use tollgate_service::release::ReleaseRef;
+use tollgate_service::ServiceError;
 use tollgate_testkit::fixtures::release_input;
 use tollgate_testkit::{TestApp, TestDb};
 
@@ -34,12 +35,17 @@ async fn the_main_story_runs_on_every_backend() {
         let release =
             app.tollgate.create_release(&member, release_input("1.0.0", &[("api", "1.0.0")])).await.expect("release");
         let reference = ReleaseRef::Version(release.content.version.clone());
-        for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
+        for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope] {
             app.tollgate.transition_release(&member, &reference, action, None).await.expect("transition");
         }
+        // Its author does not ship it to prod: someone else marks it ready and deploys it.
+        let own = app.tollgate.transition_release(&member, &reference, ReleaseAction::MarkReady, None).await;
+        assert!(matches!(own, Err(ServiceError::Forbidden { .. })), "{backend}: {own:?}");
+        let shipper = app.shipper().await;
+        app.tollgate.transition_release(&shipper, &reference, ReleaseAction::MarkReady, None).await.expect("ready");
         for environment in ["dev", "staging", "prod"] {
             let input = DeploymentInput { status: Some("succeeded".to_owned()), ..DeploymentInput::default() };
-            app.tollgate.record_deployment(&member, &reference, environment, input).await.expect("deployment");
+            app.tollgate.record_deployment(&shipper, &reference, environment, input).await.expect("deployment");
         }
         let deployed = app.tollgate.get_release(&member, &reference).await.expect("release");
         assert_eq!(deployed.state, ReleaseState::Deployed, "{backend}");

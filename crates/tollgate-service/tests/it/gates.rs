@@ -13,7 +13,7 @@ use tollgate_core::release::ReleaseAction;
 use tollgate_service::apply::ApplyMode;
 use tollgate_service::gate::Evaluation;
 use tollgate_service::release::ReleaseRef;
-use tollgate_service::{GateRefusal, ServiceError};
+use tollgate_service::{GateRefusal, Principal, ServiceError};
 use tollgate_testkit::fixtures::release_input;
 use tollgate_testkit::{TestApp, TestDb};
 
@@ -59,11 +59,13 @@ async fn ready_release(app: &TestApp, version: &str, tests: &[u8]) -> ReleaseRef
         app.tollgate.create_release(&app.admin, release_input(version, &[("api", version)])).await.expect("created");
     let reference = ReleaseRef::Id(release.id);
     upload(app, &reference, tests).await;
+    // The author (the admin) does not ship to prod; the shipper does.
+    let shipper = app.shipper().await;
     for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
-        app.tollgate.transition_release(&app.admin, &reference, action, None).await.expect("transition");
+        app.tollgate.transition_release(&shipper, &reference, action, None).await.expect("transition");
     }
     for environment in ["dev", "staging"] {
-        deploy(app, &reference, environment).await.expect("no blocking gates before prod");
+        deploy(&shipper, app, &reference, environment).await.expect("no blocking gates before prod");
     }
     reference
 }
@@ -73,9 +75,14 @@ async fn upload(app: &TestApp, release: &ReleaseRef, tests: &[u8]) {
     app.tollgate.upload_evidence(&app.admin, release, None, "junit", &mut content).await.expect("evidence");
 }
 
-async fn deploy(app: &TestApp, release: &ReleaseRef, environment: &str) -> Result<(), ServiceError> {
+async fn deploy(
+    shipper: &Principal,
+    app: &TestApp,
+    release: &ReleaseRef,
+    environment: &str,
+) -> Result<(), ServiceError> {
     let input = DeploymentInput { status: Some("succeeded".into()), ..DeploymentInput::default() };
-    app.tollgate.record_deployment(&app.admin, release, environment, input).await.map(|_| ())
+    app.tollgate.record_deployment(shipper, release, environment, input).await.map(|_| ())
 }
 
 async fn evaluate(app: &TestApp, release: &ReleaseRef) -> tollgate_service::gate::GateEvaluation {
@@ -96,8 +103,9 @@ async fn a_release_enters_prod_only_with_a_passing_decision_for_what_it_is_now()
             .await
             .expect("installed");
         let release = ready_release(&app, "1.0.0", PASSING_TESTS).await;
+        let shipper = app.shipper().await;
         let before = app.row_counts().await;
-        let unevaluated = refusal(deploy(&app, &release, "prod").await);
+        let unevaluated = refusal(deploy(&shipper, &app, &release, "prod").await);
         assert!(matches!(unevaluated, GateRefusal::NotEvaluated { .. }), "{unevaluated}");
         assert_eq!(app.row_counts().await, before, "a refused deployment changes nothing");
 
@@ -105,7 +113,7 @@ async fn a_release_enters_prod_only_with_a_passing_decision_for_what_it_is_now()
         assert!(evaluated.passed, "{:?}", evaluated.results);
         // New evidence after the pass: the decision no longer holds.
         upload(&app, &release, PASSING_TESTS).await;
-        let stale = refusal(deploy(&app, &release, "prod").await);
+        let stale = refusal(deploy(&shipper, &app, &release, "prod").await);
         assert!(
             matches!(&stale, GateRefusal::Stale { changed, .. } if changed == &["the evidence or signatures"]),
             "{stale}"
@@ -113,10 +121,10 @@ async fn a_release_enters_prod_only_with_a_passing_decision_for_what_it_is_now()
         evaluate(&app, &release).await;
         // A new policy version after the pass: the same.
         install(&app, vec![gate("test_pass_rate", json!({"min": 0.99}))], vec![]).await.expect("installed");
-        let stale = refusal(deploy(&app, &release, "prod").await);
+        let stale = refusal(deploy(&shipper, &app, &release, "prod").await);
         assert!(matches!(&stale, GateRefusal::Stale { changed, .. } if changed == &["the gate policy"]), "{stale}");
         evaluate(&app, &release).await;
-        deploy(&app, &release, "prod").await.expect("a current passing decision lets it in");
+        deploy(&shipper, &app, &release, "prod").await.expect("a current passing decision lets it in");
     })
     .await;
 }
@@ -126,9 +134,10 @@ async fn a_failed_decision_blocks_until_an_admin_overrides_it_with_a_reason() {
     on_every_backend(|app| async move {
         install(&app, vec![gate("test_pass_rate", json!({"min": 1.0}))], vec![]).await.expect("installed");
         let release = ready_release(&app, "1.0.0", FAILING_TESTS).await;
+        let shipper = app.shipper().await;
         let evaluated = evaluate(&app, &release).await;
         assert!(!evaluated.passed);
-        let failed = refusal(deploy(&app, &release, "prod").await);
+        let failed = refusal(deploy(&shipper, &app, &release, "prod").await);
         assert!(matches!(&failed, GateRefusal::Failed { gates, .. } if gates == &["test_pass_rate"]), "{failed}");
 
         let (member, _) = app.user("bo", "member").await;
@@ -136,14 +145,14 @@ async fn a_failed_decision_blocks_until_an_admin_overrides_it_with_a_reason() {
         assert!(matches!(forbidden, Err(ServiceError::Forbidden { .. })), "{forbidden:?}");
         let blank = app.tollgate.override_gates(&app.admin, &release, "prod", "   ").await;
         assert!(matches!(blank, Err(ServiceError::Invalid(_))), "{blank:?}");
-        assert!(deploy(&app, &release, "prod").await.is_err(), "no override yet");
+        assert!(deploy(&shipper, &app, &release, "prod").await.is_err(), "no override yet");
 
         let overridden =
             app.tollgate.override_gates(&app.admin, &release, "prod", "flaky suite, INC-7").await.expect("override");
         assert_eq!(Some(overridden.decision), evaluated.decision);
         let twice = app.tollgate.override_gates(&app.admin, &release, "prod", "again").await;
         assert!(matches!(twice, Err(ServiceError::Conflict { .. })), "{twice:?}");
-        deploy(&app, &release, "prod").await.expect("the override lets it in");
+        deploy(&shipper, &app, &release, "prod").await.expect("the override lets it in");
     })
     .await;
 }
@@ -153,10 +162,11 @@ async fn an_override_lapses_with_the_decision_it_overrode() {
     on_every_backend(|app| async move {
         install(&app, vec![gate("test_pass_rate", json!({"min": 1.0}))], vec![]).await.expect("installed");
         let release = ready_release(&app, "1.0.0", FAILING_TESTS).await;
+        let shipper = app.shipper().await;
         evaluate(&app, &release).await;
         app.tollgate.override_gates(&app.admin, &release, "prod", "accepted risk").await.expect("override");
         upload(&app, &release, FAILING_TESTS).await;
-        let stale = refusal(deploy(&app, &release, "prod").await);
+        let stale = refusal(deploy(&shipper, &app, &release, "prod").await);
         assert!(matches!(stale, GateRefusal::Stale { .. }), "{stale}");
     })
     .await;

@@ -4,6 +4,7 @@ mod apply;
 mod artifacts;
 mod audit;
 mod auth;
+mod authz;
 mod backends;
 mod gates;
 mod races;

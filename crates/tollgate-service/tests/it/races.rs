@@ -35,7 +35,7 @@ async fn frozen_release(app: &TestApp, version: &str) -> ReleaseRef {
         app.tollgate.create_release(&app.admin, release_input(version, &[("api", version)])).await.expect("created");
     let reference = ReleaseRef::Id(release.id);
     for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope] {
-        app.tollgate.transition_release(&app.admin, &reference, action, None).await.expect("transition");
+        app.tollgate.transition_release(&app.shipper().await, &reference, action, None).await.expect("transition");
     }
     reference
 }
@@ -62,7 +62,7 @@ async fn an_edit_between_the_readiness_check_and_its_write_is_refused() {
         let marking = {
             let (app, release) = (Arc::clone(&app), release.clone());
             tokio::spawn(async move {
-                app.tollgate.transition_release(&app.admin, &release, ReleaseAction::MarkReady, None).await
+                app.tollgate.transition_release(&app.shipper().await, &release, ReleaseAction::MarkReady, None).await
             })
         };
         pause.reached().await;
@@ -73,7 +73,8 @@ async fn an_edit_between_the_readiness_check_and_its_write_is_refused() {
         let after = app.tollgate.get_release(&app.admin, &release).await.expect("release");
         assert_eq!(after.state, ReleaseState::ScopeFrozen, "unchecked content never became ready");
         // Checked again, the new content's missing signature is what refuses it.
-        let again = app.tollgate.transition_release(&app.admin, &release, ReleaseAction::MarkReady, None).await;
+        let again =
+            app.tollgate.transition_release(&app.shipper().await, &release, ReleaseAction::MarkReady, None).await;
         assert!(matches!(again, Err(ServiceError::NotReady(_))), "{again:?}");
     })
     .await;
@@ -83,21 +84,27 @@ async fn an_edit_between_the_readiness_check_and_its_write_is_refused() {
 async fn an_edit_between_the_deploy_check_and_its_write_is_refused() {
     on_every_backend(|app| async move {
         let release = frozen_release(&app, "2.0.0").await;
-        app.tollgate.transition_release(&app.admin, &release, ReleaseAction::MarkReady, None).await.expect("ready");
+        app.tollgate
+            .transition_release(&app.shipper().await, &release, ReleaseAction::MarkReady, None)
+            .await
+            .expect("ready");
         let before = app.row_counts().await;
         let pause = app.tollgate.hooks().arm(HookPoint::AfterReadinessCheck);
         let deploying = {
             let (app, release) = (Arc::clone(&app), release.clone());
             tokio::spawn(async move {
                 let succeeded = DeploymentInput { status: Some("succeeded".to_owned()), ..DeploymentInput::default() };
-                app.tollgate.record_deployment(&app.admin, &release, "dev", succeeded).await
+                app.tollgate.record_deployment(&app.shipper().await, &release, "dev", succeeded).await
             })
         };
         pause.reached().await;
         swap_content(&app, &release, "2.0.1").await;
         let fixed = app.tollgate.find_artifact(&app.admin, "api", "2.0.1").await.expect("pushed");
         app.sign_artifact(&fixed).await;
-        app.tollgate.transition_release(&app.admin, &release, ReleaseAction::MarkReady, None).await.expect("ready");
+        app.tollgate
+            .transition_release(&app.shipper().await, &release, ReleaseAction::MarkReady, None)
+            .await
+            .expect("ready");
         pause.resume();
         let outcome = deploying.await.expect("the task ends");
         assert!(matches!(outcome, Err(ServiceError::ReleaseChanged { .. })), "{outcome:?}");
@@ -115,7 +122,7 @@ async fn a_key_revoked_between_the_check_and_the_write_refuses_the_write() {
         let marking = {
             let (app, release) = (Arc::clone(&app), release.clone());
             tokio::spawn(async move {
-                app.tollgate.transition_release(&app.admin, &release, ReleaseAction::MarkReady, None).await
+                app.tollgate.transition_release(&app.shipper().await, &release, ReleaseAction::MarkReady, None).await
             })
         };
         pause.reached().await;

@@ -46,7 +46,7 @@ async fn ready_release(app: &TestApp, version: &str, release_type: &str) -> Rele
     let release = app.tollgate.create_release(&app.admin, input).await.expect("created");
     let reference = ReleaseRef::Id(release.id);
     for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
-        app.tollgate.transition_release(&app.admin, &reference, action, None).await.expect("transition");
+        app.tollgate.transition_release(&app.shipper().await, &reference, action, None).await.expect("transition");
     }
     reference
 }
@@ -57,15 +57,15 @@ async fn a_release_is_promoted_through_its_lifecycle_into_the_register() {
     catalog(&app).await;
     let first = ready_release(&app, "1.0.0", "minor").await;
     for environment in ["dev", "staging", "prod"] {
-        app.tollgate.record_deployment(&app.admin, &first, environment, succeeded()).await.expect("deployed");
+        app.tollgate.record_deployment(&app.shipper().await, &first, environment, succeeded()).await.expect("deployed");
         app.clock.advance(jiff::SignedDuration::from_hours(1));
     }
     let release = app.tollgate.get_release(&app.admin, &first).await.expect("release");
     assert_eq!(release.state, ReleaseState::Deployed);
 
     let second = ready_release(&app, "1.1.0", "minor").await;
-    app.tollgate.record_deployment(&app.admin, &second, "dev", succeeded()).await.expect("deployed");
-    let skipping = app.tollgate.record_deployment(&app.admin, &second, "prod", succeeded()).await;
+    app.tollgate.record_deployment(&app.shipper().await, &second, "dev", succeeded()).await.expect("deployed");
+    let skipping = app.tollgate.record_deployment(&app.shipper().await, &second, "prod", succeeded()).await;
     match skipping {
         Err(ServiceError::Promotion(errors)) => assert_eq!(
             errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -94,10 +94,13 @@ async fn an_emergency_release_skips_a_stage_and_is_flagged() {
     let input = tollgate_core::release::ReleaseInput { release_type: "emergency".to_owned(), ..input };
     let release = app.tollgate.create_release(&app.admin, input).await.expect("created");
     let reference = ReleaseRef::Id(release.id);
-    app.tollgate.transition_release(&app.admin, &reference, ReleaseAction::MarkReady, None).await.expect("fast track");
+    app.tollgate
+        .transition_release(&app.shipper().await, &reference, ReleaseAction::MarkReady, None)
+        .await
+        .expect("fast track");
     // Straight to prod: the environment before it (staging) is skipped, and the record says so.
     let deployment =
-        app.tollgate.record_deployment(&app.admin, &reference, "prod", succeeded()).await.expect("recorded");
+        app.tollgate.record_deployment(&app.shipper().await, &reference, "prod", succeeded()).await.expect("recorded");
     assert_eq!(
         deployment.promotion,
         Promotion::EmergencySkipped { skipped: tollgate_core::name::EnvironmentName::parse("staging").expect("name") }
@@ -117,7 +120,7 @@ async fn scope_cannot_change_once_frozen_and_unfreezing_is_audited() {
     );
     let unfrozen = app
         .tollgate
-        .transition_release(&app.admin, &reference, ReleaseAction::UnfreezeScope, Some("PAY-9 must ship"))
+        .transition_release(&app.shipper().await, &reference, ReleaseAction::UnfreezeScope, Some("PAY-9 must ship"))
         .await
         .expect("unfreeze");
     assert_eq!(unfrozen.state, ReleaseState::Planned);
@@ -145,12 +148,16 @@ async fn a_rolled_back_deployment_restores_the_previous_version_in_the_register(
     let app = TestApp::sqlite().await;
     catalog(&app).await;
     let first = ready_release(&app, "1.0.0", "minor").await;
-    app.tollgate.record_deployment(&app.admin, &first, "dev", succeeded()).await.expect("deployed");
+    app.tollgate.record_deployment(&app.shipper().await, &first, "dev", succeeded()).await.expect("deployed");
     app.clock.advance(jiff::SignedDuration::from_mins(10));
     let second = ready_release(&app, "1.1.0", "minor").await;
-    let deployment = app.tollgate.record_deployment(&app.admin, &second, "dev", succeeded()).await.expect("deployed");
+    let deployment =
+        app.tollgate.record_deployment(&app.shipper().await, &second, "dev", succeeded()).await.expect("deployed");
     app.clock.advance(jiff::SignedDuration::from_mins(10));
-    app.tollgate.finish_deployment(&app.admin, deployment.id, DeploymentStatus::RolledBack).await.expect("rolled back");
+    app.tollgate
+        .finish_deployment(&app.shipper().await, deployment.id, DeploymentStatus::RolledBack)
+        .await
+        .expect("rolled back");
     let register = app.tollgate.register(&app.admin, Some("dev"), None).await.expect("register");
     assert_eq!(register[0].services[0].release_version.to_string(), "1.0.0");
 }

@@ -10,6 +10,7 @@ use tollgate_core::release::{ReleaseAction, ReleaseState};
 use tollgate_core::team::TeamInput;
 use tollgate_service::catalog::Upsert;
 use tollgate_service::release::ReleaseRef;
+use tollgate_service::Principal;
 use tollgate_service::ServiceError;
 use tollgate_testkit::fixtures::release_input;
 use tollgate_testkit::{TestApp, TestDb};
@@ -26,14 +27,14 @@ const ENTRIES_PER_RELEASE: i64 = 6;
 /// Audit entries one catalog writer appends: each team created, then replaced.
 const ENTRIES_PER_CATALOG_WRITER: i64 = 2 * TEAMS_PER_WRITER as i64;
 
-async fn release_writer(app: Arc<TestApp>, version: String) -> Result<(), ServiceError> {
+async fn release_writer(app: Arc<TestApp>, shipper: Principal, version: String) -> Result<(), ServiceError> {
     let release = ReleaseRef::Version(version.parse().expect("a version"));
     for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
-        app.tollgate.transition_release(&app.admin, &release, action, None).await?;
+        app.tollgate.transition_release(&shipper, &release, action, None).await?;
     }
     for environment in ["dev", "staging"] {
         let succeeded = DeploymentInput { status: Some("succeeded".to_owned()), ..DeploymentInput::default() };
-        app.tollgate.record_deployment(&app.admin, &release, environment, succeeded).await?;
+        app.tollgate.record_deployment(&shipper, &release, environment, succeeded).await?;
     }
     Ok(())
 }
@@ -62,11 +63,13 @@ async fn sixteen_writers_on_postgres_never_deadlock_and_keep_an_unbroken_chain()
         app.stock("payments", &[("api", version)]).await;
         app.tollgate.create_release(&app.admin, release_input(version, &[("api", version)])).await.expect("created");
     }
+    // Someone else than the author (the admin) ships the releases.
+    let shipper = app.shipper().await;
     let before = app.row_counts().await;
 
     let mut writers = Vec::new();
     for version in versions.clone() {
-        writers.push(tokio::spawn(release_writer(Arc::clone(&app), version)));
+        writers.push(tokio::spawn(release_writer(Arc::clone(&app), shipper.clone(), version)));
     }
     for writer in 0..N_CATALOG_WRITERS {
         writers.push(tokio::spawn(catalog_writer(Arc::clone(&app), writer)));

@@ -28,8 +28,8 @@ pub async fn user(context: &Context, command: UserCommand) -> anyhow::Result<()>
     match command {
         UserCommand::List => print(context.output, &context.client.get::<Vec<UserResponse>>("/users").await?),
         UserCommand::Me => print(context.output, &context.client.get::<UserResponse>("/users/me").await?),
-        UserCommand::Create { name, display_name, role } => {
-            let request = UserRequest { name, display_name, role: Some(role) };
+        UserCommand::Create { name, display_name, roles } => {
+            let request = UserRequest { name, display_name, role: None, roles: Some(roles) };
             let created: Answer<UserResponse> = context.client.post("/users", &request).await?;
             print(context.output, &created);
         }
@@ -99,10 +99,10 @@ impl Tabular for TeamResponse {
 }
 
 impl Row for UserResponse {
-    const HEADERS: &'static [&'static str] = &["name", "display name", "role"];
+    const HEADERS: &'static [&'static str] = &["name", "display name", "roles"];
 
     fn cells(&self) -> Vec<String> {
-        vec![self.name.clone(), self.display_name.clone(), self.role.clone()]
+        vec![self.name.clone(), self.display_name.clone(), self.roles.join(", ")]
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod artifact;
 pub mod audit;
+pub mod authz;
 pub mod catalog;
 pub mod evidence;
 pub mod gate;

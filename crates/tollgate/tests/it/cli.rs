@@ -121,16 +121,45 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
         std::fs::read(dir.path().join("pulled.tar")).expect("pulled"),
         std::fs::read(dir.path().join("ledger.tar")).expect("original")
     );
-    run(server.cli().args(["release", "create", "--version", "2.0.0", "--type", "major"]).args([
-        "--artifact",
-        &format!("ledger=ledger@4.0.0@{digest}"),
-        "--include",
-        "PAY-7=New fee model",
-    ]))
+    // A member (developer and deployer) authors the release; the admin ships it.
+    run(server.cli().args(["user", "create", "rita", "--role", "member"])).success();
+    let issued = run(server.cli().args(["token", "create", "--user", "rita", "--output", "json"])).success();
+    let issued: serde_json::Value = serde_json::from_str(&issued.stdout).expect("a token as JSON");
+    let rita = issued["secret"].as_str().expect("a secret").to_owned();
+    run(server
+        .cli()
+        .env("TOLLGATE_TOKEN", &rita)
+        .args(["release", "create", "--version", "2.0.0", "--type", "major"])
+        .args(["--artifact", &format!("ledger=ledger@4.0.0@{digest}"), "--include", "PAY-7=New fee model"]))
     .success();
-    for verb in ["plan", "freeze", "ready"] {
+    for verb in ["plan", "freeze"] {
         run(server.cli().args(["release", verb, "2.0.0"])).success();
     }
+    // Why the author may not mark it ready, and who may.
+    let check =
+        ["authz", "check", "--principal", "rita", "--action", "release.mark_ready", "--resource", "2.0.0", "--explain"];
+    let denied = run(server.cli().args(check)).failure();
+    assert!(denied.stdout.starts_with("denied\n"), "{}", denied.stdout);
+    assert!(
+        denied.stdout.contains("forbid sod.author_does_not_ship_to_prod: the author of a release"),
+        "{}",
+        denied.stdout
+    );
+    let own = run(server.cli().env("TOLLGATE_TOKEN", &rita).args(["release", "ready", "2.0.0"])).failure();
+    assert!(
+        own.stderr.contains("forbidden (403)") && own.stderr.contains("sod.author_does_not_ship_to_prod"),
+        "{}",
+        own.stderr
+    );
+    run(server.cli().args(["release", "ready", "2.0.0"])).success();
+    // A policy that does not match the schema is refused with its location; nothing is applied.
+    std::fs::write(
+        dir.path().join("bad.cedar"),
+        "@id(\"x\")\npermit (principal, action, resource)\n  when { resource.colour };\n",
+    )
+    .expect("a policy file");
+    let refused = run(server.cli().args(["authz", "policy", "apply", "bad.cedar"])).failure();
+    assert!(refused.stderr.contains("bad.cedar:3:"), "{}", refused.stderr);
     let skipped =
         run(server.cli().args(["deployment", "record", "--release", "2.0.0", "--environment", "prod"])).failure();
     assert!(skipped.stderr.contains("release 2.0.0 has not succeeded in staging"), "{}", skipped.stderr);

@@ -8,15 +8,20 @@ use std::process::Command;
 const ALLOWED_ARROWS: &[(&str, &[&str])] = &[
     ("tollgate-core", &[]),
     ("tollgate-evidence", &["tollgate-core"]),
+    ("tollgate-authz", &["tollgate-core"]),
     ("tollgate-config", &["tollgate-core"]),
     ("tollgate-policy", &["tollgate-core"]),
     ("tollgate-store", &["tollgate-core"]),
-    ("tollgate-service", &["tollgate-core", "tollgate-evidence", "tollgate-policy", "tollgate-store"]),
+    (
+        "tollgate-service",
+        &["tollgate-authz", "tollgate-core", "tollgate-evidence", "tollgate-policy", "tollgate-store"],
+    ),
     // Handlers see only core and service: no HTTP handler reaches into the store.
     ("tollgate-http", &["tollgate-core", "tollgate-service"]),
     (
         "tollgate",
         &[
+            "tollgate-authz",
             "tollgate-config",
             "tollgate-core",
             "tollgate-evidence",
@@ -95,6 +100,18 @@ fn the_core_has_no_io_dependency() {
     assert!(extra.is_empty(), "tollgate-core gained dependencies {extra:?}; the core does no I/O");
 }
 
+/// The only external crates the authorization crate may use: Cedar, and miette for the
+/// locations of Cedar's diagnostics.
+const AUTHZ_DEPENDENCIES: &[&str] = &["cedar-policy", "miette", "tollgate-core"];
+
+#[test]
+fn the_authorization_crate_has_no_io_dependency() {
+    let dependencies = dependencies();
+    let authz = &dependencies["tollgate-authz"];
+    let extra: Vec<&String> = authz.iter().filter(|dep| !AUTHZ_DEPENDENCIES.contains(&dep.as_str())).collect();
+    assert!(extra.is_empty(), "tollgate-authz gained dependencies {extra:?}; it does no I/O");
+}
+
 #[test]
 fn the_pure_crates_read_no_clock_files_network_environment_or_randomness() {
     let forbidden = [
@@ -109,8 +126,8 @@ fn the_pure_crates_read_no_clock_files_network_environment_or_randomness() {
         "println!",
     ];
     let mut offenders = Vec::new();
-    // The pure crates: the core, and the policy engine, which must stay deterministic.
-    for krate in ["tollgate-core", "tollgate-policy"] {
+    // The pure crates: the core, the policy engine and the authorizer, which must stay deterministic.
+    for krate in ["tollgate-core", "tollgate-policy", "tollgate-authz"] {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../{krate}/src"));
         visit(&source, &mut |path, text| {
             for needle in forbidden {
