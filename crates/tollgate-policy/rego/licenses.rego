@@ -80,7 +80,12 @@ allowed(license) if {
 
 denied(license) if license in input.params.deny
 
-denied(license) if split(license, " WITH ")[0] in input.params.deny
+# The base license of `X WITH Y` is X. (Indexing the call's result directly, as in
+# split(...)[0], makes regorus raise and discard an internal error on every call.)
+denied(license) if {
+	parts := split(license, " WITH ")
+	parts[0] in input.params.deny
+}
 
 expression(raw) := input.licenses[raw].expression if is_string(input.licenses[raw].expression)
 else := raw
