@@ -9,7 +9,9 @@
 //! This module judges nothing: the thresholds stay in the Rego.
 
 use globset::{GlobBuilder, GlobMatcher};
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 
 /// The critical paths of one `coverage` gate, compiled.
 #[derive(Debug, Clone)]
@@ -37,31 +39,36 @@ impl CriticalPaths {
 
     /// `{critical path: [per-file counts of each matching file of each coverage report]}`,
     /// with an empty list for a path that matches nothing. Two reports may name one file, so
-    /// it is a list.
-    pub(crate) fn view(&self, input: &Value) -> Value {
-        let by_file: Vec<&Map<String, Value>> = input
-            .get("evidence")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter(|item| item["facts"]["kind"] == "coverage")
-            .filter_map(|item| item["facts"].get("by_file").and_then(Value::as_object))
+    /// it is a list. Read from the converted input, whose values it shares.
+    pub(crate) fn view(&self, input: &regorus::Value) -> regorus::Value {
+        let facts_key = regorus::Value::from("facts");
+        let kind_key = regorus::Value::from("kind");
+        let by_file_key = regorus::Value::from("by_file");
+        let coverage = regorus::Value::from("coverage");
+        let evidence = match &input[&regorus::Value::from("evidence")] {
+            regorus::Value::Array(items) => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        let by_file: Vec<&regorus::value::Object> = evidence
+            .into_iter()
+            .map(|item| &item[&facts_key])
+            .filter(|facts| facts[&kind_key] == coverage)
+            .filter_map(|facts| facts[&by_file_key].as_object().ok())
             .collect();
-        let view: Map<String, Value> = self
+        let view: BTreeMap<regorus::Value, regorus::Value> = self
             .paths
             .iter()
             .map(|(path, matcher)| {
-                let files: Vec<Value> = by_file
+                let files: Vec<regorus::Value> = by_file
                     .iter()
                     .flat_map(|files| files.iter())
-                    .filter(|(file, _)| matcher.matches(path, file))
+                    .filter(|(file, _)| file.as_string().is_ok_and(|file| matcher.matches(path, file)))
                     .map(|(_, counts)| counts.clone())
                     .collect();
-                (path.clone(), Value::Array(files))
+                (regorus::Value::from(path.as_str()), regorus::Value::from(files))
             })
             .collect();
-        Value::Object(view)
+        regorus::Value::from(view)
     }
 }
 
@@ -100,14 +107,19 @@ mod tests {
         let critical: Vec<Value> = paths.iter().map(|path| json!({"path": path})).collect();
         let compiled = CriticalPaths::new(&json!({"critical_paths": critical})).expect("valid paths");
         let files = |names: &[&str]| -> Value {
-            names.iter().map(|name| ((*name).to_owned(), json!({"file": name}))).collect::<Map<_, _>>().into()
+            names
+                .iter()
+                .map(|name| ((*name).to_owned(), json!({"file": name})))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
         };
         let input = json!({"evidence": [
             {"facts": {"kind": "coverage", "by_file": files(&["src/pay/charge.rs", "src/pay/refund.rs", "src/ui/page.rs", "src/a/b/auth.rs"])}},
             {"facts": {"kind": "tests", "by_file": files(&["src/pay/other.rs"])}},
             {"facts": {"kind": "coverage", "by_file": files(&["src/pay/charge.rs"])}},
         ]});
-        assert_eq!(compiled.view(&input), expected);
+        let input = crate::input::convert_unchecked(&input);
+        assert_eq!(serde_json::to_value(compiled.view(&input)).expect("converts"), expected);
     }
 
     #[test]

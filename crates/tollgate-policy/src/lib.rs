@@ -43,6 +43,7 @@ mod coverage;
 mod engine;
 mod error;
 mod gate;
+mod input;
 pub mod license;
 mod testing;
 
