@@ -61,6 +61,14 @@ fn main() {
     let overhead = (percentile(&ours, 50).as_secs_f64() / percentile(&bare, 50).as_secs_f64() - 1.0) * 100.0;
     println!("overhead at p50: {overhead:.1}%");
 
+    // What any regorus caller pays to get this input into the engine from its JSON text, which
+    // the bare figure leaves out.
+    let text = input.to_string();
+    let parsed = measure(|| {
+        black_box(regorus::Value::from_json_str(black_box(&text)).expect("parses"));
+    });
+    report("regorus parsing the input text (Value::from_json_str)", &parsed);
+
     // Each gate alone, in bare regorus, to see which rules cost what.
     for (rule, document) in &prepared {
         let alone = measure(|| {
