@@ -33,7 +33,7 @@ violations contains {"msg": "the release has no load-test evidence", "data": nul
 violations contains v if {
 	count(current) > 0
 	some before in previous
-	not ran(before)
+	not [before.service, before.scenario.name] in current_keys
 	v := {
 		"msg": sprintf(
 			"load-test scenario %q of %s ran for the previous release %s but not for this one",
@@ -43,13 +43,58 @@ violations contains v if {
 	}
 }
 
+# Each metric is judged in a rule of its own (not in a function with a definition per kind of
+# metric, which cost a call of each definition for every scenario and metric).
 violations contains v if {
 	some now in current
-	some before in previous
-	now.service == before.service
-	now.scenario.name == before.scenario.name
+	some before in previous_scenarios[[now.service, now.scenario.name]]
 	some metric in input.params.metrics
-	v := regression(metric, now, before.scenario)
+	metric in latency_metrics
+	was := before.latency_ms[metric]
+	is := now.scenario.latency_ms[metric]
+	is_number(was)
+	is_number(is)
+	was > 0
+	change := ((is - was) / was) * 100
+	change > input.params.max_regression_percent
+	v := violation(metric, now, was, is, change, sprintf("%s latency rose", [metric]))
+}
+
+violations contains v if {
+	some now in current
+	some before in previous_scenarios[[now.service, now.scenario.name]]
+	some metric in input.params.metrics
+	metric in latency_metrics
+	is_number(before.latency_ms[metric])
+	not is_number(now.scenario.latency_ms[metric])
+	v := {
+		"msg": sprintf("load-test scenario %q of %s has no %s latency to compare", [now.scenario.name, where(now), metric]),
+		"data": {"service": now.service, "scenario": now.scenario.name, "metric": metric},
+	}
+}
+
+violations contains v if {
+	"error_rate" in input.params.metrics
+	some now in current
+	some before in previous_scenarios[[now.service, now.scenario.name]]
+	was := before.error_rate
+	is := now.scenario.error_rate
+	allowance := (was * (1 + (input.params.max_regression_percent / 100))) + input.params.error_rate_tolerance
+	is > allowance
+	change := relative(was, is)
+	v := violation("error_rate", now, was, is, change, "error rate rose")
+}
+
+violations contains v if {
+	"throughput" in input.params.metrics
+	some now in current
+	some before in previous_scenarios[[now.service, now.scenario.name]]
+	was := before.throughput_per_second
+	is := now.scenario.throughput_per_second
+	was > 0
+	change := ((is - was) / was) * 100
+	0 - change > input.params.max_regression_percent
+	v := violation("throughput", now, was, is, change, "throughput fell")
 }
 
 # Why the gate passes without judging, when it has no baseline.
@@ -65,50 +110,13 @@ notes contains msg if {
 	msg := sprintf("the previous release %s has no load-test evidence: no baseline to compare with", [input.previous.version])
 }
 
-ran(before) if {
-	some now in current
-	now.service == before.service
-	now.scenario.name == before.scenario.name
-}
+# This release's scenarios and the previous release's, keyed by [service, name], so that
+# matching them is a lookup rather than a join of every pair.
+current_keys := {[now.service, now.scenario.name] | some now in current}
 
-regression(metric, now, before) := v if {
-	metric in latency_metrics
-	was := before.latency_ms[metric]
-	is := now.scenario.latency_ms[metric]
-	is_number(was)
-	is_number(is)
-	was > 0
-	change := ((is - was) / was) * 100
-	change > input.params.max_regression_percent
-	v := violation(metric, now, was, is, change, sprintf("%s latency rose", [metric]))
-}
-
-regression(metric, now, before) := v if {
-	metric in latency_metrics
-	is_number(before.latency_ms[metric])
-	not is_number(now.scenario.latency_ms[metric])
-	v := {
-		"msg": sprintf("load-test scenario %q of %s has no %s latency to compare", [now.scenario.name, where(now), metric]),
-		"data": {"service": now.service, "scenario": now.scenario.name, "metric": metric},
-	}
-}
-
-regression("error_rate", now, before) := v if {
-	was := before.error_rate
-	is := now.scenario.error_rate
-	allowance := (was * (1 + (input.params.max_regression_percent / 100))) + input.params.error_rate_tolerance
-	is > allowance
-	change := relative(was, is)
-	v := violation("error_rate", now, was, is, change, "error rate rose")
-}
-
-regression("throughput", now, before) := v if {
-	was := before.throughput_per_second
-	is := now.scenario.throughput_per_second
-	was > 0
-	change := ((is - was) / was) * 100
-	0 - change > input.params.max_regression_percent
-	v := violation("throughput", now, was, is, change, "throughput fell")
+previous_scenarios[key] := [b.scenario | some b in previous; [b.service, b.scenario.name] == key] if {
+	some before in previous
+	key := [before.service, before.scenario.name]
 }
 
 violation(metric, now, was, is, change, what) := {
