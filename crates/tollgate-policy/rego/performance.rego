@@ -45,14 +45,14 @@ violations contains v if {
 
 # Each metric is judged in a rule of its own (not in a function with a definition per kind of
 # metric, which cost a call of each definition for every scenario and metric), over the pairs
-# of scenarios found once. Rules referred to inside the loops are read into locals first: a
-# reference to a rule costs far more than one to a local.
+# of scenarios found once. Rules referred to inside the loops are read into locals first (a
+# reference to a rule costs far more than one to a local), and each metric is checked once
+# rather than for every pair.
 violations contains v if {
 	pairs := compared
-	latency := latency_metrics
-	some [now, before] in pairs
 	some metric in input.params.metrics
-	metric in latency
+	metric in latency_metrics
+	some [now, before] in pairs
 	was := before.latency_ms[metric]
 	is := now.scenario.latency_ms[metric]
 	is_number(was)
@@ -65,10 +65,9 @@ violations contains v if {
 
 violations contains v if {
 	pairs := compared
-	latency := latency_metrics
-	some [now, before] in pairs
 	some metric in input.params.metrics
-	metric in latency
+	metric in latency_metrics
+	some [now, before] in pairs
 	is_number(before.latency_ms[metric])
 	not is_number(now.scenario.latency_ms[metric])
 	v := {
@@ -114,20 +113,16 @@ notes contains msg if {
 	msg := sprintf("the previous release %s has no load-test evidence: no baseline to compare with", [input.previous.version])
 }
 
-# This release's scenarios and the previous release's, keyed by [service, name], so that
-# matching them is a lookup rather than a join of every pair.
+# This release's scenarios by [service, name], so that whether one ran is a lookup.
 current_keys := {[now.service, now.scenario.name] | some now in current}
 
-previous_scenarios[key] := [b.scenario | some b in previous; [b.service, b.scenario.name] == key] if {
-	some before in previous
-	key := [before.service, before.scenario.name]
-}
-
-# Each scenario of this release with the same scenario of the previous release: [now, scenario].
-compared := [[now, before] |
-	scenarios := previous_scenarios
+# Each scenario of this release with the same scenario of the previous release: [now, scenario],
+# joined once for all the rules that compare them.
+compared := [[now, before.scenario] |
 	some now in current
-	some before in scenarios[[now.service, now.scenario.name]]
+	some before in previous
+	now.service == before.service
+	now.scenario.name == before.scenario.name
 ]
 
 violation(metric, now, was, is, change, what) := {
