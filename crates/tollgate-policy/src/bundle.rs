@@ -2,9 +2,11 @@
 //! evaluated against many input documents.
 //!
 //! Evaluation clones the compiled engine (cheap: its modules and compiled rules are shared),
-//! so a [`Bundle`] is shared across threads without locks. The input is converted once per
-//! evaluation; each gate then sees it with its own `params` (built-ins only) and the
-//! normalized license view (see [`crate::license`]) beside the service's fields.
+//! so a [`Bundle`] is shared across threads; the one lock guards its cache of normalized
+//! license strings, held for one lookup per distinct string. The input is converted once per
+//! evaluation (see [`crate::input`]); each gate then sees it with its own `params` (built-ins
+//! only), its own view if it has one, and the normalized license view beside the service's
+//! fields.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;

@@ -17,6 +17,10 @@
 //! unless a gate's allow list names the raw string itself. The alias table wins over the lax
 //! parser, which maps some names (`GNU GPL v2`, `BSD`) to a license they do not name.
 //!
+//! A `licenses` gate's allow and deny lists judge normalized strings here too (`LicensePolicy`):
+//! the lists are known when the bundle is built, and joining them with every alternative in
+//! Rego cost most of the gate's time. The gate's Rego reads the verdicts.
+//!
 //! This module is pure and deterministic; it knows the SPDX license list of the `spdx` crate.
 
 use serde::Serialize;
