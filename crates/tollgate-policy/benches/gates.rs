@@ -58,8 +58,17 @@ fn main() {
         }
     });
     report("bare regorus (same rules)", &bare);
-    let overhead = (percentile(&ours, 50).as_secs_f64() / percentile(&bare, 50).as_secs_f64() - 1.0) * 100.0;
+    let overhead =
+        (percentile(&ours.sorted, 50).as_secs_f64() / percentile(&bare.sorted, 50).as_secs_f64() - 1.0) * 100.0;
     println!("overhead at p50: {overhead:.1}%");
+
+    // What any regorus caller pays to get this input into the engine from its JSON text, which
+    // the bare figure leaves out.
+    let text = input.to_string();
+    let parsed = measure(|| {
+        black_box(regorus::Value::from_json_str(black_box(&text)).expect("parses"));
+    });
+    report("regorus parsing the input text (Value::from_json_str)", &parsed);
 
     // Each gate alone, in bare regorus, to see which rules cost what.
     for (rule, document) in &prepared {
@@ -73,11 +82,21 @@ fn main() {
     write_for_python(&bundle, &gate_inputs);
 }
 
-fn measure(mut run: impl FnMut()) -> Vec<Duration> {
+/// Measured runs, sorted, and how many times the scheduler took the core away meanwhile.
+struct Measured {
+    sorted: Vec<Duration>,
+    /// Involuntary context switches during the measured runs (Linux only): a run that lost
+    /// the core waits a scheduler tick (4 ms at 250 Hz), which is what a p99 on a busy machine
+    /// mostly shows.
+    n_preempted: Option<u64>,
+}
+
+fn measure(mut run: impl FnMut()) -> Measured {
     let runs = runs();
     for _ in 0..WARMUP.min(runs) {
         run();
     }
+    let preempted_before = involuntary_context_switches();
     let mut durations: Vec<Duration> = (0..runs)
         .map(|_| {
             let started = Instant::now();
@@ -86,17 +105,28 @@ fn measure(mut run: impl FnMut()) -> Vec<Duration> {
         })
         .collect();
     durations.sort();
-    durations
+    let n_preempted =
+        involuntary_context_switches().zip(preempted_before).map(|(after, before)| after.saturating_sub(before));
+    Measured { sorted: durations, n_preempted }
+}
+
+/// This process's involuntary context switches so far, from `/proc/self/status`.
+fn involuntary_context_switches() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("nonvoluntary_ctxt_switches:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn percentile(sorted: &[Duration], percent: usize) -> Duration {
     sorted[(sorted.len() * percent / 100).min(sorted.len() - 1)]
 }
 
-fn report(label: &str, sorted: &[Duration]) {
+fn report(label: &str, measured: &Measured) {
+    let sorted = &measured.sorted;
     let total: Duration = sorted.iter().sum();
+    let preempted = measured.n_preempted.map(|n| format!(", preempted {n} times")).unwrap_or_default();
     println!(
-        "{label}: p50 {:.3} ms, p99 {:.3} ms, {:.0} decisions/s",
+        "{label}: p50 {:.3} ms, p99 {:.3} ms, {:.0} decisions/s{preempted}",
         percentile(sorted, 50).as_secs_f64() * 1000.0,
         percentile(sorted, 99).as_secs_f64() * 1000.0,
         sorted.len() as f64 / total.as_secs_f64()

@@ -4,7 +4,9 @@
 # of {path, min_line_rate, min_branch_rate}; path is a prefix of file paths, or a glob when it
 # holds *, ? or [). Each coverage report is judged on its own; a critical path is judged on the
 # files of every report that match it, which Tollgate gives as input.critical_files: {path:
-# [per-file counts]} (matching in Rego would compile each glob once per file).
+# {"files": n, "lines_total": [per-file values], "lines_covered": [..], "branches_total": [..],
+# "branches_covered": [..]}} (matching in Rego would compile each glob once per file, and
+# summing per-file objects in a comprehension costs a lookup per file).
 package tollgate.builtin.coverage
 
 reports := [e | some e in input.evidence; e.facts.kind == "coverage"]
@@ -19,7 +21,7 @@ violations contains v if {
 
 violations contains v if {
 	some critical in input.params.critical_paths
-	count(matching(critical.path)) == 0
+	input.critical_files[critical.path].files == 0
 	v := {
 		"msg": sprintf("no file in the coverage evidence matches the critical path %q", [critical.path]),
 		"data": {"path": critical.path},
@@ -28,10 +30,10 @@ violations contains v if {
 
 violations contains v if {
 	some critical in input.params.critical_paths
-	files := matching(critical.path)
-	count(files) > 0
+	matched := input.critical_files[critical.path]
+	matched.files > 0
 	some measure in ["line", "branch"]
-	v := on_path(critical, files, measure, critical[sprintf("min_%s_rate", [measure])])
+	v := on_path(critical, matched, measure, critical[sprintf("min_%s_rate", [measure])])
 }
 
 overall(e, measure, min) := v if {
@@ -55,21 +57,21 @@ overall(e, measure, min) := v if {
 	}
 }
 
-on_path(critical, files, measure, min) := v if {
+on_path(critical, matched, measure, min) := v if {
 	is_number(min)
-	total := sum([f[total_field[measure]] | some f in files])
+	total := sum(matched[total_field[measure]])
 	total == 0
 	v := {
 		"msg": sprintf("no %s data for the critical path %q", [measure, critical.path]),
-		"data": {"path": critical.path, "files": count(files)},
+		"data": {"path": critical.path, "files": matched.files},
 	}
 }
 
-on_path(critical, files, measure, min) := v if {
+on_path(critical, matched, measure, min) := v if {
 	is_number(min)
-	total := sum([f[total_field[measure]] | some f in files])
+	total := sum(matched[total_field[measure]])
 	total > 0
-	covered := sum([f[covered_field[measure]] | some f in files])
+	covered := sum(matched[covered_field[measure]])
 	rate := covered / total
 	rate < min
 	v := {
@@ -77,18 +79,13 @@ on_path(critical, files, measure, min) := v if {
 			"%s coverage %v%% is below %v%% on the critical path %q",
 			[measure, percent(rate), percent(min), critical.path],
 		),
-		"data": {"path": critical.path, "files": count(files), "total": total, "covered": covered, "rate": rate, "min": min},
+		"data": {"path": critical.path, "files": matched.files, "total": total, "covered": covered, "rate": rate, "min": min},
 	}
 }
 
 total_field := {"line": "lines_total", "branch": "branches_total"}
 
 covered_field := {"line": "lines_covered", "branch": "branches_covered"}
-
-# Per-file coverage of every report's files that the critical path matches, as a list (two
-# reports may name the same file): input.critical_files, the view Tollgate computes from the
-# reports' by_file data when it evaluates the gate.
-matching(path) := input.critical_files[path]
 
 summary(e) := {
 	"service": e.service,

@@ -33,7 +33,7 @@ violations contains {"msg": "the release has no load-test evidence", "data": nul
 violations contains v if {
 	count(current) > 0
 	some before in previous
-	not ran(before)
+	not [before.service, before.scenario.name] in current_keys
 	v := {
 		"msg": sprintf(
 			"load-test scenario %q of %s ran for the previous release %s but not for this one",
@@ -43,13 +43,61 @@ violations contains v if {
 	}
 }
 
+# Each metric is judged in a rule of its own (not in a function with a definition per kind of
+# metric, which cost a call of each definition for every scenario and metric), over the pairs
+# of scenarios found once. Rules referred to inside the loops are read into locals first (a
+# reference to a rule costs far more than one to a local), and each metric is checked once
+# rather than for every pair.
 violations contains v if {
-	some now in current
-	some before in previous
-	now.service == before.service
-	now.scenario.name == before.scenario.name
+	pairs := compared
 	some metric in input.params.metrics
-	v := regression(metric, now, before.scenario)
+	metric in latency_metrics
+	some [now, before] in pairs
+	was := before.latency_ms[metric]
+	is := now.scenario.latency_ms[metric]
+	is_number(was)
+	is_number(is)
+	was > 0
+	change := ((is - was) / was) * 100
+	change > input.params.max_regression_percent
+	v := violation(metric, now, was, is, change, sprintf("%s latency rose", [metric]))
+}
+
+violations contains v if {
+	pairs := compared
+	some metric in input.params.metrics
+	metric in latency_metrics
+	some [now, before] in pairs
+	is_number(before.latency_ms[metric])
+	not is_number(now.scenario.latency_ms[metric])
+	v := {
+		"msg": sprintf("load-test scenario %q of %s has no %s latency to compare", [now.scenario.name, where(now), metric]),
+		"data": {"service": now.service, "scenario": now.scenario.name, "metric": metric},
+	}
+}
+
+violations contains v if {
+	"error_rate" in input.params.metrics
+	pairs := compared
+	some [now, before] in pairs
+	was := before.error_rate
+	is := now.scenario.error_rate
+	allowance := (was * (1 + (input.params.max_regression_percent / 100))) + input.params.error_rate_tolerance
+	is > allowance
+	change := relative(was, is)
+	v := violation("error_rate", now, was, is, change, "error rate rose")
+}
+
+violations contains v if {
+	"throughput" in input.params.metrics
+	pairs := compared
+	some [now, before] in pairs
+	was := before.throughput_per_second
+	is := now.scenario.throughput_per_second
+	was > 0
+	change := ((is - was) / was) * 100
+	0 - change > input.params.max_regression_percent
+	v := violation("throughput", now, was, is, change, "throughput fell")
 }
 
 # Why the gate passes without judging, when it has no baseline.
@@ -65,51 +113,17 @@ notes contains msg if {
 	msg := sprintf("the previous release %s has no load-test evidence: no baseline to compare with", [input.previous.version])
 }
 
-ran(before) if {
+# This release's scenarios by [service, name], so that whether one ran is a lookup.
+current_keys := {[now.service, now.scenario.name] | some now in current}
+
+# Each scenario of this release with the same scenario of the previous release: [now, scenario],
+# joined once for all the rules that compare them.
+compared := [[now, before.scenario] |
 	some now in current
+	some before in previous
 	now.service == before.service
 	now.scenario.name == before.scenario.name
-}
-
-regression(metric, now, before) := v if {
-	metric in latency_metrics
-	was := before.latency_ms[metric]
-	is := now.scenario.latency_ms[metric]
-	is_number(was)
-	is_number(is)
-	was > 0
-	change := ((is - was) / was) * 100
-	change > input.params.max_regression_percent
-	v := violation(metric, now, was, is, change, sprintf("%s latency rose", [metric]))
-}
-
-regression(metric, now, before) := v if {
-	metric in latency_metrics
-	is_number(before.latency_ms[metric])
-	not is_number(now.scenario.latency_ms[metric])
-	v := {
-		"msg": sprintf("load-test scenario %q of %s has no %s latency to compare", [now.scenario.name, where(now), metric]),
-		"data": {"service": now.service, "scenario": now.scenario.name, "metric": metric},
-	}
-}
-
-regression("error_rate", now, before) := v if {
-	was := before.error_rate
-	is := now.scenario.error_rate
-	allowance := (was * (1 + (input.params.max_regression_percent / 100))) + input.params.error_rate_tolerance
-	is > allowance
-	change := relative(was, is)
-	v := violation("error_rate", now, was, is, change, "error rate rose")
-}
-
-regression("throughput", now, before) := v if {
-	was := before.throughput_per_second
-	is := now.scenario.throughput_per_second
-	was > 0
-	change := ((is - was) / was) * 100
-	0 - change > input.params.max_regression_percent
-	v := violation("throughput", now, was, is, change, "throughput fell")
-}
+]
 
 violation(metric, now, was, is, change, what) := {
 	"msg": sprintf(

@@ -2,11 +2,12 @@
 //! evaluated against many input documents.
 //!
 //! Evaluation clones the compiled engine (cheap: its modules and compiled rules are shared),
-//! so a [`Bundle`] is shared across threads without locks. The input is converted once per
-//! evaluation; each gate then sees it with its own `params` (built-ins only) and the
-//! normalized license view (see [`crate::license`]) beside the service's fields.
+//! so a [`Bundle`] is shared across threads; the one lock guards its cache of normalized
+//! license strings, held for one lookup per distinct string. The input is converted once per
+//! evaluation (see [`crate::input`]); each gate then sees it with its own `params` (built-ins
+//! only), its own view if it has one, and the normalized license view beside the service's
+//! fields.
 
-use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -19,7 +20,8 @@ use crate::coverage::CriticalPaths;
 use crate::engine;
 use crate::error::{one_line, InputError, PolicyError};
 use crate::gate::{GateResult, GateViolation, Outcome};
-use crate::license;
+use crate::input::{self, LicenseCache, PreparedInput};
+use crate::license::LicensePolicy;
 
 /// Bounds on one evaluation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +56,8 @@ pub struct Bundle {
     // Invariant: compiled (every module parsed and the bundle compiled without error).
     engine: regorus::Engine,
     digest: Sha256Digest,
+    /// License strings already normalized, shared by this bundle's clones.
+    licenses: LicenseCache,
 }
 
 #[derive(Clone)]
@@ -68,6 +72,9 @@ struct CompiledGate {
     /// A `coverage` gate's critical paths, whose matching files the gate reads from
     /// `input.critical_files`; `None` for every other gate.
     critical_paths: Option<CriticalPaths>,
+    /// A `licenses` gate's allow and deny lists, whose verdict on each license string the gate
+    /// reads from `input.license_verdicts`; `None` for every other gate.
+    license_policy: Option<LicensePolicy>,
 }
 
 /// The format name at the start of the digested encoding; a new encoding gets a new name.
@@ -104,7 +111,7 @@ impl Bundle {
             return Err(errors);
         }
         let digest = digest(&gates, &modules);
-        Ok(Bundle { gates, compiled, engine, digest })
+        Ok(Bundle { gates, compiled, engine, digest, licenses: LicenseCache::default() })
     }
 
     /// The SHA-256 of the bundle's canonical encoding: the RFC 8785 JSON of
@@ -132,7 +139,7 @@ impl Bundle {
     /// something other than violations gets [`Outcome::Error`]; the other gates are unaffected.
     /// Never panics.
     pub fn evaluate(&self, input: &serde_json::Value, limits: &Limits) -> Result<Vec<GateResult>, InputError> {
-        let base_input = prepare_input(input, limits)?;
+        let prepared = input::prepare(input, limits, &self.licenses)?;
         let mut engine = self.engine.clone();
         engine::set_time_limit(&mut engine, limits.max_gate_duration);
         let results = self
@@ -140,7 +147,7 @@ impl Bundle {
             .iter()
             .zip(&self.compiled)
             .map(|(gate, compiled)| {
-                engine.set_input(compiled.input(&base_input, input));
+                engine.set_input(compiled.input(&prepared));
                 let evaluated = catch_unwind(AssertUnwindSafe(|| engine.eval_rule(compiled.rule.clone())));
                 let (outcome, violations) = match evaluated {
                     Ok(Ok(value)) => judge(&value),
@@ -181,12 +188,12 @@ impl Bundle {
         input: &serde_json::Value,
         limits: &Limits,
     ) -> Result<Vec<(String, serde_json::Value)>, InputError> {
-        let base_input = prepare_input(input, limits)?;
+        let prepared = input::prepare(input, limits, &self.licenses)?;
         Ok(self
             .compiled
             .iter()
             .map(|compiled| {
-                let gate_input = compiled.input(&base_input, input);
+                let gate_input = compiled.input(&prepared);
                 let json = serde_json::to_value(&gate_input).expect("an engine value converts to JSON");
                 (compiled.rule.clone(), json)
             })
@@ -217,15 +224,27 @@ impl Bundle {
 }
 
 impl CompiledGate {
-    /// The document this gate's rule receives: the prepared input with the gate's `params` and,
-    /// for a `coverage` gate, its `critical_files` view of `input`.
-    fn input(&self, base_input: &regorus::Value, input: &serde_json::Value) -> regorus::Value {
-        let mut gate_input = base_input.clone();
+    /// The document this gate's rule receives: the prepared input with the gate's `params`,
+    /// a `coverage` gate's `critical_files` view and a `licenses` gate's `license_verdicts`.
+    fn input(&self, prepared: &PreparedInput) -> regorus::Value {
+        let mut gate_input = prepared.value.clone();
+        let Ok(fields) = gate_input.as_object_mut() else { return gate_input };
         if let Some(params) = &self.params {
-            gate_input = with_field(&gate_input, "params", params.clone());
+            fields.insert(regorus::Value::from("params"), params.clone());
         }
         if let Some(critical_paths) = &self.critical_paths {
-            gate_input = with_field(&gate_input, "critical_files", regorus::Value::from(critical_paths.view(input)));
+            fields.insert(regorus::Value::from("critical_files"), critical_paths.view(&prepared.value));
+        }
+        if let Some(policy) = &self.license_policy {
+            let verdicts: std::collections::BTreeMap<regorus::Value, regorus::Value> = prepared
+                .licenses
+                .iter()
+                .map(|(raw, cached)| {
+                    let verdict = policy.verdict(raw, &cached.normalized);
+                    (regorus::Value::from(raw.as_str()), regorus::Value::from(verdict.as_str()))
+                })
+                .collect();
+            fields.insert(regorus::Value::from("license_verdicts"), regorus::Value::from(verdicts));
         }
         gate_input
     }
@@ -269,6 +288,7 @@ fn compile_gate(
                 ),
                 _ => None,
             };
+            let license_policy = (info.name == "licenses").then(|| LicensePolicy::new(&params));
             let params = regorus::Value::from(params);
             let library_path = format!("tollgate/builtin/{name}.rego");
             let notes_rule = matches!(engine.has_declared_rule_rooted_at(&library_path, "notes"), Ok(true))
@@ -278,6 +298,7 @@ fn compile_gate(
                 notes_rule,
                 params: Some(params),
                 critical_paths,
+                license_policy,
             })
         }
         GateSource::Rego { path } => {
@@ -299,6 +320,7 @@ fn compile_gate(
                         .then(|| format!("{package}.notes")),
                     params: None,
                     critical_paths: None,
+                    license_policy: None,
                 }),
                 Ok(false) => Err(vec![PolicyError::gate(
                     gate.name.as_str(),
@@ -308,57 +330,6 @@ fn compile_gate(
             }
         }
     }
-}
-
-/// Checks the input against the limits and converts it into an engine value, with the
-/// normalized license view added when the input has SBOM evidence.
-fn prepare_input(input: &serde_json::Value, limits: &Limits) -> Result<regorus::Value, InputError> {
-    if !input.is_object() {
-        return Err(InputError::NotAnObject);
-    }
-    if depth(input) > limits.max_input_depth {
-        return Err(InputError::TooDeep { limit: limits.max_input_depth });
-    }
-    let mut encoded = ByteCounter { size: 0 };
-    serde_json::to_writer(&mut encoded, input).expect("counting JSON bytes cannot fail");
-    if encoded.size > limits.max_input_bytes {
-        return Err(InputError::TooLarge { size: encoded.size, limit: limits.max_input_bytes });
-    }
-    // Straight from the JSON tree: no text is written and parsed again.
-    let value = <regorus::Value as serde::Deserialize>::deserialize(input).expect("any JSON value converts");
-    let licenses = license_view(input);
-    Ok(match licenses {
-        Some(licenses) => with_field(&value, "licenses", licenses),
-        None => value,
-    })
-}
-
-/// `{raw license string: normalized}` for every license string of every SBOM in the input.
-fn license_view(input: &serde_json::Value) -> Option<regorus::Value> {
-    let evidence = input.get("evidence")?.as_array()?;
-    let mut view = std::collections::BTreeMap::new();
-    for item in evidence {
-        let facts = &item["facts"];
-        if facts["kind"] != "sbom" {
-            continue;
-        }
-        if let Some(licenses) = facts["licenses"].as_object() {
-            for raw in licenses.keys() {
-                view.entry(raw.as_str()).or_insert_with(|| license::normalize(raw));
-            }
-        }
-    }
-    let json = serde_json::to_value(&view).expect("normalized licenses convert to JSON");
-    Some(regorus::Value::from(json))
-}
-
-/// `object` with `key` set to `value`. The object's entries are shared, not copied.
-fn with_field(object: &regorus::Value, key: &str, value: regorus::Value) -> regorus::Value {
-    let mut object = object.clone();
-    if let Ok(map) = object.as_object_mut() {
-        map.insert(regorus::Value::from(key), value);
-    }
-    object
 }
 
 /// Reads a gate's result: a set or array of `{"msg": string, "data": any}`.
@@ -444,35 +415,4 @@ fn digest(gates: &[GateSpec], modules: &[PolicyModule]) -> Sha256Digest {
 fn is_identifier(part: &str) -> bool {
     part.starts_with(|first: char| first.is_ascii_alphabetic() || first == '_')
         && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The nesting depth of a JSON value (a scalar is 0), computed without recursion.
-fn depth(value: &serde_json::Value) -> usize {
-    let mut deepest = 0;
-    let mut pending = vec![(value, 0usize)];
-    while let Some((value, level)) = pending.pop() {
-        deepest = deepest.max(level);
-        match value {
-            serde_json::Value::Array(items) => pending.extend(items.iter().map(|item| (item, level + 1))),
-            serde_json::Value::Object(map) => pending.extend(map.values().map(|item| (item, level + 1))),
-            _ => {}
-        }
-    }
-    deepest
-}
-
-/// A writer that only counts the bytes written to it.
-struct ByteCounter {
-    size: usize,
-}
-
-impl Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.size += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

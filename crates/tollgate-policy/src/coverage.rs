@@ -1,15 +1,24 @@
 //! The critical-path view of coverage evidence: for each critical path of a `coverage` gate,
-//! the per-file counts of every coverage report's files that the path matches.
+//! how many files of the coverage reports it matches and, for each count (`lines_total`,
+//! `lines_covered`, `branches_total`, `branches_covered`), the list of those files' values.
 //!
 //! Matching 300 files against each critical path in Rego compiled the glob again for every
 //! file and every rule that asked; here each path is compiled once, when the bundle is built,
 //! and matched once per evaluation. A path holding `*`, `?` or `[` is a glob matched as Rego's
 //! `glob.match(path, ["/"], file)` matches it (`globset`, `*` not crossing `/`); any other
 //! path is a prefix of file paths. The gate's Rego reads the view as `input.critical_files`.
-//! This module judges nothing: the thresholds stay in the Rego.
+//! The counts come as lists so the Rego sums each with one call of `sum` rather than a
+//! comprehension over the files (a lookup per file, which cost most of the gate's time); it
+//! still sums, so a value that is not a number fails the gate as it always did. This module
+//! judges nothing: the thresholds stay in the Rego.
 
 use globset::{GlobBuilder, GlobMatcher};
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// The per-file counts the view lists.
+const COUNTS: [&str; 4] = ["lines_total", "lines_covered", "branches_total", "branches_covered"];
 
 /// The critical paths of one `coverage` gate, compiled.
 #[derive(Debug, Clone)]
@@ -35,33 +44,52 @@ impl CriticalPaths {
         Ok(CriticalPaths { paths })
     }
 
-    /// `{critical path: [per-file counts of each matching file of each coverage report]}`,
-    /// with an empty list for a path that matches nothing. Two reports may name one file, so
-    /// it is a list.
-    pub(crate) fn view(&self, input: &Value) -> Value {
-        let by_file: Vec<&Map<String, Value>> = input
-            .get("evidence")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter(|item| item["facts"]["kind"] == "coverage")
-            .filter_map(|item| item["facts"].get("by_file").and_then(Value::as_object))
+    /// `{critical path: {"files": n, "lines_total": [..], "lines_covered": [..],
+    /// "branches_total": [..], "branches_covered": [..]}}`: the number of matching files of
+    /// every coverage report (two reports may name one file; each counts) and each count of
+    /// those files that has it, in file order. A path that matches nothing has `files` 0.
+    /// Read from the converted input, whose values it shares.
+    pub(crate) fn view(&self, input: &regorus::Value) -> regorus::Value {
+        let facts_key = regorus::Value::from("facts");
+        let kind_key = regorus::Value::from("kind");
+        let by_file_key = regorus::Value::from("by_file");
+        let coverage = regorus::Value::from("coverage");
+        let count_keys = COUNTS.map(regorus::Value::from);
+        let evidence = match &input[&regorus::Value::from("evidence")] {
+            regorus::Value::Array(items) => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        let by_file: Vec<&regorus::value::Object> = evidence
+            .into_iter()
+            .map(|item| &item[&facts_key])
+            .filter(|facts| facts[&kind_key] == coverage)
+            .filter_map(|facts| facts[&by_file_key].as_object().ok())
             .collect();
-        let view: Map<String, Value> = self
+        let view: BTreeMap<regorus::Value, regorus::Value> = self
             .paths
             .iter()
             .map(|(path, matcher)| {
-                let files: Vec<Value> = by_file
+                let files: Vec<&regorus::Value> = by_file
                     .iter()
                     .flat_map(|files| files.iter())
-                    .filter(|(file, _)| matcher.matches(path, file))
-                    .map(|(_, counts)| counts.clone())
+                    .filter(|(file, _)| file.as_string().is_ok_and(|file| matcher.matches(path, file)))
+                    .map(|(_, counts)| counts)
                     .collect();
-                (path.clone(), Value::Array(files))
+                let mut columns = BTreeMap::new();
+                columns.insert(regorus::Value::from("files"), regorus::Value::from(files.len()));
+                for field in &count_keys {
+                    let values: Vec<regorus::Value> = files
+                        .iter()
+                        .map(|counts| &counts[field])
+                        .filter(|value| **value != regorus::Value::Undefined)
+                        .cloned()
+                        .collect();
+                    columns.insert(field.clone(), regorus::Value::from(values));
+                }
+                (regorus::Value::from(path.as_str()), regorus::Value::from(columns))
             })
             .collect();
-        Value::Object(view)
+        regorus::Value::from(view)
     }
 }
 
@@ -99,22 +127,25 @@ mod tests {
     fn check(paths: &[&str], expected: Value) {
         let critical: Vec<Value> = paths.iter().map(|path| json!({"path": path})).collect();
         let compiled = CriticalPaths::new(&json!({"critical_paths": critical})).expect("valid paths");
-        let files = |names: &[&str]| -> Value {
-            names.iter().map(|name| ((*name).to_owned(), json!({"file": name}))).collect::<Map<_, _>>().into()
-        };
+        // Each file's lines_total says which file it is; charge.rs in the second report has
+        // branch counts too.
         let input = json!({"evidence": [
-            {"facts": {"kind": "coverage", "by_file": files(&["src/pay/charge.rs", "src/pay/refund.rs", "src/ui/page.rs", "src/a/b/auth.rs"])}},
-            {"facts": {"kind": "tests", "by_file": files(&["src/pay/other.rs"])}},
-            {"facts": {"kind": "coverage", "by_file": files(&["src/pay/charge.rs"])}},
+            {"facts": {"kind": "coverage", "by_file": {
+                "src/a/b/auth.rs": {"lines_total": 4}, "src/pay/charge.rs": {"lines_total": 1},
+                "src/pay/refund.rs": {"lines_total": 2}, "src/ui/page.rs": {"lines_total": 3}}}},
+            {"facts": {"kind": "tests", "by_file": {"src/pay/other.rs": {"lines_total": 5}}}},
+            {"facts": {"kind": "coverage", "by_file": {
+                "src/pay/charge.rs": {"lines_total": 1, "branches_total": 6, "branches_covered": 3}}}},
         ]});
-        assert_eq!(compiled.view(&input), expected);
+        let input = crate::input::convert_unchecked(&input);
+        assert_eq!(serde_json::to_value(compiled.view(&input)).expect("converts"), expected);
     }
 
     #[test]
     fn a_prefix_matches_the_files_under_it_in_every_coverage_report() {
         check(
             &["src/pay/"],
-            json!({"src/pay/": [{"file": "src/pay/charge.rs"}, {"file": "src/pay/refund.rs"}, {"file": "src/pay/charge.rs"}]}),
+            json!({"src/pay/": {"files": 3, "lines_total": [1, 2, 1], "lines_covered": [], "branches_total": [6], "branches_covered": [3]}}),
         );
     }
 
@@ -123,16 +154,19 @@ mod tests {
         check(
             &["src/*/charge.rs", "src/*/auth.rs", "src/**/auth*.rs"],
             json!({
-                "src/*/charge.rs": [{"file": "src/pay/charge.rs"}, {"file": "src/pay/charge.rs"}],
-                "src/*/auth.rs": [],
-                "src/**/auth*.rs": [{"file": "src/a/b/auth.rs"}],
+                "src/*/charge.rs": {"files": 2, "lines_total": [1, 1], "lines_covered": [], "branches_total": [6], "branches_covered": [3]},
+                "src/*/auth.rs": {"files": 0, "lines_total": [], "lines_covered": [], "branches_total": [], "branches_covered": []},
+                "src/**/auth*.rs": {"files": 1, "lines_total": [4], "lines_covered": [], "branches_total": [], "branches_covered": []},
             }),
         );
     }
 
     #[test]
-    fn a_path_matching_nothing_has_an_empty_list() {
-        check(&["src/ledger/"], json!({"src/ledger/": []}));
+    fn a_path_matching_nothing_has_no_files() {
+        check(
+            &["src/ledger/"],
+            json!({"src/ledger/": {"files": 0, "lines_total": [], "lines_covered": [], "branches_total": [], "branches_covered": []}}),
+        );
     }
 
     #[test]

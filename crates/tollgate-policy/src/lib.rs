@@ -19,7 +19,9 @@
 //! read their parameters, checked and completed with defaults when the bundle is built, from
 //! `input.params`. Every gate sees the input document as the service built it (see
 //! `docs/policy.md`, "Gate input"), plus `input.licenses`, the normalized view of every SBOM
-//! license string ([`license::normalize`]) when there is SBOM evidence.
+//! license string ([`license::normalize`]) when there is SBOM evidence. Some built-ins also get
+//! a view of their own computed in Rust (`critical_files`, `license_verdicts`), where Rego
+//! would redo the same work for every element.
 //!
 //! # Purity and bounds
 //!
@@ -43,6 +45,7 @@ mod coverage;
 mod engine;
 mod error;
 mod gate;
+mod input;
 pub mod license;
 mod testing;
 
