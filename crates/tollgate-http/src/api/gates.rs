@@ -176,7 +176,7 @@ impl From<PolicyVersion> for PolicyVersionResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct GateViolationResponse {
     pub message: String,
-    #[schema(value_type = Object)]
+    /// Any JSON value the gate gives (an object, a list, a number, null).
     pub data: serde_json::Value,
 }
 
@@ -192,6 +192,8 @@ pub struct GateResultResponse {
     /// Why the gate could not be judged (outcome `error`).
     pub reason: Option<String>,
     pub violations: Vec<GateViolationResponse>,
+    /// What the gate says besides violations (e.g. that it had no baseline to compare with).
+    pub notes: Vec<String>,
 }
 
 impl From<&GateResult> for GateResultResponse {
@@ -211,6 +213,10 @@ impl GateResultResponse {
             enforcement: text("enforcement"),
             outcome: text("outcome"),
             reason: stored["reason"].as_str().map(str::to_owned),
+            notes: stored["notes"]
+                .as_array()
+                .map(|notes| notes.iter().filter_map(|note| note.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
             violations: violations
                 .iter()
                 .map(|violation| GateViolationResponse {

@@ -153,10 +153,16 @@ fn evaluation_table(evaluation: &GateEvaluationResponse, explain: bool) -> Strin
         evaluation.environment,
         rows(&evaluation.gates)
     );
-    for result in evaluation.gates.iter().filter(|result| !result.violations.is_empty() || result.reason.is_some()) {
+    let worth_explaining = |result: &&GateResultResponse| {
+        !result.violations.is_empty() || result.reason.is_some() || !result.notes.is_empty()
+    };
+    for result in evaluation.gates.iter().filter(worth_explaining) {
         text.push_str(&format!("\n{} ({}):", result.gate, result.outcome));
         if let Some(reason) = &result.reason {
             text.push_str(&format!("\n  {reason}"));
+        }
+        for note in &result.notes {
+            text.push_str(&format!("\n  note: {note}"));
         }
         for violation in &result.violations {
             text.push_str(&format!("\n  - {}", violation.message));
