@@ -305,6 +305,11 @@ pub async fn check_authorization(
     Auth(principal): Auth,
     JsonBody(request): JsonBody<CheckRequest>,
 ) -> Result<Json<CheckResponse>, ApiError> {
+    // A reason, when one is given, is what an override would record: checked as one.
+    if let Some(reason) = request.reason.as_deref() {
+        tollgate_core::name::check_text(reason, tollgate_core::authz::MAX_REASON_LEN, true)
+            .map_err(|problem| ApiError::validation("reason", problem.to_string()))?;
+    }
     let input = CheckInput {
         principal: request.principal,
         action: request.action,
