@@ -13,9 +13,10 @@ use tollgate_authz::{Action, Context, Resource};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::digest::{canonical_json, Sha256Digest};
 use tollgate_core::environment::Environment;
+use tollgate_core::evidence::EvidenceRecord;
 use tollgate_core::gate::{
-    check_reason, evidence_set_digest, EvidenceItem, GateBinding, GateDecided, GateDecision, GateDecisionId,
-    GateOverride, GatePolicy, GatesInput, PolicyInstalled, PolicyModule, PolicyVersion, PolicyVersionRecord,
+    check_reason, evidence_set_digest, parse_policy, EvidenceItem, GateBinding, GateDecided, GateDecision,
+    GateDecisionId, GateOverride, GatePolicy, GatesInput, PolicyInstalled, PolicyVersion, PolicyVersionRecord,
     SignatureItem,
 };
 use tollgate_core::name::EnvironmentName;
@@ -97,7 +98,8 @@ impl Tollgate {
                 Some(record) => (record.policy, Some(record.version)),
                 None => (GatePolicy::default(), None),
             },
-            Evaluation::DryRun(gates) => (dry_run_policy(gates, &environment)?, None),
+            // Validated like an installed policy; only the evaluated environment's gates run.
+            Evaluation::DryRun(gates) => (parse_policy(gates.environments, gates.modules)?, None),
         };
         let results = self.run_gates(&policy, &environment, snapshot.input.clone()).await?;
         let passed = !results.iter().any(GateResult::blocks);
@@ -326,7 +328,8 @@ impl Tollgate {
             let policy = Some(policy.version);
             return Ok(Err(GateRefusal::NotEvaluated { release: version, environment: environment.clone(), policy }));
         };
-        let (_, evidence_digest) = self.evidence_set(conn, release).await?;
+        let records = conn.list_evidence(release.id).await?;
+        let (_, evidence_digest) = self.evidence_set(conn, release, &records).await?;
         let mut changed = Vec::new();
         if decision.binding.manifest_digest != release.manifest_digest() {
             changed.push("the release's artifacts");
@@ -418,11 +421,13 @@ impl Tollgate {
         let release = get_in(conn, release).await?;
         let environment =
             conn.find_environment(environment).await?.ok_or_else(|| not_found(Entity::Environment, environment))?;
-        let (artifacts, evidence_digest) = self.evidence_set(conn, &release).await?;
-        let evidence = evidence_documents(conn, &release).await?;
+        // Read once: the evidence both goes into the input and is digested for the binding.
+        let records = conn.list_evidence(release.id).await?;
+        let (artifacts, evidence_digest) = self.evidence_set(conn, &release, &records).await?;
+        let evidence = evidence_documents(records);
         let previous = match previous_release(conn, &release, &environment.name).await? {
             Some(previous) => {
-                let evidence = evidence_documents(conn, &previous).await?;
+                let evidence = evidence_documents(conn.list_evidence(previous.id).await?);
                 json!({"version": previous.content.version.to_string(), "evidence": evidence})
             }
             None => Value::Null,
@@ -444,10 +449,15 @@ impl Tollgate {
     }
 
     /// The release's artifacts with their signatures and trust, as the gate input shows them,
-    /// and the digest of the evidence set (evidence files and signatures with their trust).
-    async fn evidence_set(&self, conn: &mut Conn, release: &Release) -> ServiceResult<(Vec<Value>, Sha256Digest)> {
+    /// and the digest of the evidence set (`records`, the release's evidence, and the
+    /// signatures with their trust).
+    async fn evidence_set(
+        &self,
+        conn: &mut Conn,
+        release: &Release,
+        records: &[EvidenceRecord],
+    ) -> ServiceResult<(Vec<Value>, Sha256Digest)> {
         let signed = self.signature_trust(conn, release).await?;
-        let records = conn.list_evidence(release.id).await?;
         let evidence: Vec<EvidenceItem<'_>> = records
             .iter()
             .map(|record| EvidenceItem {
@@ -480,22 +490,9 @@ impl Tollgate {
     }
 }
 
-/// The gates of one environment from a dry-run request, validated like an installed policy.
-fn dry_run_policy(gates: GatesInput, environment: &EnvironmentName) -> ServiceResult<GatePolicy> {
-    let modules: Vec<PolicyModule> = gates.modules;
-    let mut declared = gates.environments;
-    for entry in &mut declared {
-        if entry.environment.is_empty() {
-            entry.environment = environment.to_string();
-        }
-    }
-    Ok(tollgate_core::gate::parse_policy(declared, modules)?)
-}
-
 /// The evidence of a release as the gate input shows it.
-async fn evidence_documents(conn: &mut Conn, release: &Release) -> ServiceResult<Vec<Value>> {
-    let records = conn.list_evidence(release.id).await?;
-    Ok(records
+fn evidence_documents(records: Vec<EvidenceRecord>) -> Vec<Value> {
+    records
         .into_iter()
         .map(|record| {
             json!({
@@ -505,7 +502,7 @@ async fn evidence_documents(conn: &mut Conn, release: &Release) -> ServiceResult
                 "facts": record.facts,
             })
         })
-        .collect())
+        .collect()
 }
 
 /// The last other release that succeeded in `environment`: the baseline for comparisons.

@@ -70,15 +70,12 @@ impl TryFrom<GateDecisionRow> for GateDecision {
         const ENTITY: Entity = Entity::GateDecision;
         let id = row.id;
         let digest = |value: &str| parse(ENTITY, &id, Sha256Digest::parse(value));
+        let digests = [&row.manifest_digest, &row.evidence_digest, &row.policy_digest];
         Ok(GateDecision {
             id: GateDecisionId(id),
             release: ReleaseId(row.release_id),
             environment: parse(ENTITY, &id, EnvironmentName::parse(&row.environment))?,
-            binding: GateBinding {
-                manifest_digest: digest(&row.manifest_digest)?,
-                evidence_digest: digest(&row.evidence_digest)?,
-                policy: PolicyVersion { seq: row.policy_seq, digest: digest(&row.policy_digest)? },
-            },
+            binding: binding(ENTITY, id, digests, row.policy_seq)?,
             input: serde_json::from_str(&row.input).map_err(|e| StoreError::corrupt(ENTITY, id, e))?,
             input_digest: digest(&row.input_digest)?,
             passed: row.passed != 0,
@@ -110,22 +107,33 @@ impl TryFrom<GateOverrideRow> for GateOverride {
     fn try_from(row: GateOverrideRow) -> Result<GateOverride, StoreError> {
         const ENTITY: Entity = Entity::GateOverride;
         let id = row.id;
-        let digest = |value: &str| parse(ENTITY, &id, Sha256Digest::parse(value));
+        let digests = [&row.manifest_digest, &row.evidence_digest, &row.policy_digest];
         Ok(GateOverride {
             id: GateOverrideId(id),
             decision: GateDecisionId(row.decision_id),
             release: row.version.parse().map_err(|e| StoreError::corrupt(ENTITY, id, e))?,
             environment: parse(ENTITY, &id, EnvironmentName::parse(&row.environment))?,
-            binding: GateBinding {
-                manifest_digest: digest(&row.manifest_digest)?,
-                evidence_digest: digest(&row.evidence_digest)?,
-                policy: PolicyVersion { seq: row.policy_seq, digest: digest(&row.policy_digest)? },
-            },
+            binding: binding(ENTITY, id, digests, row.policy_seq)?,
             reason: row.reason,
             created_by: parse(ENTITY, &id, UserName::parse(&row.created_by))?,
             created_at: timestamp(ENTITY, &id, row.created_at)?,
         })
     }
+}
+
+/// A stored binding: the manifest, evidence-set and policy digests, and the policy's sequence.
+fn binding(
+    entity: Entity,
+    id: i64,
+    [manifest, evidence, policy]: [&String; 3],
+    seq: i64,
+) -> Result<GateBinding, StoreError> {
+    let digest = |value: &str| parse(entity, &id, Sha256Digest::parse(value));
+    Ok(GateBinding {
+        manifest_digest: digest(manifest)?,
+        evidence_digest: digest(evidence)?,
+        policy: PolicyVersion { seq, digest: digest(policy)? },
+    })
 }
 
 const DECISION_COLUMNS: &str = "d.id, d.release_id, d.environment, d.manifest_digest, d.evidence_digest, \
