@@ -79,6 +79,8 @@ pub enum ObjectKind {
     JitGrant,
     AuthzPolicy,
     AuthzDecision,
+    /// Sign-ins of one user or client address (lockouts).
+    Login,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -88,7 +90,7 @@ crate::keyword_enum!(ObjectKind {
     Evidence => "evidence", RetentionPolicy => "retention_policy", LegalHold => "legal_hold",
     SigningKey => "signing_key", Policy => "policy", GateDecision => "gate_decision",
     GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
-    AuthzDecision => "authz_decision",
+    AuthzDecision => "authz_decision", Login => "login",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -147,13 +149,26 @@ pub enum AuditAction {
     /// A sensitive request was denied.
     #[serde(rename = "deny")]
     Deny,
+    /// Someone signed in to the web UI.
+    #[serde(rename = "sign_in")]
+    SignIn,
+    /// Someone signed out of the web UI.
+    #[serde(rename = "sign_out")]
+    SignOut,
+    /// A password was set.
+    #[serde(rename = "set_password")]
+    SetPassword,
+    /// Sign-ins were locked out after repeated failures.
+    #[serde(rename = "lock_out")]
+    LockOut,
 }
 
 crate::keyword_enum!(AuditAction {
     Create => "create", Update => "update", Revoke => "revoke", Transition => "transition",
     Record => "record", Finish => "finish", Refuse => "refuse", Sign => "sign", Remove => "remove",
     Enroll => "enroll", Rotate => "rotate", Evaluate => "evaluate", Override => "override",
-    Apply => "apply", Allow => "allow", Deny => "deny",
+    Apply => "apply", Allow => "allow", Deny => "deny", SignIn => "sign_in", SignOut => "sign_out",
+    SetPassword => "set_password", LockOut => "lock_out",
 });
 
 /// The actions that introduce a checkpoint signing key into the log: verification reads their

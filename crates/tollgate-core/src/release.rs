@@ -4,6 +4,8 @@
 //! persists what this module returns. The manifest digest is what approvals and deployments bind
 //! to; it changes whenever anything that would be deployed changes.
 
+pub mod filter;
+
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -160,6 +162,19 @@ pub struct Release {
     pub revision: i64,
 }
 
+/// A release as a list shows it: without its artifacts and scope, with the services it deploys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseSummary {
+    pub id: ReleaseId,
+    pub version: semver::Version,
+    pub state: ReleaseState,
+    pub release_type: ReleaseType,
+    pub lifecycle: LifecycleName,
+    pub created_by: UserName,
+    pub updated_at: Timestamp,
+    pub services: Vec<ServiceName>,
+}
+
 /// The lifecycle state of a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -204,7 +219,8 @@ crate::keyword_enum!(ReleaseAction {
 });
 
 impl ReleaseAction {
-    const EVERY: [ReleaseAction; 9] = [
+    /// Every action, in the order of the lifecycle.
+    pub const EVERY: [ReleaseAction; 9] = [
         ReleaseAction::Plan,
         ReleaseAction::FreezeScope,
         ReleaseAction::UnfreezeScope,

@@ -235,3 +235,15 @@ fn gate_records() {
     };
     insta::assert_snapshot!("gate_override", json(&overridden));
 }
+
+#[test]
+fn sign_in_records() {
+    use crate::session::{LockoutRecord, SignInMethod, SignInRecord};
+    let password = SignInRecord { method: SignInMethod::Password, token: None, expires_at: at("2026-11-30T18:00:00Z") };
+    insta::assert_snapshot!("sign_in_password", json(&password));
+    let token =
+        SignInRecord { method: SignInMethod::Token, token: Some(TokenId(7)), expires_at: at("2026-11-30T18:00:00Z") };
+    insta::assert_snapshot!("sign_in_token", json(&token));
+    let lockout = LockoutRecord { key: "user:ana".to_owned(), locked_until: at("2026-11-30T06:01:00Z"), lockouts: 1 };
+    insta::assert_snapshot!("lockout", json(&lockout));
+}

@@ -44,7 +44,8 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("release_changed", 409, "The release changed between the check of its artifacts and the write the check allowed (or since the revision the request names); nothing was done. Check again."),
     ("token_outlives_parent", 422, "A token cannot be created to outlive the token that creates it."),
     ("signing_key_not_rotatable", 409, "This server holds its audit signing key in memory only (no key file), so it cannot rotate it."),
-    ("busy", 429, "Too many runs of this kind at once (whole-log verification or export, evidence parsing); retry after the `Retry-After` seconds."),
+    ("locked_out", 429, "Too many failed sign-ins for this user or from this address; retry after the `Retry-After` seconds (each lockout in a row lasts twice as long, up to an hour)."),
+    ("busy", 429, "Too many runs of this kind at once (whole-log verification or export, evidence parsing, password checks); retry after the `Retry-After` seconds."),
     ("invalid_transition", 409, "The release's state does not allow that action; `detail` names the state and the allowed next states."),
     ("scope_frozen", 409, "The release's scope is frozen; unfreeze it (audited) to change its content."),
     ("reason_required", 422, "The action must give a reason."),
@@ -121,6 +122,26 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The parts a web page shows: the same status, code, text and field errors the API gives.
+    /// An internal error's cause is logged here, once, as the API's response logs it.
+    pub(crate) fn into_page_parts(self) -> PageProblem {
+        let status = self.status();
+        if let Some(cause) = &self.cause {
+            tracing::error!(code = self.code, cause = %cause, "request failed");
+        }
+        PageProblem { status, code: self.code, detail: self.detail, errors: self.errors, retry_after: self.retry_after }
+    }
+}
+
+/// A problem as a web page shows it.
+#[derive(Debug)]
+pub(crate) struct PageProblem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub retry_after: Option<u64>,
 }
 
 impl From<ServiceError> for ApiError {
@@ -181,6 +202,9 @@ impl From<ServiceError> for ApiError {
                 ApiError::new("invalid_deployment_transition", status.to_string())
             }
             ServiceError::Unauthenticated { reason } => ApiError::new("unauthenticated", reason),
+            ServiceError::LockedOut { retry_after_seconds } => {
+                ApiError { retry_after: Some(retry_after_seconds), ..ApiError::new("locked_out", error.to_string()) }
+            }
             ServiceError::Forbidden { reason } => ApiError::new("forbidden", reason),
             ServiceError::Unavailable(_) => {
                 let cause = error_chain(&error);

@@ -1,15 +1,19 @@
 //! Tollgate's HTTP server: the REST API under `/api/v1` (JSON, OpenAPI 3 at
-//! `/api/v1/openapi.json`, RFC 9457 errors), `/healthz`, `/readyz` and `/metrics`.
+//! `/api/v1/openapi.json`, RFC 9457 errors), the web UI at `/` (`ui`), `/healthz`, `/readyz`
+//! and `/metrics`.
 //!
 //! Handlers parse the request at the edge, call one use case in `tollgate-service`, and map the
-//! result; they hold no business rules. Every `/api/v1` endpoint requires a bearer token.
+//! result; they hold no business rules. Every `/api/v1` endpoint requires a bearer token; every
+//! page requires a session cookie; neither is accepted in the other's place.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod error;
 mod extract;
 mod metrics;
+mod ui;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -31,11 +35,25 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub tollgate: Tollgate,
     pub metrics: Arc<Metrics>,
+    pub web: Arc<WebSettings>,
 }
 
-/// The whole HTTP application.
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// Reverse proxies whose `X-Forwarded-Proto` and `X-Forwarded-For` are believed.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// The whole HTTP application, with default settings.
 pub fn router(tollgate: Tollgate) -> Router {
-    let state = AppState { tollgate, metrics: Metrics::new() };
+    router_with(tollgate, WebSettings::default())
+}
+
+/// The whole HTTP application. Serve it with `into_make_service_with_connect_info::<SocketAddr>`
+/// so sign-in lockouts can count client addresses.
+pub fn router_with(tollgate: Tollgate, web: WebSettings) -> Router {
+    let state = AppState { tollgate, metrics: Metrics::new(), web: Arc::new(web) };
     let request_id = HeaderName::from_static("x-request-id");
     let (api, openapi) = api::split();
     let openapi = Arc::new(openapi);
@@ -44,8 +62,10 @@ pub fn router(tollgate: Tollgate) -> Router {
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(metrics::render))
-        .fallback(api::not_found)
+        .merge(ui::routes())
+        .fallback(ui::fallback)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::middleware::map_response(ui::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

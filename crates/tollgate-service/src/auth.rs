@@ -15,6 +15,7 @@ use tollgate_core::{Problem, Timestamp, Violations};
 use tollgate_store::tx::NewToken;
 
 use crate::audit::Change;
+use crate::session::{random_password, Password};
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
 /// The longest token description accepted.
@@ -22,6 +23,13 @@ const MAX_DESCRIPTION_LEN: usize = 200;
 
 /// The name of the administrator created on first start.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
+
+/// What the first start creates for the admin: a token and a password, shown once.
+#[derive(Debug, Clone)]
+pub struct Bootstrapped {
+    pub token: IssuedToken,
+    pub password: Password,
+}
 
 /// A token just created: the only time its secret is available.
 #[derive(Debug, Clone)]
@@ -31,15 +39,17 @@ pub struct IssuedToken {
 }
 
 impl Tollgate {
-    /// On an empty database, creates the `admin` user and a token for it, and signs a
-    /// checkpoint over them. `keep` receives the token's secret before anything commits (the
-    /// server writes it to a file there): if it fails, nothing is created, so a lost token can
-    /// never leave an admin nobody can sign in as. Returns the token, or `None` when users exist
-    /// already.
+    /// On an empty database, creates the `admin` user with a token and a random password, and
+    /// signs a checkpoint over them. `keep` receives both before anything commits (the server
+    /// writes them to files there): if it fails, nothing is created, so a lost secret can never
+    /// leave an admin nobody can sign in as. Returns them, or `None` when users exist already.
     pub async fn bootstrap<E>(
         &self,
-        keep: impl FnOnce(&TokenSecret) -> Result<(), E>,
-    ) -> ServiceResult<Result<Option<IssuedToken>, E>> {
+        keep: impl FnOnce(&Bootstrapped) -> Result<(), E>,
+    ) -> ServiceResult<Result<Option<Bootstrapped>, E>> {
+        // Hashed before the transaction opens: argon2id is slow on purpose.
+        let password = random_password();
+        let password_hash = self.hash_password(&password).await?;
         let mut tx = self.store.begin().await?;
         if !tx.list_users().await?.is_empty() {
             return Ok(Ok(None));
@@ -59,12 +69,18 @@ impl Tollgate {
         let new =
             NewTokenRequest { user: &admin.name, description: "bootstrap admin token", expires_at: None, parent: None };
         let issued = self.issue_token(&mut tx, Actor::System, None, new).await?;
-        if let Err(error) = keep(&issued.secret) {
+        tx.set_password_hash(&admin.name, &password_hash).await?;
+        let object = ObjectRef::new(ObjectKind::User, &admin.name);
+        let change: Change<'_, ()> =
+            Change { action: AuditAction::SetPassword, object, before: None, after: None, reason: None };
+        self.record(&mut tx, Actor::System, None, change).await?;
+        let bootstrapped = Bootstrapped { token: issued, password };
+        if let Err(error) = keep(&bootstrapped) {
             return Ok(Err(error));
         }
         tx.commit().await?;
         self.checkpoint_now().await?;
-        Ok(Ok(Some(issued)))
+        Ok(Ok(Some(bootstrapped)))
     }
 
     /// The user a bearer token belongs to, if the token is valid now.

@@ -154,7 +154,7 @@ impl Tollgate {
 
     /// The authorizer for the latest user policies, rebuilt when another version was applied
     /// (on this replica or another).
-    async fn authorizer(&self, conn: &mut Conn) -> ServiceResult<Arc<Authorizer>> {
+    pub(crate) async fn authorizer(&self, conn: &mut Conn) -> ServiceResult<Arc<Authorizer>> {
         let sequence = conn.latest_authz_policy_sequence().await?;
         {
             let policies = self.policies.read().expect("the policy lock is never poisoned");

@@ -23,6 +23,15 @@ pub enum Upsert {
     Replace,
 }
 
+/// The whole catalog, as the catalog page shows it.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub teams: Vec<Team>,
+    pub services: Vec<Service>,
+    pub environments: Vec<Environment>,
+    pub lifecycles: Vec<Lifecycle>,
+}
+
 impl Tollgate {
     pub async fn put_team(&self, principal: &Principal, input: TeamInput, upsert: Upsert) -> ServiceResult<Team> {
         let name = input.name.clone();
@@ -100,6 +109,18 @@ impl Tollgate {
         };
         self.apply_checked(principal, document, ApplyMode::Apply, expect).await.map_err(|e| unprefix(e, section))?;
         Ok(())
+    }
+
+    /// The whole catalog from one snapshot: teams, services, environments, lifecycles.
+    pub async fn catalog(&self, principal: &Principal) -> ServiceResult<Catalog> {
+        self.authorize_read(principal).await?;
+        let mut read = self.store.read().await?;
+        Ok(Catalog {
+            teams: read.list_teams().await?,
+            services: read.list_services().await?,
+            environments: read.list_environments().await?,
+            lifecycles: read.list_lifecycles().await?,
+        })
     }
 
     pub async fn get_team(&self, principal: &Principal, name: &str) -> ServiceResult<Team> {

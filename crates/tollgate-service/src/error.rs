@@ -84,6 +84,9 @@ pub enum ServiceError {
     /// The server's audit signing key cannot be used.
     #[error(transparent)]
     SigningKey(#[from] SigningKeyProblem),
+    /// Sign-ins for this user or from this address are locked out after repeated failures.
+    #[error("too many failed sign-ins; try again in {retry_after_seconds} seconds")]
+    LockedOut { retry_after_seconds: u64 },
 }
 
 /// Why a release may not enter an environment as far as its gates are concerned.
@@ -112,6 +115,8 @@ pub enum Busy {
     AuditScan,
     /// An evidence parse.
     Parse,
+    /// A password check (argon2id is deliberately slow).
+    PasswordCheck,
 }
 
 impl Busy {
@@ -120,6 +125,7 @@ impl Busy {
         match self {
             Busy::AuditScan => 10,
             Busy::Parse => 2,
+            Busy::PasswordCheck => 1,
         }
     }
 }
@@ -135,6 +141,11 @@ impl std::fmt::Display for Busy {
             Busy::Parse => write!(
                 f,
                 "every evidence parser of this server is busy; retry in {} seconds",
+                self.retry_after_seconds()
+            ),
+            Busy::PasswordCheck => write!(
+                f,
+                "this server is checking as many passwords as it allows at once; retry in {} second",
                 self.retry_after_seconds()
             ),
         }

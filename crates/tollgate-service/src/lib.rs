@@ -8,18 +8,23 @@
 
 pub mod apply;
 pub mod artifact;
+pub mod artifact_view;
 pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod catalog;
+pub mod dashboard;
 pub mod deployment;
 mod error;
 pub mod evidence;
 pub mod gate;
 pub mod hooks;
+pub mod policy_view;
 pub mod readiness;
 pub mod release;
+pub mod release_view;
 pub mod retention;
+pub mod session;
 pub mod signing;
 
 use std::sync::{Arc, RwLock};
@@ -71,6 +76,8 @@ pub struct Settings {
     pub max_parallel_parses: usize,
     /// Which optional segregation-of-duties rules are in force.
     pub segregation: tollgate_authz::Segregation,
+    /// How long web sessions last (30 minutes idle, 12 hours at most, by default).
+    pub sessions: tollgate_core::session::SessionLifetime,
 }
 
 impl Default for Settings {
@@ -82,6 +89,7 @@ impl Default for Settings {
             max_evidence_bytes: 64 * 1024 * 1024,
             max_parallel_parses: std::thread::available_parallelism().map_or(1, usize::from),
             segregation: tollgate_authz::Segregation::default(),
+            sessions: tollgate_core::session::SessionLifetime::default(),
         }
     }
 }
@@ -100,6 +108,8 @@ pub struct Tollgate {
     hooks: Arc<hooks::Hooks>,
     /// The authorizer for the latest user policies; rebuilt when a newer version is stored.
     policies: Arc<RwLock<authz::Policies>>,
+    /// The installation's secret for sign-in form tokens, read (or made) on first use.
+    web_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
 }
 
 /// Work that is expensive enough to bound per server: whoever finds no permit gets `Busy`.
@@ -109,6 +119,8 @@ struct Limits {
     audit_scans: Arc<Semaphore>,
     /// Evidence parses: one per core by default.
     parses: Arc<Semaphore>,
+    /// Password hashes and checks (argon2id): one per core.
+    password_checks: Arc<Semaphore>,
 }
 
 impl Limits {
@@ -158,6 +170,7 @@ impl Tollgate {
         let limits = Limits {
             audit_scans: Arc::new(Semaphore::new(1)),
             parses: Arc::new(Semaphore::new(settings.max_parallel_parses.max(1))),
+            password_checks: Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from))),
         };
         let policies = Arc::new(RwLock::new(authz::Policies::built_in(settings.segregation)));
         let tollgate = Tollgate {
@@ -170,6 +183,7 @@ impl Tollgate {
             limits: Arc::new(limits),
             hooks: Arc::new(hooks::Hooks::default()),
             policies,
+            web_secret: Arc::new(tokio::sync::OnceCell::new()),
         };
         tollgate.check_signing_key().await?;
         Ok(tollgate)

@@ -4,7 +4,8 @@ use std::fmt;
 
 use tollgate_authz::{Action, Context, Resource};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
-use tollgate_core::release::{Release, ReleaseAction, ReleaseContent, ReleaseId, ReleaseInput};
+use tollgate_core::release::filter::ReleaseFilterInput;
+use tollgate_core::release::{Release, ReleaseAction, ReleaseContent, ReleaseId, ReleaseInput, ReleaseSummary};
 use tollgate_core::Entity;
 use tollgate_core::Page;
 use tollgate_core::{Problem, Violations};
@@ -189,6 +190,18 @@ impl Tollgate {
         get_in(&mut read, release).await
     }
 
+    /// A page of releases matching a filter, newest first, for the release list.
+    pub async fn list_release_summaries(
+        &self,
+        principal: &Principal,
+        filter: ReleaseFilterInput,
+        page: Page,
+    ) -> ServiceResult<Vec<ReleaseSummary>> {
+        self.authorize_read(principal).await?;
+        let filter = filter.parse()?;
+        Ok(self.store.read().await?.list_release_summaries(&filter, page).await?)
+    }
+
     /// Releases, newest first.
     pub async fn list_releases(&self, principal: &Principal, page: Page) -> ServiceResult<Vec<Release>> {
         self.authorize_read(principal).await?;
@@ -214,7 +227,7 @@ impl Tollgate {
 }
 
 /// The action that authorizes a manual release action.
-fn release_action(action: ReleaseAction) -> Action {
+pub(crate) fn release_action(action: ReleaseAction) -> Action {
     match action {
         ReleaseAction::Plan => Action::ReleasePlan,
         ReleaseAction::FreezeScope => Action::ReleaseFreeze,

@@ -190,7 +190,7 @@ impl Tollgate {
     }
 
     /// The artifacts (all, or those of one name) and their decisions, read through `conn`.
-    async fn retention_decisions(
+    pub(crate) async fn retention_decisions(
         &self,
         conn: &mut Conn,
         name: Option<&ArtifactName>,

@@ -10,7 +10,7 @@ use tollgate_core::artifact::{
 };
 use tollgate_core::digest::Sha256Digest;
 use tollgate_core::name::{TeamName, UserName};
-use tollgate_core::{Entity, Timestamp};
+use tollgate_core::{Entity, Page, Timestamp};
 
 use crate::conn::Conn;
 use crate::error::StoreError;
@@ -96,6 +96,54 @@ impl Conn {
             .await
             .map_err(StoreError::from_sqlx)?;
         row.into_artifact(tags.into_iter().map(|(tag,)| tag).collect()).map(Some)
+    }
+
+    /// A page of artifacts, newest first (by id), optionally those whose name contains `text`,
+    /// each with its number of signatures; the cursor is the last id of the previous page.
+    pub async fn list_artifact_page(
+        &mut self,
+        text: Option<&str>,
+        page: Page,
+    ) -> Result<Vec<(Artifact, u64)>, StoreError> {
+        let pattern = text.map(|text| format!("%{}%", crate::conn::escape_like(&text.to_lowercase())));
+        let rows: Vec<ArtifactRow> = sqlx::query_as(&format!(
+            "SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE (CAST($1 AS TEXT) IS NULL OR LOWER(name) LIKE $1 ESCAPE '\\') \
+             AND (CAST($2 AS BIGINT) IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(pattern)
+        .bind(page.cursor)
+        .bind(page.bounded_limit())
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let mut artifacts = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM artifact_signatures WHERE artifact_id = $1")
+                .bind(row.id)
+                .fetch_one(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+            artifacts.push((row.into_artifact(Vec::new())?, count.unsigned_abs()));
+        }
+        Ok(artifacts)
+    }
+
+    /// The newest `limit` artifacts that carry no signature, and how many there are in all.
+    pub async fn list_unsigned_artifacts(&mut self, limit: i64) -> Result<(Vec<Artifact>, u64), StoreError> {
+        const UNSIGNED: &str = "NOT EXISTS (SELECT 1 FROM artifact_signatures s WHERE s.artifact_id = artifacts.id)";
+        let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM artifacts WHERE {UNSIGNED}"))
+            .fetch_one(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let rows: Vec<ArtifactRow> = sqlx::query_as(&format!(
+            "SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE {UNSIGNED} ORDER BY created_at DESC, id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let artifacts = rows.into_iter().map(|row| row.into_artifact(Vec::new())).collect::<Result<_, _>>()?;
+        Ok((artifacts, total.unsigned_abs()))
     }
 
     /// Artifacts, optionally of one name, newest first.

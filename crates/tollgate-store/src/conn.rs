@@ -11,7 +11,8 @@ use tollgate_core::digest::Sha256Digest;
 use tollgate_core::environment::Environment;
 use tollgate_core::lifecycle::Lifecycle;
 use tollgate_core::name::{EnvironmentName, LifecycleName, ServiceName, TeamName, UserName};
-use tollgate_core::release::{ArtifactRef, Release, ReleaseId};
+use tollgate_core::release::filter::ReleaseFilter;
+use tollgate_core::release::{ArtifactRef, Release, ReleaseId, ReleaseState, ReleaseSummary};
 use tollgate_core::service::Service;
 use tollgate_core::team::Team;
 use tollgate_core::token::{ApiToken, TokenId};
@@ -61,6 +62,18 @@ const DEPLOYMENT_COLUMNS: &str = "d.id, d.release_id, r.version AS release_versi
      d.manifest_digest, d.status, d.skipped_environment, d.actor, d.started_at, d.finished_at, d.rolled_back_at";
 
 /// Every table, for row counts.
+/// `text` with the characters `LIKE` treats specially escaped by a backslash.
+pub(crate) fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
 pub(crate) const TABLES: &[&str] = &[
     "users",
     "teams",
@@ -93,6 +106,9 @@ pub(crate) const TABLES: &[&str] = &[
     "user_roles",
     "authz_policy_versions",
     "jit_grants",
+    "web_sessions",
+    "login_failures",
+    "login_lockouts",
 ];
 
 impl Conn {
@@ -359,6 +375,87 @@ impl Conn {
             releases.push(self.assemble_release(row).await?);
         }
         Ok(releases)
+    }
+
+    /// A page of releases matching `filter`, newest first, with the services each deploys; the
+    /// cursor is the id of the last release of the previous page. Filtered and paged in the
+    /// database (indexes `releases_by_state`, `release_artifacts_by_service`).
+    pub async fn list_release_summaries(
+        &mut self,
+        filter: &ReleaseFilter,
+        page: Page,
+    ) -> Result<Vec<ReleaseSummary>, StoreError> {
+        let text = filter.text.as_ref().map(|text| format!("%{}%", escape_like(&text.to_lowercase())));
+        let rows: Vec<(i64, String, String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT r.id, r.version, r.state, r.release_type, r.lifecycle, r.created_by, r.updated_at FROM releases r \
+             WHERE (CAST($1 AS TEXT) IS NULL OR r.state = $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM release_artifacts a \
+                  WHERE a.release_id = r.id AND a.service = $2)) \
+             AND (CAST($3 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM release_artifacts a \
+                  JOIN services s ON s.name = a.service WHERE a.release_id = r.id AND s.owner = $3)) \
+             AND (CAST($4 AS TEXT) IS NULL OR LOWER(r.version) LIKE $4 ESCAPE '\\' OR EXISTS (SELECT 1 FROM \
+                  release_scope_items i WHERE i.release_id = r.id \
+                  AND (LOWER(i.ticket) LIKE $4 ESCAPE '\\' OR LOWER(i.title) LIKE $4 ESCAPE '\\'))) \
+             AND (CAST($5 AS BIGINT) IS NULL OR r.id < $5) \
+             ORDER BY r.id DESC LIMIT $6",
+        )
+        .bind(filter.state.map(|state| state.as_str()))
+        .bind(filter.service.as_ref().map(ServiceName::as_str))
+        .bind(filter.team.as_ref().map(TeamName::as_str))
+        .bind(text)
+        .bind(page.cursor)
+        .bind(page.bounded_limit())
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let mut services: BTreeMap<i64, Vec<ServiceName>> = BTreeMap::new();
+        if !rows.is_empty() {
+            let placeholders: Vec<String> = (1..=rows.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT release_id, service FROM release_artifacts WHERE release_id IN ({}) ORDER BY service",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+            for row in &rows {
+                query = query.bind(row.0);
+            }
+            for (id, service) in query.fetch_all(self.executor()).await.map_err(StoreError::from_sqlx)? {
+                services.entry(id).or_default().push(parse(Entity::Service, &service, ServiceName::parse(&service))?);
+            }
+        }
+        rows.into_iter()
+            .map(|(id, version, state, release_type, lifecycle, created_by, updated_at)| {
+                Ok(ReleaseSummary {
+                    id: ReleaseId(id),
+                    version: parse(
+                        Entity::Release,
+                        &id,
+                        semver::Version::parse(&version).map_err(|error| tollgate_core::Problem::InvalidVersion {
+                            value: version.clone(),
+                            reason: error.to_string(),
+                        }),
+                    )?,
+                    state: parse(Entity::Release, &id, state.parse())?,
+                    release_type: parse(Entity::Release, &id, release_type.parse())?,
+                    lifecycle: parse(Entity::Release, &id, LifecycleName::parse(&lifecycle))?,
+                    created_by: parse(Entity::Release, &id, UserName::parse(&created_by))?,
+                    updated_at: crate::rows::timestamp(Entity::Release, &id, updated_at)?,
+                    services: services.remove(&id).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// How many releases are in each state (states without releases are left out).
+    pub async fn count_releases_by_state(&mut self) -> Result<Vec<(ReleaseState, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM releases GROUP BY state ORDER BY state")
+                .fetch_all(self.executor())
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        rows.into_iter()
+            .map(|(state, count)| Ok((parse(Entity::Release, &state, state.parse())?, count.unsigned_abs())))
+            .collect()
     }
 
     async fn assemble_release(&mut self, row: ReleaseRow) -> Result<Release, StoreError> {

@@ -23,6 +23,7 @@ mod key;
 mod postgres;
 mod retention;
 mod rows;
+mod session;
 pub mod sqlite;
 pub mod tx;
 

@@ -233,7 +233,7 @@ mod app {
             let bootstrapped = tollgate.bootstrap(|_| Ok::<(), std::convert::Infallible>(())).await;
             let issued = bootstrapped.expect("bootstrap works").expect("nothing fails to keep the token");
             let issued = issued.expect("a fresh database bootstraps");
-            let admin_token = issued.secret.expose().to_owned();
+            let admin_token = issued.token.secret.expose().to_owned();
             let admin = admin(&tollgate, &admin_token).await;
             TestApp { tollgate, store, blobs, clock, admin, admin_token, db }
         }
@@ -406,7 +406,8 @@ mod spawn {
     }
 
     async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
-        axum::serve(listener, router).await.expect("the test server runs");
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service).await.expect("the test server runs");
     }
 
     /// A response's status and JSON body (`Null` when the body is empty or not JSON).

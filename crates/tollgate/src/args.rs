@@ -141,6 +141,17 @@ pub struct ServeArgs {
     /// default one approver must come from outside the author's teams).
     #[arg(long, env = "TOLLGATE_SEGREGATION_TEAM_APPROVALS")]
     pub segregation_team_approvals: bool,
+    /// A reverse proxy whose `X-Forwarded-Proto` and `X-Forwarded-For` headers are believed
+    /// (repeatable): session cookies are marked `Secure` when it says the browser used HTTPS, and
+    /// sign-in lockouts count the address it names.
+    #[arg(long = "trusted-proxy", env = "TOLLGATE_TRUSTED_PROXY", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// End a web session unused for this many seconds.
+    #[arg(long, default_value_t = 30 * 60, value_parser = clap::value_parser!(u64).range(60..))]
+    pub session_idle: u64,
+    /// End every web session this many seconds after sign-in.
+    #[arg(long, default_value_t = 12 * 3600, value_parser = clap::value_parser!(u64).range(60..))]
+    pub session_lifetime: u64,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -200,6 +211,11 @@ pub enum UserCommand {
         /// stands for developer and deployer. Repeat it (or separate with commas) for several.
         #[arg(long = "role", value_delimiter = ',', default_value = "member")]
         roles: Vec<String>,
+    },
+    /// Set the password a user signs in to the web UI with (your own, or anyone's as an admin).
+    /// The password is read from the first line of standard input.
+    SetPassword {
+        name: String,
     },
 }
 

@@ -37,9 +37,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         tempfile::Builder::new().prefix("tollgate-demo-").tempdir().context("creating a temporary data directory")?;
     let storage = StorageArgs { data_dir: data_dir.path().to_owned(), database_url: None };
     let mut signals = serve::Signals::install()?;
-    let running = serve::start(&storage, None, args.listen, tollgate_service::Settings::default()).await?;
+    let settings = tollgate_service::Settings::default();
+    let running = serve::start(&storage, None, args.listen, settings, tollgate_http::WebSettings::default()).await?;
     let url = format!("http://{}", running.address);
     let token = running.admin_token.clone().context("a fresh data directory creates the admin token")?;
+    let password = running.admin_password.clone().context("a fresh data directory creates the admin password")?;
     println!("tollgate demo: server on {url}, data in {}", data_dir.path().display());
     let client = Client::new(&url, Some(token.clone()));
 
@@ -49,6 +51,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         return Err(error);
     }
     println!("\nTollgate is running at {url}");
+    println!("web UI: {url}/login  (user admin, password {password})");
     println!("token: {token}");
     println!("try:   TOLLGATE_SERVER={url} TOLLGATE_TOKEN={token} tollgate release list");
     if !args.exit {

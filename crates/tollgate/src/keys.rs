@@ -15,6 +15,7 @@ use ed25519_dalek::SigningKey;
 pub const SIGNING_KEY_FILE: &str = "audit-signing.key";
 pub const PUBLIC_KEY_FILE: &str = "audit-signing.pub";
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+pub const ADMIN_PASSWORD_FILE: &str = "admin-password";
 
 /// Creates the data directory (mode 0700) if it does not exist.
 pub fn ensure_data_dir(data_dir: &Path) -> anyhow::Result<()> {
@@ -41,8 +42,17 @@ pub fn generate_key_pair(prefix: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
 /// Writes the bootstrap admin token, readable by its owner only, durably: to a temporary file
 /// that is synced and then renamed over `admin-token`. Returns its path.
 pub fn write_admin_token(data_dir: &Path, secret: &str) -> anyhow::Result<PathBuf> {
-    let path = data_dir.join(ADMIN_TOKEN_FILE);
-    let temporary = data_dir.join(format!("{ADMIN_TOKEN_FILE}.tmp"));
+    write_durably(data_dir, ADMIN_TOKEN_FILE, secret)
+}
+
+/// Writes the bootstrap admin's first password like its token, to `admin-password`.
+pub fn write_admin_password(data_dir: &Path, password: &str) -> anyhow::Result<PathBuf> {
+    write_durably(data_dir, ADMIN_PASSWORD_FILE, password)
+}
+
+fn write_durably(data_dir: &Path, name: &str, secret: &str) -> anyhow::Result<PathBuf> {
+    let path = data_dir.join(name);
+    let temporary = data_dir.join(format!("{name}.tmp"));
     let _ = fs::remove_file(&temporary);
     write_secret(&temporary, format!("{secret}\n").as_bytes())?;
     fs::rename(&temporary, &path).with_context(|| format!("writing {}", path.display()))?;

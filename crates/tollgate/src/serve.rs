@@ -9,6 +9,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tollgate_core::session::SessionLifetime;
+use tollgate_http::WebSettings;
 use tollgate_service::signing::{KeySource, SigningKeyFile};
 use tollgate_service::{Settings, SystemClock, Tollgate};
 use tollgate_store::blob::BlobStore;
@@ -22,6 +24,8 @@ pub struct Running {
     pub address: SocketAddr,
     /// The admin token, when this start created it.
     pub admin_token: Option<String>,
+    /// The admin's first password for the web UI, when this start created it.
+    pub admin_password: Option<String>,
     shutdown: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -44,15 +48,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             author_does_not_ship_to_prod: !args.segregation_author_may_ship,
             outside_team_approver_for_prod: !args.segregation_team_approvals,
         },
+        sessions: SessionLifetime {
+            idle: jiff::SignedDuration::from_secs(i64::try_from(args.session_idle).unwrap_or(i64::MAX)),
+            absolute: jiff::SignedDuration::from_secs(i64::try_from(args.session_lifetime).unwrap_or(i64::MAX)),
+        },
         ..Settings::default()
     };
+    let web = WebSettings { trusted_proxies: args.trusted_proxies.clone() };
     // Installed before the address is printed: whoever reads it may signal at once.
     let mut signals = Signals::install()?;
-    let running = start(&args.storage, args.signing_key.as_deref(), args.listen, settings).await?;
+    let running = start(&args.storage, args.signing_key.as_deref(), args.listen, settings, web).await?;
     println!("tollgate listening on http://{}", running.address);
     if let Some(token) = &running.admin_token {
         let path = args.storage.data_dir.join(keys::ADMIN_TOKEN_FILE);
         println!("created user admin; its token (shown once, also in {}):\n{token}", path.display());
+    }
+    if let Some(password) = &running.admin_password {
+        let path = args.storage.data_dir.join(keys::ADMIN_PASSWORD_FILE);
+        println!(
+            "sign in to the web UI at http://{}/login as admin with the password (also in {}):\n{password}",
+            running.address,
+            path.display()
+        );
     }
     let Running { shutdown, mut task, .. } = running;
     tokio::select! {
@@ -72,6 +89,7 @@ pub async fn start(
     signing_key: Option<&Path>,
     listen: SocketAddr,
     settings: Settings,
+    web: WebSettings,
 ) -> anyhow::Result<Running> {
     keys::ensure_data_dir(&storage.data_dir)?;
     let config = match &storage.database_url {
@@ -84,18 +102,26 @@ pub async fn start(
     let blobs = BlobStore::open(&storage.data_dir.join("blobs")).await.context("opening the blob store")?;
     let checkpoint_every = settings.checkpoint_every;
     let tollgate = Tollgate::open(store.clone(), blobs, key, key_file, Arc::new(SystemClock), settings).await?;
-    // The token reaches its file before the admin is committed: a crash cannot lose it.
-    let bootstrapped =
-        tollgate.bootstrap(|secret| keys::write_admin_token(&storage.data_dir, secret.expose()).map(drop)).await?;
-    let admin_token = bootstrapped?.map(|issued| issued.secret.expose().to_owned());
+    // The token and password reach their files before the admin is committed: a crash cannot
+    // lose them.
+    let bootstrapped = tollgate
+        .bootstrap(|first| {
+            keys::write_admin_token(&storage.data_dir, first.token.secret.expose())?;
+            keys::write_admin_password(&storage.data_dir, &first.password.0).map(drop)
+        })
+        .await?;
+    let (admin_token, admin_password) = match bootstrapped? {
+        Some(first) => (Some(first.token.secret.expose().to_owned()), Some(first.password.0)),
+        None => (None, None),
+    };
     let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr()?;
     let (shutdown, stopped) = oneshot::channel::<()>();
-    let router = tollgate_http::router(tollgate.clone());
+    let router = tollgate_http::router_with(tollgate.clone(), web);
     let app = tollgate.clone();
     let timer = tokio::spawn(checkpoint_timer(tollgate.clone(), checkpoint_every));
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })
@@ -109,7 +135,7 @@ pub async fn start(
         Ok(())
     });
     tracing::info!(%address, database = %config, "serving");
-    Ok(Running { address, admin_token, shutdown, task })
+    Ok(Running { address, admin_token, admin_password, shutdown, task })
 }
 
 /// Signs a checkpoint every `every` when entries came since the last one, so the log's

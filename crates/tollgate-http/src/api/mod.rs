@@ -80,6 +80,7 @@ fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(people::list_users, people::create_user))
         .routes(routes!(people::me))
+        .routes(routes!(people::set_password))
         .routes(routes!(people::list_tokens, people::create_token))
         .routes(routes!(people::revoke_token))
         .routes(routes!(catalog::list_teams, catalog::create_team))

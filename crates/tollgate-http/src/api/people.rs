@@ -147,6 +147,39 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    /// The new password for the web UI: 12 characters to 256 bytes.
+    #[schema(min_length = 12, max_length = 256)]
+    pub password: String,
+}
+
+impl std::fmt::Debug for PasswordRequest {
+    // Written by hand: never print the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordRequest { .. }")
+    }
+}
+
+problems!(SetPasswordProblems, [JSON_BODY, PATH, &["forbidden", "user_not_found", "validation_failed", "busy"]]);
+
+/// Sets the password a user signs in to the web UI with: your own, or anyone's as an admin.
+/// The password is stored as an argon2id hash; the audit log records that it was set.
+#[utoipa::path(put, path = "/users/{name}/password", tag = "users", request_body = PasswordRequest,
+    params(("name" = schema::Name, Path, description = "User name")),
+    responses((status = 204, description = "The password is set"), SetPasswordProblems))]
+pub async fn set_password(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    PathParam(name): PathParam<String>,
+    JsonBody(request): JsonBody<PasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    let password = tollgate_service::session::Password(request.password);
+    state.tollgate.set_password(&principal, &name, &password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(get, path = "/users/me", tag = "users", responses((status = 200, body = UserResponse)))]
 pub async fn me(Auth(principal): Auth) -> Json<UserResponse> {
     Json(principal.user.into())

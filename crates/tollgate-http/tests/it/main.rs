@@ -7,6 +7,7 @@ mod bad_input;
 mod contract;
 mod flow;
 mod trust;
+mod ui;
 
 use serde_json::{json, Value};
 use tollgate_testkit::SpawnedApp;

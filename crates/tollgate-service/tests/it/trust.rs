@@ -47,7 +47,7 @@ async fn enrolled_and_rotated_keys_verify_against_the_root_key_alone() {
     let store = Store::open(db.config()).await.expect("store");
     let first = with_key_file(&db, &store, "audit.key").await.expect("a fresh log takes a new key");
     let issued = first.bootstrap(|_| Ok::<(), std::convert::Infallible>(())).await.expect("bootstrap");
-    let token = issued.expect("kept").expect("bootstrapped").secret.expose().to_owned();
+    let token = issued.expect("kept").expect("bootstrapped").token.secret.expose().to_owned();
     let admin = admin(&first, &token).await;
     let root = first.verifying_key();
 

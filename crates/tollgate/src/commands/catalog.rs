@@ -1,8 +1,11 @@
 //! Teams, users, tokens, services, environments and lifecycles.
 
+use anyhow::Context as _;
 use serde::de::DeserializeOwned;
 use tollgate_http::api::catalog::{EnvironmentResponse, LifecycleResponse, ServiceResponse, TeamRequest, TeamResponse};
-use tollgate_http::api::people::{IssuedTokenResponse, TokenRequest, TokenResponse, UserRequest, UserResponse};
+use tollgate_http::api::people::{
+    IssuedTokenResponse, PasswordRequest, TokenRequest, TokenResponse, UserRequest, UserResponse,
+};
 
 use crate::args::{NamedCommand, TeamCommand, TokenCommand, UserCommand};
 use crate::client::{encode, Answer};
@@ -32,6 +35,18 @@ pub async fn user(context: &Context, command: UserCommand) -> anyhow::Result<()>
             let request = UserRequest { name, display_name, role: None, roles: Some(roles) };
             let created: Answer<UserResponse> = context.client.post("/users", &request).await?;
             print(context.output, &created);
+        }
+        UserCommand::SetPassword { name } => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprint!("new password for {name} (shown as you type; or pipe it in): ");
+            }
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\n', '\r']).to_owned();
+            let request = PasswordRequest { password };
+            let path = format!("/users/{}/password", encode(&name));
+            context.client.call_no_content(context.client.request(reqwest::Method::PUT, &path).json(&request)).await?;
+            println!("password of {name} set");
         }
     }
     Ok(())

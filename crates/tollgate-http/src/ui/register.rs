@@ -1,0 +1,209 @@
+//! `/register`: what runs where. A services × environments matrix with the version in each cell
+//! and since when, at this instant or at one the reader names (date, time and time zone);
+//! `/register/{environment}`: that environment's deployment history, newest first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use serde::Deserialize;
+use tollgate_core::deployment::Promotion;
+use tollgate_core::page::Page;
+
+use crate::ui::format::{rfc3339, when};
+use crate::ui::{render, Chrome, UiError, UiResult, WebUser};
+use crate::AppState;
+
+/// Deployments per page of an environment's history.
+const HISTORY_PAGE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AtQuery {
+    #[serde(default)]
+    date: Option<String>,
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(default)]
+    zone: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub(crate) struct RegisterPage {
+    pub chrome: Chrome,
+    pub environments: Vec<String>,
+    pub rows: Vec<(String, Vec<Option<Cell>>)>,
+    /// What instant the matrix is for, in words.
+    pub at: String,
+    pub date: String,
+    pub time: String,
+    pub zone: String,
+    pub problem: Option<String>,
+}
+
+pub(crate) struct Cell {
+    pub version: String,
+    pub since: String,
+    pub since_rfc3339: String,
+    pub deployment: i64,
+    pub flag: String,
+}
+
+/// `GET /register`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(query): Query<AtQuery>,
+) -> UiResult<Response> {
+    let (at, problem) = match instant(&query) {
+        Ok(at) => (at, None),
+        Err(problem) => (None, Some(problem)),
+    };
+    let register = state
+        .tollgate
+        .register(&user.principal, None, at)
+        .await
+        .map_err(|error| UiError::from_service(error, Some(user.chrome("register"))))?;
+    let environments: Vec<String> = register.iter().map(|entry| entry.environment.name.to_string()).collect();
+    let services: BTreeSet<String> =
+        register.iter().flat_map(|entry| entry.services.iter().map(|running| running.service.to_string())).collect();
+    let mut cells: BTreeMap<(String, usize), Cell> = BTreeMap::new();
+    for (column, entry) in register.iter().enumerate() {
+        for running in &entry.services {
+            let flag = match &running.promotion {
+                Promotion::Followed => String::new(),
+                Promotion::EmergencySkipped { skipped } => format!("emergency, skipped {skipped}"),
+            };
+            let cell = Cell {
+                version: running.release_version.to_string(),
+                since: when(running.deployed_at),
+                since_rfc3339: rfc3339(running.deployed_at),
+                deployment: running.deployment.0,
+                flag,
+            };
+            cells.insert((running.service.to_string(), column), cell);
+        }
+    }
+    let rows = services
+        .into_iter()
+        .map(|service| {
+            let row = (0..environments.len()).map(|column| cells.remove(&(service.clone(), column))).collect();
+            (service, row)
+        })
+        .collect();
+    let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = RegisterPage {
+        chrome: user.chrome("register"),
+        environments,
+        rows,
+        at: at.map_or_else(|| "now".to_owned(), |at| format!("at {}", when(at))),
+        date: query.date.unwrap_or_default(),
+        time: query.time.unwrap_or_default(),
+        zone: query.zone.unwrap_or_else(|| "UTC".to_owned()),
+        problem,
+    };
+    Ok((status, render(&page)?).into_response())
+}
+
+/// The instant a register query names, `None` for now; the problem names the field.
+fn instant(query: &AtQuery) -> Result<Option<Timestamp>, String> {
+    let date = query.date.as_deref().map(str::trim).filter(|date| !date.is_empty());
+    let Some(date) = date else {
+        return Ok(None);
+    };
+    let date: Date = date.parse().map_err(|_| format!("date: {date:?} is not a date like 2026-11-30"))?;
+    let time = match query.time.as_deref().map(str::trim).filter(|time| !time.is_empty()) {
+        Some(time) => time.parse::<Time>().map_err(|_| format!("time: {time:?} is not a time like 14:30"))?,
+        None => Time::midnight(),
+    };
+    let zone_name = query.zone.as_deref().map(str::trim).filter(|zone| !zone.is_empty()).unwrap_or("UTC");
+    let zone = TimeZone::get(zone_name)
+        .map_err(|_| format!("zone: {zone_name:?} is not a time zone like UTC or Europe/Berlin"))?;
+    let zoned = date.to_datetime(time).to_zoned(zone).map_err(|error| format!("date and time: {error}"))?;
+    Ok(Some(zoned.timestamp()))
+}
+
+#[derive(Template)]
+#[template(path = "environment_history.html")]
+pub(crate) struct HistoryPage {
+    pub chrome: Chrome,
+    pub environment: String,
+    pub rows: Vec<HistoryLine>,
+    pub next: Option<i64>,
+}
+
+pub(crate) struct HistoryLine {
+    pub id: i64,
+    pub release: String,
+    pub status: &'static str,
+    pub actor: String,
+    pub started: String,
+    pub finished: String,
+    pub flag: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct HistoryQuery {
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+/// `GET /register/{environment}`.
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(environment): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> UiResult<Html<String>> {
+    let page = Page { cursor: query.before, limit: HISTORY_PAGE };
+    let deployments = state
+        .tollgate
+        .list_deployments(&user.principal, Some(&environment), None, page)
+        .await
+        .map_err(|error| UiError::from_service(error, Some(user.chrome("register"))))?;
+    let next = (deployments.len() == HISTORY_PAGE as usize).then(|| deployments.last().map_or(0, |d| d.id.0));
+    render(&HistoryPage {
+        chrome: user.chrome("register"),
+        environment,
+        rows: deployments
+            .into_iter()
+            .map(|deployment| HistoryLine {
+                id: deployment.id.0,
+                release: deployment.release_version.to_string(),
+                status: deployment.status.as_str(),
+                actor: deployment.actor.to_string(),
+                started: when(deployment.started_at),
+                finished: deployment.finished_at.map(when).unwrap_or_default(),
+                flag: match deployment.promotion {
+                    Promotion::Followed => String::new(),
+                    Promotion::EmergencySkipped { skipped } => format!("emergency, skipped {skipped}"),
+                },
+            })
+            .collect(),
+        next,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(date: &str, time: &str, zone: &str) -> Result<Option<Timestamp>, String> {
+        instant(&AtQuery { date: Some(date.into()), time: Some(time.into()), zone: Some(zone.into()) })
+    }
+
+    #[test]
+    fn an_instant_is_read_in_its_time_zone() {
+        assert_eq!(at("", "", ""), Ok(None));
+        let berlin = at("2026-07-01", "14:30", "Europe/Berlin").expect("valid").expect("an instant");
+        assert_eq!(berlin.to_string(), "2026-07-01T12:30:00Z");
+        assert!(at("2026-13-01", "", "UTC").expect_err("bad date").starts_with("date:"));
+        assert!(at("2026-07-01", "25:00", "UTC").expect_err("bad time").starts_with("time:"));
+        assert!(at("2026-07-01", "", "Mars/Olympus").expect_err("bad zone").starts_with("zone:"));
+    }
+}

@@ -1,0 +1,342 @@
+//! The web UI through a real HTTP client: sign-in, sessions, form tokens, lockouts, security
+//! headers, the separation of cookies and bearer tokens, actions and refusals, escaping.
+//! (The browser tests in `crates/tollgate/tests/browser` drive the same pages in Chromium.)
+
+use std::collections::BTreeMap;
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::json;
+use tollgate_service::session::Password;
+use tollgate_testkit::{spawn_app, SpawnedApp};
+
+use crate::{release, with_catalog};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser without JavaScript: keeps cookies, follows no redirects by itself.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers.get(LOCATION).and_then(|value| value.to_str().ok()).unwrap_or_default()
+    }
+
+    /// The value of the first hidden `csrf` field of the page.
+    fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("the page has a form token") + marker.len();
+        self.body[start..].split('"').next().expect("a value").to_owned()
+    }
+}
+
+impl Browser {
+    fn new(app: &SpawnedApp) -> Browser {
+        let client = reqwest::Client::builder().redirect(Policy::none()).build().expect("a client");
+        Browser { client, base: app.base_url.clone(), cookies: BTreeMap::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let response = request.header(COOKIE, self.cookie_header()).send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        for value in headers.get_all(SET_COOKIE) {
+            let text = value.to_str().expect("a cookie is text");
+            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').expect("name=value");
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let body = response.text().await.expect("a body");
+        Page { status, headers, body }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let request = self.client.get(format!("{}{path}", self.base));
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self.client.post(format!("{}{path}", self.base)).form(form);
+        self.send(request).await
+    }
+
+    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+        let login = self.get("/login").await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let csrf = login.csrf();
+        self.post("/login", &[("username", username), ("password", password), ("csrf", &csrf), ("next", "/")]).await
+    }
+}
+
+async fn app_with_password() -> SpawnedApp {
+    let app = spawn_app().await;
+    app.app.tollgate.set_password(&app.app.admin, "admin", &Password(PASSWORD.to_owned())).await.expect("set");
+    app
+}
+
+#[tokio::test]
+async fn a_password_signs_in_and_the_session_cookie_is_http_only_and_lax() {
+    let app = app_with_password().await;
+    let mut browser = Browser::new(&app);
+    let signed_in = browser.sign_in("admin", PASSWORD).await;
+    assert_eq!((signed_in.status, signed_in.location()), (303, "/"), "{}", signed_in.body);
+    let cookie = signed_in
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().expect("text").to_owned())
+        .find(|value| value.starts_with("tollgate_session=tgs_"))
+        .expect("a session cookie");
+    assert!(cookie.ends_with("; Path=/; HttpOnly; SameSite=Lax"), "{cookie}");
+    let dashboard = browser.get("/").await;
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    assert!(dashboard.body.contains("Dashboard") && dashboard.body.contains(">admin<"), "{}", dashboard.body);
+    let entries = app.get("/api/v1/audit?after=0&limit=1000").await;
+    let actions: Vec<&str> =
+        entries.body.as_array().expect("entries").iter().filter_map(|e| e["entry"]["action"].as_str()).collect();
+    assert!(actions.contains(&"sign_in"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_shows_the_problem_and_makes_no_session() {
+    let app = app_with_password().await;
+    let before = app.app.row_counts().await;
+    let mut browser = Browser::new(&app);
+    let refused = browser.sign_in("admin", "not the password").await;
+    assert_eq!(refused.status, 401);
+    assert!(refused.body.contains("wrong user name or password"), "{}", refused.body);
+    assert!(!browser.cookies.contains_key("tollgate_session"));
+    let unknown = browser.sign_in("nobody", "not the password").await;
+    assert_eq!(unknown.status, 401, "an unknown user gets the same answer");
+    assert!(unknown.body.contains("wrong user name or password"));
+    let after = app.app.row_counts().await;
+    assert_eq!(before["web_sessions"], after["web_sessions"]);
+    assert_eq!(before["audit_entries"], after["audit_entries"], "failed attempts are not audited");
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_user_out_and_the_lockout_is_audited_once() {
+    let app = app_with_password().await;
+    let mut browser = Browser::new(&app);
+    let audit_before = app.app.row_counts().await["audit_entries"];
+    for _ in 0..5 {
+        assert_eq!(browser.sign_in("admin", "wrong guess").await.status, 401);
+    }
+    let locked = browser.sign_in("admin", PASSWORD).await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert!(locked.headers.get("retry-after").is_some());
+    assert!(locked.body.contains("too many failed sign-ins"), "{}", locked.body);
+    for _ in 0..3 {
+        assert_eq!(browser.sign_in("admin", "wrong guess").await.status, 429);
+    }
+    let audit_after = app.app.row_counts().await["audit_entries"];
+    // One lockout of the user and one of the address, each audited once, however many
+    // attempts follow (the checkpoint signing adds no entry).
+    assert_eq!(audit_after - audit_before, 2);
+    // A fresh browser from the same address is locked out too.
+    let mut other = Browser::new(&app);
+    assert_eq!(other.sign_in("someone-else", "x").await.status, 429);
+}
+
+#[tokio::test]
+async fn a_form_without_or_with_a_wrong_token_is_refused() {
+    let app = app_with_password().await;
+    let mut browser = Browser::new(&app);
+    // Sign-in itself needs the token of its pre-sign-in cookie.
+    browser.get("/login").await;
+    let no_token = browser.post("/login", &[("username", "admin"), ("password", PASSWORD)]).await;
+    assert_eq!(no_token.status, 403, "{}", no_token.body);
+    let wrong = browser.post("/login", &[("username", "admin"), ("password", PASSWORD), ("csrf", "00ff")]).await;
+    assert_eq!(wrong.status, 403);
+    assert!(!browser.cookies.contains_key("tollgate_session"));
+
+    assert_eq!(browser.sign_in("admin", PASSWORD).await.status, 303);
+    let before = app.app.row_counts().await;
+    let missing = browser.post("/logout", &[]).await;
+    assert_eq!(missing.status, 403, "{}", missing.body);
+    let forged = browser.post("/logout", &[("csrf", "f00d")]).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(app.app.row_counts().await, before, "nothing changed");
+    assert_eq!(browser.get("/").await.status, 200, "still signed in");
+}
+
+#[tokio::test]
+async fn sign_out_ends_the_session_and_the_old_cookie_no_longer_works() {
+    let app = app_with_password().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin", PASSWORD).await;
+    let session = browser.cookies["tollgate_session"].clone();
+    let dashboard = browser.get("/").await;
+    let signed_out = browser.post("/logout", &[("csrf", &dashboard.csrf())]).await;
+    assert_eq!((signed_out.status, signed_out.location()), (303, "/login"));
+    assert!(!browser.cookies.contains_key("tollgate_session"));
+    browser.cookies.insert("tollgate_session".to_owned(), session);
+    let again = browser.get("/releases").await;
+    assert_eq!((again.status, again.location()), (303, "/login?next=%2Freleases"));
+}
+
+#[tokio::test]
+async fn a_token_session_ends_with_its_token() {
+    let app = spawn_app().await;
+    let issued = app.post("/api/v1/tokens", json!({ "user": "admin", "description": "browser" })).await;
+    let secret = issued.body["secret"].as_str().expect("a secret").to_owned();
+    let mut browser = Browser::new(&app);
+    let login = browser.get("/login").await;
+    let signed_in = browser.post("/login/token", &[("token", &secret), ("csrf", &login.csrf())]).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(browser.get("/").await.status, 200);
+    let revoked = app.call(reqwest::Method::DELETE, &format!("/api/v1/tokens/{}", issued.body["id"]), None).await;
+    assert!(revoked.status.is_success(), "{:?}", revoked.body);
+    let after = browser.get("/").await;
+    assert_eq!((after.status, after.location()), (303, "/login"));
+}
+
+#[tokio::test]
+async fn a_session_cookie_is_no_api_credential_and_a_token_opens_no_page() {
+    let app = app_with_password().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin", PASSWORD).await;
+    let cookie = browser.cookie_header();
+    let api = app
+        .client
+        .get(format!("{}/api/v1/releases", app.base_url))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(api.status(), 401);
+    let page = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{}/releases", app.base_url))
+        .bearer_auth(&app.app.admin_token)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(page.status(), 303, "a bearer token opens no page");
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_assets_are_cached_by_content() {
+    let app = spawn_app().await;
+    let mut browser = Browser::new(&app);
+    let login = browser.get("/login").await;
+    let csp = login.headers["content-security-policy"].to_str().expect("text");
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(login.headers["x-frame-options"], "DENY");
+    assert_eq!(login.headers["x-content-type-options"], "nosniff");
+    assert_eq!(login.headers["referrer-policy"], "same-origin");
+    assert_eq!(login.headers["cache-control"], "no-store");
+    assert!(!login.body.contains("<script>") && !login.body.contains(" style="), "no inline script or style");
+    let htmx = login.body.split("src=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a script");
+    assert!(htmx.starts_with("/assets/htmx-") && htmx.ends_with(".js"), "{htmx}");
+    let asset = browser.get(htmx).await;
+    assert_eq!(asset.status, 200);
+    assert_eq!(asset.headers["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(browser.get("/assets/htmx-0000.js").await.status, 404);
+    let missing = browser.get("/no/such/page").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.headers[CONTENT_TYPE].to_str().expect("text").starts_with("text/html"));
+    let api_missing = browser.get("/api/v1/no-such-endpoint").await;
+    assert_eq!(api_missing.headers[CONTENT_TYPE], "application/problem+json");
+}
+
+#[tokio::test]
+async fn buttons_take_a_release_through_plan_and_freeze_and_a_refusal_is_shown_beside_its_button() {
+    let app = app_with_password().await;
+    with_catalog(&app).await;
+    let mut draft = release("2.0.0");
+    draft["scope"][0]["title"] = json!("<script>alert(1)</script> & more");
+    let created = app.post("/api/v1/releases", draft).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin", PASSWORD).await;
+    let page = browser.get("/releases/2.0.0").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"), "user text is escaped");
+    assert!(!page.body.contains("<script>alert(1)"));
+    for action in ["plan", "freeze_scope"] {
+        let page = browser.get("/releases/2.0.0").await;
+        assert!(page.body.contains(&format!("data-transition=\"{action}\"")), "{action} is offered");
+        let moved = browser.post("/releases/2.0.0/transitions", &[("csrf", &page.csrf()), ("action", action)]).await;
+        assert_eq!((moved.status, moved.location()), (303, "/releases/2.0.0"), "{}", moved.body);
+    }
+    // The artifacts were never pushed: marking ready is refused with the API's problem text.
+    let page = browser.get("/releases/2.0.0").await;
+    let refused =
+        browser.post("/releases/2.0.0/transitions", &[("csrf", &page.csrf()), ("action", "mark_ready")]).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let api = app.get("/api/v1/releases/2.0.0").await;
+    assert_eq!(api.body["state"], "scope_frozen");
+    let problem = app.post("/api/v1/releases/2.0.0/transitions", json!({ "action": "mark_ready" })).await;
+    let detail = problem.body["detail"].as_str().expect("a detail");
+    let escaped = detail.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&#34;");
+    assert!(refused.body.contains(&escaped) || refused.body.contains(detail), "{}\n---\n{detail}", refused.body);
+}
+
+#[tokio::test]
+async fn a_viewer_sees_no_buttons_and_a_forged_post_is_refused_and_changes_nothing() {
+    let app = app_with_password().await;
+    with_catalog(&app).await;
+    assert_eq!(app.post("/api/v1/releases", release("3.0.0")).await.status, 201);
+    app.post("/api/v1/users", json!({ "name": "vera", "roles": ["viewer"] })).await;
+    let token = app.post("/api/v1/tokens", json!({ "user": "vera", "description": "browser" })).await;
+    let secret = token.body["secret"].as_str().expect("a secret").to_owned();
+    let mut browser = Browser::new(&app);
+    let login = browser.get("/login").await;
+    assert_eq!(browser.post("/login/token", &[("token", &secret), ("csrf", &login.csrf())]).await.status, 303);
+    let page = browser.get("/releases/3.0.0").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("data-transition="), "a viewer sees no action buttons");
+    let before = app.app.row_counts().await;
+    let forged = browser.post("/releases/3.0.0/transitions", &[("csrf", &page.csrf()), ("action", "plan")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(app.get("/api/v1/releases/3.0.0").await.body["state"], "draft");
+    let after = app.app.row_counts().await;
+    let unchanged = |counts: &BTreeMap<&'static str, i64>| -> Vec<(&'static str, i64)> {
+        counts.iter().filter(|(table, _)| !table.starts_with("audit")).map(|(t, n)| (*t, *n)).collect()
+    };
+    assert_eq!(unchanged(&before), unchanged(&after), "nothing but the audited denial changed");
+}
+
+#[tokio::test]
+async fn the_release_list_filters_and_pages_in_the_database_and_reports_bad_filters() {
+    let app = app_with_password().await;
+    with_catalog(&app).await;
+    for minor in 0..3 {
+        assert_eq!(app.post("/api/v1/releases", release(&format!("4.{minor}.0"))).await.status, 201);
+    }
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin", PASSWORD).await;
+    let all = browser.get("/releases").await;
+    assert!(["4.0.0", "4.1.0", "4.2.0"].iter().all(|version| all.body.contains(version)));
+    let text = browser.get("/releases?text=4.1").await;
+    assert!(text.body.contains("4.1.0") && !text.body.contains("4.2.0"), "{}", text.body);
+    let ticket = browser.get("/releases?text=pay-1&state=draft&service=api&team=payments").await;
+    assert!(ticket.body.contains("4.0.0"), "case-insensitive ticket search");
+    let bad = browser.get("/releases?state=almost&service=Bad%20Name").await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("id=\"state-problem\"") && bad.body.contains("id=\"service-problem\""), "{}", bad.body);
+    let like = browser.get("/releases?text=%25").await;
+    assert!(!like.body.contains("4.0.0"), "a % in the text is a character, not a wildcard");
+}
