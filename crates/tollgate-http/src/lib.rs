@@ -9,6 +9,7 @@ pub mod api;
 pub mod error;
 mod extract;
 mod metrics;
+pub mod ui_graph;
 
 use std::sync::Arc;
 
