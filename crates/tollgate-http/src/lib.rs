@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 mod metrics;
 mod ui;
+pub mod ui_graph;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -35,7 +35,7 @@ pub(crate) async fn page(State(state): State<AppState>, user: WebUser) -> UiResu
         .catalog(&user.principal)
         .await
         .map_err(|error| UiError::from_service(error, Some(user.chrome("catalog"))))?;
-    let graph = crate::ui::graph::draw(&catalog.services);
+    let graph = crate::ui_graph::service_graph_svg(&catalog.services);
     render(&CatalogPage {
         chrome: user.chrome("catalog"),
         teams: catalog

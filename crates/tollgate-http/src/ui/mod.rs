@@ -16,7 +16,6 @@ mod catalog;
 mod dashboard;
 mod error;
 mod format;
-mod graph;
 mod headers;
 mod login;
 mod policy;
