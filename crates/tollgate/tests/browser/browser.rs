@@ -66,7 +66,7 @@ impl Browser {
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-            .with_context(|| format!("starting a Chromium session\n{}", driver.report()))?;
+            .context("starting a Chromium session")?;
         Ok(Browser {
             client,
             driver,
@@ -114,6 +114,19 @@ impl Browser {
         element.click().await.with_context(|| format!("clicking {selector}"))
     }
 
+    /// The attribute `name` of the element matched by the CSS `selector` (empty when unset).
+    pub async fn attribute(&self, selector: &str, name: &str) -> anyhow::Result<String> {
+        let element = self.client.find(Locator::Css(selector)).await.with_context(|| format!("finding {selector}"))?;
+        let value = element.attr(name).await.with_context(|| format!("reading {name} of {selector}"))?;
+        Ok(value.unwrap_or_default())
+    }
+
+    /// The text of the element matched by the CSS `selector`.
+    pub async fn text_of(&self, selector: &str) -> anyhow::Result<String> {
+        let element = self.client.find(Locator::Css(selector)).await.with_context(|| format!("finding {selector}"))?;
+        element.text().await.with_context(|| format!("reading the text of {selector}"))
+    }
+
     /// How many elements match the CSS `selector`.
     pub async fn count(&self, selector: &str) -> anyhow::Result<usize> {
         let found =
@@ -130,6 +143,9 @@ impl Browser {
     /// Every check a page gets, after a screenshot named `page`: axe-core, landmarks and labels,
     /// and keyboard reach. All problems are reported together.
     pub async fn check_page(&self, page: &str) -> anyhow::Result<()> {
+        // A live region swapped in the middle of the checks would replace elements already
+        // judged; the page is held still while it is looked at.
+        self.client.execute(HOLD_STILL, vec![]).await.context("pausing live updates")?;
         self.screenshot(page).await?;
         let mut problems = self.axe(page).await?;
         problems.extend(self.structure().await?);
@@ -242,6 +258,10 @@ fn strings(answer: Value) -> Vec<String> {
 
 const PAGE_HEIGHT: &str = "return Math.ceil(Math.max(document.documentElement.scrollHeight, \
      document.body ? document.body.scrollHeight : 0) + (window.outerHeight - window.innerHeight));";
+
+/// Cancels every htmx request from now on (live updates) until the next page load.
+const HOLD_STILL: &str =
+    r##"document.addEventListener("htmx:beforeRequest", (event) => event.preventDefault(), true);"##;
 
 const AXE_RUN: &str = r##"
 const done = arguments[arguments.length - 1];

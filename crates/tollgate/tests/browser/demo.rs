@@ -21,6 +21,8 @@ pub struct Demo {
     pub url: String,
     /// The admin's API token.
     pub token: String,
+    /// The admin's password for the web UI.
+    pub password: String,
     http: reqwest::Client,
 }
 
@@ -51,6 +53,18 @@ impl Demo {
         answer(request, &format!("POST {path}")).await
     }
 
+    /// `POST /api/v1{path}` with a JSON body as the admin: the status and the body, whatever the
+    /// status (a refusal's problem document).
+    pub async fn api_post_any(&self, path: &str, body: &Value) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+        let request = self.http.post(format!("{}/api/v1{path}", self.url)).bearer_auth(&self.token).json(body);
+        let response = request.send().await.with_context(|| format!("sending POST {path}"))?;
+        let status = response.status();
+        let body = response.text().await.with_context(|| format!("reading the answer to POST {path}"))?;
+        let body =
+            serde_json::from_str(&body).with_context(|| format!("the answer to POST {path} is not JSON: {body}"))?;
+        Ok((status, body))
+    }
+
     /// An HTTP client that follows no redirects, to look at answers as the server gives them.
     pub fn http(&self) -> &reqwest::Client {
         &self.http
@@ -68,6 +82,11 @@ impl StartingDemo {
         let mut process = self.process;
         let url = process
             .wait_for_line(DEMO_START, |line| line.strip_prefix("Tollgate is running at ").map(str::to_owned))?;
+        // "web UI: http://127.0.0.1:PORT/login  (user admin, password PASSWORD)"
+        let password = process.wait_for_line(Duration::from_secs(10), |line| {
+            let (_, password) = line.strip_prefix("web UI: ")?.rsplit_once("password ")?;
+            Some(password.trim_end_matches(')').to_owned())
+        })?;
         let token = process.wait_for_line(Duration::from_secs(10), |line| {
             line.strip_prefix("token: ").map(|token| token.trim().to_owned())
         })?;
@@ -75,7 +94,7 @@ impl StartingDemo {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("building an HTTP client")?;
-        Ok(Demo { process, url, token, http })
+        Ok(Demo { process, url, token, password, http })
     }
 }
 

@@ -8,12 +8,21 @@
 mod browser;
 mod checks;
 mod demo;
+mod pages;
 mod process;
+mod release;
+mod sign_in;
 mod tools;
+mod viewer;
+
+use anyhow::Context as _;
 
 use crate::browser::Browser;
 use crate::demo::Demo;
 use crate::tools::Tools;
+
+/// The cookie that carries a web session.
+pub const SESSION_COOKIE: &str = "tollgate_session";
 
 /// One test's world: the demo server, a browser, and the temporary directory both live in.
 pub struct Session {
@@ -40,5 +49,84 @@ impl Session {
     pub async fn finish(mut self) -> anyhow::Result<()> {
         self.demo.process.finish();
         self.browser.close().await
+    }
+}
+
+impl Session {
+    /// Signs in on `/login` with a user name and password, as a person would (on the sign-in
+    /// page already shown, which may carry where to go next).
+    pub async fn sign_in_with_password(&self, user: &str, password: &str) -> anyhow::Result<()> {
+        self.open_sign_in().await?;
+        self.browser.fill("#username", user).await?;
+        self.browser.fill("#password", password).await?;
+        self.browser.click("#password-form button[type=submit]").await
+    }
+
+    /// Signs in on `/login` by pasting an API token.
+    pub async fn sign_in_with_token(&self, token: &str) -> anyhow::Result<()> {
+        self.open_sign_in().await?;
+        self.browser.fill("#token", token).await?;
+        self.browser.click("#token-form button[type=submit]").await
+    }
+
+    async fn open_sign_in(&self) -> anyhow::Result<()> {
+        if self.browser.path().await?.starts_with("/login") {
+            return Ok(());
+        }
+        self.browser.goto("/login").await
+    }
+
+    /// Signs out with the button in the page header.
+    pub async fn sign_out(&self) -> anyhow::Result<()> {
+        self.browser.click("#logout button[type=submit]").await
+    }
+
+    /// The browser's session cookie and the session's form token (from the sign-out form).
+    pub async fn credentials(&self) -> anyhow::Result<(String, String)> {
+        let cookie = self.browser.cookie(SESSION_COOKIE).await?.context("the browser holds no session cookie")?;
+        let csrf = self.browser.attribute("#logout input[name=csrf]", "value").await?;
+        Ok((cookie, csrf))
+    }
+
+    /// `GET path` outside the browser with only the session cookie `cookie`: the status and
+    /// where a redirect points.
+    pub async fn get_with_cookie(
+        &self,
+        path: &str,
+        cookie: &str,
+    ) -> anyhow::Result<(reqwest::StatusCode, Option<String>)> {
+        let response = self
+            .demo
+            .http()
+            .get(format!("{}{path}", self.demo.url))
+            .header(reqwest::header::COOKIE, format!("{SESSION_COOKIE}={cookie}"))
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|location| location.to_str().ok())
+            .map(str::to_owned);
+        Ok((response.status(), location))
+    }
+
+    /// `POST path` outside the browser, a form with the session cookie `cookie`: the status.
+    pub async fn post_form_with_cookie(
+        &self,
+        path: &str,
+        cookie: &str,
+        form: &[(&str, &str)],
+    ) -> anyhow::Result<reqwest::StatusCode> {
+        let response = self
+            .demo
+            .http()
+            .post(format!("{}{path}", self.demo.url))
+            .header(reqwest::header::COOKIE, format!("{SESSION_COOKIE}={cookie}"))
+            .form(form)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        Ok(response.status())
     }
 }

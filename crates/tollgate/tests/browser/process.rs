@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-/// A running child process in a process group of its own.
+/// A running child process in a process group of its own. Its output is printed when it is
+/// dropped before [`Process::finish`], so errors about it need not repeat it.
 pub struct Process {
     child: Child,
     description: String,
@@ -50,11 +51,11 @@ impl Process {
             let line = match self.lines.recv_timeout(left) {
                 Ok(line) => line,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    anyhow::bail!("no expected line within {timeout:?}\n{}", self.report())
+                    anyhow::bail!("no expected line within {timeout:?} from {}", self.description)
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait().context("waiting for the process")?;
-                    anyhow::bail!("the process ended ({status}) before the expected line\n{}", self.report())
+                    anyhow::bail!("{} ended ({status}) before the expected line", self.description)
                 }
             };
             if let Some(value) = pick(&line) {
@@ -64,12 +65,12 @@ impl Process {
     }
 
     /// The whole stdout so far.
-    pub fn stdout(&self) -> String {
+    fn stdout(&self) -> String {
         self.stdout.lock().expect("a reader never panics holding the lock").clone()
     }
 
     /// The command, its stdout and its stderr, for a failure message.
-    pub fn report(&self) -> String {
+    fn report(&self) -> String {
         let stderr = self.stderr.lock().expect("a reader never panics holding the lock").clone();
         format!("command: {}\n--- stdout\n{}\n--- stderr\n{stderr}", self.description, self.stdout())
     }
