@@ -18,6 +18,8 @@ use crate::tools::Tools;
 /// The laptop screen the issue names.
 const WIDTH: u32 = 1366;
 const HEIGHT: u32 = 768;
+/// Tab presses sent in one WebDriver request.
+const TAB_BATCH: u64 = 20;
 /// A screenshot stops at this height; longer pages are cut.
 const MAX_SCREENSHOT_HEIGHT: u32 = 8000;
 
@@ -61,19 +63,18 @@ impl Browser {
             },
         });
         let Value::Object(capabilities) = capabilities else { unreachable!("a JSON object literal") };
+        // Last run's screenshots of this test would pass for this run's.
+        let screenshots = screenshot_dir(test);
+        if screenshots.exists() {
+            std::fs::remove_dir_all(&screenshots).with_context(|| format!("clearing {}", screenshots.display()))?;
+        }
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .context("starting a Chromium session")?;
-        Ok(Browser {
-            client,
-            driver,
-            base_url: String::new(),
-            screenshots: screenshot_dir(test),
-            axe_source: tools.axe_source.clone(),
-        })
+        Ok(Browser { client, driver, base_url: String::new(), screenshots, axe_source: tools.axe_source.clone() })
     }
 
     /// Ends the session and Chromium; the test finished.
@@ -125,6 +126,24 @@ impl Browser {
     pub async fn text_of(&self, selector: &str) -> anyhow::Result<String> {
         let element = self.client.find(Locator::Css(selector)).await.with_context(|| format!("finding {selector}"))?;
         element.text().await.with_context(|| format!("reading the text of {selector}"))
+    }
+
+    /// Clicks the submit button matched by the CSS `selector` and waits for the page the
+    /// server answers with (the same address too, for a refusal).
+    pub async fn submit(&self, selector: &str) -> anyhow::Result<()> {
+        // The old document is marked; the answer is a new document without the mark.
+        self.client
+            .execute("document.documentElement.dataset.tollgateSubmitted = 'yes';", vec![])
+            .await
+            .context("marking the page")?;
+        self.click(selector).await?;
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css("html:not([data-tollgate-submitted])"))
+            .await
+            .with_context(|| format!("waiting for the answer to {selector}"))?;
+        Ok(())
     }
 
     /// How many elements match the CSS `selector`.
@@ -212,26 +231,26 @@ impl Browser {
     pub async fn keyboard(&self) -> anyhow::Result<Vec<String>> {
         let n_targets = self.client.execute(FOCUS_TRACK, vec![]).await.context("tracking focus")?;
         let n_targets = n_targets.as_u64().unwrap_or(0);
-        // Each target once, plus a few for the browser's own stops; the last batch may go around.
-        let n_presses = n_targets + 5;
+        // Some fields take several presses (a date input stops at day, month and year), and the
+        // browser has stops of its own; a page whose targets are all reachable is done long
+        // before this bound.
+        let max_presses = 3 * n_targets + 30;
         let mut pressed = 0;
-        while pressed < n_presses {
-            let batch = (n_presses - pressed).min(40);
+        loop {
             let mut keys = KeyActions::new("keyboard".to_owned());
-            for _ in 0..batch {
+            for _ in 0..TAB_BATCH {
                 keys = keys
                     .then(KeyAction::Down { value: Key::Tab.into() })
                     .then(KeyAction::Up { value: Key::Tab.into() });
             }
             self.client.perform_actions(keys).await.context("pressing Tab")?;
-            pressed += batch;
+            pressed += TAB_BATCH;
             let answer = self.client.execute(FOCUS_MISSED, vec![]).await.context("reading what focus reached")?;
             let missed = strings(answer);
-            if missed.is_empty() || pressed >= n_presses {
+            if missed.is_empty() || pressed >= max_presses {
                 return Ok(missed);
             }
         }
-        Ok(Vec::new())
     }
 }
 

@@ -49,8 +49,21 @@ impl Demo {
 
     /// `POST /api/v1{path}` with a JSON body as the admin; fails unless the answer is a success.
     pub async fn api_post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let request = self.http.post(format!("{}/api/v1{path}", self.url)).bearer_auth(&self.token).json(body);
+        self.api_post_as(&self.token, path, body).await
+    }
+
+    /// `POST /api/v1{path}` with a JSON body as the holder of `token`; fails unless the answer is
+    /// a success.
+    pub async fn api_post_as(&self, token: &str, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let request = self.http.post(format!("{}/api/v1{path}", self.url)).bearer_auth(token).json(body);
         answer(request, &format!("POST {path}")).await
+    }
+
+    /// A new API token of the demo's user `user`, issued by the admin.
+    pub async fn token_of(&self, user: &str) -> anyhow::Result<String> {
+        let issued =
+            self.api_post("/tokens", &serde_json::json!({ "user": user, "description": "browser test" })).await?;
+        issued["secret"].as_str().map(str::to_owned).context("an issued token has a secret")
     }
 
     /// `POST /api/v1{path}` with a JSON body as the admin: the status and the body, whatever the

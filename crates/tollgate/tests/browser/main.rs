@@ -50,23 +50,21 @@ impl Session {
         self.demo.process.finish();
         self.browser.close().await
     }
-}
 
-impl Session {
     /// Signs in on `/login` with a user name and password, as a person would (on the sign-in
     /// page already shown, which may carry where to go next).
     pub async fn sign_in_with_password(&self, user: &str, password: &str) -> anyhow::Result<()> {
         self.open_sign_in().await?;
         self.browser.fill("#username", user).await?;
         self.browser.fill("#password", password).await?;
-        self.browser.click("#password-form button[type=submit]").await
+        self.browser.submit("#password-form button[type=submit]").await
     }
 
     /// Signs in on `/login` by pasting an API token.
     pub async fn sign_in_with_token(&self, token: &str) -> anyhow::Result<()> {
         self.open_sign_in().await?;
         self.browser.fill("#token", token).await?;
-        self.browser.click("#token-form button[type=submit]").await
+        self.browser.submit("#token-form button[type=submit]").await
     }
 
     async fn open_sign_in(&self) -> anyhow::Result<()> {
@@ -78,7 +76,7 @@ impl Session {
 
     /// Signs out with the button in the page header.
     pub async fn sign_out(&self) -> anyhow::Result<()> {
-        self.browser.click("#logout button[type=submit]").await
+        self.browser.submit("#logout button[type=submit]").await
     }
 
     /// The browser's session cookie and the session's form token (from the sign-out form).

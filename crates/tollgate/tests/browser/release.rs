@@ -12,16 +12,18 @@ async fn a_release_goes_through_plan_freeze_and_ready_with_the_buttons_and_a_ref
     let demo = &session.demo;
     let browser = &session.browser;
     // Fresh releases, so that the demo's stay as they are: one with the demo's stored, signed
-    // artifacts, one whose artifact was never pushed.
+    // artifacts, one whose artifact was never pushed. The demo's developer writes them: the
+    // admin, who marks them ready, may not do that for a release of its own that reaches prod.
+    let author = demo.token_of("dev").await?;
     let shipped = demo.api_get("/releases/1.1.0").await?;
-    demo.api_post("/releases", &release("2.0.0", shipped["artifacts"].clone())).await?;
+    demo.api_post_as(&author, "/releases", &release("2.0.0", shipped["artifacts"].clone())).await?;
     let missing = json!([{
         "service": "payments-api",
         "name": "payments-api",
         "version": "9.9.9",
         "digest": format!("sha256:{}", "0".repeat(64)),
     }]);
-    demo.api_post("/releases", &release("2.0.1", missing)).await?;
+    demo.api_post_as(&author, "/releases", &release("2.0.1", missing)).await?;
     session.sign_in_with_password("admin", &demo.password).await?;
 
     browser.goto("/releases/2.0.0").await?;
@@ -60,7 +62,7 @@ const INJECTED_TITLE: &str = "Escape <img src=x id=injected> & check";
 
 /// Presses the button of the transition `action` on the release page shown.
 async fn press(session: &Session, action: &str) -> anyhow::Result<()> {
-    session.browser.click(&format!("form[data-transition={action}] button[type=submit]")).await
+    session.browser.submit(&format!("form[data-transition={action}] button[type=submit]")).await
 }
 
 fn release(version: &str, artifacts: Value) -> Value {

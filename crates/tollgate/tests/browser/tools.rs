@@ -22,10 +22,10 @@ impl Tools {
         match Tools::locate() {
             Ok(tools) => Some(tools),
             Err(missing) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("the browser tests need {missing} (CI=true: not skipping)")
+                panic!("the browser tests need {missing}; with CI=true they do not skip")
             }
             Err(missing) => {
-                eprintln!("skipping browser test {test}: {missing} is missing (bash .ci/run installs it)");
+                eprintln!("skipping browser test {test}: it needs {missing}; bash .ci/run installs it");
                 None
             }
         }
@@ -33,7 +33,7 @@ impl Tools {
 
     fn locate() -> Result<Tools, String> {
         let chromium = executable(&["chromium", "chromium-browser"])
-            .ok_or("chromium (apt-get install chromium chromium-driver)")?;
+            .ok_or("Chromium (apt-get install chromium chromium-driver)")?;
         let chromedriver =
             executable(&["chromedriver"]).ok_or("chromedriver (apt-get install chromium chromium-driver)")?;
         let axe_path = axe_path();
@@ -48,8 +48,13 @@ impl Tools {
     }
 }
 
+/// The npm package that pins axe-core.
+fn package_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
 fn axe_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules/axe-core/axe.min.js")
+    package_dir().join("node_modules/axe-core/axe.min.js")
 }
 
 /// The first of `names` found as an executable file in `/usr/bin` or on `PATH`.

@@ -11,8 +11,7 @@ async fn a_viewer_sees_no_action_buttons_and_a_forged_transition_with_its_sessio
     let demo = &session.demo;
     let browser = &session.browser;
     demo.api_post("/users", &json!({ "name": "vera", "role": "viewer" })).await?;
-    let issued = demo.api_post("/tokens", &json!({ "user": "vera", "description": "browser test" })).await?;
-    let token = issued["secret"].as_str().unwrap_or_default();
+    let token = demo.token_of("vera").await?;
     let shipped = demo.api_get("/releases/1.1.0").await?;
     let draft = json!({
         "version": "3.0.0",
@@ -22,7 +21,7 @@ async fn a_viewer_sees_no_action_buttons_and_a_forged_transition_with_its_sessio
     });
     demo.api_post("/releases", &draft).await?;
 
-    session.sign_in_with_token(token).await?;
+    session.sign_in_with_token(&token).await?;
     anyhow::ensure!(browser.text_of("#logout .who").await? == "vera", "not signed in as vera");
     for path in [
         "/",
