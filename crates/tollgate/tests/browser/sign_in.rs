@@ -37,12 +37,18 @@ async fn a_password_or_a_pasted_token_signs_in_and_a_wrong_password_shows_an_err
 }
 
 #[tokio::test]
-async fn signing_out_ends_the_session_so_its_cookie_opens_no_page_any_more() -> anyhow::Result<()> {
+async fn signing_out_ends_the_session_and_a_cookie_and_a_token_do_not_stand_in_for_each_other() -> anyhow::Result<()> {
     let Some(session) = Session::start("sign_out").await? else { return Ok(()) };
     session.sign_in_with_password("admin", &session.demo.password).await?;
     let (cookie, _) = session.credentials().await?;
     let (status, _) = session.get_with_cookie("/releases", &cookie).await?;
     anyhow::ensure!(status == reqwest::StatusCode::OK, "the session cookie opens no page before sign-out: {status}");
+    // A session cookie is no API credential, and an API token opens no page.
+    let http = session.demo.http();
+    let api = http.get(format!("{}/api/v1/releases", session.demo.url)).bearer_auth(&cookie).send().await?;
+    anyhow::ensure!(api.status() == reqwest::StatusCode::UNAUTHORIZED, "the cookie as a token: {}", api.status());
+    let page = http.get(format!("{}/releases", session.demo.url)).bearer_auth(&session.demo.token).send().await?;
+    anyhow::ensure!(page.status().is_redirection(), "a bearer token opened a page: {}", page.status());
 
     session.sign_out().await?;
     let browser = &session.browser;

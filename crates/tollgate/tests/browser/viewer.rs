@@ -1,5 +1,6 @@
 //! A viewer reads every page but is offered no action, and a transition forged with the viewer's
-//! own session and form token is refused and changes nothing.
+//! own session and form token is refused and changes nothing; so is an admin's without its form
+//! token.
 
 use serde_json::json;
 
@@ -54,6 +55,13 @@ async fn a_viewer_sees_no_action_buttons_and_a_forged_transition_with_its_sessio
     session.sign_out().await?;
     session.sign_in_with_password("admin", &demo.password).await?;
     let (cookie, csrf) = session.credentials().await?;
+    let wrong_token = [("csrf", "0123456789abcdef"), ("action", "plan")];
+    let status = session.post_form_with_cookie("/releases/3.0.0/transitions", &cookie, &wrong_token).await?;
+    anyhow::ensure!(status == reqwest::StatusCode::FORBIDDEN, "a wrong form token answered {status}");
+    let status = session.post_form_with_cookie("/releases/3.0.0/transitions", &cookie, &[("action", "plan")]).await?;
+    anyhow::ensure!(status == reqwest::StatusCode::FORBIDDEN, "a missing form token answered {status}");
+    let unchanged = demo.api_get("/releases/3.0.0").await?;
+    anyhow::ensure!(unchanged == before, "a transition without its form token changed the release");
     let allowed = [("csrf", csrf.as_str()), ("action", "plan")];
     let status = session.post_form_with_cookie("/releases/3.0.0/transitions", &cookie, &allowed).await?;
     anyhow::ensure!(status.is_redirection(), "the admin's transition answered {status}");
