@@ -37,13 +37,8 @@ impl Tools {
         let chromedriver =
             executable(&["chromedriver"]).ok_or("chromedriver (apt-get install chromium chromium-driver)")?;
         let axe_path = axe_path();
-        let axe_source = std::fs::read_to_string(&axe_path).map_err(|_| {
-            format!(
-                "{} (npm ci --prefix {})",
-                axe_path.display(),
-                axe_path.ancestors().nth(3).unwrap_or(&axe_path).display()
-            )
-        })?;
+        let axe_source = std::fs::read_to_string(&axe_path)
+            .map_err(|_| format!("axe-core at {} (npm ci --prefix {})", axe_path.display(), package_dir().display()))?;
         Ok(Tools { chromium, chromedriver, axe_source })
     }
 }
