@@ -28,7 +28,7 @@ use tollgate_core::release::ReleaseInput;
 use tollgate_core::Timestamp;
 use tollgate_service::session::Password;
 use tollgate_store::tx::NewDeployment;
-use tollgate_testkit::{spawn_app_on, TestApp, TestDb};
+use tollgate_testkit::{spawn_app_on, SpawnedApp, TestApp, TestDb};
 
 const N_WARMUP: usize = 5;
 const N_REQUESTS: usize = 200;
@@ -113,12 +113,12 @@ async fn bench_demo() -> anyhow::Result<Vec<PageResult>> {
 
 async fn bench_large() -> anyhow::Result<Vec<PageResult>> {
     let db = TestDb::sqlite();
-    let app = TestApp::on(db, 100_000).await;
+    let spawned = spawn_app_on(TestApp::on(db, 100_000).await).await;
     let started = Instant::now();
-    seed(&app).await?;
+    seed(&spawned).await?;
     println!("seeded the large data set in {:.1} s", started.elapsed().as_secs_f64());
+    let app = &spawned.app;
     app.tollgate.set_password(&app.admin, "admin", &Password(PASSWORD.to_owned())).await?;
-    let spawned = spawn_app_on(app).await;
     let pages = vec![
         "/".to_owned(),
         "/register".to_owned(),
@@ -140,7 +140,8 @@ async fn bench_large() -> anyhow::Result<Vec<PageResult>> {
 
 /// 100 services in 10 teams, 10 environments on one lifecycle, 10,000 releases, 5,000
 /// deployments, and audit entries up to 1,000,000.
-async fn seed(app: &TestApp) -> anyhow::Result<()> {
+async fn seed(spawned: &SpawnedApp) -> anyhow::Result<()> {
+    let app = &spawned.app;
     let teams: Vec<_> = (0..10).map(|team| json!({ "name": format!("team-{team:02}") })).collect();
     let environments: Vec<_> = (0..N_ENVIRONMENTS)
         .map(|index| {
@@ -162,11 +163,8 @@ async fn seed(app: &TestApp) -> anyhow::Result<()> {
         "lifecycles": [{ "name": "main", "environments": names }],
         "services": services,
     });
-    let input: tollgate_core::apply::ApplyInput = serde_json::from_value(document).context("the catalog")?;
-    app.tollgate
-        .apply(&app.admin, input, tollgate_service::apply::ApplyMode::Apply, None)
-        .await
-        .context("applying the catalog")?;
+    let applied = spawned.post("/api/v1/apply", document).await;
+    ensure!(applied.status == 200, "applying the catalog: {:?}", applied.body);
 
     let admin = UserName::parse("admin").expect("valid");
     let now = app.tollgate.now();
@@ -192,9 +190,10 @@ async fn seed(app: &TestApp) -> anyhow::Result<()> {
             scope: vec![tollgate_core::release::ScopeItemInput {
                 ticket: format!("TCK-{index}"),
                 title: format!("Change number {index}"),
-                ..Default::default()
+                included: true,
+                reason: None,
             }],
-            rollback_criteria: "error ratio above 1%".to_owned(),
+            rollback_criteria: Some("error ratio above 1%".to_owned()),
             ..Default::default()
         };
         let content = input.parse().map_err(|violations| anyhow::anyhow!("{violations}"))?;
@@ -214,7 +213,7 @@ async fn seed(app: &TestApp) -> anyhow::Result<()> {
         let new = NewDeployment {
             release: *release,
             environment: &environment,
-            manifest_digest: digest,
+            manifest_digest: digest.clone(),
             times: DeploymentTimes { status: DeploymentStatus::Succeeded, started_at: at, finished_at: Some(at) },
             promotion: &Promotion::Followed,
             actor: &admin,

@@ -20,7 +20,7 @@ pub(crate) enum UiError {
     /// Not signed in: go to `/login`, then back to `next`.
     SignIn { next: Option<String> },
     /// A page that explains the problem.
-    Page(ErrorPage),
+    Page(Box<ErrorPage>),
 }
 
 #[derive(Debug, Template)]
@@ -51,7 +51,7 @@ impl UiError {
     /// The page for a service error, with the signed-in user's chrome when there is one.
     pub fn from_service(error: ServiceError, chrome: Option<Chrome>) -> UiError {
         let problem = ApiError::from(error).into_page_parts();
-        UiError::Page(ErrorPage {
+        UiError::Page(Box::new(ErrorPage {
             chrome: chrome.unwrap_or_else(Chrome::anonymous),
             status: problem.status,
             title: title(problem.status).to_owned(),
@@ -60,7 +60,7 @@ impl UiError {
             detail: problem.detail,
             errors: problem.errors,
             retry_after: problem.retry_after,
-        })
+        }))
     }
 
     pub fn not_found(chrome: Option<Chrome>, what: &str) -> UiError {
@@ -82,7 +82,7 @@ impl UiError {
     }
 
     fn page(status: StatusCode, code: &'static str, chrome: Option<Chrome>, detail: String) -> UiError {
-        UiError::Page(ErrorPage {
+        UiError::Page(Box::new(ErrorPage {
             chrome: chrome.unwrap_or_else(Chrome::anonymous),
             status,
             title: title(status).to_owned(),
@@ -91,7 +91,7 @@ impl UiError {
             errors: Vec::new(),
             next_step: next_step(status),
             retry_after: None,
-        })
+        }))
     }
 }
 

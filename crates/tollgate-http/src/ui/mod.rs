@@ -56,13 +56,20 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// What answers a path nothing else serves: the API's problem document under `/api/`, the
 /// "not found" page everywhere else.
-pub(crate) async fn fallback(uri: axum::http::Uri) -> axum::response::Response {
+pub(crate) async fn fallback(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::extract::FromRequestParts;
     use axum::response::IntoResponse;
-    if uri.path().starts_with("/api/") {
-        crate::api::not_found().await.into_response()
-    } else {
-        UiError::not_found(None, &format!("there is no page at {}", uri.path())).into_response()
+    let (mut parts, _) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    if path.starts_with("/api/") {
+        return crate::api::not_found().await.into_response();
     }
+    // A signed-in reader keeps the navigation on the 404 page.
+    let chrome = WebUser::from_request_parts(&mut parts, &state).await.ok().map(|user| user.chrome(""));
+    UiError::not_found(chrome, &format!("there is no page at {path}")).into_response()
 }
 
 /// Renders a template into a response, or the 500 page when it fails to render.

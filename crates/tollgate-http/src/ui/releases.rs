@@ -189,6 +189,13 @@ pub(crate) struct Problem {
     pub about: String,
 }
 
+impl Problem {
+    /// The errors that name a field (a refusal about the whole release names none).
+    pub fn field_errors(&self) -> Vec<&FieldError> {
+        self.errors.iter().filter(|error| !error.field.is_empty()).collect()
+    }
+}
+
 pub(crate) struct ScopeLine {
     pub ticket: String,
     pub title: String,
@@ -526,7 +533,7 @@ fn capitalized(text: &str) -> String {
 /// Provenance in a line: repository, commit, build and builder, as far as they are known.
 pub(crate) fn provenance(provenance: &ArtifactProvenance) -> String {
     let parts: Vec<String> = [
-        provenance.repository.as_ref().map(|repository| repository.clone()),
+        provenance.repository.clone(),
         provenance.commit.as_ref().map(|commit| format!("commit {}", commit.chars().take(12).collect::<String>())),
         provenance.build_id.as_ref().map(|build| format!("build {build}")),
         provenance.builder.as_ref().map(|builder| format!("by {builder}")),
