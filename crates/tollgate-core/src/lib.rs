@@ -54,6 +54,7 @@ pub mod page;
 pub mod release;
 pub mod retention;
 pub mod service;
+pub mod sso;
 #[cfg(test)]
 mod stored_formats;
 pub mod team;

@@ -21,6 +21,7 @@ pub mod readiness;
 pub mod release;
 pub mod retention;
 pub mod signing;
+pub mod sso;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -71,6 +72,12 @@ pub struct Settings {
     pub max_parallel_parses: usize,
     /// Which optional segregation-of-duties rules are in force.
     pub segregation: tollgate_authz::Segregation,
+    /// Single sign-on attempts under way at once (across replicas); more are refused as busy.
+    pub sso_max_pending_logins: u64,
+    /// How long one request to the identity provider may take.
+    pub sso_provider_timeout: Duration,
+    /// Where the secrets the configuration names by variable (the SSO client secret) are read.
+    pub secret_source: sso::SecretSource,
 }
 
 impl Default for Settings {
@@ -82,6 +89,9 @@ impl Default for Settings {
             max_evidence_bytes: 64 * 1024 * 1024,
             max_parallel_parses: std::thread::available_parallelism().map_or(1, usize::from),
             segregation: tollgate_authz::Segregation::default(),
+            sso_max_pending_logins: 10_000,
+            sso_provider_timeout: Duration::from_secs(10),
+            secret_source: sso::SecretSource::Environment,
         }
     }
 }
@@ -100,6 +110,8 @@ pub struct Tollgate {
     hooks: Arc<hooks::Hooks>,
     /// The authorizer for the latest user policies; rebuilt when a newer version is stored.
     policies: Arc<RwLock<authz::Policies>>,
+    /// The HTTP client and cached discovery document for single sign-on.
+    sso: Arc<sso::provider::Provider>,
 }
 
 /// Work that is expensive enough to bound per server: whoever finds no permit gets `Busy`.
@@ -160,6 +172,7 @@ impl Tollgate {
             parses: Arc::new(Semaphore::new(settings.max_parallel_parses.max(1))),
         };
         let policies = Arc::new(RwLock::new(authz::Policies::built_in(settings.segregation)));
+        let sso = Arc::new(sso::provider::Provider::new(settings.sso_provider_timeout)?);
         let tollgate = Tollgate {
             store,
             blobs,
@@ -170,6 +183,7 @@ impl Tollgate {
             limits: Arc::new(limits),
             hooks: Arc::new(hooks::Hooks::default()),
             policies,
+            sso,
         };
         tollgate.check_signing_key().await?;
         Ok(tollgate)

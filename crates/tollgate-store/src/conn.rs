@@ -93,6 +93,9 @@ pub(crate) const TABLES: &[&str] = &[
     "user_roles",
     "authz_policy_versions",
     "jit_grants",
+    "sso_config",
+    "sso_logins",
+    "sso_identities",
 ];
 
 impl Conn {

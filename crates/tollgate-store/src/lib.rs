@@ -24,6 +24,7 @@ mod postgres;
 mod retention;
 mod rows;
 pub mod sqlite;
+mod sso;
 pub mod tx;
 
 use std::sync::Once;
