@@ -188,7 +188,6 @@ impl Tollgate {
         }
         let Some(secret) = self.settings.secret_source.read(&config.client_secret_env) else {
             let variable = &config.client_secret_env;
-            tracing::error!(variable = %variable, "the single sign-on client secret variable is not set");
             return Err(ServiceError::SsoUnavailable {
                 reason: format!(
                     "the client secret variable {variable} (sso.client_secret_env) is not set on this server"
@@ -196,9 +195,28 @@ impl Tollgate {
             });
         };
         let secret = openidconnect::ClientSecret::new(secret);
+        let signed_in = self.redeem_and_sign_in(&config, secret, code, &pending, request_id.as_deref()).await;
+        // A refusal is logged for the operator (the HTTP layer logs only what it cannot answer).
+        let (user, outcome) = signed_in.inspect_err(|error| {
+            if matches!(error, ServiceError::SsoRejected { .. } | ServiceError::SsoNoRole { .. }) {
+                tracing::warn!(%error, "single sign-on refused");
+            }
+        })?;
+        Ok(SsoSignIn { user, return_to: pending.return_to, outcome })
+    }
+
+    /// Redeems the code of `pending`, reads the claims, maps the groups and signs the user in.
+    async fn redeem_and_sign_in(
+        &self,
+        config: &SsoConfig,
+        secret: openidconnect::ClientSecret,
+        code: &str,
+        pending: &PendingSsoLogin,
+        request_id: Option<&str>,
+    ) -> ServiceResult<(User, SsoOutcome)> {
         let now = self.now();
-        let identity = self.sso.redeem(&config, secret, code, &pending.verifier, &pending.nonce, now).await?;
-        let claims = SignInClaims::read(&config, &identity)?;
+        let identity = self.sso.redeem(config, secret, code, &pending.verifier, &pending.nonce, now).await?;
+        let claims = SignInClaims::read(config, &identity)?;
         let roles = config.roles_for(claims.groups.iter().map(String::as_str));
         if roles.is_empty() {
             let mut groups: Vec<String> = claims.groups.iter().take(MAX_GROUPS_SHOWN).cloned().collect();
@@ -207,8 +225,7 @@ impl Tollgate {
             }
             return Err(ServiceError::SsoNoRole { user: claims.username, groups });
         }
-        let (user, outcome) = self.sign_in(&config, &identity, &claims, roles, request_id.as_deref()).await?;
-        Ok(SsoSignIn { user, return_to: pending.return_to, outcome })
+        self.sign_in(config, &identity, &claims, roles, request_id).await
     }
 
     /// The single sign-on settings in force.
@@ -238,13 +255,6 @@ impl Tollgate {
         roles: BTreeSet<Role>,
         request_id: Option<&str>,
     ) -> ServiceResult<(User, SsoOutcome)> {
-        let mapped: Vec<&str> = claims
-            .groups
-            .iter()
-            .map(String::as_str)
-            .filter(|group| config.roles.contains_key(*group))
-            .take(MAX_GROUPS_SHOWN)
-            .collect();
         // The usual sign-in changes nothing: found on a snapshot, it takes no write transaction.
         {
             let mut read = self.store.read().await?;
@@ -254,10 +264,17 @@ impl Tollgate {
                 }
             }
         }
-        // Otherwise decide again inside the write: another replica may have signed them in.
+        let mapped: Vec<&str> = claims
+            .groups
+            .iter()
+            .map(String::as_str)
+            .filter(|group| config.roles.contains_key(*group))
+            .take(MAX_GROUPS_SHOWN)
+            .collect();
+        let mapped = mapped.join(", ");
+        // Decided again inside the write: another replica may have signed them in meanwhile.
         let mut tx = self.store.begin().await?;
-        let known = tx.find_sso_identity(&identity.issuer, &identity.subject).await?;
-        let (user, outcome) = match known {
+        let (before, after, outcome, reason) = match tx.find_sso_identity(&identity.issuer, &identity.subject).await? {
             Some(name) => {
                 let before = tx
                     .find_user(&name)
@@ -268,41 +285,24 @@ impl Tollgate {
                 }
                 let after = User { roles, ..before.clone() };
                 tx.update_user(&after).await?;
-                let reason =
-                    format!("roles from the groups {} by single sign-on from {}", mapped.join(", "), identity.issuer);
-                let object = ObjectRef::new(ObjectKind::User, &after.name);
-                let change = Change {
-                    action: AuditAction::Update,
-                    object,
-                    before: Some(&before),
-                    after: Some(&after),
-                    reason: Some(&reason),
-                };
-                self.record(&mut tx, Actor::System, request_id, change).await?;
-                (after, SsoOutcome::RolesUpdated)
+                let reason = format!("roles from the groups {mapped} by single sign-on from {}", identity.issuer);
+                (Some(before), after, SsoOutcome::RolesUpdated, reason)
             }
             None => {
                 let user = self.new_sso_user(&mut tx, identity, claims, roles).await?;
+                let (issuer, subject) = (&identity.issuer, &identity.subject);
                 let reason = format!(
-                    "first sign-in by single sign-on from {} (subject {}); roles from the groups {}",
-                    identity.issuer,
-                    identity.subject,
-                    mapped.join(", ")
+                    "first sign-in by single sign-on from {issuer} (subject {subject}); roles from the groups {mapped}"
                 );
-                let object = ObjectRef::new(ObjectKind::User, &user.name);
-                let change = Change {
-                    action: AuditAction::Create,
-                    object,
-                    before: None,
-                    after: Some(&user),
-                    reason: Some(&reason),
-                };
-                self.record(&mut tx, Actor::System, request_id, change).await?;
-                (user, SsoOutcome::Created)
+                (None, user, SsoOutcome::Created, reason)
             }
         };
+        let action = if before.is_some() { AuditAction::Update } else { AuditAction::Create };
+        let object = ObjectRef::new(ObjectKind::User, &after.name);
+        let change = Change { action, object, before: before.as_ref(), after: Some(&after), reason: Some(&reason) };
+        self.record(&mut tx, Actor::System, request_id, change).await?;
         tx.commit().await?;
-        Ok((user, outcome))
+        Ok((after, outcome))
     }
 
     /// Inserts the user a first sign-in makes, and the identity it is for. Refuses a name that
@@ -326,7 +326,7 @@ impl Tollgate {
             };
             return Err(ServiceError::SsoRejected {
                 reason: format!(
-                    "user {name} {how}; an administrator renames one of them or maps the username claim differently (sso.username_claim)"
+                    "user {name} {how}; an administrator can map another claim to user names (sso.username_claim)"
                 ),
             });
         }

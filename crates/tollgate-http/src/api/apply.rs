@@ -65,7 +65,7 @@ pub struct SsoRequest {
     pub roles: std::collections::BTreeMap<String, Vec<String>>,
     /// The scopes asked for besides `openid`; `profile` when absent.
     #[serde(default)]
-    #[schema(max_items = 32)]
+    #[schema(value_type = Vec<ScopeToken>, max_items = 32)]
     pub scopes: Vec<String>,
 }
 
@@ -113,6 +113,22 @@ pub struct PlannedChangeResponse {
     /// The fields an update changes.
     pub fields: Vec<String>,
 }
+
+/// An OAuth scope (RFC 6749, section 3.3).
+pub struct ScopeToken;
+
+impl utoipa::PartialSchema for ScopeToken {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[!#-\\[\\]-~]+$"))
+            .max_length(Some(tollgate_core::sso::MAX_SSO_TEXT_LEN))
+            .description(Some("A scope: visible ASCII characters other than `\"` and `\\`."))
+            .into()
+    }
+}
+
+impl ToSchema for ScopeToken {}
 
 /// The kind of a planned change's object.
 pub struct ObjectKind;

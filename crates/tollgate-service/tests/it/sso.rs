@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
-use tollgate_core::apply::ApplyInput;
+use serde_json::json;
+use tollgate_core::apply::{ApplyInput, PlanOp};
 use tollgate_core::sso::{GroupRolesInput, SsoInput, SsoRolesInput};
 use tollgate_core::user::Role;
 use tollgate_service::apply::ApplyMode;
@@ -466,7 +467,13 @@ async fn invalid_settings_are_refused_with_every_field_named_and_only_admins_app
         let forbidden = app.tollgate.apply(&developer, document.clone(), ApplyMode::Apply).await;
         assert!(matches!(forbidden, Err(ServiceError::Forbidden { .. })), "{forbidden:?}");
         assert_eq!(app.row_counts().await["sso_config"], 0, "a developer's settings are not installed");
+        let planned = app.tollgate.apply(&app.admin, document.clone(), ApplyMode::DryRun).await.expect("a plan");
+        let ops: Vec<(&str, &PlanOp)> = planned.changes.iter().map(|c| (c.desired.kind(), &c.op)).collect();
+        assert_eq!(ops, [("sso", &PlanOp::Create)]);
         app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("an admin's are");
         assert_eq!(app.row_counts().await["sso_config"], 1);
+        let entry = last_entry(&app).await;
+        assert_eq!((&entry["action"], &entry["actor"]), (&json!("sso.create"), &json!("admin")));
+        assert_eq!(entry["after"]["client_secret_env"], SECRET_VARIABLE);
     }
 }
