@@ -38,8 +38,10 @@ pub const MAX_URL_LEN: usize = 2048;
 /// The longest client id, variable name, claim name, scope or group name accepted.
 pub const MAX_SSO_TEXT_LEN: usize = 255;
 
-/// The most groups `roles` may map, and the most scopes.
+/// The most groups `roles` may map.
 pub const MAX_MAPPED_GROUPS: usize = 1000;
+
+/// The most scopes `scopes` may list.
 pub const MAX_SCOPES: usize = 32;
 
 /// The longest `return_to` path accepted.

@@ -121,6 +121,12 @@ pub enum SsoOutcome {
 }
 
 impl Tollgate {
+    /// Whether single sign-on settings are applied, for a sign-in page to offer it only then.
+    /// Reads the database; talks to no provider.
+    pub async fn sso_configured(&self) -> ServiceResult<bool> {
+        Ok(self.store.read().await?.find_sso_config().await?.is_some())
+    }
+
     /// Begins a sign-in with the identity provider: returns its authorization URL, and keeps
     /// the pending sign-in (the state's SHA-256, the PKCE verifier, the nonce, `return_to`) in
     /// the database for `SSO_LOGIN_TTL`.

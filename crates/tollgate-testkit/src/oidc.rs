@@ -5,7 +5,7 @@
 //! The provider needs `npm ci --prefix scripts/oidc-provider`. Without its `node_modules`, tests
 //! skip with a message; in CI (`CI=true`) they fail instead.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -37,6 +37,7 @@ pub struct OidcProvider {
     /// `http://127.0.0.1:<port>`, as the provider names itself.
     pub issuer: String,
     pub client: OidcClient,
+    id_token_ttl: Duration,
     child: Child,
 }
 
@@ -62,26 +63,18 @@ impl OidcProvider {
             eprintln!("skipping: {message}");
             return None;
         }
-        let mut child = Command::new("node")
-            .arg(directory.join("provider.mjs"))
-            .args(["--port", "0", "--client-id", &client.client_id, "--client-secret", &client.client_secret])
-            .args(["--redirect-uri", &client.redirect_uri, "--id-token-ttl", &id_token_ttl.as_secs().to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|error| panic!("node cannot be started for the OpenID Connect provider: {error}"));
-        let stdout = child.stdout.take().expect("standard output is piped");
-        let mut reader = BufReader::new(stdout);
-        let mut first_line = String::new();
-        match tokio::time::timeout(Duration::from_secs(60), reader.read_line(&mut first_line)).await {
-            Ok(Ok(n)) if n > 0 => {}
-            outcome => panic!("the OpenID Connect provider printed no issuer: {outcome:?}"),
-        }
-        // Whatever else it prints goes to the test's standard error; a closed pipe would end it.
-        tokio::spawn(async move { tokio::io::copy(&mut reader, &mut tokio::io::stderr()).await });
-        Some(OidcProvider { issuer: first_line.trim().to_owned(), client, child })
+        let (issuer, child) = spawn(&directory, &client, id_token_ttl, 0).await;
+        Some(OidcProvider { issuer, client, id_token_ttl, child })
+    }
+
+    /// Stops the provider and starts a new one on the same port: same issuer and client, a
+    /// new signing key, nothing remembered (a provider that rotated its keys).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let port = Url::parse(&self.issuer).ok().and_then(|url| url.port()).expect("the issuer names its port");
+        let (issuer, child) = spawn(&provider_directory(), &self.client, self.id_token_ttl, port).await;
+        assert_eq!(issuer, self.issuer, "the restarted provider has the same issuer");
+        self.child = child;
     }
 
     /// Signs in as `login` (any password) the way a browser would: follows the redirects from
@@ -130,11 +123,36 @@ impl OidcProvider {
         bail!("no callback after 20 steps from {authorization_url}")
     }
 
-    /// Stops the provider, for tests of one that cannot be reached.
-    pub fn stop(&mut self) {
+    /// Stops the provider and waits until it has ended, for tests of one that cannot be reached.
+    pub async fn stop(&mut self) {
         // Ignored: the process may have ended already.
-        let _ = self.child.start_kill();
+        let _ = self.child.kill().await;
     }
+}
+
+/// Runs `provider.mjs` on `port` (0: any free one) and reads the issuer it prints first.
+async fn spawn(directory: &Path, client: &OidcClient, id_token_ttl: Duration, port: u16) -> (String, Child) {
+    let mut child = Command::new("node")
+        .arg(directory.join("provider.mjs"))
+        .args(["--port", &port.to_string(), "--client-id", &client.client_id])
+        .args(["--client-secret", &client.client_secret, "--redirect-uri", &client.redirect_uri])
+        .args(["--id-token-ttl", &id_token_ttl.as_secs().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("node cannot be started for the OpenID Connect provider: {error}"));
+    let stdout = child.stdout.take().expect("standard output is piped");
+    let mut reader = BufReader::new(stdout);
+    let mut first_line = String::new();
+    match tokio::time::timeout(Duration::from_secs(60), reader.read_line(&mut first_line)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        outcome => panic!("the OpenID Connect provider printed no issuer: {outcome:?}"),
+    }
+    // Whatever else it prints goes to the test's standard error; a closed pipe would end it.
+    tokio::spawn(async move { tokio::io::copy(&mut reader, &mut tokio::io::stderr()).await });
+    (first_line.trim().to_owned(), child)
 }
 
 /// `scripts/oidc-provider` of the repository.

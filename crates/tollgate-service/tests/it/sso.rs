@@ -414,7 +414,7 @@ async fn a_provider_that_cannot_be_used_is_unavailable_and_nothing_is_kept() {
         );
         assert_eq!(pending(&app).await, 0);
     }
-    provider.stop();
+    provider.stop().await;
     for db in TestDb::every_backend().await {
         let app = TestApp::with_settings(db, settings()).await;
         apply_sso(&app, sso_input(&provider, ROLES)).await.expect("applies");
@@ -427,6 +427,7 @@ async fn a_provider_that_cannot_be_used_is_unavailable_and_nothing_is_kept() {
 #[tokio::test]
 async fn without_settings_single_sign_on_is_not_configured() {
     let app = TestApp::sqlite().await;
+    assert!(!app.tollgate.sso_configured().await.expect("a read"));
     let refused = app.tollgate.begin_sso_login(None).await;
     assert!(matches!(refused, Err(ServiceError::SsoNotConfigured)), "{refused:?}");
     let refused = app.tollgate.complete_sso_login("state", "code", None).await;
@@ -472,8 +473,29 @@ async fn invalid_settings_are_refused_with_every_field_named_and_only_admins_app
         assert_eq!(ops, [("sso", &PlanOp::Create)]);
         app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("an admin's are");
         assert_eq!(app.row_counts().await["sso_config"], 1);
+        assert!(app.tollgate.sso_configured().await.expect("a read"));
         let entry = last_entry(&app).await;
         assert_eq!((&entry["action"], &entry["actor"]), (&json!("sso.create"), &json!("admin")));
         assert_eq!(entry["after"]["client_secret_env"], SECRET_VARIABLE);
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_signed_by_a_key_the_cached_document_lacks_is_checked_against_a_fresh_one() {
+    let Some(mut provider) = OidcProvider::start(OidcClient::default(), Duration::from_secs(3600)).await else {
+        return;
+    };
+    for db in TestDb::every_backend().await {
+        let app = TestApp::with_settings(db, settings()).await;
+        app.clock.set(jiff::Timestamp::now());
+        apply_sso(&app, sso_input(&provider, ROLES)).await.expect("applies");
+        // Beginning caches the discovery document with the first key; the provider then starts
+        // anew with another key, which signs the ID token.
+        let redirect = app.tollgate.begin_sso_login(None).await.expect("begins");
+        provider.restart().await;
+        let callback = provider.sign_in(&redirect.authorization_url, "carol").await.expect("signs in");
+        let signed_in = app.tollgate.complete_sso_login(&callback.state, &callback.code, None).await;
+        let user = signed_in.expect("the new key is fetched and the token accepted").user;
+        assert_eq!(user.roles, BTreeSet::from([Role::Viewer, Role::ReleaseManager]));
     }
 }
