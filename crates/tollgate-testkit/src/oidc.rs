@@ -130,29 +130,40 @@ impl OidcProvider {
     }
 }
 
-/// Runs `provider.mjs` on `port` (0: any free one) and reads the issuer it prints first.
+/// Runs `provider.mjs` on `port` (0: any free one) and reads the issuer it prints first. A
+/// start that prints nothing for 20 seconds (seen rarely on a loaded machine) is killed and
+/// tried again, three times in all.
 async fn spawn(directory: &Path, client: &OidcClient, id_token_ttl: Duration, port: u16) -> (String, Child) {
-    let mut child = Command::new("node")
-        .arg(directory.join("provider.mjs"))
-        .args(["--port", &port.to_string(), "--client-id", &client.client_id])
-        .args(["--client-secret", &client.client_secret, "--redirect-uri", &client.redirect_uri])
-        .args(["--id-token-ttl", &id_token_ttl.as_secs().to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| panic!("node cannot be started for the OpenID Connect provider: {error}"));
-    let stdout = child.stdout.take().expect("standard output is piped");
-    let mut reader = BufReader::new(stdout);
-    let mut first_line = String::new();
-    match tokio::time::timeout(Duration::from_secs(60), reader.read_line(&mut first_line)).await {
-        Ok(Ok(n)) if n > 0 => {}
-        outcome => panic!("the OpenID Connect provider printed no issuer: {outcome:?}"),
+    for attempt in 1..=3 {
+        let mut child = Command::new("node")
+            .arg(directory.join("provider.mjs"))
+            .args(["--port", &port.to_string(), "--client-id", &client.client_id])
+            .args(["--client-secret", &client.client_secret, "--redirect-uri", &client.redirect_uri])
+            .args(["--id-token-ttl", &id_token_ttl.as_secs().to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| panic!("node cannot be started for the OpenID Connect provider: {error}"));
+        let stdout = child.stdout.take().expect("standard output is piped");
+        let mut reader = BufReader::new(stdout);
+        let mut first_line = String::new();
+        match tokio::time::timeout(Duration::from_secs(20), reader.read_line(&mut first_line)).await {
+            Ok(Ok(n)) if n > 0 => {
+                // Whatever else it prints goes to the test's standard error; a closed pipe
+                // would end it.
+                tokio::spawn(async move { tokio::io::copy(&mut reader, &mut tokio::io::stderr()).await });
+                return (first_line.trim().to_owned(), child);
+            }
+            outcome => {
+                eprintln!("the OpenID Connect provider printed no issuer (attempt {attempt}): {outcome:?}");
+                // Ignored: it may have ended already.
+                let _ = child.kill().await;
+            }
+        }
     }
-    // Whatever else it prints goes to the test's standard error; a closed pipe would end it.
-    tokio::spawn(async move { tokio::io::copy(&mut reader, &mut tokio::io::stderr()).await });
-    (first_line.trim().to_owned(), child)
+    panic!("the OpenID Connect provider did not start in three attempts")
 }
 
 /// `scripts/oidc-provider` of the repository.
