@@ -204,6 +204,31 @@ impl Decode for tollgate_core::gate::GatesInput {
     }
 }
 
+/// The `roles` mapping of the `sso` section: group names to lists of role names. Required;
+/// the names are checked by core, here only the shape.
+impl Decode for tollgate_core::sso::SsoRolesInput {
+    const EXPECTED: ValueKind = ValueKind::Mapping;
+
+    fn decode(node: &Node, path: &str, decoder: &mut Decoder) -> Option<Self> {
+        let Node::Mapping(mapping) = node else {
+            decoder.wrong_type(node, path, Self::EXPECTED);
+            return None;
+        };
+        let mut groups = Some(Vec::with_capacity(mapping.len()));
+        for (key, value) in mapping.iter() {
+            let group = key.as_str().to_owned();
+            let roles_path = join_key(path, &group);
+            decoder.locations.insert(roles_path.clone(), node_location(value));
+            let roles = Vec::<String>::decode(value, &roles_path, decoder);
+            groups = groups.zip(roles).map(|(mut groups, roles)| {
+                groups.push(tollgate_core::sso::GroupRolesInput { group, roles });
+                groups
+            });
+        }
+        groups.map(|groups| tollgate_core::sso::SsoRolesInput { groups })
+    }
+}
+
 /// Any value, as JSON: the parameters of a built-in gate. Plain scalars keep the type YAML
 /// gives them (numbers, booleans, null); quoted ones are strings.
 impl Decode for serde_json::Value {

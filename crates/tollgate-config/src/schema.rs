@@ -10,11 +10,12 @@ use tollgate_core::environment::EnvironmentInput;
 use tollgate_core::gate::GateInput;
 use tollgate_core::lifecycle::LifecycleInput;
 use tollgate_core::service::ServiceInput;
+use tollgate_core::sso::SsoInput;
 use tollgate_core::team::TeamInput;
 
 use crate::decode::decode_mapping;
 
-decode_mapping!(ApplyInput { teams, environments, lifecycles, services, gates });
+decode_mapping!(ApplyInput { teams, environments, lifecycles, services, gates, sso });
 
 decode_mapping!(TeamInput { name, display_name, members, artifact_pattern });
 
@@ -25,3 +26,14 @@ decode_mapping!(LifecycleInput { name, environments });
 decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description });
 
 decode_mapping!(GateInput { name, builtin, rego, with, enforcement });
+
+decode_mapping!(SsoInput {
+    issuer,
+    client_id,
+    client_secret_env,
+    redirect_url,
+    username_claim,
+    groups_claim,
+    roles,
+    scopes,
+});

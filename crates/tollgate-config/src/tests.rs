@@ -160,6 +160,7 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
                 modules: [],
             },
         ),
+        sso: None,
     }
     "#);
 }
@@ -211,7 +212,7 @@ environments:
   - {name: prod, tier: prod, zone: eu}
 ";
     insta::assert_snapshot!(load_err(text), @r#"
-    tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates)
+    tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates, sso)
     tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description)
     tollgate.yaml:7:5: services[0]: unknown key "deploy" (expected one of: name, owner, criticality, depends_on, description)
     tollgate.yaml:9:30: environments[0]: unknown key "zone" (expected one of: name, tier, region)
@@ -493,5 +494,91 @@ fn gate_parameters_keep_their_yaml_types_and_gate_problems_are_located() {
     tollgate.yaml:3:16: gates.prod[0].builtin: expected a string, found a number (quote it to use it as text)
     tollgate.yaml:4:7: gates.prod[0]: unknown key "colour" (expected one of: name, builtin, rego, with, enforcement)
     tollgate.yaml:5:12: gates.staging: expected a list, found a string
+    "#);
+}
+
+const SSO: &str = r#"sso:
+  issuer: https://login.example.com/realms/main
+  client_id: tollgate
+  client_secret_env: TOLLGATE_SSO_CLIENT_SECRET
+  redirect_url: https://tollgate.example.com/login/sso/callback
+  groups_claim: roles
+  roles:
+    tollgate-admins: [admin]
+    engineering:
+      - member
+      - viewer
+  scopes: [profile, groups]
+"#;
+
+#[test]
+fn an_sso_section_loads_with_its_role_mapping_in_file_order() {
+    let config_file = load_ok(SSO);
+    insta::assert_debug_snapshot!(config_file.input.sso, @r#"
+    Some(
+        SsoInput {
+            issuer: "https://login.example.com/realms/main",
+            client_id: "tollgate",
+            client_secret_env: "TOLLGATE_SSO_CLIENT_SECRET",
+            redirect_url: "https://tollgate.example.com/login/sso/callback",
+            username_claim: None,
+            groups_claim: Some(
+                "roles",
+            ),
+            roles: SsoRolesInput {
+                groups: [
+                    GroupRolesInput {
+                        group: "tollgate-admins",
+                        roles: [
+                            "admin",
+                        ],
+                    },
+                    GroupRolesInput {
+                        group: "engineering",
+                        roles: [
+                            "member",
+                            "viewer",
+                        ],
+                    },
+                ],
+            },
+            scopes: [
+                "profile",
+                "groups",
+            ],
+        },
+    )
+    "#);
+    assert_eq!(config_file.describe("sso.roles.engineering[1]"), "tollgate.yaml:11:9: sso.roles.engineering[1]");
+}
+
+#[test]
+fn sso_shape_problems_are_reported_with_their_place_in_the_file() {
+    let text = "sso:\n  issuer: https://login.example.com\n  client_secret: hunter2\n  roles:\n    admins: admin\n";
+    insta::assert_snapshot!(load_err(text), @r#"
+    tollgate.yaml:2:3: sso: missing key "client_id"
+    tollgate.yaml:2:3: sso: missing key "client_secret_env"
+    tollgate.yaml:2:3: sso: missing key "redirect_url"
+    tollgate.yaml:3:3: sso: unknown key "client_secret" (expected one of: issuer, client_id, client_secret_env, redirect_url, username_claim, groups_claim, roles, scopes)
+    tollgate.yaml:5:13: sso.roles.admins: expected a list, found a string
+    "#);
+}
+
+#[test]
+fn sso_value_problems_found_by_core_are_described_with_their_place_in_the_file() {
+    let text = SSO
+        .replace("https://login.example.com/realms/main", "http://login.example.com")
+        .replace("      - viewer", "      - superuser")
+        .replace("TOLLGATE_SSO_CLIENT_SECRET", "'s3cret!'");
+    let config_file = load_ok(&text);
+    let violations = match plan(config_file.input.clone(), &CurrentState::default()) {
+        Ok(_) => panic!("expected violations"),
+        Err(violations) => violations,
+    };
+    let lines: Vec<String> = violations.0.iter().map(|violation| config_file.describe_violation(violation)).collect();
+    insta::assert_snapshot!(lines.join("\n"), @r#"
+    tollgate.yaml:2:11: sso.issuer: "http://login.example.com" is plain http on a host that is not loopback; use https
+    tollgate.yaml:4:22: sso.client_secret_env: "s3cret!" is not the name of an environment variable (letters, digits and '_', not starting with a digit); name the variable that holds the secret, never the secret itself
+    tollgate.yaml:11:9: sso.roles.engineering[1]: "superuser" is not one of viewer, auditor, developer, release_manager, approver, deployer, admin, member
     "#);
 }

@@ -12,6 +12,7 @@ use crate::gate::{parse_policy, GatePolicy};
 use crate::lifecycle::{Lifecycle, LifecycleInput};
 use crate::name::{EnvironmentName, ServiceName, TeamName, UserName};
 use crate::service::{find_dependency_cycle, Service, ServiceInput};
+use crate::sso::{SsoConfig, SsoInput};
 use crate::team::{Team, TeamInput};
 use crate::violation::{Problem, Violations};
 
@@ -25,6 +26,8 @@ pub struct ApplyInput {
     /// The gates of every environment; `None` leaves the installed gate policy alone, and a
     /// section that is present replaces it whole.
     pub gates: Option<crate::gate::GatesInput>,
+    /// The single sign-on settings; `None` leaves the installed ones alone.
+    pub sso: Option<SsoInput>,
 }
 
 /// What exists now, for the objects a configuration document can declare.
@@ -37,6 +40,8 @@ pub struct CurrentState {
     pub services: Vec<Service>,
     /// The gate policy in force, if one was ever installed.
     pub policy: Option<GatePolicy>,
+    /// The single sign-on settings in force, if any were ever applied.
+    pub sso: Option<SsoConfig>,
 }
 
 /// One declared object.
@@ -48,6 +53,8 @@ pub enum Desired {
     Service(Service),
     /// The whole gate policy (every environment's gates and the Rego modules they use).
     GatePolicy(GatePolicy),
+    /// The single sign-on settings.
+    Sso(SsoConfig),
 }
 
 impl Desired {
@@ -58,6 +65,7 @@ impl Desired {
             Desired::Lifecycle(_) => "lifecycle",
             Desired::Service(_) => "service",
             Desired::GatePolicy(_) => "gate_policy",
+            Desired::Sso(_) => "sso",
         }
     }
 
@@ -68,6 +76,7 @@ impl Desired {
             Desired::Lifecycle(lifecycle) => lifecycle.name().as_str(),
             Desired::Service(service) => service.name.as_str(),
             Desired::GatePolicy(_) => "gates",
+            Desired::Sso(_) => "sso",
         }
     }
 }
@@ -88,7 +97,8 @@ pub struct PlannedChange {
 }
 
 /// Every declared object in the order it must be applied: teams, environments, lifecycles,
-/// then services with dependencies before dependents.
+/// then services with dependencies before dependents, then the gate policy and the single
+/// sign-on settings.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub changes: Vec<PlannedChange>,
@@ -162,6 +172,14 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
             violations.push(format!("gates.{environment}"), unknown("environment", environment));
         }
     }
+    let sso = match input.sso.map(SsoInput::parse) {
+        Some(Ok(config)) => Some(config),
+        Some(Err(problems)) => {
+            violations.extend_within("sso", problems);
+            None
+        }
+        None => None,
+    };
     if let Some(cycle) = find_dependency_cycle(&graph) {
         // Report the cycle at a declared service, starting the path from it.
         let declared =
@@ -213,6 +231,10 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
             }
         };
         changes.push(PlannedChange { desired: Desired::GatePolicy(policy), op });
+    }
+    if let Some(sso) = sso {
+        let op = diff(current.sso.as_ref(), &sso, SsoConfig::changed_fields);
+        changes.push(PlannedChange { desired: Desired::Sso(sso), op });
     }
     Ok(Plan { changes })
 }

@@ -81,6 +81,8 @@ pub enum ObjectKind {
     AuthzDecision,
     /// Sign-ins of one user or client address (lockouts).
     Login,
+    /// The single sign-on settings (`object.id` is `sso`).
+    Sso,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -90,7 +92,7 @@ crate::keyword_enum!(ObjectKind {
     Evidence => "evidence", RetentionPolicy => "retention_policy", LegalHold => "legal_hold",
     SigningKey => "signing_key", Policy => "policy", GateDecision => "gate_decision",
     GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
-    AuthzDecision => "authz_decision", Login => "login",
+    AuthzDecision => "authz_decision", Login => "login", Sso => "sso",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).

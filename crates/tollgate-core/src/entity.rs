@@ -36,6 +36,9 @@ pub enum Entity {
     GateOverride,
     Grant,
     AuthzPolicy,
+    SsoConfig,
+    SsoLogin,
+    SsoIdentity,
 }
 
 crate::keyword_enum!(Entity {
@@ -48,6 +51,7 @@ crate::keyword_enum!(Entity {
     Blob => "blob", AuditEntry => "audit entry", AuditHead => "audit head", Checkpoint => "checkpoint",
     SigningKey => "signing key", PolicyVersion => "policy version", GateDecision => "gate decision",
     GateOverride => "gate override", Grant => "grant", AuthzPolicy => "authorization policy",
+    SsoConfig => "single sign-on settings", SsoLogin => "single sign-on login", SsoIdentity => "single sign-on identity",
 });
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ pub mod release;
 pub mod retention;
 pub mod service;
 pub mod session;
+pub mod sso;
 #[cfg(test)]
 mod stored_formats;
 pub mod team;

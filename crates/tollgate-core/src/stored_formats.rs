@@ -247,3 +247,24 @@ fn sign_in_records() {
     let lockout = LockoutRecord { key: "user:ana".to_owned(), locked_until: at("2026-11-30T06:01:00Z"), lockouts: 1 };
     insta::assert_snapshot!("lockout", json(&lockout));
 }
+
+#[test]
+fn sso_settings() {
+    use crate::sso::{GroupRolesInput, SsoInput, SsoRolesInput};
+    let input = SsoInput {
+        issuer: "https://login.example.com/realms/main".into(),
+        client_id: "tollgate".into(),
+        client_secret_env: "TOLLGATE_SSO_CLIENT_SECRET".into(),
+        redirect_url: "https://tollgate.example.com/login/sso/callback".into(),
+        username_claim: None,
+        groups_claim: Some("roles".into()),
+        roles: SsoRolesInput {
+            groups: vec![
+                GroupRolesInput { group: "release-managers".into(), roles: vec!["release_manager".into()] },
+                GroupRolesInput { group: "engineering".into(), roles: vec!["member".into(), "viewer".into()] },
+            ],
+        },
+        scopes: vec!["profile".into(), "groups".into()],
+    };
+    insta::assert_snapshot!("sso_config", json(&input.parse().expect("valid")));
+}

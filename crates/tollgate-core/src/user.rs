@@ -25,7 +25,9 @@ impl User {
 }
 
 /// A built-in role. What each may do is a Cedar policy (`tollgate-authz`); users may add more.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+///
+/// Deserializes too, for stored settings that name roles (the single sign-on role mapping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads everything; changes nothing. For dashboards.

@@ -45,7 +45,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("token_outlives_parent", 422, "A token cannot be created to outlive the token that creates it."),
     ("signing_key_not_rotatable", 409, "This server holds its audit signing key in memory only (no key file), so it cannot rotate it."),
     ("locked_out", 429, "Too many failed sign-ins for this user or from this address; retry after the `Retry-After` seconds (each lockout in a row lasts twice as long, up to an hour)."),
-    ("busy", 429, "Too many runs of this kind at once (whole-log verification or export, evidence parsing, password checks); retry after the `Retry-After` seconds."),
+    ("busy", 429, "Too many runs of this kind at once (whole-log verification or export, evidence parsing, password checks, single sign-on attempts under way); retry after the `Retry-After` seconds."),
     ("invalid_transition", 409, "The release's state does not allow that action; `detail` names the state and the allowed next states."),
     ("scope_frozen", 409, "The release's scope is frozen; unfreeze it (audited) to change its content."),
     ("reason_required", 422, "The action must give a reason."),
@@ -58,6 +58,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("digest_mismatch", 422, "The uploaded content does not have the digest the request announced."),
     ("signature_rejected", 422, "The signature envelope is malformed, by an unknown or revoked key, does not verify, or is about another artifact."),
     ("invalid_evidence", 422, "The evidence file does not parse; `detail` says where (line and column, or JSON path)."),
+    ("sso_not_configured", 404, "Single sign-on is not configured: no `sso` section was applied."),
+    ("sso_login_expired", 400, "The single sign-on attempt is unknown, was used already, expired (after 10 minutes) or began under settings since replaced; start signing in again."),
+    ("sso_rejected", 401, "The identity provider's answer does not prove who signs in: the code was refused, the ID token failed validation (signature, issuer, audience, expiry, nonce), a claim is unusable, or the user name belongs to a user single sign-on did not create. Nothing was written."),
+    ("sso_no_role", 403, "The identity provider vouched for the user, but none of their groups is mapped to a role in `sso.roles`. Nothing was written."),
+    ("sso_unavailable", 502, "The identity provider cannot be used now: unreachable, an unusable discovery document or token response, this server's client credentials refused, or the client secret variable not set on this server."),
     ("service_unavailable", 503, "The database is unavailable; retry later."),
     ("internal", 500, "An unexpected error; it is logged with the request id."),
 ];
@@ -200,6 +205,16 @@ impl From<ServiceError> for ApiError {
             ServiceError::Evidence(evidence) => ApiError::new("invalid_evidence", evidence.to_string()),
             ServiceError::DeploymentStatus(status) => {
                 ApiError::new("invalid_deployment_transition", status.to_string())
+            }
+            ServiceError::SsoNotConfigured => ApiError::new("sso_not_configured", error.to_string()),
+            ServiceError::SsoLoginExpired { .. } => ApiError::new("sso_login_expired", error.to_string()),
+            ServiceError::SsoRejected { .. } => ApiError::new("sso_rejected", error.to_string()),
+            ServiceError::SsoNoRole { .. } => ApiError::new("sso_no_role", error.to_string()),
+            ServiceError::SsoUnavailable { .. } => {
+                let cause = error_chain(&error);
+                // The reason (endpoints, variable names) is for the operator's log.
+                let detail = "the identity provider cannot be used now; try again later or sign in another way";
+                ApiError { cause: Some(cause), ..ApiError::new("sso_unavailable", detail) }
             }
             ServiceError::Unauthenticated { reason } => ApiError::new("unauthenticated", reason),
             ServiceError::LockedOut { retry_after_seconds } => {

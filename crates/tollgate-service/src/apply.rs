@@ -73,6 +73,7 @@ impl Tollgate {
                 Some(Desired::Environment(environment)) => (Entity::Environment, environment.name.to_string()),
                 Some(Desired::Lifecycle(lifecycle)) => (Entity::Lifecycle, lifecycle.name().to_string()),
                 Some(Desired::GatePolicy(_)) => (Entity::PolicyVersion, "the gate policy".to_owned()),
+                Some(Desired::Sso(_)) => (Entity::SsoConfig, "the single sign-on settings".to_owned()),
                 None => (Entity::Team, "the configuration".to_owned()),
             };
             return Err(ServiceError::Conflict { entity, key: format!("{key} (changed while it was authorized)") });
@@ -157,6 +158,16 @@ impl Tollgate {
                 self.install_policy_in(tx, principal, &policy).await?;
                 Ok(())
             }
+            Desired::Sso(sso) => {
+                if creating {
+                    tx.insert_sso_config(&sso, &principal.user.name, self.now()).await?
+                } else {
+                    tx.update_sso_config(&sso, &principal.user.name, self.now()).await?
+                }
+                let before = current.sso.as_ref();
+                let object = ObjectRef::new(ObjectKind::Sso, "sso");
+                self.record_for(tx, principal, Change { action, object, before, after: Some(&sso), reason: None }).await
+            }
             Desired::Service(service) => {
                 if creating {
                     tx.insert_service(&service).await?
@@ -182,6 +193,10 @@ fn change_actions(change: &PlannedChange, current: &CurrentState, plan: &Plan) -
     };
     match &change.desired {
         Desired::GatePolicy(_) => vec![(Action::PolicyApply, Resource::System, none())],
+        // The settings decide who becomes a user and with which roles.
+        Desired::Sso(_) => {
+            vec![(Action::UserCreate, Resource::System, none()), (Action::UserEdit, Resource::System, none())]
+        }
         Desired::Team(team) => {
             let action = if creating { Action::TeamCreate } else { Action::TeamEdit };
             vec![(action, Resource::Team(team.name.clone()), none())]
@@ -259,6 +274,9 @@ async fn current_state(conn: &mut Conn, input: &ApplyInput) -> Result<CurrentSta
     if let Some(gates) = &input.gates {
         environment_names.extend(gates.environments.iter().map(|entry| entry.environment.as_str()));
         state.policy = conn.find_current_policy().await?.map(|record| record.policy);
+    }
+    if input.sso.is_some() {
+        state.sso = conn.find_sso_config().await?;
     }
     for name in user_names.into_iter().filter_map(|name| UserName::parse(name).ok()) {
         if conn.find_user(&name).await?.is_some() {

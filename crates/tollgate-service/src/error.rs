@@ -87,6 +87,25 @@ pub enum ServiceError {
     /// Sign-ins for this user or from this address are locked out after repeated failures.
     #[error("too many failed sign-ins; try again in {retry_after_seconds} seconds")]
     LockedOut { retry_after_seconds: u64 },
+    /// Single sign-on is asked for but no `sso` section was applied.
+    #[error("single sign-on is not configured: add an `sso` section to tollgate.yaml and apply it")]
+    SsoNotConfigured,
+    /// The identity provider cannot be used now (unreachable, answering nonsense, or refusing
+    /// this server's client credentials); signing in some other way, or later, may work.
+    #[error("the identity provider cannot be used now: {reason}")]
+    SsoUnavailable { reason: String },
+    /// The sign-in is unknown, was used already, expired, or began under other settings;
+    /// starting it again works.
+    #[error("this single sign-on attempt {reason}; start signing in again")]
+    SsoLoginExpired { reason: &'static str },
+    /// What the provider sent does not prove who signs in (a refused code, an ID token that
+    /// fails validation, a claim Tollgate cannot use); nothing was written.
+    #[error("single sign-on was refused: {reason}")]
+    SsoRejected { reason: String },
+    /// The provider vouched for the user, but none of their groups maps to a Tollgate role;
+    /// nothing was written. An administrator maps a group in `sso.roles`.
+    #[error("{user} signed in with the identity provider, but none of their groups ({}) is given a Tollgate role in sso.roles; ask an administrator to map one", if groups.is_empty() { "none".to_owned() } else { groups.join(", ") })]
+    SsoNoRole { user: String, groups: Vec<String> },
 }
 
 /// Why a release may not enter an environment as far as its gates are concerned.
@@ -117,6 +136,8 @@ pub enum Busy {
     Parse,
     /// A password check (argon2id is deliberately slow).
     PasswordCheck,
+    /// A single sign-on attempt: at most `Settings::sso_max_pending_logins` are under way.
+    SsoLogins,
 }
 
 impl Busy {
@@ -126,6 +147,7 @@ impl Busy {
             Busy::AuditScan => 10,
             Busy::Parse => 2,
             Busy::PasswordCheck => 1,
+            Busy::SsoLogins => 60,
         }
     }
 }
@@ -146,6 +168,11 @@ impl std::fmt::Display for Busy {
             Busy::PasswordCheck => write!(
                 f,
                 "this server is checking as many passwords as it allows at once; retry in {} second",
+                self.retry_after_seconds()
+            ),
+            Busy::SsoLogins => write!(
+                f,
+                "too many single sign-on attempts are under way; retry in {} seconds",
                 self.retry_after_seconds()
             ),
         }

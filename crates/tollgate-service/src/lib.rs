@@ -26,6 +26,7 @@ pub mod release_view;
 pub mod retention;
 pub mod session;
 pub mod signing;
+pub mod sso;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -78,6 +79,12 @@ pub struct Settings {
     pub segregation: tollgate_authz::Segregation,
     /// How long web sessions last (30 minutes idle, 12 hours at most, by default).
     pub sessions: tollgate_core::session::SessionLifetime,
+    /// Single sign-on attempts under way at once (across replicas); more are refused as busy.
+    pub sso_max_pending_logins: u64,
+    /// How long one request to the identity provider may take.
+    pub sso_provider_timeout: Duration,
+    /// Where the secrets the configuration names by variable (the SSO client secret) are read.
+    pub secret_source: sso::SecretSource,
 }
 
 impl Default for Settings {
@@ -90,6 +97,9 @@ impl Default for Settings {
             max_parallel_parses: std::thread::available_parallelism().map_or(1, usize::from),
             segregation: tollgate_authz::Segregation::default(),
             sessions: tollgate_core::session::SessionLifetime::default(),
+            sso_max_pending_logins: 10_000,
+            sso_provider_timeout: Duration::from_secs(10),
+            secret_source: sso::SecretSource::Environment,
         }
     }
 }
@@ -110,6 +120,8 @@ pub struct Tollgate {
     policies: Arc<RwLock<authz::Policies>>,
     /// The installation's secret for sign-in form tokens, read (or made) on first use.
     web_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// The HTTP client and cached discovery document for single sign-on.
+    sso: Arc<sso::provider::Provider>,
 }
 
 /// Work that is expensive enough to bound per server: whoever finds no permit gets `Busy`.
@@ -173,6 +185,7 @@ impl Tollgate {
             password_checks: Arc::new(Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from))),
         };
         let policies = Arc::new(RwLock::new(authz::Policies::built_in(settings.segregation)));
+        let sso = Arc::new(sso::provider::Provider::new(settings.sso_provider_timeout)?);
         let tollgate = Tollgate {
             store,
             blobs,
@@ -184,6 +197,7 @@ impl Tollgate {
             hooks: Arc::new(hooks::Hooks::default()),
             policies,
             web_secret: Arc::new(tokio::sync::OnceCell::new()),
+            sso,
         };
         tollgate.check_signing_key().await?;
         Ok(tollgate)

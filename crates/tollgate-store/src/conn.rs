@@ -109,6 +109,9 @@ pub(crate) const TABLES: &[&str] = &[
     "web_sessions",
     "login_failures",
     "login_lockouts",
+    "sso_config",
+    "sso_logins",
+    "sso_identities",
 ];
 
 impl Conn {

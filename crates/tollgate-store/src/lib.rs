@@ -25,6 +25,7 @@ mod retention;
 mod rows;
 mod session;
 pub mod sqlite;
+mod sso;
 pub mod tx;
 
 use std::sync::Once;

@@ -82,7 +82,7 @@ impl StoreTx {
         self.conn.transaction.commit().await.map_err(StoreError::from_sqlx)
     }
 
-    async fn execute<'q>(
+    pub(crate) async fn execute<'q>(
         &mut self,
         query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
         entity: Entity,

@@ -26,6 +26,7 @@ fn input() -> ApplyInput {
             service("postgres-main", "payments", &[]),
         ],
         gates: None,
+        sso: None,
     }
 }
 
@@ -52,6 +53,7 @@ fn applied(plan: &Plan) -> CurrentState {
             Desired::Lifecycle(lifecycle) => state.lifecycles.push(lifecycle.clone()),
             Desired::Service(service) => state.services.push(service.clone()),
             Desired::GatePolicy(policy) => state.policy = Some(policy.clone()),
+            Desired::Sso(sso) => state.sso = Some(sso.clone()),
         }
     }
     state
@@ -151,4 +153,45 @@ fn gates_of_an_environment_that_does_not_exist_are_refused_with_their_path() {
     let violations = plan(with_gates("1.0", "qa"), &CurrentState::default()).expect_err("qa is not declared");
     let fields: Vec<&str> = violations.0.iter().map(|violation| violation.field.as_str()).collect();
     assert_eq!(fields, ["gates.qa"]);
+}
+
+fn with_sso(roles: &[(&str, &[&str])]) -> ApplyInput {
+    use crate::sso::{GroupRolesInput, SsoInput, SsoRolesInput};
+    let groups = roles
+        .iter()
+        .map(|(group, roles)| GroupRolesInput {
+            group: (*group).to_owned(),
+            roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        })
+        .collect();
+    let sso = SsoInput {
+        issuer: "https://login.example.com".to_owned(),
+        client_id: "tollgate".to_owned(),
+        client_secret_env: "TOLLGATE_SSO_SECRET".to_owned(),
+        redirect_url: "https://tollgate.example.com/login/sso/callback".to_owned(),
+        roles: SsoRolesInput { groups },
+        ..SsoInput::default()
+    };
+    ApplyInput { sso: Some(sso), ..ApplyInput::default() }
+}
+
+#[test]
+fn an_sso_section_plans_the_settings_created_then_unchanged_then_updated() {
+    let first = plan(with_sso(&[("admins", &["admin"])]), &CurrentState::default()).expect("valid");
+    assert_eq!(summary(&first), ["create sso sso"]);
+    let state = applied(&first);
+    assert!(plan(with_sso(&[("admins", &["admin"])]), &state).expect("valid").is_noop());
+    let changed = plan(with_sso(&[("admins", &["admin", "auditor"])]), &state).expect("valid");
+    assert_eq!(summary(&changed), ["update sso sso (roles)"]);
+}
+
+#[test]
+fn sso_problems_are_reported_with_their_path_in_the_section() {
+    let mut bad = with_sso(&[("admins", &["admin", "superuser"])]);
+    if let Some(sso) = bad.sso.as_mut() {
+        sso.issuer = "http://login.example.com".to_owned();
+    }
+    let violations = plan(bad, &CurrentState::default()).expect_err("invalid");
+    let fields: Vec<&str> = violations.0.iter().map(|violation| violation.field.as_str()).collect();
+    assert_eq!(fields, ["sso.issuer", "sso.roles.admins[1]"]);
 }

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_core::apply::{ApplyInput, PlanOp};
+use tollgate_core::sso::{GroupRolesInput, SsoInput, SsoRolesInput};
 use tollgate_service::apply::ApplyMode;
 use utoipa::{IntoParams, ToSchema};
 
@@ -33,6 +34,56 @@ pub struct ApplyRequest {
     /// The Rego modules the gates name by path.
     #[serde(default)]
     pub modules: Vec<ModuleRequest>,
+    /// The single sign-on settings (`docs/sso.md`); absent leaves the installed ones alone.
+    pub sso: Option<SsoRequest>,
+}
+
+/// The `sso` section of tollgate.yaml: single sign-on with an OpenID Connect provider.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsoRequest {
+    /// The provider's issuer: `https://`, or `http://` on a loopback host; no query or fragment.
+    #[schema(min_length = 1, max_length = 2048)]
+    pub issuer: String,
+    #[schema(min_length = 1, max_length = 255)]
+    pub client_id: String,
+    /// The name of the environment variable that holds the client secret on every server.
+    #[schema(pattern = "^[A-Za-z_][A-Za-z0-9_]{0,254}$")]
+    pub client_secret_env: String,
+    /// The server's callback: a URL whose path ends with `/login/sso/callback`.
+    #[schema(min_length = 1, max_length = 2048)]
+    pub redirect_url: String,
+    /// The claim read as the user name; `preferred_username` when absent (`sub` when a token
+    /// lacks it).
+    #[schema(min_length = 1, max_length = 255)]
+    pub username_claim: Option<String>,
+    /// The claim listing the user's groups; `groups` when absent.
+    #[schema(min_length = 1, max_length = 255)]
+    pub groups_claim: Option<String>,
+    /// The roles each group gives; a user gets the union over their groups.
+    #[schema(value_type = std::collections::BTreeMap<String, Vec<schema::Role>>)]
+    pub roles: std::collections::BTreeMap<String, Vec<String>>,
+    /// The scopes asked for besides `openid`; `profile` when absent.
+    #[serde(default)]
+    #[schema(value_type = Vec<ScopeToken>, max_items = 32)]
+    pub scopes: Vec<String>,
+}
+
+impl From<SsoRequest> for SsoInput {
+    fn from(request: SsoRequest) -> SsoInput {
+        SsoInput {
+            issuer: request.issuer,
+            client_id: request.client_id,
+            client_secret_env: request.client_secret_env,
+            redirect_url: request.redirect_url,
+            username_claim: request.username_claim,
+            groups_claim: request.groups_claim,
+            roles: SsoRolesInput {
+                groups: request.roles.into_iter().map(|(group, roles)| GroupRolesInput { group, roles }).collect(),
+            },
+            scopes: request.scopes,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize, IntoParams)]
@@ -63,12 +114,28 @@ pub struct PlannedChangeResponse {
     pub fields: Vec<String>,
 }
 
+/// An OAuth scope (RFC 6749, section 3.3).
+pub struct ScopeToken;
+
+impl utoipa::PartialSchema for ScopeToken {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[!#-\\[\\]-~]+$"))
+            .max_length(Some(tollgate_core::sso::MAX_SSO_TEXT_LEN))
+            .description(Some("A scope: visible ASCII characters other than `\"` and `\\`."))
+            .into()
+    }
+}
+
+impl ToSchema for ScopeToken {}
+
 /// The kind of a planned change's object.
 pub struct ObjectKind;
 
 impl utoipa::PartialSchema for ObjectKind {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let kinds = ["team", "environment", "lifecycle", "service", "gate_policy"];
+        let kinds = ["team", "environment", "lifecycle", "service", "gate_policy", "sso"];
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .enum_values(Some(kinds))
@@ -110,6 +177,7 @@ pub async fn apply(
         lifecycles: request.lifecycles.into_iter().map(Into::into).collect(),
         services: request.services.into_iter().map(Into::into).collect(),
         gates: request.gates.map(|gates| gates_input(gates, request.modules)),
+        sso: request.sso.map(Into::into),
     };
     let mode = if query.dry_run { ApplyMode::DryRun } else { ApplyMode::Apply };
     let plan = state.tollgate.apply(&principal, input, mode).await?;

@@ -32,6 +32,8 @@ pub(crate) struct LoginPage {
     /// Which form the problem is about: `password` or `token`.
     pub problem_form: &'static str,
     pub problem: Option<String>,
+    /// Whether single sign-on is configured (the page offers it then).
+    pub sso: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +126,98 @@ pub(crate) async fn sign_out(State(state): State<AppState>, form: CsrfForm<SignO
     Ok(response)
 }
 
+/// The cookie binding a single sign-on to the browser that began it.
+const SSO_COOKIE: &str = "tollgate_sso";
+
+/// `GET /login/sso`: starts single sign-on (authorization code with PKCE) and sends the browser
+/// to the identity provider. The sign-in's state also goes into a short-lived cookie, so only
+/// the browser that began it can finish it.
+pub(crate) async fn sso_begin(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let next = Some(local_or_root(query.next.as_deref()));
+    match state.tollgate.begin_sso_login(next.clone()).await {
+        Ok(redirect) => {
+            let (_, https) = client(&parts, &state);
+            let mut response = Redirect::to(&redirect.authorization_url).into_response();
+            let cookie = format!("{}; Max-Age=600", set_cookie(SSO_COOKIE, Some(&redirect.state), https));
+            append_cookie(&mut response, &cookie);
+            response
+        }
+        Err(error) => sso_refused(&state, &parts, error).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CallbackQuery {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// `GET /login/sso/callback`: the provider sends the browser back here with a code; the
+/// service checks it and the ID token, the user gets a session.
+pub(crate) async fn sso_callback(
+    State(state): State<AppState>,
+    Query(query): Query<CallbackQuery>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    let (client, https) = client(&parts, &state);
+    if let Some(error) = &query.error {
+        let detail = format!(
+            "the identity provider refused the sign-in: {error}{}",
+            query.error_description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+        );
+        return problem_page(&state, &parts, StatusCode::UNAUTHORIZED, detail).await;
+    }
+    let bound = cookie(&parts.headers, SSO_COOKIE)
+        .is_some_and(|expected| crate::ui::session::constant_time_eq(expected.as_bytes(), query.state.as_bytes()));
+    if !bound {
+        let detail = "this sign-in was not started in this browser; start signing in again".to_owned();
+        return problem_page(&state, &parts, StatusCode::BAD_REQUEST, detail).await;
+    }
+    let signed_in = match state.tollgate.complete_sso_login(&query.state, &query.code, client.request_id.clone()).await
+    {
+        Ok(sso) => state.tollgate.sign_in_with_sso(sso.user, &client).await.map(|issued| (issued, sso.return_to)),
+        Err(error) => Err(error),
+    };
+    match signed_in {
+        Ok((issued, return_to)) => {
+            let next = local_or_root(return_to.as_deref());
+            let mut response = Redirect::to(&next).into_response();
+            append_cookie(&mut response, &set_cookie(SESSION_COOKIE, Some(issued.secret.expose()), https));
+            append_cookie(&mut response, &set_cookie(SSO_COOKIE, None, https));
+            response
+        }
+        Err(error) => sso_refused(&state, &parts, error).await,
+    }
+}
+
+async fn sso_refused(state: &AppState, parts: &Parts, error: ServiceError) -> Response {
+    let problem = ApiError::from(error).into_page_parts();
+    problem_page(state, parts, problem.status, problem.detail).await
+}
+
+/// The sign-in page with a problem about single sign-on, under `status`.
+async fn problem_page(state: &AppState, parts: &Parts, status: StatusCode, detail: String) -> Response {
+    match login_page(state, parts, "/".to_owned(), String::new(), "sso", Some(detail)).await {
+        Ok(mut response) => {
+            *response.status_mut() = status;
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
 async fn finish(
     state: &AppState,
     parts: &Parts,
@@ -175,7 +269,8 @@ async fn login_page(
     let existing = cookie(&parts.headers, LOGIN_COOKIE).filter(|nonce| is_nonce(nonce));
     let nonce = existing.clone().unwrap_or_else(new_nonce);
     let csrf = state.tollgate.sign_in_form_token(&nonce).await.map_err(|error| UiError::from_service(error, None))?;
-    let page = LoginPage { chrome: Chrome::anonymous(), csrf, next, username, problem_form, problem };
+    let sso = state.tollgate.sso_configured().await.map_err(|error| UiError::from_service(error, None))?;
+    let page = LoginPage { chrome: Chrome::anonymous(), csrf, next, username, problem_form, problem, sso };
     let mut response = render(&page)?.into_response();
     if existing.is_none() {
         append_cookie(&mut response, &set_cookie(LOGIN_COOKIE, Some(&nonce), https));

@@ -50,6 +50,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/register/{environment}", get(register::history))
         .route("/login", get(login::page).post(login::with_password))
         .route("/login/token", post(login::with_token))
+        .route("/login/sso", get(login::sso_begin))
+        .route("/login/sso/callback", get(login::sso_callback))
         .route("/logout", post(login::sign_out))
         .route("/assets/{file}", get(assets::serve))
 }

@@ -9,5 +9,6 @@ mod backends;
 mod gates;
 mod races;
 mod release;
+mod sso;
 mod storm;
 mod trust;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context as _};
 use tollgate_core::apply::ApplyInput;
-use tollgate_http::api::apply::{ApplyQuery, ApplyRequest, PlanResponse, PlannedChangeResponse};
+use tollgate_http::api::apply::{ApplyQuery, ApplyRequest, PlanResponse, PlannedChangeResponse, SsoRequest};
 use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
 use tollgate_http::api::gates::{GateRequest, ModuleRequest};
 
@@ -115,6 +115,16 @@ pub fn apply_request(input: &ApplyInput, modules: Vec<ModuleRequest>) -> ApplyRe
     ApplyRequest {
         gates: gate_requests(input),
         modules,
+        sso: input.sso.as_ref().map(|sso| SsoRequest {
+            issuer: sso.issuer.clone(),
+            client_id: sso.client_id.clone(),
+            client_secret_env: sso.client_secret_env.clone(),
+            redirect_url: sso.redirect_url.clone(),
+            username_claim: sso.username_claim.clone(),
+            groups_claim: sso.groups_claim.clone(),
+            roles: sso.roles.groups.iter().map(|entry| (entry.group.clone(), entry.roles.clone())).collect(),
+            scopes: sso.scopes.clone(),
+        }),
         teams: input
             .teams
             .iter()

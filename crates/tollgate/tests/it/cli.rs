@@ -58,6 +58,27 @@ fn apply_names_file_line_and_key_of_every_problem_and_changes_nothing() {
 }
 
 #[test]
+fn apply_locates_every_problem_of_an_sso_section_then_installs_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(dir.path());
+    let section = "sso:\n  issuer: http://login.example.com\n  client_id: tollgate\n  client_secret_env: TOLLGATE_SSO_SECRET\n  redirect_url: https://tollgate.example.com/login/sso/callback\n  roles:\n    admins: [admin, root]\n";
+    std::fs::write(dir.path().join("tollgate.yaml"), section).expect("written");
+    let refused = run(server.cli().arg("apply")).failure();
+    insta::assert_snapshot!(refused.stderr, @r#"
+    error: tollgate.yaml:2:11: sso.issuer: "http://login.example.com" is plain http on a host that is not loopback; use https
+    tollgate.yaml:7:21: sso.roles.admins[1]: "root" is not one of viewer, auditor, developer, release_manager, approver, deployer, admin, member
+    "#);
+    let fixed = section.replace("http://login", "https://login").replace(", root", "");
+    std::fs::write(dir.path().join("tollgate.yaml"), fixed).expect("written");
+    let applied = run(server.cli().arg("apply")).success();
+    insta::assert_snapshot!(applied.stdout, @"
+     OP      KIND  NAME  CHANGES
+     create  sso   sso   -
+    applied: 1 created, 0 updated, 0 unchanged
+    ");
+}
+
+#[test]
 fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut server = Server::start(dir.path());
