@@ -29,6 +29,7 @@ pub enum Entity {
     Blob,
     AuditEntry,
     AuditHead,
+    AuditVerification,
     Checkpoint,
     SigningKey,
     PolicyVersion,
@@ -45,7 +46,8 @@ crate::keyword_enum!(Entity {
     Deployment => "deployment", Artifact => "artifact", ArtifactTag => "artifact tag",
     ArtifactTombstone => "artifact tombstone", TrustedKey => "trusted key", Signature => "signature",
     Evidence => "evidence", RetentionPolicy => "retention policy", LegalHold => "legal hold",
-    Blob => "blob", AuditEntry => "audit entry", AuditHead => "audit head", Checkpoint => "checkpoint",
+    Blob => "blob", AuditEntry => "audit entry", AuditHead => "audit head",
+    AuditVerification => "audit verification", Checkpoint => "checkpoint",
     SigningKey => "signing key", PolicyVersion => "policy version", GateDecision => "gate decision",
     GateOverride => "gate override", Grant => "grant", AuthzPolicy => "authorization policy",
 });

@@ -93,6 +93,8 @@ pub(crate) const TABLES: &[&str] = &[
     "user_roles",
     "authz_policy_versions",
     "jit_grants",
+    "audit_index",
+    "audit_verifications",
 ];
 
 impl Conn {
