@@ -3,6 +3,9 @@
 //! `audit_index` holds one row per entry (time, actor, action, object), written by
 //! `append_audit` in the entry's transaction. A search filters the index and returns the
 //! entries' stored bytes, newest first, one page at a time in the database (keyset on `seq`).
+//! An index row's time is its entry's, raised to the row before's when a clock stepped back, so
+//! times never decrease along the log: a time range is a run of positions, and a search by time
+//! and actor (or action, or object) is one range scan of that filter's index.
 //! The index is not part of the hash chain: verification never reads it, and nothing here
 //! updates or deletes its rows.
 //!
@@ -24,6 +27,12 @@ use crate::tx::StoreTx;
 /// How many scheduled verification results are kept; older ones are deleted.
 pub const KEPT_VERIFICATIONS: i64 = 100;
 
+/// The first and last positions a search may show, from its time range.
+struct Positions {
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
 /// A value bound to a search query.
 enum Bind {
     Integer(i64),
@@ -34,12 +43,17 @@ impl Conn {
     /// One page of the entries that match `filter`, newest first: up to `page.limit()` entries
     /// before `page.before()`, and the position to continue from when older matches may follow.
     pub async fn search_audit(&mut self, filter: &AuditFilter, page: AuditPage) -> Result<AuditSearchPage, StoreError> {
-        let (conditions, mut binds) = conditions(filter, page);
+        let Some(positions) = self.positions_in_time(filter).await? else {
+            return Ok(AuditSearchPage { entries: Vec::new(), next_before: None });
+        };
+        let (conditions, mut binds) = conditions(filter, positions, page);
         let limit = i64::from(page.limit());
         binds.push(Bind::Integer(limit + 1));
+        // The page's positions come from the index alone, then the entries by primary key: no
+        // planner walks the entries table beside the index.
         let sql = format!(
-            "SELECT e.seq, e.hash, e.body FROM audit_index i JOIN audit_entries e ON e.seq = i.seq \
-             WHERE {} ORDER BY i.seq DESC LIMIT ${}",
+            "SELECT e.seq, e.hash, e.body FROM audit_entries e JOIN (SELECT i.seq FROM audit_index i \
+             WHERE {} ORDER BY i.seq DESC LIMIT ${}) AS page ON e.seq = page.seq ORDER BY e.seq DESC",
             conditions.join(" AND "),
             binds.len()
         );
@@ -56,6 +70,34 @@ impl Conn {
         entries.truncate(page.limit() as usize);
         let next_before = if more { entries.last().map(|entry| entry.seq) } else { None };
         Ok(AuditSearchPage { entries, next_before })
+    }
+
+    /// The positions of the entries in the filter's time range, as bounds (`None` when no entry
+    /// is in it). Index times never decrease along the log, so the range is one run of
+    /// positions, found with a seek on `audit_index_by_time` at each end.
+    async fn positions_in_time(&mut self, filter: &AuditFilter) -> Result<Option<Positions>, StoreError> {
+        let mut positions = Positions { first: None, last: None };
+        if let Some(from) = filter.from {
+            let first: Option<(i64,)> =
+                sqlx::query_as("SELECT seq FROM audit_index WHERE at >= $1 ORDER BY at, seq LIMIT 1")
+                    .bind(micros(from))
+                    .fetch_optional(self.executor())
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+            let Some((first,)) = first else { return Ok(None) };
+            positions.first = Some(first);
+        }
+        if let Some(to) = filter.to {
+            let last: Option<(i64,)> =
+                sqlx::query_as("SELECT seq FROM audit_index WHERE at < $1 ORDER BY at DESC, seq DESC LIMIT 1")
+                    .bind(micros(to))
+                    .fetch_optional(self.executor())
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+            let Some((last,)) = last else { return Ok(None) };
+            positions.last = Some(last);
+        }
+        Ok(Some(positions))
     }
 
     /// The latest scheduled verification result, if any was stored.
@@ -102,8 +144,9 @@ impl StoreTx {
 }
 
 /// The `WHERE` conditions of a search and the values they bind, numbered from `$1`. Each filter
-/// is an equality or range on an indexed column; the page is a range on `seq`.
-fn conditions(filter: &AuditFilter, page: AuditPage) -> (Vec<String>, Vec<Bind>) {
+/// is an equality on an indexed column; the time range and the page make one range of `seq`,
+/// which every index ends with (one bound each way, so SQLite seeks with both).
+fn conditions(filter: &AuditFilter, positions: Positions, page: AuditPage) -> (Vec<String>, Vec<Bind>) {
     let mut conditions = Vec::new();
     let mut binds = Vec::new();
     let mut push = |condition: &str, bind: Bind| {
@@ -111,7 +154,11 @@ fn conditions(filter: &AuditFilter, page: AuditPage) -> (Vec<String>, Vec<Bind>)
         conditions.push(format!("{condition} ${}", binds.len()));
     };
     let before = page.before().map_or(i64::MAX, |before| i64::try_from(before).unwrap_or(i64::MAX));
-    push("i.seq <", Bind::Integer(before));
+    let last = positions.last.map_or(before - 1, |last| last.min(before - 1));
+    push("i.seq <=", Bind::Integer(last));
+    if let Some(first) = positions.first {
+        push("i.seq >=", Bind::Integer(first));
+    }
     if let Some(actor) = &filter.actor {
         push("i.actor =", Bind::Text(actor.to_string()));
     }
@@ -125,12 +172,6 @@ fn conditions(filter: &AuditFilter, page: AuditPage) -> (Vec<String>, Vec<Bind>)
             push("i.object_id =", Bind::Text(object.id.clone()));
         }
         None => {}
-    }
-    if let Some(from) = filter.from {
-        push("i.at >=", Bind::Integer(micros(from)));
-    }
-    if let Some(to) = filter.to {
-        push("i.at <", Bind::Integer(micros(to)));
     }
     (conditions, binds)
 }

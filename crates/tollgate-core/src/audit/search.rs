@@ -54,7 +54,9 @@ pub enum ObjectFilter {
 }
 
 /// Which entries a search shows: those matching every filter that is set. The time range is
-/// half-open: `from` is included, `to` is not.
+/// half-open: `from` is included, `to` is not. It is judged on the log's time, which never
+/// decreases: an entry's own time, or an earlier entry's when that is later (written by a
+/// clock that stepped back), so the range is one run of positions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     pub actor: Option<Actor>,

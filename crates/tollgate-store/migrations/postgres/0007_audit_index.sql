@@ -6,7 +6,9 @@
 
 CREATE TABLE audit_index (
     seq BIGINT PRIMARY KEY,
-    -- Microseconds since the epoch (UTC).
+    -- The entry's time in microseconds since the epoch (UTC), or the time of the row before when
+    -- that is later (a clock that stepped back): times never decrease along the log, so a time
+    -- range is a range of positions, found with two seeks on `audit_index_by_time`.
     at BIGINT NOT NULL,
     -- A user name, or `@system`.
     actor TEXT NOT NULL,
@@ -17,24 +19,26 @@ CREATE TABLE audit_index (
 );
 CREATE INDEX audit_index_by_actor ON audit_index (actor, seq);
 CREATE INDEX audit_index_by_action ON audit_index (action, seq);
+CREATE INDEX audit_index_by_kind ON audit_index (object_kind, seq);
 CREATE INDEX audit_index_by_object ON audit_index (object_kind, object_id, seq);
-CREATE INDEX audit_index_by_time ON audit_index (at);
+CREATE INDEX audit_index_by_time ON audit_index (at, seq);
 CREATE TRIGGER audit_index_no_change BEFORE UPDATE OR DELETE ON audit_index
 FOR EACH ROW EXECUTE FUNCTION tollgate_append_only();
 CREATE TRIGGER audit_index_no_truncate BEFORE TRUNCATE ON audit_index
 FOR EACH STATEMENT EXECUTE FUNCTION tollgate_append_only();
 
--- Every entry stored so far, read from its canonical bytes (RFC 8785 JSON, so UTF-8). `extract`
--- gives an exact numeric (PostgreSQL 14 and later), so the microseconds are exact.
+-- Every entry stored so far, read from its canonical bytes (RFC 8785 JSON, so UTF-8), its time
+-- raised to the latest time before it. `extract` gives an exact numeric (PostgreSQL 14 and
+-- later), so the microseconds are exact.
 INSERT INTO audit_index (seq, at, actor, action, object_kind, object_id)
-SELECT seq,
-       (extract(epoch FROM at) * 1000000)::BIGINT,
-       entry->>'actor',
-       entry->>'action',
-       entry->'object'->>'kind',
-       entry->'object'->>'id'
+SELECT seq, MAX(at) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING), actor, action, object_kind, object_id
 FROM (
-    SELECT seq, entry, (entry->>'at')::TIMESTAMPTZ AS at
+    SELECT seq,
+           (extract(epoch FROM (entry->>'at')::TIMESTAMPTZ) * 1000000)::BIGINT AS at,
+           entry->>'actor' AS actor,
+           entry->>'action' AS action,
+           entry->'object'->>'kind' AS object_kind,
+           entry->'object'->>'id' AS object_id
     FROM (SELECT seq, convert_from(body, 'UTF8')::JSONB AS entry FROM audit_entries) AS entries
 ) AS parsed;
 

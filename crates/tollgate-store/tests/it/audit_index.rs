@@ -25,14 +25,16 @@ const OBJECTS: [(ObjectKind, AuditAction); 4] = [
 ];
 
 /// The `n`th record of a varied log: three actors, four actions over three kinds of object, two
-/// objects of each kind, a second and a few microseconds apart.
+/// objects of each kind, a second and a few microseconds apart; every seventh written by a
+/// clock three seconds behind.
 fn record(n: u64) -> AuditRecord {
     let actor = match ACTORS[n as usize % ACTORS.len()] {
         "@system" => Actor::System,
         name => Actor::User(UserName::parse(name).expect("a name")),
     };
     let (kind, action) = OBJECTS[n as usize % OBJECTS.len()];
-    let at = Timestamp::from_microsecond(at("2026-03-01T12:00:00Z").as_microsecond() + n as i64 * 1_000_007)
+    let behind = if n % 7 == 0 { 3_000_000 } else { 0 };
+    let at = Timestamp::from_microsecond(at("2026-03-01T12:00:00Z").as_microsecond() + n as i64 * 1_000_007 - behind)
         .expect("a time in range");
     AuditRecord {
         at,
@@ -74,17 +76,24 @@ async fn index_rows(pool: &sqlx::AnyPool) -> anyhow::Result<Vec<IndexRow>> {
         .await?)
 }
 
-/// What each stored entry's body says, as index rows.
+/// What each stored entry's body says, as index rows: the time raised to the latest before it.
 async fn rows_from_entries(pool: &sqlx::AnyPool) -> anyhow::Result<Vec<IndexRow>> {
     let entries: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT seq, body FROM audit_entries ORDER BY seq").fetch_all(pool).await?;
+    let mut latest = i64::MIN;
     entries
         .into_iter()
         .map(|(seq, body)| {
             let body: EntryBody = serde_json::from_slice(&body)?;
-            Ok((seq, body.at.as_microsecond(), body.actor, body.action, body.object.kind, body.object.id))
+            latest = latest.max(body.at.as_microsecond());
+            Ok((seq, latest, body.actor, body.action, body.object.kind, body.object.id))
         })
         .collect()
+}
+
+/// The time the index gives `record(seq)` in a log of `record(1..)`: the latest time up to it.
+fn log_time(seq: u64) -> Timestamp {
+    (1..=seq).map(|n| record(n).at).max().expect("seq is at least 1")
 }
 
 #[tokio::test]
@@ -95,6 +104,8 @@ async fn every_entry_has_an_index_row_that_agrees_with_its_body() {
         let rows = index_rows(&pool).await?;
         assert_eq!(rows, rows_from_entries(&pool).await?);
         assert_eq!(rows.len(), 12);
+        // Entry 7's clock was behind: the index dates it as entry 6.
+        assert_eq!((rows[6].1, rows[5].1), (rows[5].1, at("2026-03-01T12:00:06.000042Z").as_microsecond()));
         assert_eq!(
             rows[2],
             (
@@ -218,8 +229,8 @@ fn matches(filter: &AuditFilter, seq: u64) -> bool {
             ObjectFilter::Kind(kind) => *kind == record.object.kind,
             ObjectFilter::One(object) => *object == record.object,
         })
-        && filter.from.is_none_or(|from| record.at >= from)
-        && filter.to.is_none_or(|to| record.at < to)
+        && filter.from.is_none_or(|from| log_time(seq) >= from)
+        && filter.to.is_none_or(|to| log_time(seq) < to)
 }
 
 /// Reads every page of a search, `limit` entries at a time, and returns the positions in order.
@@ -254,6 +265,10 @@ async fn a_search_pages_through_the_matching_entries_newest_first() {
             vec![("object_kind", "release"), ("object_id", "release-1")],
             vec![("from", "2026-03-01T12:00:10Z")],
             vec![("to", "2026-03-01T12:00:10.000070Z")],
+            vec![("from", "2026-03-01T12:00:06.000042Z"), ("to", "2026-03-01T12:00:08Z")],
+            vec![("from", "2026-03-01T12:00:04Z"), ("to", "2026-03-01T12:00:05Z")],
+            vec![("from", "2026-03-01T12:01:00Z")],
+            vec![("to", "2026-03-01T12:00:00Z")],
             vec![("from", "2026-03-01T12:00:05.000035Z"), ("to", "2026-03-01T12:00:30Z")],
             vec![("actor", "bo"), ("object_kind", "release"), ("from", "2026-03-01T12:00:07Z")],
             vec![("actor", "nobody")],
