@@ -71,6 +71,8 @@ pub struct Settings {
     pub max_parallel_parses: usize,
     /// Which optional segregation-of-duties rules are in force.
     pub segregation: tollgate_authz::Segregation,
+    /// The server verifies the whole audit chain this often and keeps the result.
+    pub verify_every: Duration,
 }
 
 impl Default for Settings {
@@ -82,6 +84,7 @@ impl Default for Settings {
             max_evidence_bytes: 64 * 1024 * 1024,
             max_parallel_parses: std::thread::available_parallelism().map_or(1, usize::from),
             segregation: tollgate_authz::Segregation::default(),
+            verify_every: Duration::from_secs(3600),
         }
     }
 }
