@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fixtures;
+pub mod seed;
 
 use std::path::{Path, PathBuf};
 
