@@ -7,7 +7,9 @@
 //! reads no rows and no files.
 
 pub mod body;
+pub mod diff;
 pub mod export;
+pub mod search;
 mod verify;
 
 use std::fmt;
@@ -44,7 +46,7 @@ impl fmt::Display for Actor {
         match self {
             Actor::User(name) => write!(f, "{name}"),
             // '@' cannot appear in a user name, so this never collides with one.
-            Actor::System => f.write_str("@system"),
+            Actor::System => f.write_str(search::SYSTEM_ACTOR),
         }
     }
 }
@@ -238,6 +240,11 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// The action as the log names it, `<object kind>.<verb>`.
+    pub fn action_name(&self) -> search::ActionName {
+        search::ActionName { kind: self.object.kind, action: self.action }
+    }
+
     /// The canonical bytes of this record at position `seq`: what is stored and hashed.
     pub fn canonical_bytes(&self, seq: u64) -> Vec<u8> {
         #[derive(Serialize)]
@@ -258,7 +265,7 @@ impl AuditRecord {
             seq,
             at: format_timestamp(self.at),
             actor: &self.actor,
-            action: format!("{}.{}", self.object.kind, self.action),
+            action: self.action_name().to_string(),
             object: &self.object,
             before: &self.before,
             after: &self.after,
@@ -287,6 +294,40 @@ pub struct SigningKeyRecord {
     /// The tree size after which it signs nothing, when a rotation retired it.
     pub retired_seq: Option<u64>,
     pub retired_at: Option<Timestamp>,
+}
+
+/// The outcome of one scheduled verification of the whole chain, as the server keeps it for the
+/// dashboard. Derived from a [`VerifyReport`]; not part of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationResult {
+    pub verified_at: Timestamp,
+    pub ok: bool,
+    /// Entries that verified (before the failure, if one came).
+    pub entries: u64,
+    pub checkpoints_verified: u64,
+    pub unsigned_tail: u64,
+    /// The first entry that does not verify.
+    pub failed_entry: Option<u64>,
+    /// What verification found, in a sentence.
+    pub message: String,
+    /// How long the verification took.
+    pub duration: std::time::Duration,
+}
+
+impl VerificationResult {
+    /// The result that `report`, finished at `verified_at` after `duration`, stands for.
+    pub fn of(report: &VerifyReport, verified_at: Timestamp, duration: std::time::Duration) -> VerificationResult {
+        VerificationResult {
+            verified_at,
+            ok: report.is_ok(),
+            entries: report.entries,
+            checkpoints_verified: report.checkpoints_verified as u64,
+            unsigned_tail: report.unsigned_tail,
+            failed_entry: report.failure.as_ref().map(|failure| failure.seq),
+            message: report.to_string(),
+            duration,
+        }
+    }
 }
 
 /// Formats a timestamp the one way audit entries spell it: UTC, microseconds, `Z`.

@@ -3,11 +3,19 @@
 //! verifying and exporting the log.
 //!
 //! Verifying and exporting read the whole log: only admins and auditors may, and one runs at a
-//! time per server; another is refused as busy rather than queued.
+//! time per server; another is refused as busy rather than queued. The server also verifies
+//! the chain on a timer (`scheduled_audit_verification`, one replica at a time) and keeps the
+//! results, so a dashboard shows the last one without running a verification itself.
+//! Searching reads the audit index, a page at a time, newest first.
+
+use std::time::Instant;
 
 use tokio::sync::OwnedSemaphorePermit;
-use tollgate_core::audit::{key_id, Actor, AuditAction, AuditRecord, Checkpoint, ObjectRef, StoredEntry, VerifyReport};
-use tollgate_store::{AuditVerification, Job, StoreTx};
+use tollgate_core::audit::search::{AuditFilter, AuditPage, AuditSearchPage};
+use tollgate_core::audit::{
+    key_id, Actor, AuditAction, AuditRecord, Checkpoint, ObjectRef, StoredEntry, VerificationResult, VerifyReport,
+};
+use tollgate_store::{AuditVerification, Job, StoreError, StoreTx};
 
 use crate::error::Busy;
 use crate::{Limits, Principal, ServiceResult, Tollgate};
@@ -151,6 +159,67 @@ impl Tollgate {
         let verification =
             AuditVerification { max_unsigned_tail: self.settings.checkpoint_interval, ..AuditVerification::default() };
         Ok(self.store.verify_audit(&verification).await?)
+    }
+
+    /// The timer's verification: verifies the whole chain as [`Tollgate::verify_audit`] does
+    /// and stores the result (in an unaudited transaction, keeping the latest
+    /// [`tollgate_store::KEPT_VERIFICATIONS`]). Returns `None` when it did not run: another
+    /// replica holds the job (PostgreSQL advisory lock), or this server runs a whole-log
+    /// verification or export now. A log that fails verification, a stored entry that cannot
+    /// even be read included, is a result (not ok), not an error; an unreachable database is
+    /// an error, and the next tick tries again.
+    pub async fn scheduled_audit_verification(&self) -> ServiceResult<Option<VerificationResult>> {
+        let Some(claim) = self.store.claim_job(Job::ScheduledVerification).await? else {
+            return Ok(None);
+        };
+        let Ok(_permit) = Limits::try_acquire(&self.limits.audit_scans, Busy::AuditScan) else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        let verification =
+            AuditVerification { max_unsigned_tail: self.settings.checkpoint_interval, ..AuditVerification::default() };
+        let outcome = self.store.verify_audit(&verification).await;
+        // Kept to the microsecond, as stored.
+        let duration =
+            std::time::Duration::from_micros(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+        let result = match outcome {
+            Ok(report) => VerificationResult::of(&report, self.now(), duration),
+            Err(error @ StoreError::Corrupt { .. }) => VerificationResult {
+                verified_at: self.now(),
+                ok: false,
+                entries: 0,
+                checkpoints_verified: 0,
+                unsigned_tail: 0,
+                failed_entry: None,
+                message: format!("FAILED: {error}"),
+                duration,
+            },
+            Err(error) => return Err(error.into()),
+        };
+        let mut tx = self.store.begin_unaudited().await?;
+        tx.insert_audit_verification(&result).await?;
+        tx.commit().await?;
+        claim.release().await?;
+        Ok(Some(result))
+    }
+
+    /// The result of the latest scheduled verification, if one ran. Reads only: it never
+    /// verifies. Anyone who may read records may see it.
+    pub async fn last_audit_verification(&self, principal: &Principal) -> ServiceResult<Option<VerificationResult>> {
+        self.authorize_read(principal).await?;
+        Ok(self.store.read().await?.last_audit_verification().await?)
+    }
+
+    /// One page of the entries that match `filter`, newest first, with the position to read
+    /// the next page from. Anyone who may read records may search them.
+    pub async fn search_audit(
+        &self,
+        principal: &Principal,
+        filter: &AuditFilter,
+        page: AuditPage,
+    ) -> ServiceResult<AuditSearchPage> {
+        self.authorize_read(principal).await?;
+        Ok(self.store.read().await?.search_audit(filter, page).await?)
     }
 
     /// Up to `limit` entries after position `after`.

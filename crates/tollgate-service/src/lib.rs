@@ -85,6 +85,8 @@ pub struct Settings {
     pub sso_provider_timeout: Duration,
     /// Where the secrets the configuration names by variable (the SSO client secret) are read.
     pub secret_source: sso::SecretSource,
+    /// The server verifies the whole audit chain this often and keeps the result.
+    pub verify_every: Duration,
 }
 
 impl Default for Settings {
@@ -100,6 +102,7 @@ impl Default for Settings {
             sso_max_pending_logins: 10_000,
             sso_provider_timeout: Duration::from_secs(10),
             secret_source: sso::SecretSource::Environment,
+            verify_every: Duration::from_secs(3600),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The audit log in the database: append (inside a write transaction), read, and verify.
 //!
-//! There is deliberately no function here that updates or deletes an entry.
+//! Each append also writes the entry's row of the search index (`audit_index`, see
+//! `audit_search`); verification never reads it. There is deliberately no function here that
+//! updates or deletes an entry or an index row.
 
 use ed25519_dalek::VerifyingKey;
 use futures::TryStreamExt;
@@ -45,7 +47,33 @@ impl StoreTx {
             .execute(self.executor())
             .await
             .map_err(StoreError::from_sqlx)?;
+        self.index_audit_entry(seq, record).await?;
         Ok(StoredEntry { seq, hash: Sha256Digest::from_bytes(hash), body })
+    }
+
+    /// Writes the search index row of the entry at `seq`: what its body says about time, actor,
+    /// action and object, as the body spells them. The time is raised to the previous row's
+    /// when that is later (a clock that stepped back), so times never decrease along the index.
+    async fn index_audit_entry(&mut self, seq: u64, record: &AuditRecord) -> Result<(), StoreError> {
+        let previous: Option<(i64,)> = sqlx::query_as("SELECT at FROM audit_index WHERE seq = $1")
+            .bind(seq as i64 - 1)
+            .fetch_optional(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let at = previous.map_or(micros(record.at), |(previous,)| previous.max(micros(record.at)));
+        sqlx::query(
+            "INSERT INTO audit_index (seq, at, actor, action, object_kind, object_id) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(seq as i64)
+        .bind(at)
+        .bind(record.actor.to_string())
+        .bind(record.action_name().to_string())
+        .bind(record.object.kind.as_str())
+        .bind(&record.object.id)
+        .execute(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(())
     }
 
     /// Stores a signed checkpoint, unless one is stored at its tree size already (by any key).
@@ -196,7 +224,7 @@ impl TryFrom<SigningKeyRow> for SigningKeyRecord {
     }
 }
 
-fn stored_entry((seq, hash, body): (i64, Vec<u8>, Vec<u8>)) -> Result<StoredEntry, StoreError> {
+pub(crate) fn stored_entry((seq, hash, body): (i64, Vec<u8>, Vec<u8>)) -> Result<StoredEntry, StoreError> {
     let hash: [u8; 32] =
         hash.as_slice().try_into().map_err(|_| StoreError::corrupt(Entity::AuditEntry, seq, "hash is not 32 bytes"))?;
     Ok(StoredEntry {

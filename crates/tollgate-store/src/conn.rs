@@ -112,6 +112,8 @@ pub(crate) const TABLES: &[&str] = &[
     "sso_config",
     "sso_logins",
     "sso_identities",
+    "audit_index",
+    "audit_verifications",
 ];
 
 impl Conn {

@@ -12,6 +12,7 @@
 
 mod artifact;
 mod audit;
+mod audit_search;
 mod authz;
 pub mod blob;
 mod config;
@@ -33,6 +34,7 @@ use std::sync::Once;
 use sqlx::AnyPool;
 
 pub use crate::audit::AuditVerification;
+pub use crate::audit_search::KEPT_VERIFICATIONS;
 pub use crate::config::DatabaseConfig;
 pub use crate::conn::{Conn, StoreRead};
 pub use crate::error::StoreError;
@@ -53,6 +55,8 @@ pub(crate) enum Audited {
 pub enum Job {
     /// Signing an audit checkpoint on the timer.
     TimedCheckpoint,
+    /// Verifying the whole audit chain on the timer.
+    ScheduledVerification,
 }
 
 impl Job {
@@ -61,7 +65,33 @@ impl Job {
         const BASE: i64 = 0x746f_6c6c_6761_7400;
         match self {
             Job::TimedCheckpoint => BASE + 1,
+            Job::ScheduledVerification => BASE + 2,
         }
+    }
+}
+
+/// A replica's claim on a job that writes nothing to the audit log, held until dropped: on
+/// PostgreSQL an open transaction holding the job's advisory lock (rolled back, and so released,
+/// when dropped, even if the job fails); on SQLite, where one process owns the file, nothing.
+/// It holds no write lock, so the job's own reads and writes run beside it.
+pub struct JobClaim {
+    // Held only for its advisory lock; never written through.
+    lock: Option<sqlx::Transaction<'static, sqlx::any::Any>>,
+}
+
+impl JobClaim {
+    /// Gives the job up now, so another replica may take the next run.
+    pub async fn release(self) -> Result<(), StoreError> {
+        if let Some(transaction) = self.lock {
+            transaction.rollback().await.map_err(StoreError::from_sqlx)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for JobClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobClaim").field("locked", &self.lock.is_some()).finish()
     }
 }
 
@@ -161,6 +191,23 @@ impl Store {
                 .map_err(StoreError::from_sqlx)?;
         }
         Ok(Some(StoreTx::new(transaction, Audited::Yes)))
+    }
+
+    /// Claims `job` for this replica, or returns `None` when another replica holds it now
+    /// (PostgreSQL advisory lock, released when the claim is dropped). For long jobs that append
+    /// nothing to the audit log (verifying it on a timer): unlike [`Store::begin_job`] it takes
+    /// neither the audit head lock nor, on SQLite, the writer connection.
+    pub async fn claim_job(&self, job: Job) -> Result<Option<JobClaim>, StoreError> {
+        if self.backend == Backend::Sqlite {
+            return Ok(Some(JobClaim { lock: None }));
+        }
+        let mut transaction = self.reader.begin().await.map_err(StoreError::from_sqlx)?;
+        let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(job.lock_key())
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(locked.then_some(JobClaim { lock: Some(transaction) }))
     }
 
     /// Starts a read-only transaction: one consistent snapshot for several reads (on

@@ -7,6 +7,7 @@
 
 pub mod fixtures;
 pub mod oidc;
+pub mod seed;
 
 use std::path::{Path, PathBuf};
 
@@ -84,6 +85,22 @@ impl TestDb {
             DatabaseConfig::Sqlite { path } => Some(path.clone()),
             DatabaseConfig::Postgres { .. } => None,
         }
+    }
+
+    /// Runs `statements` in order through a plain connection, outside the store: what someone
+    /// holding the database file or its credentials does. For tests that tamper with rows.
+    pub async fn execute_raw(&self, statements: &[&str]) -> anyhow::Result<()> {
+        let url = match &self.config {
+            DatabaseConfig::Sqlite { path } => format!("sqlite://{}", path.display()),
+            DatabaseConfig::Postgres { url } => url.clone(),
+        };
+        sqlx::any::install_default_drivers();
+        let mut connection = sqlx::AnyConnection::connect(&url).await?;
+        for statement in statements {
+            connection.execute(*statement).await?;
+        }
+        connection.close().await?;
+        Ok(())
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -22,10 +22,10 @@ use anyhow::{ensure, Context};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
-use tollgate_core::audit::{entry_hash, Actor, AuditAction, AuditRecord, Checkpoint, ObjectKind, ObjectRef, GENESIS};
-use tollgate_core::name::UserName;
+use tollgate_core::audit::{entry_hash, GENESIS};
 use tollgate_core::Timestamp;
 use tollgate_store::{DatabaseConfig, Store};
+use tollgate_testkit::seed::{self, AuditSeeding, START_SECOND};
 use tollgate_testkit::{TestApp, TestDb};
 
 /// Entries in the generated log.
@@ -40,8 +40,6 @@ const N_RUNS: usize = 5;
 const N_CLIENTS: usize = 8;
 /// Sequential requests per client.
 const REQUESTS_PER_CLIENT: usize = 500;
-/// 2026-03-01T12:00:00Z.
-const START_SECOND: i64 = 1_772_366_400;
 
 const VERIFY_TARGET: Duration = Duration::from_secs(2);
 const POSTGRES_VERIFY_TARGET: Duration = Duration::from_secs(4);
@@ -141,51 +139,34 @@ struct Generated {
 }
 
 /// Fills a fresh database with `N_ENTRIES` entries and a checkpoint every
-/// `CHECKPOINT_INTERVAL`, through the same store calls the service uses.
+/// `CHECKPOINT_INTERVAL`, through the same store calls the service uses
+/// (`tollgate_testkit::seed::audit_log`: `StoreTx::append_audit`, index rows included).
 async fn generate(store: &Store, signing_key: &SigningKey) -> anyhow::Result<Generated> {
-    let fixtures = Fixtures::new()?;
     let cpu_before = process_cpu_time();
-    let started = Instant::now();
     let mut tx = store.begin().await.context("starting a transaction")?;
-    tx.insert_signing_key(&signing_key.verifying_key(), 0, fixtures.at(0)?)
-        .await
-        .context("recording the signing key")?;
+    let recorded_at = Timestamp::from_second(START_SECOND).context("a timestamp in range")?;
+    tx.insert_signing_key(&signing_key.verifying_key(), 0, recorded_at).await.context("recording the signing key")?;
     tx.commit().await.context("committing the signing key")?;
 
-    let mut head = GENESIS;
-    let mut n_hashed_bytes = 0;
-    let mut n_body_bytes_min = usize::MAX;
-    let mut n_body_bytes_max = 0;
-    for first in (1..=N_ENTRIES).step_by(APPENDS_PER_TRANSACTION as usize) {
-        let mut tx = store.begin().await.context("starting a transaction")?;
-        for seq in first..first + APPENDS_PER_TRANSACTION {
-            let record = fixtures.record(seq)?;
-            let entry = tx.append_audit(&record).await.with_context(|| format!("appending entry {seq}"))?;
-            ensure!(entry.seq == seq, "entry {seq} was stored as {}", entry.seq);
-            n_hashed_bytes += 32 + entry.body.len() as u64;
-            n_body_bytes_min = n_body_bytes_min.min(entry.body.len());
-            n_body_bytes_max = n_body_bytes_max.max(entry.body.len());
-            if seq % CHECKPOINT_INTERVAL == 0 {
-                let checkpoint = Checkpoint::sign(signing_key, seq, entry.hash, record.at);
-                tx.insert_checkpoint(&checkpoint)
-                    .await
-                    .with_context(|| format!("inserting the checkpoint at {seq}"))?;
-            }
-            head = *entry.hash.as_bytes();
-        }
-        tx.commit().await.with_context(|| format!("committing entries from {first}"))?;
-        let done = first + APPENDS_PER_TRANSACTION - 1;
+    let seeding = AuditSeeding {
+        n_entries: N_ENTRIES,
+        per_transaction: APPENDS_PER_TRANSACTION,
+        checkpoint_interval: CHECKPOINT_INTERVAL,
+    };
+    let seeded = seed::audit_log(store, signing_key, seeding, |done, elapsed| {
         if done % 200_000 == 0 {
-            let elapsed = started.elapsed().as_secs_f64();
+            let elapsed = elapsed.as_secs_f64();
             println!("  {done:>9} entries  {elapsed:6.1} s  ({:.0} entries/s)", done as f64 / elapsed);
         }
-    }
-    let elapsed = started.elapsed();
+    })
+    .await?;
+    ensure!(seeded.head.0 == N_ENTRIES, "the log ends at {}", seeded.head.0);
+    let elapsed = seeded.elapsed;
     let cpu = process_cpu_time().zip(cpu_before).map(|(after, before)| after - before);
-    let n_body_bytes = n_hashed_bytes - 32 * N_ENTRIES;
+    let n_body_bytes = seeded.n_hashed_bytes - 32 * N_ENTRIES;
     println!(
-        "generated {N_ENTRIES} entries in {:.1} s ({:.0} entries/s, process cpu {}), {} per transaction, \
-         {} signed checkpoints",
+        "generated {N_ENTRIES} entries (and their index rows) in {:.1} s ({:.0} entries/s, process cpu {}), {} per \
+         transaction, {} signed checkpoints",
         elapsed.as_secs_f64(),
         N_ENTRIES as f64 / elapsed.as_secs_f64(),
         cpu.map_or_else(|| "unknown".to_owned(), |cpu| format!("{:.1} s", cpu.as_secs_f64())),
@@ -193,171 +174,13 @@ async fn generate(store: &Store, signing_key: &SigningKey) -> anyhow::Result<Gen
         N_ENTRIES / CHECKPOINT_INTERVAL
     );
     println!(
-        "entry bodies: {:.1} MB, {} bytes on average (min {n_body_bytes_min}, max {n_body_bytes_max})",
+        "entry bodies: {:.1} MB, {} bytes on average (min {}, max {})",
         megabytes(n_body_bytes),
-        n_body_bytes / N_ENTRIES
+        n_body_bytes / N_ENTRIES,
+        seeded.n_body_bytes_min,
+        seeded.n_body_bytes_max
     );
-    Ok(Generated { head, n_hashed_bytes })
-}
-
-/// The values the generated records are made of.
-struct Fixtures {
-    users: Vec<Actor>,
-}
-
-const USERS: [&str; 12] =
-    ["ana", "bo", "chen", "dara", "emeka", "fatima", "goran", "hana", "ines", "jonas", "kofi", "lena"];
-const SERVICES: [&str; 16] = [
-    "payments-api",
-    "ledger",
-    "checkout-web",
-    "identity",
-    "search",
-    "notifications",
-    "billing-worker",
-    "catalog",
-    "pricing",
-    "inventory",
-    "shipping",
-    "reporting",
-    "fraud-scoring",
-    "gateway",
-    "media-store",
-    "recommendations",
-];
-const TEAMS: [&str; 5] = ["core-payments", "platform", "growth", "logistics", "data"];
-const CRITICALITIES: [&str; 4] = ["low", "medium", "high", "critical"];
-const RELEASE_TYPES: [&str; 4] = ["major", "minor", "patch", "emergency"];
-const STRATEGIES: [&str; 4] = ["big_bang", "phased", "pilot", "parallel"];
-
-impl Fixtures {
-    fn new() -> anyhow::Result<Fixtures> {
-        let users = USERS
-            .iter()
-            .map(|name| UserName::parse(name).map(Actor::User))
-            .collect::<Result<Vec<_>, _>>()
-            .context("parsing the fixture user names")?;
-        Ok(Fixtures { users })
-    }
-
-    fn at(&self, seq: u64) -> anyhow::Result<Timestamp> {
-        Timestamp::from_second(START_SECOND + seq as i64).context("a timestamp in range")
-    }
-
-    /// A realistic entry, one of five shapes, varied by `seq`.
-    fn record(&self, seq: u64) -> anyhow::Result<AuditRecord> {
-        let actor = self.users[seq as usize % self.users.len()].clone();
-        let service = SERVICES[(seq / 5) as usize % SERVICES.len()];
-        let release_id = seq / 5 + 1;
-        let (actor, action, object, before, after, reason) = match seq % 5 {
-            0 => (
-                actor,
-                AuditAction::Create,
-                ObjectRef::new(ObjectKind::Service, service),
-                None,
-                Some(service_json(seq, service, 0)),
-                None,
-            ),
-            1 => (
-                actor,
-                AuditAction::Update,
-                ObjectRef::new(ObjectKind::Service, service),
-                Some(service_json(seq, service, 0)),
-                Some(service_json(seq, service, 1)),
-                None,
-            ),
-            2 => (
-                actor,
-                AuditAction::Create,
-                ObjectRef::new(ObjectKind::Release, release_id),
-                None,
-                Some(release_json(seq, release_id, service, "draft")),
-                None,
-            ),
-            3 => (
-                actor,
-                AuditAction::Transition,
-                ObjectRef::new(ObjectKind::Release, release_id),
-                Some(release_json(seq, release_id, service, "submitted")),
-                Some(release_json(seq, release_id, service, "approved")),
-                (seq % 4 == 0).then(|| format!("approved after CAB review {}", seq % 97)),
-            ),
-            _ => (
-                Actor::System,
-                AuditAction::Record,
-                ObjectRef::new(ObjectKind::Deployment, seq / 5 + 1),
-                None,
-                Some(deployment_json(seq, release_id)),
-                None,
-            ),
-        };
-        Ok(AuditRecord {
-            at: self.at(seq)?,
-            actor,
-            action,
-            object,
-            before,
-            after,
-            reason,
-            request_id: Some(format!("{:016x}-{:08x}", seq.wrapping_mul(0x9e37_79b9), seq)),
-        })
-    }
-}
-
-fn service_json(seq: u64, service: &str, revision: u64) -> Value {
-    let index = (seq / 5) as usize;
-    let depends_on: Vec<&str> =
-        (1..=(index % 3)).map(|offset| SERVICES[(index + offset * 5) % SERVICES.len()]).collect();
-    json!({
-        "name": service,
-        "owner": TEAMS[index % TEAMS.len()],
-        "criticality": CRITICALITIES[(index + revision as usize) % CRITICALITIES.len()],
-        "depends_on": depends_on,
-        "description": format!(
-            "{service}: serves production traffic for region {}, revision {}",
-            ["eu-west", "us-east", "ap-south"][index % 3],
-            index as u64 * 2 + revision
-        ),
-    })
-}
-
-fn release_json(seq: u64, release_id: u64, service: &str, state: &str) -> Value {
-    let index = seq / 5;
-    json!({
-        "id": release_id,
-        "version": format!("2026.{}.{}", index % 12 + 1, index % 31),
-        "lifecycle": "standard",
-        "release_type": RELEASE_TYPES[index as usize % RELEASE_TYPES.len()],
-        "strategy": STRATEGIES[index as usize % STRATEGIES.len()],
-        "state": state,
-        "title": format!("Release {release_id} of {service}"),
-        "artifacts": [{
-            "service": service,
-            "name": format!("{service}-image"),
-            "version": format!("1.{}.{}", index % 40, seq % 100),
-            "digest": fake_digest(seq),
-        }],
-    })
-}
-
-fn deployment_json(seq: u64, release_id: u64) -> Value {
-    let environment = ["staging", "production-eu", "production-us"][(seq % 3) as usize];
-    json!({
-        "release": release_id,
-        "environment": environment,
-        "manifest_digest": fake_digest(seq),
-        "state": "succeeded",
-        "started_at": START_SECOND + seq as i64 - 90,
-        "finished_at": START_SECOND + seq as i64,
-    })
-}
-
-fn fake_digest(seed: u64) -> String {
-    format!("sha256:{}", hex_bytes(&entry_hash(&GENESIS, &seed.to_le_bytes())))
-}
-
-fn hex_bytes(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    Ok(Generated { head: *seeded.head.1.as_bytes(), n_hashed_bytes: seeded.n_hashed_bytes })
 }
 
 /// Verification timings, first run apart.

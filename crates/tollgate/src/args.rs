@@ -122,6 +122,10 @@ pub struct ServeArgs {
     /// Also sign one this often (seconds) when entries came after the last checkpoint.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: u64,
+    /// Verify the whole audit chain this often (seconds), first a minute after start, and keep
+    /// the result for the dashboard (one replica at a time).
+    #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub verify_every: u64,
     /// The audit signing key (PKCS#8 PEM): one file shared by replicas, or each replica's own
     /// key, enrolled first (`tollgate audit key enroll`). Default: audit-signing.key in the data
     /// directory, created only for an empty log.
@@ -360,6 +364,8 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
+    /// Search entries by actor, action, object and time, newest first, a page at a time.
+    Search(AuditSearchArgs),
     /// Verify the chain: in an exported file (--file, offline), in a database (--data-dir or
     /// --database-url, read-only), or through the server.
     Verify(VerifyArgs),
@@ -386,6 +392,31 @@ pub enum AuditKeyCommand {
     },
     /// Replace the server's signing key with a new one; audited, endorsed by the old key.
     Rotate,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditSearchArgs {
+    /// Only entries by this user, or by Tollgate itself (@system).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only entries of this action, as entries name it (release.transition).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only entries about this object: KIND (release) or KIND/ID (release/2.0.0).
+    #[arg(long, value_name = "KIND[/ID]")]
+    pub object: Option<String>,
+    /// Only entries at or after this instant (RFC 3339, e.g. 2026-03-01T00:00:00Z).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only entries before this instant (RFC 3339).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Entries before this position: the next page of an earlier search.
+    #[arg(long)]
+    pub before: Option<u64>,
+    /// Entries per page, 1 to 100.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! `tollgate serve`: the server process. Opens the store, loads the signing key (refusing a
 //! missing or unenrolled one on an existing log), bootstraps the admin on an empty database,
-//! serves HTTP and signs timed checkpoints until SIGINT or SIGTERM, then signs a final one.
+//! serves HTTP, signs timed checkpoints and verifies the audit chain on a timer until SIGINT or
+//! SIGTERM, then signs a final checkpoint.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -42,6 +43,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings {
         checkpoint_interval: args.checkpoint_interval.max(1),
         checkpoint_every: std::time::Duration::from_secs(args.checkpoint_every.max(1)),
+        verify_every: std::time::Duration::from_secs(args.verify_every.max(1)),
         max_artifact_bytes: args.max_artifact_bytes,
         max_evidence_bytes: args.max_evidence_bytes,
         segregation: tollgate_service::authz::Segregation {
@@ -101,6 +103,7 @@ pub async fn start(
     let (key, key_file) = KeySource::File(SigningKeyFile::new(key_path)).load(&store).await?;
     let blobs = BlobStore::open(&storage.data_dir.join("blobs")).await.context("opening the blob store")?;
     let checkpoint_every = settings.checkpoint_every;
+    let verify_every = settings.verify_every;
     let tollgate = Tollgate::open(store.clone(), blobs, key, key_file, Arc::new(SystemClock), settings).await?;
     // The token and password reach their files before the admin is committed: a crash cannot
     // lose them.
@@ -120,6 +123,7 @@ pub async fn start(
     let router = tollgate_http::router_with(tollgate.clone(), web);
     let app = tollgate.clone();
     let timer = tokio::spawn(checkpoint_timer(tollgate.clone(), checkpoint_every));
+    let verifier = tokio::spawn(verification_timer(tollgate.clone(), verify_every));
     let task = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
@@ -128,6 +132,7 @@ pub async fn start(
             .await
             .context("serving HTTP")?;
         timer.abort();
+        verifier.abort();
         if let Some(checkpoint) = app.checkpoint_now().await? {
             tracing::info!(tree_size = checkpoint.tree_size, "signed the audit checkpoint at shutdown");
         }
@@ -153,6 +158,34 @@ async fn checkpoint_timer(tollgate: Tollgate, every: std::time::Duration) {
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(error = %error, "could not sign a timed audit checkpoint"),
+        }
+    }
+}
+
+/// How long after start the first scheduled verification runs (sooner when the timer's period
+/// is shorter): late enough not to slow the start, early enough that a dashboard soon has one.
+const FIRST_VERIFICATION_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Verifies the whole audit chain every `every` and stores the result, so a dashboard shows it
+/// without verifying. A failed verification is logged as an error; a tick that could not run
+/// (the database unreachable) is logged and retried at the next one.
+async fn verification_timer(tollgate: Tollgate, every: std::time::Duration) {
+    let first = tokio::time::Instant::now() + FIRST_VERIFICATION_AFTER.min(every);
+    let mut ticks = tokio::time::interval_at(first, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match tollgate.scheduled_audit_verification().await {
+            Ok(Some(result)) if result.ok => {
+                tracing::info!(
+                    entries = result.entries,
+                    duration_ms = result.duration.as_millis(),
+                    "verified the audit chain"
+                )
+            }
+            Ok(Some(result)) => tracing::error!(message = %result.message, "the audit chain failed verification"),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(error = %error, "could not verify the audit chain"),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The audit log: read, verify, export for offline verification.
+//! The audit log: read, search, verify, export for offline verification.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -11,8 +11,10 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use tollgate_core::audit::export::ExportLine;
-use tollgate_core::audit::SigningKeyRecord;
+use tollgate_core::audit::search::{AuditFilter, AuditFilterInput, AuditPage, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT};
+use tollgate_core::audit::{SigningKeyRecord, StoredEntry};
 use tollgate_service::audit::AuditExport;
+use tollgate_service::ServiceError;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::problem::{problems, JSON_BODY, QUERY};
@@ -59,6 +61,68 @@ pub struct AuditEntryResponse {
     pub entry: serde_json::Value,
 }
 
+/// A search of the audit log: filters (all optional, all must match) and the page.
+#[derive(Debug, Default, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSearchQuery {
+    /// Only entries by this actor.
+    #[param(value_type = Option<schema::AuditActor>)]
+    pub actor: Option<String>,
+    /// Only entries of this action.
+    #[param(value_type = Option<schema::AuditAction>)]
+    pub action: Option<String>,
+    /// Only entries about objects of this kind.
+    #[param(value_type = Option<schema::ObjectKind>)]
+    pub object_kind: Option<String>,
+    /// Only entries about this object; needs `object_kind`.
+    #[param(value_type = Option<schema::ObjectId>)]
+    pub object_id: Option<String>,
+    /// Only entries at or after this instant.
+    #[param(value_type = Option<schema::Timestamp>)]
+    pub from: Option<String>,
+    /// Only entries before this instant; after `from`.
+    #[param(value_type = Option<schema::Timestamp>)]
+    pub to: Option<String>,
+    /// Entries before this position: the `next_before` of the previous page.
+    #[serde(default, deserialize_with = "search_before")]
+    #[param(value_type = Option<schema::AuditBefore>)]
+    pub before: Option<u64>,
+    /// Entries per page, 1 to 100 (default 50).
+    #[serde(default, deserialize_with = "search_limit")]
+    #[param(value_type = Option<schema::AuditSearchLimit>)]
+    pub limit: Option<u32>,
+}
+
+/// A position the store can look up, above 0: nothing lies before position 1.
+fn search_before<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    bounded(deserializer, 1, i64::MAX.unsigned_abs())
+}
+
+/// A page size of 1 to [`MAX_SEARCH_LIMIT`]; anything else is refused, not clamped.
+fn search_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    bounded(deserializer, 1, MAX_SEARCH_LIMIT)
+}
+
+/// One page of a search, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditSearchResponse {
+    pub items: Vec<AuditEntryResponse>,
+    /// The `before` of the next (older) page; null on the last page.
+    #[schema(value_type = Option<schema::AuditBefore>)]
+    pub next_before: Option<u64>,
+}
+
+impl From<StoredEntry> for AuditEntryResponse {
+    fn from(entry: StoredEntry) -> AuditEntryResponse {
+        AuditEntryResponse {
+            seq: entry.seq,
+            hash: entry.hash.to_string(),
+            entry: serde_json::from_slice(&entry.body).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VerifyResponse {
     pub ok: bool,
@@ -84,15 +148,36 @@ pub async fn list_audit(
     QueryParams(query): QueryParams<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntryResponse>>, ApiError> {
     let entries = state.tollgate.list_audit(&principal, query.after.unwrap_or(0), query.limit.unwrap_or(100)).await?;
-    let entries = entries
-        .into_iter()
-        .map(|entry| AuditEntryResponse {
-            seq: entry.seq,
-            hash: entry.hash.to_string(),
-            entry: serde_json::from_slice(&entry.body).unwrap_or(serde_json::Value::Null),
-        })
-        .collect();
-    Ok(Json(entries))
+    Ok(Json(entries.into_iter().map(AuditEntryResponse::from).collect()))
+}
+
+problems!(SearchAuditProblems, [QUERY, &["validation_failed"]]);
+
+/// Newest first, one page at a time: pass `next_before` as `before` for the next page. 422
+/// `validation_failed` names every filter that does not parse, an `object_id` without an
+/// `object_kind`, and a `to` that is not after `from`.
+#[utoipa::path(get, path = "/audit/entries", tag = "audit", params(AuditSearchQuery),
+    responses((status = 200, body = AuditSearchResponse, description = "The matching entries, newest first"), SearchAuditProblems))]
+pub async fn search_audit(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    QueryParams(query): QueryParams<AuditSearchQuery>,
+) -> Result<Json<AuditSearchResponse>, ApiError> {
+    let input = AuditFilterInput {
+        actor: query.actor,
+        action: query.action,
+        object_kind: query.object_kind,
+        object_id: query.object_id,
+        from: query.from,
+        to: query.to,
+    };
+    let filter = AuditFilter::parse(&input).map_err(ServiceError::from)?;
+    let page = AuditPage::new(query.before, query.limit.unwrap_or(DEFAULT_SEARCH_LIMIT)).map_err(ServiceError::from)?;
+    let found = state.tollgate.search_audit(&principal, &filter, page).await?;
+    Ok(Json(AuditSearchResponse {
+        items: found.entries.into_iter().map(AuditEntryResponse::from).collect(),
+        next_before: found.next_before,
+    }))
 }
 
 problems!(VerifyAuditProblems, [&["forbidden", "busy"]]);

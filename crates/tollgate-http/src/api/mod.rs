@@ -52,6 +52,8 @@ use crate::AppState;
         schema::GateName, schema::ModulePath, schema::ModuleSource, schema::Enforcement, schema::GateOutcome,
         schema::GrantReason, schema::PolicyFileName, schema::PolicyText, schema::ActionName,
         schema::PageLimit, schema::AuditLimit, schema::AuditPosition, schema::KeepLast, schema::KeepDeployedDays,
+        schema::AuditBefore, schema::AuditSearchLimit, schema::AuditActor, schema::AuditAction, schema::ObjectKind,
+        schema::ObjectId,
     ))
 )]
 struct ApiDoc;
@@ -99,6 +101,7 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(deployments::finish_deployment))
         .routes(routes!(deployments::register))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(audit::search_audit))
         .routes(routes!(audit::verify_audit))
         .routes(routes!(audit::export_audit))
         .routes(routes!(audit::latest_checkpoint))

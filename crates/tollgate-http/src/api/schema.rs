@@ -107,6 +107,18 @@ pub fn tag_list_length_pattern() -> String {
     format!("^[^,]{{1,{MAX_TAG_LEN}}}(?:,[^,]{{1,{MAX_TAG_LEN}}}){{0,{}}}$", MAX_TAGS - 1)
 }
 
+/// An actor as audit entries name it: a user name, or `@system`.
+pub fn actor_pattern() -> String {
+    format!("^(?:{}|{})$", tollgate_core::audit::search::SYSTEM_ACTOR, &NAME_PATTERN[1..NAME_PATTERN.len() - 1])
+}
+
+/// An action as audit entries name it: `<object kind>.<verb>`.
+pub fn audit_action_pattern() -> String {
+    let kinds = tollgate_core::audit::ObjectKind::ALL.join("|");
+    let verbs = tollgate_core::audit::AuditAction::ALL.join("|");
+    format!("^(?:{kinds})\\.(?:{verbs})$")
+}
+
 /// The written year of a timestamp, 0000 to `MAX_TIMESTAMP_YEAR`; the rest is `format: date-time`.
 pub fn timestamp_pattern() -> String {
     format!("^{}-", decimal_with_digits_up_to(4, MAX_TIMESTAMP_YEAR.unsigned_abs().into()))
@@ -498,6 +510,43 @@ value_schema!(
 value_schema!(
     /// A position in the audit log.
     AuditPosition => integer(0, i64::MAX.unsigned_abs(), "Entries after this position (default 0: from the start).")
+);
+value_schema!(
+    /// A position before which a search reads.
+    AuditBefore => integer(
+        1,
+        i64::MAX.unsigned_abs(),
+        "Entries before this position: the `next_before` of the previous page (default: from the newest entry).",
+    )
+);
+value_schema!(
+    /// The size of a page of a search of the audit log.
+    AuditSearchLimit => integer(
+        1,
+        tollgate_core::audit::search::MAX_SEARCH_LIMIT.into(),
+        "Entries per page (default 50).",
+    )
+);
+value_schema!(
+    /// Who an audit entry names as its actor.
+    AuditActor => patterned(actor_pattern(), MAX_NAME_LEN, "A user name, or `@system` for Tollgate itself.")
+);
+value_schema!(
+    /// An action as audit entries name it.
+    AuditAction => string("`<object kind>.<verb>`, such as `release.transition`.")
+        .pattern(Some(audit_action_pattern()))
+        .build()
+);
+value_schema!(
+    /// The kind of object an audit entry is about.
+    ObjectKind => keywords(tollgate_core::audit::ObjectKind::ALL, "The kind of object an audit entry is about.")
+);
+value_schema!(
+    /// The key of the object an audit entry is about.
+    ObjectId => string("A name, version or numeric id, as audit entries write it.")
+        .min_length(Some(1))
+        .max_length(Some(tollgate_core::audit::search::MAX_OBJECT_ID_LEN))
+        .pattern(Some("^[^\\u0000]+$"))
 );
 value_schema!(
     /// How many versions a policy keeps.

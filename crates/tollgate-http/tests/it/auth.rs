@@ -65,6 +65,7 @@ async fn the_openapi_document_describes_every_endpoint() {
     /artifacts/{id}/verify
     /audit
     /audit/checkpoint
+    /audit/entries
     /audit/export
     /audit/keys
     /audit/keys/rotate

@@ -1,6 +1,7 @@
 //! API tests: the real router on a loopback port, a fresh SQLite database per test.
 
 mod artifacts;
+mod audit_search;
 mod auth;
 mod authz;
 mod bad_input;

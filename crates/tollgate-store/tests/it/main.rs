@@ -2,6 +2,7 @@
 //! PostgreSQL when `TOLLGATE_TEST_POSTGRES_URL` is set (mandatory in CI).
 
 mod audit;
+mod audit_index;
 mod authz;
 mod gates;
 mod records;

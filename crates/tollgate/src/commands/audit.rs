@@ -1,4 +1,4 @@
-//! `tollgate audit`: list, verify (offline file, database, or server), export, checkpoint
+//! `tollgate audit`: list, search, verify (offline file, database, or server), export, checkpoint
 //! (a witness to keep), and the checkpoint signing keys.
 
 use std::io::Write;
@@ -10,13 +10,16 @@ use serde_json::json;
 use tollgate_core::audit::body::EntryBody;
 use tollgate_core::audit::export::{parse_witness, ExportLine};
 use tollgate_core::audit::{Checkpoint, TrustSource, VerifyReport};
-use tollgate_http::api::audit::{AuditEntryResponse, AuditQuery, EnrollRequest, SigningKeyResponse, VerifyResponse};
+use tollgate_http::api::audit::{
+    AuditEntryResponse, AuditQuery, AuditSearchQuery, AuditSearchResponse, EnrollRequest, SigningKeyResponse,
+    VerifyResponse,
+};
 use tollgate_store::{AuditVerification, DatabaseConfig, Store};
 
-use crate::args::{AuditCommand, AuditKeyCommand, OutputFormat, VerifyArgs};
+use crate::args::{AuditCommand, AuditKeyCommand, AuditSearchArgs, OutputFormat, VerifyArgs};
 use crate::client::Answer;
 use crate::commands::Context;
-use crate::output::{item, json_cell, or_dash, print, print_json, time, Row, Tabular};
+use crate::output::{item, json_cell, or_dash, print, print_json, rows, time, Row, Tabular};
 
 /// The outcome of a verify command: the report, printed, and whether it passed.
 pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<bool> {
@@ -25,6 +28,11 @@ pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<b
             let query = AuditQuery { after: Some(after), limit: Some(limit) };
             let request = context.client.request(reqwest::Method::GET, "/audit").query(&query);
             print(context.output, &context.client.call::<Vec<AuditEntryResponse>>(request).await?);
+            Ok(true)
+        }
+        AuditCommand::Search(args) => {
+            let request = context.client.request(reqwest::Method::GET, "/audit/entries").query(&search_query(args));
+            print(context.output, &context.client.call::<AuditSearchResponse>(request).await?);
             Ok(true)
         }
         AuditCommand::Export => {
@@ -42,6 +50,27 @@ pub async fn audit(context: &Context, command: AuditCommand) -> anyhow::Result<b
             Ok(true)
         }
         AuditCommand::Verify(args) => verify(context, args).await,
+    }
+}
+
+/// The query of a search; `--object KIND/ID` names the kind and the id (which may hold `/`).
+fn search_query(args: AuditSearchArgs) -> AuditSearchQuery {
+    let (object_kind, object_id) = match args.object {
+        Some(object) => match object.split_once('/') {
+            Some((kind, id)) => (Some(kind.to_owned()), Some(id.to_owned())),
+            None => (Some(object), None),
+        },
+        None => (None, None),
+    };
+    AuditSearchQuery {
+        actor: args.actor,
+        action: args.action,
+        object_kind,
+        object_id,
+        from: args.from,
+        to: args.to,
+        before: args.before,
+        limit: Some(args.limit),
     }
 }
 
@@ -190,6 +219,17 @@ fn change(entry: &EntryBody) -> String {
         parts.push(format!("reason: {reason}"));
     }
     or_dash(Some(&parts.join("; ")))
+}
+
+impl Tabular for AuditSearchResponse {
+    /// The entries, then how to read the next page when there is one.
+    fn table(&self) -> String {
+        let mut table = rows(&self.items);
+        if let Some(before) = self.next_before {
+            table.push_str(&format!("\nmore entries: --before {before}"));
+        }
+        table
+    }
 }
 
 impl Tabular for VerifyResponse {

@@ -28,6 +28,48 @@ fn apply_plans_then_applies_and_a_second_run_changes_nothing() {
 }
 
 #[test]
+fn audit_search_filters_pages_and_names_every_bad_filter() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(dir.path());
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/tollgate.yaml");
+    run(server.cli().args(["apply", "-f", example])).success();
+
+    let first = run(server.cli().args(["audit", "search", "--action", "service.create", "--limit", "2"])).success();
+    let next = run(server.cli().args(["audit", "search", "--action", "service.create", "--before", "10"])).success();
+    let one = run(server.cli().args(["audit", "search", "--object", "service/ledger", "--output", "json"])).success();
+    let one: serde_json::Value = serde_json::from_str(&one.stdout).expect("json");
+    let objects: Vec<&serde_json::Value> =
+        one["items"].as_array().expect("items").iter().map(|i| &i["entry"]["object"]).collect();
+    assert_eq!(objects, [&serde_json::json!({ "kind": "service", "id": "ledger" })], "{one}");
+    assert_eq!(one["next_before"], serde_json::Value::Null);
+    let refused =
+        run(server.cli().args(["audit", "search", "--actor", "Ana", "--object", "rocket", "--to", "now"])).failure();
+    let out_of_range = run(server.cli().args(["audit", "search", "--limit", "101"])).failure();
+
+    redacted(|| {
+        insta::assert_snapshot!(first.stdout, @r#"
+         SEQ  AT                    ACTOR  ACTION          OBJECT        CHANGE
+         11   [time]  admin  service.create  checkout-web  -
+         10   [time]  admin  service.create  payments-api  -
+        more entries: --before 10
+        "#);
+        insta::assert_snapshot!(next.stdout, @r#"
+        SEQ  AT                    ACTOR  ACTION          OBJECT  CHANGE
+        9    [time]  admin  service.create  ledger  -
+        "#);
+        insta::assert_snapshot!(refused.stderr, @r#"
+        error: validation_failed (422):
+          actor: "Ana" is neither a user name nor @system
+          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision
+          to: "now" is not an RFC 3339 timestamp
+        "#);
+        insta::assert_snapshot!(out_of_range.stderr, @r#"
+        error: invalid_query (400): Failed to deserialize query string: limit: 101 is out of range: it must be from 1 to 100
+        "#);
+    });
+}
+
+#[test]
 fn apply_names_file_line_and_key_of_every_problem_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let server = Server::start(dir.path());

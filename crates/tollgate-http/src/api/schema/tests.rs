@@ -322,3 +322,41 @@ fn keyword_lists_come_from_the_parsers() {
     assert_eq!(manual_actions(false), ["plan", "freeze_scope", "mark_ready", "close"]);
     assert_eq!(manual_actions(true), ["unfreeze_scope", "roll_back", "cancel"]);
 }
+
+#[test]
+fn the_audit_filter_patterns_are_the_filter_parser() {
+    use tollgate_core::audit::search::{parse_actor, ActionName, AuditFilter, AuditFilterInput, MAX_OBJECT_ID_LEN};
+
+    let actors = with_lengths(strings(&['a', '0', '-', '@', 's', 'S'], 4), "a", &[62, 63, 64]);
+    let actors = actors.into_iter().chain(table(&["@system", "system", "@System", "@system ", "@systems"])).collect();
+    let actors: Vec<String> = actors;
+    check(&actor_pattern(), Some(MAX_NAME_LEN), &actors, |value| parse_actor(value).is_ok());
+
+    let kinds = tollgate_core::audit::ObjectKind::ALL;
+    let verbs = tollgate_core::audit::AuditAction::ALL;
+    let mut actions: Vec<String> =
+        kinds.iter().flat_map(|kind| verbs.iter().map(move |verb| format!("{kind}.{verb}"))).collect();
+    actions.extend(table(&[
+        "release",
+        "release.",
+        ".create",
+        "release.transition.x",
+        "Release.create",
+        "release_create",
+        "releasex.create",
+        "release.createx",
+        "jit_grant.revoke",
+    ]));
+    actions.extend(strings(&['a', '.', 'x'], 3));
+    check(&audit_action_pattern(), None, &actions, |value| ActionName::parse(value).is_ok());
+
+    let ids = with_lengths(strings(&['a', '\0', ' ', 'é'], 3), "é", &[255, 256, 257]);
+    check("^[^\\u0000]+$", Some(MAX_OBJECT_ID_LEN), &ids, |value| {
+        let input = AuditFilterInput {
+            object_kind: Some("release".to_owned()),
+            object_id: Some(value.to_owned()),
+            ..AuditFilterInput::default()
+        };
+        AuditFilter::parse(&input).is_ok()
+    });
+}
