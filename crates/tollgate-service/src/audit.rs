@@ -203,6 +203,31 @@ impl Tollgate {
         Ok(Some(result))
     }
 
+    /// Whether `principal` may verify the whole chain (for showing the action; verifying
+    /// authorizes again).
+    pub async fn may_verify_audit(&self, principal: &Principal) -> ServiceResult<bool> {
+        let mut read = self.store.read().await?;
+        let decision = self
+            .decide_in(
+                &mut read,
+                principal,
+                tollgate_authz::Action::AuditVerify,
+                tollgate_authz::Resource::System,
+                tollgate_authz::Context::default(),
+            )
+            .await?;
+        Ok(decision.allowed)
+    }
+
+    /// The latest `limit` signed checkpoints, newest first.
+    pub async fn recent_checkpoints(&self, principal: &Principal, limit: usize) -> ServiceResult<Vec<Checkpoint>> {
+        self.authorize_read(principal).await?;
+        let mut checkpoints = self.store.read().await?.list_checkpoints().await?;
+        checkpoints.sort_by_key(|checkpoint| std::cmp::Reverse(checkpoint.tree_size));
+        checkpoints.truncate(limit);
+        Ok(checkpoints)
+    }
+
     /// The result of the latest scheduled verification, if one ran. Reads only: it never
     /// verifies. Anyone who may read records may see it.
     pub async fn last_audit_verification(&self, principal: &Principal) -> ServiceResult<Option<VerificationResult>> {

@@ -213,7 +213,7 @@ async fn seed(spawned: &SpawnedApp) -> anyhow::Result<()> {
         let new = NewDeployment {
             release: *release,
             environment: &environment,
-            manifest_digest: digest.clone(),
+            manifest_digest: *digest,
             times: DeploymentTimes { status: DeploymentStatus::Succeeded, started_at: at, finished_at: Some(at) },
             promotion: &Promotion::Followed,
             actor: &admin,

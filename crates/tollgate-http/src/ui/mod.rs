@@ -12,6 +12,7 @@
 
 mod artifacts;
 mod assets;
+mod audit;
 mod catalog;
 mod dashboard;
 mod error;
@@ -44,6 +45,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/fragments/releases/{version}", get(releases::fragment))
         .route("/artifacts", get(artifacts::list))
         .route("/artifacts/{id}", get(artifacts::detail))
+        .route("/audit", get(audit::page))
+        .route("/audit/verify", post(audit::verify))
         .route("/catalog", get(catalog::page))
         .route("/policy", get(policy::page))
         .route("/register", get(register::page))
