@@ -348,3 +348,49 @@ async fn the_release_list_filters_and_pages_in_the_database_and_reports_bad_filt
     let like = browser.get("/releases?text=%25").await;
     assert!(!like.body.contains("4.0.0"), "a % in the text is a character, not a wildcard");
 }
+
+#[tokio::test]
+async fn the_audit_log_filters_reports_bad_filters_and_verifies_for_admins_only() {
+    let app = app_with_password().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin", PASSWORD).await;
+    let mine = browser.get("/audit?actor=admin&action=user.sign_in").await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    assert!(mine.body.contains("user.sign_in") && !mine.body.contains("signing_key.enroll"), "{}", mine.body);
+    let bad = browser.get("/audit?action=nonsense&from=yesterday").await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("id=\"action-problem\"") && bad.body.contains("id=\"from-problem\""), "{}", bad.body);
+    let page = browser.get("/audit").await;
+    assert!(page.body.contains("id=\"verify-chain\""), "an admin may verify");
+    let verified = browser.post("/audit/verify", &[("csrf", &page.csrf())]).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert!(verified.body.contains("id=\"verify-result\"") && verified.body.contains("badge-ok"), "{}", verified.body);
+    let forged = browser.post("/audit/verify", &[("csrf", "wrong")]).await;
+    assert_eq!(forged.status, 403);
+
+    app.post("/api/v1/users", json!({ "name": "vera", "roles": ["viewer"] })).await;
+    let token = app.post("/api/v1/tokens", json!({ "user": "vera", "description": "browser" })).await;
+    let secret = token.body["secret"].as_str().expect("a secret").to_owned();
+    let mut viewer = Browser::new(&app);
+    let login = viewer.get("/login").await;
+    viewer.post("/login/token", &[("token", &secret), ("csrf", &login.csrf())]).await;
+    let page = viewer.get("/audit").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("id=\"verify-chain\""), "a viewer is offered no verification");
+    let refused = viewer.post("/audit/verify", &[("csrf", &page.csrf())]).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+}
+
+#[tokio::test]
+async fn a_single_sign_on_callback_not_begun_in_this_browser_is_refused() {
+    let app = spawn_app().await;
+    let before = app.app.row_counts().await;
+    let mut browser = Browser::new(&app);
+    let callback = browser.get("/login/sso/callback?state=forged&code=stolen").await;
+    assert_eq!(callback.status, 400, "{}", callback.body);
+    assert!(callback.body.contains("not started in this browser"), "{}", callback.body);
+    assert!(!browser.cookies.contains_key("tollgate_session"));
+    let unconfigured = browser.get("/login/sso").await;
+    assert_eq!(unconfigured.status, 404, "{}", unconfigured.body);
+    assert_eq!(app.app.row_counts().await, before, "nothing changed");
+}
