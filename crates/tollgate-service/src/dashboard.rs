@@ -4,7 +4,7 @@
 //! so it stays fast on a large installation.
 
 use tollgate_core::artifact::Artifact;
-use tollgate_core::audit::Checkpoint;
+use tollgate_core::audit::{Checkpoint, VerificationResult};
 use tollgate_core::deployment::Deployment;
 use tollgate_core::release::ReleaseState;
 use tollgate_core::Page;
@@ -28,6 +28,8 @@ pub struct Dashboard {
     pub latest_checkpoint: Option<Checkpoint>,
     /// Entries in the audit log.
     pub audit_length: u64,
+    /// The latest scheduled whole-chain verification (the dashboard never verifies itself).
+    pub last_verification: Option<VerificationResult>,
 }
 
 impl Tollgate {
@@ -42,6 +44,7 @@ impl Tollgate {
         let (unsigned_artifacts, n_unsigned_artifacts) = read.list_unsigned_artifacts(DASHBOARD_LIST_LENGTH).await?;
         let latest_checkpoint = read.latest_checkpoint().await?;
         let (audit_length, _) = read.audit_head().await?;
+        let last_verification = read.last_audit_verification().await?;
         Ok(Dashboard {
             releases_by_state,
             recent_deployments,
@@ -49,6 +52,7 @@ impl Tollgate {
             n_unsigned_artifacts,
             latest_checkpoint,
             audit_length,
+            last_verification,
         })
     }
 }

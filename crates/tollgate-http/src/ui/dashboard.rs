@@ -30,6 +30,8 @@ pub(crate) struct DashboardLive {
     pub n_unsigned: u64,
     pub checkpoint: Option<CheckpointLine>,
     pub audit_length: u64,
+    /// The latest scheduled verification: (ok, when, what it found).
+    pub verification: Option<(bool, String, String)>,
 }
 
 pub(crate) struct DeploymentLine {
@@ -120,6 +122,9 @@ impl From<Dashboard> for DashboardLive {
                 key_id: checkpoint.key_id.clone(),
             }),
             audit_length: dashboard.audit_length,
+            verification: dashboard
+                .last_verification
+                .map(|result| (result.ok, when(result.verified_at), result.message)),
         }
     }
 }
