@@ -43,7 +43,7 @@ async fn a_search_pages_through_matching_entries_newest_first() {
     {
       "items": [
         {
-          "seq": 11,
+          "seq": 12,
           "hash": "[hash]",
           "entry": {
             "action": "service.create",
@@ -65,12 +65,12 @@ async fn a_search_pages_through_matching_entries_newest_first() {
             },
             "reason": null,
             "request_id": "[request_id]",
-            "seq": 11,
+            "seq": 12,
             "v": 1
           }
         },
         {
-          "seq": 10,
+          "seq": 11,
           "hash": "[hash]",
           "entry": {
             "action": "service.create",
@@ -92,12 +92,12 @@ async fn a_search_pages_through_matching_entries_newest_first() {
             },
             "reason": null,
             "request_id": "[request_id]",
-            "seq": 10,
+            "seq": 11,
             "v": 1
           }
         }
       ],
-      "next_before": 10
+      "next_before": 11
     }
     "#);
 
@@ -160,7 +160,7 @@ async fn bad_filters_are_refused_naming_every_field_and_change_nothing() {
       "type": "urn:tollgate:problem:validation_failed",
       "title": "Unprocessable Entity",
       "status": 422,
-      "detail": "actor: \"Ana\" is neither a user name nor @system; action: \"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, remove, enroll, rotate, evaluate, override, apply, allow, deny; object_kind: \"rocket\" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision; from: \"yesterday\" is not an RFC 3339 timestamp; to: \"2026-13-01T00:00:00Z\" is not an RFC 3339 timestamp",
+      "detail": "actor: \"Ana\" is neither a user name nor @system; action: \"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, remove, enroll, rotate, evaluate, override, apply, allow, deny, sign_in, sign_out, set_password, lock_out; object_kind: \"rocket\" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso; from: \"yesterday\" is not an RFC 3339 timestamp; to: \"2026-13-01T00:00:00Z\" is not an RFC 3339 timestamp",
       "code": "validation_failed",
       "errors": [
         {
@@ -169,11 +169,11 @@ async fn bad_filters_are_refused_naming_every_field_and_change_nothing() {
         },
         {
           "field": "action",
-          "message": "\"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, remove, enroll, rotate, evaluate, override, apply, allow, deny"
+          "message": "\"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, remove, enroll, rotate, evaluate, override, apply, allow, deny, sign_in, sign_out, set_password, lock_out"
         },
         {
           "field": "object_kind",
-          "message": "\"rocket\" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision"
+          "message": "\"rocket\" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso"
         },
         {
           "field": "from",

@@ -10,7 +10,8 @@ async fn health_and_metrics_need_no_token_and_everything_else_does() {
     let metrics = app.client.get(format!("{}/metrics", app.base_url)).send().await.expect("metrics");
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.expect("text");
-    assert!(text.contains("tollgate_audit_entries 3"), "{text}");
+    // Bootstrap: the key, the admin, its token and its password.
+    assert!(text.contains("tollgate_audit_entries 4"), "{text}");
 
     for path in ["/api/v1/teams", "/api/v1/openapi.json", "/api/v1/audit/verify", "/api/v1/register"] {
         let reply = app.call_as("", Method::GET, path, None).await;
@@ -106,6 +107,7 @@ async fn the_openapi_document_describes_every_endpoint() {
     /tokens/{id}
     /users
     /users/me
+    /users/{name}/password
     ");
 
     assert_eq!(reply.body["servers"][0]["url"], "/api/v1");

@@ -190,6 +190,7 @@ async fn the_audit_log_records_every_change_and_verifies() {
             "signing_key.enroll",
             "user.create",
             "token.create",
+            "user.set_password",
             "team.create",
             "environment.create",
             "environment.create",
@@ -214,7 +215,7 @@ async fn the_audit_log_records_every_change_and_verifies() {
     let verify = app.get("/api/v1/audit/verify").await;
     assert_eq!(
         (verify.body["ok"].as_bool(), verify.body["entries"].as_u64()),
-        (Some(true), Some(22)),
+        (Some(true), Some(23)),
         "{:?}",
         verify.body
     );
@@ -230,5 +231,5 @@ async fn the_audit_log_records_every_change_and_verifies() {
     let text = export.text().await.expect("text");
     let key = app.app.tollgate.verifying_key();
     let report = tollgate_core::audit::export::verify_export(text.lines(), &[key], &[]).expect("a readable export");
-    assert!(report.is_ok() && report.entries == 22 && report.unsigned_tail == 0, "{report}");
+    assert!(report.is_ok() && report.entries == 23 && report.unsigned_tail == 0, "{report}");
 }

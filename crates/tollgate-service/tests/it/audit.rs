@@ -9,14 +9,15 @@ use tollgate_testkit::{TestApp, TestDb};
 #[tokio::test]
 async fn checkpoints_are_signed_every_interval_and_the_chain_verifies() {
     let app = TestApp::sqlite_with_interval(3).await;
-    for n in 0..5 {
+    for n in 0..4 {
         let input = TeamInput { name: format!("team-{n}"), ..TeamInput::default() };
         app.tollgate.put_team(&app.admin, input, Upsert::Create).await.expect("created");
     }
     let report = app.tollgate.verify_audit(&app.admin).await.expect("verified");
-    // Opening enrolled the root key (1, endorsed at once), bootstrap wrote the admin and its
-    // token (2, 3; the interval's checkpoint at 3), then 5 teams: 8 entries, checkpoints at 1, 3 and 6.
-    assert_eq!((report.entries, report.checkpoints_verified, report.unsigned_tail), (8, 3, 2), "{report}");
+    // Opening enrolled the root key (1, endorsed at once), bootstrap wrote the admin, its token
+    // and its password (2, 3, 4; the interval's checkpoint at 3, bootstrap's own at 4), then 4
+    // teams: 8 entries, checkpoints at 1, 3, 4 and 6.
+    assert_eq!((report.entries, report.checkpoints_verified, report.unsigned_tail), (8, 4, 2), "{report}");
     assert!(app.tollgate.checkpoint_now().await.expect("checkpoint").is_some());
     assert!(app.tollgate.checkpoint_now().await.expect("checkpoint").is_none(), "the head is already signed");
     let report = app.tollgate.verify_audit(&app.admin).await.expect("verified");
@@ -31,7 +32,8 @@ async fn every_entry_names_actor_action_object_and_request() {
         .put_team(&principal, TeamInput { name: "payments".to_owned(), ..TeamInput::default() }, Upsert::Create)
         .await
         .expect("created");
-    let entries = app.tollgate.list_audit(&app.admin, 3, 10).await.expect("entries");
+    // Bootstrap wrote entries 1 to 4 (key, admin, token, password): the team is entry 5.
+    let entries = app.tollgate.list_audit(&app.admin, 4, 10).await.expect("entries");
     let body: serde_json::Value = serde_json::from_slice(&entries[0].body).expect("json");
     insta::assert_json_snapshot!(body, @r#"
     {
@@ -51,7 +53,7 @@ async fn every_entry_names_actor_action_object_and_request() {
       },
       "reason": null,
       "request_id": "req-42",
-      "seq": 4,
+      "seq": 5,
       "v": 1
     }
     "#);
