@@ -60,19 +60,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Installed before the address is printed: whoever reads it may signal at once.
     let mut signals = Signals::install()?;
     let running = start(&args.storage, args.signing_key.as_deref(), args.listen, settings, web).await?;
-    println!("tollgate listening on http://{}", running.address);
-    if let Some(token) = &running.admin_token {
-        let path = args.storage.data_dir.join(keys::ADMIN_TOKEN_FILE);
-        println!("created user admin; its token (shown once, also in {}):\n{token}", path.display());
-    }
-    if let Some(password) = &running.admin_password {
-        let path = args.storage.data_dir.join(keys::ADMIN_PASSWORD_FILE);
-        println!(
-            "sign in to the web UI at http://{}/login as admin with the password (also in {}):\n{password}",
-            running.address,
-            path.display()
-        );
-    }
+    announce(&args.storage.data_dir, &running);
     let Running { shutdown, mut task, .. } = running;
     tokio::select! {
         signalled = signals.wait() => {
@@ -83,6 +71,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         ended = &mut task => ended.context("the server task panicked")?,
     }
+}
+
+/// Prints the address and, on a first start, the admin's token and password. Whoever started the
+/// server may have closed its standard output after reading the address: a failed write is
+/// ignored (both secrets are also in files), where `println!` would panic and stop the server.
+fn announce(data_dir: &std::path::Path, running: &Running) {
+    use std::io::Write as _;
+    let mut text = format!("tollgate listening on http://{}\n", running.address);
+    if let Some(token) = &running.admin_token {
+        let path = data_dir.join(keys::ADMIN_TOKEN_FILE);
+        text.push_str(&format!("created user admin; its token (shown once, also in {}):\n{token}\n", path.display()));
+    }
+    if let Some(password) = &running.admin_password {
+        let path = data_dir.join(keys::ADMIN_PASSWORD_FILE);
+        text.push_str(&format!(
+            "sign in to the web UI at http://{}/login as admin with the password (also in {}):\n{password}\n",
+            running.address,
+            path.display()
+        ));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
 /// Opens everything and starts serving on `listen` in the background.

@@ -170,7 +170,7 @@ async fn a_first_sign_in_creates_the_user_with_their_groups_roles_and_later_ones
               },
               "reason": "first sign-in by single sign-on from [issuer] (subject alice); roles from the groups tollgate-admins, staff",
               "request_id": "req-1",
-              "seq": 5
+              "seq": 6
             }
             "#);
         }

@@ -22,8 +22,8 @@ fn apply_plans_then_applies_and_a_second_run_changes_nothing() {
     let entries: serde_json::Value = serde_json::from_str(&audit.stdout).expect("json");
     assert_eq!(
         entries.as_array().map(Vec::len),
-        Some(12),
-        "the root key's enrollment, bootstrap (2) and 9 creations (8 objects, the gate policy); the second apply wrote nothing"
+        Some(13),
+        "the root key's enrollment, bootstrap (3: the admin, its token, its web UI password) and 9 creations (8 objects, the gate policy); the second apply wrote nothing"
     );
 }
 
@@ -35,7 +35,7 @@ fn audit_search_filters_pages_and_names_every_bad_filter() {
     run(server.cli().args(["apply", "-f", example])).success();
 
     let first = run(server.cli().args(["audit", "search", "--action", "service.create", "--limit", "2"])).success();
-    let next = run(server.cli().args(["audit", "search", "--action", "service.create", "--before", "10"])).success();
+    let next = run(server.cli().args(["audit", "search", "--action", "service.create", "--before", "11"])).success();
     let one = run(server.cli().args(["audit", "search", "--object", "service/ledger", "--output", "json"])).success();
     let one: serde_json::Value = serde_json::from_str(&one.stdout).expect("json");
     let objects: Vec<&serde_json::Value> =
@@ -49,18 +49,18 @@ fn audit_search_filters_pages_and_names_every_bad_filter() {
     redacted(|| {
         insta::assert_snapshot!(first.stdout, @r#"
          SEQ  AT                    ACTOR  ACTION          OBJECT        CHANGE
-         11   [time]  admin  service.create  checkout-web  -
-         10   [time]  admin  service.create  payments-api  -
-        more entries: --before 10
+         12   [time]  admin  service.create  checkout-web  -
+         11   [time]  admin  service.create  payments-api  -
+        more entries: --before 11
         "#);
         insta::assert_snapshot!(next.stdout, @r#"
         SEQ  AT                    ACTOR  ACTION          OBJECT  CHANGE
-        9    [time]  admin  service.create  ledger  -
+        10   [time]  admin  service.create  ledger  -
         "#);
         insta::assert_snapshot!(refused.stderr, @r#"
         error: validation_failed (422):
           actor: "Ana" is neither a user name nor @system
-          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision
+          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso
           to: "now" is not an RFC 3339 timestamp
         "#);
         insta::assert_snapshot!(out_of_range.stderr, @r#"
@@ -407,7 +407,7 @@ fn tables_summarize_evidence_checks_audit_entries_and_garbage_collection() {
     }
     let evidence = run(server.cli().args(["evidence", "list", "--release", "2.1.0"])).success();
     let release = run(server.cli().args(["release", "show", "2.1.0"])).success();
-    let audit = run(server.cli().args(["audit", "list", "--after", "9"])).success();
+    let audit = run(server.cli().args(["audit", "list", "--after", "10"])).success();
     let gc = run(server.cli().args(["artifact", "gc", "--dry-run"])).success();
     // The JSON output is the API's body: the stored facts, not their summary.
     let json = run(server.cli().args(["evidence", "list", "--release", "2.1.0", "--output", "json"])).success();
@@ -480,18 +480,18 @@ fn tables_summarize_evidence_checks_audit_entries_and_garbage_collection() {
         ");
         insta::assert_snapshot!(audit.stdout, @"
         SEQ  AT                    ACTOR  ACTION              OBJECT            CHANGE
-        10   [time]  admin  service.create      payments-api      -
-        11   [time]  admin  service.create      checkout-web      -
-        12   [time]  admin  policy.create       gates             -
-        13   [time]  admin  trusted_key.create  [key id]  -
-        14   [time]  admin  artifact.create     ledger@4.1.0      -
-        15   [time]  admin  artifact.sign       ledger@4.1.0      -
-        16   [time]  admin  release.create      1                 -
-        17   [time]  admin  release.transition  1                 revision: 1 -> 2; state: draft -> planned; updated_at changed
-        18   [time]  admin  evidence.create     1                 -
-        19   [time]  admin  evidence.create     2                 -
-        20   [time]  admin  evidence.create     3                 -
-        21   [time]  admin  evidence.create     4                 -
+        11   [time]  admin  service.create      payments-api      -
+        12   [time]  admin  service.create      checkout-web      -
+        13   [time]  admin  policy.create       gates             -
+        14   [time]  admin  trusted_key.create  [key id]  -
+        15   [time]  admin  artifact.create     ledger@4.1.0      -
+        16   [time]  admin  artifact.sign       ledger@4.1.0      -
+        17   [time]  admin  release.create      1                 -
+        18   [time]  admin  release.transition  1                 revision: 1 -> 2; state: draft -> planned; updated_at changed
+        19   [time]  admin  evidence.create     1                 -
+        20   [time]  admin  evidence.create     2                 -
+        21   [time]  admin  evidence.create     3                 -
+        22   [time]  admin  evidence.create     4                 -
         ");
         insta::assert_snapshot!(gc.stdout, @r"
          ARTIFACT  VERSION  OUTCOME  REASONS

@@ -8,6 +8,7 @@ fn the_demo_records_two_releases_through_every_environment_and_verifies_the_audi
     settings.add_filter(r"http://127\.0\.0\.1:\d+", "http://[address]");
     settings.add_filter(r"data in \S+", "data in [dir]");
     settings.add_filter(r"tg_[0-9a-f]{64}", "[token]");
+    settings.add_filter(r"password [A-Za-z0-9]{16,}\)", "password [password])");
     settings.add_filter(r"signing key [0-9a-f]{16}", "signing key [key id]");
     settings.add_filter(r"sha256:[0-9a-f]{64}", "[digest]");
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");

@@ -25,10 +25,11 @@ fn a_witness_catches_a_history_rewritten_even_with_a_forged_key() {
     let intact = verify(&server.data_dir).success();
     assert!(intact.stdout.contains("1 witnesses matched"), "{}", intact.stdout);
 
-    // Rewritten from entry 5 on, with the attacker's own key and checkpoint: only the database's
-    // keys are trusted here (no --public-key), yet the witness remembers entry 5 as it was.
+    // Rewritten from entry 5 (team-0, inside the witness's checkpoint) on, with the attacker's own
+    // key and checkpoint: only the database's keys are trusted here (no --public-key), yet the
+    // witness remembers entry 5 as it was.
     let attacker = ed25519_dalek::SigningKey::from_bytes(&[66; 32]);
-    let copy = crate::tamper::rewritten(&server.data_dir, dir.path(), 5, Some(&attacker));
+    let copy = crate::tamper::rewritten(&server.data_dir, dir.path(), 5, "team-0", Some(&attacker));
     let caught = verify(&copy).failure();
     assert!(caught.stdout.starts_with("FAILED: entry 5: differs from the witness checkpoint"), "{}", caught.stdout);
 }
@@ -70,7 +71,7 @@ fn a_server_refuses_to_start_without_the_key_of_its_log() {
         .stdin(Stdio::null()))
     .failure();
     assert!(
-        refused.stderr.contains("audit-signing.key is missing, but the audit log already has 3 entries"),
+        refused.stderr.contains("audit-signing.key is missing, but the audit log already has 4 entries"),
         "{}",
         refused.stderr
     );

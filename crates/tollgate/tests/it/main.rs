@@ -88,6 +88,8 @@ impl Server {
         let url = next().strip_prefix("tollgate listening on ").expect("the first line is the address").to_owned();
         assert!(next().starts_with("created user admin"), "the second line announces the token");
         let token = next();
+        // The rest (the web UI password) is drained, so the pipe stays open while the server runs.
+        std::thread::spawn(move || lines.for_each(drop));
         Server { child, url, token, data_dir, dir: dir.to_owned() }
     }
 

@@ -47,13 +47,15 @@ const DROP_DEFENCES: &str = "DROP TRIGGER audit_entries_no_update; DROP TRIGGER 
      DROP TRIGGER audit_checkpoints_no_delete; DROP TRIGGER audit_head_forward_only; \
      DROP TRIGGER signing_keys_no_update; DROP TRIGGER signing_keys_no_delete;";
 
-/// The full attack on a copy of `data_dir`: rewrite entry `seq`, recompute every later hash
+/// The full attack on a copy of `data_dir`: rename `team` to "team-X" in entry `seq` (the
+/// entry that created it), recompute every later hash
 /// and the head, delete every checkpoint; with `attacker`, also record the attacker's key and
 /// sign a fresh checkpoint at the head with it. Returns the copy.
 pub(crate) fn rewritten(
     data_dir: &Path,
     scratch: &Path,
     seq: i64,
+    team: &str,
     attacker: Option<&ed25519_dalek::SigningKey>,
 ) -> std::path::PathBuf {
     let copy = scratch.join(format!("rewritten-{}", attacker.is_some()));
@@ -71,7 +73,10 @@ pub(crate) fn rewritten(
     let mut previous = GENESIS;
     for (row_seq, body) in rows {
         let body = if row_seq == seq {
-            String::from_utf8(body).expect("utf-8").replace("\"team-1\"", "\"team-X\"").into_bytes()
+            let text = String::from_utf8(body).expect("utf-8");
+            let quoted = format!("\"{team}\"");
+            assert!(text.contains(&quoted), "entry {seq} does not name {team}, so nothing would be rewritten");
+            text.replace(&quoted, "\"team-X\"").into_bytes()
         } else {
             body
         };
@@ -112,16 +117,16 @@ fn edited_deleted_and_reordered_audit_rows_are_detected_and_named() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let data_dir = populated(dir.path());
     let intact = run(tollgate(dir.path()).args(["audit", "verify", "--data-dir"]).arg(&data_dir)).success();
-    assert!(intact.stdout.starts_with("ok: 16 entries verified"), "{}", intact.stdout);
+    assert!(intact.stdout.starts_with("ok: 17 entries verified"), "{}", intact.stdout);
 
     let edited = tampered(
         &data_dir,
         dir.path(),
-        "UPDATE audit_entries SET body = replace(body, 'team-1', 'team-X') WHERE seq = 14;",
+        "UPDATE audit_entries SET body = replace(body, 'team-1', 'team-X') WHERE seq = 15;",
     );
     assert_eq!(
         edited,
-        "FAILED: entry 14: hash does not match its content and the previous entry (edited, reordered or replaced)"
+        "FAILED: entry 15: hash does not match its content and the previous entry (edited, reordered or replaced)"
     );
 
     let deleted = tampered(&data_dir, dir.path(), "DELETE FROM audit_entries WHERE seq = 7;");
@@ -167,19 +172,19 @@ fn a_history_rewritten_with_recomputed_hashes_fails_against_the_auditors_key() {
     let intact = verify(&data_dir, true).success();
     assert!(intact.stdout.contains("trusted 1 given key(s)"), "{}", intact.stdout);
 
-    // Checkpoints deleted, entry 13 (team-1) rewritten, hashes and head recomputed.
-    let copy = rewritten(&data_dir, dir.path(), 14, None);
+    // Checkpoints deleted, entry 15 (team-1) rewritten, hashes and head recomputed.
+    let copy = rewritten(&data_dir, dir.path(), 15, "team-1", None);
     let against_key = verify(&copy, true).failure();
     assert_eq!(
         against_key.stdout.trim(),
-        "FAILED: entries 1 to 16: no checkpoint signed by a trusted key covers any entry"
+        "FAILED: entries 1 to 17: no checkpoint signed by a trusted key covers any entry"
     );
     verify(&copy, false).failure();
 
     // The same, with the attacker's own key row and a checkpoint it signed: it fools only a
     // verification that trusts the keys the database holds, and says so.
     let attacker = ed25519_dalek::SigningKey::from_bytes(&[66; 32]);
-    let copy = rewritten(&data_dir, dir.path(), 14, Some(&attacker));
+    let copy = rewritten(&data_dir, dir.path(), 15, "team-1", Some(&attacker));
     let fooled = verify(&copy, false).success();
     assert!(
         fooled.stdout.contains("recorded in the database itself, not a key held apart from it"),
@@ -188,7 +193,7 @@ fn a_history_rewritten_with_recomputed_hashes_fails_against_the_auditors_key() {
     );
     let caught = verify(&copy, true).failure();
     assert!(
-        caught.stdout.starts_with("FAILED: entries 1 to 16: no checkpoint signed by a trusted key"),
+        caught.stdout.starts_with("FAILED: entries 1 to 17: no checkpoint signed by a trusted key"),
         "{}",
         caught.stdout
     );
