@@ -120,14 +120,15 @@ impl FromStr for PeriodLength {
 /// Writes the RFC 5545 form: weeks when the days are whole weeks, then days, then the time.
 impl fmt::Display for PeriodLength {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("P")?;
+        // Only a length refused by `new` can be negative; it is written so the error shows it.
+        f.write_str(if self.elapsed.is_negative() { "-P" } else { "P" })?;
         if self.days > 0 && self.days % 7 == 0 && self.elapsed.is_zero() {
             return write!(f, "{}W", self.days / 7);
         }
         if self.days > 0 {
             write!(f, "{}D", self.days)?;
         }
-        let seconds = self.elapsed.as_secs();
+        let seconds = self.elapsed.as_secs().abs();
         if seconds != 0 || self.days == 0 {
             f.write_str("T")?;
             let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);

@@ -206,12 +206,18 @@ fn length_until(start: When<'_>, line: &ContentLine, default_tzid: &str) -> Resu
     let end = read_when(line, &line.value, default_tzid)?;
     let length = match (start, end) {
         (When::Date(start), When::Date(end)) => {
+            if end <= start {
+                return Err(line.error("DTEND must be after DTSTART"));
+            }
             let days = end.since(start).map(|span| span.get_days()).unwrap_or(0);
             PeriodLength::days(u32::try_from(days).unwrap_or(0))
         }
         (When::Zoned(start, start_tzid), When::Zoned(end, end_tzid)) => {
             let start = instant(line, start, start_tzid)?;
             let end = instant(line, end, end_tzid)?;
+            if end <= start {
+                return Err(line.error("DTEND must be after DTSTART"));
+            }
             PeriodLength::elapsed(end.duration_since(start))
         }
         _ => return Err(line.error("DTEND must be a date when DTSTART is a date, and a date-time otherwise")),
