@@ -66,11 +66,14 @@ impl PeriodLength {
         self.elapsed
     }
 
-    /// An upper bound of the real time an occurrence can last: each calendar day counted as 25
-    /// hours (a day with a daylight-saving change), plus one more day for a start moved out of a
-    /// gap.
+    /// An upper bound of the real time an occurrence can last: the elapsed time, plus for
+    /// calendar days 24 hours each and 26 hours more (the largest change of a zone's UTC offset
+    /// in the time zone database, Kiritimati's 24h40m in 1994, with room to spare).
     pub(crate) fn upper_bound(&self) -> SignedDuration {
-        SignedDuration::from_hours(25 * i64::from(self.days) + 24) + self.elapsed
+        match self.days {
+            0 => self.elapsed,
+            days => SignedDuration::from_hours(24 * i64::from(days) + 26) + self.elapsed,
+        }
     }
 }
 

@@ -184,10 +184,8 @@ impl Recurrence {
     /// Allocates only the rule iterator's state, once per call; the expansion begins near
     /// `from`, not at the first occurrence.
     pub fn instances(&self, from: Timestamp, to: Timestamp) -> Instances<'_> {
-        let two_days = SignedDuration::from_hours(48);
-        let lower =
-            self.zone.to_datetime(from).checked_sub(self.length.upper_bound() + two_days).unwrap_or(DateTime::MIN);
-        let upper = self.zone.to_datetime(to).checked_add(two_days).unwrap_or(DateTime::MAX);
+        let lower = self.lower_bound(from, to);
+        let upper = self.zone.to_datetime(to).checked_add(SignedDuration::from_hours(48)).unwrap_or(DateTime::MAX);
         let rule_starts = match &self.rule {
             Some(rule) if from < to => {
                 let start = rule.expansion_start(self.dtstart, lower);
@@ -199,6 +197,26 @@ impl Recurrence {
         let first_fixed = self.fixed_starts.partition_point(|start| *start < lower);
         let fixed_starts = if from < to { &self.fixed_starts[first_fixed..] } else { &[] };
         Instances { recurrence: self, rule_starts, next_rule_start: None, fixed_starts, lower, upper, from, to }
+    }
+
+    /// A local date-time before which no nominal start can give an instance ending after
+    /// `from`. An instance's start instant is its nominal start minus an offset the zone uses at
+    /// or just before that instant (the offset before a gap, for a start in one), so with
+    /// `min_offset` the smallest offset the zone uses from a day before the earliest such start
+    /// to `to`: an instance ending after `from` starts after `from - upper_bound`, and so its
+    /// nominal start is at least `from - upper_bound + min_offset` on the UTC clock.
+    fn lower_bound(&self, from: Timestamp, to: Timestamp) -> DateTime {
+        let earliest = from.checked_sub(self.length.upper_bound()).unwrap_or(Timestamp::MIN);
+        let window_start = earliest.checked_sub(SignedDuration::from_hours(24)).unwrap_or(Timestamp::MIN);
+        let window_end = to.checked_add(SignedDuration::from_hours(48)).unwrap_or(Timestamp::MAX);
+        let mut min_offset = self.zone.to_offset(window_start);
+        for transition in self.zone.following(window_start) {
+            if transition.timestamp() > window_end {
+                break;
+            }
+            min_offset = min_offset.min(transition.offset());
+        }
+        min_offset.to_datetime(earliest)
     }
 
     /// The instance starting at the nominal local start `nominal_start`, with the
@@ -384,8 +402,8 @@ impl Rule {
     }
 
     /// Where to begin expanding so that every start at or after `lower` comes out exactly as
-    /// from `dtstart`: `dtstart` moved forward by a whole number of the rule's intervals, to at
-    /// least one interval before `lower`. Moving by whole intervals keeps the periods (days,
+    /// from `dtstart`: `dtstart` moved forward by the most whole intervals of the rule that keep
+    /// it at or before `lower` (and never before `dtstart`). Moving by whole intervals keeps the periods (days,
     /// weeks from WKST, months, years) aligned; the defaults a start gives a rule (weekday,
     /// day of month, month, time of day) are already explicit in `expansion`. A monthly or
     /// yearly start moves to the first day of its month or year, which exists in every month.
@@ -396,38 +414,44 @@ impl Rule {
             return dtstart;
         }
         let interval = i64::from(self.interval.max(1));
-        let whole = |units: i64| (units / interval - 1).max(0) * interval;
-        let moved = match self.freq {
-            Frequency::Yearly => {
-                let years = whole(i64::from(lower.year()) - i64::from(dtstart.year()));
-                i16::try_from(years).ok().and_then(|years| dtstart.year().checked_add(years)).and_then(|year| {
-                    DateTime::new(year, 1, 1, dtstart.hour(), dtstart.minute(), dtstart.second(), 0).ok()
-                })
-            }
-            Frequency::Monthly => {
-                let month_index = |at: DateTime| i64::from(at.year()) * 12 + i64::from(at.month()) - 1;
-                let index = month_index(dtstart) + whole(month_index(lower) - month_index(dtstart));
-                let (year, month) = (index.div_euclid(12), index.rem_euclid(12) + 1);
-                i16::try_from(year).ok().and_then(|year| {
-                    let month = i8::try_from(month).expect("a month is 1 to 12");
-                    DateTime::new(year, month, 1, dtstart.hour(), dtstart.minute(), dtstart.second(), 0).ok()
-                })
-            }
-            Frequency::Weekly => {
-                let days =
-                    whole(lower.date().since(dtstart.date()).map_or(0, |span| i64::from(span.get_days())) / 7) * 7;
-                dtstart.checked_add(SignedDuration::from_hours(24 * days)).ok()
-            }
-            Frequency::Daily => {
-                let days = whole(lower.date().since(dtstart.date()).map_or(0, |span| i64::from(span.get_days())));
-                dtstart.checked_add(SignedDuration::from_hours(24 * days)).ok()
-            }
-            _ => {
-                let hours = whole(lower.duration_since(dtstart).as_hours());
-                dtstart.checked_add(SignedDuration::from_hours(hours)).ok()
+        // The start moved forward by `intervals` whole intervals of the rule.
+        let moved_by = |intervals: i64| -> Option<DateTime> {
+            let units = intervals * interval;
+            let (hour, minute, second) = (dtstart.hour(), dtstart.minute(), dtstart.second());
+            match self.freq {
+                Frequency::Yearly => {
+                    let year = i16::try_from(units).ok().and_then(|years| dtstart.year().checked_add(years))?;
+                    DateTime::new(year, 1, 1, hour, minute, second, 0).ok()
+                }
+                Frequency::Monthly => {
+                    let index = i64::from(dtstart.year()) * 12 + i64::from(dtstart.month()) - 1 + units;
+                    let year = i16::try_from(index.div_euclid(12)).ok()?;
+                    let month = i8::try_from(index.rem_euclid(12) + 1).expect("a month is 1 to 12");
+                    DateTime::new(year, month, 1, hour, minute, second, 0).ok()
+                }
+                Frequency::Weekly => dtstart.checked_add(SignedDuration::from_hours(24 * 7 * units)).ok(),
+                Frequency::Daily => dtstart.checked_add(SignedDuration::from_hours(24 * units)).ok(),
+                _ => dtstart.checked_add(SignedDuration::from_hours(units)).ok(),
             }
         };
-        moved.filter(|moved| *moved <= lower).unwrap_or(dtstart)
+        // An estimate of the whole intervals from the start to `lower`, at most one too many.
+        let days = lower.date().since(dtstart.date()).map_or(0, |span| i64::from(span.get_days()));
+        let units = match self.freq {
+            Frequency::Yearly => i64::from(lower.year()) - i64::from(dtstart.year()),
+            Frequency::Monthly => {
+                (i64::from(lower.year()) - i64::from(dtstart.year())) * 12 + i64::from(lower.month())
+                    - i64::from(dtstart.month())
+            }
+            Frequency::Weekly => days / 7,
+            Frequency::Daily => days,
+            _ => lower.duration_since(dtstart).as_hours(),
+        };
+        let intervals = units / interval;
+        let moved = moved_by(intervals)
+            .filter(|moved| *moved <= lower)
+            .or_else(|| moved_by(intervals - 1).filter(|moved| *moved <= lower));
+        // Never before the start: what comes before it is not part of the recurrence.
+        moved.filter(|moved| *moved >= dtstart).unwrap_or(dtstart)
     }
 }
 

@@ -2,7 +2,20 @@
 //! through `scripts/rrule-oracle.py`, which implements the daylight-saving rule independently
 //! (naive local expansion, then zoneinfo with fold=0).
 
+use jiff::{SignedDuration, Timestamp};
+
 use crate::rules::{rule_set, run_oracle};
+
+/// Short intervals the expansion is also asked about, so that it starts far after the start
+/// of most rules: around daylight-saving changes, a leap day, and ordinary days.
+const PROBES: &[(&str, i64)] = &[
+    ("2026-03-29T00:30:00Z", 3),
+    ("2026-10-25T00:45:00Z", 1),
+    ("2026-04-04T15:00:00Z", 2),
+    ("2027-06-15T12:00:00Z", 40),
+    ("2028-02-29T00:00:00Z", 1),
+    ("2029-11-04T06:00:00Z", 9),
+];
 
 #[test]
 fn every_occurrence_agrees_with_python_dateutil() {
@@ -20,6 +33,27 @@ fn every_occurrence_agrees_with_python_dateutil() {
             .map(|instance| [instance.start.to_string(), instance.end.to_string()])
             .collect();
         n_occurrences += got.len();
+        for (probe, hours) in PROBES {
+            let from: Timestamp = probe.parse().expect("an instant");
+            let to = from + SignedDuration::from_hours(*hours);
+            let in_probe: Vec<[String; 2]> = case
+                .recurrence()
+                .instances(from, to)
+                .map(|instance| [instance.start.to_string(), instance.end.to_string()])
+                .collect();
+            let overlaps = |pair: &&[String; 2]| {
+                let (start, end): (Timestamp, Timestamp) =
+                    (pair[0].parse().expect("an instant"), pair[1].parse().expect("an instant"));
+                start < to && end > from
+            };
+            let expected_in_probe: Vec<[String; 2]> = expected.iter().filter(overlaps).cloned().collect();
+            if in_probe != expected_in_probe {
+                differences.push(format!(
+                    "{} {} {:?} {:?} over [{from}, {to}): ours {in_probe:?}, dateutil {expected_in_probe:?}",
+                    case.tzid, case.dtstart, case.length, case.rule
+                ));
+            }
+        }
         if &got != expected {
             let first = got.iter().zip(expected).position(|(got, expected)| got != expected);
             let at = first.unwrap_or(got.len().min(expected.len()));
