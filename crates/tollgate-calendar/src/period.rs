@@ -104,3 +104,59 @@ impl Period {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::DateTime;
+
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("an instant")
+    }
+
+    fn nightly_window() -> Period {
+        let start: DateTime = "2026-03-27T02:30".parse().expect("a date-time");
+        let recurrence = Recurrence::new(
+            "Europe/Berlin",
+            start,
+            "PT1H".parse().expect("a length"),
+            Some("FREQ=DAILY;COUNT=4"),
+            vec![],
+            vec![],
+        )
+        .expect("valid");
+        Period { name: "nightly".into(), kind: PeriodKind::Maintenance, recurrence }
+    }
+
+    #[test]
+    fn occurrences_carry_the_period_and_the_wall_clock_at_their_instants() {
+        let occurrences = nightly_window().occurrences(at("2026-03-29T00:00Z"), at("2026-03-30T00:00Z"));
+        assert_eq!(occurrences.len(), 1);
+        let occurrence = &occurrences[0];
+        assert_eq!(
+            (occurrence.name.as_str(), occurrence.kind, occurrence.tzid.as_str()),
+            ("nightly", PeriodKind::Maintenance, "Europe/Berlin")
+        );
+        assert_eq!(occurrence.rule, "FREQ=DAILY;COUNT=4");
+        assert_eq!((occurrence.start, occurrence.end), (at("2026-03-29T01:30Z"), at("2026-03-29T02:30Z")));
+        assert_eq!(
+            (occurrence.start_local.to_string(), occurrence.end_local.to_string()),
+            ("2026-03-29T03:30:00".into(), "2026-03-29T04:30:00".into())
+        );
+    }
+
+    #[test]
+    fn expanded_occurrences_say_which_were_adjusted_and_describe_says_it_in_words() {
+        let period = nightly_window();
+        let expanded = period.expand(at("2026-01-01T00:00Z"), at("2027-01-01T00:00Z"));
+        let adjusted: Vec<bool> = expanded.iter().map(|expanded| expanded.start_adjustment.is_some()).collect();
+        assert_eq!(adjusted, [false, false, true, false]);
+        assert_eq!(
+            period.describe(at("2026-01-01T00:00Z"), at("2027-01-01T00:00Z")),
+            "maintenance \"nightly\": RRULE FREQ=DAILY;COUNT=4 from 2026-03-27T02:30:00 in Europe/Berlin, lasting PT1H\n  \
+             start 2026-03-29T01:30:00Z (2026-03-29T03:30:00): 2026-03-29T02:30:00 does not exist (clocks go forward 1h): \
+             read with the earlier offset, so 2026-03-29T03:30:00 on the clock"
+        );
+    }
+}
