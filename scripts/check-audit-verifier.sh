@@ -13,7 +13,8 @@
 #
 # Needs the built binary (cargo build -p tollgate). Environment:
 #   TOLLGATE_BIN   the binary (default ${CARGO_TARGET_DIR:-$HOME/.cache/tollgate-target}/debug/tollgate)
-#   TOLLGATE_VENV  a venv with PyNaCl, created if missing (default $HOME/.cache/tollgate-venv)
+#   TOLLGATE_VENV  a venv with PyNaCl, created if missing by scripts/ensure-venv.sh
+#                  (default $HOME/.cache/tollgate-venv)
 # Exit status: 0 when every variant agrees and is as expected, 1 otherwise, 2 on a setup error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,10 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 ensure_venv() {
-  if ! "$py" -c 'import nacl.signing' 2>/dev/null; then
-    [ -x "$py" ] || python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'pynacl>=1.5,<2'
-  fi
+  TOLLGATE_VENV="$venv" bash scripts/ensure-venv.sh >/dev/null
 }
 
 start_server() {

@@ -42,6 +42,7 @@ pub mod artifact;
 pub mod attestation;
 pub mod audit;
 pub mod authz;
+pub mod calendar;
 pub mod deployment;
 pub mod digest;
 pub mod entity;

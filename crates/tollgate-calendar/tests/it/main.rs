@@ -1,0 +1,5 @@
+//! The integration tests of tollgate-calendar: one binary (see STYLE.md).
+
+mod ics;
+mod oracle;
+mod rules;
