@@ -101,6 +101,7 @@ actions! {
     RetentionGc => "retention.gc", System, Always, "Run garbage collection of artifacts.";
     AuthzPolicyApply => "authz.policy.apply", System, Always, "Apply user Cedar policies.";
     PolicyApply => "policy.apply", System, Always, "Install quality gate (Rego) policies.";
+    CalendarEdit => "calendar.edit", System, Always, "Add, change, delete and import release-calendar periods (windows, freezes, blackouts).";
     JitGrant => "jit.grant", Environment, Always, "Grant a user (the context's `subject`) a role (`role`) in an environment (the resource) for a while.";
     JitRevoke => "jit.revoke", Environment, Always, "Revoke a just-in-time grant.";
     Apply => "apply", System, No, "Run `tollgate apply`; every object it creates or changes is authorized by its own action as well.";

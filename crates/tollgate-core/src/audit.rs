@@ -85,6 +85,8 @@ pub enum ObjectKind {
     Login,
     /// The single sign-on settings (`object.id` is `sso`).
     Sso,
+    /// A release-calendar period (window, maintenance window, freeze, blackout).
+    CalendarPeriod,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -95,6 +97,7 @@ crate::keyword_enum!(ObjectKind {
     SigningKey => "signing_key", Policy => "policy", GateDecision => "gate_decision",
     GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
     AuthzDecision => "authz_decision", Login => "login", Sso => "sso",
+    CalendarPeriod => "calendar_period",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).

@@ -40,6 +40,7 @@ pub enum Entity {
     SsoConfig,
     SsoLogin,
     SsoIdentity,
+    CalendarPeriod,
 }
 
 crate::keyword_enum!(Entity {
@@ -54,6 +55,7 @@ crate::keyword_enum!(Entity {
     SigningKey => "signing key", PolicyVersion => "policy version", GateDecision => "gate decision",
     GateOverride => "gate override", Grant => "grant", AuthzPolicy => "authorization policy",
     SsoConfig => "single sign-on settings", SsoLogin => "single sign-on login", SsoIdentity => "single sign-on identity",
+    CalendarPeriod => "calendar period",
 });
 
 #[cfg(test)]

@@ -65,6 +65,11 @@ name_type!(
     /// A region an environment runs in.
     RegionName
 );
+name_type!(
+    /// The key of a release-calendar period (`year-end-freeze`; an imported `.ics` event gets
+    /// `ics-` and 16 hex digits of its UID's SHA-256).
+    PeriodId
+);
 
 fn validate_name(value: &str) -> Result<(), Problem> {
     let bytes = value.as_bytes();

@@ -268,3 +268,36 @@ fn sso_settings() {
     };
     insta::assert_snapshot!("sso_config", json(&input.parse().expect("valid")));
 }
+
+#[test]
+fn calendar_periods() {
+    use crate::calendar::PeriodInput;
+    use crate::name::PeriodId;
+    let window = PeriodInput {
+        name: "Weekday release window".into(),
+        kind: "window".into(),
+        scope: Some("environment:prod".into()),
+        tzid: "Europe/Berlin".into(),
+        start: "2026-01-06T10:00".into(),
+        length: "PT6H".into(),
+        rule: Some("RRULE:FREQ=WEEKLY;BYDAY=TU,WE,TH".into()),
+        exdates: vec!["2026-12-24T10:00".into()],
+        rdates: vec![],
+    };
+    let id = PeriodId::parse("weekday-window").expect("an id");
+    insta::assert_snapshot!("calendar_period_window", json(&window.parse(id, None).expect("valid")));
+    let freeze = PeriodInput {
+        name: "Year-end freeze".into(),
+        kind: "freeze".into(),
+        scope: None,
+        tzid: "America/New_York".into(),
+        start: "2026-12-20".into(),
+        length: "P15D".into(),
+        rule: None,
+        exdates: vec![],
+        rdates: vec![],
+    };
+    let id = PeriodId::parse("ics-0123456789abcdef").expect("an id");
+    let imported = freeze.parse(id, Some("year-end@example.com".into())).expect("valid");
+    insta::assert_snapshot!("calendar_period_imported_freeze", json(&imported));
+}

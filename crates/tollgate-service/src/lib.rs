@@ -12,6 +12,7 @@ pub mod artifact_view;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod calendar;
 pub mod catalog;
 pub mod dashboard;
 pub mod deployment;

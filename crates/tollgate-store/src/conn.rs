@@ -76,6 +76,7 @@ pub(crate) fn escape_like(text: &str) -> String {
 
 pub(crate) const TABLES: &[&str] = &[
     "users",
+    "calendar_periods",
     "teams",
     "team_members",
     "api_tokens",

@@ -15,6 +15,7 @@ mod audit;
 mod audit_search;
 mod authz;
 pub mod blob;
+mod calendar;
 mod config;
 mod conn;
 mod error;

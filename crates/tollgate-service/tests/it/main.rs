@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod authz;
 mod backends;
+mod calendar;
 mod gates;
 mod races;
 mod release;

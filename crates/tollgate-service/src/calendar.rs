@@ -1,0 +1,464 @@
+//! The release calendar: the periods release managers keep (windows, maintenance windows,
+//! freezes, blackouts), their occurrences over an interval, `.ics` import and export, and the
+//! window state of an environment at an instant.
+//!
+//! A period is compiled by `tollgate-calendar` before it is written, so a stored period always
+//! expands; its errors name the field. Import is all or nothing and idempotent by UID.
+//! Enforcement (a deployment refused outside a window or inside a freeze) reads the same state
+//! through [`Tollgate::window_state`]; this module decides what the state is, not what to do.
+
+use sha2::{Digest as _, Sha256};
+use tollgate_authz::{Action, Context, Resource};
+use tollgate_calendar::{parse_ics, write_ics, ExportEvent, Period, PeriodLength, Recurrence, RecurrenceError};
+use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::calendar::{CalendarPeriod, Occurrence, PeriodInput, PeriodKind, PeriodScope};
+use tollgate_core::environment::Environment;
+use tollgate_core::name::{EnvironmentName, PeriodId, ServiceName};
+use tollgate_core::{Entity, Problem, Timestamp, Violations};
+use tollgate_store::{Conn, StoreError};
+
+use crate::audit::Change;
+use crate::catalog::{not_found, parse_key};
+use crate::{Principal, ServiceError, ServiceResult, Tollgate};
+
+/// The longest interval one calendar query may span, so a query's work is bounded.
+pub const MAX_QUERY_SPAN_DAYS: i64 = 3 * 366;
+
+/// How far ahead the next opening or closing of a window is looked for.
+pub const LOOKAHEAD_DAYS: i64 = 400;
+
+/// What writing a period did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Which occurrences to list: those overlapping `[from, to)`, of the periods that apply to an
+/// environment and/or a service (all periods when neither is given).
+#[derive(Debug, Clone, Default)]
+pub struct CalendarQuery {
+    pub from: String,
+    pub to: String,
+    pub environment: Option<String>,
+    pub service: Option<String>,
+}
+
+/// What an `.ics` import did, event by event (period ids in file order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub created: Vec<PeriodId>,
+    pub updated: Vec<PeriodId>,
+    pub unchanged: Vec<PeriodId>,
+}
+
+/// Whether deployments into an environment may happen at an instant, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowState {
+    pub environment: EnvironmentName,
+    pub at: Timestamp,
+    /// Open when no deny period is in force and, if the environment has allow windows, one of
+    /// them is open.
+    pub open: bool,
+    /// The deny occurrences in force at `at` (freezes and blackouts).
+    pub denied_by: Vec<Occurrence>,
+    /// The allow occurrence open at `at`, if any.
+    pub allowed_by: Option<Occurrence>,
+    /// Whether any allow window applies to the environment at all; without one it is open at
+    /// any time no deny period covers.
+    pub has_windows: bool,
+    /// When the state next changes (within [`LOOKAHEAD_DAYS`]): the next opening when closed,
+    /// the next closing when open.
+    pub next_change: Option<Timestamp>,
+}
+
+impl WindowState {
+    /// One sentence a person reads for each reason the environment is closed.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut reasons: Vec<String> = self.denied_by.iter().map(describe_denial).collect();
+        if self.has_windows && self.allowed_by.is_none() {
+            let next = match self.next_change {
+                Some(at) => format!("; the next opens at {at}"),
+                None => String::new(),
+            };
+            reasons.push(format!("no deployment window of {} is open at {}{next}", self.environment, self.at));
+        }
+        reasons
+    }
+}
+
+impl Tollgate {
+    /// Creates or replaces the period `id`. The period is compiled first: a time zone, rule or
+    /// duration that means nothing is refused, naming the field, and nothing is written.
+    pub async fn put_calendar_period(
+        &self,
+        principal: &Principal,
+        id: &str,
+        input: PeriodInput,
+    ) -> ServiceResult<(CalendarPeriod, PutOutcome)> {
+        let id = parse_key(id, PeriodId::parse)?;
+        let period = input.parse(id, None)?;
+        compile(&period)?;
+        self.authorize_calendar(principal).await?;
+        let mut tx = self.store.begin().await?;
+        let outcome = self.write_period(&mut tx, principal, &period).await?;
+        tx.commit().await?;
+        Ok((period, outcome))
+    }
+
+    /// Deletes the period `id`.
+    pub async fn delete_calendar_period(&self, principal: &Principal, id: &str) -> ServiceResult<CalendarPeriod> {
+        let id = parse_key(id, PeriodId::parse)?;
+        self.authorize_calendar(principal).await?;
+        let mut tx = self.store.begin().await?;
+        let before = tx.find_calendar_period(&id).await?.ok_or_else(|| not_found(Entity::CalendarPeriod, &id))?;
+        tx.delete_calendar_period(&id).await?;
+        let object = ObjectRef::new(ObjectKind::CalendarPeriod, &id);
+        let change = Change::<CalendarPeriod> {
+            action: AuditAction::Remove,
+            object,
+            before: Some(&before),
+            after: None,
+            reason: None,
+        };
+        self.record_for(&mut tx, principal, change).await?;
+        tx.commit().await?;
+        Ok(before)
+    }
+
+    /// Every period, by id.
+    pub async fn list_calendar_periods(&self, principal: &Principal) -> ServiceResult<Vec<CalendarPeriod>> {
+        self.authorize_read(principal).await?;
+        Ok(self.store.read().await?.list_calendar_periods().await?)
+    }
+
+    /// The occurrences overlapping `[from, to)` of the periods that apply, ordered by start.
+    /// With an environment, the periods of that environment, its region and global ones; with
+    /// a service, the periods of that service and global ones; with both, all of those.
+    pub async fn calendar_occurrences(
+        &self,
+        principal: &Principal,
+        query: CalendarQuery,
+    ) -> ServiceResult<Vec<(Occurrence, String)>> {
+        let mut violations = Violations::new();
+        let from = violations.check("from", parse_instant(&query.from));
+        let to = violations.check("to", parse_instant(&query.to));
+        let environment =
+            query.environment.as_deref().and_then(|name| violations.check("environment", EnvironmentName::parse(name)));
+        let service = query.service.as_deref().and_then(|name| violations.check("service", ServiceName::parse(name)));
+        if let (Some(from), Some(to)) = (from, to) {
+            if to <= from {
+                violations.push("to", Problem::EmptyRange);
+            } else if to.duration_since(from).as_hours() > MAX_QUERY_SPAN_DAYS * 24 {
+                violations.push(
+                    "to",
+                    Problem::Invalid { reason: format!("spans more than {MAX_QUERY_SPAN_DAYS} days after from") },
+                );
+            }
+        }
+        let (from, to) = match (from, to) {
+            (Some(from), Some(to)) if violations.is_empty() => (from, to),
+            _ => return Err(violations.into()),
+        };
+        self.authorize_read(principal).await?;
+        let mut read = self.store.read().await?;
+        let environment = match environment {
+            Some(name) => {
+                Some(read.find_environment(&name).await?.ok_or_else(|| not_found(Entity::Environment, &name))?)
+            }
+            None => None,
+        };
+        if let Some(service) = &service {
+            read.find_service(service).await?.ok_or_else(|| not_found(Entity::Service, service))?;
+        }
+        let periods = read.list_calendar_periods().await?;
+        drop(read);
+        let mut occurrences = Vec::new();
+        for stored in periods.iter().filter(|p| in_query(&p.scope, environment.as_ref(), service.as_ref())) {
+            let period = compiled(stored)?;
+            for expanded in period.expand(from, to) {
+                let note = match (&expanded.start_adjustment, &expanded.end_adjustment) {
+                    (Some(start), _) => format!("start: {start}"),
+                    (None, Some(end)) => format!("end: {end}"),
+                    (None, None) => String::new(),
+                };
+                occurrences.push((expanded.occurrence, note));
+            }
+        }
+        occurrences.sort_by(|a, b| (a.0.start, a.0.end, &a.0.name).cmp(&(b.0.start, b.0.end, &b.0.name)));
+        Ok(occurrences)
+    }
+
+    /// Imports the VEVENTs of an `.ics` file as periods of `kind` (when given; otherwise the
+    /// kind its CATEGORIES name, else blackout), applying to `scope` (default global). Each
+    /// event's SUMMARY becomes the period's name; its id is `ics-` and 16 hex digits of the
+    /// SHA-256 of its UID, so importing the same file again changes nothing. All or nothing.
+    pub async fn import_calendar(
+        &self,
+        principal: &Principal,
+        text: &str,
+        kind: Option<&str>,
+        scope: Option<&str>,
+    ) -> ServiceResult<ImportReport> {
+        let mut violations = Violations::new();
+        let kind = kind.and_then(|kind| violations.check("kind", kind.parse::<PeriodKind>()));
+        let scope = violations.check("scope", PeriodScope::parse(scope.unwrap_or("global")));
+        let events = match parse_ics(text) {
+            Ok(events) => Some(events),
+            Err(error) => {
+                violations.push("file", Problem::Invalid { reason: error.to_string() });
+                None
+            }
+        };
+        let (scope, events) = match (scope, events) {
+            (Some(scope), Some(events)) if violations.is_empty() => (scope, events),
+            _ => return Err(violations.into()),
+        };
+        let periods: Vec<CalendarPeriod> = events
+            .into_iter()
+            .map(|event| {
+                let recurrence = &event.recurrence;
+                let name = if event.summary.trim().is_empty() { event.uid.clone() } else { event.summary.clone() };
+                CalendarPeriod {
+                    id: imported_id(&event.uid),
+                    name: name.chars().take(tollgate_core::calendar::MAX_PERIOD_NAME_LEN).collect(),
+                    kind: kind.or(event.kind).unwrap_or(PeriodKind::Blackout),
+                    scope: scope.clone(),
+                    tzid: recurrence.tzid().to_owned(),
+                    start: recurrence.dtstart(),
+                    length: recurrence.length().to_string(),
+                    rule: recurrence.rule().map(str::to_owned),
+                    exdates: recurrence.exdates().to_vec(),
+                    rdates: recurrence.rdates().to_vec(),
+                    uid: Some(event.uid),
+                }
+            })
+            .collect();
+        self.authorize_calendar(principal).await?;
+        let mut report = ImportReport::default();
+        let mut tx = self.store.begin().await?;
+        for period in &periods {
+            match self.write_period(&mut tx, principal, period).await? {
+                PutOutcome::Created => report.created.push(period.id.clone()),
+                PutOutcome::Updated => report.updated.push(period.id.clone()),
+                PutOutcome::Unchanged => report.unchanged.push(period.id.clone()),
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// The periods that apply to an environment and/or a service (all, when neither is given)
+    /// as an `.ics` calendar.
+    pub async fn export_calendar(
+        &self,
+        principal: &Principal,
+        environment: Option<&str>,
+        service: Option<&str>,
+    ) -> ServiceResult<String> {
+        let environment = environment.map(|name| parse_key(name, EnvironmentName::parse)).transpose()?;
+        let service = service.map(|name| parse_key(name, ServiceName::parse)).transpose()?;
+        self.authorize_read(principal).await?;
+        let mut read = self.store.read().await?;
+        let environment = match environment {
+            Some(name) => {
+                Some(read.find_environment(&name).await?.ok_or_else(|| not_found(Entity::Environment, &name))?)
+            }
+            None => None,
+        };
+        let stored = read.list_calendar_periods().await?;
+        drop(read);
+        let selected: Vec<&CalendarPeriod> =
+            stored.iter().filter(|p| in_query(&p.scope, environment.as_ref(), service.as_ref())).collect();
+        let periods = selected.iter().map(|p| compiled(p)).collect::<ServiceResult<Vec<Period>>>()?;
+        let uids: Vec<String> =
+            selected.iter().map(|p| p.uid.clone().unwrap_or_else(|| format!("{}@tollgate", p.id))).collect();
+        let dtstamp = self.now();
+        let events: Vec<ExportEvent<'_>> =
+            periods.iter().zip(&uids).map(|(period, uid)| ExportEvent { uid, dtstamp, period }).collect();
+        Ok(write_ics(&events))
+    }
+
+    /// Whether deployments of `services` into `environment` may happen at `at` (now when not
+    /// given), and when that next changes.
+    pub async fn window_state(
+        &self,
+        principal: &Principal,
+        environment: &str,
+        services: &[ServiceName],
+        at: Option<Timestamp>,
+    ) -> ServiceResult<WindowState> {
+        let environment = parse_key(environment, EnvironmentName::parse)?;
+        self.authorize_read(principal).await?;
+        let mut read = self.store.read().await?;
+        let target =
+            read.find_environment(&environment).await?.ok_or_else(|| not_found(Entity::Environment, &environment))?;
+        window_state_in(&mut read, &target, services, at.unwrap_or_else(|| self.now())).await
+    }
+
+    async fn authorize_calendar(&self, principal: &Principal) -> ServiceResult<()> {
+        self.authorize(principal, Action::CalendarEdit, Resource::System, Context::default()).await.map(drop)
+    }
+
+    /// Inserts or replaces `period` with its audit entry; writes nothing when it is unchanged.
+    async fn write_period(
+        &self,
+        tx: &mut tollgate_store::StoreTx,
+        principal: &Principal,
+        period: &CalendarPeriod,
+    ) -> ServiceResult<PutOutcome> {
+        let before = tx.find_calendar_period(&period.id).await?;
+        let (action, outcome) = match &before {
+            Some(before) if before == period => return Ok(PutOutcome::Unchanged),
+            Some(_) => {
+                tx.update_calendar_period(period, &principal.user.name, self.now()).await?;
+                (AuditAction::Update, PutOutcome::Updated)
+            }
+            None => {
+                tx.insert_calendar_period(period, &principal.user.name, self.now()).await?;
+                (AuditAction::Create, PutOutcome::Created)
+            }
+        };
+        let object = ObjectRef::new(ObjectKind::CalendarPeriod, &period.id);
+        let change = Change { action, object, before: before.as_ref(), after: Some(period), reason: None };
+        self.record_for(tx, principal, change).await?;
+        Ok(outcome)
+    }
+}
+
+/// The window state of `environment` for `services` at `at`, read on `conn` (a read snapshot
+/// or the transaction that acts on it).
+pub(crate) async fn window_state_in(
+    conn: &mut Conn,
+    environment: &Environment,
+    services: &[ServiceName],
+    at: Timestamp,
+) -> ServiceResult<WindowState> {
+    let stored = conn.list_calendar_periods().await?;
+    let applying = stored
+        .iter()
+        .filter(|p| p.scope.applies_to(environment, services))
+        .map(compiled)
+        .collect::<ServiceResult<Vec<Period>>>()?;
+    Ok(decide_window(environment.name.clone(), &applying, at))
+}
+
+/// The state at `at` from the periods that apply, and when it next changes.
+fn decide_window(environment: EnvironmentName, periods: &[Period], at: Timestamp) -> WindowState {
+    let just_after = at + jiff::SignedDuration::from_nanos(1);
+    let lookahead = at + jiff::SignedDuration::from_hours(LOOKAHEAD_DAYS * 24);
+    let has_windows = periods.iter().any(|p| !p.kind.is_deny());
+    let mut denied_by = Vec::new();
+    let mut allowed_by: Option<Occurrence> = None;
+    // Every boundary within the lookahead, to find the next change of state.
+    let mut boundaries: Vec<Timestamp> = Vec::new();
+    for period in periods {
+        for occurrence in period.occurrences(at, lookahead) {
+            if occurrence.overlaps(at, just_after) {
+                if period.kind.is_deny() {
+                    denied_by.push(occurrence.clone());
+                } else if allowed_by.as_ref().is_none_or(|open| occurrence.end > open.end) {
+                    allowed_by = Some(occurrence.clone());
+                }
+            }
+            boundaries.extend([occurrence.start, occurrence.end].into_iter().filter(|b| *b > at));
+        }
+    }
+    boundaries.sort();
+    boundaries.dedup();
+    let open_at = |instant: Timestamp| -> bool {
+        let after = instant + jiff::SignedDuration::from_nanos(1);
+        let mut allowed = !has_windows;
+        for period in periods {
+            for occurrence in period.occurrences(instant, after) {
+                if period.kind.is_deny() {
+                    return false;
+                }
+                allowed |= occurrence.overlaps(instant, after);
+            }
+        }
+        allowed
+    };
+    let open = denied_by.is_empty() && (!has_windows || allowed_by.is_some());
+    let next_change = boundaries.into_iter().find(|boundary| open_at(*boundary) != open);
+    WindowState { environment, at, open, denied_by, allowed_by, has_windows, next_change }
+}
+
+fn describe_denial(occurrence: &Occurrence) -> String {
+    let rule = if occurrence.rule.is_empty() { String::new() } else { format!(" (RRULE {})", occurrence.rule) };
+    format!(
+        "{} {:?}{rule} is in force from {} to {} {} ({} to {} UTC)",
+        occurrence.kind,
+        occurrence.name,
+        occurrence.start_local,
+        occurrence.end_local,
+        occurrence.tzid,
+        occurrence.start,
+        occurrence.end
+    )
+}
+
+/// Whether a period of `scope` belongs to a query for `environment` and/or `service`.
+fn in_query(scope: &PeriodScope, environment: Option<&Environment>, service: Option<&ServiceName>) -> bool {
+    if environment.is_none() && service.is_none() {
+        return true;
+    }
+    match scope {
+        PeriodScope::Global => true,
+        PeriodScope::Environment(name) => environment.is_some_and(|e| e.name == *name),
+        PeriodScope::Region(region) => environment.is_some_and(|e| e.region.as_ref() == Some(region)),
+        PeriodScope::Service(name) => service == Some(name),
+    }
+}
+
+/// Compiles a period as typed, naming the field of each problem.
+fn compile(period: &CalendarPeriod) -> Result<Period, Violations> {
+    let located = |error: RecurrenceError| {
+        let field = match &error {
+            RecurrenceError::UnknownTimeZone { .. } => "tzid",
+            RecurrenceError::Start { .. } => "start",
+            RecurrenceError::Length { .. } => "length",
+            RecurrenceError::Rule { .. } => "rule",
+            RecurrenceError::Exdate { .. } => "exdates",
+            RecurrenceError::Rdate { .. } => "rdates",
+            RecurrenceError::TooManyDates { field, .. } => field,
+        };
+        let mut violations = Violations::new();
+        violations.push(field, Problem::Invalid { reason: error.to_string() });
+        violations
+    };
+    let length: PeriodLength = period.length.parse().map_err(located)?;
+    let recurrence = Recurrence::new(
+        &period.tzid,
+        period.start,
+        length,
+        period.rule.as_deref(),
+        period.exdates.clone(),
+        period.rdates.clone(),
+    )
+    .map_err(located)?;
+    Ok(Period { name: period.name.clone(), kind: period.kind, recurrence })
+}
+
+/// Compiles a stored period; one that no longer compiles (a time zone removed from the system
+/// database) is reported as corrupt rather than skipped, since skipping a freeze would open it.
+fn compiled(period: &CalendarPeriod) -> ServiceResult<Period> {
+    compile(period).map_err(|violations| {
+        ServiceError::Corrupt(StoreError::Corrupt {
+            entity: Entity::CalendarPeriod,
+            key: period.id.to_string(),
+            reason: violations.to_string(),
+        })
+    })
+}
+
+fn parse_instant(value: &str) -> Result<Timestamp, Problem> {
+    value.trim().parse::<Timestamp>().map_err(|_| Problem::InvalidTimestamp { value: value.to_owned() })
+}
+
+/// `ics-` and the first 16 hex digits of the SHA-256 of an `.ics` UID.
+fn imported_id(uid: &str) -> PeriodId {
+    let digest = hex::encode(Sha256::digest(uid.as_bytes()));
+    PeriodId::parse(&format!("ics-{}", &digest[..16])).expect("ics- and hex digits make a valid id")
+}
