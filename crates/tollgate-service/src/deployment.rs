@@ -217,8 +217,8 @@ impl Tollgate {
         };
         let mut register = Vec::with_capacity(environments.len());
         for environment in environments {
-            let history = read.deployed_releases(&environment.name).await?;
-            register.push(EnvironmentRegister { services: running_at(&history, at), environment });
+            let live = read.live_releases_at(&environment.name, at).await?;
+            register.push(EnvironmentRegister { services: running_at(&live, at), environment });
         }
         Ok(register)
     }

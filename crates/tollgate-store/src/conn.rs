@@ -17,12 +17,12 @@ use tollgate_core::service::Service;
 use tollgate_core::team::Team;
 use tollgate_core::token::{ApiToken, TokenId};
 use tollgate_core::user::User;
-use tollgate_core::{Entity, Page};
+use tollgate_core::{Entity, Page, Timestamp};
 
 use crate::error::StoreError;
 use crate::rows::{
-    artifact, parse, DeploymentRow, EnvironmentRow, ReleaseArtifactRow, ReleaseRow, ScopeItemRow, ServiceRow, TeamRow,
-    TokenRow, UserRow,
+    artifact, micros, parse, DeploymentRow, EnvironmentRow, ReleaseArtifactRow, ReleaseRow, ScopeItemRow, ServiceRow,
+    TeamRow, TokenRow, UserRow,
 };
 
 /// An open transaction, for reading.
@@ -550,6 +550,57 @@ impl Conn {
                 Ok(DeployedRelease { deployment: Deployment::try_from(row)?, artifacts: release_artifacts })
             })
             .collect()
+    }
+
+    /// What runs in `environment` at `at`, as the deployments that put it there: for each
+    /// service, the live deployment (succeeded, finished by `at`, not rolled back by then)
+    /// that finished last, with only the artifacts it is the latest for. The same answer as
+    /// `running_at(&deployed_releases(environment), at)`, chosen by the database (a window
+    /// function over the environment's history) instead of loading the whole history.
+    pub async fn live_releases_at(
+        &mut self,
+        environment: &EnvironmentName,
+        at: Timestamp,
+    ) -> Result<Vec<DeployedRelease>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct LiveRow {
+            #[sqlx(flatten)]
+            deployment: DeploymentRow,
+            service: String,
+            name: String,
+            version: String,
+            digest: String,
+        }
+        let rows: Vec<LiveRow> = sqlx::query_as(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS}, x.service, x.name, x.version, x.digest FROM ( \
+               SELECT d.id AS deployment_id, a.service, a.name, a.version, a.digest, \
+                 ROW_NUMBER() OVER (PARTITION BY a.service ORDER BY d.finished_at DESC, d.id DESC) AS recency \
+               FROM deployments d JOIN release_artifacts a ON a.release_id = d.release_id \
+               WHERE d.environment = $1 AND d.status IN ('succeeded', 'rolled_back') \
+                 AND d.finished_at <= $2 AND (d.rolled_back_at IS NULL OR d.rolled_back_at > $2) \
+             ) x JOIN deployments d ON d.id = x.deployment_id JOIN releases r ON r.id = d.release_id \
+             WHERE x.recency = 1 ORDER BY d.id, x.service"
+        ))
+        .bind(environment.as_str())
+        .bind(micros(at))
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        let mut live: Vec<DeployedRelease> = Vec::new();
+        for row in rows {
+            let release_id = row.deployment.release_id;
+            let artifact_row =
+                ReleaseArtifactRow { service: row.service, name: row.name, version: row.version, digest: row.digest };
+            let artifact = artifact(Entity::Release, &release_id, artifact_row)?;
+            match live.last_mut() {
+                Some(last) if last.deployment.id.0 == row.deployment.id => last.artifacts.push(artifact),
+                _ => live.push(DeployedRelease {
+                    deployment: Deployment::try_from(row.deployment)?,
+                    artifacts: vec![artifact],
+                }),
+            }
+        }
+        Ok(live)
     }
 
     /// The environments where a release has a successful deployment that was not rolled back.

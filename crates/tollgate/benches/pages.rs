@@ -93,7 +93,7 @@ async fn bench_demo() -> anyhow::Result<Vec<PageResult>> {
         }
     }
     let (base, password) = (base.context("the demo printed its address")?, password.context("and a password")?);
-    let release_version = "1.4.0";
+    let release_version = "1.1.0";
     let pages = vec![
         "/".to_owned(),
         "/register".to_owned(),
@@ -152,8 +152,9 @@ async fn seed(spawned: &SpawnedApp) -> anyhow::Result<()> {
     let names: Vec<String> = (0..N_ENVIRONMENTS).map(|index| format!("env-{index:02}")).collect();
     let services: Vec<_> = (0..N_SERVICES)
         .map(|index| {
-            let depends_on: Vec<String> =
+            let mut depends_on: Vec<String> =
                 [index / 2, index / 3].iter().filter(|&&d| d < index).map(|d| format!("svc-{d:03}")).collect();
+            depends_on.dedup();
             json!({ "name": format!("svc-{index:03}"), "owner": format!("team-{:02}", index % 10), "depends_on": depends_on })
         })
         .collect();

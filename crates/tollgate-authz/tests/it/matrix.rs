@@ -65,6 +65,7 @@ const ALLOWED: &[(Role, &[&str])] = &[
             "gate.evaluate",
             "change.request",
             "override.gate",
+            "calendar.edit",
         ],
     ),
     (Role::Approver, &["read.records", "authz.check", "team.edit", "change.approve"]),

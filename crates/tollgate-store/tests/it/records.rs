@@ -198,3 +198,73 @@ async fn deployments_feed_the_register() {
     })
     .await;
 }
+
+/// The database's choice of what runs (`live_releases_at`) agrees with choosing it from the
+/// whole history (`running_at` over `deployed_releases`) at every instant of a history with
+/// overlapping releases, a failed deployment and a rollback.
+#[tokio::test]
+async fn the_live_releases_the_database_picks_are_what_the_whole_history_says() {
+    on_every_backend(|store| async move {
+        let now = at("2026-03-01T12:00:00Z");
+        let ana = UserName::parse("ana")?;
+        let dev = EnvironmentName::parse("dev")?;
+        let mut tx = store.begin().await?;
+        tx.insert_user(&user("ana", "admin"), now).await?;
+        tx.insert_team(&team("payments", &[])).await?;
+        for name in ["ledger", "api", "web"] {
+            tx.insert_service(&service(name, "payments", &[])).await?;
+        }
+        tx.insert_environment(&environment("dev", "dev")).await?;
+        tx.insert_lifecycle(&lifecycle("default", &["dev"])).await?;
+        let releases = [
+            release("1.0.0", &[("ledger", "1.0.0"), ("api", "1.0.0")]),
+            release("1.1.0", &[("api", "1.1.0"), ("web", "1.1.0")]),
+            release("1.2.0", &[("ledger", "1.2.0")]),
+            release("1.3.0", &[("web", "1.3.0")]),
+        ];
+        // (release, status, finished at hour): 1.2.0 fails, 1.3.0 succeeds and is rolled back.
+        let plan = [(0, "succeeded", 1), (1, "succeeded", 2), (2, "failed", 3), (3, "succeeded", 4)];
+        let mut rolled_back = None;
+        for (index, status, hour) in plan {
+            let content = &releases[index];
+            let id = tx.insert_release(content, &ana, now).await?;
+            let times = DeploymentInput {
+                status: Some(status.to_owned()),
+                started_at: Some(format!("2026-03-01T0{hour}:00:00Z")),
+                finished_at: Some(format!("2026-03-01T0{hour}:30:00Z")),
+            }
+            .parse(now)?;
+            let new = NewDeployment {
+                release: id,
+                environment: &dev,
+                manifest_digest: content.manifest_digest(),
+                times,
+                promotion: &Promotion::Followed,
+                actor: &ana,
+            };
+            let deployment = tx.insert_deployment(&new).await?;
+            if index == 3 {
+                rolled_back = Some(deployment);
+            }
+        }
+        let deployment = tx.find_deployment(rolled_back.context("1.3.0")?).await?.context("found")?;
+        let after = deployment.finish(DeploymentStatus::RolledBack, at("2026-03-01T05:00:00Z"))?;
+        tx.update_deployment(&after, DeploymentStatus::Succeeded).await?;
+        tx.commit().await?;
+
+        let mut read = store.read().await?;
+        let history = read.deployed_releases(&dev).await?;
+        for instant in ["00:00", "01:30", "02:00", "02:30", "03:30", "04:30", "04:45", "05:00", "11:00"] {
+            let instant = at(&format!("2026-03-01T{instant}:00Z"));
+            let expected = tollgate_core::deployment::running_at(&history, instant);
+            let live = read.live_releases_at(&dev, instant).await?;
+            assert_eq!(tollgate_core::deployment::running_at(&live, instant), expected, "at {instant}");
+        }
+        let at_four_forty_five = tollgate_core::deployment::running_at(&history, at("2026-03-01T04:45:00Z"));
+        let versions: Vec<String> =
+            at_four_forty_five.iter().map(|r| format!("{}={}", r.service, r.release_version)).collect();
+        assert_eq!(versions, ["api=1.1.0", "ledger=1.0.0", "web=1.3.0"], "the check is not vacuous");
+        Ok(())
+    })
+    .await;
+}
