@@ -555,8 +555,8 @@ impl Conn {
     /// What runs in `environment` at `at`, as the deployments that put it there: for each
     /// service, the live deployment (succeeded, finished by `at`, not rolled back by then)
     /// that finished last, with only the artifacts it is the latest for. The same answer as
-    /// `running_at(&deployed_releases(environment), at)`, chosen by the database (a window
-    /// function over the environment's history) instead of loading the whole history.
+    /// `running_at(&deployed_releases(environment), at)`, chosen by the database instead of
+    /// loading the whole history.
     pub async fn live_releases_at(
         &mut self,
         environment: &EnvironmentName,
@@ -571,15 +571,24 @@ impl Conn {
             version: String,
             digest: String,
         }
+        // Per service, the latest (finished_at, id): the latest finish, then the highest id
+        // among equal finishes. Two GROUP BYs, which both databases run faster than a window.
         let rows: Vec<LiveRow> = sqlx::query_as(&format!(
-            "SELECT {DEPLOYMENT_COLUMNS}, x.service, x.name, x.version, x.digest FROM ( \
-               SELECT d.id AS deployment_id, a.service, a.name, a.version, a.digest, \
-                 ROW_NUMBER() OVER (PARTITION BY a.service ORDER BY d.finished_at DESC, d.id DESC) AS recency \
+            "WITH live AS ( \
+               SELECT d.id, d.finished_at, a.service \
                FROM deployments d JOIN release_artifacts a ON a.release_id = d.release_id \
                WHERE d.environment = $1 AND d.status IN ('succeeded', 'rolled_back') \
                  AND d.finished_at <= $2 AND (d.rolled_back_at IS NULL OR d.rolled_back_at > $2) \
-             ) x JOIN deployments d ON d.id = x.deployment_id JOIN releases r ON r.id = d.release_id \
-             WHERE x.recency = 1 ORDER BY d.id, x.service"
+             ), latest AS ( \
+               SELECT l.service, MAX(l.id) AS id FROM live l \
+               JOIN (SELECT service, MAX(finished_at) AS finished_at FROM live GROUP BY service) m \
+                 ON m.service = l.service AND m.finished_at = l.finished_at \
+               GROUP BY l.service \
+             ) \
+             SELECT {DEPLOYMENT_COLUMNS}, a.service, a.name, a.version, a.digest \
+             FROM latest x JOIN deployments d ON d.id = x.id JOIN releases r ON r.id = d.release_id \
+             JOIN release_artifacts a ON a.release_id = d.release_id AND a.service = x.service \
+             ORDER BY d.id, a.service"
         ))
         .bind(environment.as_str())
         .bind(micros(at))

@@ -221,9 +221,12 @@ async fn the_live_releases_the_database_picks_are_what_the_whole_history_says() 
             release("1.1.0", &[("api", "1.1.0"), ("web", "1.1.0")]),
             release("1.2.0", &[("ledger", "1.2.0")]),
             release("1.3.0", &[("web", "1.3.0")]),
+            release("1.4.0", &[("api", "1.4.0")]),
         ];
-        // (release, status, finished at hour): 1.2.0 fails, 1.3.0 succeeds and is rolled back.
-        let plan = [(0, "succeeded", 1), (1, "succeeded", 2), (2, "failed", 3), (3, "succeeded", 4)];
+        // (release, status, finished at hour): 1.2.0 fails, 1.3.0 succeeds and is rolled back,
+        // 1.4.0 finishes at the same instant as 1.1.0 and, recorded later, wins the tie.
+        let plan =
+            [(0, "succeeded", 1), (1, "succeeded", 2), (2, "failed", 3), (3, "succeeded", 4), (4, "succeeded", 2)];
         let mut rolled_back = None;
         for (index, status, hour) in plan {
             let content = &releases[index];
@@ -263,7 +266,7 @@ async fn the_live_releases_the_database_picks_are_what_the_whole_history_says() 
         let at_four_forty_five = tollgate_core::deployment::running_at(&history, at("2026-03-01T04:45:00Z"));
         let versions: Vec<String> =
             at_four_forty_five.iter().map(|r| format!("{}={}", r.service, r.release_version)).collect();
-        assert_eq!(versions, ["api=1.1.0", "ledger=1.0.0", "web=1.3.0"], "the check is not vacuous");
+        assert_eq!(versions, ["api=1.4.0", "ledger=1.0.0", "web=1.3.0"], "the check is not vacuous");
         Ok(())
     })
     .await;
