@@ -162,20 +162,9 @@ impl Tollgate {
             _ => return Err(violations.into()),
         };
         self.authorize_read(principal).await?;
-        let mut read = self.store.read().await?;
-        let environment = match environment {
-            Some(name) => {
-                Some(read.find_environment(&name).await?.ok_or_else(|| not_found(Entity::Environment, &name))?)
-            }
-            None => None,
-        };
-        if let Some(service) = &service {
-            read.find_service(service).await?.ok_or_else(|| not_found(Entity::Service, service))?;
-        }
-        let periods = read.list_calendar_periods().await?;
-        drop(read);
+        let selected = self.selected_periods(environment, service).await?;
         let mut occurrences = Vec::new();
-        for stored in periods.iter().filter(|p| in_query(&p.scope, environment.as_ref(), service.as_ref())) {
+        for stored in &selected {
             let period = compiled(stored)?;
             for expanded in period.expand(from, to) {
                 let note = match (&expanded.start_adjustment, &expanded.end_adjustment) {
@@ -260,18 +249,8 @@ impl Tollgate {
         let environment = environment.map(|name| parse_key(name, EnvironmentName::parse)).transpose()?;
         let service = service.map(|name| parse_key(name, ServiceName::parse)).transpose()?;
         self.authorize_read(principal).await?;
-        let mut read = self.store.read().await?;
-        let environment = match environment {
-            Some(name) => {
-                Some(read.find_environment(&name).await?.ok_or_else(|| not_found(Entity::Environment, &name))?)
-            }
-            None => None,
-        };
-        let stored = read.list_calendar_periods().await?;
-        drop(read);
-        let selected: Vec<&CalendarPeriod> =
-            stored.iter().filter(|p| in_query(&p.scope, environment.as_ref(), service.as_ref())).collect();
-        let periods = selected.iter().map(|p| compiled(p)).collect::<ServiceResult<Vec<Period>>>()?;
+        let selected = self.selected_periods(environment, service).await?;
+        let periods = selected.iter().map(compiled).collect::<ServiceResult<Vec<Period>>>()?;
         let uids: Vec<String> =
             selected.iter().map(|p| p.uid.clone().unwrap_or_else(|| format!("{}@tollgate", p.id))).collect();
         let dtstamp = self.now();
@@ -295,6 +274,28 @@ impl Tollgate {
         let target =
             read.find_environment(&environment).await?.ok_or_else(|| not_found(Entity::Environment, &environment))?;
         window_state_in(&mut read, &target, services, at.unwrap_or_else(|| self.now())).await
+    }
+
+    /// The periods a query for an environment and/or a service selects (all when neither is
+    /// given); a named environment or service must exist.
+    async fn selected_periods(
+        &self,
+        environment: Option<EnvironmentName>,
+        service: Option<ServiceName>,
+    ) -> ServiceResult<Vec<CalendarPeriod>> {
+        let mut read = self.store.read().await?;
+        let environment = match environment {
+            Some(name) => {
+                Some(read.find_environment(&name).await?.ok_or_else(|| not_found(Entity::Environment, &name))?)
+            }
+            None => None,
+        };
+        if let Some(service) = &service {
+            read.find_service(service).await?.ok_or_else(|| not_found(Entity::Service, service))?;
+        }
+        let mut periods = read.list_calendar_periods().await?;
+        periods.retain(|period| in_query(&period.scope, environment.as_ref(), service.as_ref()));
+        Ok(periods)
     }
 
     async fn authorize_calendar(&self, principal: &Principal) -> ServiceResult<()> {

@@ -90,26 +90,10 @@ impl StoreTx {
         by: &UserName,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
-            "INSERT INTO calendar_periods (id, name, kind, scope_kind, scope_name, tzid, start_local, length, rule, \
-             exdates, rdates, uid, updated_by, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(period.id.as_str())
-        .bind(period.name.as_str())
-        .bind(period.kind.as_str())
-        .bind(period.scope.kind())
-        .bind(period.scope.name())
-        .bind(period.tzid.as_str())
-        .bind(period.start.to_string())
-        .bind(period.length.as_str())
-        .bind(period.rule.as_deref())
-        .bind(joined(&period.exdates))
-        .bind(joined(&period.rdates))
-        .bind(period.uid.as_deref())
-        .bind(by.as_str())
-        .bind(micros(at));
-        self.execute(query, Entity::CalendarPeriod, period.id.as_str()).await.map(drop)
+        let sql = "INSERT INTO calendar_periods (id, name, kind, scope_kind, scope_name, tzid, start_local, length, \
+                   rule, exdates, rdates, uid, updated_by, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+        self.execute(bound(sql, period, by, at), Entity::CalendarPeriod, period.id.as_str()).await.map(drop)
     }
 
     /// Replaces a period; `NotFound` when there is none with its id.
@@ -119,26 +103,10 @@ impl StoreTx {
         by: &UserName,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
-            "UPDATE calendar_periods SET name = $2, kind = $3, scope_kind = $4, scope_name = $5, tzid = $6, \
-             start_local = $7, length = $8, rule = $9, exdates = $10, rdates = $11, uid = $12, updated_by = $13, \
-             updated_at = $14 WHERE id = $1",
-        )
-        .bind(period.id.as_str())
-        .bind(period.name.as_str())
-        .bind(period.kind.as_str())
-        .bind(period.scope.kind())
-        .bind(period.scope.name())
-        .bind(period.tzid.as_str())
-        .bind(period.start.to_string())
-        .bind(period.length.as_str())
-        .bind(period.rule.as_deref())
-        .bind(joined(&period.exdates))
-        .bind(joined(&period.rdates))
-        .bind(period.uid.as_deref())
-        .bind(by.as_str())
-        .bind(micros(at));
-        let affected = self.execute(query, Entity::CalendarPeriod, period.id.as_str()).await?;
+        let sql = "UPDATE calendar_periods SET name = $2, kind = $3, scope_kind = $4, scope_name = $5, tzid = $6, \
+                   start_local = $7, length = $8, rule = $9, exdates = $10, rdates = $11, uid = $12, \
+                   updated_by = $13, updated_at = $14 WHERE id = $1";
+        let affected = self.execute(bound(sql, period, by, at), Entity::CalendarPeriod, period.id.as_str()).await?;
         if affected == 0 {
             return Err(StoreError::NotFound { entity: Entity::CalendarPeriod, key: period.id.to_string() });
         }
@@ -154,6 +122,30 @@ impl StoreTx {
         }
         Ok(())
     }
+}
+
+/// `sql` with the period's columns bound as $1 to $14, in the order of the table.
+fn bound<'q>(
+    sql: &'q str,
+    period: &'q CalendarPeriod,
+    by: &'q UserName,
+    at: Timestamp,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(sql)
+        .bind(period.id.as_str())
+        .bind(period.name.as_str())
+        .bind(period.kind.as_str())
+        .bind(period.scope.kind())
+        .bind(period.scope.name())
+        .bind(period.tzid.as_str())
+        .bind(period.start.to_string())
+        .bind(period.length.as_str())
+        .bind(period.rule.as_deref())
+        .bind(joined(&period.exdates))
+        .bind(joined(&period.rdates))
+        .bind(period.uid.as_deref())
+        .bind(by.as_str())
+        .bind(micros(at))
 }
 
 fn joined(dates: &[DateTime]) -> String {
