@@ -84,6 +84,32 @@ impl Occurrence {
     }
 }
 
+/// Why a deployment was recorded while its environment's window was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideKind {
+    /// The release is an emergency release: windows do not hold it back.
+    Emergency,
+    /// An authorized user broke glass (`override.window`) with a reason.
+    BreakGlass,
+}
+
+/// A deployment recorded although its environment's window was closed at the deployment's
+/// start: what closed it and what let the deployment through. Audited with the deployment;
+/// never stored elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WindowOverride {
+    pub deployment: crate::deployment::DeploymentId,
+    pub environment: EnvironmentName,
+    /// The instant judged: the deployment's start.
+    pub at: Timestamp,
+    /// One sentence for each reason the window was closed (a freeze, a blackout, no window open).
+    pub closed_because: Vec<String>,
+    pub kind: OverrideKind,
+    /// The reason given for breaking glass; none for an emergency release.
+    pub reason: Option<String>,
+}
+
 /// Where a calendar period applies: everywhere, to one environment, to the releases that carry
 /// one service, or to the environments of one region.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -191,6 +191,9 @@ pub struct DeploymentInput {
     pub status: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The reason for deploying although the environment's deployment window is closed at the
+    /// start (breaking glass, authorized as `override.window`); not a time, so `parse` leaves it.
+    pub override_window: Option<String>,
 }
 
 /// The status and times of a new deployment record.

@@ -301,3 +301,19 @@ fn calendar_periods() {
     let imported = freeze.parse(id, Some("year-end@example.com".into())).expect("valid");
     insta::assert_snapshot!("calendar_period_imported_freeze", json(&imported));
 }
+
+#[test]
+fn window_override() {
+    use crate::calendar::{OverrideKind, WindowOverride};
+    let override_record = WindowOverride {
+        deployment: DeploymentId(7),
+        environment: EnvironmentName::parse("prod").expect("a name"),
+        at: at("2026-12-22T09:30:00Z"),
+        closed_because: vec![
+            "freeze \"Year-end freeze\" is in force from 2026-12-20T00:00:00 to 2027-01-04T00:00:00 Europe/Berlin (2026-12-19T23:00:00Z to 2027-01-03T23:00:00Z UTC)".into(),
+        ],
+        kind: OverrideKind::BreakGlass,
+        reason: Some("payment outage fix".into()),
+    };
+    insta::assert_snapshot!("window_override", json(&override_record));
+}

@@ -38,6 +38,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("legal_hold_not_found", 404, "No legal hold is on that tag."),
     ("signing_key_not_found", 404, "No audit signing key has that id."),
     ("grant_not_found", 404, "No just-in-time grant has that id."),
+    ("calendar_period_not_found", 404, "No calendar period has that id."),
     ("not_found", 404, "The object does not exist."),
     ("method_not_allowed", 405, "The endpoint does not accept this method."),
     ("conflict", 409, "The object exists already, or changed since it was read."),
@@ -50,6 +51,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("scope_frozen", 409, "The release's scope is frozen; unfreeze it (audited) to change its content."),
     ("reason_required", 422, "The action must give a reason."),
     ("gates_not_passed", 409, "The environment's blocking gates have not passed for the release as it is now: never evaluated, evaluated before the release, its evidence or the gate policy changed, or failed without an override."),
+    ("window_closed", 409, "The environment's deployment window is closed at the deployment's start (a freeze or blackout is in force, or no allow window is open); `errors` lists every reason. An emergency release, or `override_window` with a reason (`override.window`), deploys anyway, audited."),
     ("promotion_refused", 409, "The release may not be deployed there yet; `errors` lists every reason."),
     ("invalid_deployment_transition", 409, "The deployment's status does not allow that change."),
     ("release_not_ready", 409, "The release's artifacts are missing, differ from the store, fail verification or lack a trusted signature; `errors` lists every problem."),
@@ -188,6 +190,11 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(code, transition.to_string())
             }
             ServiceError::GatesNotPassed(refusal) => ApiError::new("gates_not_passed", refusal.to_string()),
+            ServiceError::WindowClosed(window) => {
+                let errors =
+                    window.reasons().into_iter().map(|message| FieldError { field: String::new(), message }).collect();
+                ApiError::new("window_closed", ServiceError::WindowClosed(window).to_string()).with_errors(errors)
+            }
             ServiceError::Promotion(reasons) => {
                 let errors =
                     reasons.iter().map(|r| FieldError { field: String::new(), message: r.to_string() }).collect();
@@ -249,6 +256,7 @@ fn not_found_code(entity: Entity) -> &'static str {
         Entity::LegalHold => "legal_hold_not_found",
         Entity::SigningKey => "signing_key_not_found",
         Entity::Grant => "grant_not_found",
+        Entity::CalendarPeriod => "calendar_period_not_found",
         _ => "not_found",
     }
 }
@@ -312,6 +320,11 @@ impl IntoResponse for ApiError {
         };
         let body = serde_json::to_vec(&problem).expect("a problem serializes");
         let mut response = (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // Calendar applications answer a Basic challenge with a user name and an API token.
+            let challenge = header::HeaderValue::from_static("Bearer realm=\"tollgate\", Basic realm=\"tollgate\"");
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        }
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }

@@ -49,7 +49,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathPar
     }
 }
 
-/// The authenticated caller of an API request: `Authorization: Bearer <token>`.
+/// The authenticated caller of an API request: `Authorization: Bearer <token>`, or HTTP Basic
+/// with the token as the password (any user name), which calendar applications subscribing to
+/// the `.ics` export send.
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
@@ -63,10 +65,27 @@ impl FromRequestParts<AppState> for Auth {
         let token = header_value
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::new("unauthenticated", "the Authorization header is not a Bearer token"))?;
+            .and_then(|value| match value.strip_prefix("Basic ") {
+                Some(credentials) => basic_password(credentials),
+                None => value.strip_prefix("Bearer ").map(str::to_owned),
+            })
+            .ok_or_else(|| {
+                ApiError::new(
+                    "unauthenticated",
+                    "the Authorization header is neither a Bearer token nor Basic credentials with a token as the password",
+                )
+            })?;
         let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let principal = state.tollgate.authenticate(token.trim(), request_id).await?;
         Ok(Auth(principal))
     }
+}
+
+/// The password of HTTP Basic credentials (`base64(user:password)`), if they decode.
+fn basic_password(credentials: &str) -> Option<String> {
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(credentials.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (_, password) = text.split_once(':')?;
+    Some(password.to_owned())
 }

@@ -80,16 +80,19 @@ impl Tollgate {
         let new = input.parse()?;
         self.authorize(principal, Action::ArtifactPush, Resource::Team(new.team.clone()), Context::default()).await?;
         let team = self.store.read().await?.find_team(&new.team).await?;
-        let team = team
-            .ok_or_else(|| invalid("team", Problem::UnknownReference { kind: "team", name: new.team.to_string() }))?;
+        let team = team.ok_or_else(|| {
+            ServiceError::invalid("team", Problem::UnknownReference { kind: "team", name: new.team.to_string() })
+        })?;
         if let Some(pattern) = &team.artifact_pattern {
-            pattern.check(&new.name).map_err(|problem| invalid("name", problem))?;
+            pattern.check(&new.name).map_err(|problem| ServiceError::invalid("name", problem))?;
         }
         let mut writer = self.blobs.writer(self.settings.max_artifact_bytes).await?;
         writer.copy_from(content).await?;
         let expected = match announced {
             AnnouncedDigest::Before(digest) => digest,
-            AnnouncedDigest::After(read) => read().map_err(|problem| invalid("content_digest", problem))?,
+            AnnouncedDigest::After(read) => {
+                read().map_err(|problem| ServiceError::invalid("content_digest", problem))?
+            }
         };
         let pending = writer.finish(expected).await?;
         self.hooks.at(HookPoint::BeforePushCommit).await;
@@ -166,15 +169,15 @@ impl Tollgate {
 
     pub async fn find_artifact(&self, principal: &Principal, name: &str, version: &str) -> ServiceResult<Artifact> {
         self.authorize_read(principal).await?;
-        let name = ArtifactName::parse(name).map_err(|p| invalid("name", p))?;
-        let version = ArtifactVersion::parse(version).map_err(|p| invalid("version", p))?;
+        let name = ArtifactName::parse(name).map_err(|p| ServiceError::invalid("name", p))?;
+        let version = ArtifactVersion::parse(version).map_err(|p| ServiceError::invalid("version", p))?;
         let found = self.store.read().await?.find_artifact(&name, &version).await?;
         found.ok_or_else(|| not_found(Entity::Artifact, format!("{name}@{version}")))
     }
 
     pub async fn list_artifacts(&self, principal: &Principal, name: Option<&str>) -> ServiceResult<Vec<Artifact>> {
         self.authorize_read(principal).await?;
-        let name = name.map(|n| ArtifactName::parse(n).map_err(|p| invalid("name", p))).transpose()?;
+        let name = name.map(|n| ArtifactName::parse(n).map_err(|p| ServiceError::invalid("name", p))).transpose()?;
         Ok(self.store.read().await?.list_artifacts(name.as_ref()).await?)
     }
 
@@ -202,7 +205,10 @@ impl Tollgate {
         let mut tx = self.store.begin().await?;
         if let Some(team) = &team {
             if tx.find_team(team).await?.is_none() {
-                return Err(invalid("team", Problem::UnknownReference { kind: "team", name: team.to_string() }));
+                return Err(ServiceError::invalid(
+                    "team",
+                    Problem::UnknownReference { kind: "team", name: team.to_string() },
+                ));
             }
         }
         let new = NewTrustedKey {
@@ -322,10 +328,4 @@ impl Tollgate {
 async fn find_key(conn: &mut Conn, id: TrustedKeyId) -> ServiceResult<TrustedKeyRecord> {
     let keys = conn.list_trusted_keys().await?;
     keys.into_iter().find(|key| key.id == id).ok_or_else(|| not_found(Entity::TrustedKey, id.0))
-}
-
-fn invalid(field: &str, problem: Problem) -> ServiceError {
-    let mut violations = Violations::new();
-    violations.push(field, problem);
-    ServiceError::Invalid(violations)
 }

@@ -227,9 +227,9 @@ impl Tollgate {
             let environment = read
                 .find_environment(&new.environment)
                 .await?
-                .ok_or_else(|| invalid("environment", unknown("environment", &new.environment)))?;
+                .ok_or_else(|| ServiceError::invalid("environment", unknown("environment", &new.environment)))?;
             if read.find_user(&new.user).await?.is_none() {
-                return Err(invalid("user", unknown("user", &new.user)));
+                return Err(ServiceError::invalid("user", unknown("user", &new.user)));
             }
             (environment, new.role)
         };
@@ -238,7 +238,7 @@ impl Tollgate {
         let now = self.now();
         let expires_at = now
             .checked_add(jiff::SignedDuration::from_secs(new.seconds))
-            .map_err(|_| invalid("duration", Problem::Invalid { reason: "out of range".into() }))?;
+            .map_err(|_| ServiceError::invalid("duration", Problem::Invalid { reason: "out of range".into() }))?;
         let mut tx = self.store.begin().await?;
         let id = tx.insert_grant(&new, &principal.user.name, now, expires_at).await?;
         let grant = tx.find_grant(id).await?.ok_or_else(|| not_found(Entity::Grant, id))?;
@@ -364,7 +364,7 @@ impl Tollgate {
     pub async fn check_authz(&self, principal: &Principal, input: CheckInput) -> ServiceResult<Decision> {
         let action = Action::parse(&input.action).ok_or_else(|| {
             let accepted: Vec<&str> = tollgate_authz::ACTIONS.iter().map(|info| info.name).collect();
-            invalid(
+            ServiceError::invalid(
                 "action",
                 Problem::Invalid { reason: format!("{:?} is not one of {}", input.action, accepted.join(", ")) },
             )
@@ -387,7 +387,7 @@ impl Tollgate {
         let resource = resource_named(&mut read, action.resource_type(), input.resource.as_deref()).await?;
         let mut context = Context { reason: input.reason.clone(), ..Context::default() };
         if let Some(release) = &input.release {
-            let reference = ReleaseRef::parse(release).map_err(|problem| invalid("release", problem))?;
+            let reference = ReleaseRef::parse(release).map_err(|problem| ServiceError::invalid("release", problem))?;
             let release = get_in(&mut read, &reference).await?;
             context.release = Some(self.release_facts(&mut read, &release).await?);
         }
@@ -421,11 +421,14 @@ async fn principal_facts(
 
 /// The resource of `kind` named `name`, read from the store (for `authz check`).
 async fn resource_named(conn: &mut Conn, kind: ResourceType, name: Option<&str>) -> ServiceResult<Resource> {
-    let required =
-        || name.ok_or_else(|| invalid("resource", Problem::Invalid { reason: format!("a {kind} must be named") }));
+    let required = || {
+        name.ok_or_else(|| {
+            ServiceError::invalid("resource", Problem::Invalid { reason: format!("a {kind} must be named") })
+        })
+    };
     Ok(match kind {
         ResourceType::System if name.is_some() => {
-            return Err(invalid(
+            return Err(ServiceError::invalid(
                 "resource",
                 Problem::Invalid { reason: "the action is about the system: name no resource".into() },
             ))
@@ -449,7 +452,8 @@ async fn resource_named(conn: &mut Conn, kind: ResourceType, name: Option<&str>)
             Resource::Lifecycle { reaches_prod: lifecycle_reaches_prod(conn, &name).await?, name: name.to_string() }
         }
         ResourceType::Release => {
-            let reference = ReleaseRef::parse(required()?).map_err(|problem| invalid("resource", problem))?;
+            let reference =
+                ReleaseRef::parse(required()?).map_err(|problem| ServiceError::invalid("resource", problem))?;
             let release = get_in(conn, &reference).await?;
             let services: Vec<ServiceName> = release.content.artifacts.iter().map(|a| a.service.clone()).collect();
             let mut teams = BTreeSet::new();
@@ -469,7 +473,7 @@ async fn resource_named(conn: &mut Conn, kind: ResourceType, name: Option<&str>)
             })
         }
         ResourceType::ChangeRequest => {
-            return Err(invalid(
+            return Err(ServiceError::invalid(
                 "action",
                 Problem::Invalid { reason: "change requests cannot be checked yet: there are none".into() },
             ));
@@ -535,10 +539,4 @@ fn policy_violations(errors: tollgate_authz::PolicyErrors) -> ServiceError {
 
 fn unknown(kind: &'static str, name: &impl ToString) -> Problem {
     Problem::UnknownReference { kind, name: name.to_string() }
-}
-
-fn invalid(field: &str, problem: Problem) -> ServiceError {
-    let mut violations = Violations::new();
-    violations.push(field, problem);
-    ServiceError::Invalid(violations)
 }

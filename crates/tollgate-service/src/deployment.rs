@@ -6,13 +6,15 @@
 
 use tollgate_authz::{Action, Context};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::calendar::{OverrideKind, WindowOverride};
 use tollgate_core::deployment::{
     check_promotion, running_at, Deployment, DeploymentId, DeploymentInput, DeploymentStatus, RunningService,
 };
 use tollgate_core::environment::{Environment, Tier};
+use tollgate_core::gate::check_reason;
 use tollgate_core::lifecycle::Lifecycle;
-use tollgate_core::name::EnvironmentName;
-use tollgate_core::release::{Release, ReleaseAction, ReleaseState};
+use tollgate_core::name::{EnvironmentName, ServiceName};
+use tollgate_core::release::{Release, ReleaseAction, ReleaseState, ReleaseType};
 use tollgate_core::Entity;
 use tollgate_core::Page;
 use tollgate_core::Timestamp;
@@ -21,6 +23,7 @@ use tollgate_store::StoreTx;
 
 use crate::audit::Change;
 use crate::authz::environment_resource;
+use crate::calendar::window_state_in;
 use crate::catalog::{not_found, parse_key};
 use crate::readiness::Binding;
 use crate::release::{get_in, ReleaseRef};
@@ -43,8 +46,19 @@ impl Tollgate {
         input: DeploymentInput,
     ) -> ServiceResult<Deployment> {
         let environment = parse_key(environment, EnvironmentName::parse)?;
+        let override_reason = match input.override_window.as_deref() {
+            Some(reason) => {
+                Some(check_reason(reason).map_err(|problem| ServiceError::invalid("override_window", problem))?)
+            }
+            None => None,
+        };
         let times = input.parse(self.now())?;
         let authorized_tier = self.authorize_deployment(principal, Action::Deploy, release, &environment).await?;
+        // Breaking glass is asked for up front and authorized as such, whether or not the
+        // window turns out to be closed; it is recorded only when it was needed.
+        if let Some(reason) = &override_reason {
+            self.authorize_window_override(principal, &environment, reason).await?;
+        }
         let (checked, require_signatures, snapshot) = {
             let mut read = self.store.read().await?;
             let candidate = get_in(&mut read, release).await?;
@@ -80,6 +94,10 @@ impl Tollgate {
             check_promotion(&current, &lifecycle, &environment, &succeeded_in).map_err(ServiceError::Promotion)?;
         // Approved is what deploys: the environment's blocking gates passed for this content.
         self.check_gates_in(&mut tx, &current, &environment).await?;
+        // The window at the deployment's start, judged in the transaction that records it, so a
+        // freeze added meanwhile refuses it.
+        let window_override =
+            window_override_in(&mut tx, &current, &target, times.started_at, override_reason.as_deref()).await?;
         let new = NewDeployment {
             release: current.id,
             environment: &environment,
@@ -91,9 +109,32 @@ impl Tollgate {
         let id = tx.insert_deployment(&new).await?;
         let deployment = tx.find_deployment(id).await?.ok_or_else(|| not_found(Entity::Deployment, id))?;
         let object = ObjectRef::new(ObjectKind::Deployment, id);
-        let change =
-            Change { action: AuditAction::Record, object, before: None, after: Some(&deployment), reason: None };
+        let change = Change {
+            action: AuditAction::Record,
+            object: object.clone(),
+            before: None,
+            after: Some(&deployment),
+            reason: None,
+        };
         self.record_for(&mut tx, principal, change).await?;
+        if let Some(passed) = window_override {
+            let window_override = WindowOverride {
+                deployment: id,
+                environment: environment.clone(),
+                at: times.started_at,
+                closed_because: passed.closed_because,
+                kind: passed.kind,
+                reason: passed.reason,
+            };
+            let change = Change {
+                action: AuditAction::Override,
+                object,
+                before: None,
+                after: Some(&window_override),
+                reason: window_override.reason.as_deref(),
+            };
+            self.record_for(&mut tx, principal, change).await?;
+        }
         if current.state == ReleaseState::Ready {
             current = self.transition_in(&mut tx, principal, &current, ReleaseAction::StartDeployment, None).await?;
         }
@@ -151,6 +192,21 @@ impl Tollgate {
         Ok(tier)
     }
 
+    /// Authorizes deploying into `environment` although its window may be closed.
+    async fn authorize_window_override(
+        &self,
+        principal: &Principal,
+        environment: &EnvironmentName,
+        reason: &str,
+    ) -> ServiceResult<()> {
+        let target = {
+            let mut read = self.store.read().await?;
+            read.find_environment(environment).await?.ok_or_else(|| not_found(Entity::Environment, environment))?
+        };
+        let context = Context { reason: Some(reason.to_owned()), ..Context::default() };
+        self.authorize(principal, Action::OverrideWindow, environment_resource(&target), context).await.map(drop)
+    }
+
     async fn complete_if_last(
         &self,
         tx: &mut StoreTx,
@@ -206,7 +262,6 @@ impl Tollgate {
         at: Option<Timestamp>,
     ) -> ServiceResult<Vec<EnvironmentRegister>> {
         self.authorize_read(principal).await?;
-        let at = at.unwrap_or_else(|| self.now());
         let mut read = self.store.read().await?;
         let environments = match environment {
             Some(name) => {
@@ -217,11 +272,45 @@ impl Tollgate {
         };
         let mut register = Vec::with_capacity(environments.len());
         for environment in environments {
-            let live = read.live_releases_at(&environment.name, at).await?;
-            register.push(EnvironmentRegister { services: running_at(&live, at), environment });
+            // Now is kept current by every deployment write; an earlier instant is computed.
+            let services = match at {
+                None => running_at(&read.current_releases(&environment.name).await?, self.now()),
+                Some(at) => running_at(&read.live_releases_at(&environment.name, at).await?, at),
+            };
+            register.push(EnvironmentRegister { services, environment });
         }
         Ok(register)
     }
+}
+
+/// A closed window a deployment passes: why it was closed and what lets the deployment through.
+struct PassedWindow {
+    closed_because: Vec<String>,
+    kind: OverrideKind,
+    reason: Option<String>,
+}
+
+/// Judges the window of `environment` for `release` at `at`: nothing to record when it is open;
+/// the override to audit when it is closed and the release is an emergency or glass is broken
+/// with a reason; a refusal with every reason otherwise.
+async fn window_override_in(
+    conn: &mut tollgate_store::Conn,
+    release: &Release,
+    environment: &Environment,
+    at: Timestamp,
+    override_reason: Option<&str>,
+) -> ServiceResult<Option<PassedWindow>> {
+    let services: Vec<ServiceName> = release.content.artifacts.iter().map(|a| a.service.clone()).collect();
+    let window = window_state_in(conn, environment, &services, at).await?;
+    if window.open {
+        return Ok(None);
+    }
+    let (kind, reason) = match (release.content.release_type, override_reason) {
+        (ReleaseType::Emergency, reason) => (OverrideKind::Emergency, reason),
+        (_, Some(reason)) => (OverrideKind::BreakGlass, Some(reason)),
+        (_, None) => return Err(ServiceError::WindowClosed(Box::new(window))),
+    };
+    Ok(Some(PassedWindow { closed_because: window.reasons(), kind, reason: reason.map(str::to_owned) }))
 }
 
 async fn lifecycle_of(tx: &mut tollgate_store::Conn, release: &Release) -> ServiceResult<Lifecycle> {

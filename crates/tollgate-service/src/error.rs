@@ -81,6 +81,10 @@ pub enum ServiceError {
     /// The environment's blocking gates have not passed for the release as it is now.
     #[error(transparent)]
     GatesNotPassed(GateRefusal),
+    /// The environment's deployment window is closed at the deployment's start (a freeze or
+    /// blackout is in force, or no allow window is open); nothing was recorded.
+    #[error("{} is closed for deployments at {}: {}; an emergency release, or an override of the window with a reason (`override.window`), may deploy anyway", .0.environment, .0.at, .0.reasons().join("; "))]
+    WindowClosed(Box<crate::calendar::WindowState>),
     /// The server's audit signing key cannot be used.
     #[error(transparent)]
     SigningKey(#[from] SigningKeyProblem),
@@ -176,6 +180,15 @@ impl std::fmt::Display for Busy {
                 self.retry_after_seconds()
             ),
         }
+    }
+}
+
+impl ServiceError {
+    /// A refusal of one field of the input, for the problem named.
+    pub(crate) fn invalid(field: &str, problem: tollgate_core::violation::Problem) -> ServiceError {
+        let mut violations = Violations::new();
+        violations.push(field, problem);
+        ServiceError::Invalid(violations)
     }
 }
 

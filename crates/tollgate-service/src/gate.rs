@@ -139,7 +139,7 @@ impl Tollgate {
         reason: &str,
     ) -> ServiceResult<GateOverride> {
         let environment = parse_key(environment, EnvironmentName::parse)?;
-        let reason = check_reason(reason).map_err(|problem| invalid("reason", problem))?;
+        let reason = check_reason(reason).map_err(|problem| ServiceError::invalid("reason", problem))?;
         let facts = {
             let mut read = self.store.read().await?;
             let current = get_in(&mut read, release).await?;
@@ -405,7 +405,7 @@ impl Tollgate {
             let bundle = Bundle::new(gates, modules).map_err(policy_violations)?;
             bundle
                 .evaluate(&input, &PolicyLimits::default())
-                .map_err(|error| invalid("input", Problem::Invalid { reason: error.to_string() }))
+                .map_err(|error| ServiceError::invalid("input", Problem::Invalid { reason: error.to_string() }))
         })
         .await
         .map_err(|error| ServiceError::Unavailable(tollgate_store::StoreError::Unavailable(Box::new(error))))?
@@ -543,12 +543,6 @@ fn blocking_failures(results: &Value) -> Vec<String> {
         .filter(|result| result["enforcement"] == "block" && result["outcome"] != "pass")
         .filter_map(|result| result["gate"].as_str().map(str::to_owned))
         .collect()
-}
-
-fn invalid(field: &str, problem: Problem) -> ServiceError {
-    let mut violations = Violations::new();
-    violations.push(field, problem);
-    ServiceError::Invalid(violations)
 }
 
 fn policy_violations(errors: Vec<tollgate_policy::PolicyError>) -> ServiceError {

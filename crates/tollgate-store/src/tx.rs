@@ -431,7 +431,10 @@ impl StoreTx {
 
     // Deployments
 
+    /// Inserts a deployment record and, when it succeeded, puts it into the current register.
     pub async fn insert_deployment(&mut self, new: &NewDeployment<'_>) -> Result<DeploymentId, StoreError> {
+        // A bug, not a runtime condition: see `register_succeeded`.
+        assert!(self.is_audited(), "deployments are written only in transactions started with Store::begin");
         let skipped = match new.promotion {
             Promotion::Followed => None,
             Promotion::EmergencySkipped { skipped } => Some(skipped.to_string()),
@@ -451,15 +454,22 @@ impl StoreTx {
         .fetch_one(self.conn.executor())
         .await
         .map_err(StoreError::on_write(Entity::Deployment, new.release))?;
-        Ok(DeploymentId(id))
+        let id = DeploymentId(id);
+        if new.times.status == DeploymentStatus::Succeeded {
+            self.register_succeeded(id).await?;
+        }
+        Ok(id)
     }
 
-    /// Stores a deployment's new status and times, if its status is still `expected_status`.
+    /// Stores a deployment's new status and times, if its status is still `expected_status`,
+    /// and keeps the current register true: a success enters it, a rollback leaves it.
     pub async fn update_deployment(
         &mut self,
         deployment: &Deployment,
         expected_status: DeploymentStatus,
     ) -> Result<(), StoreError> {
+        // A bug, not a runtime condition: see `register_succeeded`.
+        assert!(self.is_audited(), "deployments are written only in transactions started with Store::begin");
         let key = deployment.id.to_string();
         let query = sqlx::query(
             "UPDATE deployments SET status = $3, finished_at = $4, rolled_back_at = $5 WHERE id = $1 AND status = $2",
@@ -470,10 +480,62 @@ impl StoreTx {
         .bind(deployment.finished_at.map(micros))
         .bind(deployment.rolled_back_at.map(micros));
         let affected = self.execute(query, Entity::Deployment, &key).await?;
-        if affected == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict { entity: Entity::Deployment, key })
+        if affected != 1 {
+            return Err(StoreError::Conflict { entity: Entity::Deployment, key });
+        }
+        match deployment.status {
+            DeploymentStatus::Succeeded => self.register_succeeded(deployment.id).await,
+            DeploymentStatus::RolledBack => self.register_rolled_back(deployment.id).await,
+            DeploymentStatus::Running | DeploymentStatus::Failed => Ok(()),
         }
     }
+
+    /// Puts a deployment that succeeded into the current register, for each of its services
+    /// where it finished after (or, at the same instant, was recorded after) what runs there.
+    ///
+    /// Invariant: deployment writes run in audited transactions, which PostgreSQL serializes on
+    /// the audit head lock taken at `begin`; so each statement here sees every earlier
+    /// deployment write committed, and two rollbacks cannot each restore what the other removed.
+    async fn register_succeeded(&mut self, deployment: DeploymentId) -> Result<(), StoreError> {
+        let sql = format!(
+            "{INSERT_CURRENT} SELECT d.environment, a.service, d.id, d.finished_at \
+             FROM deployments d JOIN release_artifacts a ON a.release_id = d.release_id WHERE d.id = $1 \
+             {UPSERT_NEWER}"
+        );
+        let query = sqlx::query(&sql).bind(deployment.0);
+        self.execute(query, Entity::Deployment, &deployment.to_string()).await?;
+        Ok(())
+    }
+
+    /// Takes a rolled-back deployment out of the current register: each service it ran now runs
+    /// what ran there before it, the newest live deployment that remains.
+    async fn register_rolled_back(&mut self, deployment: DeploymentId) -> Result<(), StoreError> {
+        let key = deployment.to_string();
+        let query = sqlx::query("DELETE FROM current_register WHERE deployment_id = $1").bind(deployment.0);
+        self.execute(query, Entity::Deployment, &key).await?;
+        let sql = format!(
+            "{INSERT_CURRENT} SELECT d.environment, a.service, d.id, d.finished_at \
+             FROM deployments d JOIN release_artifacts a ON a.release_id = d.release_id \
+             JOIN deployments r ON r.id = $1 AND r.environment = d.environment \
+             JOIN release_artifacts ra ON ra.release_id = r.release_id AND ra.service = a.service \
+             WHERE d.status = 'succeeded' AND NOT EXISTS ( \
+               SELECT 1 FROM deployments n JOIN release_artifacts b ON b.release_id = n.release_id \
+               WHERE n.environment = d.environment AND b.service = a.service AND n.status = 'succeeded' \
+                 AND (n.finished_at > d.finished_at OR (n.finished_at = d.finished_at AND n.id > d.id))) \
+             {UPSERT_NEWER}"
+        );
+        let query = sqlx::query(&sql).bind(deployment.0);
+        self.execute(query, Entity::Deployment, &key).await?;
+        Ok(())
+    }
 }
+
+const INSERT_CURRENT: &str = "INSERT INTO current_register (environment, service, deployment_id, finished_at)";
+
+/// Replaces a service's current deployment only with one that finished later, or at the same
+/// instant with a higher id: the order `running_at` decides by.
+const UPSERT_NEWER: &str = "ON CONFLICT (environment, service) DO UPDATE \
+     SET deployment_id = excluded.deployment_id, finished_at = excluded.finished_at \
+     WHERE excluded.finished_at > current_register.finished_at \
+        OR (excluded.finished_at = current_register.finished_at \
+            AND excluded.deployment_id > current_register.deployment_id)";

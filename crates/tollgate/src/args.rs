@@ -91,6 +91,10 @@ pub enum Command {
     /// Authorization: why a request is allowed or denied, Cedar policies, just-in-time grants.
     #[command(subcommand)]
     Authz(AuthzCommand),
+    /// The release calendar: windows, freezes and blackouts, their occurrences, `.ics` import
+    /// and export, and whether an environment's window is open.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -338,6 +342,10 @@ pub enum DeploymentCommand {
         started_at: Option<String>,
         #[arg(long)]
         finished_at: Option<String>,
+        /// Deploy although the environment's deployment window is closed, for this reason
+        /// (breaking glass; needs the `override.window` permission; audited).
+        #[arg(long, value_name = "REASON")]
+        override_window: Option<String>,
     },
     /// Move a deployment to succeeded, failed or rolled_back.
     Finish {
@@ -568,6 +576,96 @@ pub enum KeyCommand {
     List,
     Revoke {
         id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// The concrete occurrences of the periods between two instants.
+    Show {
+        /// The start of the range (RFC 3339).
+        #[arg(long)]
+        from: String,
+        /// The end of the range (RFC 3339); at most three years after --from.
+        #[arg(long)]
+        to: String,
+        /// Only the periods that apply to this environment (its own, its region's, global).
+        #[arg(long, visible_alias = "env")]
+        environment: Option<String>,
+        /// Only the periods that apply to this service (its own, global).
+        #[arg(long)]
+        service: Option<String>,
+        /// Show each occurrence's rule and zone, how a daylight-saving change moved it, and the
+        /// rule Tollgate reads such times by.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// The periods as written.
+    List,
+    /// Create or replace a period.
+    Put {
+        /// The period's key (`year-end-freeze`).
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// window, maintenance, freeze or blackout.
+        #[arg(long)]
+        kind: String,
+        /// global (default), environment:NAME, service:NAME or region:NAME.
+        #[arg(long)]
+        scope: Option<String>,
+        /// The IANA time zone of the local times (Europe/Berlin).
+        #[arg(long, visible_alias = "tz")]
+        tzid: String,
+        /// The local start of the first occurrence: 2026-12-20T10:00 or 2026-12-20.
+        #[arg(long)]
+        start: String,
+        /// How long each occurrence lasts, as an RFC 5545 duration (PT6H, P15D).
+        #[arg(long)]
+        length: String,
+        /// An RFC 5545 RRULE (FREQ=WEEKLY;BYDAY=TU,WE,TH).
+        #[arg(long)]
+        rule: Option<String>,
+        /// A local start the rule produces that does not happen (repeatable).
+        #[arg(long = "exdate")]
+        exdates: Vec<String>,
+        /// A local start added to the rule's (repeatable).
+        #[arg(long = "rdate")]
+        rdates: Vec<String>,
+    },
+    /// Delete a period.
+    Delete { id: String },
+    /// Read an `.ics` file's events, recurrences included, as periods; importing the same file
+    /// again changes nothing.
+    Import {
+        file: PathBuf,
+        /// The kind of every imported period: blackout (default), freeze, window or maintenance.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Where they apply: global (default), environment:NAME, service:NAME or region:NAME.
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// Write the periods that apply (all, or an environment's and/or a service's) as `.ics`.
+    Export {
+        #[arg(long, visible_alias = "env")]
+        environment: Option<String>,
+        #[arg(long)]
+        service: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Whether deployments into an environment may happen now (or at an instant), and why.
+    Window {
+        #[arg(long, visible_alias = "env")]
+        environment: String,
+        /// The instant to judge (RFC 3339); now when absent.
+        #[arg(long)]
+        at: Option<String>,
+        /// A service the deployment carries: its own periods apply too (repeatable).
+        #[arg(long = "service")]
+        services: Vec<String>,
     },
 }
 

@@ -12,6 +12,7 @@ use tollgate_evidence::Facts;
 use tollgate_http::api::apply::PlanResponse;
 use tollgate_http::api::artifacts::{ArtifactResponse, KeyRequest, KeyResponse, PushQuery, SignatureResponse};
 use tollgate_http::api::audit::VerifyResponse;
+use tollgate_http::api::calendar::{PeriodRequest, PeriodResponse, WindowResponse};
 use tollgate_http::api::deployments::{DeploymentRequest, DeploymentResponse, RegisterResponse};
 use tollgate_http::api::evidence::{EvidenceQuery, EvidenceResponse};
 use tollgate_http::api::releases::{
@@ -19,7 +20,7 @@ use tollgate_http::api::releases::{
 };
 
 use crate::args::{DemoArgs, StorageArgs};
-use crate::client::{Answer, Client};
+use crate::client::{Answer, ApiProblem, Client};
 use crate::commands::apply::apply_request;
 use crate::output::Tabular;
 use crate::serve;
@@ -89,6 +90,7 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
     let releases = [
         ("1.0.0", vec![("ledger", "3.2.0"), ("payments-api", "1.0.0"), ("checkout-web", "1.0.0")]),
         ("1.1.0", vec![("payments-api", "1.1.0"), ("checkout-web", "1.1.0")]),
+        ("1.2.0", vec![("payments-api", "1.2.0")]),
     ];
     for (version, artifacts) in releases {
         println!("\n== release {version}");
@@ -132,12 +134,18 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
                 let verdict = if evaluated.value.passed { "passed" } else { "did not pass" };
                 println!("   gates of {environment:<8} {verdict}: {}", gates.join(", "));
             }
+            if version == "1.2.0" && environment == "prod" {
+                // An incident freezes prod before 1.2.0 gets there: the deployment is refused.
+                freeze_prod(client, version).await?;
+                break;
+            }
             let record = DeploymentRequest {
                 release: version.to_owned(),
                 environment: environment.to_owned(),
                 status: Some("succeeded".to_owned()),
                 started_at: None,
                 finished_at: None,
+                override_window: None,
             };
             let deployment: Answer<DeploymentResponse> = client.post("/deployments", &record).await?;
             println!("   deployed to {environment:<8} (deployment {})", deployment.value.id);
@@ -157,6 +165,48 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
     let report = tollgate_core::audit::export::verify_export(export.lines(), &[public_key], &[])?;
     println!("\n== audit export verified offline with {}\n{report}", crate::keys::PUBLIC_KEY_FILE);
     anyhow::ensure!(report.is_ok(), "the demo's audit export does not verify");
+    Ok(())
+}
+
+/// Freezes prod from an hour ago for four hours, shows that a deployment of `version` is
+/// refused with the freeze as its reason, and what the window state says.
+async fn freeze_prod(client: &Client, version: &str) -> anyhow::Result<()> {
+    let now = jiff::Timestamp::now();
+    let start = (now - jiff::SignedDuration::from_hours(1)).to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    let freeze = PeriodRequest {
+        name: "Incident freeze".to_owned(),
+        kind: "freeze".to_owned(),
+        scope: Some("environment:prod".to_owned()),
+        tzid: "UTC".to_owned(),
+        start: start.strftime("%Y-%m-%dT%H:%M").to_string(),
+        length: "PT4H".to_owned(),
+        rule: None,
+        exdates: Vec::new(),
+        rdates: Vec::new(),
+    };
+    let request = client.request(reqwest::Method::PUT, "/calendar/periods/incident-freeze").json(&freeze);
+    let _: Answer<PeriodResponse> = client.call(request).await?;
+    println!("   calendar: freeze \"Incident freeze\" on prod for four hours");
+    let record = DeploymentRequest {
+        release: version.to_owned(),
+        environment: "prod".to_owned(),
+        status: Some("succeeded".to_owned()),
+        started_at: None,
+        finished_at: None,
+        override_window: None,
+    };
+    let refused = client.post::<_, DeploymentResponse>("/deployments", &record).await;
+    let problem = match refused {
+        Err(error) => error.downcast::<ApiProblem>().context("the refusal is a problem document")?,
+        Ok(_) => anyhow::bail!("the freeze did not refuse the deployment"),
+    };
+    anyhow::ensure!(problem.problem.code == "window_closed", "refused for another reason: {problem}");
+    let reason = problem.problem.errors.first().map_or(problem.problem.detail.as_str(), |e| e.message.as_str());
+    println!("   refused in prod ({}): {reason}", problem.problem.code);
+    let window: Answer<WindowResponse> = client.get("/environments/prod/window").await?;
+    let opens = window.value.next_change.map(|at| at.to_string()).unwrap_or_else(|| "-".to_owned());
+    let state = if window.value.open { "open" } else { "closed" };
+    println!("   prod window: {state}, opens again at {opens}");
     Ok(())
 }
 

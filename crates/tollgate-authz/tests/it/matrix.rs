@@ -69,7 +69,7 @@ const ALLOWED: &[(Role, &[&str])] = &[
         ],
     ),
     (Role::Approver, &["read.records", "authz.check", "team.edit", "change.approve"]),
-    (Role::Deployer, &["read.records", "authz.check", "team.edit", "deploy", "deployment.finish"]),
+    (Role::Deployer, &["read.records", "authz.check", "team.edit", "deploy", "deployment.finish", "override.window"]),
     // Everything but deploying to prod, which only deployers do (below).
     (Role::Admin, &["*"]),
 ];

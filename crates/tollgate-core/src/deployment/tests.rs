@@ -166,6 +166,7 @@ fn recorded_times_are_checked() {
         status: Some(status.to_owned()),
         started_at: Some(started.to_owned()),
         finished_at: finished.map(str::to_owned),
+        override_window: None,
     };
     let ok = input("succeeded", "2026-03-01T10:00:00Z", Some("2026-03-01T10:05:00Z")).parse(now).expect("valid");
     assert_eq!(ok.finished_at, Some(at("2026-03-01T10:05:00Z")));

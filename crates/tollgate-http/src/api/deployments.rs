@@ -40,6 +40,10 @@ pub struct DeploymentRequest {
     /// Only for a finished deployment: not before `started_at`, never in the future; now when absent.
     #[schema(value_type = Option<schema::Timestamp>)]
     pub finished_at: Option<String>,
+    /// A reason to deploy although the environment's deployment window is closed at the start
+    /// (breaking glass; needs `override.window`). Audited with the deployment when it was needed.
+    #[schema(value_type = Option<schema::Reason>)]
+    pub override_window: Option<String>,
 }
 
 /// The body of `POST /deployments`: a running deployment has no `finished_at`.
@@ -238,6 +242,8 @@ problems!(
             "promotion_refused",
             "release_not_ready",
             "release_changed",
+            "gates_not_passed",
+            "window_closed",
             "conflict",
             "validation_failed",
         ],
@@ -245,7 +251,9 @@ problems!(
 );
 
 /// 409 `promotion_refused` when the lifecycle does not allow it yet, `release_not_ready` when an
-/// artifact is missing, differs, does not verify, or (for prod) lacks a trusted signature.
+/// artifact is missing, differs, does not verify, or (for prod) lacks a trusted signature,
+/// `gates_not_passed` when a blocking gate has not passed, `window_closed` when the
+/// environment's deployment window is closed at the start and nothing overrides it.
 #[utoipa::path(post, path = "/deployments", tag = "deployments", request_body = DeploymentBody,
     responses((status = 201, body = DeploymentResponse), RecordDeploymentProblems))]
 pub async fn record_deployment(
@@ -254,8 +262,12 @@ pub async fn record_deployment(
     JsonBody(request): JsonBody<DeploymentRequest>,
 ) -> Result<(StatusCode, Json<DeploymentResponse>), ApiError> {
     let release = release_ref(&request.release)?;
-    let input =
-        DeploymentInput { status: request.status, started_at: request.started_at, finished_at: request.finished_at };
+    let input = DeploymentInput {
+        status: request.status,
+        started_at: request.started_at,
+        finished_at: request.finished_at,
+        override_window: request.override_window,
+    };
     let deployment = state.tollgate.record_deployment(&principal, &release, &request.environment, input).await?;
     Ok((StatusCode::CREATED, Json(deployment.into())))
 }

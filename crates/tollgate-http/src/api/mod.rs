@@ -4,6 +4,7 @@ pub mod apply;
 pub mod artifacts;
 pub mod audit;
 pub mod authz;
+pub mod calendar;
 pub mod catalog;
 pub mod deployments;
 pub mod evidence;
@@ -53,7 +54,7 @@ use crate::AppState;
         schema::GrantReason, schema::PolicyFileName, schema::PolicyText, schema::ActionName,
         schema::PageLimit, schema::AuditLimit, schema::AuditPosition, schema::KeepLast, schema::KeepDeployedDays,
         schema::AuditBefore, schema::AuditSearchLimit, schema::AuditActor, schema::AuditAction, schema::ObjectKind,
-        schema::ObjectId,
+        schema::ObjectId, schema::PeriodKind, schema::PeriodScope,
     ))
 )]
 struct ApiDoc;
@@ -131,6 +132,12 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(gates::override_gates))
         .routes(routes!(gates::get_policy))
         .routes(routes!(gates::list_policy_versions))
+        .routes(routes!(calendar::list_periods))
+        .routes(routes!(calendar::put_period, calendar::delete_period))
+        .routes(routes!(calendar::occurrences))
+        .routes(routes!(calendar::import))
+        .routes(routes!(calendar::export))
+        .routes(routes!(calendar::window))
 }
 
 /// `GET /api/v1/openapi.json`.

@@ -456,6 +456,20 @@ value_schema!(
         .build()
 );
 value_schema!(
+    /// The kind of a calendar period.
+    PeriodKind => keywords(
+        &["window", "maintenance", "freeze", "blackout"],
+        "`window` and `maintenance` allow deployments while open; `freeze` and `blackout` deny them.",
+    )
+);
+value_schema!(
+    /// Where a calendar period applies.
+    PeriodScope => string("`global`, `environment:NAME`, `service:NAME` or `region:NAME`.")
+        .pattern(Some(format!("^(?:global|(?:environment|service|region):{})$", NAME_PATTERN.trim_start_matches('^').trim_end_matches('$'))))
+        .max_length(Some("environment:".len() + MAX_NAME_LEN))
+        .build()
+);
+value_schema!(
     /// An instant.
     Timestamp => string("An RFC 3339 date-time with an offset, written in a year up to 9998.")
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))

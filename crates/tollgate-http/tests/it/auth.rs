@@ -75,11 +75,17 @@ async fn the_openapi_document_describes_every_endpoint() {
     /authz/grants
     /authz/grants/{id}
     /authz/policies
+    /calendar/export.ics
+    /calendar/import
+    /calendar/occurrences
+    /calendar/periods
+    /calendar/periods/{id}
     /deployments
     /deployments/{id}
     /deployments/{id}/finish
     /environments
     /environments/{name}
+    /environments/{name}/window
     /gates/decisions
     /gates/decisions/{id}
     /gates/decisions/{id}/replay

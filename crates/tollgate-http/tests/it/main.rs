@@ -5,6 +5,7 @@ mod audit_search;
 mod auth;
 mod authz;
 mod bad_input;
+mod calendar;
 mod contract;
 mod flow;
 mod trust;

@@ -13,3 +13,4 @@ mod release;
 mod sso;
 mod storm;
 mod trust;
+mod windows;

@@ -36,11 +36,11 @@ pub(crate) async fn catalog(app: &TestApp) {
     app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("the catalog applies");
 }
 
-fn succeeded() -> DeploymentInput {
+pub(crate) fn succeeded() -> DeploymentInput {
     DeploymentInput { status: Some("succeeded".to_owned()), ..DeploymentInput::default() }
 }
 
-async fn ready_release(app: &TestApp, version: &str, release_type: &str) -> ReleaseRef {
+pub(crate) async fn ready_release(app: &TestApp, version: &str, release_type: &str) -> ReleaseRef {
     app.stock("payments", &[("api", version), ("ledger", version)]).await;
     let mut input = release_input(version, &[("api", version), ("ledger", version)]);
     input.release_type = release_type.to_owned();

@@ -162,6 +162,7 @@ async fn deployments_feed_the_register() {
             status: Some("succeeded".to_owned()),
             started_at: Some("2026-03-01T10:00:00Z".to_owned()),
             finished_at: Some("2026-03-01T10:05:00Z".to_owned()),
+            override_window: None,
         }
         .parse(now)?;
         let deployment_id = tx
@@ -235,6 +236,7 @@ async fn the_live_releases_the_database_picks_are_what_the_whole_history_says() 
                 status: Some(status.to_owned()),
                 started_at: Some(format!("2026-03-01T0{hour}:00:00Z")),
                 finished_at: Some(format!("2026-03-01T0{hour}:30:00Z")),
+                override_window: None,
             }
             .parse(now)?;
             let new = NewDeployment {
@@ -249,10 +251,15 @@ async fn the_live_releases_the_database_picks_are_what_the_whole_history_says() 
             if index == 3 {
                 rolled_back = Some(deployment);
             }
+            assert_current_register_is_live(&mut tx, &dev, now).await?;
         }
         let deployment = tx.find_deployment(rolled_back.context("1.3.0")?).await?.context("found")?;
         let after = deployment.finish(DeploymentStatus::RolledBack, at("2026-03-01T05:00:00Z"))?;
         tx.update_deployment(&after, DeploymentStatus::Succeeded).await?;
+        assert_current_register_is_live(&mut tx, &dev, now).await?;
+        let web = tollgate_core::deployment::running_at(&tx.current_releases(&dev).await?, now);
+        let web: Vec<String> = web.iter().map(|r| format!("{}={}", r.service, r.release_version)).collect();
+        assert_eq!(web, ["api=1.4.0", "ledger=1.0.0", "web=1.1.0"], "the rollback brings 1.1.0's web back");
         tx.commit().await?;
 
         let mut read = store.read().await?;
@@ -267,6 +274,97 @@ async fn the_live_releases_the_database_picks_are_what_the_whole_history_says() 
         let versions: Vec<String> =
             at_four_forty_five.iter().map(|r| format!("{}={}", r.service, r.release_version)).collect();
         assert_eq!(versions, ["api=1.4.0", "ledger=1.0.0", "web=1.3.0"], "the check is not vacuous");
+        Ok(())
+    })
+    .await;
+}
+
+/// The current register the deployment writes keep says what the history says runs at `now`.
+async fn assert_current_register_is_live(
+    conn: &mut tollgate_store::Conn,
+    environment: &EnvironmentName,
+    now: tollgate_core::Timestamp,
+) -> anyhow::Result<()> {
+    use tollgate_core::deployment::running_at;
+    let current = running_at(&conn.current_releases(environment).await?, now);
+    let live = running_at(&conn.live_releases_at(environment, now).await?, now);
+    assert_eq!(current, live, "the current register of {environment}");
+    Ok(())
+}
+
+/// Writers that finish, fail and roll back deployments of the same services at once, each in
+/// its own transaction, leave the current register equal to what the history says runs now.
+#[tokio::test]
+async fn concurrent_deployment_writers_keep_the_current_register_true() {
+    on_every_backend(|store| async move {
+        let now = at("2026-03-01T12:00:00Z");
+        let ana = UserName::parse("ana")?;
+        let dev = EnvironmentName::parse("dev")?;
+        let mut tx = store.begin().await?;
+        tx.insert_user(&user("ana", "admin"), now).await?;
+        tx.insert_team(&team("payments", &[])).await?;
+        for name in ["ledger", "api"] {
+            tx.insert_service(&service(name, "payments", &[])).await?;
+        }
+        tx.insert_environment(&environment("dev", "dev")).await?;
+        tx.insert_lifecycle(&lifecycle("default", &["dev"])).await?;
+        // Twelve running deployments; each writer finishes three of them.
+        let mut running = Vec::new();
+        for n in 0..12 {
+            let content = release(&format!("1.{n}.0"), &[("ledger", "1.0.0"), ("api", &format!("1.{n}.0"))]);
+            let id = tx.insert_release(&content, &ana, now).await?;
+            let times = DeploymentInput {
+                status: None,
+                started_at: Some("2026-03-01T01:00:00Z".to_owned()),
+                finished_at: None,
+                override_window: None,
+            }
+            .parse(now)?;
+            let new = NewDeployment {
+                release: id,
+                environment: &dev,
+                manifest_digest: content.manifest_digest(),
+                times,
+                promotion: &Promotion::Followed,
+                actor: &ana,
+            };
+            running.push(tx.insert_deployment(&new).await?);
+        }
+        tx.commit().await?;
+
+        let store = std::sync::Arc::new(store);
+        let mut tasks = Vec::new();
+        for (writer, ids) in running.chunks(3).enumerate() {
+            let store = std::sync::Arc::clone(&store);
+            let ids = ids.to_vec();
+            tasks.push(tokio::spawn(async move {
+                for (n, id) in ids.into_iter().enumerate() {
+                    // Finish times repeat across writers, so ties are decided by id.
+                    let finished = at(&format!("2026-03-01T0{}:00:00Z", 2 + n));
+                    let mut tx = store.begin().await?;
+                    let deployment = tx.find_deployment(id).await?.context("running")?;
+                    let status =
+                        if (writer + n) % 4 == 3 { DeploymentStatus::Failed } else { DeploymentStatus::Succeeded };
+                    let finished = deployment.finish(status, finished)?;
+                    tx.update_deployment(&finished, DeploymentStatus::Running).await?;
+                    tx.commit().await?;
+                    if writer % 2 == 0 && status == DeploymentStatus::Succeeded {
+                        let mut tx = store.begin().await?;
+                        let rolled_back = finished.finish(DeploymentStatus::RolledBack, at("2026-03-01T06:00:00Z"))?;
+                        tx.update_deployment(&rolled_back, DeploymentStatus::Succeeded).await?;
+                        tx.commit().await?;
+                    }
+                }
+                Ok::<_, anyhow::Error>(())
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        let mut read = store.read().await?;
+        assert_current_register_is_live(&mut read, &dev, now).await?;
+        let current = tollgate_core::deployment::running_at(&read.current_releases(&dev).await?, now);
+        assert_eq!(current.len(), 2, "both services run something: {current:?}");
         Ok(())
     })
     .await;

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod artifact;
 pub mod audit;
 pub mod authz;
+pub mod calendar;
 pub mod catalog;
 pub mod evidence;
 pub mod gate;

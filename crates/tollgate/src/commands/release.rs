@@ -108,8 +108,8 @@ pub async fn deployment(context: &Context, command: DeploymentCommand) -> anyhow
         DeploymentCommand::Show { id } => {
             print(context.output, &context.client.get::<DeploymentResponse>(&format!("/deployments/{id}")).await?)
         }
-        DeploymentCommand::Record { release, environment, status, started_at, finished_at } => {
-            let request = DeploymentRequest { release, environment, status, started_at, finished_at };
+        DeploymentCommand::Record { release, environment, status, started_at, finished_at, override_window } => {
+            let request = DeploymentRequest { release, environment, status, started_at, finished_at, override_window };
             let recorded: Answer<DeploymentResponse> = context.client.post("/deployments", &request).await?;
             print(context.output, &recorded);
         }

@@ -1,7 +1,7 @@
 use crate::{run, tollgate};
 
 #[test]
-fn the_demo_records_two_releases_through_every_environment_and_verifies_the_audit_log() {
+fn the_demo_records_releases_through_every_environment_stops_at_a_freeze_and_verifies_the_audit_log() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let ran = run(tollgate(dir.path()).args(["demo", "--exit"])).success();
     let mut settings = insta::Settings::clone_current();
@@ -12,5 +12,6 @@ fn the_demo_records_two_releases_through_every_environment_and_verifies_the_audi
     settings.add_filter(r"signing key [0-9a-f]{16}", "signing key [key id]");
     settings.add_filter(r"sha256:[0-9a-f]{64}", "[digest]");
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
+    settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?", "[local time]");
     settings.bind(|| insta::assert_snapshot!(ran.stdout));
 }

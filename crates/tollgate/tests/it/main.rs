@@ -1,6 +1,7 @@
 //! End-to-end tests: the built `tollgate` binary, run in a temporary directory with a clean
 //! environment. A failure prints the command, its directory, exit code, stdout and stderr.
 
+mod calendar;
 mod cli;
 mod demo;
 mod keys;
