@@ -194,6 +194,12 @@ impl Tollgate {
         let kind = kind.and_then(|kind| violations.check("kind", kind.parse::<PeriodKind>()));
         let scope = violations.check("scope", PeriodScope::parse(scope.unwrap_or("global")));
         let events = match parse_ics(text) {
+            // An empty file is no calendar (and importing nothing from it would look like success).
+            _ if text.trim().is_empty() => {
+                let reason = "is empty: an RFC 5545 calendar (BEGIN:VCALENDAR ... END:VCALENDAR) is expected";
+                violations.push("file", Problem::Invalid { reason: reason.to_owned() });
+                None
+            }
             Ok(events) => Some(events),
             Err(error) => {
                 violations.push("file", Problem::Invalid { reason: error.to_string() });

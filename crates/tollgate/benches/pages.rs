@@ -170,7 +170,8 @@ async fn seed(spawned: &SpawnedApp) -> anyhow::Result<()> {
     let admin = UserName::parse("admin").expect("valid");
     let now = app.tollgate.now();
     let states = ["draft", "planned", "scope_frozen", "ready", "deployed", "closed"];
-    let mut tx = app.store.begin_unaudited().await?;
+    // Audited transactions (with nothing appended): deployments are written only in those.
+    let mut tx = app.store.begin().await?;
     let mut ids = Vec::with_capacity(N_RELEASES);
     for index in 0..N_RELEASES {
         let services = [index % N_SERVICES, (index * 7 + 3) % N_SERVICES];
@@ -204,7 +205,7 @@ async fn seed(spawned: &SpawnedApp) -> anyhow::Result<()> {
         ids.push((id, content.manifest_digest()));
         if index % 2_000 == 1_999 {
             tx.commit().await?;
-            tx = app.store.begin_unaudited().await?;
+            tx = app.store.begin().await?;
         }
     }
     for index in 0..N_DEPLOYMENTS {

@@ -112,6 +112,11 @@ async fn an_ics_import_is_idempotent_and_the_export_is_subscribable_with_basic_c
     assert_eq!(second.body["unchanged"], first.body["created"]);
     assert_eq!(app.app.row_counts().await, before, "the same file again changes nothing");
 
+    // No body is no calendar: refused, nothing written.
+    let empty = app.call_raw(Method::POST, "/api/v1/calendar/import", "text/calendar", Vec::new()).await;
+    assert_eq!((empty.status.as_u16(), &empty.body["errors"][0]["field"]), (422, &json!("file")));
+    assert_eq!(app.app.row_counts().await, before);
+
     // A calendar application subscribes with a user name and a token as the password.
     let url = format!("{}/api/v1/calendar/export.ics", app.base_url);
     let anonymous = app.client.get(&url).send().await.expect("an answer");
