@@ -95,11 +95,10 @@ pub enum OverrideKind {
 }
 
 /// A deployment recorded although its environment's window was closed at the deployment's
-/// start: what closed it and what let the deployment through. Audited with the deployment;
-/// never stored elsewhere.
+/// start: what closed it and what let the deployment through. Audited as the `override` entry
+/// of the deployment (whose object names it); never stored elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WindowOverride {
-    pub deployment: crate::deployment::DeploymentId,
     pub environment: EnvironmentName,
     /// The instant judged: the deployment's start.
     pub at: Timestamp,

@@ -306,7 +306,6 @@ fn calendar_periods() {
 fn window_override() {
     use crate::calendar::{OverrideKind, WindowOverride};
     let override_record = WindowOverride {
-        deployment: DeploymentId(7),
         environment: EnvironmentName::parse("prod").expect("a name"),
         at: at("2026-12-22T09:30:00Z"),
         closed_because: vec![

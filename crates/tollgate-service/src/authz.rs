@@ -183,7 +183,7 @@ impl Tollgate {
 
     /// A release as decisions see it.
     pub(crate) async fn release_facts(&self, conn: &mut Conn, release: &Release) -> ServiceResult<ReleaseFacts> {
-        let services: Vec<ServiceName> = release.content.artifacts.iter().map(|a| a.service.clone()).collect();
+        let services: Vec<ServiceName> = release.content.services().cloned().collect();
         let mut facts =
             self.new_release_facts(conn, &release.created_by, &release.content.lifecycle, &services).await?;
         facts.id = release.id.0;
@@ -455,7 +455,7 @@ async fn resource_named(conn: &mut Conn, kind: ResourceType, name: Option<&str>)
             let reference =
                 ReleaseRef::parse(required()?).map_err(|problem| ServiceError::invalid("resource", problem))?;
             let release = get_in(conn, &reference).await?;
-            let services: Vec<ServiceName> = release.content.artifacts.iter().map(|a| a.service.clone()).collect();
+            let services: Vec<ServiceName> = release.content.services().cloned().collect();
             let mut teams = BTreeSet::new();
             for service in &services {
                 if let Some(service) = conn.find_service(service).await? {

@@ -53,11 +53,12 @@ impl Tollgate {
             None => None,
         };
         let times = input.parse(self.now())?;
-        let authorized_tier = self.authorize_deployment(principal, Action::Deploy, release, &environment).await?;
+        let authorized = self.authorize_deployment(principal, Action::Deploy, release, &environment).await?;
         // Breaking glass is asked for up front and authorized as such, whether or not the
         // window turns out to be closed; it is recorded only when it was needed.
         if let Some(reason) = &override_reason {
-            self.authorize_window_override(principal, &environment, reason).await?;
+            let context = Context { reason: Some(reason.clone()), ..Context::default() };
+            self.authorize(principal, Action::OverrideWindow, environment_resource(&authorized), context).await?;
         }
         let (checked, require_signatures, snapshot) = {
             let mut read = self.store.read().await?;
@@ -79,7 +80,7 @@ impl Tollgate {
         let target =
             tx.find_environment(&environment).await?.ok_or_else(|| not_found(Entity::Environment, &environment))?;
         // Authorization judged the tier it read; a tier changed since is refused, not slipped through.
-        if target.tier != authorized_tier {
+        if target.tier != authorized.tier {
             return Err(ServiceError::Conflict {
                 entity: Entity::Environment,
                 key: format!("{environment} (its tier changed while the deployment was checked)"),
@@ -117,15 +118,7 @@ impl Tollgate {
             reason: None,
         };
         self.record_for(&mut tx, principal, change).await?;
-        if let Some(passed) = window_override {
-            let window_override = WindowOverride {
-                deployment: id,
-                environment: environment.clone(),
-                at: times.started_at,
-                closed_because: passed.closed_because,
-                kind: passed.kind,
-                reason: passed.reason,
-            };
+        if let Some(window_override) = window_override {
             let change = Change {
                 action: AuditAction::Override,
                 object,
@@ -172,39 +165,24 @@ impl Tollgate {
         Ok(after)
     }
 
-    /// Authorizes `action` about `release` in `environment`; returns the tier it judged.
+    /// Authorizes `action` about `release` in `environment`; returns the environment as judged.
     async fn authorize_deployment(
         &self,
         principal: &Principal,
         action: Action,
         release: &ReleaseRef,
         environment: &EnvironmentName,
-    ) -> ServiceResult<Tier> {
-        let (resource, context, tier) = {
+    ) -> ServiceResult<Environment> {
+        let (context, target) = {
             let mut read = self.store.read().await?;
             let candidate = get_in(&mut read, release).await?;
             let target =
                 read.find_environment(environment).await?.ok_or_else(|| not_found(Entity::Environment, environment))?;
             let facts = self.release_facts(&mut read, &candidate).await?;
-            (environment_resource(&target), Context { release: Some(facts), ..Context::default() }, target.tier)
+            (Context { release: Some(facts), ..Context::default() }, target)
         };
-        self.authorize(principal, action, resource, context).await?;
-        Ok(tier)
-    }
-
-    /// Authorizes deploying into `environment` although its window may be closed.
-    async fn authorize_window_override(
-        &self,
-        principal: &Principal,
-        environment: &EnvironmentName,
-        reason: &str,
-    ) -> ServiceResult<()> {
-        let target = {
-            let mut read = self.store.read().await?;
-            read.find_environment(environment).await?.ok_or_else(|| not_found(Entity::Environment, environment))?
-        };
-        let context = Context { reason: Some(reason.to_owned()), ..Context::default() };
-        self.authorize(principal, Action::OverrideWindow, environment_resource(&target), context).await.map(drop)
+        self.authorize(principal, action, environment_resource(&target), context).await?;
+        Ok(target)
     }
 
     async fn complete_if_last(
@@ -283,13 +261,6 @@ impl Tollgate {
     }
 }
 
-/// A closed window a deployment passes: why it was closed and what lets the deployment through.
-struct PassedWindow {
-    closed_because: Vec<String>,
-    kind: OverrideKind,
-    reason: Option<String>,
-}
-
 /// Judges the window of `environment` for `release` at `at`: nothing to record when it is open;
 /// the override to audit when it is closed and the release is an emergency or glass is broken
 /// with a reason; a refusal with every reason otherwise.
@@ -299,8 +270,8 @@ async fn window_override_in(
     environment: &Environment,
     at: Timestamp,
     override_reason: Option<&str>,
-) -> ServiceResult<Option<PassedWindow>> {
-    let services: Vec<ServiceName> = release.content.artifacts.iter().map(|a| a.service.clone()).collect();
+) -> ServiceResult<Option<WindowOverride>> {
+    let services: Vec<ServiceName> = release.content.services().cloned().collect();
     let window = window_state_in(conn, environment, &services, at).await?;
     if window.open {
         return Ok(None);
@@ -310,7 +281,13 @@ async fn window_override_in(
         (_, Some(reason)) => (OverrideKind::BreakGlass, Some(reason)),
         (_, None) => return Err(ServiceError::WindowClosed(Box::new(window))),
     };
-    Ok(Some(PassedWindow { closed_because: window.reasons(), kind, reason: reason.map(str::to_owned) }))
+    Ok(Some(WindowOverride {
+        environment: environment.name.clone(),
+        at,
+        closed_because: window.reasons(),
+        kind,
+        reason: reason.map(str::to_owned),
+    }))
 }
 
 async fn lifecycle_of(tx: &mut tollgate_store::Conn, release: &Release) -> ServiceResult<Lifecycle> {

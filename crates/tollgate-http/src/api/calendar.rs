@@ -13,6 +13,7 @@ use tollgate_core::name::ServiceName;
 use tollgate_service::calendar::{CalendarQuery, ImportReport, PutOutcome, WindowState};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::api::parse_time;
 use crate::api::problem::{problems, JSON_BODY, PATH, QUERY};
 use crate::api::schema;
 use crate::error::ApiError;
@@ -371,13 +372,7 @@ pub async fn window(
     PathParam(name): PathParam<String>,
     QueryParams(query): QueryParams<WindowQuery>,
 ) -> Result<Json<WindowResponse>, ApiError> {
-    let at =
-        match &query.at {
-            Some(value) => Some(value.parse::<jiff::Timestamp>().map_err(|error| {
-                ApiError::validation("at", format!("{value:?} is not an RFC 3339 instant: {error}"))
-            })?),
-            None => None,
-        };
+    let at = parse_time("at", query.at.as_deref())?;
     let mut services = Vec::new();
     for name in query.services.iter().flat_map(|list| list.split(',')).filter(|name| !name.is_empty()) {
         services

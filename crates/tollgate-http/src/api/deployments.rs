@@ -319,8 +319,10 @@ pub async fn register(
     Auth(principal): Auth,
     QueryParams(query): QueryParams<RegisterQuery>,
 ) -> Result<Json<RegisterResponse>, ApiError> {
-    let at = parse_time("at", query.at.as_deref())?.unwrap_or_else(|| state.tollgate.now());
-    let register = state.tollgate.register(&principal, query.environment.as_deref(), Some(at)).await?;
+    // Without `at` the service reads what runs now from the current register.
+    let asked = parse_time("at", query.at.as_deref())?;
+    let at = asked.unwrap_or_else(|| state.tollgate.now());
+    let register = state.tollgate.register(&principal, query.environment.as_deref(), asked).await?;
     let environments = register
         .into_iter()
         .map(|entry| EnvironmentRegisterResponse {

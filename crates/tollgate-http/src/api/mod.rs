@@ -296,7 +296,7 @@ where
 }
 
 /// Parses an optional RFC 3339 timestamp from a query or body field.
-fn parse_time(field: &str, value: Option<&str>) -> Result<Option<tollgate_core::Timestamp>, ApiError> {
+pub(crate) fn parse_time(field: &str, value: Option<&str>) -> Result<Option<tollgate_core::Timestamp>, ApiError> {
     value
         .map(|value| {
             tollgate_core::release::parse_timestamp(value)

@@ -22,11 +22,11 @@ where
     }
 }
 
-fn at(text: &str) -> Timestamp {
+pub(crate) fn at(text: &str) -> Timestamp {
     text.parse().expect("a timestamp")
 }
 
-fn window() -> PeriodInput {
+pub(crate) fn window() -> PeriodInput {
     PeriodInput {
         name: "Weekday release window".into(),
         kind: "window".into(),
@@ -40,7 +40,7 @@ fn window() -> PeriodInput {
     }
 }
 
-fn freeze() -> PeriodInput {
+pub(crate) fn freeze() -> PeriodInput {
     PeriodInput {
         name: "Quarter close".into(),
         kind: "freeze".into(),

@@ -8,46 +8,17 @@ use std::sync::Arc;
 use serde_json::json;
 use tollgate_core::calendar::PeriodInput;
 use tollgate_core::deployment::DeploymentInput;
-use tollgate_core::Timestamp;
 use tollgate_service::hooks::HookPoint;
 use tollgate_service::release::ReleaseRef;
 use tollgate_service::ServiceError;
 use tollgate_testkit::{TestApp, TestDb};
 
+use crate::calendar::{at, window};
 use crate::release::{catalog, ready_release, succeeded};
 
-fn at(text: &str) -> Timestamp {
-    text.parse().expect("a timestamp")
-}
-
-/// Prod's window: Monday to Thursday, 10:00 to 16:00 in Berlin.
-fn window() -> PeriodInput {
-    PeriodInput {
-        name: "Weekday release window".into(),
-        kind: "window".into(),
-        scope: Some("environment:prod".into()),
-        tzid: "Europe/Berlin".into(),
-        start: "2026-03-02T10:00".into(),
-        length: "PT6H".into(),
-        rule: Some("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH".into()),
-        exdates: vec![],
-        rdates: vec![],
-    }
-}
-
-/// A freeze of prod for the three days from 30 March in New York.
+/// The calendar tests' freeze of the three days from 30 March in New York, on prod only.
 fn freeze() -> PeriodInput {
-    PeriodInput {
-        name: "Quarter close".into(),
-        kind: "freeze".into(),
-        scope: Some("environment:prod".into()),
-        tzid: "America/New_York".into(),
-        start: "2026-03-30".into(),
-        length: "P3D".into(),
-        rule: None,
-        exdates: vec![],
-        rdates: vec![],
-    }
+    PeriodInput { scope: Some("environment:prod".into()), ..crate::calendar::freeze() }
 }
 
 const FREEZE_REASON: &str = "freeze \"Quarter close\" is in force from 2026-03-30T00:00:00 to 2026-04-02T00:00:00 \
@@ -132,12 +103,12 @@ async fn a_deployer_breaks_glass_with_a_reason_and_the_override_is_audited() {
             .record_deployment(&app.shipper().await, &release, "prod", breaking_glass(reason))
             .await
             .expect("glass broken");
+        let object = json!({ "kind": "deployment", "id": deployment.id.0.to_string() });
         let overrides = window_overrides(&app).await;
         assert_eq!(overrides.len(), 1, "{overrides:?}");
         assert_eq!(
             overrides[0]["after"],
             json!({
-                "deployment": deployment.id.0,
                 "environment": "prod",
                 "at": "2026-03-31T18:00:00Z",
                 "closed_because": [
@@ -148,6 +119,7 @@ async fn a_deployer_breaks_glass_with_a_reason_and_the_override_is_audited() {
                 "reason": reason,
             })
         );
+        assert_eq!(overrides[0]["object"], object, "the entry is about the deployment");
         assert_eq!(overrides[0]["reason"], reason);
         assert_eq!(overrides[0]["actor"], "shipper");
     })
