@@ -13,6 +13,7 @@
 mod artifacts;
 mod assets;
 mod audit;
+mod calendar;
 mod catalog;
 mod dashboard;
 mod error;
@@ -50,6 +51,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/catalog", get(catalog::page))
         .route("/policy", get(policy::page))
         .route("/register", get(register::page))
+        .route("/calendar", get(calendar::page))
         .route("/register/{environment}", get(register::history))
         .route("/login", get(login::page).post(login::with_password))
         .route("/login/token", post(login::with_token))

@@ -137,6 +137,7 @@ impl Chrome {
             ("/", "Dashboard", "dashboard"),
             ("/register", "Register", "register"),
             ("/releases", "Releases", "releases"),
+            ("/calendar", "Calendar", "calendar"),
             ("/artifacts", "Artifacts", "artifacts"),
             ("/catalog", "Catalog", "catalog"),
             ("/audit", "Audit log", "audit"),

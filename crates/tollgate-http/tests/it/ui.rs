@@ -394,3 +394,52 @@ async fn a_single_sign_on_callback_not_begun_in_this_browser_is_refused() {
     assert_eq!(unconfigured.status, 404, "{}", unconfigured.body);
     assert_eq!(app.app.row_counts().await, before, "nothing changed");
 }
+
+#[tokio::test]
+async fn the_calendar_shows_a_month_and_a_week_explains_each_period_and_escapes_names() {
+    let app = app_with_password().await;
+    with_catalog(&app).await;
+    let window = json!({
+        "name": "Weekday <b>window</b>", "kind": "window", "scope": "environment:prod", "tzid": "Europe/Berlin",
+        "start": "2026-03-02T10:00", "length": "PT6H", "rule": "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH"
+    });
+    let freeze = json!({
+        "name": "Quarter close", "kind": "freeze", "scope": "environment:prod", "tzid": "America/New_York",
+        "start": "2026-03-30", "length": "P3D"
+    });
+    assert_eq!(app.put("/api/v1/calendar/periods/weekdays", window).await.status, 201);
+    assert_eq!(app.put("/api/v1/calendar/periods/quarter-close", freeze).await.status, 201);
+    // Tuesday 31 March 2026, inside the freeze.
+    app.app.clock.set("2026-03-31T12:00:00Z".parse().expect("a time"));
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin", PASSWORD).await;
+
+    let month = browser.get("/calendar").await;
+    assert_eq!(month.status, 200, "{}", month.body);
+    assert!(month.body.contains("March 2026"), "the month of now");
+    assert!(month.body.contains("Weekday &#60;b&#62;window&#60;/b&#62;"), "the name is escaped");
+    assert!(!month.body.contains("<b>window</b>"));
+    assert!(month.body.contains("10:00–16:00 Europe/Berlin"), "wall-clock times in the period's zone");
+    assert!(month.body.contains("Mar 30 00:00 – Apr 02 00:00 America/New_York"), "{}", month.body);
+    let prod = month.body.split("<th scope=\"row\">prod</th>").nth(1).expect("prod's window state");
+    let prod = prod.split("</tr>").next().expect("its row");
+    assert!(prod.contains("closed") && prod.contains("Quarter close"), "{prod}");
+    assert!(month.body.contains("/api/v1/calendar/export.ics"), "the subscription address");
+
+    let week = browser.get("/calendar?week=2026-03-25&environment=prod").await;
+    assert_eq!(week.status, 200);
+    assert!(week.body.contains("Week of 2026-03-23"), "the week holding the date, from its Monday");
+    // 29 March is the spring change in Berlin: the window's UTC hours move, its wall clock does not.
+    assert!(
+        week.body.contains("RRULE FREQ=WEEKLY;BYDAY=MO,TU,WE,TH, in Europe/Berlin; 2026-03-26 09:00:00 UTC"),
+        "{}",
+        week.body
+    );
+    assert!(week.body.contains("/api/v1/calendar/export.ics?environment=prod"));
+
+    let bad = browser.get("/calendar?month=March").await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("month: &#34;March&#34; is not a month like 2026-03"), "{}", bad.body);
+    let unknown = browser.get("/calendar?environment=moon").await;
+    assert_eq!(unknown.status, 404);
+}

@@ -18,6 +18,7 @@ async fn every_page_on_the_demo_data_renders_passes_axe_and_is_reachable_by_keyb
         ("dashboard", "/", 200),
         ("register", "/register", 200),
         ("register-environment", environment.as_str(), 200),
+        ("calendar", "/calendar", 200),
         ("releases", "/releases", 200),
         ("release", release.as_str(), 200),
         ("artifacts", "/artifacts", 200),
