@@ -136,6 +136,7 @@ fn request(index: usize) -> Request {
             release: release.clone(),
             environment,
             tier,
+            change_type: "normal".to_owned(),
         }),
     };
     let context = Context {

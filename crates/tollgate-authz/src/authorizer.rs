@@ -366,6 +366,7 @@ impl EntityBuilder {
                     ("requested_by", user_ref(change.requested_by.as_str())),
                     ("release", RestrictedExpression::new_entity_uid(release)),
                     ("environment", RestrictedExpression::new_entity_uid(environment)),
+                    ("change_type", string(&change.change_type)),
                 ];
                 self.add(change_uid.clone(), attrs, HashSet::new());
                 change_uid

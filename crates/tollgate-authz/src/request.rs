@@ -65,6 +65,8 @@ pub struct ChangeRequestFacts {
     pub release: ReleaseFacts,
     pub environment: EnvironmentName,
     pub tier: Tier,
+    /// `standard`, `normal` or `emergency`; empty for a change not yet created.
+    pub change_type: String,
 }
 
 /// What a request is about. Its type must be the one the action names.

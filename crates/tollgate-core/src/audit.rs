@@ -87,6 +87,8 @@ pub enum ObjectKind {
     Sso,
     /// A release-calendar period (window, maintenance window, freeze, blackout).
     CalendarPeriod,
+    /// A change request (`object.id` is its number).
+    ChangeRequest,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -97,7 +99,7 @@ crate::keyword_enum!(ObjectKind {
     SigningKey => "signing_key", Policy => "policy", GateDecision => "gate_decision",
     GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
     AuthzDecision => "authz_decision", Login => "login", Sso => "sso",
-    CalendarPeriod => "calendar_period",
+    CalendarPeriod => "calendar_period", ChangeRequest => "change_request",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -147,6 +149,12 @@ pub enum AuditAction {
     /// A refusal was overridden by an authorized person, with a reason.
     #[serde(rename = "override")]
     Override,
+    /// An approver approved a change request.
+    #[serde(rename = "approve")]
+    Approve,
+    /// An approver rejected a change request.
+    #[serde(rename = "reject")]
+    Reject,
     /// User authorization policies are applied.
     #[serde(rename = "apply")]
     Apply,
@@ -173,7 +181,7 @@ pub enum AuditAction {
 crate::keyword_enum!(AuditAction {
     Create => "create", Update => "update", Revoke => "revoke", Transition => "transition",
     Record => "record", Finish => "finish", Refuse => "refuse", Sign => "sign", Remove => "remove",
-    Enroll => "enroll", Rotate => "rotate", Evaluate => "evaluate", Override => "override",
+    Enroll => "enroll", Rotate => "rotate", Evaluate => "evaluate", Override => "override", Approve => "approve", Reject => "reject",
     Apply => "apply", Allow => "allow", Deny => "deny", SignIn => "sign_in", SignOut => "sign_out",
     SetPassword => "set_password", LockOut => "lock_out",
 });

@@ -41,6 +41,8 @@ pub enum Entity {
     SsoLogin,
     SsoIdentity,
     CalendarPeriod,
+    ChangeRequest,
+    ChangeApproval,
 }
 
 crate::keyword_enum!(Entity {
@@ -55,7 +57,8 @@ crate::keyword_enum!(Entity {
     SigningKey => "signing key", PolicyVersion => "policy version", GateDecision => "gate decision",
     GateOverride => "gate override", Grant => "grant", AuthzPolicy => "authorization policy",
     SsoConfig => "single sign-on settings", SsoLogin => "single sign-on login", SsoIdentity => "single sign-on identity",
-    CalendarPeriod => "calendar period",
+    CalendarPeriod => "calendar period", ChangeRequest => "change request",
+    ChangeApproval => "change approval",
 });
 
 #[cfg(test)]

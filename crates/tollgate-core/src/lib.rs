@@ -43,6 +43,7 @@ pub mod attestation;
 pub mod audit;
 pub mod authz;
 pub mod calendar;
+pub mod change;
 pub mod deployment;
 pub mod digest;
 pub mod entity;

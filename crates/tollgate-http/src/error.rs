@@ -39,6 +39,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("signing_key_not_found", 404, "No audit signing key has that id."),
     ("grant_not_found", 404, "No just-in-time grant has that id."),
     ("calendar_period_not_found", 404, "No calendar period has that id."),
+    ("change_request_not_found", 404, "No change request has that number."),
     ("not_found", 404, "The object does not exist."),
     ("method_not_allowed", 405, "The endpoint does not accept this method."),
     ("conflict", 409, "The object exists already, or changed since it was read."),
@@ -52,6 +53,9 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("reason_required", 422, "The action must give a reason."),
     ("gates_not_passed", 409, "The environment's blocking gates have not passed for the release as it is now: never evaluated, evaluated before the release, its evidence or the gate policy changed, or failed without an override."),
     ("window_closed", 409, "The environment's deployment window is closed at the deployment's start (a freeze or blackout is in force, or no allow window is open); `errors` lists every reason. An emergency release, or `override_window` with a reason (`override.window`), deploys anyway, audited."),
+    ("change_required", 409, "The environment requires an approved change request for the deployment (every prod-tier environment does) and none holds: none was requested, its approvals are incomplete or were given for another manifest digest, or its planned interval does not hold the deployment's start; `errors` lists every reason. Nothing was recorded."),
+    ("change_refused", 409, "The change request may not go on as asked: the release changed since it was submitted (resubmit it), its requester has an overdue post-implementation review, or its planned interval conflicts; `errors` lists every reason."),
+    ("invalid_change_transition", 409, "The change request's state does not allow that action; `detail` names the state and the allowed next states."),
     ("promotion_refused", 409, "The release may not be deployed there yet; `errors` lists every reason."),
     ("invalid_deployment_transition", 409, "The deployment's status does not allow that change."),
     ("release_not_ready", 409, "The release's artifacts are missing, differ from the store, fail verification or lack a trusted signature; `errors` lists every problem."),
@@ -195,6 +199,23 @@ impl From<ServiceError> for ApiError {
                     window.reasons().into_iter().map(|message| FieldError { field: String::new(), message }).collect();
                 ApiError::new("window_closed", ServiceError::WindowClosed(window).to_string()).with_errors(errors)
             }
+            ServiceError::ChangeTransition(transition) => {
+                ApiError::new("invalid_change_transition", transition.to_string())
+            }
+            ServiceError::ChangeRefused { ref reasons, .. } => {
+                let errors = reasons
+                    .iter()
+                    .map(|message| FieldError { field: String::new(), message: message.clone() })
+                    .collect();
+                ApiError::new("change_refused", error.to_string()).with_errors(errors)
+            }
+            ServiceError::ChangeRequired { ref reasons, .. } => {
+                let errors = reasons
+                    .iter()
+                    .map(|message| FieldError { field: String::new(), message: message.clone() })
+                    .collect();
+                ApiError::new("change_required", error.to_string()).with_errors(errors)
+            }
             ServiceError::Promotion(reasons) => {
                 let errors =
                     reasons.iter().map(|r| FieldError { field: String::new(), message: r.to_string() }).collect();
@@ -257,6 +278,7 @@ fn not_found_code(entity: Entity) -> &'static str {
         Entity::SigningKey => "signing_key_not_found",
         Entity::Grant => "grant_not_found",
         Entity::CalendarPeriod => "calendar_period_not_found",
+        Entity::ChangeRequest => "change_request_not_found",
         _ => "not_found",
     }
 }

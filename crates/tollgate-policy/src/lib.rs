@@ -41,6 +41,7 @@
 
 mod builtin;
 mod bundle;
+mod change;
 mod coverage;
 mod engine;
 mod error;
@@ -51,6 +52,7 @@ mod testing;
 
 pub use crate::builtin::{builtin_gates, Availability, BuiltinInfo, ParamInfo, LIBRARY_VERSION};
 pub use crate::bundle::{Bundle, Limits};
+pub use crate::change::{approval_policy_version, approval_route};
 pub use crate::engine::MAX_RANGE_ELEMENTS;
 pub use crate::error::{InputError, PolicyError};
 pub use crate::gate::{GateResult, GateViolation, Outcome};

@@ -12,6 +12,7 @@ use tollgate_authz::{Action, Context, Resource};
 use tollgate_calendar::{parse_ics, write_ics, ExportEvent, Period, PeriodLength, Recurrence, RecurrenceError};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::calendar::{CalendarPeriod, Occurrence, PeriodInput, PeriodKind, PeriodScope};
+use tollgate_core::change::{ChangeConflict, ChangeRequest, ConflictKind};
 use tollgate_core::environment::Environment;
 use tollgate_core::name::{EnvironmentName, PeriodId, ServiceName};
 use tollgate_core::{Entity, Problem, Timestamp, Violations};
@@ -349,6 +350,64 @@ pub(crate) async fn window_state_in(
         .map(compiled)
         .collect::<ServiceResult<Vec<Period>>>()?;
     Ok(decide_window(environment.name.clone(), &applying, at))
+}
+
+/// The calendar conflicts of `change`'s planned interval with its rollback time after it, for
+/// an environment and the release's services: every freeze or blackout overlapping it, and,
+/// when the environment has deployment windows, no window holding the planned interval or the
+/// one holding it closing before the rollback time is over.
+pub(crate) async fn calendar_conflicts_in(
+    conn: &mut Conn,
+    environment: &Environment,
+    services: &[ServiceName],
+    change: &ChangeRequest,
+) -> ServiceResult<Vec<ChangeConflict>> {
+    let planned = change.content.planned;
+    let (start, end, deadline) = (planned.start(), planned.end(), change.content.rollback_deadline());
+    let stored = conn.list_calendar_periods().await?;
+    let mut conflicts = Vec::new();
+    let mut has_windows = false;
+    let mut holding: Option<Occurrence> = None;
+    for stored in stored.iter().filter(|p| p.scope.applies_to(environment, services)) {
+        let period = compiled(stored)?;
+        has_windows |= !period.kind.is_deny();
+        for occurrence in period.occurrences(start, deadline) {
+            if period.kind.is_deny() {
+                conflicts.push(ChangeConflict {
+                    kind: ConflictKind::DenyPeriod,
+                    with: stored.id.to_string(),
+                    explanation: format!(
+                        "{}, overlapping the planned interval and its rollback time (until {deadline})",
+                        describe_denial(&occurrence)
+                    ),
+                });
+            } else if occurrence.start <= start
+                && end <= occurrence.end
+                && holding.as_ref().is_none_or(|held| occurrence.end > held.end)
+            {
+                holding = Some(occurrence);
+            }
+        }
+    }
+    if has_windows {
+        match holding {
+            None => conflicts.push(ChangeConflict {
+                kind: ConflictKind::OutsideWindow,
+                with: environment.name.to_string(),
+                explanation: format!("no deployment window of {} holds the planned interval {start} to {end}", environment.name),
+            }),
+            Some(window) if window.end < deadline => conflicts.push(ChangeConflict {
+                kind: ConflictKind::RollbackOutsideWindow,
+                with: window.name.clone(),
+                explanation: format!(
+                    "window {:?} closes at {} {} ({} UTC), before the rollback time of {} minutes after the planned end is over ({deadline})",
+                    window.name, window.end_local, window.tzid, window.end, change.content.rollback_minutes
+                ),
+            }),
+            Some(_) => {}
+        }
+    }
+    Ok(conflicts)
 }
 
 /// The state at `at` from the periods that apply, and when it next changes.

@@ -99,6 +99,9 @@ impl Tollgate {
         // freeze added meanwhile refuses it.
         let window_override =
             window_override_in(&mut tx, &current, &target, times.started_at, override_reason.as_deref()).await?;
+        // Approved is what deploys: where the environment requires a change, an approved
+        // change request for this content whose planned interval holds the start.
+        let change_request = self.change_for_deployment_in(&mut tx, &current, &target, times.started_at).await?;
         let new = NewDeployment {
             release: current.id,
             environment: &environment,
@@ -127,6 +130,9 @@ impl Tollgate {
                 reason: window_override.reason.as_deref(),
             };
             self.record_for(&mut tx, principal, change).await?;
+        }
+        if let Some(change_request) = change_request {
+            self.follow_deployment_in(&mut tx, principal, change_request, &deployment).await?;
         }
         if current.state == ReleaseState::Ready {
             current = self.transition_in(&mut tx, principal, &current, ReleaseAction::StartDeployment, None).await?;
@@ -158,6 +164,9 @@ impl Tollgate {
         let change =
             Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };
         self.record_for(&mut tx, principal, change).await?;
+        if let Some(change_request) = self.change_of_deployment_in(&mut tx, &after).await? {
+            self.follow_deployment_in(&mut tx, principal, change_request, &after).await?;
+        }
         let release = get_in(&mut tx, &ReleaseRef::Id(after.release)).await?;
         let lifecycle = lifecycle_of(&mut tx, &release).await?;
         self.complete_if_last(&mut tx, principal, &release, &lifecycle, &after).await?;

@@ -85,6 +85,16 @@ pub enum ServiceError {
     /// blackout is in force, or no allow window is open); nothing was recorded.
     #[error("{} is closed for deployments at {}: {}; an emergency release, or an override of the window with a reason (`override.window`), may deploy anyway", .0.environment, .0.at, .0.reasons().join("; "))]
     WindowClosed(Box<crate::calendar::WindowState>),
+    /// The change request cannot change state as asked.
+    #[error(transparent)]
+    ChangeTransition(#[from] tollgate_core::change::ChangeTransitionError),
+    /// The change request may not go on as asked; every reason is listed.
+    #[error("change {change} cannot go on: {}", reasons.join("; "))]
+    ChangeRefused { change: tollgate_core::change::ChangeId, reasons: Vec<String> },
+    /// The environment requires an approved change request for the deployment and none holds;
+    /// every reason is listed, nothing was recorded.
+    #[error("deploying release {release} to {environment} needs an approved change request: {}", reasons.join("; "))]
+    ChangeRequired { release: semver::Version, environment: EnvironmentName, reasons: Vec<String> },
     /// The server's audit signing key cannot be used.
     #[error(transparent)]
     SigningKey(#[from] SigningKeyProblem),

@@ -308,6 +308,33 @@ impl Tollgate {
         }))
     }
 
+    /// What the gates of `environment` say about `release` as it is now, for risk scoring:
+    /// passing when the current decision passed (or was overridden), failing when it failed,
+    /// missing when there is no current decision; without blocking gates, passing when there
+    /// is evidence and missing when there is none.
+    pub(crate) async fn evidence_state_in(
+        &self,
+        conn: &mut Conn,
+        release: &Release,
+        environment: &EnvironmentName,
+    ) -> ServiceResult<tollgate_core::change::risk::EvidenceState> {
+        use tollgate_core::change::risk::EvidenceState;
+        let has_gates = match conn.find_current_policy().await? {
+            Some(policy) => !policy.policy.gates_of(environment).is_empty(),
+            None => false,
+        };
+        if !has_gates {
+            let evidence = conn.list_evidence(release.id).await?;
+            return Ok(if evidence.is_empty() { EvidenceState::Missing } else { EvidenceState::Passing });
+        }
+        Ok(match self.current_decision(conn, release, environment).await? {
+            Ok(decision) if decision.passed => EvidenceState::Passing,
+            Ok(decision) if conn.find_gate_override(decision.id).await?.is_some() => EvidenceState::Passing,
+            Ok(_) => EvidenceState::Failing,
+            Err(_) => EvidenceState::Missing,
+        })
+    }
+
     /// The newest decision for `release` in `environment` if it still binds (same manifest
     /// digest, evidence set and policy version); otherwise why not.
     async fn current_decision(

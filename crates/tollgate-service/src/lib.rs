@@ -14,6 +14,7 @@ pub mod auth;
 pub mod authz;
 pub mod calendar;
 pub mod catalog;
+pub mod change;
 pub mod dashboard;
 pub mod deployment;
 mod error;
@@ -88,6 +89,12 @@ pub struct Settings {
     pub secret_source: sso::SecretSource,
     /// The server verifies the whole audit chain this often and keeps the result.
     pub verify_every: Duration,
+    /// How change requests are scored for risk.
+    pub risk: tollgate_core::change::risk::RiskPolicy,
+    /// What the approval policy reads: CAB quorum and required teams, review deadline.
+    pub approvals: tollgate_core::change::approval::ApprovalSettings,
+    /// The least time between two changes touching the same service in one environment.
+    pub stabilization_gap: jiff::SignedDuration,
 }
 
 impl Default for Settings {
@@ -104,6 +111,9 @@ impl Default for Settings {
             sso_provider_timeout: Duration::from_secs(10),
             secret_source: sso::SecretSource::Environment,
             verify_every: Duration::from_secs(3600),
+            risk: tollgate_core::change::risk::RiskPolicy::default(),
+            approvals: tollgate_core::change::approval::ApprovalSettings::default(),
+            stabilization_gap: jiff::SignedDuration::from_mins(30),
         }
     }
 }

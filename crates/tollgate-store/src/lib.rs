@@ -16,6 +16,7 @@ mod audit_search;
 mod authz;
 pub mod blob;
 mod calendar;
+mod change;
 mod config;
 mod conn;
 mod error;
@@ -36,6 +37,7 @@ use sqlx::AnyPool;
 
 pub use crate::audit::AuditVerification;
 pub use crate::audit_search::KEPT_VERIFICATIONS;
+pub use crate::change::ChangeFilter;
 pub use crate::config::DatabaseConfig;
 pub use crate::conn::{Conn, StoreRead};
 pub use crate::error::StoreError;

@@ -95,6 +95,10 @@ pub enum Command {
     /// and export, and whether an environment's window is open.
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Change requests: request a release into an environment, submit it for risk assessment
+    /// and approval, approve or reject, schedule, review; the CAB agenda.
+    #[command(subcommand)]
+    Change(ChangeCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -667,6 +671,100 @@ pub enum CalendarCommand {
         #[arg(long = "service")]
         services: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChangeCommand {
+    /// Request a change (state draft): a release into an environment.
+    Request {
+        #[arg(long)]
+        release: String,
+        #[arg(long, visible_alias = "env")]
+        environment: String,
+        /// standard, normal or emergency; emergency for an emergency release, normal otherwise.
+        #[arg(long = "type")]
+        change_type: Option<String>,
+        #[arg(long)]
+        justification: String,
+        #[arg(long, default_value = "")]
+        implementation_plan: String,
+        /// How the change is undone (required).
+        #[arg(long)]
+        rollback_plan: String,
+        /// How long undoing it takes, in minutes; the window must hold it after the planned end.
+        #[arg(long)]
+        rollback_minutes: Option<u32>,
+        /// A ticket (repeatable).
+        #[arg(long = "ticket")]
+        tickets: Vec<String>,
+        /// A link to evidence, a runbook or a dashboard (repeatable).
+        #[arg(long = "link")]
+        links: Vec<String>,
+        /// The planned start (RFC 3339); the release's planned window when absent.
+        #[arg(long)]
+        planned_start: Option<String>,
+        #[arg(long)]
+        planned_end: Option<String>,
+        /// Submit it at once (risk assessment and approval route).
+        #[arg(long)]
+        submit: bool,
+    },
+    /// Change requests, newest first.
+    List {
+        #[arg(long)]
+        release: Option<String>,
+        #[arg(long, visible_alias = "env")]
+        environment: Option<String>,
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        requested_by: Option<String>,
+    },
+    /// One change request: its risk, route, approvals and conflicts.
+    Show {
+        id: i64,
+        /// Show every risk factor with its weight and what it saw, and every conflict.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Submit a draft, or resubmit a change for the release as it is now.
+    Submit { id: i64 },
+    /// Approve a change being assessed.
+    Approve {
+        id: i64,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Reject a change being assessed, with a comment.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        comment: String,
+    },
+    /// Schedule an approved change (refused with every conflict).
+    Schedule { id: i64 },
+    /// Record the post-implementation review.
+    Review {
+        id: i64,
+        #[arg(long)]
+        summary: String,
+    },
+    /// Withdraw a change that has not started.
+    Withdraw {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Close a change that is done.
+    Close {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The CAB agenda: changes waiting for the change advisory board.
+    Agenda,
+    /// Emergency changes whose post-implementation review is overdue.
+    Overdue,
 }
 
 #[derive(Debug, Subcommand)]

@@ -167,6 +167,7 @@ pub fn resource(action: Action, tier: Tier) -> Resource {
             release: release("bo", prod),
             environment: name,
             tier,
+            change_type: "normal".to_owned(),
         }),
     }
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authz;
 pub mod calendar;
 pub mod catalog;
+pub mod changes;
 pub mod deployments;
 pub mod evidence;
 pub mod gates;
@@ -138,6 +139,17 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(calendar::import))
         .routes(routes!(calendar::export))
         .routes(routes!(calendar::window))
+        .routes(routes!(changes::list_changes, changes::create_change))
+        .routes(routes!(changes::cab_agenda))
+        .routes(routes!(changes::overdue_reviews))
+        .routes(routes!(changes::get_change))
+        .routes(routes!(changes::submit_change))
+        .routes(routes!(changes::approve_change))
+        .routes(routes!(changes::reject_change))
+        .routes(routes!(changes::schedule_change))
+        .routes(routes!(changes::review_change))
+        .routes(routes!(changes::withdraw_change))
+        .routes(routes!(changes::close_change))
 }
 
 /// `GET /api/v1/openapi.json`.

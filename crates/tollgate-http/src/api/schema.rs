@@ -623,3 +623,54 @@ pub fn manual_actions(with_reason: bool) -> Vec<&'static str> {
 
 #[cfg(test)]
 mod tests;
+value_schema!(
+    /// A change request's type.
+    ChangeType => keywords(
+        tollgate_core::change::ChangeType::ALL,
+        "How the change is governed: standard (pre-approved routine), normal (reviewed) or emergency (now, reviewed afterwards).",
+    )
+);
+value_schema!(
+    /// A change request's state.
+    ChangeState => keywords(tollgate_core::change::ChangeState::ALL, "Where the change request stands.")
+);
+value_schema!(
+    /// A risk class.
+    RiskClass => keywords(tollgate_core::change::risk::RiskClass::ALL, "The class of a risk score, at the configured cut-offs.")
+);
+value_schema!(
+    /// A risk factor.
+    RiskFactorKind => keywords(tollgate_core::change::risk::RiskFactorKind::ALL, "One factor of a change's risk.")
+);
+value_schema!(
+    /// What a change conflicts with.
+    ConflictKind => keywords(tollgate_core::change::ConflictKind::ALL, "What the change's planned interval conflicts with.")
+);
+value_schema!(
+    /// An approval route.
+    ApprovalRouteKind => keywords(&["automatic", "peer", "cab", "emergency"], "Which approvals the change needs, as the approval policy chose.")
+);
+value_schema!(
+    /// An approver's verdict.
+    Verdict => keywords(tollgate_core::change::approval::Verdict::ALL, "An approver's verdict.")
+);
+value_schema!(
+    /// A justification or plan of a change, required.
+    PlanStatement => text(tollgate_core::change::MAX_PLAN_LEN, true, "Free text that is not blank.")
+);
+value_schema!(
+    /// An implementation plan, optional.
+    PlanText => text(tollgate_core::change::MAX_PLAN_LEN, false, "Free text.")
+);
+value_schema!(
+    /// A ticket id or a link.
+    Reference => text(tollgate_core::change::MAX_REFERENCE_LEN, true, "A ticket id or a link, not blank.")
+);
+value_schema!(
+    /// An approver's comment.
+    Comment => text(tollgate_core::change::approval::MAX_COMMENT_LEN, false, "Free text; required (not blank) for a rejection.")
+);
+value_schema!(
+    /// A rollback time in minutes.
+    RollbackMinutes => integer(0, u64::from(tollgate_core::change::MAX_ROLLBACK_MINUTES), "Minutes; 0 when absent.")
+);

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authz;
 pub mod calendar;
 pub mod catalog;
+pub mod change;
 pub mod evidence;
 pub mod gate;
 pub mod release;
