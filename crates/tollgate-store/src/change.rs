@@ -268,8 +268,8 @@ impl StoreTx {
     /// Stores a new change request at revision 1; returns its id.
     pub async fn insert_change_request(&mut self, change: &ChangeRequest) -> Result<ChangeId, StoreError> {
         let sql = format!(
-            "INSERT INTO change_requests ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, 1) RETURNING id",
+            "INSERT INTO change_requests ({}, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1) RETURNING id",
             COLUMNS.trim_start_matches("id, ").trim_end_matches(", revision")
         );
         let (id,): (i64,) = bind_change(sqlx::query_as(&sql), change)
@@ -290,7 +290,7 @@ impl StoreTx {
             .map(|(index, column)| format!("{column} = ${}", index + 1))
             .collect();
         let sql = format!(
-            "UPDATE change_requests SET {}, revision = revision + 1 WHERE id = $26 AND revision = $27",
+            "UPDATE change_requests SET {}, revision = revision + 1 WHERE id = $25 AND revision = $26",
             assignments.join(", ")
         );
         let query = bind_change(sqlx::query(&sql), change).bind(change.id.0).bind(change.revision);
@@ -318,7 +318,7 @@ impl StoreTx {
     }
 }
 
-/// Binds the change's columns, without id and revision, as $1 to $25 in the order of `COLUMNS`.
+/// Binds the change's columns, without id and revision, as $1 to $24 in the order of `COLUMNS`.
 fn bind_change<'q, Q: Bindable<'q>>(query: Q, change: &'q ChangeRequest) -> Q {
     let content = &change.content;
     let json = |values: &[String]| serde_json::to_string(values).expect("strings serialize");

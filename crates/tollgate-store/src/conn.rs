@@ -90,6 +90,8 @@ pub(crate) const TABLES: &[&str] = &[
     "release_scope_items",
     "deployments",
     "current_register",
+    "change_requests",
+    "change_approvals",
     "audit_entries",
     "audit_checkpoints",
     "signing_keys",

@@ -338,6 +338,44 @@ mod app {
             }
         }
 
+        /// An approved change request for `release` into `environment`, planned over every
+        /// instant a test may deploy at: requested and submitted by the admin, then approved by
+        /// fresh approvers (who also hold the deployer role, for emergency changes) until the
+        /// route the policy chose is satisfied. What a prod deployment needs.
+        pub async fn approved_change(
+            &self,
+            release: &tollgate_service::release::ReleaseRef,
+            environment: &str,
+        ) -> tollgate_core::change::ChangeRequest {
+            use tollgate_core::change::approval::Verdict;
+            use tollgate_core::change::{ChangeId, ChangeInput, ChangeState};
+            let input = ChangeInput {
+                environment: environment.to_owned(),
+                justification: "the test ships it".to_owned(),
+                rollback_plan: "deploy the previous release".to_owned(),
+                planned_start: Some("2000-01-01T00:00:00Z".to_owned()),
+                planned_end: Some("2100-01-01T00:00:00Z".to_owned()),
+                ..ChangeInput::default()
+            };
+            let created =
+                self.tollgate.create_change(&self.admin, release, input).await.expect("the change is requested");
+            let mut view = self.tollgate.submit_change(&self.admin, created.id).await.expect("the change is submitted");
+            let ChangeId(id) = created.id;
+            for index in 1..=3 {
+                if view.change.state != ChangeState::Assessing {
+                    break;
+                }
+                let (approver, _) = self.user(&format!("cab-{id}-{index}"), "approver,deployer").await;
+                view = self
+                    .tollgate
+                    .decide_change(&approver, created.id, Verdict::Approve, "")
+                    .await
+                    .expect("the approval is recorded");
+            }
+            assert_eq!(view.change.state, ChangeState::Approved, "{:?}", view.status);
+            view.change
+        }
+
         /// Every table's row count.
         pub async fn row_counts(&self) -> std::collections::BTreeMap<&'static str, i64> {
             self.store.read().await.expect("a read").row_counts().await.expect("counts")

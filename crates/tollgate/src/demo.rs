@@ -13,6 +13,7 @@ use tollgate_http::api::apply::PlanResponse;
 use tollgate_http::api::artifacts::{ArtifactResponse, KeyRequest, KeyResponse, PushQuery, SignatureResponse};
 use tollgate_http::api::audit::VerifyResponse;
 use tollgate_http::api::calendar::{PeriodRequest, PeriodResponse, WindowResponse};
+use tollgate_http::api::changes::{ChangeDetailResponse, ChangeRequestBody, ChangeResponse, VerdictRequest};
 use tollgate_http::api::deployments::{DeploymentRequest, DeploymentResponse, RegisterResponse};
 use tollgate_http::api::evidence::{EvidenceQuery, EvidenceResponse};
 use tollgate_http::api::releases::{
@@ -86,6 +87,17 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
         TokenRequest { user: Some("dev".to_owned()), description: Some("demo author".to_owned()), expires_at: None };
     let issued: Answer<IssuedTokenResponse> = client.post("/tokens", &token_request).await?;
     let author = Client::new(url, Some(issued.value.secret));
+    // The change advisory board: two approvers, neither in the author's team.
+    let mut board = Vec::new();
+    for name in ["ana", "bo"] {
+        let user =
+            UserRequest { name: name.to_owned(), display_name: None, role: Some("approver".to_owned()), roles: None };
+        let _: Answer<UserResponse> = client.post("/users", &user).await?;
+        let token_request =
+            TokenRequest { user: Some(name.to_owned()), description: Some("demo CAB".to_owned()), expires_at: None };
+        let issued: Answer<IssuedTokenResponse> = client.post("/tokens", &token_request).await?;
+        board.push((name, Client::new(url, Some(issued.value.secret))));
+    }
 
     let releases = [
         ("1.0.0", vec![("ledger", "3.2.0"), ("payments-api", "1.0.0"), ("checkout-web", "1.0.0")]),
@@ -139,6 +151,10 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
                 freeze_prod(client, version).await?;
                 break;
             }
+            if environment == "prod" {
+                // Prod needs an approved change request for exactly this content.
+                change_through_cab(&author, &board, version).await?;
+            }
             let record = DeploymentRequest {
                 release: version.to_owned(),
                 environment: environment.to_owned(),
@@ -165,6 +181,49 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
     let report = tollgate_core::audit::export::verify_export(export.lines(), &[public_key], &[])?;
     println!("\n== audit export verified offline with {}\n{report}", crate::keys::PUBLIC_KEY_FILE);
     anyhow::ensure!(report.is_ok(), "the demo's audit export does not verify");
+    Ok(())
+}
+
+/// Requests a change for `version` into prod as the author, submits it (risk and route), and
+/// has the board approve it until the route is satisfied.
+async fn change_through_cab(author: &Client, board: &[(&str, Client)], version: &str) -> anyhow::Result<()> {
+    let now = jiff::Timestamp::now();
+    let body = ChangeRequestBody {
+        release: version.to_owned(),
+        environment: "prod".to_owned(),
+        change_type: None,
+        justification: format!("ship release {version} to customers"),
+        implementation_plan: "record the deployment after the pipeline's rollout".to_owned(),
+        rollback_plan: "redeploy the previous release".to_owned(),
+        rollback_minutes: Some(15),
+        tickets: Vec::new(),
+        links: Vec::new(),
+        planned_start: Some((now - jiff::SignedDuration::from_mins(10)).to_string()),
+        planned_end: Some((now + jiff::SignedDuration::from_hours(2)).to_string()),
+    };
+    let created: Answer<ChangeResponse> = author.post("/changes", &body).await?;
+    let id = created.value.id;
+    let mut view: Answer<ChangeDetailResponse> = author.post(&format!("/changes/{id}/submit"), &Value::Null).await?;
+    let (risk, route) = (view.value.change.risk.as_ref(), view.value.change.route.as_ref());
+    println!(
+        "   change {id} for prod: risk {} ({}), route {}",
+        risk.map_or(0, |risk| risk.score),
+        risk.map_or("-", |risk| risk.class.as_str()),
+        route.map_or("-", |route| route.kind.as_str())
+    );
+    for (name, approver) in board {
+        if view.value.change.state != "assessing" {
+            break;
+        }
+        let verdict = VerdictRequest { comment: format!("{name}: rollback plan and evidence reviewed") };
+        view = approver.post(&format!("/changes/{id}/approve"), &verdict).await?;
+        println!("   approved by {name:<4} -> {}", view.value.change.state);
+    }
+    anyhow::ensure!(
+        view.value.change.state == "approved",
+        "change {id} was not approved: {:?}",
+        view.value.approval_status
+    );
     Ok(())
 }
 

@@ -7,6 +7,7 @@ mod auth;
 mod authz;
 mod backends;
 mod calendar;
+mod changes;
 mod gates;
 mod races;
 mod release;
