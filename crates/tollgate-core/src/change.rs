@@ -29,6 +29,9 @@ pub const MAX_PLAN_LEN: usize = 8000;
 pub const MAX_REFERENCES: usize = 100;
 /// Longest ticket id or link.
 pub const MAX_REFERENCE_LEN: usize = 500;
+/// The longest planned interval of a change, in days: a change is a slot, not a season, and
+/// conflict checks expand the calendar over it.
+pub const MAX_PLANNED_DAYS: i64 = 31;
 /// The longest rollback time a change may declare (one week).
 pub const MAX_ROLLBACK_MINUTES: u32 = 7 * 24 * 60;
 
@@ -323,6 +326,13 @@ fn planned_window(
     let end = parse(violations, "planned_end", &input.planned_end)?;
     let release = defaults.planned_window;
     match (start.or(release.map(|window| window.start())), end.or(release.map(|window| window.end()))) {
+        (Some(start), Some(end))
+            if end.duration_since(start) > jiff::SignedDuration::from_hours(MAX_PLANNED_DAYS * 24) =>
+        {
+            let reason = format!("at most {MAX_PLANNED_DAYS} days after planned_start");
+            violations.push("planned_end", Problem::Invalid { reason });
+            None
+        }
         (Some(start), Some(end)) => violations.check("planned_end", PlannedWindow::new(start, end)),
         (None, _) => {
             violations.push("planned_start", Problem::Required);
@@ -492,6 +502,21 @@ mod tests {
                 "planned_start"
             ]
         );
+    }
+
+    #[test]
+    fn a_planned_interval_is_a_slot_of_at_most_a_month() {
+        let input = |end: &str| ChangeInput {
+            environment: "prod".to_owned(),
+            justification: "ship it".to_owned(),
+            rollback_plan: "redeploy 1.0".to_owned(),
+            planned_start: Some("2026-12-01T00:00:00Z".to_owned()),
+            planned_end: Some(end.to_owned()),
+            ..ChangeInput::default()
+        };
+        assert!(input("2027-01-01T00:00:00Z").parse(defaults()).is_ok(), "31 days");
+        let violations = input("2027-01-01T00:00:01Z").parse(defaults()).expect_err("longer");
+        assert_eq!(violations.to_string(), "planned_end: at most 31 days after planned_start");
     }
 
     #[test]

@@ -456,7 +456,7 @@ impl Tollgate {
         if let Some(ApprovalRoute::Emergency { review_days, .. }) = &change.route {
             if change.review_due_at.is_none() {
                 let days = jiff::SignedDuration::from_hours(i64::from(*review_days) * 24);
-                change.review_due_at = Some(self.now() + days);
+                change.review_due_at = self.now().checked_add(days).ok();
             }
         }
         self.move_change(tx, principal, change, action, None).await?;
@@ -690,8 +690,9 @@ async fn conflicts_in(
     let services: Vec<ServiceName> = release.content.services().cloned().collect();
     let mut conflicts = calendar_conflicts_in(conn, &environment, &services, change).await?;
     let planned = change.content.planned;
-    let from = planned.start() - gap;
-    let to = change.content.rollback_deadline() + gap;
+    let from = planned.start().checked_sub(gap).unwrap_or(planned.start());
+    let deadline = change.content.rollback_deadline();
+    let to = deadline.checked_add(gap).unwrap_or(deadline);
     for other in conn.list_open_changes_between(&environment.name, from, to).await? {
         if other.id == change.id {
             continue;

@@ -338,8 +338,9 @@ mod app {
             }
         }
 
-        /// An approved change request for `release` into `environment`, planned over every
-        /// instant a test may deploy at: requested and submitted by the admin, then approved by
+        /// An approved change request for `release` into `environment`, planned from ten days
+        /// before the test clock's now to twenty days after (the longest interval allowed, 31
+        /// days, holds every instant a test deploys at): requested and submitted by the admin, then approved by
         /// fresh approvers (who also hold the deployer role, for emergency changes) until the
         /// route the policy chose is satisfied. What a prod deployment needs.
         pub async fn approved_change(
@@ -349,12 +350,14 @@ mod app {
         ) -> tollgate_core::change::ChangeRequest {
             use tollgate_core::change::approval::Verdict;
             use tollgate_core::change::{ChangeId, ChangeInput, ChangeState};
+            use tollgate_service::Clock as _;
+            let now = self.clock.now();
             let input = ChangeInput {
                 environment: environment.to_owned(),
                 justification: "the test ships it".to_owned(),
                 rollback_plan: "deploy the previous release".to_owned(),
-                planned_start: Some("2000-01-01T00:00:00Z".to_owned()),
-                planned_end: Some("2100-01-01T00:00:00Z".to_owned()),
+                planned_start: Some((now - jiff::SignedDuration::from_hours(10 * 24)).to_string()),
+                planned_end: Some((now + jiff::SignedDuration::from_hours(20 * 24)).to_string()),
                 ..ChangeInput::default()
             };
             let created =

@@ -99,6 +99,7 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
         board.push((name, Client::new(url, Some(issued.value.secret))));
     }
 
+    release_window(client).await?;
     let releases = [
         ("1.0.0", vec![("ledger", "3.2.0"), ("payments-api", "1.0.0"), ("checkout-web", "1.0.0")]),
         ("1.1.0", vec![("payments-api", "1.1.0"), ("checkout-web", "1.1.0")]),
@@ -199,7 +200,7 @@ async fn change_through_cab(author: &Client, board: &[(&str, Client)], version: 
         tickets: Vec::new(),
         links: Vec::new(),
         planned_start: Some((now - jiff::SignedDuration::from_mins(10)).to_string()),
-        planned_end: Some((now + jiff::SignedDuration::from_hours(2)).to_string()),
+        planned_end: Some((now + jiff::SignedDuration::from_mins(110)).to_string()),
     };
     let created: Answer<ChangeResponse> = author.post("/changes", &body).await?;
     let id = created.value.id;
@@ -211,6 +212,9 @@ async fn change_through_cab(author: &Client, board: &[(&str, Client)], version: 
         risk.map_or("-", |risk| risk.class.as_str()),
         route.map_or("-", |route| route.kind.as_str())
     );
+    for conflict in &view.value.conflicts {
+        println!("   conflict ({}): {}", conflict.kind, conflict.explanation);
+    }
     for (name, approver) in board {
         if view.value.change.state != "assessing" {
             break;
@@ -224,6 +228,28 @@ async fn change_through_cab(author: &Client, board: &[(&str, Client)], version: 
         "change {id} was not approved: {:?}",
         view.value.approval_status
     );
+    Ok(())
+}
+
+/// Opens a daily release window on prod, three hours from an hour ago: the demo's changes are
+/// planned inside it, but the first one's rollback time would run past its close, which the
+/// change's risk and conflicts show.
+async fn release_window(client: &Client) -> anyhow::Result<()> {
+    let start = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_zoned(jiff::tz::TimeZone::UTC);
+    let window = PeriodRequest {
+        name: "Daily release window".to_owned(),
+        kind: "window".to_owned(),
+        scope: Some("environment:prod".to_owned()),
+        tzid: "UTC".to_owned(),
+        start: start.datetime().strftime("%Y-%m-%dT%H:%M").to_string(),
+        length: "PT3H".to_owned(),
+        rule: Some("FREQ=DAILY".to_owned()),
+        exdates: Vec::new(),
+        rdates: Vec::new(),
+    };
+    let request = client.request(reqwest::Method::PUT, "/calendar/periods/daily-release-window").json(&window);
+    let _: Answer<PeriodResponse> = client.call(request).await?;
+    println!("\n== calendar: a daily release window on prod, three hours from {} UTC", start.strftime("%H:%M"));
     Ok(())
 }
 

@@ -80,6 +80,17 @@ async fn the_openapi_document_describes_every_endpoint() {
     /calendar/occurrences
     /calendar/periods
     /calendar/periods/{id}
+    /changes
+    /changes/cab-agenda
+    /changes/overdue-reviews
+    /changes/{id}
+    /changes/{id}/approve
+    /changes/{id}/close
+    /changes/{id}/reject
+    /changes/{id}/review
+    /changes/{id}/schedule
+    /changes/{id}/submit
+    /changes/{id}/withdraw
     /deployments
     /deployments/{id}
     /deployments/{id}/finish

@@ -170,6 +170,9 @@ async fn a_freeze_refuses_a_deployment_with_its_reason_and_the_window_says_when_
         "release": "1.0.0", "environment": "prod", "status": "succeeded",
         "override_window": "hotfix for the quarter-close report"
     });
+    let release = app.get("/api/v1/releases/1.0.0").await;
+    let id = tollgate_core::release::ReleaseId(release.body["id"].as_i64().expect("an id"));
+    app.app.approved_change(&tollgate_service::release::ReleaseRef::Id(id), "prod").await;
     let deployed = app.post("/api/v1/deployments", glass).await;
     assert_eq!(deployed.status, 201, "{:?}", deployed.body);
 }

@@ -1,4 +1,6 @@
 use serde_json::json;
+use tollgate_core::release::ReleaseId;
+use tollgate_service::release::ReleaseRef;
 use tollgate_testkit::spawn_app;
 
 use crate::{catalog, ready_release, with_catalog};
@@ -29,6 +31,7 @@ async fn a_release_moves_through_the_lifecycle_and_the_register_answers_for_any_
     let app = spawn_app().await;
     with_catalog(&app).await;
     let first = ready_release(&app, "1.0.0").await;
+    app.app.approved_change(&ReleaseRef::Id(ReleaseId(first)), "prod").await;
     for environment in ["dev", "staging", "prod"] {
         let recorded = app
             .post(

@@ -6,6 +6,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod calendar;
+mod changes;
 mod contract;
 mod flow;
 mod trust;

@@ -128,6 +128,7 @@ async fn the_author_with_a_second_token_still_cannot_ship_to_prod() {
         for environment in ["dev", "staging"] {
             app.tollgate.record_deployment(&author, &reference, environment, succeeded()).await.expect("non-prod");
         }
+        app.approved_change(&reference, "prod").await;
         let reason = forbidden(app.tollgate.record_deployment(&again, &reference, "prod", succeeded()).await);
         assert!(reason.contains("sod.author_does_not_deploy_to_prod"), "{reason}");
         app.tollgate.record_deployment(&shipper, &reference, "prod", succeeded()).await.expect("someone else deploys");

@@ -43,6 +43,7 @@ async fn the_main_story_runs_on_every_backend() {
         assert!(matches!(own, Err(ServiceError::Forbidden { .. })), "{backend}: {own:?}");
         let shipper = app.shipper().await;
         app.tollgate.transition_release(&shipper, &reference, ReleaseAction::MarkReady, None).await.expect("ready");
+        app.approved_change(&reference, "prod").await;
         for environment in ["dev", "staging", "prod"] {
             let input = DeploymentInput { status: Some("succeeded".to_owned()), ..DeploymentInput::default() };
             app.tollgate.record_deployment(&shipper, &reference, environment, input).await.expect("deployment");

@@ -67,6 +67,7 @@ async fn ready_release(app: &TestApp, version: &str, tests: &[u8]) -> ReleaseRef
     for environment in ["dev", "staging"] {
         deploy(&shipper, app, &reference, environment).await.expect("no blocking gates before prod");
     }
+    app.approved_change(&reference, "prod").await;
     reference
 }
 

@@ -57,6 +57,7 @@ async fn a_release_is_promoted_through_its_lifecycle_into_the_register() {
     let app = TestApp::sqlite().await;
     catalog(&app).await;
     let first = ready_release(&app, "1.0.0", "minor").await;
+    app.approved_change(&first, "prod").await;
     for environment in ["dev", "staging", "prod"] {
         app.tollgate.record_deployment(&app.shipper().await, &first, environment, succeeded()).await.expect("deployed");
         app.clock.advance(jiff::SignedDuration::from_hours(1));
@@ -100,6 +101,7 @@ async fn an_emergency_release_skips_a_stage_and_is_flagged() {
         .await
         .expect("fast track");
     // Straight to prod: the environment before it (staging) is skipped, and the record says so.
+    app.approved_change(&reference, "prod").await;
     let deployment =
         app.tollgate.record_deployment(&app.shipper().await, &reference, "prod", succeeded()).await.expect("recorded");
     assert_eq!(

@@ -45,6 +45,7 @@ where
                 deployed.expect("dev and staging have no periods");
             }
         }
+        app.approved_change(&release, "prod").await;
         story(app, release).await;
     }
 }

@@ -60,7 +60,7 @@ fn audit_search_filters_pages_and_names_every_bad_filter() {
         insta::assert_snapshot!(refused.stderr, @r#"
         error: validation_failed (422):
           actor: "Ana" is neither a user name nor @system
-          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period
+          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request
           to: "now" is not an RFC 3339 timestamp
         "#);
         insta::assert_snapshot!(out_of_range.stderr, @r#"
@@ -255,7 +255,38 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
         run(server.cli().args(["gate", "evaluate", "--release", "2.0.0", "--env", "prod", "--explain"])).success();
     assert!(passing.stdout.contains("release 2.0.0 passed the gates of prod"), "{}", passing.stdout);
     assert!(passing.stdout.contains("\"manifest_digest\""), "--explain shows the input: {}", passing.stdout);
+    // Prod also needs an approved change request for exactly this content.
+    let no_change = run(&mut record("prod")).failure();
+    assert!(no_change.stderr.contains("change_required (409)"), "{}", no_change.stderr);
+    let now = jiff::Timestamp::now();
+    let (start, end) = (now - jiff::SignedDuration::from_hours(1), now + jiff::SignedDuration::from_hours(2));
+    let requested = run(server
+        .cli()
+        .env("TOLLGATE_TOKEN", &rita)
+        .args(["change", "request", "--release", "2.0.0", "--env", "prod", "--submit", "--output", "json"])
+        .args(["--justification", "the new fee model", "--rollback-plan", "redeploy 1.x", "--ticket", "PAY-7"])
+        .args(["--planned-start", &start.to_string(), "--planned-end", &end.to_string()]))
+    .success();
+    let requested: serde_json::Value = serde_json::from_str(&requested.stdout).expect("a change as JSON");
+    assert_eq!(requested["change"]["state"], "assessing", "{requested}");
+    let id = requested["change"]["id"].to_string();
+    let own = run(server.cli().env("TOLLGATE_TOKEN", &rita).args(["change", "approve", &id])).failure();
+    assert!(own.stderr.contains("sod.no_self_approval"), "{}", own.stderr);
+    run(server.cli().args(["user", "create", "ana", "--role", "approver"])).success();
+    let issued = run(server.cli().args(["token", "create", "--user", "ana", "--output", "json"])).success();
+    let issued: serde_json::Value = serde_json::from_str(&issued.stdout).expect("a token as JSON");
+    let ana = issued["secret"].as_str().expect("a secret").to_owned();
+    let approved =
+        run(server.cli().env("TOLLGATE_TOKEN", &ana).args(["change", "approve", &id, "--comment", "ok"])).success();
+    assert!(approved.stdout.contains("approved"), "{}", approved.stdout);
+    let explained = run(server.cli().args(["change", "show", &id, "--explain"])).success();
+    for factor in ["blast_radius", "failure_rate", "environment_tier", "score = round(100"] {
+        assert!(explained.stdout.contains(factor), "{factor}: {}", explained.stdout);
+    }
     run(&mut record("prod")).success();
+    let listed = run(server.cli().args(["change", "list", "--env", "prod", "--output", "json"])).success();
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("changes as JSON");
+    assert_eq!(listed["items"][0]["state"], "implemented", "{listed}");
     let decisions = run(server.cli().args(["gate", "decisions", "--release", "2.0.0"])).success();
     assert_eq!(decisions.stdout.lines().filter(|line| line.contains(" prod ")).count(), 2, "{}", decisions.stdout);
     let register = run(server.cli().args(["register", "--environment", "prod", "--output", "json"])).success();

@@ -13,5 +13,6 @@ fn the_demo_records_releases_through_every_environment_stops_at_a_freeze_and_ver
     settings.add_filter(r"sha256:[0-9a-f]{64}", "[digest]");
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]");
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?", "[local time]");
+    settings.add_filter(r"three hours from \d\d:\d\d UTC", "three hours from [hh:mm] UTC");
     settings.bind(|| insta::assert_snapshot!(ran.stdout));
 }
