@@ -344,6 +344,38 @@ impl Tollgate {
         Ok(agenda)
     }
 
+    /// The open changes (of one environment, or all) whose planned interval with its rollback
+    /// time overlaps `[from, to)`, with their conflicts: what the calendar shows. At most
+    /// [`crate::calendar::MAX_QUERY_SPAN_DAYS`] days.
+    pub async fn changes_between(
+        &self,
+        principal: &Principal,
+        environment: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> ServiceResult<Vec<ChangeView>> {
+        let span = jiff::SignedDuration::from_hours(crate::calendar::MAX_QUERY_SPAN_DAYS * 24);
+        if to <= from || to.duration_since(from) > span {
+            let reason = format!("must be after from and at most {} days later", crate::calendar::MAX_QUERY_SPAN_DAYS);
+            return Err(ServiceError::invalid("to", Problem::Invalid { reason }));
+        }
+        let environment = environment.map(|name| parse_key(name, EnvironmentName::parse)).transpose()?;
+        self.authorize_read(principal).await?;
+        let mut read = self.store.read().await?;
+        let environments = match environment {
+            Some(name) => vec![find_environment(&mut read, &name).await?],
+            None => read.list_environments().await?,
+        };
+        let mut views = Vec::new();
+        for environment in environments {
+            for change in read.list_open_changes_between(&environment.name, from, to).await? {
+                views.push(self.view_in(&mut read, change).await?);
+            }
+        }
+        views.sort_by_key(|view| (view.change.content.planned.start(), view.change.id));
+        Ok(views)
+    }
+
     /// Emergency changes whose post-implementation review is overdue (of one requester, or all).
     pub async fn overdue_reviews(&self, principal: &Principal) -> ServiceResult<Vec<ChangeRequest>> {
         self.authorize_read(principal).await?;

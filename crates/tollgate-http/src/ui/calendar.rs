@@ -1,7 +1,7 @@
 //! `/calendar`: the release calendar as a month (`?month=2026-03`) or a week
 //! (`?week=2026-03-30`, the week holding that date), of every period or of those that apply to
 //! one environment (`&environment=prod`): windows, maintenance windows, freezes and blackouts,
-//! each occurrence with its wall-clock times in its own zone and, on hover and in the week view,
+//! and the open change requests (highlighted where they conflict), each occurrence with its wall-clock times in its own zone and, on hover and in the week view,
 //! its rule and UTC times. Above it, whether each environment is open for deployments now and
 //! when that changes; below it, the `.ics` address to subscribe to.
 
@@ -15,6 +15,7 @@ use jiff::{Timestamp, ToSpan};
 use serde::Deserialize;
 use tollgate_core::calendar::Occurrence;
 use tollgate_service::calendar::CalendarQuery;
+use tollgate_service::change::ChangeView;
 
 use crate::ui::format::when;
 use crate::ui::{render, Chrome, UiError, UiResult, WebUser};
@@ -64,8 +65,11 @@ pub(crate) struct Entry {
     pub kind: &'static str,
     /// The wall-clock times in the period's zone: `10:00–16:00 Europe/Berlin`.
     pub times: String,
-    /// The rule, the UTC times and any daylight-saving adjustment, in words.
+    /// The rule, the UTC times and any daylight-saving adjustment, in words; for a change, its
+    /// conflicts.
     pub explanation: String,
+    /// The change's page, for a change; empty for a period.
+    pub href: String,
 }
 
 pub(crate) struct WindowRow {
@@ -104,6 +108,11 @@ pub(crate) async fn page(
         .calendar_occurrences(&user.principal, calendar_query)
         .await
         .map_err(|error| UiError::from_service(error, chrome()))?;
+    let changes = state
+        .tollgate
+        .changes_between(&user.principal, environment.as_deref(), utc(range.start), utc(range.after))
+        .await
+        .map_err(|error| UiError::from_service(error, chrome()))?;
     let mut states = Vec::new();
     for candidate in &environments {
         let name = candidate.name.to_string();
@@ -136,7 +145,7 @@ pub(crate) async fn page(
         environments: environments.iter().map(|e| e.name.to_string()).collect(),
         previous: format!("{}{filter}", range.previous),
         next: format!("{}{filter}", range.next),
-        weeks: grid(&range, &occurrences, &filter),
+        weeks: grid(&range, &occurrences, &changes, &filter),
         states,
         ics,
         problem: problem.clone(),
@@ -212,16 +221,25 @@ fn utc(date: Date) -> Timestamp {
 }
 
 /// The grid's weeks of days, each day with the occurrences that overlap it (UTC days).
-fn grid(range: &Range, occurrences: &[(Occurrence, String)], filter: &str) -> Vec<Vec<Day>> {
+fn grid(range: &Range, occurrences: &[(Occurrence, String)], changes: &[ChangeView], filter: &str) -> Vec<Vec<Day>> {
     let mut weeks: Vec<Vec<Day>> = Vec::new();
     let mut date = range.start;
     while date < range.after {
         let (from, to) = (utc(date), utc(date.saturating_add(1.day())));
-        let entries = occurrences
+        let mut entries: Vec<Entry> = occurrences
             .iter()
             .filter(|(occurrence, _)| occurrence.overlaps(from, to))
             .map(|(occurrence, adjustment)| entry(occurrence, adjustment))
             .collect();
+        entries.extend(
+            changes
+                .iter()
+                .filter(|view| {
+                    let planned = view.change.content.planned;
+                    planned.start() < to && view.change.content.rollback_deadline() > from
+                })
+                .map(change_entry),
+        );
         let day = Day {
             date: date.to_string(),
             label: if range.week { date.strftime("%a %d %b").to_string() } else { date.day().to_string() },
@@ -236,6 +254,28 @@ fn grid(range: &Range, occurrences: &[(Occurrence, String)], filter: &str) -> Ve
         date = date.saturating_add(1.day());
     }
     weeks
+}
+
+/// A scheduled (or requested) change as the calendar shows it: highlighted when it conflicts.
+fn change_entry(view: &ChangeView) -> Entry {
+    let change = &view.change;
+    let (start, end) = (change.content.planned.start(), change.content.planned.end());
+    let explanation = if view.conflicts.is_empty() {
+        format!(
+            "{} change, {}; rollback within {} minutes; no conflicts",
+            change.content.change_type, change.state, change.content.rollback_minutes
+        )
+    } else {
+        let conflicts: Vec<&str> = view.conflicts.iter().map(|conflict| conflict.explanation.as_str()).collect();
+        format!("{} change, {}; conflicts: {}", change.content.change_type, change.state, conflicts.join("; "))
+    };
+    Entry {
+        name: format!("Change {}: {} into {}", change.id, view.release_version, change.content.environment),
+        kind: if view.conflicts.is_empty() { "change" } else { "conflict" },
+        times: format!("{} – {} UTC", start.strftime("%b %d %H:%M"), end.strftime("%b %d %H:%M")),
+        explanation,
+        href: format!("/changes/{}", change.id),
+    }
 }
 
 fn entry(occurrence: &Occurrence, adjustment: &str) -> Entry {
@@ -257,5 +297,6 @@ fn entry(occurrence: &Occurrence, adjustment: &str) -> Entry {
             when(occurrence.start),
             when(occurrence.end)
         ),
+        href: String::new(),
     }
 }

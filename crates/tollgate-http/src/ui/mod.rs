@@ -15,6 +15,7 @@ mod assets;
 mod audit;
 mod calendar;
 mod catalog;
+mod changes;
 mod dashboard;
 mod error;
 mod format;
@@ -52,6 +53,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/policy", get(policy::page))
         .route("/register", get(register::page))
         .route("/calendar", get(calendar::page))
+        .route("/changes", get(changes::list))
+        .route("/changes/agenda", get(changes::agenda))
+        .route("/changes/{id}", get(changes::detail))
+        .route("/changes/{id}/actions", post(changes::act))
         .route("/register/{environment}", get(register::history))
         .route("/login", get(login::page).post(login::with_password))
         .route("/login/token", post(login::with_token))

@@ -138,6 +138,7 @@ impl Chrome {
             ("/register", "Register", "register"),
             ("/releases", "Releases", "releases"),
             ("/calendar", "Calendar", "calendar"),
+            ("/changes", "Changes", "changes"),
             ("/artifacts", "Artifacts", "artifacts"),
             ("/catalog", "Catalog", "catalog"),
             ("/audit", "Audit log", "audit"),

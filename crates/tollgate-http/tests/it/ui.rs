@@ -443,3 +443,69 @@ async fn the_calendar_shows_a_month_and_a_week_explains_each_period_and_escapes_
     let unknown = browser.get("/calendar?environment=moon").await;
     assert_eq!(unknown.status, 404);
 }
+
+#[tokio::test]
+async fn change_pages_show_risk_and_conflicts_and_a_verdict_is_a_form_the_author_cannot_use() {
+    let app = app_with_password().await;
+    with_catalog(&app).await;
+    app.app.clock.set("2026-03-02T09:00:00Z".parse().expect("a time"));
+    crate::ready_release(&app, "1.0.0").await;
+    for environment in ["dev", "staging"] {
+        let body = json!({ "release": "1.0.0", "environment": environment, "status": "succeeded" });
+        assert_eq!(app.post("/api/v1/deployments", body).await.status, 201);
+    }
+    let freeze = json!({
+        "name": "Close <of> quarter", "kind": "freeze", "scope": "environment:prod",
+        "tzid": "Europe/Berlin", "start": "2026-03-02T14:00", "length": "PT2H"
+    });
+    assert_eq!(app.put("/api/v1/calendar/periods/quarter-close", freeze).await.status, 201);
+    let author = crate::author_token(&app).await;
+    let change = json!({
+        "release": "1.0.0", "environment": "prod", "justification": "ship <b>it</b>",
+        "rollback_plan": "redeploy", "planned_start": "2026-03-02T10:00:00Z", "planned_end": "2026-03-02T14:00:00Z"
+    });
+    let created = app.call_as(&author, reqwest::Method::POST, "/api/v1/changes", Some(change)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let submitted = app.call_as(&author, reqwest::Method::POST, "/api/v1/changes/1/submit", None).await;
+    assert_eq!(submitted.status, 200, "{:?}", submitted.body);
+
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("admin", PASSWORD).await.status, 303);
+    let list = browser.get("/changes").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("<a href=\"/changes/1\">1</a>"), "{}", list.body);
+    let page = browser.get("/changes/1").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"risk-factors\""), "every factor is shown");
+    assert!(page.body.contains("ship &#60;b&#62;it&#60;/b&#62;"), "text is escaped: {}", page.body);
+    assert!(page.body.contains("deny_period</span> freeze &#34;Close &#60;of&#62; quarter&#34;"), "{}", page.body);
+    let calendar = browser.get("/calendar?month=2026-03&environment=prod").await;
+    assert!(calendar.body.contains("period-conflict"), "the conflicting change is highlighted");
+    assert!(calendar.body.contains("<a href=\"/changes/1\">Change 1: 1.0.0 into prod</a>"), "{}", calendar.body);
+
+    // A forged form changes nothing; the admin's verdict is recorded through the form.
+    let before = app.app.row_counts().await;
+    let forged = browser.post("/changes/1/actions", &[("csrf", "f00d"), ("action", "approve")]).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(app.app.row_counts().await, before);
+    let approved =
+        browser.post("/changes/1/actions", &[("csrf", &page.csrf()), ("action", "approve"), ("comment", "fine")]).await;
+    assert_eq!((approved.status, approved.location()), (303, "/changes/1"), "{}", approved.body);
+    let page = browser.get("/changes/1").await;
+    assert!(page.body.contains("admin approves at 2026-03-02 09:00:00 UTC: fine"), "{}", page.body);
+
+    // The author signs in and may not approve: the refusal is shown beside the form.
+    let mut rita = Browser::new(&app);
+    let login = rita.get("/login").await;
+    assert_eq!(rita.post("/login/token", &[("token", &author), ("csrf", &login.csrf())]).await.status, 303);
+    let own = rita.get("/changes/1").await;
+    // The change still waits for a verdict, so the form is there; the service refuses it.
+    assert!(own.body.contains("name=\"action\" value=\"approve\""), "{}", own.body);
+    let refused = rita.post("/changes/1/actions", &[("csrf", &own.csrf()), ("action", "approve")]).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("sod.no_self_approval"), "{}", refused.body);
+    let agenda = browser.get("/changes/agenda").await;
+    assert_eq!(agenda.status, 200);
+    let on_agenda = agenda.body.contains("href=\"/changes/1\"");
+    assert_eq!(on_agenda, page.body.contains("route cab"), "the agenda lists exactly the CAB's changes");
+}

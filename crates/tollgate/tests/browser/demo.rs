@@ -69,7 +69,18 @@ impl Demo {
     /// `POST /api/v1{path}` with a JSON body as the admin: the status and the body, whatever the
     /// status (a refusal's problem document).
     pub async fn api_post_any(&self, path: &str, body: &Value) -> anyhow::Result<(reqwest::StatusCode, Value)> {
-        let request = self.http.post(format!("{}/api/v1{path}", self.url)).bearer_auth(&self.token).json(body);
+        self.api_post_any_as(&self.token, path, body).await
+    }
+
+    /// `POST /api/v1{path}` with a JSON body as the holder of `token`: the status and the body,
+    /// whatever the status.
+    pub async fn api_post_any_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+        let request = self.http.post(format!("{}/api/v1{path}", self.url)).bearer_auth(token).json(body);
         let response = request.send().await.with_context(|| format!("sending POST {path}"))?;
         let status = response.status();
         let body = response.text().await.with_context(|| format!("reading the answer to POST {path}"))?;

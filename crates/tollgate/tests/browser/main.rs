@@ -6,6 +6,7 @@
 //! commands of the demo and of chromedriver with their output.
 
 mod browser;
+mod change;
 mod checks;
 mod demo;
 mod pages;

@@ -14,11 +14,15 @@ async fn every_page_on_the_demo_data_renders_passes_axe_and_is_reachable_by_keyb
     let release = first_link(&session, "/releases", "main a[href^='/releases/']").await?;
     let artifact = first_link(&session, "/artifacts", "main a[href^='/artifacts/']").await?;
     let environment = first_link(&session, "/register", "main a[href^='/register/']").await?;
+    let change = first_link(&session, "/changes", "main a[href^='/changes/']:not([href='/changes/agenda'])").await?;
     let pages = [
         ("dashboard", "/", 200),
         ("register", "/register", 200),
         ("register-environment", environment.as_str(), 200),
         ("calendar", "/calendar", 200),
+        ("changes", "/changes", 200),
+        ("change", change.as_str(), 200),
+        ("cab-agenda", "/changes/agenda", 200),
         ("releases", "/releases", 200),
         ("release", release.as_str(), 200),
         ("artifacts", "/artifacts", 200),
