@@ -139,6 +139,24 @@ impl Decode for String {
     }
 }
 
+/// A number or a boolean, kept as written for core to read (`cab_quorum: 2`,
+/// `requires_change: true`); text is refused here, so a quoted number is named as such.
+impl Decode for tollgate_core::change::policy::Scalar {
+    const EXPECTED: ValueKind = ValueKind::Number;
+
+    fn decode(node: &Node, path: &str, decoder: &mut Decoder) -> Option<Self> {
+        match node {
+            Node::Scalar(scalar) if matches!(value_kind(node), ValueKind::Number | ValueKind::Boolean) => {
+                Some(tollgate_core::change::policy::Scalar(scalar.as_str().to_owned()))
+            }
+            _ => {
+                decoder.wrong_type(node, path, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
 /// An optional value: absent or null is `None`.
 impl<T: Decode> Decode for Option<T> {
     const EXPECTED: ValueKind = T::EXPECTED;

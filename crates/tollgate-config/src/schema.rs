@@ -6,6 +6,10 @@
 //! Values are only checked for shape here; their meaning is checked by `tollgate_core::apply`.
 
 use tollgate_core::apply::ApplyInput;
+use tollgate_core::change::policy::{
+    ApprovalSettingsInput, ChangePolicyInput, EnvironmentChangeRulesInput, RiskClassesInput, RiskPolicyInput,
+    RiskWeightsInput,
+};
 use tollgate_core::environment::EnvironmentInput;
 use tollgate_core::gate::GateInput;
 use tollgate_core::lifecycle::LifecycleInput;
@@ -15,7 +19,7 @@ use tollgate_core::team::TeamInput;
 
 use crate::decode::decode_mapping;
 
-decode_mapping!(ApplyInput { teams, environments, lifecycles, services, gates, sso });
+decode_mapping!(ApplyInput { teams, environments, lifecycles, services, gates, sso, changes });
 
 decode_mapping!(TeamInput { name, display_name, members, artifact_pattern });
 
@@ -37,3 +41,15 @@ decode_mapping!(SsoInput {
     roles,
     scopes,
 });
+
+decode_mapping!(ChangePolicyInput { risk, approvals, stabilization_gap_minutes, environments });
+
+decode_mapping!(RiskPolicyInput { weights, classes, failure_window_days, prior_rate, prior_weight });
+
+decode_mapping!(RiskWeightsInput { blast_radius, size, failure_rate, environment_tier, schedule, emergency, evidence });
+
+decode_mapping!(RiskClassesInput { medium, high, critical });
+
+decode_mapping!(ApprovalSettingsInput { cab_quorum, cab_required_teams, review_days });
+
+decode_mapping!(EnvironmentChangeRulesInput { name, requires_change, stabilization_gap_minutes, on_window_close });

@@ -161,6 +161,7 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
             },
         ),
         sso: None,
+        changes: None,
     }
     "#);
 }
@@ -212,7 +213,7 @@ environments:
   - {name: prod, tier: prod, zone: eu}
 ";
     insta::assert_snapshot!(load_err(text), @r#"
-    tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates, sso)
+    tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates, sso, changes)
     tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description)
     tollgate.yaml:7:5: services[0]: unknown key "deploy" (expected one of: name, owner, criticality, depends_on, description)
     tollgate.yaml:9:30: environments[0]: unknown key "zone" (expected one of: name, tier, region)
@@ -580,5 +581,62 @@ fn sso_value_problems_found_by_core_are_described_with_their_place_in_the_file()
     tollgate.yaml:2:11: sso.issuer: "http://login.example.com" is plain http on a host that is not loopback; use https
     tollgate.yaml:4:22: sso.client_secret_env: "s3cret!" is not the name of an environment variable (letters, digits and '_', not starting with a digit); name the variable that holds the secret, never the secret itself
     tollgate.yaml:11:9: sso.roles.engineering[1]: "superuser" is not one of viewer, auditor, developer, release_manager, approver, deployer, admin, member
+    "#);
+}
+
+const CHANGES: &str = r#"environments:
+  - name: prod
+    tier: prod
+changes:
+  risk:
+    weights: { emergency: 30, evidence: 0 }
+    classes: { critical: 90 }
+    failure_window_days: 30
+    prior_rate: 0.05
+  approvals:
+    cab_quorum: 3
+    review_days: 2
+  stabilization_gap_minutes: 60
+  environments:
+    - name: prod
+      on_window_close: pause
+"#;
+
+#[test]
+fn a_changes_section_loads_and_plans_the_policy_it_describes() {
+    let config_file = load_ok(CHANGES);
+    let plan = plan(config_file.input.clone(), &CurrentState::default()).expect("valid");
+    let Some(tollgate_core::apply::Desired::ChangePolicy(policy)) = plan.changes.last().map(|change| &change.desired)
+    else {
+        panic!("no change policy in {plan:?}")
+    };
+    let weights = policy.risk.weights;
+    assert_eq!((weights.emergency, weights.evidence, weights.size), (30, 0, 15), "what is left out keeps its default");
+    assert_eq!(
+        (policy.risk.cutoffs, policy.risk.failure_window_days, policy.risk.prior_rate),
+        ([25, 50, 90], 30, 0.05)
+    );
+    assert_eq!(
+        (policy.approvals.cab_quorum, policy.approvals.review_days, policy.stabilization_gap_minutes),
+        (3, 2, 60)
+    );
+    let prod = tollgate_core::name::EnvironmentName::parse("prod").expect("a name");
+    assert_eq!(policy.on_window_close(&prod), tollgate_core::change::policy::WindowClose::Pause);
+}
+
+#[test]
+fn changes_problems_are_described_with_their_place_in_the_file() {
+    let shape = CHANGES.replace("cab_quorum: 3", "cab_quorum: \"3\"").replace("prior_rate: 0.05", "prior_rte: 0.05");
+    insta::assert_snapshot!(load_err(&shape), @r#"
+    tollgate.yaml:9:5: changes.risk: unknown key "prior_rte" (expected one of: weights, classes, failure_window_days, prior_rate, prior_weight)
+    tollgate.yaml:11:17: changes.approvals.cab_quorum: expected a number, found a string
+    "#);
+    let values = CHANGES.replace("cab_quorum: 3", "cab_quorum: 0").replace("critical: 90", "critical: 20");
+    let config_file = load_ok(&values);
+    let violations = plan(config_file.input.clone(), &CurrentState::default()).expect_err("invalid values");
+    let lines: Vec<String> = violations.0.iter().map(|violation| config_file.describe_violation(violation)).collect();
+    insta::assert_snapshot!(lines.join("\n"), @r#"
+    tollgate.yaml:7:14: changes.risk.classes: must rise: medium 25 < high 50 < critical 20
+    tollgate.yaml:11:17: changes.approvals.cab_quorum: "0" is not a whole number from 1 to 20
     "#);
 }

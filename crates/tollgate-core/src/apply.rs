@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::change::policy::{ChangePolicy, ChangePolicyInput};
 use crate::environment::{Environment, EnvironmentInput};
 use crate::gate::{parse_policy, GatePolicy};
 use crate::lifecycle::{Lifecycle, LifecycleInput};
@@ -28,6 +29,9 @@ pub struct ApplyInput {
     pub gates: Option<crate::gate::GatesInput>,
     /// The single sign-on settings; `None` leaves the installed ones alone.
     pub sso: Option<SsoInput>,
+    /// The change policy; `None` leaves the one in force alone, and a section that is present
+    /// replaces it whole (what it leaves out takes its default).
+    pub changes: Option<ChangePolicyInput>,
 }
 
 /// What exists now, for the objects a configuration document can declare.
@@ -42,6 +46,8 @@ pub struct CurrentState {
     pub policy: Option<GatePolicy>,
     /// The single sign-on settings in force, if any were ever applied.
     pub sso: Option<SsoConfig>,
+    /// The change policy in force, if one was ever applied.
+    pub change_policy: Option<ChangePolicy>,
 }
 
 /// One declared object.
@@ -55,6 +61,8 @@ pub enum Desired {
     GatePolicy(GatePolicy),
     /// The single sign-on settings.
     Sso(SsoConfig),
+    /// The change policy.
+    ChangePolicy(ChangePolicy),
 }
 
 impl Desired {
@@ -66,6 +74,7 @@ impl Desired {
             Desired::Service(_) => "service",
             Desired::GatePolicy(_) => "gate_policy",
             Desired::Sso(_) => "sso",
+            Desired::ChangePolicy(_) => "change_policy",
         }
     }
 
@@ -77,6 +86,7 @@ impl Desired {
             Desired::Service(service) => service.name.as_str(),
             Desired::GatePolicy(_) => "gates",
             Desired::Sso(_) => "sso",
+            Desired::ChangePolicy(_) => "changes",
         }
     }
 }
@@ -180,6 +190,26 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
         }
         None => None,
     };
+    let change_policy = match input.changes.map(ChangePolicyInput::parse) {
+        Some(Ok(policy)) => Some(policy),
+        Some(Err(problems)) => {
+            violations.extend_within("changes", problems);
+            None
+        }
+        None => None,
+    };
+    if let Some(policy) = &change_policy {
+        for (index, environment) in policy.environments.keys().enumerate() {
+            if !environment_names.contains(environment) {
+                violations.push(format!("changes.environments[{index}].name"), unknown("environment", environment));
+            }
+        }
+        for (index, team) in policy.approvals.cab_required_teams.iter().enumerate() {
+            if !team_names.contains(team) {
+                violations.push(format!("changes.approvals.cab_required_teams[{index}]"), unknown("team", team));
+            }
+        }
+    }
     if let Some(cycle) = find_dependency_cycle(&graph) {
         // Report the cycle at a declared service, starting the path from it.
         let declared =
@@ -235,6 +265,10 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
     if let Some(sso) = sso {
         let op = diff(current.sso.as_ref(), &sso, SsoConfig::changed_fields);
         changes.push(PlannedChange { desired: Desired::Sso(sso), op });
+    }
+    if let Some(policy) = change_policy {
+        let op = diff(current.change_policy.as_ref(), &policy, ChangePolicy::changed_fields);
+        changes.push(PlannedChange { desired: Desired::ChangePolicy(policy), op });
     }
     Ok(Plan { changes })
 }

@@ -89,6 +89,8 @@ pub enum ObjectKind {
     CalendarPeriod,
     /// A change request (`object.id` is its number).
     ChangeRequest,
+    /// The change policy (`object.id` is `changes`).
+    ChangePolicy,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -99,7 +101,7 @@ crate::keyword_enum!(ObjectKind {
     SigningKey => "signing_key", Policy => "policy", GateDecision => "gate_decision",
     GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
     AuthzDecision => "authz_decision", Login => "login", Sso => "sso",
-    CalendarPeriod => "calendar_period", ChangeRequest => "change_request",
+    CalendarPeriod => "calendar_period", ChangeRequest => "change_request", ChangePolicy => "change_policy",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).

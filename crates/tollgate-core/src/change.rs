@@ -7,6 +7,7 @@
 //! `tollgate-policy`; this module only holds the route it chose.
 
 pub mod approval;
+pub mod policy;
 pub mod risk;
 
 use std::fmt;

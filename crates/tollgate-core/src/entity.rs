@@ -43,6 +43,7 @@ pub enum Entity {
     CalendarPeriod,
     ChangeRequest,
     ChangeApproval,
+    ChangePolicy,
 }
 
 crate::keyword_enum!(Entity {
@@ -58,7 +59,7 @@ crate::keyword_enum!(Entity {
     GateOverride => "gate override", Grant => "grant", AuthzPolicy => "authorization policy",
     SsoConfig => "single sign-on settings", SsoLogin => "single sign-on login", SsoIdentity => "single sign-on identity",
     CalendarPeriod => "calendar period", ChangeRequest => "change request",
-    ChangeApproval => "change approval",
+    ChangeApproval => "change approval", ChangePolicy => "change policy",
 });
 
 #[cfg(test)]

@@ -38,6 +38,15 @@ macro_rules! name_type {
                 &self.0
             }
         }
+
+        /// Read back from a stored format: the name is checked again, so a stored value that
+        /// is no valid name is refused rather than trusted.
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<$type, D::Error> {
+                let value = <String as serde::Deserialize>::deserialize(deserializer)?;
+                $type::parse(&value).map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 

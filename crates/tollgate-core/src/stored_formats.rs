@@ -316,3 +316,85 @@ fn window_override() {
     };
     insta::assert_snapshot!("window_override", json(&override_record));
 }
+
+#[test]
+fn change_records() {
+    use crate::change::approval::{Approval, ApprovalRoute, Verdict};
+    use crate::change::policy::ChangePolicyInput;
+    use crate::change::risk::{assess, EvidenceState, ImpactedService, RiskInput, RiskPolicy, ScheduleFit};
+    use crate::change::{ChangeId, ChangeInput, ChangeRequest, ChangeState, ReleaseDefaults, Review};
+    use crate::environment::Tier;
+    use crate::release::ReleaseType;
+    use crate::service::Criticality;
+    let content = ChangeInput {
+        environment: "prod".into(),
+        change_type: Some("normal".into()),
+        justification: "new fee model".into(),
+        implementation_plan: "deploy ledger, then api".into(),
+        rollback_plan: "redeploy 1.3.0".into(),
+        rollback_minutes: Some(20),
+        tickets: vec!["PAY-7".into()],
+        links: vec!["https://ci.example/run/42".into()],
+        planned_start: Some("2026-12-01T10:00:00Z".into()),
+        planned_end: Some("2026-12-01T12:00:00Z".into()),
+    }
+    .parse(ReleaseDefaults { release_type: ReleaseType::Minor, planned_window: None })
+    .expect("valid");
+    let risk = assess(
+        &RiskInput {
+            impacted: vec![ImpactedService {
+                name: crate::name::ServiceName::parse("ledger").expect("a name"),
+                criticality: Criticality::Critical,
+                deployed: true,
+            }],
+            n_changed: 1,
+            n_in_scope: 3,
+            n_deployments: 12,
+            n_failures: 1,
+            tier: Tier::Prod,
+            schedule: ScheduleFit::Open,
+            change_type: crate::change::ChangeType::Normal,
+            evidence: EvidenceState::Passing,
+        },
+        &RiskPolicy::default(),
+    );
+    let change = ChangeRequest {
+        id: ChangeId(7),
+        release: ReleaseId(3),
+        content,
+        state: ChangeState::Implemented,
+        manifest_digest: Sha256Digest::of(b"manifest"),
+        impacted_services: vec![crate::name::ServiceName::parse("ledger").expect("a name")],
+        risk: Some(risk),
+        route: Some(ApprovalRoute::Cab {
+            policy: "sha256:0000000000000000000000000000000000000000000000000000000000000000".into(),
+            quorum: 2,
+            required_teams: vec!["security".into()],
+            outside_team: true,
+        }),
+        requested_by: UserName::parse("bo").expect("a name"),
+        created_at: at("2026-11-30T09:00:00Z"),
+        updated_at: at("2026-12-01T12:05:00Z"),
+        deployment: Some(DeploymentId(11)),
+        review_due_at: Some(at("2026-12-06T12:05:00Z")),
+        review: Some(Review {
+            by: UserName::parse("bo").expect("a name"),
+            at: at("2026-12-02T09:00:00Z"),
+            summary: "held".into(),
+        }),
+        revision: 6,
+    };
+    insta::assert_snapshot!("change_request", json(&change));
+    let approval = Approval {
+        change: ChangeId(7),
+        approver: UserName::parse("ana").expect("a name"),
+        verdict: Verdict::Approve,
+        comment: "rollback plan reviewed".into(),
+        manifest_digest: Sha256Digest::of(b"manifest"),
+        approver_teams: [TeamName::parse("security").expect("a name")].into_iter().collect(),
+        deployer: false,
+        at: at("2026-11-30T15:00:00Z"),
+    };
+    insta::assert_snapshot!("change_approval", json(&approval));
+    insta::assert_snapshot!("change_policy_default", json(&ChangePolicyInput::default().parse().expect("valid")));
+}

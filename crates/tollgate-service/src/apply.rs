@@ -74,6 +74,7 @@ impl Tollgate {
                 Some(Desired::Lifecycle(lifecycle)) => (Entity::Lifecycle, lifecycle.name().to_string()),
                 Some(Desired::GatePolicy(_)) => (Entity::PolicyVersion, "the gate policy".to_owned()),
                 Some(Desired::Sso(_)) => (Entity::SsoConfig, "the single sign-on settings".to_owned()),
+                Some(Desired::ChangePolicy(_)) => (Entity::ChangePolicy, "the change policy".to_owned()),
                 None => (Entity::Team, "the configuration".to_owned()),
             };
             return Err(ServiceError::Conflict { entity, key: format!("{key} (changed while it was authorized)") });
@@ -168,6 +169,13 @@ impl Tollgate {
                 let object = ObjectRef::new(ObjectKind::Sso, "sso");
                 self.record_for(tx, principal, Change { action, object, before, after: Some(&sso), reason: None }).await
             }
+            Desired::ChangePolicy(policy) => {
+                tx.put_change_policy(&policy, &principal.user.name, self.now()).await?;
+                let before = current.change_policy.as_ref();
+                let object = ObjectRef::new(ObjectKind::ChangePolicy, "changes");
+                self.record_for(tx, principal, Change { action, object, before, after: Some(&policy), reason: None })
+                    .await
+            }
             Desired::Service(service) => {
                 if creating {
                     tx.insert_service(&service).await?
@@ -192,7 +200,9 @@ fn change_actions(change: &PlannedChange, current: &CurrentState, plan: &Plan) -
         PlanOp::Update { .. } => false,
     };
     match &change.desired {
-        Desired::GatePolicy(_) => vec![(Action::PolicyApply, Resource::System, none())],
+        // Both decide what may ship: the gates, and which deployments need an approved change
+        // and who approves it.
+        Desired::GatePolicy(_) | Desired::ChangePolicy(_) => vec![(Action::PolicyApply, Resource::System, none())],
         // The settings decide who becomes a user and with which roles.
         Desired::Sso(_) => {
             vec![(Action::UserCreate, Resource::System, none()), (Action::UserEdit, Resource::System, none())]
@@ -277,6 +287,13 @@ async fn current_state(conn: &mut Conn, input: &ApplyInput) -> Result<CurrentSta
     }
     if input.sso.is_some() {
         state.sso = conn.find_sso_config().await?;
+    }
+    if let Some(changes) = &input.changes {
+        state.change_policy = conn.find_change_policy().await?;
+        environment_names.extend(changes.environments.iter().map(|rules| rules.name.as_str()));
+        if let Some(approvals) = &changes.approvals {
+            team_names.extend(approvals.cab_required_teams.iter().map(String::as_str));
+        }
     }
     for name in user_names.into_iter().filter_map(|name| UserName::parse(name).ok()) {
         if conn.find_user(&name).await?.is_some() {

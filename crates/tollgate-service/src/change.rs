@@ -11,13 +11,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use tollgate_authz::{Action, ChangeRequestFacts, Context, Resource};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::change::approval::{judge, Approval, ApprovalRoute, ApprovalStatus, Verdict, MAX_COMMENT_LEN};
+use tollgate_core::change::policy::ChangePolicy;
 use tollgate_core::change::risk::{assess, ImpactedService, RiskInput, ScheduleFit};
 use tollgate_core::change::{
     ChangeAction, ChangeConflict, ChangeId, ChangeInput, ChangeRequest, ChangeState, ChangeType, ConflictKind,
     ReleaseDefaults, Review, MAX_PLAN_LEN,
 };
 use tollgate_core::deployment::{Deployment, DeploymentStatus};
-use tollgate_core::environment::{Environment, Tier};
+use tollgate_core::environment::Environment;
 use tollgate_core::name::{check_text, EnvironmentName, ServiceName, UserName};
 use tollgate_core::release::Release;
 use tollgate_core::user::Role;
@@ -138,11 +139,12 @@ impl Tollgate {
         change.manifest_digest = release.manifest_digest();
         change.impacted_services = impacted_services(&mut tx, &services).await?.into_keys().collect();
         change = self.move_change(&mut tx, principal, change, action, None).await?;
-        let risk_input = self.risk_input(&mut tx, &change, &release, &environment).await?;
-        change.risk = Some(assess(&risk_input, &self.settings.risk));
+        let policy = change_policy_in(&mut tx).await?;
+        let risk_input = self.risk_input(&mut tx, &change, &release, &environment, &policy).await?;
+        change.risk = Some(assess(&risk_input, &policy.risk));
         let class = change.risk.as_ref().map(|risk| risk.class).expect("assessed above");
         // Every type and class has exactly one route: the policy's tests go through them all.
-        let route = tollgate_policy::approval_route(change.content.change_type, class, &self.settings.approvals)
+        let route = tollgate_policy::approval_route(change.content.change_type, class, &policy.approvals)
             .expect("the approval policy gives one route for every type and risk class");
         let automatic = matches!(route, ApprovalRoute::Automatic { .. });
         change.route = Some(route);
@@ -245,7 +247,7 @@ impl Tollgate {
         let mut tx = self.store.begin().await?;
         let change = get_change_in(&mut tx, id).await?;
         change.transition(ChangeAction::Schedule)?;
-        let conflicts = conflicts_in(&mut tx, &change, self.settings.stabilization_gap).await?;
+        let conflicts = conflicts_in(&mut tx, &change).await?;
         if !conflicts.is_empty() && change.content.change_type != ChangeType::Emergency {
             let reasons = conflicts.iter().map(|conflict| conflict.explanation.clone()).collect();
             return Err(ServiceError::ChangeRefused { change: id, reasons });
@@ -410,7 +412,7 @@ impl Tollgate {
         environment: &Environment,
         at: Timestamp,
     ) -> ServiceResult<Option<ChangeRequest>> {
-        if environment.tier != Tier::Prod {
+        if !change_policy_in(tx).await?.requires_change(environment) {
             return Ok(None);
         }
         let filter = ChangeFilter {
@@ -539,11 +541,7 @@ impl Tollgate {
         let author_teams = self.author_teams(conn, &change, &release).await?;
         let status =
             change.route.as_ref().map(|route| judge(route, &approvals, &release.manifest_digest(), &author_teams));
-        let conflicts = if change.state.is_open() {
-            conflicts_in(conn, &change, self.settings.stabilization_gap).await?
-        } else {
-            Vec::new()
-        };
+        let conflicts = if change.state.is_open() { conflicts_in(conn, &change).await? } else { Vec::new() };
         Ok(ChangeView {
             release_unchanged: release.manifest_digest() == change.manifest_digest,
             release_digest: release.manifest_digest(),
@@ -639,6 +637,7 @@ impl Tollgate {
         change: &ChangeRequest,
         release: &Release,
         environment: &Environment,
+        policy: &ChangePolicy,
     ) -> ServiceResult<RiskInput> {
         let own: Vec<ServiceName> = release.content.services().cloned().collect();
         let impacted = impacted_services(conn, &own).await?;
@@ -654,7 +653,7 @@ impl Tollgate {
                 !running.iter().any(|r| r.service == artifact.service && r.artifact.digest == artifact.digest)
             })
             .count();
-        let window_days = jiff::SignedDuration::from_hours(i64::from(self.settings.risk.failure_window_days) * 24);
+        let window_days = jiff::SignedDuration::from_hours(i64::from(policy.risk.failure_window_days) * 24);
         let (n_deployments, n_failures) = conn.deployment_outcomes(&own, self.now() - window_days).await?;
         let conflicts = calendar_conflicts_in(conn, environment, &own, change).await?;
         let schedule = if conflicts.iter().any(|conflict| conflict.kind == ConflictKind::DenyPeriod) {
@@ -708,15 +707,17 @@ async fn impacted_services(
     Ok(impacted)
 }
 
+/// The change policy in force: the one applied, or the defaults.
+async fn change_policy_in(conn: &mut Conn) -> ServiceResult<ChangePolicy> {
+    Ok(conn.find_change_policy().await?.unwrap_or_default())
+}
+
 /// Every conflict of an open change: the calendar's (deny periods, windows, the rollback time)
 /// and the other open changes in its environment touching one of its impacted services within
-/// `gap` (the stabilization gap) of its interval. Reservations of shared environments will be
-/// checked here too once environments can be reserved.
-async fn conflicts_in(
-    conn: &mut Conn,
-    change: &ChangeRequest,
-    gap: jiff::SignedDuration,
-) -> ServiceResult<Vec<ChangeConflict>> {
+/// the environment's stabilization gap of its interval. Reservations of shared environments
+/// will be checked here too once environments can be reserved.
+async fn conflicts_in(conn: &mut Conn, change: &ChangeRequest) -> ServiceResult<Vec<ChangeConflict>> {
+    let gap = change_policy_in(conn).await?.stabilization_gap(&change.content.environment);
     let environment = find_environment(conn, &change.content.environment).await?;
     let release = get_in(conn, &ReleaseRef::Id(change.release)).await?;
     let services: Vec<ServiceName> = release.content.services().cloned().collect();

@@ -89,12 +89,6 @@ pub struct Settings {
     pub secret_source: sso::SecretSource,
     /// The server verifies the whole audit chain this often and keeps the result.
     pub verify_every: Duration,
-    /// How change requests are scored for risk.
-    pub risk: tollgate_core::change::risk::RiskPolicy,
-    /// What the approval policy reads: CAB quorum and required teams, review deadline.
-    pub approvals: tollgate_core::change::approval::ApprovalSettings,
-    /// The least time between two changes touching the same service in one environment.
-    pub stabilization_gap: jiff::SignedDuration,
 }
 
 impl Default for Settings {
@@ -111,9 +105,6 @@ impl Default for Settings {
             sso_provider_timeout: Duration::from_secs(10),
             secret_source: sso::SecretSource::Environment,
             verify_every: Duration::from_secs(3600),
-            risk: tollgate_core::change::risk::RiskPolicy::default(),
-            approvals: tollgate_core::change::approval::ApprovalSettings::default(),
-            stabilization_gap: jiff::SignedDuration::from_mins(30),
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use tollgate_core::change::approval::{Approval, ApprovalRoute};
+use tollgate_core::change::policy::ChangePolicy;
 use tollgate_core::change::risk::RiskAssessment;
 use tollgate_core::change::{ChangeContent, ChangeId, ChangeRequest, ChangeState, Review};
 use tollgate_core::deployment::DeploymentId;
@@ -225,6 +226,18 @@ impl Conn {
         rows.into_iter().map(ChangeRequest::try_from).collect()
     }
 
+    /// The change policy in force, if one was ever applied.
+    pub async fn find_change_policy(&mut self) -> Result<Option<ChangePolicy>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT policy FROM change_policy WHERE id = 1")
+            .fetch_optional(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        row.map(|(text,)| {
+            serde_json::from_str(&text).map_err(|error| StoreError::corrupt(Entity::ChangePolicy, "changes", error))
+        })
+        .transpose()
+    }
+
     /// Every verdict on a change, oldest first.
     pub async fn list_approvals(&mut self, change: ChangeId) -> Result<Vec<Approval>, StoreError> {
         let rows: Vec<ApprovalRow> = sqlx::query_as(&format!(
@@ -299,6 +312,25 @@ impl StoreTx {
             return Err(StoreError::Conflict { entity: Entity::ChangeRequest, key: change.id.to_string() });
         }
         Ok(())
+    }
+
+    /// Puts `policy` in force, replacing the one before.
+    pub async fn put_change_policy(
+        &mut self,
+        policy: &ChangePolicy,
+        by: &UserName,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(policy)
+            .map_err(|error| StoreError::corrupt(Entity::ChangePolicy, "changes", error))?;
+        let delete = sqlx::query("DELETE FROM change_policy WHERE id = 1");
+        self.execute(delete, Entity::ChangePolicy, "changes").await?;
+        let insert =
+            sqlx::query("INSERT INTO change_policy (id, policy, updated_by, updated_at) VALUES (1, $1, $2, $3)")
+                .bind(text)
+                .bind(by.as_str())
+                .bind(micros(at));
+        self.execute(insert, Entity::ChangePolicy, "changes").await.map(drop)
     }
 
     /// Records a verdict.

@@ -68,7 +68,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let config = tollgate_config::load("examples/tollgate.yaml", EXAMPLE)
         .map_err(|e| anyhow::anyhow!(e.messages().join("\n")))?;
-    let plan: Answer<PlanResponse> = client.post("/apply", &apply_request(&config.input, Vec::new())).await?;
+    let plan: Answer<PlanResponse> = client.post("/apply", &apply_request(&config.input, Vec::new())?).await?;
     println!("\n== applied examples/tollgate.yaml: {} objects created", plan.value.changes.len());
 
     // A CI signing key, trusted for the team's artifacts.

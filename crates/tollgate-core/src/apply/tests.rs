@@ -27,6 +27,7 @@ fn input() -> ApplyInput {
         ],
         gates: None,
         sso: None,
+        changes: None,
     }
 }
 
@@ -54,6 +55,7 @@ fn applied(plan: &Plan) -> CurrentState {
             Desired::Service(service) => state.services.push(service.clone()),
             Desired::GatePolicy(policy) => state.policy = Some(policy.clone()),
             Desired::Sso(sso) => state.sso = Some(sso.clone()),
+            Desired::ChangePolicy(policy) => state.change_policy = Some(policy.clone()),
         }
     }
     state
@@ -194,4 +196,29 @@ fn sso_problems_are_reported_with_their_path_in_the_section() {
     let violations = plan(bad, &CurrentState::default()).expect_err("invalid");
     let fields: Vec<&str> = violations.0.iter().map(|violation| violation.field.as_str()).collect();
     assert_eq!(fields, ["sso.issuer", "sso.roles.admins[1]"]);
+}
+
+#[test]
+fn a_change_policy_names_known_environments_and_teams_and_is_unchanged_when_applied_again() {
+    use crate::change::policy::{ApprovalSettingsInput, ChangePolicyInput, EnvironmentChangeRulesInput, Scalar};
+    let changes = |environment: &str, team: &str| ChangePolicyInput {
+        approvals: Some(ApprovalSettingsInput {
+            cab_quorum: Some(Scalar("3".to_owned())),
+            cab_required_teams: vec![team.to_owned()],
+            review_days: None,
+        }),
+        environments: vec![EnvironmentChangeRulesInput { name: environment.to_owned(), ..Default::default() }],
+        ..Default::default()
+    };
+    let unknown = ApplyInput { changes: Some(changes("moon", "security")), ..input() };
+    let violations = plan(unknown, &CurrentState::default()).expect_err("unknown names");
+    let fields: Vec<String> = violations.0.iter().map(|v| v.field.clone()).collect();
+    assert_eq!(fields, ["changes.environments[0].name", "changes.approvals.cab_required_teams[0]"]);
+
+    let known = ApplyInput { changes: Some(changes("staging", "payments")), ..input() };
+    let first = plan(known.clone(), &CurrentState::default()).expect("valid");
+    let policy = first.changes.last().expect("a change");
+    assert_eq!((policy.desired.kind(), &policy.op), ("change_policy", &PlanOp::Create));
+    let again = plan(known, &applied(&first)).expect("valid");
+    assert!(again.is_noop(), "{again:?}");
 }

@@ -59,7 +59,7 @@ impl ApprovalRoute {
 }
 
 /// The settings the approval policy reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalSettings {
     /// How many distinct approvers a CAB needs.
     pub cab_quorum: u32,

@@ -82,7 +82,7 @@ pub struct RiskAssessment {
 }
 
 /// The weight of each factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RiskWeights {
     pub blast_radius: u32,
     pub size: u32,
@@ -108,7 +108,7 @@ impl Default for RiskWeights {
 }
 
 /// How risk is scored: weights, class cut-offs and the failure-rate prior.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RiskPolicy {
     pub weights: RiskWeights,
     /// The lowest score of the medium, high and critical classes.

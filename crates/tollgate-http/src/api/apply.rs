@@ -4,6 +4,10 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_core::apply::{ApplyInput, PlanOp};
+use tollgate_core::change::policy::{
+    ApprovalSettingsInput, ChangePolicyInput, EnvironmentChangeRulesInput, RiskClassesInput, RiskPolicyInput,
+    RiskWeightsInput, Scalar,
+};
 use tollgate_core::sso::{GroupRolesInput, SsoInput, SsoRolesInput};
 use tollgate_service::apply::ApplyMode;
 use utoipa::{IntoParams, ToSchema};
@@ -36,6 +40,121 @@ pub struct ApplyRequest {
     pub modules: Vec<ModuleRequest>,
     /// The single sign-on settings (`docs/sso.md`); absent leaves the installed ones alone.
     pub sso: Option<SsoRequest>,
+    /// The change policy (`docs/changes.md`); absent leaves the one in force alone, present
+    /// replaces it whole (what it leaves out takes its default).
+    pub changes: Option<ChangePolicyRequest>,
+}
+
+/// The `changes` section of tollgate.yaml: risk scoring, approvals, per-environment rules.
+/// Numbers are checked by the server (ranges in `docs/changes.md`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePolicyRequest {
+    pub risk: Option<RiskPolicyRequest>,
+    pub approvals: Option<ApprovalSettingsRequest>,
+    /// 0 to 10080; 30 when absent.
+    #[schema(value_type = Option<f64>)]
+    pub stabilization_gap_minutes: Option<serde_json::Number>,
+    #[serde(default)]
+    pub environments: Vec<EnvironmentChangeRulesRequest>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RiskPolicyRequest {
+    /// Each factor's weight, 0 to 1000 (at least one above 0).
+    #[schema(value_type = Option<std::collections::BTreeMap<schema::RiskFactorKind, f64>>)]
+    pub weights: Option<std::collections::BTreeMap<String, serde_json::Number>>,
+    /// The lowest score of `medium`, `high` and `critical`, rising, 1 to 100.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, f64>>)]
+    pub classes: Option<std::collections::BTreeMap<String, serde_json::Number>>,
+    /// 1 to 3650 days; 90 when absent.
+    #[schema(value_type = Option<f64>)]
+    pub failure_window_days: Option<serde_json::Number>,
+    /// 0 to 1; 0.1 when absent.
+    #[schema(value_type = Option<f64>)]
+    pub prior_rate: Option<serde_json::Number>,
+    /// 0 to 1000 deployments; 10 when absent.
+    #[schema(value_type = Option<f64>)]
+    pub prior_weight: Option<serde_json::Number>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSettingsRequest {
+    /// 1 to 20 distinct approvers; 2 when absent.
+    #[schema(value_type = Option<f64>)]
+    pub cab_quorum: Option<serde_json::Number>,
+    #[serde(default)]
+    #[schema(value_type = Vec<schema::Name>)]
+    pub cab_required_teams: Vec<String>,
+    /// 1 to 365 days; 5 when absent.
+    #[schema(value_type = Option<f64>)]
+    pub review_days: Option<serde_json::Number>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentChangeRulesRequest {
+    #[schema(value_type = schema::Name)]
+    pub name: String,
+    /// By tier when absent: prod requires a change.
+    pub requires_change: Option<bool>,
+    #[schema(value_type = Option<f64>)]
+    pub stabilization_gap_minutes: Option<serde_json::Number>,
+    /// `finish` (the default) or `pause`.
+    #[schema(value_type = Option<schema::WindowClose>)]
+    pub on_window_close: Option<String>,
+}
+
+fn scalar(number: Option<serde_json::Number>) -> Option<Scalar> {
+    number.map(|number| Scalar(number.to_string()))
+}
+
+impl From<ChangePolicyRequest> for ChangePolicyInput {
+    fn from(request: ChangePolicyRequest) -> ChangePolicyInput {
+        ChangePolicyInput {
+            risk: request.risk.map(|risk| {
+                let mut weights = risk.weights.unwrap_or_default();
+                let mut classes = risk.classes.unwrap_or_default();
+                RiskPolicyInput {
+                    weights: Some(RiskWeightsInput {
+                        blast_radius: scalar(weights.remove("blast_radius")),
+                        size: scalar(weights.remove("size")),
+                        failure_rate: scalar(weights.remove("failure_rate")),
+                        environment_tier: scalar(weights.remove("environment_tier")),
+                        schedule: scalar(weights.remove("schedule")),
+                        emergency: scalar(weights.remove("emergency")),
+                        evidence: scalar(weights.remove("evidence")),
+                    }),
+                    classes: Some(RiskClassesInput {
+                        medium: scalar(classes.remove("medium")),
+                        high: scalar(classes.remove("high")),
+                        critical: scalar(classes.remove("critical")),
+                    }),
+                    failure_window_days: scalar(risk.failure_window_days),
+                    prior_rate: scalar(risk.prior_rate),
+                    prior_weight: scalar(risk.prior_weight),
+                }
+            }),
+            approvals: request.approvals.map(|approvals| ApprovalSettingsInput {
+                cab_quorum: scalar(approvals.cab_quorum),
+                cab_required_teams: approvals.cab_required_teams,
+                review_days: scalar(approvals.review_days),
+            }),
+            stabilization_gap_minutes: scalar(request.stabilization_gap_minutes),
+            environments: request
+                .environments
+                .into_iter()
+                .map(|rules| EnvironmentChangeRulesInput {
+                    name: rules.name,
+                    requires_change: rules.requires_change.map(|value| Scalar(value.to_string())),
+                    stabilization_gap_minutes: scalar(rules.stabilization_gap_minutes),
+                    on_window_close: rules.on_window_close,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The `sso` section of tollgate.yaml: single sign-on with an OpenID Connect provider.
@@ -135,7 +254,7 @@ pub struct ObjectKind;
 
 impl utoipa::PartialSchema for ObjectKind {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let kinds = ["team", "environment", "lifecycle", "service", "gate_policy", "sso"];
+        let kinds = ["team", "environment", "lifecycle", "service", "gate_policy", "sso", "change_policy"];
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .enum_values(Some(kinds))
@@ -178,6 +297,7 @@ pub async fn apply(
         services: request.services.into_iter().map(Into::into).collect(),
         gates: request.gates.map(|gates| gates_input(gates, request.modules)),
         sso: request.sso.map(Into::into),
+        changes: request.changes.map(Into::into),
     };
     let mode = if query.dry_run { ApplyMode::DryRun } else { ApplyMode::Apply };
     let plan = state.tollgate.apply(&principal, input, mode).await?;

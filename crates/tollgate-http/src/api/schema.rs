@@ -674,3 +674,7 @@ value_schema!(
     /// A rollback time in minutes.
     RollbackMinutes => integer(0, u64::from(tollgate_core::change::MAX_ROLLBACK_MINUTES), "Minutes; 0 when absent.")
 );
+value_schema!(
+    /// What happens to a running deployment when its window closes.
+    WindowClose => keywords(tollgate_core::change::policy::WindowClose::ALL, "finish: it runs to its end; pause: it pauses at its next step boundary.")
+);

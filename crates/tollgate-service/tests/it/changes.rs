@@ -466,3 +466,58 @@ async fn two_approvers_deciding_at_once_approve_the_change_exactly_once() {
         assert_eq!(approvals, 1);
     }
 }
+
+#[tokio::test]
+async fn the_applied_change_policy_decides_where_a_change_is_needed_and_who_approves_it() {
+    use tollgate_core::apply::ApplyInput;
+    use tollgate_core::change::approval::ApprovalRoute;
+    use tollgate_core::change::policy::{
+        ApprovalSettingsInput, ChangePolicyInput, EnvironmentChangeRulesInput, RiskClassesInput, RiskPolicyInput,
+        Scalar,
+    };
+    use tollgate_service::apply::ApplyMode;
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        catalog(&app).await;
+        let release = ready_release(&app, "1.0.0", "minor").await;
+        let shipper = app.shipper().await;
+        app.tollgate.record_deployment(&shipper, &release, "dev", succeeded()).await.expect("dev needs no change");
+        let number = |text: &str| Some(Scalar(text.to_owned()));
+        let changes = ChangePolicyInput {
+            risk: Some(RiskPolicyInput {
+                classes: Some(RiskClassesInput { high: number("30"), critical: number("90"), ..Default::default() }),
+                ..Default::default()
+            }),
+            approvals: Some(ApprovalSettingsInput { cab_quorum: number("3"), ..Default::default() }),
+            environments: vec![EnvironmentChangeRulesInput {
+                name: "staging".to_owned(),
+                requires_change: number("true"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let document = ApplyInput { changes: Some(changes), ..ApplyInput::default() };
+        app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("the policy applies");
+        let entries = app.tollgate.list_audit(&app.admin, 0, 10_000).await.expect("audit");
+        let applied = entries
+            .iter()
+            .map(|entry| serde_json::from_slice::<Value>(&entry.body).expect("json"))
+            .filter(|body| body["action"] == "change_policy.create")
+            .count();
+        assert_eq!(applied, 1);
+
+        let refused = app.tollgate.record_deployment(&shipper, &release, "staging", succeeded()).await;
+        assert!(matches!(refused, Err(ServiceError::ChangeRequired { .. })), "staging now needs a change: {refused:?}");
+        let created = app
+            .tollgate
+            .create_change(&app.admin, &release, change_input("staging", "normal"))
+            .await
+            .expect("requested");
+        let view = app.tollgate.submit_change(&app.admin, created.id).await.expect("submitted");
+        // Medium by the defaults (5 + 15 + 3.6 + 7.5 + 5 = 36), high from 30 by the policy.
+        let risk = view.change.risk.clone().expect("assessed");
+        assert_eq!((risk.score, risk.class), (36, RiskClass::High), "{risk:#?}");
+        let Some(ApprovalRoute::Cab { quorum, .. }) = view.change.route else { panic!("a CAB route: {view:?}") };
+        assert_eq!(quorum, 3);
+    }
+}

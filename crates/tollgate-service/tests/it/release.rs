@@ -32,6 +32,7 @@ pub(crate) async fn catalog(app: &TestApp) {
             .collect(),
         gates: None,
         sso: None,
+        changes: None,
     };
     app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("the catalog applies");
 }

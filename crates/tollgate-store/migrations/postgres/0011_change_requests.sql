@@ -51,3 +51,12 @@ CREATE TABLE change_approvals (
     at BIGINT NOT NULL
 );
 CREATE INDEX change_approvals_by_change ON change_approvals (change_id, id);
+
+-- The change policy in force (the `changes` section of tollgate.yaml): one row, as the JSON of
+-- core's `ChangePolicy`; its history is in the audit log. Without a row the defaults hold.
+CREATE TABLE change_policy (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    policy TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);

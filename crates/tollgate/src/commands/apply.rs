@@ -4,7 +4,11 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Context as _};
 use tollgate_core::apply::ApplyInput;
-use tollgate_http::api::apply::{ApplyQuery, ApplyRequest, PlanResponse, PlannedChangeResponse, SsoRequest};
+use tollgate_core::change::policy::{ChangePolicyInput, Scalar};
+use tollgate_http::api::apply::{
+    ApplyQuery, ApplyRequest, ApprovalSettingsRequest, ChangePolicyRequest, EnvironmentChangeRulesRequest,
+    PlanResponse, PlannedChangeResponse, RiskPolicyRequest, SsoRequest,
+};
 use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
 use tollgate_http::api::gates::{GateRequest, ModuleRequest};
 
@@ -22,7 +26,7 @@ pub async fn apply(context: &Context, args: ApplyArgs) -> anyhow::Result<()> {
     };
     let base = args.file.parent().unwrap_or_else(|| std::path::Path::new("."));
     let modules = read_modules(&config.input, base)?;
-    let request = apply_request(&config.input, modules);
+    let request = apply_request(&config.input, modules)?;
     let located = |error: anyhow::Error| match error.downcast::<ApiProblem>() {
         Ok(problem) if !problem.problem.errors.is_empty() => {
             let lines: Vec<String> = problem
@@ -111,8 +115,9 @@ pub fn gate_requests(input: &ApplyInput) -> Option<BTreeMap<String, Vec<GateRequ
 }
 
 /// The `POST /apply` request for a loaded configuration and the modules its gates name.
-pub fn apply_request(input: &ApplyInput, modules: Vec<ModuleRequest>) -> ApplyRequest {
-    ApplyRequest {
+pub fn apply_request(input: &ApplyInput, modules: Vec<ModuleRequest>) -> anyhow::Result<ApplyRequest> {
+    Ok(ApplyRequest {
+        changes: input.changes.as_ref().map(change_policy_request).transpose()?,
         gates: gate_requests(input),
         modules,
         sso: input.sso.as_ref().map(|sso| SsoRequest {
@@ -163,7 +168,7 @@ pub fn apply_request(input: &ApplyInput, modules: Vec<ModuleRequest>) -> ApplyRe
                 description: service.description.clone(),
             })
             .collect(),
-    }
+    })
 }
 
 impl Tabular for PlanResponse {
@@ -178,4 +183,99 @@ impl Row for PlannedChangeResponse {
     fn cells(&self) -> Vec<String> {
         vec![self.op.clone(), self.kind.clone(), self.name.clone(), list(&self.fields)]
     }
+}
+
+/// The `changes` section as the API takes it: YAML's numbers as JSON numbers.
+fn change_policy_request(input: &ChangePolicyInput) -> anyhow::Result<ChangePolicyRequest> {
+    let number = |field: &str, scalar: &Option<Scalar>| -> anyhow::Result<Option<serde_json::Number>> {
+        scalar.as_ref().map(|Scalar(text)| json_number(text).with_context(|| format!("changes.{field}"))).transpose()
+    };
+    let risk = match &input.risk {
+        Some(risk) => {
+            let mut weights = BTreeMap::new();
+            if let Some(given) = &risk.weights {
+                let fields = [
+                    ("blast_radius", &given.blast_radius),
+                    ("size", &given.size),
+                    ("failure_rate", &given.failure_rate),
+                    ("environment_tier", &given.environment_tier),
+                    ("schedule", &given.schedule),
+                    ("emergency", &given.emergency),
+                    ("evidence", &given.evidence),
+                ];
+                for (name, value) in fields {
+                    if let Some(value) = number(&format!("risk.weights.{name}"), value)? {
+                        weights.insert(name.to_owned(), value);
+                    }
+                }
+            }
+            let mut classes = BTreeMap::new();
+            if let Some(given) = &risk.classes {
+                for (name, value) in [("medium", &given.medium), ("high", &given.high), ("critical", &given.critical)] {
+                    if let Some(value) = number(&format!("risk.classes.{name}"), value)? {
+                        classes.insert(name.to_owned(), value);
+                    }
+                }
+            }
+            Some(RiskPolicyRequest {
+                weights: (!weights.is_empty()).then_some(weights),
+                classes: (!classes.is_empty()).then_some(classes),
+                failure_window_days: number("risk.failure_window_days", &risk.failure_window_days)?,
+                prior_rate: number("risk.prior_rate", &risk.prior_rate)?,
+                prior_weight: number("risk.prior_weight", &risk.prior_weight)?,
+            })
+        }
+        None => None,
+    };
+    let approvals = match &input.approvals {
+        Some(approvals) => Some(ApprovalSettingsRequest {
+            cab_quorum: number("approvals.cab_quorum", &approvals.cab_quorum)?,
+            cab_required_teams: approvals.cab_required_teams.clone(),
+            review_days: number("approvals.review_days", &approvals.review_days)?,
+        }),
+        None => None,
+    };
+    let mut environments = Vec::new();
+    for (index, rules) in input.environments.iter().enumerate() {
+        let requires_change = match &rules.requires_change {
+            Some(Scalar(text)) => match text.as_str() {
+                "true" | "True" | "TRUE" => Some(true),
+                "false" | "False" | "FALSE" => Some(false),
+                _ => bail!("changes.environments[{index}].requires_change: {text} is not true or false"),
+            },
+            None => None,
+        };
+        environments.push(EnvironmentChangeRulesRequest {
+            name: rules.name.clone(),
+            requires_change,
+            stabilization_gap_minutes: number(
+                &format!("environments[{index}].stabilization_gap_minutes"),
+                &rules.stabilization_gap_minutes,
+            )?,
+            on_window_close: rules.on_window_close.clone(),
+        });
+    }
+    Ok(ChangePolicyRequest {
+        risk,
+        approvals,
+        stabilization_gap_minutes: number("stabilization_gap_minutes", &input.stabilization_gap_minutes)?,
+        environments,
+    })
+}
+
+/// A YAML 1.2 number as a JSON number: decimal, `0x` and `0o` integers, floats (`.5`, `+1e3`).
+fn json_number(text: &str) -> anyhow::Result<serde_json::Number> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let radix =
+        [("0x", 16), ("0o", 8)].into_iter().find_map(|(prefix, radix)| digits.strip_prefix(prefix).map(|d| (d, radix)));
+    if let Some((digits, radix)) = radix {
+        let value = i64::from_str_radix(digits, radix).with_context(|| format!("{text} is too large"))?;
+        return Ok(serde_json::Number::from(if negative { -value } else { value }));
+    }
+    let decimal = if digits.starts_with('.') { format!("0{digits}") } else { digits.to_owned() };
+    let decimal = if negative { format!("-{decimal}") } else { decimal };
+    decimal.parse::<serde_json::Number>().map_err(|_| anyhow::anyhow!("{text} is not a finite number"))
 }
