@@ -40,6 +40,7 @@
 
 mod error;
 mod ics;
+mod index;
 mod length;
 pub mod limits;
 mod period;
@@ -48,6 +49,7 @@ mod value;
 
 pub use crate::error::{IcsError, RecurrenceError};
 pub use crate::ics::{parse_ics, write_ics, ExportEvent, IcsEvent};
+pub use crate::index::{index_occurrences, IntervalIndex};
 pub use crate::length::{PeriodLength, MAX_DAYS};
 pub use crate::period::{Expanded, Period};
 pub use crate::recurrence::{DstAdjustment, Instance, Instances, Recurrence, MAX_COUNT, MAX_DATES, MAX_YEAR, MIN_YEAR};

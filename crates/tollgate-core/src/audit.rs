@@ -91,6 +91,8 @@ pub enum ObjectKind {
     ChangeRequest,
     /// The change policy (`object.id` is `changes`).
     ChangePolicy,
+    /// A release train (`object.id` is its name).
+    Train,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -101,7 +103,7 @@ crate::keyword_enum!(ObjectKind {
     SigningKey => "signing_key", Policy => "policy", GateDecision => "gate_decision",
     GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
     AuthzDecision => "authz_decision", Login => "login", Sso => "sso",
-    CalendarPeriod => "calendar_period", ChangeRequest => "change_request", ChangePolicy => "change_policy",
+    CalendarPeriod => "calendar_period", ChangeRequest => "change_request", ChangePolicy => "change_policy", Train => "train",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).

@@ -44,6 +44,7 @@ pub enum Entity {
     ChangeRequest,
     ChangeApproval,
     ChangePolicy,
+    Train,
 }
 
 crate::keyword_enum!(Entity {
@@ -59,7 +60,7 @@ crate::keyword_enum!(Entity {
     GateOverride => "gate override", Grant => "grant", AuthzPolicy => "authorization policy",
     SsoConfig => "single sign-on settings", SsoLogin => "single sign-on login", SsoIdentity => "single sign-on identity",
     CalendarPeriod => "calendar period", ChangeRequest => "change request",
-    ChangeApproval => "change approval", ChangePolicy => "change policy",
+    ChangeApproval => "change approval", ChangePolicy => "change policy", Train => "release train",
 });
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub mod sso;
 mod stored_formats;
 pub mod team;
 pub mod token;
+pub mod train;
 pub mod user;
 pub mod violation;
 

@@ -80,6 +80,11 @@ name_type!(
     PeriodId
 );
 
+name_type!(
+    /// The name of a release train (`fortnightly`).
+    TrainName
+);
+
 fn validate_name(value: &str) -> Result<(), Problem> {
     let bytes = value.as_bytes();
     let allowed = |byte: &u8| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-';

@@ -24,8 +24,8 @@ pub const SESSION_PREFIX: &str = "tgs_";
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
-/// The longest password accepted, in bytes: hashing is bounded work.
-pub const MAX_PASSWORD_BYTES: usize = 256;
+/// The longest password accepted, in characters (at most 1 KiB of UTF-8): hashing is bounded work.
+pub const MAX_PASSWORD_CHARS: usize = 256;
 
 /// A session's secret, as its cookie carries it. Its `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -145,8 +145,8 @@ impl WebSession {
 
 /// Whether a password is acceptable to set; the problem names what is wrong.
 pub fn check_new_password(password: &str) -> Result<(), crate::Problem> {
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(crate::Problem::TooLong { max: MAX_PASSWORD_BYTES });
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(crate::Problem::TooLong { max: MAX_PASSWORD_CHARS });
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(crate::Problem::Invalid {
@@ -320,6 +320,6 @@ mod tests {
     fn passwords_are_checked_for_length() {
         assert!(check_new_password("correct horse battery").is_ok());
         assert!(check_new_password("short").is_err());
-        assert!(check_new_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+        assert!(check_new_password(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
     }
 }

@@ -398,3 +398,20 @@ fn change_records() {
     insta::assert_snapshot!("change_approval", json(&approval));
     insta::assert_snapshot!("change_policy_default", json(&ChangePolicyInput::default().parse().expect("valid")));
 }
+
+#[test]
+fn release_train() {
+    use crate::name::TrainName;
+    use crate::train::TrainInput;
+    let train = TrainInput {
+        tzid: "Europe/Berlin".into(),
+        first_departure: "2026-03-03T10:00".into(),
+        rule: "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU".into(),
+        length: "PT4H".into(),
+        cutoff: "P3D".into(),
+        freeze: "P1D".into(),
+    }
+    .parse(TrainName::parse("fortnightly").expect("a name"))
+    .expect("valid");
+    insta::assert_snapshot!("release_train", json(&train));
+}

@@ -40,6 +40,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("grant_not_found", 404, "No just-in-time grant has that id."),
     ("calendar_period_not_found", 404, "No calendar period has that id."),
     ("change_request_not_found", 404, "No change request has that number."),
+    ("train_not_found", 404, "No release train has that name."),
     ("not_found", 404, "The object does not exist."),
     ("method_not_allowed", 405, "The endpoint does not accept this method."),
     ("conflict", 409, "The object exists already, or changed since it was read."),
@@ -279,6 +280,7 @@ fn not_found_code(entity: Entity) -> &'static str {
         Entity::Grant => "grant_not_found",
         Entity::CalendarPeriod => "calendar_period_not_found",
         Entity::ChangeRequest => "change_request_not_found",
+        Entity::Train => "train_not_found",
         _ => "not_found",
     }
 }

@@ -305,7 +305,7 @@ impl Tollgate {
         Ok(periods)
     }
 
-    async fn authorize_calendar(&self, principal: &Principal) -> ServiceResult<()> {
+    pub(crate) async fn authorize_calendar(&self, principal: &Principal) -> ServiceResult<()> {
         self.authorize(principal, Action::CalendarEdit, Resource::System, Context::default()).await.map(drop)
     }
 

@@ -29,6 +29,7 @@ pub mod retention;
 pub mod session;
 pub mod signing;
 pub mod sso;
+pub mod train;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

@@ -92,6 +92,8 @@ pub(crate) const TABLES: &[&str] = &[
     "current_register",
     "change_requests",
     "change_approvals",
+    "change_policy",
+    "release_trains",
     "audit_entries",
     "audit_checkpoints",
     "signing_keys",

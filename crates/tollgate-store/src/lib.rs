@@ -29,6 +29,7 @@ mod rows;
 mod session;
 pub mod sqlite;
 mod sso;
+mod train;
 pub mod tx;
 
 use std::sync::Once;

@@ -95,6 +95,10 @@ pub enum Command {
     /// and export, and whether an environment's window is open.
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Release trains: a cadence of departures with a cut-off and a scope freeze that
+    /// releases board.
+    #[command(subcommand)]
+    Train(TrainCommand),
     /// Change requests: request a release into an environment, submit it for risk assessment
     /// and approval, approve or reject, schedule, review; the CAB agenda.
     #[command(subcommand)]
@@ -264,6 +268,13 @@ pub enum ReleaseCommand {
     },
     /// Show a release by id or version.
     Show { release: String },
+    /// Board a draft or planned release on the next departure of a train whose cut-off has not
+    /// passed: it takes the departure's window and scope-freeze time.
+    Board {
+        release: String,
+        #[arg(long)]
+        train: String,
+    },
     /// Create a release from flags, or from a JSON file with -f.
     #[command(disable_version_flag = true)]
     Create(ReleaseCreateArgs),
@@ -670,6 +681,45 @@ pub enum CalendarCommand {
         /// A service the deployment carries: its own periods apply too (repeatable).
         #[arg(long = "service")]
         services: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// The trains as written.
+    List,
+    /// Create or replace a train.
+    Put {
+        name: String,
+        /// The IANA time zone of the departures (Europe/Berlin).
+        #[arg(long, visible_alias = "tz")]
+        tzid: String,
+        /// The first departure, local: 2026-12-01T10:00.
+        #[arg(long)]
+        first_departure: String,
+        /// The cadence, an RRULE (FREQ=WEEKLY;INTERVAL=2;BYDAY=TU).
+        #[arg(long)]
+        rule: String,
+        /// How long each departure's release window lasts (PT4H).
+        #[arg(long)]
+        length: String,
+        /// How long before a departure boarding closes (P3D).
+        #[arg(long)]
+        cutoff: String,
+        /// How long before a departure the scope freezes (P1D).
+        #[arg(long)]
+        freeze: String,
+    },
+    /// Delete a train.
+    Delete { name: String },
+    /// The departures between two instants.
+    Departures {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        train: Option<String>,
     },
 }
 

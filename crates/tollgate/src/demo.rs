@@ -194,7 +194,7 @@ async fn change_through_cab(author: &Client, board: &[(&str, Client)], version: 
         environment: "prod".to_owned(),
         change_type: None,
         justification: format!("ship release {version} to customers"),
-        implementation_plan: "record the deployment after the pipeline's rollout".to_owned(),
+        implementation_plan: Some("record the deployment after the pipeline's rollout".to_owned()),
         rollback_plan: "redeploy the previous release".to_owned(),
         rollback_minutes: Some(15),
         tickets: Vec::new(),
@@ -219,7 +219,7 @@ async fn change_through_cab(author: &Client, board: &[(&str, Client)], version: 
         if view.value.change.state != "assessing" {
             break;
         }
-        let verdict = VerdictRequest { comment: format!("{name}: rollback plan and evidence reviewed") };
+        let verdict = VerdictRequest { comment: Some(format!("{name}: rollback plan and evidence reviewed")) };
         view = approver.post(&format!("/changes/{id}/approve"), &verdict).await?;
         println!("   approved by {name:<4} -> {}", view.value.change.state);
     }

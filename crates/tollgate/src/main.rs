@@ -65,6 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Authz(command) => return commands::authz::authz(&context, command).await,
         Command::Calendar(command) => commands::calendar::calendar(&context, command).await?,
         Command::Change(command) => commands::change::change(&context, command).await?,
+        Command::Train(command) => commands::train::train(&context, command).await?,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "tollgate", &mut std::io::stdout());
         }

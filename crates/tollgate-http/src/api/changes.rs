@@ -33,9 +33,8 @@ pub struct ChangeRequestBody {
     pub change_type: Option<String>,
     #[schema(value_type = schema::PlanStatement)]
     pub justification: String,
-    #[serde(default)]
     #[schema(value_type = Option<schema::PlanText>)]
-    pub implementation_plan: String,
+    pub implementation_plan: Option<String>,
     /// Required: how the change is undone.
     #[schema(value_type = schema::PlanStatement)]
     pub rollback_plan: String,
@@ -61,9 +60,8 @@ pub struct ChangeRequestBody {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerdictRequest {
-    #[serde(default)]
     #[schema(value_type = Option<schema::Comment>)]
-    pub comment: String,
+    pub comment: Option<String>,
 }
 
 /// A post-implementation review.
@@ -400,7 +398,7 @@ pub async fn create_change(
         environment: request.environment,
         change_type: request.change_type,
         justification: request.justification,
-        implementation_plan: request.implementation_plan,
+        implementation_plan: request.implementation_plan.unwrap_or_default(),
         rollback_plan: request.rollback_plan,
         rollback_minutes: request.rollback_minutes,
         tickets: request.tickets,
@@ -499,7 +497,10 @@ pub async fn approve_change(
     PathParam(id): PathParam<String>,
     JsonBody(request): JsonBody<VerdictRequest>,
 ) -> Result<Json<ChangeDetailResponse>, ApiError> {
-    let view = state.tollgate.decide_change(&principal, change_id(&id)?, Verdict::Approve, &request.comment).await?;
+    let view = state
+        .tollgate
+        .decide_change(&principal, change_id(&id)?, Verdict::Approve, request.comment.as_deref().unwrap_or_default())
+        .await?;
     Ok(Json(view.into()))
 }
 
@@ -512,7 +513,10 @@ pub async fn reject_change(
     PathParam(id): PathParam<String>,
     JsonBody(request): JsonBody<VerdictRequest>,
 ) -> Result<Json<ChangeDetailResponse>, ApiError> {
-    let view = state.tollgate.decide_change(&principal, change_id(&id)?, Verdict::Reject, &request.comment).await?;
+    let view = state
+        .tollgate
+        .decide_change(&principal, change_id(&id)?, Verdict::Reject, request.comment.as_deref().unwrap_or_default())
+        .await?;
     Ok(Json(view.into()))
 }
 

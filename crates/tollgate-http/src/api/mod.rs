@@ -15,6 +15,7 @@ pub mod people;
 pub mod problem;
 pub mod releases;
 pub mod schema;
+pub mod trains;
 
 use std::sync::Arc;
 
@@ -150,6 +151,10 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(changes::review_change))
         .routes(routes!(changes::withdraw_change))
         .routes(routes!(changes::close_change))
+        .routes(routes!(trains::list_trains))
+        .routes(routes!(trains::departures))
+        .routes(routes!(trains::put_train, trains::delete_train))
+        .routes(routes!(trains::board))
 }
 
 /// `GET /api/v1/openapi.json`.

@@ -150,7 +150,7 @@ pub async fn create_user(
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
-    /// The new password for the web UI: 12 characters to 256 bytes.
+    /// The new password for the web UI: 12 to 256 characters.
     #[schema(min_length = 12, max_length = 256)]
     pub password: String,
 }

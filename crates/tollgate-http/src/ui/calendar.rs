@@ -14,6 +14,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Deserialize;
 use tollgate_core::calendar::Occurrence;
+use tollgate_core::train::Departure;
 use tollgate_service::calendar::CalendarQuery;
 use tollgate_service::change::ChangeView;
 
@@ -113,6 +114,11 @@ pub(crate) async fn page(
         .changes_between(&user.principal, environment.as_deref(), utc(range.start), utc(range.after))
         .await
         .map_err(|error| UiError::from_service(error, chrome()))?;
+    let departures = state
+        .tollgate
+        .train_departures(&user.principal, None, utc(range.start), utc(range.after))
+        .await
+        .map_err(|error| UiError::from_service(error, chrome()))?;
     let mut states = Vec::new();
     for candidate in &environments {
         let name = candidate.name.to_string();
@@ -145,7 +151,7 @@ pub(crate) async fn page(
         environments: environments.iter().map(|e| e.name.to_string()).collect(),
         previous: format!("{}{filter}", range.previous),
         next: format!("{}{filter}", range.next),
-        weeks: grid(&range, &occurrences, &changes, &filter),
+        weeks: grid(&range, &occurrences, &changes, &departures, &filter),
         states,
         ics,
         problem: problem.clone(),
@@ -221,7 +227,13 @@ fn utc(date: Date) -> Timestamp {
 }
 
 /// The grid's weeks of days, each day with the occurrences that overlap it (UTC days).
-fn grid(range: &Range, occurrences: &[(Occurrence, String)], changes: &[ChangeView], filter: &str) -> Vec<Vec<Day>> {
+fn grid(
+    range: &Range,
+    occurrences: &[(Occurrence, String)],
+    changes: &[ChangeView],
+    departures: &[Departure],
+    filter: &str,
+) -> Vec<Vec<Day>> {
     let mut weeks: Vec<Vec<Day>> = Vec::new();
     let mut date = range.start;
     while date < range.after {
@@ -240,6 +252,12 @@ fn grid(range: &Range, occurrences: &[(Occurrence, String)], changes: &[ChangeVi
                 })
                 .map(change_entry),
         );
+        entries.extend(
+            departures
+                .iter()
+                .filter(|departure| departure.departs < to && departure.window_end > from)
+                .map(departure_entry),
+        );
         let day = Day {
             date: date.to_string(),
             label: if range.week { date.strftime("%a %d %b").to_string() } else { date.day().to_string() },
@@ -254,6 +272,24 @@ fn grid(range: &Range, occurrences: &[(Occurrence, String)], changes: &[ChangeVi
         date = date.saturating_add(1.day());
     }
     weeks
+}
+
+/// A train's departure as the calendar shows it: its window, when boarding closes and when the
+/// scope freezes.
+fn departure_entry(departure: &Departure) -> Entry {
+    Entry {
+        name: format!("Train {} departs", departure.train),
+        kind: "train",
+        times: format!("{} {}", departure.departs_local.strftime("%b %d %H:%M"), departure.tzid),
+        explanation: format!(
+            "window {} to {}; boarding closes {}, scope freezes {}",
+            when(departure.departs),
+            when(departure.window_end),
+            when(departure.cutoff_at),
+            when(departure.freeze_at)
+        ),
+        href: String::new(),
+    }
 }
 
 /// A scheduled (or requested) change as the calendar shows it: highlighted when it conflicts.

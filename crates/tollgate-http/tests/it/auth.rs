@@ -111,6 +111,7 @@ async fn the_openapi_document_describes_every_endpoint() {
     /register
     /releases
     /releases/{release}
+    /releases/{release}/board
     /releases/{release}/evidence
     /releases/{release}/transitions
     /retention/holds
@@ -122,6 +123,9 @@ async fn the_openapi_document_describes_every_endpoint() {
     /teams/{name}
     /tokens
     /tokens/{id}
+    /trains
+    /trains/departures
+    /trains/{name}
     /users
     /users/me
     /users/{name}/password

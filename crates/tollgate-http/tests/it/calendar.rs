@@ -176,3 +176,30 @@ async fn a_freeze_refuses_a_deployment_with_its_reason_and_the_window_says_when_
     let deployed = app.post("/api/v1/deployments", glass).await;
     assert_eq!(deployed.status, 201, "{:?}", deployed.body);
 }
+
+#[tokio::test]
+async fn a_train_is_kept_its_departures_listed_and_a_release_boards_it_over_http() {
+    let app = spawn_app().await;
+    crate::with_catalog(&app).await;
+    let train = json!({
+        "tzid": "Europe/Berlin", "first_departure": "2026-03-03T10:00", "rule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+        "length": "PT4H", "cutoff": "P3D", "freeze": "P1D"
+    });
+    let mut early = train.clone();
+    early["freeze"] = json!("P4D");
+    let refused = app.put("/api/v1/trains/fortnightly", early).await;
+    assert_eq!((refused.status.as_u16(), refused.body["errors"][0]["field"].as_str()), (422, Some("freeze")));
+    let put = app.put("/api/v1/trains/fortnightly", train.clone()).await;
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let departures = app.get("/api/v1/trains/departures?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z").await;
+    let departs: Vec<&str> =
+        departures.body.as_array().expect("a list").iter().map(|d| d["departs"].as_str().expect("a time")).collect();
+    assert_eq!(departs, ["2026-03-03T09:00:00Z", "2026-03-17T09:00:00Z", "2026-03-31T08:00:00Z"]);
+    assert_eq!(app.post("/api/v1/releases", crate::release("1.0.0")).await.status, 201);
+    let boarded = app.post("/api/v1/releases/1.0.0/board", json!({ "train": "fortnightly" })).await;
+    assert_eq!(boarded.status, 200, "{:?}", boarded.body);
+    assert_eq!(boarded.body["departure"]["departs"], "2026-03-17T09:00:00Z");
+    assert_eq!(boarded.body["release"]["scope_freeze_at"], "2026-03-16T09:00:00Z");
+    let unknown = app.post("/api/v1/releases/1.0.0/board", json!({ "train": "weekly" })).await;
+    assert_eq!((unknown.status.as_u16(), unknown.body["code"].as_str()), (404, Some("train_not_found")));
+}

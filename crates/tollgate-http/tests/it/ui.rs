@@ -479,7 +479,14 @@ async fn change_pages_show_risk_and_conflicts_and_a_verdict_is_a_form_the_author
     assert!(page.body.contains("id=\"risk-factors\""), "every factor is shown");
     assert!(page.body.contains("ship &#60;b&#62;it&#60;/b&#62;"), "text is escaped: {}", page.body);
     assert!(page.body.contains("deny_period</span> freeze &#34;Close &#60;of&#62; quarter&#34;"), "{}", page.body);
+    let train = json!({
+        "tzid": "Europe/Berlin", "first_departure": "2026-03-03T10:00", "rule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+        "length": "PT4H", "cutoff": "P3D", "freeze": "P1D"
+    });
+    assert_eq!(app.put("/api/v1/trains/fortnightly", train).await.status, 200);
     let calendar = browser.get("/calendar?month=2026-03&environment=prod").await;
+    assert!(calendar.body.contains("period-train"), "the train's departures are on the calendar");
+    assert!(calendar.body.contains("Train fortnightly departs"), "{}", calendar.body);
     assert!(calendar.body.contains("period-conflict"), "the conflicting change is highlighted");
     assert!(calendar.body.contains("<a href=\"/changes/1\">Change 1: 1.0.0 into prod</a>"), "{}", calendar.body);
 

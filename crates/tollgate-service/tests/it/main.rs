@@ -13,5 +13,6 @@ mod races;
 mod release;
 mod sso;
 mod storm;
+mod trains;
 mod trust;
 mod windows;

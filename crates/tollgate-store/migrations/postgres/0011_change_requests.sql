@@ -60,3 +60,19 @@ CREATE TABLE change_policy (
     updated_by TEXT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+-- Release trains: a cadence of departures (zone, first local departure, RRULE), each with a
+-- release window length, a boarding cut-off and a scope freeze before it. Departures are
+-- computed, never stored; boarding is recorded on the release (its planned window and
+-- scope-freeze time) and in the audit log.
+CREATE TABLE release_trains (
+    name TEXT PRIMARY KEY,
+    tzid TEXT NOT NULL,
+    first_departure TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    length TEXT NOT NULL,
+    cutoff_offset TEXT NOT NULL,
+    freeze_offset TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);

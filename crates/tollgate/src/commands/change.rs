@@ -33,7 +33,7 @@ pub async fn change(context: &Context, command: ChangeCommand) -> anyhow::Result
                 environment,
                 change_type,
                 justification,
-                implementation_plan,
+                implementation_plan: Some(implementation_plan),
                 rollback_plan,
                 rollback_minutes,
                 tickets,
@@ -65,10 +65,10 @@ pub async fn change(context: &Context, command: ChangeCommand) -> anyhow::Result
             detail(client.post(&format!("/changes/{id}/submit"), &serde_json::json!({})).await?)
         }
         ChangeCommand::Approve { id, comment } => {
-            detail(client.post(&format!("/changes/{id}/approve"), &VerdictRequest { comment }).await?)
+            detail(client.post(&format!("/changes/{id}/approve"), &VerdictRequest { comment: Some(comment) }).await?)
         }
         ChangeCommand::Reject { id, comment } => {
-            detail(client.post(&format!("/changes/{id}/reject"), &VerdictRequest { comment }).await?)
+            detail(client.post(&format!("/changes/{id}/reject"), &VerdictRequest { comment: Some(comment) }).await?)
         }
         ChangeCommand::Schedule { id } => {
             detail(client.post(&format!("/changes/{id}/schedule"), &serde_json::json!({})).await?)

@@ -10,6 +10,7 @@ pub mod change;
 pub mod evidence;
 pub mod gate;
 pub mod release;
+pub mod train;
 
 use crate::args::OutputFormat;
 use crate::client::Client;

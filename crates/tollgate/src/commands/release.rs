@@ -8,6 +8,7 @@ use tollgate_http::api::deployments::{
 use tollgate_http::api::releases::{
     ArtifactRefBody, ReleaseRequest, ReleaseResponse, ScopeItemBody, TransitionRequest,
 };
+use tollgate_http::api::trains::{BoardRequest, BoardResponse};
 use tollgate_http::api::{PageQuery, Paginated};
 
 use crate::args::{DeploymentCommand, RegisterArgs, ReleaseCommand, ReleaseCreateArgs};
@@ -22,6 +23,12 @@ pub async fn release(context: &Context, command: ReleaseCommand) -> anyhow::Resu
             let query = PageQuery { limit: Some(limit), cursor: None };
             let request = context.client.request(reqwest::Method::GET, "/releases").query(&query);
             print(context.output, &context.client.call::<Paginated<ReleaseResponse>>(request).await?);
+            return Ok(());
+        }
+        ReleaseCommand::Board { release, train } => {
+            let path = format!("/releases/{}/board", encode(&release));
+            let boarded: Answer<BoardResponse> = context.client.post(&path, &BoardRequest { train }).await?;
+            print(context.output, &boarded);
             return Ok(());
         }
         ReleaseCommand::Show { release } => {
