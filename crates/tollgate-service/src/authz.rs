@@ -384,7 +384,18 @@ impl Tollgate {
         if !allowed.allowed {
             return Err(ServiceError::Forbidden { reason: allowed.reason() });
         }
-        let resource = resource_named(&mut read, action.resource_type(), input.resource.as_deref()).await?;
+        let resource = match action.resource_type() {
+            // A change request is judged with the facts of its release and environment.
+            ResourceType::ChangeRequest => {
+                let number = input.resource.as_deref().unwrap_or_default();
+                let id = number.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                    let reason = format!("{number:?} is not a change request number");
+                    ServiceError::invalid("resource", Problem::Invalid { reason })
+                })?;
+                self.change_resource_in(&mut read, tollgate_core::change::ChangeId(id)).await?
+            }
+            kind => resource_named(&mut read, kind, input.resource.as_deref()).await?,
+        };
         let mut context = Context { reason: input.reason.clone(), ..Context::default() };
         if let Some(release) = &input.release {
             let reference = ReleaseRef::parse(release).map_err(|problem| ServiceError::invalid("release", problem))?;
@@ -472,10 +483,11 @@ async fn resource_named(conn: &mut Conn, kind: ResourceType, name: Option<&str>)
                 reaches_prod: lifecycle_reaches_prod(conn, &release.content.lifecycle).await?,
             })
         }
+        // Named by number and judged with its release's facts: see `check_authz`.
         ResourceType::ChangeRequest => {
             return Err(ServiceError::invalid(
-                "action",
-                Problem::Invalid { reason: "change requests cannot be checked yet: there are none".into() },
+                "resource",
+                Problem::Invalid { reason: "a change request is named by its number".into() },
             ));
         }
     })

@@ -593,6 +593,17 @@ impl Tollgate {
         })
     }
 
+    /// The change request `id` as authorization judges it.
+    pub(crate) async fn change_resource_in(&self, conn: &mut Conn, id: ChangeId) -> ServiceResult<Resource> {
+        let change = get_change_in(conn, id).await?;
+        let release = get_in(conn, &ReleaseRef::Id(change.release)).await?;
+        let environment = find_environment(conn, &change.content.environment).await?;
+        let change_type = Some(change.content.change_type);
+        let facts =
+            self.change_facts(conn, Some(id), &change.requested_by, &release, &environment, change_type).await?;
+        Ok(Resource::ChangeRequest(facts))
+    }
+
     async fn authorize_change(
         &self,
         principal: &Principal,
@@ -600,15 +611,11 @@ impl Tollgate {
         id: ChangeId,
         context: Context,
     ) -> ServiceResult<()> {
-        let facts = {
+        let resource = {
             let mut read = self.store.read().await?;
-            let change = get_change_in(&mut read, id).await?;
-            let release = get_in(&mut read, &ReleaseRef::Id(change.release)).await?;
-            let environment = find_environment(&mut read, &change.content.environment).await?;
-            let change_type = Some(change.content.change_type);
-            self.change_facts(&mut read, Some(id), &change.requested_by, &release, &environment, change_type).await?
+            self.change_resource_in(&mut read, id).await?
         };
-        self.authorize(principal, action, Resource::ChangeRequest(facts), context).await.map(drop)
+        self.authorize(principal, action, resource, context).await.map(drop)
     }
 
     async fn change_facts(

@@ -521,3 +521,60 @@ async fn the_applied_change_policy_decides_where_a_change_is_needed_and_who_appr
         assert_eq!(quorum, 3);
     }
 }
+
+#[tokio::test]
+async fn a_just_in_time_deployer_grant_approves_an_emergency_change_until_it_expires() {
+    use tollgate_core::authz::GrantInput;
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        catalog(&app).await;
+        let release = ready_release(&app, "1.0.1", "emergency").await;
+        let created = app
+            .tollgate
+            .create_change(&app.admin, &release, change_input("prod", "emergency"))
+            .await
+            .expect("requested");
+        app.tollgate.submit_change(&app.admin, created.id).await.expect("submitted");
+        // On call is a developer: no approver, no deployer.
+        let (olli, _) = app.user("olli", "developer").await;
+        let refused = app.tollgate.decide_change(&olli, created.id, Verdict::Approve, "").await;
+        assert!(matches!(refused, Err(ServiceError::Forbidden { .. })), "{refused:?}");
+        let grant = GrantInput {
+            user: "olli".into(),
+            role: "deployer".into(),
+            environment: "prod".into(),
+            seconds: 3600,
+            reason: "incident 42".into(),
+        };
+        app.tollgate.grant(&app.admin, grant).await.expect("granted");
+        let approved =
+            app.tollgate.decide_change(&olli, created.id, Verdict::Approve, "hotfix verified").await.expect("approved");
+        assert_eq!(approved.change.state, ChangeState::Approved);
+        assert!(approved.approvals[0].deployer, "the grant made the approver a deployer for prod");
+    }
+}
+
+#[tokio::test]
+async fn authz_check_explains_who_may_approve_a_change() {
+    use tollgate_service::authz::CheckInput;
+    on_every_backend(|app, release| async move {
+        let created =
+            app.tollgate.create_change(&app.admin, &release, change_input("prod", "normal")).await.expect("requested");
+        let (_ana, _) = app.user("ana", "approver").await;
+        let check = |principal: &str, resource: &str| CheckInput {
+            principal: Some(principal.into()),
+            action: "change.approve".into(),
+            resource: Some(resource.into()),
+            release: None,
+            reason: None,
+        };
+        let id = created.id.to_string();
+        let ana = app.tollgate.check_authz(&app.admin, check("ana", &id)).await.expect("checked");
+        assert!(ana.allowed, "{}", ana.reason());
+        let own = app.tollgate.check_authz(&app.admin, check("admin", &id)).await.expect("checked");
+        assert!(!own.allowed && own.reason().contains("sod.no_self_approval"), "{}", own.reason());
+        let bad = app.tollgate.check_authz(&app.admin, check("ana", "seven")).await;
+        assert!(matches!(bad, Err(ServiceError::Invalid(_))), "{bad:?}");
+    })
+    .await;
+}
