@@ -7,8 +7,8 @@
 
 use tollgate_core::apply::ApplyInput;
 use tollgate_core::change::policy::{
-    ApprovalSettingsInput, ChangePolicyInput, EnvironmentChangeRulesInput, RiskClassesInput, RiskPolicyInput,
-    RiskWeightsInput,
+    ApprovalSettingsInput, ChangePolicyInput, ChangeTemplateInput, EnvironmentChangeRulesInput, RiskClassesInput,
+    RiskPolicyInput, RiskWeightsInput,
 };
 use tollgate_core::environment::EnvironmentInput;
 use tollgate_core::gate::GateInput;
@@ -42,7 +42,9 @@ decode_mapping!(SsoInput {
     scopes,
 });
 
-decode_mapping!(ChangePolicyInput { risk, approvals, stabilization_gap_minutes, environments });
+decode_mapping!(ChangePolicyInput { risk, approvals, stabilization_gap_minutes, environments, templates });
+
+decode_mapping!(ChangeTemplateInput { name, description, services, environments });
 
 decode_mapping!(RiskPolicyInput { weights, classes, failure_window_days, prior_rate, prior_weight });
 

@@ -204,6 +204,19 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
                 violations.push(format!("changes.environments[{index}].name"), unknown("environment", environment));
             }
         }
+        for (index, (_, template)) in policy.templates.iter().enumerate() {
+            for service in &template.services {
+                if !graph.contains_key(service) {
+                    violations.push(format!("changes.templates[{index}].services"), unknown("service", service));
+                }
+            }
+            for environment in &template.environments {
+                if !environment_names.contains(environment) {
+                    violations
+                        .push(format!("changes.templates[{index}].environments"), unknown("environment", environment));
+                }
+            }
+        }
         for (index, team) in policy.approvals.cab_required_teams.iter().enumerate() {
             if !team_names.contains(team) {
                 violations.push(format!("changes.approvals.cab_required_teams[{index}]"), unknown("team", team));

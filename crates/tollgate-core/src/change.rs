@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::deployment::DeploymentId;
 use crate::digest::Sha256Digest;
-use crate::name::{check_text, EnvironmentName, ServiceName, UserName};
+use crate::name::{check_text, EnvironmentName, ServiceName, TemplateName, UserName};
 use crate::release::{PlannedWindow, ReleaseId, ReleaseType};
 use crate::violation::{Problem, Violations};
 use crate::Timestamp;
@@ -208,6 +208,8 @@ fn list_or_none(states: &[ChangeState]) -> String {
 pub struct ChangeContent {
     pub environment: EnvironmentName,
     pub change_type: ChangeType,
+    /// The pre-approved template a standard change follows; none for other types.
+    pub template: Option<TemplateName>,
     pub justification: String,
     pub implementation_plan: String,
     /// Required: how the change is undone.
@@ -235,6 +237,8 @@ impl ChangeContent {
 pub struct ChangeInput {
     pub environment: String,
     pub change_type: Option<String>,
+    /// Required for a standard change: the pre-approved template it follows.
+    pub template: Option<String>,
     pub justification: String,
     pub implementation_plan: String,
     pub rollback_plan: String,
@@ -263,6 +267,22 @@ impl ChangeInput {
             None if defaults.release_type == ReleaseType::Emergency => Some(ChangeType::Emergency),
             None => Some(ChangeType::Normal),
         };
+        let template = match (&self.template, change_type) {
+            (Some(name), Some(ChangeType::Standard)) => violations.check("template", TemplateName::parse(name)),
+            (None, Some(ChangeType::Standard)) => {
+                let reason = "a standard change names the pre-approved template it follows".to_owned();
+                violations.push("template", Problem::Invalid { reason });
+                None
+            }
+            (Some(_), Some(_)) => {
+                violations.push(
+                    "template",
+                    Problem::Invalid { reason: "only a standard change follows a template".to_owned() },
+                );
+                None
+            }
+            (_, _) => None,
+        };
         for (field, value, required) in [
             ("justification", &self.justification, true),
             ("implementation_plan", &self.implementation_plan, false),
@@ -284,6 +304,7 @@ impl ChangeInput {
             (Some(environment), Some(change_type), Some(planned)) if violations.is_empty() => Ok(ChangeContent {
                 environment,
                 change_type,
+                template,
                 justification: self.justification,
                 implementation_plan: self.implementation_plan,
                 rollback_plan: self.rollback_plan,

@@ -84,6 +84,10 @@ name_type!(
     /// The name of a release train (`fortnightly`).
     TrainName
 );
+name_type!(
+    /// The name of a pre-approved template of standard changes (`certificate-rotation`).
+    TemplateName
+);
 
 fn validate_name(value: &str) -> Result<(), Problem> {
     let bytes = value.as_bytes();

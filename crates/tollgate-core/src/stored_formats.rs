@@ -329,6 +329,7 @@ fn change_records() {
     let content = ChangeInput {
         environment: "prod".into(),
         change_type: Some("normal".into()),
+        template: None,
         justification: "new fee model".into(),
         implementation_plan: "deploy ledger, then api".into(),
         rollback_plan: "redeploy 1.3.0".into(),

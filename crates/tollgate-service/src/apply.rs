@@ -291,6 +291,9 @@ async fn current_state(conn: &mut Conn, input: &ApplyInput) -> Result<CurrentSta
     if let Some(changes) = &input.changes {
         state.change_policy = conn.find_change_policy().await?;
         environment_names.extend(changes.environments.iter().map(|rules| rules.name.as_str()));
+        for template in &changes.templates {
+            environment_names.extend(template.environments.iter().map(String::as_str));
+        }
         if let Some(approvals) = &changes.approvals {
             team_names.extend(approvals.cab_required_teams.iter().map(String::as_str));
         }
@@ -313,6 +316,10 @@ async fn current_state(conn: &mut Conn, input: &ApplyInput) -> Result<CurrentSta
         .flat_map(|service| std::iter::once(&service.name).chain(&service.depends_on))
         .filter_map(|name| ServiceName::parse(name).ok())
         .collect();
+    // The services the change policy's templates name.
+    for template in input.changes.iter().flat_map(|changes| &changes.templates) {
+        pending.extend(template.services.iter().filter_map(|name| ServiceName::parse(name).ok()));
+    }
     let mut seen = BTreeSet::new();
     while let Some(name) = pending.pop() {
         if !seen.insert(name.clone()) {

@@ -84,6 +84,10 @@ impl Tollgate {
         let content = input.parse(defaults)?;
         find_environment(&mut tx, &content.environment).await?;
         let services: Vec<ServiceName> = candidate.content.services().cloned().collect();
+        let problems = template_problems(&change_policy_in(&mut tx).await?, &content, &services);
+        if !problems.is_empty() {
+            return Err(ServiceError::invalid("template", Problem::Invalid { reason: problems.join("; ") }));
+        }
         let now = self.now();
         let mut change = ChangeRequest {
             id: ChangeId(0),
@@ -136,6 +140,12 @@ impl Tollgate {
         let release = get_in(&mut tx, &ReleaseRef::Id(change.release)).await?;
         let environment = find_environment(&mut tx, &change.content.environment).await?;
         let services: Vec<ServiceName> = release.content.services().cloned().collect();
+        // A standard change stays within its template, also when the release changed.
+        let problems = template_problems(&change_policy_in(&mut tx).await?, &change.content, &services);
+        if !problems.is_empty() {
+            let reasons = problems.into_iter().map(|problem| format!("template: {problem}")).collect();
+            return Err(ServiceError::ChangeRefused { change: id, reasons });
+        }
         change.manifest_digest = release.manifest_digest();
         change.impacted_services = impacted_services(&mut tx, &services).await?.into_keys().collect();
         change = self.move_change(&mut tx, principal, change, action, None).await?;
@@ -712,6 +722,19 @@ async fn impacted_services(
         pending.extend(services.iter().filter(|s| s.depends_on.contains(&name)).map(|s| s.name.clone()));
     }
     Ok(impacted)
+}
+
+/// Why a standard change does not follow its template (none when it does, or names none).
+fn template_problems(
+    policy: &ChangePolicy,
+    content: &tollgate_core::change::ChangeContent,
+    services: &[ServiceName],
+) -> Vec<String> {
+    let Some(name) = &content.template else { return Vec::new() };
+    match policy.templates.get(name) {
+        None => vec![format!("the change policy has no template {name}")],
+        Some(template) => template.uncovered(services, &content.environment),
+    }
 }
 
 /// The change policy in force: the one applied, or the defaults.

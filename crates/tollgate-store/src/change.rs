@@ -12,7 +12,7 @@ use tollgate_core::change::risk::RiskAssessment;
 use tollgate_core::change::{ChangeContent, ChangeId, ChangeRequest, ChangeState, Review};
 use tollgate_core::deployment::DeploymentId;
 use tollgate_core::digest::Sha256Digest;
-use tollgate_core::name::{EnvironmentName, ServiceName, TeamName, UserName};
+use tollgate_core::name::{EnvironmentName, ServiceName, TeamName, TemplateName, UserName};
 use tollgate_core::release::{PlannedWindow, ReleaseId};
 use tollgate_core::{Entity, Page, Timestamp};
 
@@ -21,7 +21,7 @@ use crate::error::StoreError;
 use crate::rows::{micros, parse, timestamp};
 use crate::tx::StoreTx;
 
-const COLUMNS: &str = "id, release_id, environment, change_type, state, justification, implementation_plan, \
+const COLUMNS: &str = "id, release_id, environment, change_type, template, state, justification, implementation_plan, \
     rollback_plan, rollback_minutes, tickets, links, planned_start, planned_end, manifest_digest, impacted_services, \
     risk, route, requested_by, created_at, updated_at, deployment_id, review_due_at, reviewed_by, reviewed_at, \
     review_summary, revision";
@@ -44,6 +44,7 @@ struct ChangeRow {
     release_id: i64,
     environment: String,
     change_type: String,
+    template: Option<String>,
     state: String,
     justification: String,
     implementation_plan: String,
@@ -100,6 +101,7 @@ impl TryFrom<ChangeRow> for ChangeRequest {
             content: ChangeContent {
                 environment: parse(ENTITY, &key, EnvironmentName::parse(&row.environment))?,
                 change_type: parse(ENTITY, &key, row.change_type.parse())?,
+                template: row.template.map(|name| parse(ENTITY, &key, TemplateName::parse(&name))).transpose()?,
                 justification: row.justification,
                 implementation_plan: row.implementation_plan,
                 rollback_plan: row.rollback_plan,
@@ -282,7 +284,7 @@ impl StoreTx {
     pub async fn insert_change_request(&mut self, change: &ChangeRequest) -> Result<ChangeId, StoreError> {
         let sql = format!(
             "INSERT INTO change_requests ({}, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1) RETURNING id",
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, 1) RETURNING id",
             COLUMNS.trim_start_matches("id, ").trim_end_matches(", revision")
         );
         let (id,): (i64,) = bind_change(sqlx::query_as(&sql), change)
@@ -303,7 +305,7 @@ impl StoreTx {
             .map(|(index, column)| format!("{column} = ${}", index + 1))
             .collect();
         let sql = format!(
-            "UPDATE change_requests SET {}, revision = revision + 1 WHERE id = $25 AND revision = $26",
+            "UPDATE change_requests SET {}, revision = revision + 1 WHERE id = $26 AND revision = $27",
             assignments.join(", ")
         );
         let query = bind_change(sqlx::query(&sql), change).bind(change.id.0).bind(change.revision);
@@ -350,7 +352,7 @@ impl StoreTx {
     }
 }
 
-/// Binds the change's columns, without id and revision, as $1 to $24 in the order of `COLUMNS`.
+/// Binds the change's columns, without id and revision, as $1 to $25 in the order of `COLUMNS`.
 fn bind_change<'q, Q: Bindable<'q>>(query: Q, change: &'q ChangeRequest) -> Q {
     let content = &change.content;
     let json = |values: &[String]| serde_json::to_string(values).expect("strings serialize");
@@ -360,6 +362,7 @@ fn bind_change<'q, Q: Bindable<'q>>(query: Q, change: &'q ChangeRequest) -> Q {
         .bind_i64(change.release.0)
         .bind_text(content.environment.to_string())
         .bind_text(content.change_type.as_str().to_owned())
+        .bind_opt_text(content.template.as_ref().map(ToString::to_string))
         .bind_text(change.state.as_str().to_owned())
         .bind_text(content.justification.clone())
         .bind_text(content.implementation_plan.clone())

@@ -734,6 +734,9 @@ pub enum ChangeCommand {
         /// standard, normal or emergency; emergency for an emergency release, normal otherwise.
         #[arg(long = "type")]
         change_type: Option<String>,
+        /// For a standard change: the pre-approved template it follows.
+        #[arg(long)]
+        template: Option<String>,
         #[arg(long)]
         justification: String,
         #[arg(long, default_value = "")]

@@ -193,6 +193,7 @@ async fn change_through_cab(author: &Client, board: &[(&str, Client)], version: 
         release: version.to_owned(),
         environment: "prod".to_owned(),
         change_type: None,
+        template: None,
         justification: format!("ship release {version} to customers"),
         implementation_plan: Some("record the deployment after the pipeline's rollout".to_owned()),
         rollback_plan: "redeploy the previous release".to_owned(),

@@ -7,14 +7,14 @@
 //! Every key may be left out; what is left out keeps its documented default. A stored format
 //! (the `change_policy` audit entries).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::change::approval::ApprovalSettings;
 use crate::change::risk::{RiskPolicy, RiskWeights};
 use crate::environment::{Environment, Tier};
-use crate::name::{EnvironmentName, TeamName};
+use crate::name::{EnvironmentName, ServiceName, TeamName, TemplateName};
 use crate::violation::{Problem, Violations};
 
 /// The default least time between two changes touching one service in one environment.
@@ -48,6 +48,32 @@ pub struct EnvironmentChangeRules {
     pub on_window_close: WindowClose,
 }
 
+/// A pre-approved template of standard changes: routine work on named services in named
+/// environments. A standard change names one, and may only touch what it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeTemplate {
+    pub description: String,
+    /// The services its changes may deploy; empty means any.
+    pub services: BTreeSet<ServiceName>,
+    /// The environments its changes may go into; empty means any.
+    pub environments: BTreeSet<EnvironmentName>,
+}
+
+impl ChangeTemplate {
+    /// Every reason a change of `services` into `environment` is not covered.
+    pub fn uncovered(&self, services: &[ServiceName], environment: &EnvironmentName) -> Vec<String> {
+        let mut reasons: Vec<String> = services
+            .iter()
+            .filter(|service| !self.services.is_empty() && !self.services.contains(*service))
+            .map(|service| format!("it does not cover service {service}"))
+            .collect();
+        if !self.environments.is_empty() && !self.environments.contains(environment) {
+            reasons.push(format!("it does not cover environment {environment}"));
+        }
+        reasons
+    }
+}
+
 /// The validated change policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangePolicy {
@@ -55,6 +81,9 @@ pub struct ChangePolicy {
     pub approvals: ApprovalSettings,
     pub stabilization_gap_minutes: u32,
     pub environments: BTreeMap<EnvironmentName, EnvironmentChangeRules>,
+    /// The pre-approved templates of standard changes.
+    #[serde(default)]
+    pub templates: BTreeMap<TemplateName, ChangeTemplate>,
 }
 
 impl Default for ChangePolicy {
@@ -64,6 +93,7 @@ impl Default for ChangePolicy {
             approvals: ApprovalSettings::default(),
             stabilization_gap_minutes: DEFAULT_STABILIZATION_GAP_MINUTES,
             environments: BTreeMap::new(),
+            templates: BTreeMap::new(),
         }
     }
 }
@@ -100,6 +130,7 @@ impl ChangePolicy {
             ("approvals", self.approvals == other.approvals),
             ("stabilization_gap_minutes", self.stabilization_gap_minutes == other.stabilization_gap_minutes),
             ("environments", self.environments == other.environments),
+            ("templates", self.templates == other.templates),
         ]
         .into_iter()
         .filter(|(_, same)| !same)
@@ -115,6 +146,16 @@ pub struct ChangePolicyInput {
     pub approvals: Option<ApprovalSettingsInput>,
     pub stabilization_gap_minutes: Option<Scalar>,
     pub environments: Vec<EnvironmentChangeRulesInput>,
+    pub templates: Vec<ChangeTemplateInput>,
+}
+
+/// One entry of `changes.templates` as typed.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeTemplateInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub services: Vec<String>,
+    pub environments: Vec<String>,
 }
 
 /// `changes.risk` as typed.
@@ -230,8 +271,40 @@ impl ChangePolicyInput {
                 violations.push(at("name"), Problem::Duplicate { value: name.to_string() });
             }
         }
+        for (index, template) in self.templates.into_iter().enumerate() {
+            let at = |key: &str| format!("templates[{index}].{key}");
+            let name = violations.check(&at("name"), TemplateName::parse(&template.name));
+            let description = template.description.unwrap_or_default();
+            violations.check(&at("description"), crate::name::check_text(&description, 2000, false));
+            let services = names(&mut violations, &at("services"), &template.services, ServiceName::parse);
+            let environments =
+                names(&mut violations, &at("environments"), &template.environments, EnvironmentName::parse);
+            if let Some(name) = name {
+                let template = ChangeTemplate { description, services, environments };
+                if policy.templates.insert(name.clone(), template).is_some() {
+                    violations.push(at("name"), Problem::Duplicate { value: name.to_string() });
+                }
+            }
+        }
         violations.into_result(policy)
     }
+}
+
+fn names<T: Ord + ToString>(
+    violations: &mut Violations,
+    field: &str,
+    values: &[String],
+    parse: impl Fn(&str) -> Result<T, Problem>,
+) -> BTreeSet<T> {
+    let mut parsed = BTreeSet::new();
+    for (index, value) in values.iter().enumerate() {
+        if let Some(name) = violations.check(&format!("{field}[{index}]"), parse(value)) {
+            if let Some(duplicate) = parsed.replace(name) {
+                violations.push(format!("{field}[{index}]"), Problem::Duplicate { value: duplicate.to_string() });
+            }
+        }
+    }
+    parsed
 }
 
 fn parse_risk(violations: &mut Violations, input: RiskPolicyInput, risk: &mut RiskPolicy) {
@@ -329,6 +402,7 @@ mod tests {
                 stabilization_gap_minutes: scalar("0"),
                 on_window_close: Some("pause".to_owned()),
             }],
+            templates: Vec::new(),
         };
         let policy = input.parse().expect("valid");
         assert_eq!(
@@ -397,6 +471,12 @@ mod tests {
                 stabilization_gap_minutes: None,
                 on_window_close: Some("stop".to_owned()),
             }],
+            templates: vec![ChangeTemplateInput {
+                name: "Routine".to_owned(),
+                description: None,
+                services: vec!["api".to_owned(), "api".to_owned()],
+                environments: vec![],
+            }],
         };
         let fields: Vec<String> = input.parse().expect_err("invalid").0.into_iter().map(|v| v.field).collect();
         assert_eq!(
@@ -413,6 +493,8 @@ mod tests {
                 "stabilization_gap_minutes",
                 "environments[0].requires_change",
                 "environments[0].on_window_close",
+                "templates[0].name",
+                "templates[0].services[1]",
             ]
         );
     }

@@ -5,8 +5,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_core::apply::{ApplyInput, PlanOp};
 use tollgate_core::change::policy::{
-    ApprovalSettingsInput, ChangePolicyInput, EnvironmentChangeRulesInput, RiskClassesInput, RiskPolicyInput,
-    RiskWeightsInput, Scalar,
+    ApprovalSettingsInput, ChangePolicyInput, ChangeTemplateInput, EnvironmentChangeRulesInput, RiskClassesInput,
+    RiskPolicyInput, RiskWeightsInput, Scalar,
 };
 use tollgate_core::sso::{GroupRolesInput, SsoInput, SsoRolesInput};
 use tollgate_service::apply::ApplyMode;
@@ -57,6 +57,26 @@ pub struct ChangePolicyRequest {
     pub stabilization_gap_minutes: Option<serde_json::Number>,
     #[serde(default)]
     pub environments: Vec<EnvironmentChangeRulesRequest>,
+    /// Pre-approved templates of standard changes.
+    #[serde(default)]
+    pub templates: Vec<ChangeTemplateRequest>,
+}
+
+/// A pre-approved template of standard changes: routine work on named services in named
+/// environments (empty lists mean any).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeTemplateRequest {
+    #[schema(value_type = schema::Name)]
+    pub name: String,
+    #[schema(value_type = Option<schema::PlanText>)]
+    pub description: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Vec<schema::Name>)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    #[schema(value_type = Vec<schema::Name>)]
+    pub environments: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -151,6 +171,16 @@ impl From<ChangePolicyRequest> for ChangePolicyInput {
                     requires_change: rules.requires_change.map(|value| Scalar(value.to_string())),
                     stabilization_gap_minutes: scalar(rules.stabilization_gap_minutes),
                     on_window_close: rules.on_window_close,
+                })
+                .collect(),
+            templates: request
+                .templates
+                .into_iter()
+                .map(|template| ChangeTemplateInput {
+                    name: template.name,
+                    description: template.description,
+                    services: template.services,
+                    environments: template.environments,
                 })
                 .collect(),
         }

@@ -31,6 +31,9 @@ pub struct ChangeRequestBody {
     /// Emergency for an emergency release, normal otherwise, when absent.
     #[schema(value_type = Option<schema::ChangeType>)]
     pub change_type: Option<String>,
+    /// Required for a standard change: the pre-approved template of the change policy it follows.
+    #[schema(value_type = Option<schema::Name>)]
+    pub template: Option<String>,
     #[schema(value_type = schema::PlanStatement)]
     pub justification: String,
     #[schema(value_type = Option<schema::PlanText>)]
@@ -182,6 +185,8 @@ pub struct ChangeResponse {
     pub environment: String,
     #[schema(value_type = schema::ChangeType)]
     pub change_type: String,
+    #[schema(value_type = Option<schema::Name>)]
+    pub template: Option<String>,
     #[schema(value_type = schema::ChangeState)]
     pub state: String,
     pub justification: String,
@@ -228,6 +233,7 @@ impl From<ChangeRequest> for ChangeResponse {
             release: change.release.0,
             environment: content.environment.to_string(),
             change_type: content.change_type.to_string(),
+            template: content.template.as_ref().map(ToString::to_string),
             state: change.state.to_string(),
             justification: content.justification,
             implementation_plan: content.implementation_plan,
@@ -397,6 +403,7 @@ pub async fn create_change(
     let input = ChangeInput {
         environment: request.environment,
         change_type: request.change_type,
+        template: request.template,
         justification: request.justification,
         implementation_plan: request.implementation_plan.unwrap_or_default(),
         rollback_plan: request.rollback_plan,

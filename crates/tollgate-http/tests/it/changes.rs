@@ -81,6 +81,7 @@ async fn a_change_is_requested_submitted_and_approved_over_http_and_then_prod_ta
         "release": 1,
         "environment": "prod",
         "change_type": "normal",
+        "template": null,
         "state": "assessing",
         "justification": "customers need 1.0.0",
         "implementation_plan": "",

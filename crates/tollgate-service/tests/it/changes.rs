@@ -327,9 +327,33 @@ async fn a_prod_deployment_without_an_approved_change_is_refused_with_every_reas
 
 #[tokio::test]
 async fn a_standard_low_risk_change_is_approved_by_the_policy_itself() {
+    use tollgate_core::apply::ApplyInput;
+    use tollgate_core::change::policy::{ChangePolicyInput, ChangeTemplateInput};
+    use tollgate_service::apply::ApplyMode;
     on_every_backend(|app, release| async move {
-        let created =
-            app.tollgate.create_change(&app.admin, &release, change_input("dev", "standard")).await.expect("requested");
+        let template = ChangeTemplateInput {
+            name: "routine".to_owned(),
+            description: Some("library bumps of api and ledger in dev".to_owned()),
+            services: vec!["api".to_owned(), "ledger".to_owned()],
+            environments: vec!["dev".to_owned()],
+        };
+        let changes = ChangePolicyInput { templates: vec![template], ..Default::default() };
+        let document = ApplyInput { changes: Some(changes), ..ApplyInput::default() };
+        app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("the template applies");
+        // A standard change names its template, and stays within it.
+        let before = app.row_counts().await;
+        let bare = app.tollgate.create_change(&app.admin, &release, change_input("dev", "standard")).await;
+        let Err(ServiceError::Invalid(violations)) = bare else { panic!("expected invalid, got {bare:?}") };
+        assert_eq!(violations.to_string(), "template: a standard change names the pre-approved template it follows");
+        let outside = ChangeInput { template: Some("routine".to_owned()), ..change_input("prod", "standard") };
+        let Err(ServiceError::Invalid(violations)) = app.tollgate.create_change(&app.admin, &release, outside).await
+        else {
+            panic!("expected invalid")
+        };
+        assert_eq!(violations.to_string(), "template: it does not cover environment prod");
+        assert_eq!(app.row_counts().await, before);
+        let input = ChangeInput { template: Some("routine".to_owned()), ..change_input("dev", "standard") };
+        let created = app.tollgate.create_change(&app.admin, &release, input).await.expect("requested");
         let view = app.tollgate.submit_change(&app.admin, created.id).await.expect("submitted");
         assert_eq!(view.change.risk.as_ref().map(|risk| risk.class), Some(RiskClass::Low));
         assert_eq!(view.change.state, ChangeState::Approved);

@@ -6,6 +6,8 @@ CREATE TABLE change_requests (
     release_id BIGINT NOT NULL REFERENCES releases(id),
     environment TEXT NOT NULL REFERENCES environments(name),
     change_type TEXT NOT NULL,
+    -- The pre-approved template of a standard change.
+    template TEXT,
     state TEXT NOT NULL,
     justification TEXT NOT NULL,
     implementation_plan TEXT NOT NULL,

@@ -6,8 +6,8 @@ use anyhow::{bail, Context as _};
 use tollgate_core::apply::ApplyInput;
 use tollgate_core::change::policy::{ChangePolicyInput, Scalar};
 use tollgate_http::api::apply::{
-    ApplyQuery, ApplyRequest, ApprovalSettingsRequest, ChangePolicyRequest, EnvironmentChangeRulesRequest,
-    PlanResponse, PlannedChangeResponse, RiskPolicyRequest, SsoRequest,
+    ApplyQuery, ApplyRequest, ApprovalSettingsRequest, ChangePolicyRequest, ChangeTemplateRequest,
+    EnvironmentChangeRulesRequest, PlanResponse, PlannedChangeResponse, RiskPolicyRequest, SsoRequest,
 };
 use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
 use tollgate_http::api::gates::{GateRequest, ModuleRequest};
@@ -260,6 +260,16 @@ fn change_policy_request(input: &ChangePolicyInput) -> anyhow::Result<ChangePoli
         approvals,
         stabilization_gap_minutes: number("stabilization_gap_minutes", &input.stabilization_gap_minutes)?,
         environments,
+        templates: input
+            .templates
+            .iter()
+            .map(|template| ChangeTemplateRequest {
+                name: template.name.clone(),
+                description: template.description.clone(),
+                services: template.services.clone(),
+                environments: template.environments.clone(),
+            })
+            .collect(),
     })
 }
 
