@@ -189,7 +189,7 @@ impl Tollgate {
             let approvals = read.list_approvals(id).await?;
             let author_teams = self.author_teams(&mut read, &change, &release).await?;
             let digest = release.manifest_digest();
-            let context = match &change.route {
+            match &change.route {
                 Some(route) => {
                     let before = judge(route, &approvals, &digest, &author_teams);
                     let mut with = approvals.clone();
@@ -207,8 +207,7 @@ impl Tollgate {
                     }
                 }
                 None => Context::default(),
-            };
-            context
+            }
         };
         self.authorize_change(principal, Action::ChangeApprove, id, context).await?;
         let mut tx = self.store.begin().await?;
@@ -230,8 +229,8 @@ impl Tollgate {
         tx.insert_approval(&approval).await?;
         let object = ObjectRef::new(ObjectKind::ChangeRequest, id);
         let audit_action = if verdict == Verdict::Approve { AuditAction::Approve } else { AuditAction::Reject };
-        let audit =
-            Change { action: audit_action, object, before: None, after: Some(&approval), reason: Some(comment) };
+        let reason = Some(comment).filter(|comment| !comment.trim().is_empty());
+        let audit = Change { action: audit_action, object, before: None, after: Some(&approval), reason };
         self.record_for(&mut tx, principal, audit).await?;
         let approvals = tx.list_approvals(id).await?;
         let author_teams = self.author_teams(&mut tx, &change, &release).await?;

@@ -166,6 +166,8 @@ pub(crate) async fn agenda(State(state): State<AppState>, user: WebUser) -> UiRe
 pub(crate) struct ChangePage {
     pub chrome: Chrome,
     pub line: ChangeLine,
+    /// The pre-approved template a standard change follows; empty for other types.
+    pub template: String,
     pub justification: String,
     pub implementation_plan: String,
     pub rollback_plan: String,
@@ -318,6 +320,7 @@ fn change_page(user: &WebUser, view: ChangeView, problem: Option<(String, String
     ChangePage {
         chrome: user.chrome("changes"),
         line: ChangeLine::new(change, view.release_version.to_string()),
+        template: content.template.as_ref().map(ToString::to_string).unwrap_or_default(),
         justification: content.justification.clone(),
         implementation_plan: content.implementation_plan.clone(),
         rollback_plan: content.rollback_plan.clone(),
