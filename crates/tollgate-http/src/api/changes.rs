@@ -504,11 +504,7 @@ pub async fn approve_change(
     PathParam(id): PathParam<String>,
     JsonBody(request): JsonBody<VerdictRequest>,
 ) -> Result<Json<ChangeDetailResponse>, ApiError> {
-    let view = state
-        .tollgate
-        .decide_change(&principal, change_id(&id)?, Verdict::Approve, request.comment.as_deref().unwrap_or_default())
-        .await?;
-    Ok(Json(view.into()))
+    decide(&state, &principal, &id, Verdict::Approve, request).await
 }
 
 /// Rejects a change being assessed, with a comment.
@@ -520,11 +516,18 @@ pub async fn reject_change(
     PathParam(id): PathParam<String>,
     JsonBody(request): JsonBody<VerdictRequest>,
 ) -> Result<Json<ChangeDetailResponse>, ApiError> {
-    let view = state
-        .tollgate
-        .decide_change(&principal, change_id(&id)?, Verdict::Reject, request.comment.as_deref().unwrap_or_default())
-        .await?;
-    Ok(Json(view.into()))
+    decide(&state, &principal, &id, Verdict::Reject, request).await
+}
+
+async fn decide(
+    state: &AppState,
+    principal: &tollgate_service::Principal,
+    id: &str,
+    verdict: Verdict,
+    request: VerdictRequest,
+) -> Result<Json<ChangeDetailResponse>, ApiError> {
+    let comment = request.comment.unwrap_or_default();
+    Ok(Json(state.tollgate.decide_change(principal, change_id(id)?, verdict, &comment).await?.into()))
 }
 
 /// Schedules an approved change, refused with every conflict of its planned interval (an

@@ -602,3 +602,34 @@ async fn authz_check_explains_who_may_approve_a_change() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_change_withdrawn_between_the_deployments_checks_and_its_write_refuses_the_deployment() {
+    use tollgate_service::hooks::HookPoint;
+    on_every_backend(|app, release| async move {
+        let change = app.approved_change(&release, "prod").await;
+        let pause = app.tollgate.hooks().arm(HookPoint::AfterReadinessCheck);
+        let deploying = {
+            let (app, release) = (Arc::clone(&app), release.clone());
+            tokio::spawn(async move {
+                app.tollgate.record_deployment(&app.shipper().await, &release, "prod", succeeded()).await
+            })
+        };
+        pause.reached().await;
+        app.tollgate
+            .end_change(&app.admin, change.id, ChangeAction::Withdraw, Some("rollback plan untested"))
+            .await
+            .expect("withdrawn");
+        let before = app.row_counts().await;
+        pause.resume();
+        let outcome = deploying.await.expect("the task ends");
+        let Err(ServiceError::ChangeRequired { reasons, .. }) = outcome else {
+            panic!("expected change_required, got {outcome:?}")
+        };
+        assert!(reasons[0].starts_with("no approved change request for release 1.0.0 in prod"), "{reasons:?}");
+        assert_eq!(app.row_counts().await, before, "nothing was recorded");
+        let withdrawn = app.tollgate.get_change(&app.admin, change.id).await.expect("change");
+        assert_eq!((withdrawn.change.state, withdrawn.change.deployment), (ChangeState::Closed, None));
+    })
+    .await;
+}
