@@ -7,8 +7,8 @@
 
 use tollgate_core::apply::ApplyInput;
 use tollgate_core::change::policy::{
-    ApprovalSettingsInput, ChangePolicyInput, ChangeTemplateInput, EnvironmentChangeRulesInput, RiskClassesInput,
-    RiskPolicyInput, RiskWeightsInput,
+    ApprovalSettingsInput, ChangePolicyInput, ChangeTemplateInput, EnvironmentChangeRulesInput, LabelTeamsInput,
+    RiskClassesInput, RiskPolicyInput, RiskWeightsInput,
 };
 use tollgate_core::environment::EnvironmentInput;
 use tollgate_core::gate::GateInput;
@@ -27,7 +27,7 @@ decode_mapping!(EnvironmentInput { name, tier, region });
 
 decode_mapping!(LifecycleInput { name, environments });
 
-decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description });
+decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description, labels });
 
 decode_mapping!(GateInput { name, builtin, rego, with, enforcement });
 
@@ -52,6 +52,8 @@ decode_mapping!(RiskWeightsInput { blast_radius, size, failure_rate, environment
 
 decode_mapping!(RiskClassesInput { medium, high, critical });
 
-decode_mapping!(ApprovalSettingsInput { cab_quorum, cab_required_teams, review_days });
+decode_mapping!(ApprovalSettingsInput { cab_quorum, cab_required_teams, cab_label_teams, review_days });
+
+decode_mapping!(LabelTeamsInput { label, teams });
 
 decode_mapping!(EnvironmentChangeRulesInput { name, requires_change, stabilization_gap_minutes, on_window_close });

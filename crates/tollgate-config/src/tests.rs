@@ -103,6 +103,7 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
                 criticality: None,
                 depends_on: [],
                 description: None,
+                labels: [],
             },
             ServiceInput {
                 name: "ledger",
@@ -116,6 +117,7 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
                 description: Some(
                     "Double-entry ledger: the book of record",
                 ),
+                labels: [],
             },
         ],
         gates: Some(
@@ -214,8 +216,8 @@ environments:
 ";
     insta::assert_snapshot!(load_err(text), @r#"
     tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates, sso, changes)
-    tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description)
-    tollgate.yaml:7:5: services[0]: unknown key "deploy" (expected one of: name, owner, criticality, depends_on, description)
+    tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description, labels)
+    tollgate.yaml:7:5: services[0]: unknown key "deploy" (expected one of: name, owner, criticality, depends_on, description, labels)
     tollgate.yaml:9:30: environments[0]: unknown key "zone" (expected one of: name, tier, region)
     "#);
 }

@@ -222,6 +222,14 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
                 violations.push(format!("changes.approvals.cab_required_teams[{index}]"), unknown("team", team));
             }
         }
+        for (index, entry) in policy.approvals.cab_label_teams.iter().enumerate() {
+            for (position, team) in entry.teams.iter().enumerate() {
+                if !team_names.contains(team) {
+                    let field = format!("changes.approvals.cab_label_teams[{index}].teams[{position}]");
+                    violations.push(field, unknown("team", team));
+                }
+            }
+        }
     }
     if let Some(cycle) = find_dependency_cycle(&graph) {
         // Report the cycle at a declared service, starting the path from it.
@@ -357,6 +365,7 @@ fn service_fields(a: &Service, b: &Service) -> Vec<&'static str> {
         ("criticality", a.criticality == b.criticality),
         ("depends_on", a.depends_on == b.depends_on),
         ("description", a.description == b.description),
+        ("labels", a.labels == b.labels),
     ])
 }
 

@@ -354,13 +354,17 @@ impl fmt::Display for GateDecisionId {
     }
 }
 
-/// What a gate decision is bound to: a pass holds only while all three are unchanged.
+/// What a gate decision is bound to: a pass holds only while all four are unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GateBinding {
     pub manifest_digest: Sha256Digest,
     /// The digest of the evidence set the gates judged (see `evidence_set_digest`).
     pub evidence_digest: Sha256Digest,
     pub policy: PolicyVersion,
+    /// The digest of the built-in gate library the gates were judged with, so an upgrade that
+    /// changes a built-in gate needs a new evaluation; `None` for decisions recorded before
+    /// decisions named it (never current).
+    pub library: Option<Sha256Digest>,
 }
 
 /// One stored evaluation of an environment's gates for a release.

@@ -88,6 +88,11 @@ name_type!(
     /// The name of a pre-approved template of standard changes (`certificate-rotation`).
     TemplateName
 );
+name_type!(
+    /// A label on a service (`security`, `pci`): what policies select services by, such as
+    /// the teams a change advisory board needs for changes touching them.
+    Label
+);
 
 fn validate_name(value: &str) -> Result<(), Problem> {
     let bytes = value.as_bytes();

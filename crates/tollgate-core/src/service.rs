@@ -2,12 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::name::{check_text, ServiceName, TeamName};
+use crate::name::{check_text, Label, ServiceName, TeamName};
 use crate::team::parse_unique_names;
 use crate::violation::{Problem, Violations};
 
 /// The longest service description accepted.
 pub const MAX_DESCRIPTION_LEN: usize = 2000;
+/// The most labels one service carries.
+pub const MAX_LABELS: usize = 32;
 
 /// A deployable component.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -18,6 +20,8 @@ pub struct Service {
     /// Services this one needs at run time. Every one must exist and the graph has no cycle.
     pub depends_on: BTreeSet<ServiceName>,
     pub description: String,
+    /// What policies select the service by (`security`, `pci`), sorted.
+    pub labels: BTreeSet<Label>,
 }
 
 /// How much harm an outage of the service does; weighs into risk.
@@ -40,6 +44,7 @@ pub struct ServiceInput {
     pub criticality: Option<String>,
     pub depends_on: Vec<String>,
     pub description: Option<String>,
+    pub labels: Vec<String>,
 }
 
 impl ServiceInput {
@@ -56,6 +61,10 @@ impl ServiceInput {
         let depends_on = parse_unique_names(&mut violations, "depends_on", &self.depends_on, ServiceName::parse);
         let description = self.description.unwrap_or_default();
         violations.check("description", check_text(&description, MAX_DESCRIPTION_LEN, false));
+        let labels = parse_unique_names(&mut violations, "labels", &self.labels, Label::parse);
+        if self.labels.len() > MAX_LABELS {
+            violations.push("labels", Problem::Invalid { reason: format!("at most {MAX_LABELS} labels") });
+        }
         if let Some(name) = &name {
             if depends_on.contains(name) {
                 violations.push("depends_on", Problem::Cycle { path: vec![name.to_string(), name.to_string()] });
@@ -63,7 +72,7 @@ impl ServiceInput {
         }
         match (name, owner, criticality) {
             (Some(name), Some(owner), Some(criticality)) if violations.is_empty() => {
-                Ok(Service { name, owner, criticality, depends_on, description })
+                Ok(Service { name, owner, criticality, depends_on, description, labels })
             }
             _ => Err(violations),
         }

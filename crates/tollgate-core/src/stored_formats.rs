@@ -47,6 +47,7 @@ fn catalog_records() {
         criticality: Some("high".into()),
         depends_on: vec!["postgres-main".into()],
         description: Some("the books".into()),
+        labels: vec!["pci".into()],
     };
     insta::assert_snapshot!("service", json(&service.parse().expect("valid")));
     let environment = EnvironmentInput { name: "prod".into(), tier: "prod".into(), region: Some("eu".into()) };
@@ -213,6 +214,7 @@ fn gate_records() {
         manifest_digest: Sha256Digest::of(b"manifest"),
         evidence_digest: Sha256Digest::of(b"evidence"),
         policy: version,
+        library: Some(Sha256Digest::of(b"library")),
     };
     let decided = GateDecided {
         release: "1.4.0".parse().expect("a version"),

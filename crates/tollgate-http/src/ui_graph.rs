@@ -441,6 +441,7 @@ mod tests {
                 criticality: Some(criticality.to_owned()),
                 depends_on: depends_on.iter().map(|&name| name.to_owned()).collect(),
                 description: None,
+                labels: Vec::new(),
             }
             .parse()
             .expect("a valid service")

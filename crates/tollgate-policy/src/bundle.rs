@@ -398,18 +398,23 @@ fn digest(gates: &[GateSpec], modules: &[PolicyModule]) -> Sha256Digest {
         version: &'static str,
         digest: Sha256Digest,
     }
+    let library = Library { version: builtin::LIBRARY_VERSION, digest: library_digest() };
+    let mut modules: Vec<&PolicyModule> = modules.iter().collect();
+    modules.sort_by(|left, right| left.path.cmp(&right.path));
+    Sha256Digest::of(&canonical_json(&Encoded { format: DIGEST_FORMAT, library, gates, modules }))
+}
+
+/// The SHA-256 of the RFC 8785 JSON of the built-in library's modules, `[{path, source}]` in
+/// library order: what a gate decision binds to besides the installed policy version.
+pub fn library_digest() -> Sha256Digest {
     #[derive(Serialize)]
     struct LibraryModule {
         path: &'static str,
         source: &'static str,
     }
-    let library_modules: Vec<LibraryModule> =
+    let modules: Vec<LibraryModule> =
         builtin::LIBRARY.iter().map(|(path, source)| LibraryModule { path, source }).collect();
-    let library =
-        Library { version: builtin::LIBRARY_VERSION, digest: Sha256Digest::of(&canonical_json(&library_modules)) };
-    let mut modules: Vec<&PolicyModule> = modules.iter().collect();
-    modules.sort_by(|left, right| left.path.cmp(&right.path));
-    Sha256Digest::of(&canonical_json(&Encoded { format: DIGEST_FORMAT, library, gates, modules }))
+    Sha256Digest::of(&canonical_json(&modules))
 }
 
 fn is_identifier(part: &str) -> bool {

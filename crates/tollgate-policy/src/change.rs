@@ -4,11 +4,14 @@
 //! The policy's version is the SHA-256 of its source, recorded in every route it chooses, so a
 //! decision names the exact rules that made it.
 
+use std::collections::BTreeSet;
+
 use serde::Deserialize;
 use tollgate_core::change::approval::{ApprovalRoute, ApprovalSettings};
 use tollgate_core::change::risk::RiskClass;
 use tollgate_core::change::ChangeType;
 use tollgate_core::digest::Sha256Digest;
+use tollgate_core::name::Label;
 
 use crate::engine;
 use crate::error::PolicyError;
@@ -31,11 +34,13 @@ enum Route {
     Emergency { review_days: u32 },
 }
 
-/// The approval route for a change of `change_type` and risk `class`, as the policy decides.
+/// The approval route for a change of `change_type` and risk `class` touching services with
+/// `labels`, as the policy decides.
 /// Fails only when the policy does not give exactly one route, which its tests rule out.
 pub fn approval_route(
     change_type: ChangeType,
     class: RiskClass,
+    labels: &BTreeSet<Label>,
     settings: &ApprovalSettings,
 ) -> Result<ApprovalRoute, PolicyError> {
     let mut engine = engine::new_engine();
@@ -43,11 +48,15 @@ pub fn approval_route(
         .add_policy(PATH.to_owned(), SOURCE.to_owned())
         .map_err(|error| PolicyError::module(PATH, error.to_string()))?;
     let input = serde_json::json!({
-        "change": { "type": change_type.as_str() },
+        "change": { "type": change_type.as_str(), "labels": labels.iter().map(Label::as_str).collect::<Vec<_>>() },
         "risk": { "class": class.as_str() },
         "settings": {
             "cab_quorum": settings.cab_quorum,
             "cab_required_teams": settings.cab_required_teams.iter().map(|team| team.as_str()).collect::<Vec<_>>(),
+            "cab_label_teams": settings.cab_label_teams.iter().map(|entry| serde_json::json!({
+                "label": entry.label.as_str(),
+                "teams": entry.teams.iter().map(|team| team.as_str()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "review_days": settings.review_days,
         },
     });
@@ -74,6 +83,16 @@ pub fn approval_route(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tollgate_core::change::approval::LabelTeams;
+    use tollgate_core::name::TeamName;
+
+    fn label(name: &str) -> Label {
+        Label::parse(name).expect("a label")
+    }
+
+    fn team(name: &str) -> TeamName {
+        TeamName::parse(name).expect("a name")
+    }
 
     #[test]
     fn every_type_and_class_gets_exactly_one_route() {
@@ -81,7 +100,7 @@ mod tests {
         let mut table = Vec::new();
         for change_type in [ChangeType::Standard, ChangeType::Normal, ChangeType::Emergency] {
             for class in [RiskClass::Low, RiskClass::Medium, RiskClass::High, RiskClass::Critical] {
-                let route = approval_route(change_type, class, &settings).expect("one route");
+                let route = approval_route(change_type, class, &BTreeSet::new(), &settings).expect("one route");
                 assert_eq!(route.policy(), approval_policy_version());
                 table.push(format!("{change_type} {class}: {}", route.kind()));
             }
@@ -109,20 +128,33 @@ mod tests {
     fn the_cab_route_carries_the_settings() {
         let settings = ApprovalSettings {
             cab_quorum: 3,
-            cab_required_teams: vec![tollgate_core::name::TeamName::parse("security").expect("a name")],
+            cab_required_teams: vec![tollgate_core::name::TeamName::parse("change-managers").expect("a name")],
+            cab_label_teams: vec![
+                LabelTeams { label: label("security"), teams: vec![team("security")] },
+                LabelTeams { label: label("pci"), teams: vec![team("payments"), team("security")] },
+                LabelTeams { label: label("public"), teams: vec![team("web")] },
+            ],
             review_days: 2,
         };
-        let route = approval_route(ChangeType::Normal, RiskClass::High, &settings).expect("one route");
+        let labels: BTreeSet<Label> = [label("security"), label("pci")].into();
+        let route = approval_route(ChangeType::Normal, RiskClass::High, &labels, &settings).expect("one route");
         assert_eq!(
             route,
             ApprovalRoute::Cab {
                 policy: approval_policy_version(),
                 quorum: 3,
-                required_teams: vec!["security".to_owned()],
+                // The configured team and each labelled team, sorted, each once.
+                required_teams: vec!["change-managers".to_owned(), "payments".to_owned(), "security".to_owned()],
                 outside_team: true,
             }
         );
-        let emergency = approval_route(ChangeType::Emergency, RiskClass::Low, &settings).expect("one route");
+        let unlabelled =
+            approval_route(ChangeType::Normal, RiskClass::High, &BTreeSet::new(), &settings).expect("one route");
+        assert!(
+            matches!(&unlabelled, ApprovalRoute::Cab { required_teams, .. } if required_teams == &["change-managers"]),
+            "{unlabelled:?}"
+        );
+        let emergency = approval_route(ChangeType::Emergency, RiskClass::Low, &labels, &settings).expect("one route");
         assert_eq!(emergency, ApprovalRoute::Emergency { policy: approval_policy_version(), review_days: 2 });
     }
 }

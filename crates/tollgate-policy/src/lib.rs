@@ -51,7 +51,7 @@ pub mod license;
 mod testing;
 
 pub use crate::builtin::{builtin_gates, Availability, BuiltinInfo, ParamInfo, LIBRARY_VERSION};
-pub use crate::bundle::{Bundle, Limits};
+pub use crate::bundle::{library_digest, Bundle, Limits};
 pub use crate::change::{approval_policy_version, approval_route};
 pub use crate::engine::MAX_RANGE_ELEMENTS;
 pub use crate::error::{InputError, PolicyError};

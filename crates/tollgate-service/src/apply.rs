@@ -296,6 +296,9 @@ async fn current_state(conn: &mut Conn, input: &ApplyInput) -> Result<CurrentSta
         }
         if let Some(approvals) = &changes.approvals {
             team_names.extend(approvals.cab_required_teams.iter().map(String::as_str));
+            for entry in &approvals.cab_label_teams {
+                team_names.extend(entry.teams.iter().map(String::as_str));
+            }
         }
     }
     for name in user_names.into_iter().filter_map(|name| UserName::parse(name).ok()) {

@@ -7,11 +7,14 @@
 //! Enforcement (a deployment refused outside a window or inside a freeze) reads the same state
 //! through [`Tollgate::window_state`]; this module decides what the state is, not what to do.
 
+use std::sync::Arc;
+
 use sha2::{Digest as _, Sha256};
 use tollgate_authz::{Action, Context, Resource};
 use tollgate_calendar::{parse_ics, write_ics, ExportEvent, Period, PeriodLength, Recurrence, RecurrenceError};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::calendar::{CalendarPeriod, Occurrence, PeriodInput, PeriodKind, PeriodScope};
+use tollgate_core::change::policy::WindowClose;
 use tollgate_core::change::{ChangeConflict, ChangeRequest, ConflictKind};
 use tollgate_core::environment::Environment;
 use tollgate_core::name::{EnvironmentName, PeriodId, ServiceName};
@@ -72,6 +75,9 @@ pub struct WindowState {
     /// When the state next changes (within [`LOOKAHEAD_DAYS`]): the next opening when closed,
     /// the next closing when open.
     pub next_change: Option<Timestamp>,
+    /// What a deployment still running when the window closes does (the change policy's
+    /// `on_window_close` for the environment).
+    pub on_close: WindowClose,
 }
 
 impl WindowState {
@@ -280,7 +286,7 @@ impl Tollgate {
         let mut read = self.store.read().await?;
         let target =
             read.find_environment(&environment).await?.ok_or_else(|| not_found(Entity::Environment, &environment))?;
-        window_state_in(&mut read, &target, services, at.unwrap_or_else(|| self.now())).await
+        self.window_state_in(&mut read, &target, services, at.unwrap_or_else(|| self.now())).await
     }
 
     /// The periods a query for an environment and/or a service selects (all when neither is
@@ -335,41 +341,126 @@ impl Tollgate {
     }
 }
 
-/// The window state of `environment` for `services` at `at`, read on `conn` (a read snapshot
-/// or the transaction that acts on it).
-pub(crate) async fn window_state_in(
-    conn: &mut Conn,
-    environment: &Environment,
-    services: &[ServiceName],
-    at: Timestamp,
-) -> ServiceResult<WindowState> {
-    let stored = conn.list_calendar_periods().await?;
-    let applying = stored
-        .iter()
-        .filter(|p| p.scope.applies_to(environment, services))
-        .map(compiled)
-        .collect::<ServiceResult<Vec<Period>>>()?;
-    Ok(decide_window(environment.name.clone(), &applying, at))
+/// The calendar's periods compiled for one revision of the calendar. Compiling a period
+/// (parsing its rule, resolving its zone) costs far more than expanding it over a change's
+/// interval, so a server compiles each revision once and every check reads it from here.
+#[derive(Debug)]
+pub(crate) struct CompiledCalendar {
+    revision: i64,
+    /// Each stored period with its compiled form, or why it does not compile (a corrupt row,
+    /// reported only when a check needs the period).
+    periods: Vec<(CalendarPeriod, Result<Period, String>)>,
 }
 
-/// The calendar conflicts of `change`'s planned interval with its rollback time after it, for
-/// an environment and the release's services: every freeze or blackout overlapping it, and,
-/// when the environment has deployment windows, no window holding the planned interval or the
-/// one holding it closing before the rollback time is over.
-pub(crate) async fn calendar_conflicts_in(
-    conn: &mut Conn,
+impl CompiledCalendar {
+    fn new(revision: i64, stored: Vec<CalendarPeriod>) -> CompiledCalendar {
+        let periods = stored
+            .into_iter()
+            .map(|period| {
+                let compiled = compile(&period).map_err(|violations| violations.to_string());
+                (period, compiled)
+            })
+            .collect();
+        CompiledCalendar { revision, periods }
+    }
+
+    /// The compiled periods that apply to `environment` and `services`.
+    fn applying(
+        &self,
+        environment: &Environment,
+        services: &[ServiceName],
+    ) -> ServiceResult<Vec<(&CalendarPeriod, &Period)>> {
+        self.periods
+            .iter()
+            .filter(|(stored, _)| stored.scope.applies_to(environment, services))
+            .map(|(stored, compiled)| match compiled {
+                Ok(period) => Ok((stored, period)),
+                Err(reason) => Err(ServiceError::Corrupt(StoreError::Corrupt {
+                    entity: Entity::CalendarPeriod,
+                    key: stored.id.to_string(),
+                    reason: reason.clone(),
+                })),
+            })
+            .collect()
+    }
+}
+
+/// The newest compiled calendar this server has read.
+#[derive(Debug, Default)]
+pub(crate) struct CalendarCache(std::sync::Mutex<Option<Arc<CompiledCalendar>>>);
+
+impl CalendarCache {
+    fn get(&self, revision: i64) -> Option<Arc<CompiledCalendar>> {
+        let cached = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        cached.as_ref().filter(|calendar| calendar.revision == revision).cloned()
+    }
+
+    /// Keeps `calendar` unless a newer revision is kept already (a transaction that began
+    /// earlier reads an older one).
+    fn put(&self, calendar: Arc<CompiledCalendar>) {
+        let mut cached = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cached.as_ref().is_none_or(|kept| kept.revision < calendar.revision) {
+            *cached = Some(calendar);
+        }
+    }
+}
+
+impl Tollgate {
+    /// The calendar as `conn` sees it, compiled: the revision is read on `conn` first, so the
+    /// periods used are never older than the snapshot (or transaction) that acts on them.
+    pub(crate) async fn calendar_in(&self, conn: &mut Conn) -> ServiceResult<Arc<CompiledCalendar>> {
+        let revision = conn.calendar_revision().await?;
+        if let Some(calendar) = self.calendar_cache.get(revision) {
+            return Ok(calendar);
+        }
+        let calendar = Arc::new(CompiledCalendar::new(revision, conn.list_calendar_periods().await?));
+        self.calendar_cache.put(Arc::clone(&calendar));
+        Ok(calendar)
+    }
+
+    /// The window state of `environment` for `services` at `at`, read on `conn` (a read
+    /// snapshot or the transaction that acts on it).
+    pub(crate) async fn window_state_in(
+        &self,
+        conn: &mut Conn,
+        environment: &Environment,
+        services: &[ServiceName],
+        at: Timestamp,
+    ) -> ServiceResult<WindowState> {
+        let calendar = self.calendar_in(conn).await?;
+        let applying: Vec<&Period> =
+            calendar.applying(environment, services)?.into_iter().map(|(_, period)| period).collect();
+        let on_close = conn.find_change_policy().await?.unwrap_or_default().on_window_close(&environment.name);
+        Ok(decide_window(environment.name.clone(), &applying, at, on_close))
+    }
+
+    /// The calendar conflicts of `change`'s planned interval with its rollback time after it,
+    /// for an environment and the release's services: every freeze or blackout overlapping it,
+    /// and, when the environment has deployment windows, no window holding the planned
+    /// interval or the one holding it closing before the rollback time is over.
+    pub(crate) async fn calendar_conflicts_in(
+        &self,
+        conn: &mut Conn,
+        environment: &Environment,
+        services: &[ServiceName],
+        change: &ChangeRequest,
+    ) -> ServiceResult<Vec<ChangeConflict>> {
+        let calendar = self.calendar_in(conn).await?;
+        Ok(calendar_conflicts(&calendar.applying(environment, services)?, environment, change))
+    }
+}
+
+fn calendar_conflicts(
+    applying: &[(&CalendarPeriod, &Period)],
     environment: &Environment,
-    services: &[ServiceName],
     change: &ChangeRequest,
-) -> ServiceResult<Vec<ChangeConflict>> {
+) -> Vec<ChangeConflict> {
     let planned = change.content.planned;
     let (start, end, deadline) = (planned.start(), planned.end(), change.content.rollback_deadline());
-    let stored = conn.list_calendar_periods().await?;
     let mut conflicts = Vec::new();
     let mut has_windows = false;
     let mut holding: Option<Occurrence> = None;
-    for stored in stored.iter().filter(|p| p.scope.applies_to(environment, services)) {
-        let period = compiled(stored)?;
+    for (stored, period) in applying {
         has_windows |= !period.kind.is_deny();
         for occurrence in period.occurrences(start, deadline) {
             if period.kind.is_deny() {
@@ -407,11 +498,16 @@ pub(crate) async fn calendar_conflicts_in(
             Some(_) => {}
         }
     }
-    Ok(conflicts)
+    conflicts
 }
 
 /// The state at `at` from the periods that apply, and when it next changes.
-fn decide_window(environment: EnvironmentName, periods: &[Period], at: Timestamp) -> WindowState {
+fn decide_window(
+    environment: EnvironmentName,
+    periods: &[&Period],
+    at: Timestamp,
+    on_close: WindowClose,
+) -> WindowState {
     let just_after = at + jiff::SignedDuration::from_nanos(1);
     let lookahead = at + jiff::SignedDuration::from_hours(LOOKAHEAD_DAYS * 24);
     let has_windows = periods.iter().any(|p| !p.kind.is_deny());
@@ -448,7 +544,7 @@ fn decide_window(environment: EnvironmentName, periods: &[Period], at: Timestamp
     };
     let open = denied_by.is_empty() && (!has_windows || allowed_by.is_some());
     let next_change = boundaries.into_iter().find(|boundary| open_at(*boundary) != open);
-    WindowState { environment, at, open, denied_by, allowed_by, has_windows, next_change }
+    WindowState { environment, at, open, denied_by, allowed_by, has_windows, next_change, on_close }
 }
 
 fn describe_denial(occurrence: &Occurrence) -> String {

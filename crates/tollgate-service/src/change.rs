@@ -19,14 +19,13 @@ use tollgate_core::change::{
 };
 use tollgate_core::deployment::{Deployment, DeploymentStatus};
 use tollgate_core::environment::Environment;
-use tollgate_core::name::{check_text, EnvironmentName, ServiceName, UserName};
+use tollgate_core::name::{check_text, EnvironmentName, Label, ServiceName, UserName};
 use tollgate_core::release::Release;
 use tollgate_core::user::Role;
 use tollgate_core::{Entity, Page, Problem, Timestamp};
 use tollgate_store::{ChangeFilter, Conn, StoreTx};
 
 use crate::audit::Change;
-use crate::calendar::calendar_conflicts_in;
 use crate::catalog::{not_found, parse_key};
 use crate::release::{get_in, ReleaseRef};
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
@@ -147,14 +146,17 @@ impl Tollgate {
             return Err(ServiceError::ChangeRefused { change: id, reasons });
         }
         change.manifest_digest = release.manifest_digest();
-        change.impacted_services = impacted_services(&mut tx, &services).await?.into_keys().collect();
+        let impacted = impacted_services(&mut tx, &services).await?;
+        // The labels of every impacted service: a CAB needs the teams configured for them.
+        let labels: BTreeSet<Label> = impacted.values().flat_map(|service| service.labels.iter().cloned()).collect();
+        change.impacted_services = impacted.into_keys().collect();
         change = self.move_change(&mut tx, principal, change, action, None).await?;
         let policy = change_policy_in(&mut tx).await?;
         let risk_input = self.risk_input(&mut tx, &change, &release, &environment, &policy).await?;
         change.risk = Some(assess(&risk_input, &policy.risk));
         let class = change.risk.as_ref().map(|risk| risk.class).expect("assessed above");
         // Every type and class has exactly one route: the policy's tests go through them all.
-        let route = tollgate_policy::approval_route(change.content.change_type, class, &policy.approvals)
+        let route = tollgate_policy::approval_route(change.content.change_type, class, &labels, &policy.approvals)
             .expect("the approval policy gives one route for every type and risk class");
         let automatic = matches!(route, ApprovalRoute::Automatic { .. });
         change.route = Some(route);
@@ -256,7 +258,7 @@ impl Tollgate {
         let mut tx = self.store.begin().await?;
         let change = get_change_in(&mut tx, id).await?;
         change.transition(ChangeAction::Schedule)?;
-        let conflicts = conflicts_in(&mut tx, &change).await?;
+        let conflicts = self.conflicts_in(&mut tx, &change).await?;
         if !conflicts.is_empty() && change.content.change_type != ChangeType::Emergency {
             let reasons = conflicts.iter().map(|conflict| conflict.explanation.clone()).collect();
             return Err(ServiceError::ChangeRefused { change: id, reasons });
@@ -550,7 +552,7 @@ impl Tollgate {
         let author_teams = self.author_teams(conn, &change, &release).await?;
         let status =
             change.route.as_ref().map(|route| judge(route, &approvals, &release.manifest_digest(), &author_teams));
-        let conflicts = if change.state.is_open() { conflicts_in(conn, &change).await? } else { Vec::new() };
+        let conflicts = if change.state.is_open() { self.conflicts_in(conn, &change).await? } else { Vec::new() };
         Ok(ChangeView {
             release_unchanged: release.manifest_digest() == change.manifest_digest,
             release_digest: release.manifest_digest(),
@@ -671,7 +673,7 @@ impl Tollgate {
             .count();
         let window_days = jiff::SignedDuration::from_hours(i64::from(policy.risk.failure_window_days) * 24);
         let (n_deployments, n_failures) = conn.deployment_outcomes(&own, self.now() - window_days).await?;
-        let conflicts = calendar_conflicts_in(conn, environment, &own, change).await?;
+        let conflicts = self.calendar_conflicts_in(conn, environment, &own, change).await?;
         let schedule = if conflicts.iter().any(|conflict| conflict.kind == ConflictKind::DenyPeriod) {
             ScheduleFit::InsideDenyPeriod
         } else if conflicts.is_empty() {
@@ -682,7 +684,11 @@ impl Tollgate {
         Ok(RiskInput {
             impacted: impacted
                 .into_iter()
-                .map(|(name, criticality)| ImpactedService { deployed: own.contains(&name), name, criticality })
+                .map(|(name, service)| ImpactedService {
+                    deployed: own.contains(&name),
+                    name,
+                    criticality: service.criticality,
+                })
                 .collect(),
             n_changed,
             n_in_scope: in_scope.len(),
@@ -709,13 +715,13 @@ async fn find_environment(conn: &mut Conn, name: &EnvironmentName) -> ServiceRes
 async fn impacted_services(
     conn: &mut Conn,
     own: &[ServiceName],
-) -> ServiceResult<BTreeMap<ServiceName, tollgate_core::service::Criticality>> {
+) -> ServiceResult<BTreeMap<ServiceName, tollgate_core::service::Service>> {
     let services = conn.list_services().await?;
     let mut impacted = BTreeMap::new();
     let mut pending: Vec<ServiceName> = own.to_vec();
     while let Some(name) = pending.pop() {
         let Some(service) = services.iter().find(|service| service.name == name) else { continue };
-        if impacted.insert(name.clone(), service.criticality).is_some() {
+        if impacted.insert(name.clone(), service.clone()).is_some() {
             continue;
         }
         pending.extend(services.iter().filter(|s| s.depends_on.contains(&name)).map(|s| s.name.clone()));
@@ -741,48 +747,50 @@ async fn change_policy_in(conn: &mut Conn) -> ServiceResult<ChangePolicy> {
     Ok(conn.find_change_policy().await?.unwrap_or_default())
 }
 
-/// Every conflict of an open change: the calendar's (deny periods, windows, the rollback time)
-/// and the other open changes in its environment touching one of its impacted services within
-/// the environment's stabilization gap of its interval. Reservations of shared environments
-/// will be checked here too once environments can be reserved.
-async fn conflicts_in(conn: &mut Conn, change: &ChangeRequest) -> ServiceResult<Vec<ChangeConflict>> {
-    let gap = change_policy_in(conn).await?.stabilization_gap(&change.content.environment);
-    let environment = find_environment(conn, &change.content.environment).await?;
-    let release = get_in(conn, &ReleaseRef::Id(change.release)).await?;
-    let services: Vec<ServiceName> = release.content.services().cloned().collect();
-    let mut conflicts = calendar_conflicts_in(conn, &environment, &services, change).await?;
-    let planned = change.content.planned;
-    let from = planned.start().checked_sub(gap).unwrap_or(planned.start());
-    let deadline = change.content.rollback_deadline();
-    let to = deadline.checked_add(gap).unwrap_or(deadline);
-    for other in conn.list_open_changes_between(&environment.name, from, to).await? {
-        if other.id == change.id {
-            continue;
+impl Tollgate {
+    /// Every conflict of an open change: the calendar's (deny periods, windows, the rollback time)
+    /// and the other open changes in its environment touching one of its impacted services within
+    /// the environment's stabilization gap of its interval. Reservations of shared environments
+    /// will be checked here too once environments can be reserved.
+    async fn conflicts_in(&self, conn: &mut Conn, change: &ChangeRequest) -> ServiceResult<Vec<ChangeConflict>> {
+        let gap = change_policy_in(conn).await?.stabilization_gap(&change.content.environment);
+        let environment = find_environment(conn, &change.content.environment).await?;
+        let release = get_in(conn, &ReleaseRef::Id(change.release)).await?;
+        let services: Vec<ServiceName> = release.content.services().cloned().collect();
+        let mut conflicts = self.calendar_conflicts_in(conn, &environment, &services, change).await?;
+        let planned = change.content.planned;
+        let from = planned.start().checked_sub(gap).unwrap_or(planned.start());
+        let deadline = change.content.rollback_deadline();
+        let to = deadline.checked_add(gap).unwrap_or(deadline);
+        for other in conn.list_open_changes_between(&environment.name, from, to).await? {
+            if other.id == change.id {
+                continue;
+            }
+            let shared: Vec<&str> = other
+                .impacted_services
+                .iter()
+                .filter(|service| change.impacted_services.contains(service))
+                .map(ServiceName::as_str)
+                .collect();
+            if shared.is_empty() {
+                continue;
+            }
+            conflicts.push(ChangeConflict {
+                kind: ConflictKind::Change,
+                with: other.id.to_string(),
+                explanation: format!(
+                    "change {} ({}) is planned from {} to {} (rollback until {}) in {}, touching {}, within the stabilization gap of {} minutes",
+                    other.id,
+                    other.state,
+                    other.content.planned.start(),
+                    other.content.planned.end(),
+                    other.content.rollback_deadline(),
+                    environment.name,
+                    shared.join(", "),
+                    gap.as_mins()
+                ),
+            });
         }
-        let shared: Vec<&str> = other
-            .impacted_services
-            .iter()
-            .filter(|service| change.impacted_services.contains(service))
-            .map(ServiceName::as_str)
-            .collect();
-        if shared.is_empty() {
-            continue;
-        }
-        conflicts.push(ChangeConflict {
-            kind: ConflictKind::Change,
-            with: other.id.to_string(),
-            explanation: format!(
-                "change {} ({}) is planned from {} to {} (rollback until {}) in {}, touching {}, within the stabilization gap of {} minutes",
-                other.id,
-                other.state,
-                other.content.planned.start(),
-                other.content.planned.end(),
-                other.content.rollback_deadline(),
-                environment.name,
-                shared.join(", "),
-                gap.as_mins()
-            ),
-        });
+        Ok(conflicts)
     }
-    Ok(conflicts)
 }

@@ -23,7 +23,6 @@ use tollgate_store::StoreTx;
 
 use crate::audit::Change;
 use crate::authz::environment_resource;
-use crate::calendar::window_state_in;
 use crate::catalog::{not_found, parse_key};
 use crate::readiness::Binding;
 use crate::release::{get_in, ReleaseRef};
@@ -98,7 +97,7 @@ impl Tollgate {
         // The window at the deployment's start, judged in the transaction that records it, so a
         // freeze added meanwhile refuses it.
         let window_override =
-            window_override_in(&mut tx, &current, &target, times.started_at, override_reason.as_deref()).await?;
+            window_override_in(self, &mut tx, &current, &target, times.started_at, override_reason.as_deref()).await?;
         // Approved is what deploys: where the environment requires a change, an approved
         // change request for this content whose planned interval holds the start.
         let change_request = self.change_for_deployment_in(&mut tx, &current, &target, times.started_at).await?;
@@ -274,6 +273,7 @@ impl Tollgate {
 /// the override to audit when it is closed and the release is an emergency or glass is broken
 /// with a reason; a refusal with every reason otherwise.
 async fn window_override_in(
+    tollgate: &Tollgate,
     conn: &mut tollgate_store::Conn,
     release: &Release,
     environment: &Environment,
@@ -281,7 +281,7 @@ async fn window_override_in(
     override_reason: Option<&str>,
 ) -> ServiceResult<Option<WindowOverride>> {
     let services: Vec<ServiceName> = release.content.services().cloned().collect();
-    let window = window_state_in(conn, environment, &services, at).await?;
+    let window = tollgate.window_state_in(conn, environment, &services, at).await?;
     if window.open {
         return Ok(None);
     }

@@ -11,6 +11,7 @@
 use serde_json::{json, Value};
 use tollgate_authz::{Action, Context, Resource};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::change::ChangeRequest;
 use tollgate_core::digest::{canonical_json, Sha256Digest};
 use tollgate_core::environment::Environment;
 use tollgate_core::evidence::EvidenceRecord;
@@ -23,7 +24,7 @@ use tollgate_core::name::EnvironmentName;
 use tollgate_core::release::Release;
 use tollgate_core::{Entity, Page, Problem, Violations};
 use tollgate_policy::{Bundle, GateResult, Limits as PolicyLimits};
-use tollgate_store::{Conn, NewGateDecision, StoreTx};
+use tollgate_store::{ChangeFilter, Conn, NewGateDecision, StoreTx};
 
 use crate::audit::Change;
 use crate::catalog::{not_found, parse_key};
@@ -108,6 +109,7 @@ impl Tollgate {
             manifest_digest: snapshot.release.manifest_digest(),
             evidence_digest: snapshot.evidence_digest,
             policy,
+            library: Some(tollgate_policy::library_digest()),
         });
         let mut evaluated = GateEvaluation {
             release: snapshot.release.content.version.clone(),
@@ -218,9 +220,10 @@ impl Tollgate {
     /// Installed policy versions, newest first.
     pub async fn list_policy_versions(
         &self,
-        _principal: &Principal,
+        principal: &Principal,
         page: Page,
     ) -> ServiceResult<Vec<PolicyVersionRecord>> {
+        self.authorize_read(principal).await?;
         Ok(self.store.read().await?.list_policy_versions(page).await?)
     }
 
@@ -336,7 +339,7 @@ impl Tollgate {
     }
 
     /// The newest decision for `release` in `environment` if it still binds (same manifest
-    /// digest, evidence set and policy version); otherwise why not.
+    /// digest, evidence set, policy version and built-in library); otherwise why not.
     async fn current_decision(
         &self,
         conn: &mut Conn,
@@ -366,6 +369,9 @@ impl Tollgate {
         }
         if decision.binding.policy.seq != policy.version.seq {
             changed.push("the gate policy");
+        }
+        if decision.binding.library != Some(tollgate_policy::library_digest()) {
+            changed.push("the built-in gate library (Tollgate was upgraded)");
         }
         if !changed.is_empty() {
             return Ok(Err(GateRefusal::Stale {
@@ -459,6 +465,16 @@ impl Tollgate {
             }
             None => Value::Null,
         };
+        // The newest change request for this release and environment, whatever its state.
+        let filter = ChangeFilter {
+            release: Some(release.id),
+            environment: Some(environment.name.clone()),
+            ..ChangeFilter::default()
+        };
+        let change_request = match conn.list_change_requests(&filter, Page::first(1)).await?.first() {
+            Some(change) => change_document(change),
+            None => Value::Null,
+        };
         let input = json!({
             "release": {
                 "version": release.content.version.to_string(),
@@ -470,7 +486,7 @@ impl Tollgate {
             "environment": {"name": environment.name.as_str(), "tier": environment.tier.as_str()},
             "evidence": evidence,
             "previous": previous,
-            "change_request": Value::Null,
+            "change_request": change_request,
         });
         Ok(EvaluationSnapshot { release, environment, input, evidence_digest })
     }
@@ -578,4 +594,21 @@ fn policy_violations(errors: Vec<tollgate_policy::PolicyError>) -> ServiceError 
         violations.push("gates", Problem::Invalid { reason: error.to_string() });
     }
     ServiceError::Invalid(violations)
+}
+
+/// A change request as gates see it: what a policy may judge (its type, state, risk and plan),
+/// not its free text.
+fn change_document(change: &ChangeRequest) -> Value {
+    let content = &change.content;
+    json!({
+        "id": change.id.0,
+        "type": content.change_type,
+        "template": content.template.as_ref().map(|template| template.as_str()),
+        "state": change.state,
+        "risk": change.risk.as_ref().map(|risk| json!({"score": risk.score, "class": risk.class})),
+        "planned_start": content.planned.start().to_string(),
+        "planned_end": content.planned.end().to_string(),
+        "rollback_minutes": content.rollback_minutes,
+        "tickets": content.tickets,
+    })
 }

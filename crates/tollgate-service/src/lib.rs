@@ -126,6 +126,8 @@ pub struct Tollgate {
     policies: Arc<RwLock<authz::Policies>>,
     /// The installation's secret for sign-in form tokens, read (or made) on first use.
     web_secret: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    /// The calendar compiled for the newest revision read (see `calendar::CalendarCache`).
+    calendar_cache: Arc<calendar::CalendarCache>,
     /// The HTTP client and cached discovery document for single sign-on.
     sso: Arc<sso::provider::Provider>,
 }
@@ -203,6 +205,7 @@ impl Tollgate {
             hooks: Arc::new(hooks::Hooks::default()),
             policies,
             web_secret: Arc::new(tokio::sync::OnceCell::new()),
+            calendar_cache: Arc::default(),
             sso,
         };
         tollgate.check_signing_key().await?;

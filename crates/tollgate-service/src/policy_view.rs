@@ -21,7 +21,8 @@ pub struct PolicyOverview {
     /// The authorization policies in force and the version of the user policies; `None` when
     /// the reader may not read them (`authz.policy.read`).
     pub authorization: Option<(Option<PolicyVersion>, Vec<PolicyInfo>)>,
-    /// The just-in-time grants in force now (every user's).
+    /// The just-in-time grants in force now: every user's for those who may list grants, the
+    /// reader's own otherwise.
     pub grants: Vec<JitGrant>,
 }
 
@@ -43,8 +44,13 @@ impl Tollgate {
         } else {
             None
         };
+        // The grants in force: everyone's for those who may list grants (jit.list), as the
+        // API's list does, and otherwise the reader's own.
+        let all_grants =
+            self.decide_in(&mut read, principal, Action::JitList, Resource::System, Context::default()).await?.allowed;
+        let user = (!all_grants).then_some(&principal.user.name);
         let now = self.now();
-        let grants = read.list_grants(None, now).await?.into_iter().filter(|grant| grant.is_active(now)).collect();
+        let grants = read.list_grants(user, now).await?.into_iter().filter(|grant| grant.is_active(now)).collect();
         Ok(PolicyOverview { gate_policy, gate_versions, authorization, grants })
     }
 }

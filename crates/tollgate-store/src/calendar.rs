@@ -63,6 +63,16 @@ impl TryFrom<PeriodRow> for CalendarPeriod {
 }
 
 impl Conn {
+    /// The calendar's revision: it moves forward with every period written or deleted, in the
+    /// same transaction, so periods read on one snapshot belong to the revision read on it.
+    pub async fn calendar_revision(&mut self) -> Result<i64, StoreError> {
+        let (revision,): (i64,) = sqlx::query_as("SELECT revision FROM calendar_revision WHERE id = 1")
+            .fetch_one(self.executor())
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        Ok(revision)
+    }
+
     /// Every calendar period, by id.
     pub async fn list_calendar_periods(&mut self) -> Result<Vec<CalendarPeriod>, StoreError> {
         let rows: Vec<PeriodRow> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM calendar_periods ORDER BY id"))
@@ -93,7 +103,8 @@ impl StoreTx {
         let sql = "INSERT INTO calendar_periods (id, name, kind, scope_kind, scope_name, tzid, start_local, length, \
                    rule, exdates, rdates, uid, updated_by, updated_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-        self.execute(bound(sql, period, by, at), Entity::CalendarPeriod, period.id.as_str()).await.map(drop)
+        self.execute(bound(sql, period, by, at), Entity::CalendarPeriod, period.id.as_str()).await?;
+        self.next_calendar_revision().await
     }
 
     /// Replaces a period; `NotFound` when there is none with its id.
@@ -110,7 +121,7 @@ impl StoreTx {
         if affected == 0 {
             return Err(StoreError::NotFound { entity: Entity::CalendarPeriod, key: period.id.to_string() });
         }
-        Ok(())
+        self.next_calendar_revision().await
     }
 
     /// Deletes a period; `NotFound` when there is none with this id.
@@ -120,7 +131,14 @@ impl StoreTx {
         if affected == 0 {
             return Err(StoreError::NotFound { entity: Entity::CalendarPeriod, key: id.to_string() });
         }
-        Ok(())
+        self.next_calendar_revision().await
+    }
+
+    /// Moves the calendar's revision forward; every period write ends with it.
+    async fn next_calendar_revision(&mut self) -> Result<(), StoreError> {
+        let query = sqlx::query("UPDATE calendar_revision SET revision = revision + 1 WHERE id = 1");
+        let affected = self.execute(query, Entity::CalendarPeriod, "revision").await?;
+        Self::expect_one(affected, Entity::CalendarPeriod, "revision")
     }
 }
 

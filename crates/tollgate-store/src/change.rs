@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use tollgate_core::change::approval::{Approval, ApprovalRoute};
 use tollgate_core::change::policy::ChangePolicy;
 use tollgate_core::change::risk::RiskAssessment;
-use tollgate_core::change::{ChangeContent, ChangeId, ChangeRequest, ChangeState, Review};
+use tollgate_core::change::{
+    ChangeContent, ChangeId, ChangeRequest, ChangeState, Review, MAX_PLANNED_DAYS, MAX_ROLLBACK_MINUTES,
+};
 use tollgate_core::deployment::DeploymentId;
 use tollgate_core::digest::Sha256Digest;
 use tollgate_core::name::{EnvironmentName, ServiceName, TeamName, TemplateName, UserName};
@@ -214,14 +216,21 @@ impl Conn {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<ChangeRequest>, StoreError> {
+        // No change lasts longer than this with its rollback time, so the index on (environment,
+        // planned_start) is read over a bounded range instead of every earlier change.
+        let longest = jiff::SignedDuration::from_hours(MAX_PLANNED_DAYS * 24)
+            + jiff::SignedDuration::from_mins(i64::from(MAX_ROLLBACK_MINUTES));
+        let earliest = from.checked_sub(longest).unwrap_or(from);
         let rows: Vec<ChangeRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM change_requests WHERE environment = $1 \
+             AND planned_start >= $4 AND planned_start < $3 \
              AND state IN ('submitted', 'assessing', 'approved', 'scheduled', 'implementing') \
-             AND planned_start < $3 AND planned_end + rollback_minutes * 60000000 > $2 ORDER BY planned_start, id"
+             AND planned_end + rollback_minutes * 60000000 > $2 ORDER BY planned_start, id"
         ))
         .bind(environment.as_str())
         .bind(micros(from))
         .bind(micros(to))
+        .bind(micros(earliest))
         .fetch_all(self.executor())
         .await
         .map_err(StoreError::from_sqlx)?;

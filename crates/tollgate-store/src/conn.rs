@@ -254,7 +254,7 @@ impl Conn {
 
     pub async fn find_service(&mut self, name: &ServiceName) -> Result<Option<Service>, StoreError> {
         let row: Option<ServiceRow> =
-            sqlx::query_as("SELECT name, owner, criticality, description FROM services WHERE name = $1")
+            sqlx::query_as("SELECT name, owner, criticality, description, labels FROM services WHERE name = $1")
                 .bind(name.as_str())
                 .fetch_optional(self.executor())
                 .await
@@ -275,7 +275,7 @@ impl Conn {
 
     pub async fn list_services(&mut self) -> Result<Vec<Service>, StoreError> {
         let rows: Vec<ServiceRow> =
-            sqlx::query_as("SELECT name, owner, criticality, description FROM services ORDER BY name")
+            sqlx::query_as("SELECT name, owner, criticality, description, labels FROM services ORDER BY name")
                 .fetch_all(self.executor())
                 .await
                 .map_err(StoreError::from_sqlx)?;

@@ -55,6 +55,7 @@ struct GateDecisionRow {
     evidence_digest: String,
     policy_seq: i64,
     policy_digest: String,
+    library_digest: Option<String>,
     input: String,
     input_digest: String,
     passed: i64,
@@ -75,7 +76,7 @@ impl TryFrom<GateDecisionRow> for GateDecision {
             id: GateDecisionId(id),
             release: ReleaseId(row.release_id),
             environment: parse(ENTITY, &id, EnvironmentName::parse(&row.environment))?,
-            binding: binding(ENTITY, id, digests, row.policy_seq)?,
+            binding: binding(ENTITY, id, digests, row.policy_seq, row.library_digest.as_deref())?,
             input: serde_json::from_str(&row.input).map_err(|e| StoreError::corrupt(ENTITY, id, e))?,
             input_digest: digest(&row.input_digest)?,
             passed: row.passed != 0,
@@ -96,6 +97,7 @@ struct GateOverrideRow {
     evidence_digest: String,
     policy_seq: i64,
     policy_digest: String,
+    library_digest: Option<String>,
     reason: String,
     created_by: String,
     created_at: i64,
@@ -113,7 +115,7 @@ impl TryFrom<GateOverrideRow> for GateOverride {
             decision: GateDecisionId(row.decision_id),
             release: row.version.parse().map_err(|e| StoreError::corrupt(ENTITY, id, e))?,
             environment: parse(ENTITY, &id, EnvironmentName::parse(&row.environment))?,
-            binding: binding(ENTITY, id, digests, row.policy_seq)?,
+            binding: binding(ENTITY, id, digests, row.policy_seq, row.library_digest.as_deref())?,
             reason: row.reason,
             created_by: parse(ENTITY, &id, UserName::parse(&row.created_by))?,
             created_at: timestamp(ENTITY, &id, row.created_at)?,
@@ -121,26 +123,29 @@ impl TryFrom<GateOverrideRow> for GateOverride {
     }
 }
 
-/// A stored binding: the manifest, evidence-set and policy digests, and the policy's sequence.
+/// A stored binding: the manifest, evidence-set and policy digests, the policy's sequence and
+/// the built-in library's digest.
 fn binding(
     entity: Entity,
     id: i64,
     [manifest, evidence, policy]: [&String; 3],
     seq: i64,
+    library: Option<&str>,
 ) -> Result<GateBinding, StoreError> {
     let digest = |value: &str| parse(entity, &id, Sha256Digest::parse(value));
     Ok(GateBinding {
         manifest_digest: digest(manifest)?,
         evidence_digest: digest(evidence)?,
         policy: PolicyVersion { seq, digest: digest(policy)? },
+        library: library.map(digest).transpose()?,
     })
 }
 
 const DECISION_COLUMNS: &str = "d.id, d.release_id, d.environment, d.manifest_digest, d.evidence_digest, \
-     d.policy_seq, p.digest AS policy_digest, d.input, d.input_digest, d.passed, d.results, d.created_by, d.created_at";
+     d.policy_seq, p.digest AS policy_digest, d.library_digest, d.input, d.input_digest, d.passed, d.results, d.created_by, d.created_at";
 
 const OVERRIDE_COLUMNS: &str = "o.id, o.decision_id, r.version, d.environment, d.manifest_digest, d.evidence_digest, \
-     d.policy_seq, p.digest AS policy_digest, o.reason, o.created_by, o.created_at";
+     d.policy_seq, p.digest AS policy_digest, d.library_digest, o.reason, o.created_by, o.created_at";
 
 impl Conn {
     /// The gate policy in force: the newest version, if any was installed.
@@ -287,8 +292,8 @@ impl StoreTx {
     pub async fn insert_gate_decision(&mut self, new: &NewGateDecision<'_>) -> Result<GateDecisionId, StoreError> {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO gate_decisions (release_id, environment, manifest_digest, evidence_digest, policy_seq, \
-             input, input_digest, passed, results, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             input, input_digest, passed, results, created_by, created_at, library_digest) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(new.release.0)
         .bind(new.environment.as_str())
@@ -301,6 +306,7 @@ impl StoreTx {
         .bind(new.results.to_string())
         .bind(new.created_by.as_str())
         .bind(micros(new.created_at))
+        .bind(new.binding.library.map(|digest| digest.to_string()))
         .fetch_one(self.executor())
         .await
         .map_err(StoreError::on_write(Entity::GateDecision, new.release))?;

@@ -9,7 +9,7 @@ use tollgate_core::audit::{key_id, Checkpoint};
 use tollgate_core::deployment::{Deployment, DeploymentId, Promotion};
 use tollgate_core::digest::Sha256Digest;
 use tollgate_core::environment::Environment;
-use tollgate_core::name::{EnvironmentName, LifecycleName, RegionName, ServiceName, TeamName, UserName};
+use tollgate_core::name::{EnvironmentName, Label, LifecycleName, RegionName, ServiceName, TeamName, UserName};
 use tollgate_core::release::{
     ArtifactRef, PlannedWindow, Release, ReleaseContent, ReleaseId, ScopeDecision, ScopeItem,
 };
@@ -126,6 +126,13 @@ pub(crate) struct ServiceRow {
     pub owner: String,
     pub criticality: String,
     pub description: String,
+    /// Labels separated by spaces; empty for none.
+    pub labels: String,
+}
+
+/// A service's labels as stored: separated by spaces (a label has none).
+pub(crate) fn joined_labels(service: &Service) -> String {
+    service.labels.iter().map(Label::as_str).collect::<Vec<_>>().join(" ")
 }
 
 impl ServiceRow {
@@ -141,6 +148,11 @@ impl ServiceRow {
             criticality: parse(Entity::Service, &key, self.criticality.parse())?,
             depends_on,
             description: self.description,
+            labels: self
+                .labels
+                .split_whitespace()
+                .map(|label| parse(Entity::Service, &key, Label::parse(label)))
+                .collect::<Result<BTreeSet<_>, _>>()?,
         })
     }
 }

@@ -93,7 +93,7 @@ impl StoreTx {
     }
 
     /// Fails with `NotFound` when an update touched no row.
-    fn expect_one(affected: u64, entity: Entity, key: &str) -> Result<(), StoreError> {
+    pub(crate) fn expect_one(affected: u64, entity: Entity, key: &str) -> Result<(), StoreError> {
         if affected == 0 {
             Err(StoreError::NotFound { entity, key: key.to_owned() })
         } else {
@@ -202,22 +202,28 @@ impl StoreTx {
 
     pub async fn insert_service(&mut self, service: &Service) -> Result<(), StoreError> {
         let key = service.name.as_str();
-        let query = sqlx::query("INSERT INTO services (name, owner, criticality, description) VALUES ($1, $2, $3, $4)")
-            .bind(key)
-            .bind(service.owner.as_str())
-            .bind(service.criticality.as_str())
-            .bind(&service.description);
+        let query = sqlx::query(
+            "INSERT INTO services (name, owner, criticality, description, labels) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(key)
+        .bind(service.owner.as_str())
+        .bind(service.criticality.as_str())
+        .bind(&service.description)
+        .bind(crate::rows::joined_labels(service));
         self.execute(query, Entity::Service, key).await?;
         self.replace_dependencies(service).await
     }
 
     pub async fn update_service(&mut self, service: &Service) -> Result<(), StoreError> {
         let key = service.name.as_str();
-        let query = sqlx::query("UPDATE services SET owner = $2, criticality = $3, description = $4 WHERE name = $1")
-            .bind(key)
-            .bind(service.owner.as_str())
-            .bind(service.criticality.as_str())
-            .bind(&service.description);
+        let query = sqlx::query(
+            "UPDATE services SET owner = $2, criticality = $3, description = $4, labels = $5 WHERE name = $1",
+        )
+        .bind(key)
+        .bind(service.owner.as_str())
+        .bind(service.criticality.as_str())
+        .bind(&service.description)
+        .bind(crate::rows::joined_labels(service));
         let affected = self.execute(query, Entity::Service, key).await?;
         Self::expect_one(affected, Entity::Service, key)?;
         self.replace_dependencies(service).await

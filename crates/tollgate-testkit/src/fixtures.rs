@@ -36,6 +36,7 @@ pub fn service(name: &str, owner: &str, depends_on: &[&str]) -> Service {
         criticality: Some("high".to_owned()),
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         description: None,
+        labels: Vec::new(),
     }
     .parse()
     .expect("a valid service")

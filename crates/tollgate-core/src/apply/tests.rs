@@ -200,11 +200,14 @@ fn sso_problems_are_reported_with_their_path_in_the_section() {
 
 #[test]
 fn a_change_policy_names_known_environments_and_teams_and_is_unchanged_when_applied_again() {
-    use crate::change::policy::{ApprovalSettingsInput, ChangePolicyInput, EnvironmentChangeRulesInput, Scalar};
+    use crate::change::policy::{
+        ApprovalSettingsInput, ChangePolicyInput, EnvironmentChangeRulesInput, LabelTeamsInput, Scalar,
+    };
     let changes = |environment: &str, team: &str| ChangePolicyInput {
         approvals: Some(ApprovalSettingsInput {
             cab_quorum: Some(Scalar("3".to_owned())),
             cab_required_teams: vec![team.to_owned()],
+            cab_label_teams: vec![LabelTeamsInput { label: "security".to_owned(), teams: vec![team.to_owned()] }],
             review_days: None,
         }),
         environments: vec![EnvironmentChangeRulesInput { name: environment.to_owned(), ..Default::default() }],
@@ -213,7 +216,14 @@ fn a_change_policy_names_known_environments_and_teams_and_is_unchanged_when_appl
     let unknown = ApplyInput { changes: Some(changes("moon", "security")), ..input() };
     let violations = plan(unknown, &CurrentState::default()).expect_err("unknown names");
     let fields: Vec<String> = violations.0.iter().map(|v| v.field.clone()).collect();
-    assert_eq!(fields, ["changes.environments[0].name", "changes.approvals.cab_required_teams[0]"]);
+    assert_eq!(
+        fields,
+        [
+            "changes.environments[0].name",
+            "changes.approvals.cab_required_teams[0]",
+            "changes.approvals.cab_label_teams[0].teams[0]"
+        ]
+    );
 
     let known = ApplyInput { changes: Some(changes("staging", "payments")), ..input() };
     let first = plan(known.clone(), &CurrentState::default()).expect("valid");

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::change::ChangeId;
 use crate::digest::Sha256Digest;
-use crate::name::{TeamName, UserName};
+use crate::name::{Label, TeamName, UserName};
 use crate::Timestamp;
 
 /// Longest approval comment accepted.
@@ -65,13 +65,24 @@ pub struct ApprovalSettings {
     pub cab_quorum: u32,
     /// Teams of which a CAB needs a member among its approvers.
     pub cab_required_teams: Vec<TeamName>,
+    /// Teams of which a CAB needs a member when the change touches a service with a label:
+    /// `security` services need a member of the security team.
+    #[serde(default)]
+    pub cab_label_teams: Vec<LabelTeams>,
     /// Days after implementation by which an emergency change must be reviewed.
     pub review_days: u32,
 }
 
+/// The teams a CAB needs for changes touching services that carry `label`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelTeams {
+    pub label: Label,
+    pub teams: Vec<TeamName>,
+}
+
 impl Default for ApprovalSettings {
     fn default() -> ApprovalSettings {
-        ApprovalSettings { cab_quorum: 2, cab_required_teams: Vec::new(), review_days: 5 }
+        ApprovalSettings { cab_quorum: 2, cab_required_teams: Vec::new(), cab_label_teams: Vec::new(), review_days: 5 }
     }
 }
 

@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::change::approval::ApprovalSettings;
+use crate::change::approval::{ApprovalSettings, LabelTeams};
 use crate::change::risk::{RiskPolicy, RiskWeights};
 use crate::environment::{Environment, Tier};
-use crate::name::{EnvironmentName, ServiceName, TeamName, TemplateName};
+use crate::name::{EnvironmentName, Label, ServiceName, TeamName, TemplateName};
 use crate::violation::{Problem, Violations};
 
 /// The default least time between two changes touching one service in one environment.
@@ -193,7 +193,15 @@ pub struct RiskClassesInput {
 pub struct ApprovalSettingsInput {
     pub cab_quorum: Option<Scalar>,
     pub cab_required_teams: Vec<String>,
+    pub cab_label_teams: Vec<LabelTeamsInput>,
     pub review_days: Option<Scalar>,
+}
+
+/// One entry of `changes.approvals.cab_label_teams` as typed.
+#[derive(Debug, Clone, Default)]
+pub struct LabelTeamsInput {
+    pub label: String,
+    pub teams: Vec<String>,
 }
 
 /// One entry of `changes.environments` as typed.
@@ -225,6 +233,32 @@ impl ChangePolicyInput {
                     } else {
                         settings.cab_required_teams.push(team);
                     }
+                }
+            }
+            for (index, entry) in approvals.cab_label_teams.into_iter().enumerate() {
+                let at = |key: &str| format!("approvals.cab_label_teams[{index}].{key}");
+                let label = violations.check(&at("label"), Label::parse(&entry.label));
+                if let Some(label) = &label {
+                    if settings.cab_label_teams.iter().any(|known| &known.label == label) {
+                        violations.push(at("label"), Problem::Duplicate { value: label.to_string() });
+                    }
+                }
+                if entry.teams.is_empty() {
+                    violations.push(at("teams"), Problem::Invalid { reason: "names at least one team".to_owned() });
+                }
+                let mut teams = Vec::new();
+                for (position, team) in entry.teams.iter().enumerate() {
+                    let field = format!("{}[{position}]", at("teams"));
+                    if let Some(team) = violations.check(&field, TeamName::parse(team)) {
+                        if teams.contains(&team) {
+                            violations.push(field, Problem::Duplicate { value: team.to_string() });
+                        } else {
+                            teams.push(team);
+                        }
+                    }
+                }
+                if let Some(label) = label {
+                    settings.cab_label_teams.push(LabelTeams { label, teams });
                 }
             }
         }
@@ -393,6 +427,10 @@ mod tests {
             approvals: Some(ApprovalSettingsInput {
                 cab_quorum: scalar("3"),
                 cab_required_teams: vec!["security".to_owned()],
+                cab_label_teams: vec![LabelTeamsInput {
+                    label: "pci".to_owned(),
+                    teams: vec!["payments".to_owned(), "security".to_owned()],
+                }],
                 review_days: None,
             }),
             stabilization_gap_minutes: scalar("45"),
@@ -410,6 +448,11 @@ mod tests {
             (40, [25, 50, 90], 0.2)
         );
         assert_eq!(policy.approvals.cab_quorum, 3);
+        let pci = &policy.approvals.cab_label_teams[0];
+        assert_eq!(
+            (pci.label.as_str(), pci.teams.iter().map(TeamName::as_str).collect::<Vec<_>>()),
+            ("pci", vec!["payments", "security"])
+        );
         let staging = EnvironmentName::parse("staging").expect("a name");
         let prod = EnvironmentName::parse("prod").expect("a name");
         assert_eq!(policy.stabilization_gap(&staging), jiff::SignedDuration::ZERO);
@@ -462,6 +505,10 @@ mod tests {
             approvals: Some(ApprovalSettingsInput {
                 cab_quorum: scalar("two"),
                 cab_required_teams: vec!["Security".to_owned()],
+                cab_label_teams: vec![
+                    LabelTeamsInput { label: "pci".to_owned(), teams: vec![] },
+                    LabelTeamsInput { label: "pci".to_owned(), teams: vec!["ops".to_owned(), "ops".to_owned()] },
+                ],
                 review_days: scalar("0"),
             }),
             stabilization_gap_minutes: scalar("100000"),
@@ -490,6 +537,9 @@ mod tests {
                 "approvals.cab_quorum",
                 "approvals.review_days",
                 "approvals.cab_required_teams[0]",
+                "approvals.cab_label_teams[0].teams",
+                "approvals.cab_label_teams[1].label",
+                "approvals.cab_label_teams[1].teams[1]",
                 "stabilization_gap_minutes",
                 "environments[0].requires_change",
                 "environments[0].on_window_close",

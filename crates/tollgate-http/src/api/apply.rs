@@ -5,8 +5,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_core::apply::{ApplyInput, PlanOp};
 use tollgate_core::change::policy::{
-    ApprovalSettingsInput, ChangePolicyInput, ChangeTemplateInput, EnvironmentChangeRulesInput, RiskClassesInput,
-    RiskPolicyInput, RiskWeightsInput, Scalar,
+    ApprovalSettingsInput, ChangePolicyInput, ChangeTemplateInput, EnvironmentChangeRulesInput, LabelTeamsInput,
+    RiskClassesInput, RiskPolicyInput, RiskWeightsInput, Scalar,
 };
 use tollgate_core::sso::{GroupRolesInput, SsoInput, SsoRolesInput};
 use tollgate_service::apply::ApplyMode;
@@ -108,9 +108,23 @@ pub struct ApprovalSettingsRequest {
     #[serde(default)]
     #[schema(value_type = Vec<schema::Name>)]
     pub cab_required_teams: Vec<String>,
+    /// Teams a CAB needs a member of when the change touches a service with a label.
+    #[serde(default)]
+    pub cab_label_teams: Vec<LabelTeamsRequest>,
     /// 1 to 365 days; 5 when absent.
     #[schema(value_type = Option<f64>)]
     pub review_days: Option<serde_json::Number>,
+}
+
+/// The teams a CAB needs for changes touching services labelled `label`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelTeamsRequest {
+    #[schema(value_type = schema::Name)]
+    pub label: String,
+    /// At least one team, each once.
+    #[schema(value_type = Vec<schema::Name>)]
+    pub teams: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -160,6 +174,11 @@ impl From<ChangePolicyRequest> for ChangePolicyInput {
             approvals: request.approvals.map(|approvals| ApprovalSettingsInput {
                 cab_quorum: scalar(approvals.cab_quorum),
                 cab_required_teams: approvals.cab_required_teams,
+                cab_label_teams: approvals
+                    .cab_label_teams
+                    .into_iter()
+                    .map(|entry| LabelTeamsInput { label: entry.label, teams: entry.teams })
+                    .collect(),
                 review_days: scalar(approvals.review_days),
             }),
             stabilization_gap_minutes: scalar(request.stabilization_gap_minutes),

@@ -238,6 +238,10 @@ pub struct WindowResponse {
     /// When the state next changes, within 400 days.
     #[schema(value_type = Option<schema::Timestamp>)]
     pub next_change: Option<jiff::Timestamp>,
+    /// What a deployment still running when the window closes does: `finish` or `pause` at
+    /// its next step (the environment's `on_window_close` in the change policy).
+    #[schema(value_type = schema::WindowClose)]
+    pub on_close: String,
 }
 
 impl From<WindowState> for WindowResponse {
@@ -251,6 +255,7 @@ impl From<WindowState> for WindowResponse {
             allowed_by: state.allowed_by.map(|o| OccurrenceResponse::new(o, String::new())),
             has_windows: state.has_windows,
             next_change: state.next_change,
+            on_close: state.on_close.as_str().to_owned(),
         }
     }
 }

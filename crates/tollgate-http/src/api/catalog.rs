@@ -84,6 +84,10 @@ pub struct ServiceRequest {
     pub depends_on: Vec<String>,
     #[schema(value_type = Option<schema::ServiceDescription>)]
     pub description: Option<String>,
+    /// What policies select the service by (`security`, `pci`): names, at most 32.
+    #[serde(default)]
+    #[schema(value_type = schema::LabelSet)]
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -98,6 +102,8 @@ pub struct ServiceResponse {
     pub depends_on: Vec<String>,
     #[schema(value_type = schema::ServiceDescription)]
     pub description: String,
+    #[schema(value_type = schema::LabelSet)]
+    pub labels: Vec<String>,
 }
 
 impl From<ServiceRequest> for ServiceInput {
@@ -108,6 +114,7 @@ impl From<ServiceRequest> for ServiceInput {
             criticality: request.criticality,
             depends_on: request.depends_on,
             description: request.description,
+            labels: request.labels,
         }
     }
 }
@@ -120,6 +127,7 @@ impl From<Service> for ServiceResponse {
             criticality: service.criticality.to_string(),
             depends_on: service.depends_on.iter().map(ToString::to_string).collect(),
             description: service.description,
+            labels: service.labels.iter().map(ToString::to_string).collect(),
         }
     }
 }

@@ -45,7 +45,7 @@ use crate::AppState;
     security(("bearer" = [])),
     components(schemas(
         Problem, FieldError,
-        schema::Name, schema::NameSet, schema::EnvironmentPath, schema::DisplayName, schema::ServiceDescription,
+        schema::Name, schema::NameSet, schema::LabelSet, schema::EnvironmentPath, schema::DisplayName, schema::ServiceDescription,
         schema::ArtifactPattern, schema::Role, schema::HeldRole, schema::Tier, schema::Criticality, schema::ReleaseType,
         schema::RolloutStrategy, schema::ReleaseState, schema::NewDeploymentStatus, schema::DeploymentStatus, schema::EvidenceKind,
         schema::ArtifactName, schema::ArtifactVersion, schema::Tag, schema::TagList, schema::MediaType,

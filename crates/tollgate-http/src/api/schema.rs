@@ -255,6 +255,14 @@ value_schema!(
     NameSet => ArrayBuilder::new().items(reference::<Name>()).unique_items(true).description(Some("Names, each at most once."))
 );
 value_schema!(
+    /// A service's labels.
+    LabelSet => ArrayBuilder::new()
+        .items(reference::<Name>())
+        .max_items(Some(tollgate_core::service::MAX_LABELS))
+        .unique_items(true)
+        .description(Some("Labels (names), each at most once, at most 32."))
+);
+value_schema!(
     /// A promotion path.
     EnvironmentPath => ArrayBuilder::new()
         .items(reference::<Name>())

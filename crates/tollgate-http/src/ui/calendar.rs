@@ -78,6 +78,8 @@ pub(crate) struct WindowRow {
     pub open: bool,
     pub reasons: Vec<String>,
     pub next_change: String,
+    /// What a running deployment does when the window closes: `finish` or `pause`.
+    pub on_close: &'static str,
 }
 
 /// `GET /calendar`.
@@ -135,6 +137,7 @@ pub(crate) async fn page(
             open: window.open,
             reasons: window.reasons(),
             next_change: window.next_change.map(when).unwrap_or_default(),
+            on_close: window.on_close.as_str(),
         });
     }
     let filter = environment.as_ref().map(|name| format!("&environment={name}")).unwrap_or_default();

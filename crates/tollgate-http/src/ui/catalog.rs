@@ -26,6 +26,7 @@ pub(crate) struct ServiceLine {
     pub criticality: &'static str,
     pub depends_on: Vec<String>,
     pub description: String,
+    pub labels: Vec<String>,
 }
 
 /// `GET /catalog`.
@@ -55,6 +56,7 @@ pub(crate) async fn page(State(state): State<AppState>, user: WebUser) -> UiResu
                 criticality: service.criticality.as_str(),
                 depends_on: service.depends_on.iter().map(ToString::to_string).collect(),
                 description: service.description.clone(),
+                labels: service.labels.iter().map(ToString::to_string).collect(),
             })
             .collect(),
         graph,

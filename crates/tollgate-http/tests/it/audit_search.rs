@@ -54,6 +54,7 @@ async fn a_search_pages_through_matching_entries_newest_first() {
                 "ledger"
               ],
               "description": "",
+              "labels": [],
               "name": "api",
               "owner": "payments"
             },
@@ -81,6 +82,7 @@ async fn a_search_pages_through_matching_entries_newest_first() {
                 "postgres-main"
               ],
               "description": "",
+              "labels": [],
               "name": "ledger",
               "owner": "payments"
             },

@@ -4,7 +4,9 @@
 #   `review_days` days;
 # - a standard change of low risk: approved by this policy itself;
 # - a high or critical risk: the change advisory board (a quorum, required teams, and one
-#   approver from outside the author's teams);
+#   approver from outside the author's teams). The required teams are the configured ones and,
+#   for each label a touched service carries, the teams configured for that label; sorted,
+#   each once;
 # - anything else: one peer approver.
 package tollgate.change
 
@@ -17,6 +19,14 @@ standard_low if {
 
 high_risk if input.risk.class in {"high", "critical"}
 
+label_teams contains team if {
+	some entry in input.settings.cab_label_teams
+	entry.label in input.change.labels
+	some team in entry.teams
+}
+
+required_teams := sort({team | some team in input.settings.cab_required_teams} | label_teams)
+
 route := {"kind": "emergency", "review_days": input.settings.review_days} if emergency
 
 route := {"kind": "automatic"} if standard_low
@@ -24,7 +34,7 @@ route := {"kind": "automatic"} if standard_low
 route := {
 	"kind": "cab",
 	"quorum": input.settings.cab_quorum,
-	"required_teams": input.settings.cab_required_teams,
+	"required_teams": required_teams,
 	"outside_team": true,
 } if {
 	not emergency

@@ -238,3 +238,91 @@ async fn garbage_collection_says_why_and_never_removes_what_a_release_uses() {
     assert_eq!(again.removed_blobs, 0, "running it again is safe and removes nothing more");
     assert!(app.tollgate.verify_audit(&app.admin).await.expect("verify").is_ok());
 }
+
+/// A DSSE envelope about `artifact` with a SLSA provenance naming `builder`, signed by `key`.
+fn envelope_by(artifact: &tollgate_core::artifact::Artifact, key: &ed25519_dalek::SigningKey, builder: &str) -> String {
+    use tollgate_core::attestation::{sign, Provenance, Statement, Subject};
+    let subject = Subject { name: artifact.name.to_string(), digest: artifact.digest };
+    let provenance = Provenance {
+        build_type: "https://tollgate.dev/test-build/v1".to_owned(),
+        builder_id: builder.to_owned(),
+        repository: None,
+        commit: None,
+        invocation_id: None,
+        started_on: None,
+        finished_on: None,
+    };
+    sign(&Statement::provenance(subject, &provenance), key).to_json()
+}
+
+#[tokio::test]
+async fn a_team_key_counts_only_for_the_services_its_team_owns() {
+    let app = TestApp::sqlite().await;
+    catalog(&app).await;
+    let web = TeamInput { name: "web".to_owned(), members: vec!["admin".to_owned()], ..TeamInput::default() };
+    app.tollgate.put_team(&app.admin, web, Upsert::Create).await.expect("the web team");
+    let web_key = ed25519_dalek::SigningKey::from_bytes(&[61; 32]);
+    let pem = tollgate_core::attestation::public_key_pem(&web_key.verifying_key());
+    app.tollgate.register_key(&app.admin, "web-ci", Some("web"), None, &pem).await.expect("registered for web");
+
+    // An artifact named like payments' service api, pushed under the web team and signed by
+    // web's key: the signature is good for the artifact's own team...
+    let input = ArtifactInput {
+        name: "api".to_owned(),
+        version: "2.0.0".to_owned(),
+        team: "web".to_owned(),
+        ..ArtifactInput::default()
+    };
+    let mut content: &[u8] = b"api@2.0.0";
+    let artifact = app
+        .tollgate
+        .push_artifact(&app.admin, input, tollgate_service::artifact::AnnouncedDigest::Before(None), &mut content)
+        .await
+        .expect("pushed")
+        .artifact;
+    app.tollgate
+        .attach_signature(&app.admin, artifact.id, &envelope_by(&artifact, &web_key, "https://ci.example/web"))
+        .await
+        .expect("web's key signs web's artifact");
+    // ...but shipped as api, which payments owns, it does not count.
+    let release =
+        app.tollgate.create_release(&app.admin, release_input("2.0.0", &[("api", "2.0.0")])).await.expect("created");
+    let reference = ReleaseRef::Id(release.id);
+    let shipper = app.shipper().await;
+    for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope] {
+        app.tollgate.transition_release(&shipper, &reference, action, None).await.expect("transition");
+    }
+    let ready = app.tollgate.transition_release(&shipper, &reference, ReleaseAction::MarkReady, None).await;
+    let message = ready.map(drop).map_err(|error| error.to_string()).expect_err("not ready");
+    assert!(
+        message.contains("artifact api@2.0.0 of service api has no valid signature from a trusted key"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_trusted_for_a_builder_counts_only_for_what_that_builder_built() {
+    let app = TestApp::sqlite().await;
+    catalog(&app).await;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[62; 32]);
+    let pem = tollgate_core::attestation::public_key_pem(&key.verifying_key());
+    let builder = "https://ci.example/release-builder";
+    app.tollgate.register_key(&app.admin, "release-ci", None, Some(builder), &pem).await.expect("registered");
+    let artifact = push(&app, "api", "1.0.0", b"api@1.0.0").await.expect("pushed").artifact;
+    let before = app.row_counts().await;
+    // Signed by the right key, but the signed provenance names another builder.
+    let other = envelope_by(&artifact, &key, "https://ci.example/someone-else");
+    let refused = app.tollgate.attach_signature(&app.admin, artifact.id, &other).await;
+    let message = refused.map(drop).map_err(|error| error.to_string()).expect_err("refused");
+    assert!(message.contains(builder) && message.contains("someone-else"), "{message}");
+    let mut after = app.row_counts().await;
+    // The refusal is audited; nothing else is written.
+    for table in ["audit_entries", "audit_index"] {
+        after.insert(table, before[table]);
+    }
+    assert_eq!(after, before);
+    app.tollgate
+        .attach_signature(&app.admin, artifact.id, &envelope_by(&artifact, &key, builder))
+        .await
+        .expect("what that builder built is accepted");
+}

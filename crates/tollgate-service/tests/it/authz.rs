@@ -232,3 +232,50 @@ async fn user_policies_are_validated_versioned_and_enforced() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_policy_overview_lists_others_grants_only_to_those_who_may_list_them() {
+    on_every_backend(|app| async move {
+        let grant = |user: &str| GrantInput {
+            user: user.into(),
+            role: "deployer".into(),
+            environment: "prod".into(),
+            seconds: 3600,
+            reason: "on call".into(),
+        };
+        let (olli, _) = app.user("olli", "developer").await;
+        let (pia, _) = app.user("pia", "developer").await;
+        app.tollgate.grant(&app.admin, grant("olli")).await.expect("granted");
+        app.tollgate.grant(&app.admin, grant("pia")).await.expect("granted");
+        let users_of = |grants: &[tollgate_core::authz::JitGrant]| -> Vec<String> {
+            let mut users: Vec<String> = grants.iter().map(|grant| grant.user.to_string()).collect();
+            users.sort();
+            users
+        };
+        let everyone = app.tollgate.policy_overview(&app.admin).await.expect("overview");
+        assert_eq!(users_of(&everyone.grants), ["olli", "pia"]);
+        // A developer may not list grants (jit.list): the page shows their own, as the API does.
+        let own = app.tollgate.policy_overview(&olli).await.expect("overview");
+        assert_eq!(users_of(&own.grants), ["olli"]);
+        assert_eq!(users_of(&app.tollgate.list_grants(&pia).await.expect("grants")), ["pia"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reading_the_gate_policy_versions_is_authorized() {
+    on_every_backend(|app| async move {
+        let (vic, _) = app.user("vic", "viewer").await;
+        app.tollgate.list_policy_versions(&vic, tollgate_core::Page::first(10)).await.expect("a viewer reads them");
+        let no_reading = PolicyFileRecord {
+            name: "quiet.cedar".into(),
+            text: "@id(\"vic-reads-nothing\")\n@reason(\"vic is off the records\")\n\
+                   forbid (principal == Tollgate::User::\"vic\", action == Tollgate::Action::\"read.records\", resource);"
+                .into(),
+        };
+        app.tollgate.apply_authz_policies(&app.admin, vec![no_reading]).await.expect("applied");
+        let reason = forbidden(app.tollgate.list_policy_versions(&vic, tollgate_core::Page::first(10)).await);
+        assert!(reason.contains("vic-reads-nothing"), "{reason}");
+    })
+    .await;
+}

@@ -226,3 +226,34 @@ async fn an_environment_is_closed_outside_its_windows_and_inside_a_freeze_and_sa
     })
     .await;
 }
+
+/// Each server compiles the calendar once per revision: a period another replica writes (or
+/// deletes) is seen by the next check here, not after some expiry.
+#[tokio::test]
+async fn a_period_another_replica_writes_or_deletes_counts_at_the_next_check() {
+    on_every_backend(|app| async move {
+        prod(&app).await;
+        let other = tollgate_service::Tollgate::open(
+            tollgate_store::Store::open(app.db.config()).await.expect("a second pool"),
+            app.blobs.clone(),
+            tollgate_testkit::audit_key(),
+            None,
+            app.clock.clone(),
+            tollgate_service::Settings::default(),
+        )
+        .await
+        .expect("a second replica");
+        let tuesday = Some(at("2026-03-31T08:30:00Z"));
+        let state = app.tollgate.window_state(&app.admin, "prod", &[], tuesday).await.expect("a state");
+        assert!(state.open, "no periods yet: {state:?}");
+
+        other.put_calendar_period(&app.admin, "quarter-close", freeze()).await.expect("the other replica writes");
+        let state = app.tollgate.window_state(&app.admin, "prod", &[], tuesday).await.expect("a state");
+        assert!(!state.open && state.denied_by.len() == 1, "{state:?}");
+
+        other.delete_calendar_period(&app.admin, "quarter-close").await.expect("the other replica deletes");
+        let state = app.tollgate.window_state(&app.admin, "prod", &[], tuesday).await.expect("a state");
+        assert!(state.open, "{state:?}");
+    })
+    .await;
+}

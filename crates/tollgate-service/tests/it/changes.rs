@@ -173,6 +173,72 @@ async fn a_high_risk_change_needs_a_cab_quorum_with_an_outsider() {
 }
 
 #[tokio::test]
+async fn a_cab_for_a_change_touching_a_labelled_service_needs_the_labels_team() {
+    use tollgate_core::apply::ApplyInput;
+    use tollgate_core::change::policy::{ApprovalSettingsInput, ChangePolicyInput, LabelTeamsInput};
+    use tollgate_core::service::ServiceInput;
+    use tollgate_core::team::TeamInput;
+    use tollgate_service::apply::ApplyMode;
+    on_every_backend(|app, release| async move {
+        let (ana, _) = app.user("ana", "approver").await;
+        let (bo, _) = app.user("bo", "approver").await;
+        let (sec, _) = app.user("sec", "approver").await;
+        let security = TeamInput { name: "security".to_owned(), members: vec!["sec".to_owned()], ..Default::default() };
+        app.tollgate.put_team(&app.admin, security, Upsert::Create).await.expect("the team");
+        // ledger (which api's release carries) handles card data.
+        let ledger = ServiceInput {
+            name: "ledger".to_owned(),
+            owner: "payments".to_owned(),
+            labels: vec!["pci".to_owned()],
+            ..ServiceInput::default()
+        };
+        let labelled = app.tollgate.put_service(&app.admin, ledger, Upsert::Replace).await.expect("labelled");
+        assert_eq!(labelled.labels.iter().map(|label| label.as_str()).collect::<Vec<_>>(), ["pci"]);
+        let catalog = app.tollgate.catalog(&app.admin).await.expect("the catalog");
+        let stored = catalog.services.iter().find(|service| service.name.as_str() == "ledger").expect("ledger");
+        assert_eq!(stored.labels, labelled.labels, "read back as written");
+        let approvals = ApprovalSettingsInput {
+            cab_label_teams: vec![
+                LabelTeamsInput { label: "pci".to_owned(), teams: vec!["security".to_owned()] },
+                LabelTeamsInput { label: "public".to_owned(), teams: vec!["payments".to_owned()] },
+            ],
+            ..Default::default()
+        };
+        let changes = ChangePolicyInput { approvals: Some(approvals), ..Default::default() };
+        let document = ApplyInput { changes: Some(changes), ..ApplyInput::default() };
+        app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("the policy applies");
+
+        // Planned inside a freeze, the change is high risk (as in the CAB test above).
+        let freeze = tollgate_core::calendar::PeriodInput {
+            name: "Quarter close".to_owned(),
+            kind: "freeze".to_owned(),
+            scope: Some("environment:prod".to_owned()),
+            tzid: "Europe/Berlin".to_owned(),
+            start: "2026-03-01T00:00".to_owned(),
+            length: "P2D".to_owned(),
+            ..Default::default()
+        };
+        app.tollgate.put_calendar_period(&app.admin, "quarter-close", freeze).await.expect("freeze");
+        let created =
+            app.tollgate.create_change(&app.admin, &release, change_input("prod", "normal")).await.expect("requested");
+        let submitted = app.tollgate.submit_change(&app.admin, created.id).await.expect("submitted");
+        let route = submitted.change.route.clone().expect("routed");
+        let tollgate_core::change::approval::ApprovalRoute::Cab { required_teams, .. } = &route else {
+            panic!("expected the CAB, got {route:?}")
+        };
+        // pci is on ledger, so its team is required; nothing carries public.
+        assert_eq!(required_teams, &["security"]);
+        app.tollgate.decide_change(&ana, created.id, Verdict::Approve, "").await.expect("one");
+        let view = app.tollgate.decide_change(&bo, created.id, Verdict::Approve, "").await.expect("two");
+        assert_eq!(view.change.state, ChangeState::Assessing, "a quorum without security is not enough");
+        assert_eq!(view.status.expect("judged").missing, ["an approval from a member of team security"]);
+        let approved = app.tollgate.decide_change(&sec, created.id, Verdict::Approve, "").await.expect("security");
+        assert_eq!(approved.change.state, ChangeState::Approved);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn nobody_approves_their_own_change_or_release_and_a_refusal_writes_nothing() {
     on_every_backend(|app, release| async move {
         let (requester, _) = app.user("rita", "developer,approver").await;

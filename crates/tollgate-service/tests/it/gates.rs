@@ -131,6 +131,51 @@ async fn a_release_enters_prod_only_with_a_passing_decision_for_what_it_is_now()
 }
 
 #[tokio::test]
+async fn a_pass_judged_by_another_built_in_library_no_longer_holds() {
+    on_every_backend(|app| async move {
+        install(&app, vec![gate("test_pass_rate", json!({"min": 1.0}))], vec![]).await.expect("installed");
+        let release = ready_release(&app, "1.0.0", PASSING_TESTS).await;
+        let evaluated = evaluate(&app, &release).await;
+        assert!(evaluated.passed, "{:?}", evaluated.results);
+        let binding = evaluated.binding.clone().expect("a recorded decision");
+        assert_eq!(binding.library, Some(tollgate_policy::library_digest()));
+
+        // The same pass as a Tollgate whose built-in gates differed would have recorded it
+        // (or one from before decisions named their library): newer than the real one.
+        let release_id = app.tollgate.get_release(&app.admin, &release).await.expect("release").id;
+        let prod = tollgate_core::name::EnvironmentName::parse("prod").expect("a name");
+        let results = serde_json::to_value(&evaluated.results).expect("json");
+        for library in [Some(tollgate_core::digest::Sha256Digest::of(b"an older library")), None] {
+            let forged = tollgate_core::gate::GateBinding { library, ..binding.clone() };
+            let mut tx = app.store.begin_unaudited().await.expect("a transaction");
+            tx.insert_gate_decision(&tollgate_store::NewGateDecision {
+                release: release_id,
+                environment: &prod,
+                binding: &forged,
+                input: &evaluated.input,
+                input_digest: &evaluated.input_digest,
+                passed: true,
+                results: &results,
+                created_by: &app.admin.user.name,
+                created_at: tollgate_core::Timestamp::now(),
+            })
+            .await
+            .expect("a decision");
+            tx.commit().await.expect("committed");
+            let stale = refusal(deploy(&app.shipper().await, &app, &release, "prod").await);
+            assert!(
+                matches!(&stale, GateRefusal::Stale { changed, .. }
+                    if changed == &["the built-in gate library (Tollgate was upgraded)"]),
+                "{stale}"
+            );
+        }
+        evaluate(&app, &release).await;
+        deploy(&app.shipper().await, &app, &release, "prod").await.expect("judged again by this library");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_failed_decision_blocks_until_an_admin_overrides_it_with_a_reason() {
     on_every_backend(|app| async move {
         install(&app, vec![gate("test_pass_rate", json!({"min": 1.0}))], vec![]).await.expect("installed");
@@ -251,6 +296,41 @@ async fn a_decision_replays_to_the_same_results_and_a_dry_run_records_nothing() 
             app.tollgate.evaluate_gates(&app.admin, &release, "prod", Evaluation::DryRun(dry)).await.expect("dry run");
         assert!(tried.passed && tried.decision.is_none());
         assert_eq!(app.row_counts().await, before, "a dry run records nothing");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_gate_judges_the_change_request_of_the_release_and_environment() {
+    on_every_backend(|app| async move {
+        let module = PolicyModule {
+            path: "policies/change.rego".into(),
+            source: "package tollgate.gates.change\n\n\
+                     violations contains {\"msg\": \"prod needs an approved change\", \"data\": input.change_request} if {\n\
+                     \tinput.environment.tier == \"prod\"\n\
+                     \tnot input.change_request.state in {\"approved\", \"scheduled\"}\n\
+                     }\n"
+                .into(),
+        };
+        let gate = GateInput { rego: Some("policies/change.rego".into()), ..GateInput::default() };
+        install(&app, vec![gate], vec![module]).await.expect("installed");
+
+        // ready_release requests and approves a change into prod.
+        let approved = ready_release(&app, "1.0.0", PASSING_TESTS).await;
+        let evaluated = evaluate(&app, &approved).await;
+        assert!(evaluated.passed, "{:?}", evaluated.results);
+        let change = &evaluated.input["change_request"];
+        assert_eq!((&change["state"], &change["type"]), (&json!("approved"), &json!("normal")), "{change}");
+        assert!(change["risk"]["score"].is_u64() && change["planned_start"].is_string(), "{change}");
+
+        // A release without a change request into prod: the input says so, and the gate fails.
+        app.stock("payments", &[("api", "2.0.0")]).await;
+        let release =
+            app.tollgate.create_release(&app.admin, release_input("2.0.0", &[("api", "2.0.0")])).await.expect("created");
+        let evaluated = evaluate(&app, &ReleaseRef::Id(release.id)).await;
+        assert_eq!(evaluated.input["change_request"], json!(null));
+        assert!(!evaluated.passed);
+        assert_eq!(evaluated.results[0].violations[0].message, "prod needs an approved change");
     })
     .await;
 }

@@ -73,6 +73,7 @@ async fn policy_versions_count_up_and_decisions_bind_to_them() {
             manifest_digest: Sha256Digest::of(b"manifest"),
             evidence_digest: Sha256Digest::of(b"evidence"),
             policy: second,
+            library: Some(Sha256Digest::of(b"library")),
         };
         let input = json!({"release": {"version": "1.0.0"}});
         let results = json!([{"gate": "test_pass_rate", "outcome": "fail"}]);
@@ -130,6 +131,7 @@ async fn gate_records_refuse_update_and_delete() {
             manifest_digest: Sha256Digest::of(b"m"),
             evidence_digest: Sha256Digest::of(b"e"),
             policy: version,
+            library: None,
         };
         let new = NewGateDecision {
             release: release_id,

@@ -7,7 +7,8 @@ use tollgate_core::apply::ApplyInput;
 use tollgate_core::change::policy::{ChangePolicyInput, Scalar};
 use tollgate_http::api::apply::{
     ApplyQuery, ApplyRequest, ApprovalSettingsRequest, ChangePolicyRequest, ChangeTemplateRequest,
-    EnvironmentChangeRulesRequest, PlanResponse, PlannedChangeResponse, RiskPolicyRequest, SsoRequest,
+    EnvironmentChangeRulesRequest, LabelTeamsRequest, PlanResponse, PlannedChangeResponse, RiskPolicyRequest,
+    SsoRequest,
 };
 use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
 use tollgate_http::api::gates::{GateRequest, ModuleRequest};
@@ -166,6 +167,7 @@ pub fn apply_request(input: &ApplyInput, modules: Vec<ModuleRequest>) -> anyhow:
                 criticality: service.criticality.clone(),
                 depends_on: service.depends_on.clone(),
                 description: service.description.clone(),
+                labels: service.labels.clone(),
             })
             .collect(),
     })
@@ -231,6 +233,11 @@ fn change_policy_request(input: &ChangePolicyInput) -> anyhow::Result<ChangePoli
         Some(approvals) => Some(ApprovalSettingsRequest {
             cab_quorum: number("approvals.cab_quorum", &approvals.cab_quorum)?,
             cab_required_teams: approvals.cab_required_teams.clone(),
+            cab_label_teams: approvals
+                .cab_label_teams
+                .iter()
+                .map(|entry| LabelTeamsRequest { label: entry.label.clone(), teams: entry.teams.clone() })
+                .collect(),
             review_days: number("approvals.review_days", &approvals.review_days)?,
         }),
         None => None,

@@ -169,6 +169,7 @@ impl Tabular for WindowResponse {
             ("window", or_dash(self.allowed_by.as_ref().map(|o| o.name.as_str()))),
             ("has windows", yes_no(self.has_windows)),
             (next, maybe_time(self.next_change)),
+            ("when it closes", format!("a running deployment will {}", self.on_close)),
         ])
     }
 }

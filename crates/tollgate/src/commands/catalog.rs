@@ -156,10 +156,16 @@ impl Tabular for IssuedTokenResponse {
 }
 
 impl Row for ServiceResponse {
-    const HEADERS: &'static [&'static str] = &["name", "owner", "criticality", "depends on"];
+    const HEADERS: &'static [&'static str] = &["name", "owner", "criticality", "depends on", "labels"];
 
     fn cells(&self) -> Vec<String> {
-        vec![self.name.clone(), self.owner.clone(), self.criticality.clone(), list(&self.depends_on)]
+        vec![
+            self.name.clone(),
+            self.owner.clone(),
+            self.criticality.clone(),
+            list(&self.depends_on),
+            list(&self.labels),
+        ]
     }
 }
 

@@ -81,7 +81,7 @@ fn apply_names_file_line_and_key_of_every_problem_and_changes_nothing() {
     let bad_keys = run(server.cli().arg("apply")).failure();
     insta::assert_snapshot!(bad_keys.stderr, @r#"
     error: tollgate.yaml:4:5: services[0]: missing key "owner"
-    tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description)
+    tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description, labels)
     tollgate.yaml:7:12: services[1].owner: expected a string, found a number (quote it to use it as text)
     "#);
 
