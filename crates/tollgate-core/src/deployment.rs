@@ -301,5 +301,65 @@ pub fn running_at(history: &[DeployedRelease], at: Timestamp) -> Vec<RunningServ
         .collect()
 }
 
+/// One precondition of a deployment, as `tollgate deployment check` reports it: the same
+/// checks that recording (and later starting) a deployment makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precondition {
+    /// The caller may deploy there (Cedar `deploy`, segregation of duties included).
+    Authorization,
+    /// The release's state and the lifecycle's order (promotion).
+    Promotion,
+    /// Every artifact present, unchanged on disk and, for prod, signed by a trusted key.
+    Artifacts,
+    /// The environment's blocking gates passed for the release as it is now.
+    Gates,
+    /// The deployment window is open (or an emergency release overrides it).
+    Window,
+    /// An approved change request covers it, where the environment requires one.
+    Change,
+}
+
+crate::keyword_enum!(Precondition {
+    Authorization => "authorization",
+    Promotion => "promotion",
+    Artifacts => "artifacts",
+    Gates => "gates",
+    Window => "window",
+    Change => "change",
+});
+
+/// How one precondition judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreconditionResult {
+    pub precondition: Precondition,
+    pub passed: bool,
+    /// Why it failed, one sentence each; for a pass, a note when there is one (an emergency
+    /// release passing a closed window).
+    pub reasons: Vec<String>,
+}
+
+/// Whether a release may be deployed into an environment now, with every precondition judged
+/// (not only the first that fails).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentCheck {
+    pub release: semver::Version,
+    pub environment: EnvironmentName,
+    pub at: Timestamp,
+    pub allowed: bool,
+    pub results: Vec<PreconditionResult>,
+}
+
+impl DeploymentCheck {
+    /// Every reason of every failed precondition, prefixed with its name.
+    pub fn refusals(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .filter(|result| !result.passed)
+            .flat_map(|result| result.reasons.iter().map(move |reason| format!("{}: {reason}", result.precondition)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -418,7 +418,7 @@ impl Tollgate {
     /// the deployment's start.
     pub(crate) async fn change_for_deployment_in(
         &self,
-        tx: &mut StoreTx,
+        tx: &mut Conn,
         release: &Release,
         environment: &Environment,
         at: Timestamp,

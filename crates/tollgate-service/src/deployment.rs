@@ -8,7 +8,8 @@ use tollgate_authz::{Action, Context};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::calendar::{OverrideKind, WindowOverride};
 use tollgate_core::deployment::{
-    check_promotion, running_at, Deployment, DeploymentId, DeploymentInput, DeploymentStatus, RunningService,
+    check_promotion, running_at, Deployment, DeploymentCheck, DeploymentId, DeploymentInput, DeploymentStatus,
+    Precondition, PreconditionResult, RunningService,
 };
 use tollgate_core::environment::{Environment, Tier};
 use tollgate_core::gate::check_reason;
@@ -139,6 +140,74 @@ impl Tollgate {
         self.complete_if_last(&mut tx, principal, &current, &lifecycle, &deployment).await?;
         tx.commit().await?;
         Ok(deployment)
+    }
+
+    /// Whether `release` may be deployed into `environment` now, with every precondition
+    /// judged: what recording a deployment checks, for tools that deploy themselves and use
+    /// Tollgate as the gate. Writes nothing (a question is not an attempt, so a denial of
+    /// `deploy` is not audited here); reading is what it needs.
+    pub async fn check_deployment(
+        &self,
+        principal: &Principal,
+        release: &ReleaseRef,
+        environment: &str,
+    ) -> ServiceResult<DeploymentCheck> {
+        let environment = parse_key(environment, EnvironmentName::parse)?;
+        self.authorize_read(principal).await?;
+        let at = self.now();
+        let mut results = Vec::new();
+        let (candidate, snapshot) = {
+            let mut read = self.store.read().await?;
+            let candidate = get_in(&mut read, release).await?;
+            let target = read
+                .find_environment(&environment)
+                .await?
+                .ok_or_else(|| not_found(Entity::Environment, &environment))?;
+            let facts = self.release_facts(&mut read, &candidate).await?;
+            let context = Context { release: Some(facts), ..Context::default() };
+            let decision =
+                self.decide_in(&mut read, principal, Action::Deploy, environment_resource(&target), context).await?;
+            let reasons = if decision.allowed { Vec::new() } else { vec![decision.reason()] };
+            results.push(PreconditionResult {
+                precondition: Precondition::Authorization,
+                passed: decision.allowed,
+                reasons,
+            });
+
+            let lifecycle = lifecycle_of(&mut read, &candidate).await?;
+            let succeeded_in = read.succeeded_environments(candidate.id).await?;
+            let promotion = check_promotion(&candidate, &lifecycle, &environment, &succeeded_in);
+            let reasons = promotion.err().unwrap_or_default().iter().map(ToString::to_string).collect();
+            results.push(judged(Precondition::Promotion, reasons));
+
+            let snapshot = self.read_artifacts(&mut read, &candidate, target.tier == Tier::Prod).await?;
+            let gates = refusal(self.check_gates_in(&mut read, &candidate, &environment).await)?;
+            let services: Vec<ServiceName> = candidate.content.services().cloned().collect();
+            let window = self.window_state_in(&mut read, &target, &services, at).await?;
+            let window = match (window.open, candidate.content.release_type) {
+                (true, _) => PreconditionResult { precondition: Precondition::Window, passed: true, reasons: Vec::new() },
+                (false, ReleaseType::Emergency) => PreconditionResult {
+                    precondition: Precondition::Window,
+                    passed: true,
+                    reasons: vec![format!(
+                        "{} is closed ({}), but an emergency release deploys anyway; the override is audited when the deployment is recorded",
+                        environment,
+                        window.reasons().join("; ")
+                    )],
+                },
+                (false, _) => judged(Precondition::Window, vec![ServiceError::WindowClosed(Box::new(window)).to_string()]),
+            };
+            let change = refusal(self.change_for_deployment_in(&mut read, &candidate, &target, at).await.map(drop))?;
+            results.push(judged(Precondition::Gates, gates));
+            results.push(window);
+            results.push(judged(Precondition::Change, change));
+            (candidate, snapshot)
+        };
+        // The artifacts are hashed on disk as a deployment would hash them, with no connection held.
+        let problems = self.artifact_problems(&snapshot).await?;
+        results.insert(2, judged(Precondition::Artifacts, problems.iter().map(ToString::to_string).collect()));
+        let allowed = results.iter().all(|result| result.passed);
+        Ok(DeploymentCheck { release: candidate.content.version.clone(), environment, at, allowed, results })
     }
 
     /// Moves a deployment to `status`: a running one to succeeded or failed, a succeeded one
@@ -302,4 +371,26 @@ async fn window_override_in(
 async fn lifecycle_of(tx: &mut tollgate_store::Conn, release: &Release) -> ServiceResult<Lifecycle> {
     let name = &release.content.lifecycle;
     tx.find_lifecycle(name).await?.ok_or_else(|| not_found(Entity::Lifecycle, name))
+}
+
+/// A precondition that passed when it found no reason to refuse.
+fn judged(precondition: Precondition, reasons: Vec<String>) -> PreconditionResult {
+    PreconditionResult { precondition, passed: reasons.is_empty(), reasons }
+}
+
+/// The reasons a check refused with, or none when it passed; an error that is no refusal (the
+/// database, corrupt data) is returned.
+fn refusal(outcome: ServiceResult<()>) -> ServiceResult<Vec<String>> {
+    match outcome {
+        Ok(()) => Ok(Vec::new()),
+        Err(
+            error @ (ServiceError::GatesNotPassed(_)
+            | ServiceError::ChangeRequired { .. }
+            | ServiceError::ChangeRefused { .. }
+            | ServiceError::WindowClosed(_)
+            | ServiceError::NotReady(_)
+            | ServiceError::Promotion(_)),
+        ) => Ok(vec![error.to_string()]),
+        Err(error) => Err(error),
+    }
 }

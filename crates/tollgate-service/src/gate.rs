@@ -278,7 +278,7 @@ impl Tollgate {
     /// blocking gate needs no decision.
     pub(crate) async fn check_gates_in(
         &self,
-        tx: &mut StoreTx,
+        tx: &mut Conn,
         release: &Release,
         environment: &EnvironmentName,
     ) -> ServiceResult<()> {

@@ -368,6 +368,16 @@ pub enum DeploymentCommand {
         #[arg(long)]
         status: String,
     },
+    /// Whether a release may be deployed into an environment now: every precondition (caller
+    /// authorization, promotion, artifacts and signatures, gates, window, change request)
+    /// judged and each refusal explained. Exits 1 when refused, for CI jobs that deploy by
+    /// themselves; records nothing.
+    Check {
+        #[arg(long)]
+        release: String,
+        #[arg(long, visible_alias = "env")]
+        environment: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -53,7 +53,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Environment(command) => commands::catalog::environment(&context, command).await?,
         Command::Lifecycle(command) => commands::catalog::lifecycle(&context, command).await?,
         Command::Release(command) => commands::release::release(&context, command).await?,
-        Command::Deployment(command) => commands::release::deployment(&context, command).await?,
+        Command::Deployment(command) => return commands::release::deployment(&context, command).await,
         Command::Register(args) => commands::release::register(&context, args).await?,
         Command::Audit(command) => return commands::audit::audit(&context, command).await,
         Command::Artifact(command) => return commands::artifact::artifact(&context, command).await,

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollgate_core::deployment::{
-    Deployment, DeploymentId, DeploymentInput, DeploymentStatus, Promotion, RunningService,
+    Deployment, DeploymentCheck, DeploymentId, DeploymentInput, DeploymentStatus, PreconditionResult, Promotion,
+    RunningService,
 };
 use utoipa::openapi::schema::{AnyOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
@@ -277,6 +278,82 @@ fn deployment_id(value: &str) -> Result<DeploymentId, ApiError> {
 }
 
 problems!(GetDeploymentProblems, [PATH, &["deployment_not_found"]]);
+
+/// What to check: a release into an environment, now.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentCheckRequest {
+    #[schema(value_type = schema::ReleaseRef)]
+    pub release: String,
+    #[schema(value_type = schema::Name)]
+    pub environment: String,
+}
+
+/// One precondition as judged.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct PreconditionResponse {
+    /// `authorization`, `promotion`, `artifacts`, `gates`, `window` or `change`.
+    #[schema(value_type = schema::Precondition)]
+    pub precondition: String,
+    pub passed: bool,
+    /// Why it failed, one sentence each; for a pass, a note when there is one.
+    pub reasons: Vec<String>,
+}
+
+impl From<PreconditionResult> for PreconditionResponse {
+    fn from(result: PreconditionResult) -> PreconditionResponse {
+        PreconditionResponse {
+            precondition: result.precondition.as_str().to_owned(),
+            passed: result.passed,
+            reasons: result.reasons,
+        }
+    }
+}
+
+/// Whether the release may be deployed into the environment now, every precondition judged.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct DeploymentCheckResponse {
+    #[schema(value_type = schema::Version)]
+    pub release: String,
+    #[schema(value_type = schema::Name)]
+    pub environment: String,
+    #[schema(value_type = schema::Timestamp)]
+    pub at: jiff::Timestamp,
+    /// True when every precondition passed.
+    pub allowed: bool,
+    /// In order: authorization, promotion, artifacts, gates, window, change.
+    pub results: Vec<PreconditionResponse>,
+}
+
+impl From<DeploymentCheck> for DeploymentCheckResponse {
+    fn from(check: DeploymentCheck) -> DeploymentCheckResponse {
+        DeploymentCheckResponse {
+            release: check.release.to_string(),
+            environment: check.environment.to_string(),
+            at: check.at,
+            allowed: check.allowed,
+            results: check.results.into_iter().map(PreconditionResponse::from).collect(),
+        }
+    }
+}
+
+problems!(CheckDeploymentProblems, [JSON_BODY, &["release_not_found", "environment_not_found", "validation_failed"]]);
+
+/// Whether a release may be deployed into an environment now: every precondition a recorded
+/// deployment must meet, judged at once and each refusal explained, for tools that deploy by
+/// themselves and use Tollgate as the gate. A refusal is an answer (200 with `allowed: false`),
+/// not an error; nothing is written.
+#[utoipa::path(post, path = "/deployments/check", operation_id = "check_deployment", tag = "deployments",
+    request_body = DeploymentCheckRequest,
+    responses((status = 200, body = DeploymentCheckResponse), CheckDeploymentProblems))]
+pub async fn check_deployment(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(request): JsonBody<DeploymentCheckRequest>,
+) -> Result<Json<DeploymentCheckResponse>, ApiError> {
+    let release = release_ref(&request.release)?;
+    Ok(Json(state.tollgate.check_deployment(&principal, &release, &request.environment).await?.into()))
+}
 
 #[utoipa::path(get, path = "/deployments/{id}", tag = "deployments", params(("id" = schema::Id, Path)),
     responses((status = 200, body = DeploymentResponse), GetDeploymentProblems))]

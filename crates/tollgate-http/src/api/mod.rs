@@ -100,6 +100,7 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(releases::get_release, releases::replace_release))
         .routes(routes!(releases::transition_release))
         .routes(routes!(deployments::list_deployments, deployments::record_deployment))
+        .routes(routes!(deployments::check_deployment))
         .routes(routes!(deployments::get_deployment))
         .routes(routes!(deployments::finish_deployment))
         .routes(routes!(deployments::register))

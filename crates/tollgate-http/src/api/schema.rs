@@ -683,6 +683,10 @@ value_schema!(
     RollbackMinutes => integer(0, u64::from(tollgate_core::change::MAX_ROLLBACK_MINUTES), "Minutes; 0 when absent.")
 );
 value_schema!(
+    /// One precondition of a deployment.
+    Precondition => keywords(tollgate_core::deployment::Precondition::ALL, "authorization: the caller may deploy there; promotion: the release's state and lifecycle order; artifacts: present, unchanged and (prod) signed by a trusted key; gates: the blocking gates passed; window: the deployment window is open; change: an approved change request covers it.")
+);
+value_schema!(
     /// What happens to a running deployment when its window closes.
     WindowClose => keywords(tollgate_core::change::policy::WindowClose::ALL, "finish: it runs to its end; pause: it pauses at its next step boundary.")
 );

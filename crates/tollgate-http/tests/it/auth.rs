@@ -92,6 +92,7 @@ async fn the_openapi_document_describes_every_endpoint() {
     /changes/{id}/submit
     /changes/{id}/withdraw
     /deployments
+    /deployments/check
     /deployments/{id}
     /deployments/{id}/finish
     /environments

@@ -148,6 +148,25 @@ async fn a_freeze_refuses_a_deployment_with_its_reason_and_the_window_says_when_
     let window = app.get("/api/v1/environments/prod/window").await;
     assert_eq!(window.body["open"], false);
     assert_eq!(window.body["next_change"], "2026-04-02T04:00:00Z");
+    assert_eq!(window.body["on_close"], "finish");
+    // Asking first answers 200 with every precondition; the window's refusal is the deployment's.
+    let before = app.app.row_counts().await;
+    let check = app.post("/api/v1/deployments/check", json!({ "release": "1.0.0", "environment": "prod" })).await;
+    assert_eq!(check.status, 200, "{}", check.body);
+    assert_eq!(check.body["allowed"], false);
+    let refused: Vec<&str> = check.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|result| result["passed"] == false)
+        .map(|result| result["precondition"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(refused, ["window", "change"], "{}", check.body);
+    assert_eq!(app.app.row_counts().await, before, "asking writes nothing");
+    let unknown = app.post("/api/v1/deployments/check", json!({ "release": "9.9.9", "environment": "prod" })).await;
+    assert_eq!((unknown.status.as_u16(), unknown.body["code"].as_str()), (404, Some("release_not_found")));
+    let bad = app.post("/api/v1/deployments/check", json!({ "release": "1.0.0" })).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
     let refused = app
         .post("/api/v1/deployments", json!({ "release": "1.0.0", "environment": "prod", "status": "succeeded" }))
         .await;

@@ -8,6 +8,7 @@ mod authz;
 mod backends;
 mod calendar;
 mod changes;
+mod check;
 mod gates;
 mod races;
 mod release;

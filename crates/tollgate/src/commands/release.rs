@@ -2,8 +2,8 @@
 
 use anyhow::{bail, Context as _};
 use tollgate_http::api::deployments::{
-    DeploymentQuery, DeploymentRequest, DeploymentResponse, EnvironmentRegisterResponse, FinishRequest, RegisterQuery,
-    RegisterResponse, RunningServiceResponse,
+    DeploymentCheckRequest, DeploymentCheckResponse, DeploymentQuery, DeploymentRequest, DeploymentResponse,
+    EnvironmentRegisterResponse, FinishRequest, RegisterQuery, RegisterResponse, RunningServiceResponse,
 };
 use tollgate_http::api::releases::{
     ArtifactRefBody, ReleaseRequest, ReleaseResponse, ScopeItemBody, TransitionRequest,
@@ -105,8 +105,15 @@ fn parse_artifact(spec: &str) -> anyhow::Result<ArtifactRefBody> {
     }
 }
 
-pub async fn deployment(context: &Context, command: DeploymentCommand) -> anyhow::Result<()> {
+/// Runs a `deployment` command; `Ok(false)` when a check refused, so CI jobs stop.
+pub async fn deployment(context: &Context, command: DeploymentCommand) -> anyhow::Result<bool> {
     match command {
+        DeploymentCommand::Check { release, environment } => {
+            let request = DeploymentCheckRequest { release, environment };
+            let checked: Answer<DeploymentCheckResponse> = context.client.post("/deployments/check", &request).await?;
+            print(context.output, &checked);
+            return Ok(checked.value.allowed);
+        }
         DeploymentCommand::List { environment, release, limit } => {
             let query = DeploymentQuery { environment, release, limit: Some(limit), cursor: None };
             let request = context.client.request(reqwest::Method::GET, "/deployments").query(&query);
@@ -126,7 +133,7 @@ pub async fn deployment(context: &Context, command: DeploymentCommand) -> anyhow
             print(context.output, &finished);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 pub async fn register(context: &Context, args: RegisterArgs) -> anyhow::Result<()> {
@@ -218,6 +225,20 @@ impl Row for DeploymentResponse {
             maybe_time(self.finished_at),
             or_dash(self.emergency_skipped.as_deref()),
         ]
+    }
+}
+
+impl Tabular for DeploymentCheckResponse {
+    fn table(&self) -> String {
+        let verdict = if self.allowed { "allowed" } else { "refused" };
+        let mut lines =
+            vec![format!("release {} into {} at {}: {verdict}", self.release, self.environment, time(self.at))];
+        for result in &self.results {
+            let mark = if result.passed { "ok" } else { "REFUSED" };
+            lines.push(format!("  {:<14} {mark}", result.precondition));
+            lines.extend(result.reasons.iter().map(|reason| format!("      {reason}")));
+        }
+        lines.join("\n")
     }
 }
 

@@ -258,6 +258,13 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
     // Prod also needs an approved change request for exactly this content.
     let no_change = run(&mut record("prod")).failure();
     assert!(no_change.stderr.contains("change_required (409)"), "{}", no_change.stderr);
+    // A CI job that deploys by itself asks first: refused, exit 1, every precondition shown.
+    let asked = run(server.cli().args(["deployment", "check", "--release", "2.0.0", "--env", "prod"])).failure();
+    assert!(asked.stdout.starts_with("release 2.0.0 into prod at "), "{}", asked.stdout);
+    for line in ["  gates          ok", "  window         ok", "  change         REFUSED"] {
+        assert!(asked.stdout.contains(line), "{line}: {}", asked.stdout);
+    }
+    assert!(asked.stdout.contains("needs an approved change request"), "{}", asked.stdout);
     let now = jiff::Timestamp::now();
     let (start, end) = (now - jiff::SignedDuration::from_hours(1), now + jiff::SignedDuration::from_hours(2));
     let requested = run(server
@@ -283,6 +290,11 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
     for factor in ["blast_radius", "failure_rate", "environment_tier", "score = round(100"] {
         assert!(explained.stdout.contains(factor), "{factor}: {}", explained.stdout);
     }
+    let asked =
+        run(server.cli().args(["deployment", "check", "--release", "2.0.0", "--env", "prod", "--output", "json"]))
+            .success();
+    let asked: serde_json::Value = serde_json::from_str(&asked.stdout).expect("a check as JSON");
+    assert_eq!(asked["allowed"], true, "{asked}");
     run(&mut record("prod")).success();
     let listed = run(server.cli().args(["change", "list", "--env", "prod", "--output", "json"])).success();
     let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("changes as JSON");
