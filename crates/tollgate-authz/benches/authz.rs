@@ -3,13 +3,19 @@
 //! alone (building the request's Cedar entities included: that is what the service pays).
 //!
 //! It also writes the policies, schema and every request with its entities and decision to a
-//! directory (`TOLLGATE_AUTHZ_BENCH_DIR`, default `<temp>/tollgate-authz-bench`), which
-//! `benches/cedarpy_authz.py` runs through cedarpy, the Python binding of the same engine, so
-//! the overhead that is Tollgate's shows beside the engine's.
+//! directory (`TOLLGATE_AUTHZ_BENCH_DIR`, default `<temp>/tollgate-authz-bench`), and at the end
+//! of the run `benches/cedarpy_authz.py` runs them through cedarpy, the Python binding of the same
+//! engine, with `$TOLLGATE_BENCH_PYTHON`, else `$HOME/.cache/tollgate-venv-bench/bin/python`
+//! (made by `bash scripts/ensure-bench-venv.sh`; without it that part is skipped with a note).
+//! cedarpy's figures (10,000 decisions at ~1 ms, ~10 s) are printed beside ours in microseconds,
+//! with the ratios at p50 and p99, so the overhead that is Tollgate's shows beside the engine's.
+//! The whole bench takes under a minute.
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tollgate_authz::{
@@ -72,7 +78,8 @@ fn main() {
         at(0.99),
         durations[durations.len() - 1]
     );
-    write_out(&authorizer, &requests);
+    let dir = write_out(&authorizer, &requests);
+    compare_with_cedarpy(&dir, at(0.50), at(0.99));
 }
 
 /// The `index`-th request: a user with one or two roles in one or two teams, asking for every
@@ -151,9 +158,11 @@ fn request(index: usize) -> Request {
     Request { principal, action, resource, context, at }
 }
 
-fn write_out(authorizer: &Authorizer, requests: &[Request]) {
+/// Writes the policies, schema and requests for `benches/cedarpy_authz.py` and returns the
+/// directory.
+fn write_out(authorizer: &Authorizer, requests: &[Request]) -> PathBuf {
     let dir = std::env::var_os("TOLLGATE_AUTHZ_BENCH_DIR")
-        .map(std::path::PathBuf::from)
+        .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("tollgate-authz-bench"));
     std::fs::create_dir_all(&dir).expect("the output directory");
     let mut lines = std::fs::File::create(dir.join("requests.jsonl")).expect("requests.jsonl");
@@ -168,4 +177,73 @@ fn write_out(authorizer: &Authorizer, requests: &[Request]) {
     std::fs::write(dir.join("policies.cedar"), policies).expect("policies.cedar");
     std::fs::write(dir.join("schema.cedarschema"), tollgate_authz::SCHEMA).expect("schema");
     println!("wrote {} requests, their entities and the policies to {}", requests.len(), dir.display());
+    dir
+}
+
+/// The interpreter of the benches' Python peers: `$TOLLGATE_BENCH_PYTHON`, else the venv that
+/// `scripts/ensure-bench-venv.sh` makes.
+fn bench_python() -> PathBuf {
+    std::env::var_os("TOLLGATE_BENCH_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/tollgate-venv-bench/bin/python")
+    })
+}
+
+/// Runs `benches/cedarpy_authz.py` on the directory just written and prints its figures beside
+/// ours, in microseconds, with the ratios; prints why and goes on when it cannot.
+fn compare_with_cedarpy(dir: &Path, ours_p50: Duration, ours_p99: Duration) {
+    let python = bench_python();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cedarpy_authz.py");
+    if python.components().count() > 1 && !python.exists() {
+        println!(
+            "cedarpy: skipped, no {}; prepare it with `bash scripts/ensure-bench-venv.sh` (or set TOLLGATE_BENCH_PYTHON)",
+            python.display()
+        );
+        return;
+    }
+    println!("cedarpy (with {}):", python.display());
+    let output = match Command::new(&python).arg(&script).arg(dir).stdin(Stdio::null()).output() {
+        Ok(output) => output,
+        Err(error) => {
+            println!(
+                "  skipped: cannot run {} ({error}); prepare it with `bash scripts/ensure-bench-venv.sh`",
+                python.display()
+            );
+            return;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines: Vec<&str> = stdout.lines().filter(|line| !line.trim().is_empty()).collect();
+    let summary = lines.pop().and_then(|line| serde_json::from_str::<serde_json::Value>(line).ok());
+    for line in &lines {
+        println!("  {line}");
+    }
+    let Some(summary) = summary else {
+        println!("  skipped: {} {} gave no summary ({})", python.display(), script.display(), output.status);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        for line in tail.into_iter().rev() {
+            println!("    {line}");
+        }
+        return;
+    };
+    if !output.status.success() {
+        // The script fails when a decision differs from ours; its figures still stand.
+        println!("  WARNING: {} exited with {}: see above", script.display(), output.status);
+    }
+    let micros = |key: &str| summary.get(key).and_then(serde_json::Value::as_f64).map(|ms| ms * 1000.0);
+    for (label, ours, key) in [("p50", ours_p50, "p50_ms"), ("p99", ours_p99, "p99_ms")] {
+        let ours = ours.as_secs_f64() * 1e6;
+        match micros(key) {
+            Some(theirs) => println!(
+                "  {label}: ours {ours:.1} µs, cedarpy is_authorized {theirs:.1} µs; ours/cedarpy {:.3} (cedarpy {:.1}x ours)",
+                ours / theirs,
+                theirs / ours
+            ),
+            None => println!("  {label}: ours {ours:.1} µs, cedarpy gave none"),
+        }
+    }
+    if let Some(batch) = micros("batch_mean_ms") {
+        let ours = ours_p50.as_secs_f64() * 1e6;
+        println!("  cedarpy is_authorized_batch mean {batch:.1} µs per request; ours p50 / that {:.3}", ours / batch);
+    }
 }

@@ -1,15 +1,23 @@
 //! Latency of `Bundle::evaluate` for a 10-gate bundle on realistic evidence, next to bare
-//! regorus running the same rules on the same documents: `cargo bench -p tollgate-policy --bench
-//! gates`. Prints p50, p99 and decisions per second on one thread.
+//! regorus running the same rules on the same documents and to regopy (rego-cpp's Python
+//! binding): `cargo bench -p tollgate-policy --bench gates`. Prints p50, p99 and decisions per
+//! second on one thread.
 //!
 //! The bundle is the seven available built-ins with realistic parameters plus three user gates;
 //! the input has a JUnit summary of ~2,000 cases in 40 suites, coverage of 300 files, a SARIF
 //! summary, an SBOM of ~200 components with 24 license strings and 30 vulnerabilities, and a
 //! load test for this and the previous release. The bundle's modules, rules and per-gate input
-//! documents are written to `$TOLLGATE_POLICY_BENCH_DIR` (default: a temporary directory) for
-//! `benches/regopy_gates.py`, which runs the same rules on the same documents.
+//! documents are written to `$TOLLGATE_POLICY_BENCH_DIR` (default: a temporary directory), and
+//! at the end of the run `benches/regopy_gates.py` runs the same rules on the same documents
+//! with `$TOLLGATE_BENCH_PYTHON`, else `$HOME/.cache/tollgate-venv-bench/bin/python` (made by
+//! `bash scripts/ensure-bench-venv.sh`; without it that part is skipped with a note). regopy takes
+//! most of a second per decision, so it makes only [`PYTHON_RUNS`] decisions: its p50 and the
+//! ratio to ours are printed, and its p99 only when it makes 100 or more. The whole bench takes
+//! about a minute.
 
 use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -18,6 +26,8 @@ use tollgate_policy::{Bundle, Limits};
 
 const WARMUP: usize = 200;
 const RUNS: usize = 3000;
+/// The decisions regopy makes after one warm-up: at 0.5 to 0.8 s each, 10 to 16 s.
+const PYTHON_RUNS: usize = 20;
 
 /// The number of measured runs: `TOLLGATE_POLICY_BENCH_RUNS`, else [`RUNS`].
 fn runs() -> usize {
@@ -79,7 +89,8 @@ fn main() {
         report(&format!("  {rule}"), &alone);
     }
 
-    write_for_python(&bundle, &gate_inputs);
+    let bundle_path = write_for_python(&bundle, &gate_inputs);
+    compare_with_regopy(&bundle_path, &ours);
 }
 
 /// Measured runs, sorted, and how many times the scheduler took the core away meanwhile.
@@ -133,17 +144,91 @@ fn report(label: &str, measured: &Measured) {
     );
 }
 
-fn write_for_python(bundle: &Bundle, gate_inputs: &[(String, Value)]) {
+/// Writes the bundle's modules and each gate's rule and document for `benches/regopy_gates.py`,
+/// and returns the file's path.
+fn write_for_python(bundle: &Bundle, gate_inputs: &[(String, Value)]) -> PathBuf {
     let dir = std::env::var_os("TOLLGATE_POLICY_BENCH_DIR")
-        .map(std::path::PathBuf::from)
+        .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("tollgate-policy-bench"));
     std::fs::create_dir_all(&dir).expect("the bench directory can be created");
     let modules: Vec<Value> =
         bundle.modules().into_iter().map(|module| json!({"path": module.path, "source": module.source})).collect();
     let gates: Vec<Value> = gate_inputs.iter().map(|(rule, input)| json!({"rule": rule, "input": input})).collect();
-    let document = json!({"modules": modules, "gates": gates, "runs": runs(), "warmup": WARMUP});
-    std::fs::write(dir.join("bundle.json"), serde_json::to_vec(&document).expect("serializes")).expect("writable");
-    println!("wrote {}", dir.join("bundle.json").display());
+    let document = json!({"modules": modules, "gates": gates, "runs": PYTHON_RUNS});
+    let path = dir.join("bundle.json");
+    std::fs::write(&path, serde_json::to_vec(&document).expect("serializes")).expect("writable");
+    println!("wrote {}", path.display());
+    path
+}
+
+/// The interpreter of the benches' Python peers: `$TOLLGATE_BENCH_PYTHON`, else the venv that
+/// `scripts/ensure-bench-venv.sh` makes.
+fn bench_python() -> PathBuf {
+    std::env::var_os("TOLLGATE_BENCH_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/tollgate-venv-bench/bin/python")
+    })
+}
+
+/// Runs `benches/regopy_gates.py` on the bundle just written and prints its figures beside ours,
+/// in milliseconds, with the ratios; prints why and goes on when it cannot.
+fn compare_with_regopy(bundle_path: &Path, ours: &Measured) {
+    let python = bench_python();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/regopy_gates.py");
+    if python.components().count() > 1 && !python.exists() {
+        println!(
+            "regopy: skipped, no {}; prepare it with `bash scripts/ensure-bench-venv.sh` (or set TOLLGATE_BENCH_PYTHON)",
+            python.display()
+        );
+        return;
+    }
+    println!("regopy ({} decisions with {}):", PYTHON_RUNS, python.display());
+    let output = match Command::new(&python).arg(&script).arg(bundle_path).stdin(Stdio::null()).output() {
+        Ok(output) => output,
+        Err(error) => {
+            println!(
+                "  skipped: cannot run {} ({error}); prepare it with `bash scripts/ensure-bench-venv.sh`",
+                python.display()
+            );
+            return;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines: Vec<&str> = stdout.lines().filter(|line| !line.trim().is_empty()).collect();
+    let summary = lines.pop().and_then(|line| serde_json::from_str::<Value>(line).ok());
+    for line in &lines {
+        println!("  {line}");
+    }
+    let Some(summary) = summary.filter(|_| output.status.success()) else {
+        println!("  skipped: {} {} failed ({})", python.display(), script.display(), output.status);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        for line in tail.into_iter().rev() {
+            println!("    {line}");
+        }
+        return;
+    };
+    let ours_p50 = percentile(&ours.sorted, 50).as_secs_f64() * 1000.0;
+    let ours_p99 = percentile(&ours.sorted, 99).as_secs_f64() * 1000.0;
+    let ms = |key: &str| summary.get(key).and_then(Value::as_f64);
+    match ms("p50_ms") {
+        Some(theirs) => println!(
+            "  p50: ours {ours_p50:.3} ms, regopy {theirs:.3} ms; ours/regopy {:.5} (regopy {:.0}x ours)",
+            ours_p50 / theirs,
+            theirs / ours_p50
+        ),
+        None => println!("  regopy's summary has no p50: {summary}"),
+    }
+    match ms("p99_ms") {
+        Some(theirs) => println!(
+            "  p99: ours {ours_p99:.3} ms, regopy {theirs:.3} ms; ours/regopy {:.5} (regopy {:.0}x ours)",
+            ours_p99 / theirs,
+            theirs / ours_p99
+        ),
+        None => println!(
+            "  p99: ours {ours_p99:.3} ms, regopy none (fewer than 100 decisions; its slowest {:.3} ms)",
+            ms("max_ms").unwrap_or(f64::NAN)
+        ),
+    }
 }
 
 fn gate_name(name: &str) -> GateName {

@@ -1,13 +1,21 @@
 """Runs the bundle written by `cargo bench -p tollgate-policy --bench gates` through regopy
 (rego-cpp's Python binding) and prints p50, p99 and decisions per second, like the Rust bench.
 
-    python3 -m venv $HOME/.cache/tollgate-venv-policy
-    $HOME/.cache/tollgate-venv-policy/bin/pip install regopy
-    $HOME/.cache/tollgate-venv-policy/bin/python crates/tollgate-policy/benches/regopy_gates.py [bundle.json]
+The Rust bench runs this script itself at the end of its run, with $TOLLGATE_BENCH_PYTHON, else
+the venv that scripts/ensure-bench-venv.sh makes (regopy pinned there), and prints the figures
+beside its own. To run it by hand:
+
+    bash scripts/ensure-bench-venv.sh
+    $HOME/.cache/tollgate-venv-bench/bin/python crates/tollgate-policy/benches/regopy_gates.py [bundle.json]
 
 The default bundle path is $TOLLGATE_POLICY_BENCH_DIR/bundle.json, else
 /tmp/tollgate-policy-bench/bundle.json. Each decision evaluates every gate's rule on the document
-Tollgate gives that rule.
+Tollgate gives that rule. regopy takes most of a second per decision, so it makes the few decisions
+the bundle names ("runs", 20 as the bench writes it; $RUNS overrides) after one warm-up. p99 is
+printed only for 100 decisions or more: below that it would be the slowest one.
+
+The last line printed is one JSON object for the Rust bench to read: engine, version, gates, runs,
+p50_ms, p99_ms (null under 100 runs), max_ms and decisions_per_second.
 """
 
 import json
@@ -55,11 +63,23 @@ def main():
         durations.append(time.perf_counter() - started)
     durations.sort()
     p50 = durations[len(durations) * 50 // 100]
-    p99 = durations[min(len(durations) * 99 // 100, len(durations) - 1)]
+    p99 = durations[min(len(durations) * 99 // 100, len(durations) - 1)] if runs >= 100 else None
+    per_second = runs / sum(durations)
+    shown_p99 = f"p99 {p99 * 1000:.3f} ms" if p99 is not None else f"max {durations[-1] * 1000:.3f} ms"
     print(f"regopy {regopy.__version__} ({len(gates)} gates, {runs} runs): "
-          f"p50 {p50 * 1000:.3f} ms, p99 {p99 * 1000:.3f} ms, {runs / sum(durations):.0f} decisions/s")
+          f"p50 {p50 * 1000:.3f} ms, {shown_p99}, {per_second:.2f} decisions/s")
     for rule in sorted(unreadable):
         print(f"  {rule}: evaluated, but regopy's output is not valid JSON")
+    print(json.dumps({
+        "engine": "regopy",
+        "version": regopy.__version__,
+        "gates": len(gates),
+        "runs": runs,
+        "p50_ms": p50 * 1000,
+        "p99_ms": p99 * 1000 if p99 is not None else None,
+        "max_ms": durations[-1] * 1000,
+        "decisions_per_second": per_second,
+    }))
 
 
 if __name__ == "__main__":
