@@ -34,6 +34,21 @@ fn change_input(environment: &str, change_type: &str) -> ChangeInput {
     }
 }
 
+/// A two-day freeze of prod over the planned interval of `change_input`: planned inside it, the
+/// change scores 10 more and is high risk.
+async fn freeze_prod_over_the_plan(app: &TestApp) {
+    let freeze = tollgate_core::calendar::PeriodInput {
+        name: "Quarter close".to_owned(),
+        kind: "freeze".to_owned(),
+        scope: Some("environment:prod".to_owned()),
+        tzid: "Europe/Berlin".to_owned(),
+        start: "2026-03-01T00:00".to_owned(),
+        length: "P2D".to_owned(),
+        ..Default::default()
+    };
+    app.tollgate.put_calendar_period(&app.admin, "quarter-close", freeze).await.expect("freeze");
+}
+
 /// The catalog and a ready release 1.0.0 deployed to dev and staging, on every backend.
 async fn on_every_backend<F, Fut>(story: F)
 where
@@ -143,16 +158,7 @@ async fn a_high_risk_change_needs_a_cab_quorum_with_an_outsider() {
             ..Default::default()
         };
         app.tollgate.put_team(&app.admin, team, Upsert::Replace).await.expect("the team changes");
-        let freeze = tollgate_core::calendar::PeriodInput {
-            name: "Quarter close".to_owned(),
-            kind: "freeze".to_owned(),
-            scope: Some("environment:prod".to_owned()),
-            tzid: "Europe/Berlin".to_owned(),
-            start: "2026-03-01T00:00".to_owned(),
-            length: "P2D".to_owned(),
-            ..Default::default()
-        };
-        app.tollgate.put_calendar_period(&app.admin, "quarter-close", freeze).await.expect("freeze");
+        freeze_prod_over_the_plan(&app).await;
         let created =
             app.tollgate.create_change(&app.admin, &release, change_input("prod", "normal")).await.expect("requested");
         let submitted = app.tollgate.submit_change(&app.admin, created.id).await.expect("submitted");
@@ -209,16 +215,7 @@ async fn a_cab_for_a_change_touching_a_labelled_service_needs_the_labels_team() 
         app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("the policy applies");
 
         // Planned inside a freeze, the change is high risk (as in the CAB test above).
-        let freeze = tollgate_core::calendar::PeriodInput {
-            name: "Quarter close".to_owned(),
-            kind: "freeze".to_owned(),
-            scope: Some("environment:prod".to_owned()),
-            tzid: "Europe/Berlin".to_owned(),
-            start: "2026-03-01T00:00".to_owned(),
-            length: "P2D".to_owned(),
-            ..Default::default()
-        };
-        app.tollgate.put_calendar_period(&app.admin, "quarter-close", freeze).await.expect("freeze");
+        freeze_prod_over_the_plan(&app).await;
         let created =
             app.tollgate.create_change(&app.admin, &release, change_input("prod", "normal")).await.expect("requested");
         let submitted = app.tollgate.submit_change(&app.admin, created.id).await.expect("submitted");
