@@ -93,6 +93,8 @@ pub enum ObjectKind {
     ChangePolicy,
     /// A release train (`object.id` is its name).
     Train,
+    /// A deployer's lease on an environment's services (`object.id` is its deployment's id).
+    Lease,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -104,6 +106,7 @@ crate::keyword_enum!(ObjectKind {
     GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
     AuthzDecision => "authz_decision", Login => "login", Sso => "sso",
     CalendarPeriod => "calendar_period", ChangeRequest => "change_request", ChangePolicy => "change_policy", Train => "train",
+    Lease => "lease",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -180,6 +183,15 @@ pub enum AuditAction {
     /// Sign-ins were locked out after repeated failures.
     #[serde(rename = "lock_out")]
     LockOut,
+    /// A lease was granted.
+    #[serde(rename = "acquire")]
+    Acquire,
+    /// A lease's holder extended it.
+    #[serde(rename = "renew")]
+    Renew,
+    /// A lease ended: its outcome was reported, its deployment finished, or it was taken over.
+    #[serde(rename = "release")]
+    Release,
 }
 
 crate::keyword_enum!(AuditAction {
@@ -187,7 +199,8 @@ crate::keyword_enum!(AuditAction {
     Record => "record", Finish => "finish", Refuse => "refuse", Sign => "sign", Remove => "remove",
     Enroll => "enroll", Rotate => "rotate", Evaluate => "evaluate", Override => "override", Approve => "approve", Reject => "reject",
     Apply => "apply", Allow => "allow", Deny => "deny", SignIn => "sign_in", SignOut => "sign_out",
-    SetPassword => "set_password", LockOut => "lock_out",
+    SetPassword => "set_password", LockOut => "lock_out", Acquire => "acquire", Renew => "renew",
+    Release => "release",
 });
 
 /// The actions that introduce a checkpoint signing key into the log: verification reads their

@@ -45,6 +45,7 @@ pub enum Entity {
     ChangeApproval,
     ChangePolicy,
     Train,
+    Lease,
 }
 
 crate::keyword_enum!(Entity {
@@ -61,6 +62,7 @@ crate::keyword_enum!(Entity {
     SsoConfig => "single sign-on settings", SsoLogin => "single sign-on login", SsoIdentity => "single sign-on identity",
     CalendarPeriod => "calendar period", ChangeRequest => "change request",
     ChangeApproval => "change approval", ChangePolicy => "change policy", Train => "release train",
+    Lease => "lease",
 });
 
 #[cfg(test)]

@@ -50,6 +50,7 @@ pub mod entity;
 pub mod environment;
 pub mod evidence;
 pub mod gate;
+pub mod lease;
 pub mod lifecycle;
 pub mod name;
 pub mod page;

@@ -418,3 +418,21 @@ fn release_train() {
     .expect("valid");
     insta::assert_snapshot!("release_train", json(&train));
 }
+
+#[test]
+fn lease() {
+    use crate::lease::{Lease, LeaseTtl};
+    use crate::name::ServiceName;
+    let lease = Lease {
+        deployment: DeploymentId(12),
+        environment: EnvironmentName::parse("prod").expect("a name"),
+        services: vec![ServiceName::parse("api").expect("a name"), ServiceName::parse("ledger").expect("a name")],
+        holder: UserName::parse("ci").expect("a name"),
+        epoch: 7,
+        ttl: LeaseTtl::DEFAULT,
+        acquired_at: at("2026-03-01T12:00:00Z"),
+        expires_at: at("2026-03-01T12:15:00Z"),
+        released_at: Some(at("2026-03-01T12:09:30Z")),
+    };
+    insta::assert_snapshot!("lease", json(&lease));
+}

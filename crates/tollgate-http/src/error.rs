@@ -41,6 +41,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("calendar_period_not_found", 404, "No calendar period has that id."),
     ("change_request_not_found", 404, "No change request has that number."),
     ("train_not_found", 404, "No release train has that name."),
+    ("lease_not_found", 404, "No lease was acquired for that deployment."),
     ("not_found", 404, "The object does not exist."),
     ("method_not_allowed", 405, "The endpoint does not accept this method."),
     ("conflict", 409, "The object exists already, or changed since it was read."),
@@ -57,6 +58,9 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("change_required", 409, "The environment requires an approved change request for the deployment (every prod-tier environment does) and none holds: none was requested, its approvals are incomplete or were given for another manifest digest, or its planned interval does not hold the deployment's start; `errors` lists every reason. Nothing was recorded."),
     ("change_refused", 409, "The change request may not go on as asked: the release changed since it was submitted (resubmit it), its requester has an overdue post-implementation review, or its planned interval conflicts; `errors` lists every reason."),
     ("invalid_change_transition", 409, "The change request's state does not allow that action; `detail` names the state and the allowed next states."),
+    ("deployment_refused", 409, "A precondition of the deployment failed (authorization, promotion, artifacts, gates, window or change); `errors` lists every reason, each prefixed with its precondition. Nothing was written."),
+    ("lease_held", 409, "Another deployment holds a lease on one of the release's services in the environment; `errors` names each service, deployment, holder, epoch and expiry. Retry once it is released or has expired."),
+    ("lease_lost", 409, "The lease is no longer the caller's: it expired (and may have been taken over), was released, or the epoch presented is not its epoch. Stop deploying."),
     ("promotion_refused", 409, "The release may not be deployed there yet; `errors` lists every reason."),
     ("invalid_deployment_transition", 409, "The deployment's status does not allow that change."),
     ("release_not_ready", 409, "The release's artifacts are missing, differ from the store, fail verification or lack a trusted signature; `errors` lists every problem."),
@@ -217,6 +221,19 @@ impl From<ServiceError> for ApiError {
                     .collect();
                 ApiError::new("change_required", error.to_string()).with_errors(errors)
             }
+            ServiceError::DeploymentRefused(ref check) => {
+                let errors =
+                    check.refusals().into_iter().map(|message| FieldError { field: String::new(), message }).collect();
+                ApiError::new("deployment_refused", error.to_string()).with_errors(errors)
+            }
+            ServiceError::LeaseHeld(ref conflicts) => {
+                let errors = conflicts
+                    .iter()
+                    .map(|conflict| FieldError { field: String::new(), message: conflict.to_string() })
+                    .collect();
+                ApiError::new("lease_held", error.to_string()).with_errors(errors)
+            }
+            ServiceError::LeaseLost(lost) => ApiError::new("lease_lost", lost.to_string()),
             ServiceError::Promotion(reasons) => {
                 let errors =
                     reasons.iter().map(|r| FieldError { field: String::new(), message: r.to_string() }).collect();
@@ -281,6 +298,7 @@ fn not_found_code(entity: Entity) -> &'static str {
         Entity::CalendarPeriod => "calendar_period_not_found",
         Entity::ChangeRequest => "change_request_not_found",
         Entity::Train => "train_not_found",
+        Entity::Lease => "lease_not_found",
         _ => "not_found",
     }
 }

@@ -13,6 +13,7 @@ use tollgate_core::deployment::{
 };
 use tollgate_core::environment::{Environment, Tier};
 use tollgate_core::gate::check_reason;
+use tollgate_core::lease::{Lease, LeaseTtl};
 use tollgate_core::lifecycle::Lifecycle;
 use tollgate_core::name::{EnvironmentName, ServiceName};
 use tollgate_core::release::{Release, ReleaseAction, ReleaseState, ReleaseType};
@@ -37,7 +38,8 @@ pub struct EnvironmentRegister {
 }
 
 impl Tollgate {
-    /// Records a deployment of `release` to `environment`.
+    /// Records a deployment of `release` to `environment`. A running deployment is refused while
+    /// a lease held by another deployment locks one of the release's services there.
     pub async fn record_deployment(
         &self,
         principal: &Principal,
@@ -45,6 +47,19 @@ impl Tollgate {
         environment: &str,
         input: DeploymentInput,
     ) -> ServiceResult<Deployment> {
+        Ok(self.start_deployment(principal, release, environment, input, None).await?.0)
+    }
+
+    /// Records a deployment and, when `lease` is given, grants it a lease on the release's
+    /// services in the environment, all in one transaction.
+    pub(crate) async fn start_deployment(
+        &self,
+        principal: &Principal,
+        release: &ReleaseRef,
+        environment: &str,
+        input: DeploymentInput,
+        lease: Option<LeaseTtl>,
+    ) -> ServiceResult<(Deployment, Option<Lease>)> {
         let environment = parse_key(environment, EnvironmentName::parse)?;
         let override_reason = match input.override_window.as_deref() {
             Some(reason) => {
@@ -102,6 +117,13 @@ impl Tollgate {
         // Approved is what deploys: where the environment requires a change, an approved
         // change request for this content whose planned interval holds the start.
         let change_request = self.change_for_deployment_in(&mut tx, &current, &target, times.started_at).await?;
+        // One deployment per environment and service at a time: judged in the transaction that
+        // records it, which no other deployment write can interleave with.
+        let services: Vec<ServiceName> = current.content.services().cloned().collect();
+        let taken_over = match times.status {
+            DeploymentStatus::Running => self.judge_locks_in(&mut tx, &environment, &services).await?,
+            _ => Vec::new(),
+        };
         let new = NewDeployment {
             release: current.id,
             environment: &environment,
@@ -121,6 +143,10 @@ impl Tollgate {
             reason: None,
         };
         self.record_for(&mut tx, principal, change).await?;
+        let lease = match lease {
+            Some(ttl) => Some(self.grant_lease_in(&mut tx, principal, &deployment, services, taken_over, ttl).await?),
+            None => None,
+        };
         if let Some(window_override) = window_override {
             let change = Change {
                 action: AuditAction::Override,
@@ -139,7 +165,7 @@ impl Tollgate {
         }
         self.complete_if_last(&mut tx, principal, &current, &lifecycle, &deployment).await?;
         tx.commit().await?;
-        Ok(deployment)
+        Ok((deployment, lease))
     }
 
     /// Whether `release` may be deployed into `environment` now, with every precondition
@@ -225,25 +251,44 @@ impl Tollgate {
         };
         self.authorize_deployment(principal, Action::DeploymentFinish, &release, &environment).await?;
         let mut tx = self.store.begin().await?;
+        // An operator who finishes a deployment ends its lease too: the deployer lost it.
+        let after = self.finish_in(&mut tx, principal, id, status, Some("its deployment was finished")).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Moves deployment `id` to `status` in `tx`, with its audit entry, its change request
+    /// followed, its release completed when it was the last stage, and its lease, if one is
+    /// still unreleased, released with `lease_reason`.
+    pub(crate) async fn finish_in(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        id: DeploymentId,
+        status: DeploymentStatus,
+        lease_reason: Option<&str>,
+    ) -> ServiceResult<Deployment> {
         let before = tx.find_deployment(id).await?.ok_or_else(|| not_found(Entity::Deployment, id))?;
         let after = before.finish(status, self.now())?;
         tx.update_deployment(&after, before.status).await?;
         let object = ObjectRef::new(ObjectKind::Deployment, id);
         let change =
             Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };
-        self.record_for(&mut tx, principal, change).await?;
-        if let Some(change_request) = self.change_of_deployment_in(&mut tx, &after).await? {
-            self.follow_deployment_in(&mut tx, principal, change_request, &after).await?;
+        self.record_for(tx, principal, change).await?;
+        if let Some(lease) = tx.find_lease(id).await?.filter(|lease| lease.released_at.is_none()) {
+            self.release_lease_in(tx, principal, &lease, lease_reason).await?;
         }
-        let release = get_in(&mut tx, &ReleaseRef::Id(after.release)).await?;
-        let lifecycle = lifecycle_of(&mut tx, &release).await?;
-        self.complete_if_last(&mut tx, principal, &release, &lifecycle, &after).await?;
-        tx.commit().await?;
+        if let Some(change_request) = self.change_of_deployment_in(tx, &after).await? {
+            self.follow_deployment_in(tx, principal, change_request, &after).await?;
+        }
+        let release = get_in(tx, &ReleaseRef::Id(after.release)).await?;
+        let lifecycle = lifecycle_of(tx, &release).await?;
+        self.complete_if_last(tx, principal, &release, &lifecycle, &after).await?;
         Ok(after)
     }
 
     /// Authorizes `action` about `release` in `environment`; returns the environment as judged.
-    async fn authorize_deployment(
+    pub(crate) async fn authorize_deployment(
         &self,
         principal: &Principal,
         action: Action,

@@ -95,6 +95,15 @@ pub enum ServiceError {
     /// every reason is listed, nothing was recorded.
     #[error("deploying release {release} to {environment} needs an approved change request: {}", reasons.join("; "))]
     ChangeRequired { release: semver::Version, environment: EnvironmentName, reasons: Vec<String> },
+    /// A precondition of the deployment failed; the check lists every reason. Nothing was written.
+    #[error("release {} may not be deployed to {} now: {}", .0.release, .0.environment, .0.refusals().join("; "))]
+    DeploymentRefused(Box<tollgate_core::deployment::DeploymentCheck>),
+    /// Another deployment holds a lease on one of the services in the environment; each is named.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    LeaseHeld(Vec<tollgate_core::lease::LockConflict>),
+    /// The caller no longer holds the lease it acts under: it must stop deploying.
+    #[error(transparent)]
+    LeaseLost(#[from] tollgate_core::lease::LeaseError),
     /// The server's audit signing key cannot be used.
     #[error(transparent)]
     SigningKey(#[from] SigningKeyProblem),

@@ -21,6 +21,7 @@ mod error;
 pub mod evidence;
 pub mod gate;
 pub mod hooks;
+pub mod lease;
 pub mod policy_view;
 pub mod readiness;
 pub mod release;

@@ -90,6 +90,8 @@ pub(crate) const TABLES: &[&str] = &[
     "release_scope_items",
     "deployments",
     "current_register",
+    "deployment_leases",
+    "environment_locks",
     "change_requests",
     "change_approvals",
     "change_policy",

@@ -23,6 +23,7 @@ mod error;
 mod evidence;
 mod gate;
 mod key;
+mod lease;
 mod postgres;
 mod retention;
 mod rows;
@@ -45,6 +46,7 @@ pub use crate::error::StoreError;
 pub use crate::evidence::NewEvidence;
 pub use crate::gate::NewGateDecision;
 pub use crate::key::NewTrustedKey;
+pub use crate::lease::NewLease;
 pub use crate::tx::StoreTx;
 
 /// Whether a write transaction may append audit entries.

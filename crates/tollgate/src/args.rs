@@ -65,6 +65,11 @@ pub enum Command {
     /// Deployment records.
     #[command(subcommand)]
     Deployment(DeploymentCommand),
+    /// Leases, for tools that deploy by themselves: acquire one (every precondition judged, the
+    /// deployment recorded, the release's services locked in the environment), renew it, report
+    /// the outcome.
+    #[command(subcommand)]
+    Lease(LeaseCommand),
     /// What runs where: per environment, the version of each service.
     Register(RegisterArgs),
     /// The tamper-evident audit log.
@@ -377,6 +382,56 @@ pub enum DeploymentCommand {
         release: String,
         #[arg(long, visible_alias = "env")]
         environment: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeaseCommand {
+    /// Judge every precondition and, when all hold, record the deployment as running and lock the
+    /// release's services in the environment until the lease expires. Prints the deployment id
+    /// and the epoch that renewing and reporting need. Exits 1, with every reason, when refused.
+    Acquire {
+        #[arg(long)]
+        release: String,
+        #[arg(long, visible_alias = "env")]
+        environment: String,
+        /// How long the lease lasts unless renewed, in seconds (10 to 86400; 900 when absent).
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<i64>,
+        /// Deploy although the environment's deployment window is closed, for this reason
+        /// (breaking glass; needs the `override.window` permission; audited).
+        #[arg(long, value_name = "REASON")]
+        override_window: Option<String>,
+    },
+    /// Extend a lease from now by its ttl (or --ttl). Exits 1 when the lease was lost.
+    Renew {
+        /// The deployment the lease was acquired for.
+        deployment: i64,
+        #[arg(long)]
+        epoch: u64,
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<i64>,
+    },
+    /// Report how the deployment ended (succeeded or failed) and release the lease. Exits 1
+    /// when the lease was lost.
+    Report {
+        /// The deployment the lease was acquired for.
+        deployment: i64,
+        #[arg(long)]
+        epoch: u64,
+        /// succeeded or failed.
+        #[arg(long)]
+        status: String,
+    },
+    /// One lease.
+    Show {
+        /// The deployment the lease was acquired for.
+        deployment: i64,
+    },
+    /// Leases that lock services now: held, or expired and not yet taken over.
+    List {
+        #[arg(long, visible_alias = "env")]
+        environment: Option<String>,
     },
 }
 

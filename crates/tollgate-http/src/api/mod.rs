@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod evidence;
 pub mod gates;
 pub mod health;
+pub mod leases;
 pub mod people;
 pub mod problem;
 pub mod releases;
@@ -104,6 +105,10 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(deployments::get_deployment))
         .routes(routes!(deployments::finish_deployment))
         .routes(routes!(deployments::register))
+        .routes(routes!(leases::list_leases, leases::acquire_lease))
+        .routes(routes!(leases::get_lease))
+        .routes(routes!(leases::renew_lease))
+        .routes(routes!(leases::report_lease))
         .routes(routes!(audit::list_audit))
         .routes(routes!(audit::search_audit))
         .routes(routes!(audit::verify_audit))

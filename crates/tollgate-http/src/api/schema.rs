@@ -687,6 +687,26 @@ value_schema!(
     Precondition => keywords(tollgate_core::deployment::Precondition::ALL, "authorization: the caller may deploy there; promotion: the release's state and lifecycle order; artifacts: present, unchanged and (prod) signed by a trusted key; gates: the blocking gates passed; window: the deployment window is open; change: an approved change request covers it.")
 );
 value_schema!(
+    /// How long a lease lasts unless renewed.
+    LeaseTtlSeconds => integer(
+        tollgate_core::lease::LeaseTtl::MIN_SECONDS.into(),
+        tollgate_core::lease::LeaseTtl::MAX_SECONDS.into(),
+        "Seconds from its acquisition or renewal until the lease expires: 10 to 86400 (a day); 900 when absent.",
+    )
+);
+value_schema!(
+    /// A lease's fencing token.
+    Epoch => integer(1, i64::MAX.unsigned_abs(), "The lease's epoch, as its acquisition answered it.")
+);
+value_schema!(
+    /// Where a lease stands.
+    LeaseState => keywords(tollgate_core::lease::LeaseState::ALL, "held: it locks its services; expired: it was not renewed in time, and the next deployment to its services takes it over; released: it ended.")
+);
+value_schema!(
+    /// The outcome a lease's holder reports.
+    Outcome => keywords(&["succeeded", "failed"], "How the deployment ended.")
+);
+value_schema!(
     /// What happens to a running deployment when its window closes.
     WindowClose => keywords(tollgate_core::change::policy::WindowClose::ALL, "finish: it runs to its end; pause: it pauses at its next step boundary.")
 );

@@ -10,6 +10,7 @@ mod calendar;
 mod changes;
 mod check;
 mod gates;
+mod leases;
 mod races;
 mod release;
 mod sso;

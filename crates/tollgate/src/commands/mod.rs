@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod change;
 pub mod evidence;
 pub mod gate;
+pub mod lease;
 pub mod release;
 pub mod train;
 

@@ -1,0 +1,217 @@
+//! Leases for deployers that are not Tollgate: acquire (every precondition of a deployment
+//! judged, the deployment recorded as running and the release's services locked in the
+//! environment), renew, and report the outcome (which finishes the deployment and frees the
+//! services).
+//!
+//! A lease that is not renewed expires; the next deployment to those services takes it over,
+//! which records the expired lease's deployment as failed. Every renewal and report presents
+//! the lease's epoch, and is refused once the lease is no longer held.
+
+use tollgate_authz::Action;
+use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentInput, DeploymentStatus, Precondition};
+use tollgate_core::lease::{expiry, judge_locks, Lease, LeaseTtl};
+use tollgate_core::name::{EnvironmentName, ServiceName};
+use tollgate_core::Entity;
+use tollgate_store::{NewLease, StoreTx};
+
+use crate::audit::Change;
+use crate::catalog::{not_found, parse_key};
+use crate::release::ReleaseRef;
+use crate::{Principal, ServiceError, ServiceResult, Tollgate};
+
+/// What a deployer asks for with a lease.
+#[derive(Debug, Clone, Default)]
+pub struct AcquireLease {
+    /// How long the lease lasts unless renewed; [`LeaseTtl::DEFAULT`] when absent.
+    pub ttl: Option<LeaseTtl>,
+    /// A reason to deploy although the deployment window is closed (breaking glass).
+    pub override_window: Option<String>,
+}
+
+/// A granted lease and the running deployment it was granted for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedDeployment {
+    pub lease: Lease,
+    pub deployment: Deployment,
+}
+
+impl Tollgate {
+    /// Judges every precondition of deploying `release` into `environment` now and, when all
+    /// hold, records the deployment as running and grants its deployer a lease on the release's
+    /// services there. Refused with every reason ([`ServiceError::DeploymentRefused`]) when a
+    /// precondition fails, and with [`ServiceError::LeaseHeld`] while another deployment holds
+    /// one of the services; nothing is written then.
+    pub async fn acquire_lease(
+        &self,
+        principal: &Principal,
+        release: &ReleaseRef,
+        environment: &str,
+        request: AcquireLease,
+    ) -> ServiceResult<LeasedDeployment> {
+        let check = self.check_deployment(principal, release, environment).await?;
+        // Breaking glass answers a closed window only; the recording authorizes and audits it.
+        let overridden =
+            |precondition: Precondition| precondition == Precondition::Window && request.override_window.is_some();
+        if check.results.iter().any(|result| !result.passed && !overridden(result.precondition)) {
+            return Err(ServiceError::DeploymentRefused(Box::new(check)));
+        }
+        let input = DeploymentInput { override_window: request.override_window, ..DeploymentInput::default() };
+        let ttl = request.ttl.unwrap_or(LeaseTtl::DEFAULT);
+        let release = ReleaseRef::Version(check.release.clone());
+        let (deployment, lease) = self.start_deployment(principal, &release, environment, input, Some(ttl)).await?;
+        let lease = lease.expect("a lease is granted when one is asked for");
+        Ok(LeasedDeployment { lease, deployment })
+    }
+
+    /// Extends the lease of `deployment` by its ttl (or `ttl`) from now, for the holder of
+    /// `epoch`; refused once the lease expired or was released.
+    pub async fn renew_lease(
+        &self,
+        principal: &Principal,
+        deployment: DeploymentId,
+        epoch: u64,
+        ttl: Option<LeaseTtl>,
+    ) -> ServiceResult<Lease> {
+        self.authorize_lease(principal, deployment).await?;
+        let mut tx = self.store.begin().await?;
+        let before = get_lease_in(&mut tx, deployment).await?;
+        let after = before.renewed(epoch, ttl, self.now())?;
+        tx.renew_lease(&after).await?;
+        let object = ObjectRef::new(ObjectKind::Lease, deployment);
+        let change =
+            Change { action: AuditAction::Renew, object, before: Some(&before), after: Some(&after), reason: None };
+        self.record_for(&mut tx, principal, change).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Reports the outcome of the deployment held under a lease, for the holder of `epoch`:
+    /// the deployment becomes `status` (succeeded or failed) and the lease is released.
+    pub async fn report_lease(
+        &self,
+        principal: &Principal,
+        deployment: DeploymentId,
+        epoch: u64,
+        status: DeploymentStatus,
+    ) -> ServiceResult<LeasedDeployment> {
+        self.authorize_lease(principal, deployment).await?;
+        let mut tx = self.store.begin().await?;
+        get_lease_in(&mut tx, deployment).await?.check_holder(epoch, self.now())?;
+        let reason = format!("its deployment reported {status}");
+        let finished = self.finish_in(&mut tx, principal, deployment, status, Some(&reason)).await?;
+        let lease = get_lease_in(&mut tx, deployment).await?;
+        tx.commit().await?;
+        Ok(LeasedDeployment { lease, deployment: finished })
+    }
+
+    /// The lease acquired for `deployment`.
+    pub async fn get_lease(&self, principal: &Principal, deployment: DeploymentId) -> ServiceResult<Lease> {
+        self.authorize_read(principal).await?;
+        let mut read = self.store.read().await?;
+        get_lease_in(&mut read, deployment).await
+    }
+
+    /// Leases that lock services now (held, or expired and not yet taken over), of one
+    /// environment or all, by environment and epoch.
+    pub async fn list_leases(&self, principal: &Principal, environment: Option<&str>) -> ServiceResult<Vec<Lease>> {
+        self.authorize_read(principal).await?;
+        let environment = environment.map(|name| parse_key(name, EnvironmentName::parse)).transpose()?;
+        let mut read = self.store.read().await?;
+        if let Some(environment) = &environment {
+            if read.find_environment(environment).await?.is_none() {
+                return Err(not_found(Entity::Environment, environment));
+            }
+        }
+        Ok(read.list_locking_leases(environment.as_ref()).await?)
+    }
+
+    /// Judges the locks on `services` in `environment`: refused while a lease of another
+    /// deployment holds one; the expired leases a new lease would take over otherwise.
+    pub(crate) async fn judge_locks_in(
+        &self,
+        tx: &mut StoreTx,
+        environment: &EnvironmentName,
+        services: &[ServiceName],
+    ) -> ServiceResult<Vec<Lease>> {
+        let locks = tx.find_locks(environment, services).await?;
+        let (conflicts, expired) = judge_locks(locks, self.now());
+        if !conflicts.is_empty() {
+            return Err(ServiceError::LeaseHeld(conflicts));
+        }
+        Ok(expired)
+    }
+
+    /// Grants `deployment` a lease on `services`, taking over the expired leases judged before:
+    /// each is released and its deployment, if still running, recorded as failed.
+    pub(crate) async fn grant_lease_in(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        deployment: &Deployment,
+        mut services: Vec<ServiceName>,
+        taken_over: Vec<Lease>,
+        ttl: LeaseTtl,
+    ) -> ServiceResult<Lease> {
+        for expired in taken_over {
+            let reason = format!(
+                "its lease expired at {} and deployment {} took {} over",
+                expired.expires_at, deployment.id, deployment.environment
+            );
+            let running = tx.find_deployment(expired.deployment).await?;
+            if running.is_some_and(|running| running.status == DeploymentStatus::Running) {
+                self.finish_in(tx, principal, expired.deployment, DeploymentStatus::Failed, Some(&reason)).await?;
+            } else {
+                self.release_lease_in(tx, principal, &expired, Some(&reason)).await?;
+            }
+        }
+        services.sort();
+        services.dedup();
+        let now = self.now();
+        let new = NewLease {
+            deployment: deployment.id,
+            environment: &deployment.environment,
+            services: &services,
+            holder: &principal.user.name,
+            ttl,
+            acquired_at: now,
+            expires_at: expiry(now, ttl),
+        };
+        let lease = tx.insert_lease(&new).await?;
+        let object = ObjectRef::new(ObjectKind::Lease, deployment.id);
+        let change = Change { action: AuditAction::Acquire, object, before: None, after: Some(&lease), reason: None };
+        self.record_for(tx, principal, change).await?;
+        Ok(lease)
+    }
+
+    /// Releases `lease` now, with its audit entry.
+    pub(crate) async fn release_lease_in(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        lease: &Lease,
+        reason: Option<&str>,
+    ) -> ServiceResult<()> {
+        let released = lease.released(self.now());
+        tx.release_lease(&released).await?;
+        let object = ObjectRef::new(ObjectKind::Lease, lease.deployment);
+        let change =
+            Change { action: AuditAction::Release, object, before: Some(lease), after: Some(&released), reason };
+        self.record_for(tx, principal, change).await
+    }
+
+    /// Renewing and reporting are finishing the deployment, as far as authorization goes.
+    async fn authorize_lease(&self, principal: &Principal, deployment: DeploymentId) -> ServiceResult<()> {
+        let (release, environment) = {
+            let mut read = self.store.read().await?;
+            let found =
+                read.find_deployment(deployment).await?.ok_or_else(|| not_found(Entity::Deployment, deployment))?;
+            (ReleaseRef::Id(found.release), found.environment)
+        };
+        self.authorize_deployment(principal, Action::DeploymentFinish, &release, &environment).await.map(drop)
+    }
+}
+
+async fn get_lease_in(conn: &mut tollgate_store::Conn, deployment: DeploymentId) -> ServiceResult<Lease> {
+    conn.find_lease(deployment).await?.ok_or_else(|| not_found(Entity::Lease, deployment))
+}
