@@ -105,6 +105,10 @@ async fn the_openapi_document_describes_every_endpoint() {
     /gates/overrides
     /keys
     /keys/{id}/revoke
+    /leases
+    /leases/{deployment}
+    /leases/{deployment}/renew
+    /leases/{deployment}/report
     /lifecycles
     /lifecycles/{name}
     /policy

@@ -9,6 +9,7 @@ mod calendar;
 mod changes;
 mod contract;
 mod flow;
+mod leases;
 mod trust;
 mod ui;
 
