@@ -318,6 +318,8 @@ pub enum Precondition {
     Window,
     /// An approved change request covers it, where the environment requires one.
     Change,
+    /// No lease of another deployment holds one of the release's services in the environment.
+    Lock,
 }
 
 crate::keyword_enum!(Precondition {
@@ -327,6 +329,7 @@ crate::keyword_enum!(Precondition {
     Gates => "gates",
     Window => "window",
     Change => "change",
+    Lock => "lock",
 });
 
 /// How one precondition judged.

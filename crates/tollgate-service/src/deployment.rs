@@ -227,6 +227,9 @@ impl Tollgate {
             results.push(judged(Precondition::Gates, gates));
             results.push(window);
             results.push(judged(Precondition::Change, change));
+            let locks = read.find_locks(&environment, &services).await?;
+            let (conflicts, _) = tollgate_core::lease::judge_locks(locks, at);
+            results.push(judged(Precondition::Lock, conflicts.iter().map(ToString::to_string).collect()));
             (candidate, snapshot)
         };
         // The artifacts are hashed on disk as a deployment would hash them, with no connection held.

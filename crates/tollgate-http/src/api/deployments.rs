@@ -245,6 +245,8 @@ problems!(
             "release_changed",
             "gates_not_passed",
             "window_closed",
+            "change_required",
+            "lease_held",
             "conflict",
             "validation_failed",
         ],
@@ -254,7 +256,9 @@ problems!(
 /// 409 `promotion_refused` when the lifecycle does not allow it yet, `release_not_ready` when an
 /// artifact is missing, differs, does not verify, or (for prod) lacks a trusted signature,
 /// `gates_not_passed` when a blocking gate has not passed, `window_closed` when the
-/// environment's deployment window is closed at the start and nothing overrides it.
+/// environment's deployment window is closed at the start and nothing overrides it,
+/// `lease_held` when a running deployment meets a lease another deployment holds on one of
+/// the release's services there.
 #[utoipa::path(post, path = "/deployments", tag = "deployments", request_body = DeploymentBody,
     responses((status = 201, body = DeploymentResponse), RecordDeploymentProblems))]
 pub async fn record_deployment(
@@ -292,7 +296,7 @@ pub struct DeploymentCheckRequest {
 /// One precondition as judged.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct PreconditionResponse {
-    /// `authorization`, `promotion`, `artifacts`, `gates`, `window` or `change`.
+    /// `authorization`, `promotion`, `artifacts`, `gates`, `window`, `change` or `lock`.
     #[schema(value_type = schema::Precondition)]
     pub precondition: String,
     pub passed: bool,
@@ -321,7 +325,7 @@ pub struct DeploymentCheckResponse {
     pub at: jiff::Timestamp,
     /// True when every precondition passed.
     pub allowed: bool,
-    /// In order: authorization, promotion, artifacts, gates, window, change.
+    /// In order: authorization, promotion, artifacts, gates, window, change, lock.
     pub results: Vec<PreconditionResponse>,
 }
 

@@ -684,7 +684,7 @@ value_schema!(
 );
 value_schema!(
     /// One precondition of a deployment.
-    Precondition => keywords(tollgate_core::deployment::Precondition::ALL, "authorization: the caller may deploy there; promotion: the release's state and lifecycle order; artifacts: present, unchanged and (prod) signed by a trusted key; gates: the blocking gates passed; window: the deployment window is open; change: an approved change request covers it.")
+    Precondition => keywords(tollgate_core::deployment::Precondition::ALL, "authorization: the caller may deploy there; promotion: the release's state and lifecycle order; artifacts: present, unchanged and (prod) signed by a trusted key; gates: the blocking gates passed; window: the deployment window is open; change: an approved change request covers it; lock: no lease of another deployment holds one of the release's services there.")
 );
 value_schema!(
     /// How long a lease lasts unless renewed.

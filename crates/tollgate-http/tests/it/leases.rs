@@ -77,10 +77,25 @@ async fn a_deployer_acquires_renews_and_reports_and_a_late_holder_is_fenced_off(
     // A second deployer is refused while the lease is held, and told by whom.
     let before = app.app.row_counts().await;
     let second = app.post("/api/v1/leases", json!({ "release": "1.1.0", "environment": "dev" })).await;
-    assert_eq!((second.status.as_u16(), second.body["code"].as_str()), (409, Some("lease_held")), "{}", second.body);
+    assert_eq!(
+        (second.status.as_u16(), second.body["code"].as_str()),
+        (409, Some("deployment_refused")),
+        "{}",
+        second.body
+    );
     let errors = second.body["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 2, "{}", second.body);
-    assert!(errors[0]["message"].as_str().expect("a message").contains(&format!("deployment {deployment} of admin")));
+    let message = errors[0]["message"].as_str().expect("a message");
+    assert!(message.starts_with("lock: api in dev is locked by"), "{message}");
+    assert!(message.contains(&format!("deployment {deployment} of admin")), "{message}");
+    // Recording a running deployment meets the lock in its transaction.
+    let recorded = app.post("/api/v1/deployments", json!({ "release": "1.1.0", "environment": "dev" })).await;
+    assert_eq!(
+        (recorded.status.as_u16(), recorded.body["code"].as_str()),
+        (409, Some("lease_held")),
+        "{}",
+        recorded.body
+    );
     assert_eq!(app.app.row_counts().await, before);
 
     // Renewing needs the epoch; the holder keeps it alive, then reports the outcome.

@@ -54,13 +54,16 @@ async fn a_lease_locks_the_services_until_its_outcome_is_reported() {
         // nothing is written: neither by a second lease nor by recording a running deployment.
         let before = app.row_counts().await;
         let refused = app.tollgate.acquire_lease(&shipper, &second, "dev", AcquireLease::default()).await;
-        let Err(ServiceError::LeaseHeld(conflicts)) = refused else { panic!("not refused: {refused:?}") };
-        assert_eq!(conflicts.len(), 2, "{conflicts:?}");
-        let message = conflicts[0].to_string();
+        let Err(ServiceError::DeploymentRefused(check)) = refused else { panic!("not refused: {refused:?}") };
+        assert_eq!(check.refusals().len(), 2, "{:#?}", check.refusals());
+        let message = &check.refusals()[0];
+        assert!(message.starts_with("lock: api in dev is locked by deployment"), "{message}");
         assert!(message.contains(&format!("deployment {}", held.deployment.id)), "{message}");
         assert!(message.contains("epoch 1"), "{message}");
+        // Recording a running deployment is refused by the lock too, judged in its transaction.
         let recorded = app.tollgate.record_deployment(&shipper, &second, "dev", DeploymentInput::default()).await;
-        assert!(matches!(recorded, Err(ServiceError::LeaseHeld(_))), "{recorded:?}");
+        let Err(ServiceError::LeaseHeld(conflicts)) = recorded else { panic!("not refused: {recorded:?}") };
+        assert_eq!(conflicts.len(), 2, "{conflicts:?}");
         assert_eq!(app.row_counts().await, before, "a refused deployment writes nothing");
 
         // Renewal needs the lease's epoch and extends from now.
@@ -214,7 +217,10 @@ async fn concurrent_acquisitions_of_one_environment_grant_one_lease() {
         for racer in racers {
             match racer.await.expect("the task runs") {
                 Ok(_) => granted += 1,
+                // Refused in the transaction (the lock taken since the check) or by the check.
                 Err(ServiceError::LeaseHeld(_)) => {}
+                Err(ServiceError::DeploymentRefused(check))
+                    if check.refusals().iter().all(|reason| reason.starts_with("lock: ")) => {}
                 Err(other) => panic!("{backend}: unexpected {other:?}"),
             }
         }

@@ -60,7 +60,7 @@ fn audit_search_filters_pages_and_names_every_bad_filter() {
         insta::assert_snapshot!(refused.stderr, @r#"
         error: validation_failed (422):
           actor: "Ana" is neither a user name nor @system
-          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train
+          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease
           to: "now" is not an RFC 3339 timestamp
         "#);
         insta::assert_snapshot!(out_of_range.stderr, @r#"
@@ -295,7 +295,25 @@ fn a_release_goes_from_the_cli_to_the_register_and_the_export_verifies_offline()
             .success();
     let asked: serde_json::Value = serde_json::from_str(&asked.stdout).expect("a check as JSON");
     assert_eq!(asked["allowed"], true, "{asked}");
-    run(&mut record("prod")).success();
+    // It then holds prod under a lease while it deploys, and reports the outcome.
+    let acquire = ["lease", "acquire", "--release", "2.0.0", "--env", "prod", "--ttl", "120"];
+    let leased = run(server.cli().args(acquire).args(["--output", "json"])).success();
+    let leased: serde_json::Value = serde_json::from_str(&leased.stdout).expect("a lease as JSON");
+    assert_eq!(leased["deployment"]["status"], "running", "{leased}");
+    let deployment = leased["deployment"]["id"].to_string();
+    let epoch = leased["lease"]["epoch"].to_string();
+    let held = run(server.cli().args(acquire)).failure();
+    assert!(held.stderr.contains("lock: ledger in prod is locked"), "{}", held.stderr);
+    assert!(held.stderr.contains(&format!("locked by deployment {deployment} of admin")), "{}", held.stderr);
+    let wrong = run(server.cli().args(["lease", "renew", &deployment, "--epoch", "99"])).failure();
+    assert!(wrong.stderr.contains("lease_lost (409)"), "{}", wrong.stderr);
+    let renewed = run(server.cli().args(["lease", "renew", &deployment, "--epoch", &epoch])).success();
+    assert!(renewed.stdout.contains("held"), "{}", renewed.stdout);
+    let listed = run(server.cli().args(["lease", "list", "--env", "prod"])).success();
+    assert!(listed.stdout.contains("api") || listed.stdout.contains("ledger"), "{}", listed.stdout);
+    let reported =
+        run(server.cli().args(["lease", "report", &deployment, "--epoch", &epoch, "--status", "succeeded"])).success();
+    assert!(reported.stdout.contains("succeeded") && reported.stdout.contains("released"), "{}", reported.stdout);
     let listed = run(server.cli().args(["change", "list", "--env", "prod", "--output", "json"])).success();
     let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("changes as JSON");
     assert_eq!(listed["items"][0]["state"], "implemented", "{listed}");
