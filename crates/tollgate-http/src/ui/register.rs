@@ -1,6 +1,7 @@
 //! `/register`: what runs where. A services × environments matrix with the version in each cell
 //! and since when, at this instant or at one the reader names (date, time and time zone);
-//! `/register/{environment}`: that environment's deployment history, newest first.
+//! `/register/{environment}`: that environment's deployment history, newest first. Both show the
+//! leases that lock services now (deployments by other tools, held until their outcome).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +14,7 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::Deserialize;
 use tollgate_core::deployment::Promotion;
+use tollgate_core::lease::Lease;
 use tollgate_core::page::Page;
 
 use crate::ui::format::{rfc3339, when};
@@ -44,6 +46,46 @@ pub(crate) struct RegisterPage {
     pub time: String,
     pub zone: String,
     pub problem: Option<String>,
+    /// Leases that lock services now (shown only for now).
+    pub leases: Vec<LeaseLine>,
+}
+
+/// A lease as the register pages show it.
+pub(crate) struct LeaseLine {
+    pub environment: String,
+    pub deployment: i64,
+    pub services: String,
+    pub holder: String,
+    pub epoch: u64,
+    pub state: &'static str,
+    pub expires: String,
+    pub expires_rfc3339: String,
+}
+
+impl LeaseLine {
+    fn new(lease: Lease, now: Timestamp) -> LeaseLine {
+        LeaseLine {
+            environment: lease.environment.to_string(),
+            deployment: lease.deployment.0,
+            services: lease.services.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            holder: lease.holder.to_string(),
+            epoch: lease.epoch,
+            state: lease.state(now).as_str(),
+            expires: when(lease.expires_at),
+            expires_rfc3339: rfc3339(lease.expires_at),
+        }
+    }
+}
+
+/// The leases that lock services now, of one environment or all.
+async fn lease_lines(state: &AppState, user: &WebUser, environment: Option<&str>) -> UiResult<Vec<LeaseLine>> {
+    let leases = state
+        .tollgate
+        .list_leases(&user.principal, environment)
+        .await
+        .map_err(|error| UiError::from_service(error, Some(user.chrome("register"))))?;
+    let now = state.tollgate.now();
+    Ok(leases.into_iter().map(|lease| LeaseLine::new(lease, now)).collect())
 }
 
 pub(crate) struct Cell {
@@ -97,6 +139,10 @@ pub(crate) async fn page(
         })
         .collect();
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let leases = match at {
+        None => lease_lines(&state, &user, None).await?,
+        Some(_) => Vec::new(),
+    };
     let page = RegisterPage {
         chrome: user.chrome("register"),
         environments,
@@ -106,6 +152,7 @@ pub(crate) async fn page(
         time: query.time.unwrap_or_default(),
         zone: query.zone.unwrap_or_else(|| "UTC".to_owned()),
         problem,
+        leases,
     };
     Ok((status, render(&page)?).into_response())
 }
@@ -135,6 +182,8 @@ pub(crate) struct HistoryPage {
     pub environment: String,
     pub rows: Vec<HistoryLine>,
     pub next: Option<i64>,
+    /// Leases that lock services of the environment now.
+    pub leases: Vec<LeaseLine>,
 }
 
 pub(crate) struct HistoryLine {
@@ -167,6 +216,7 @@ pub(crate) async fn history(
         .await
         .map_err(|error| UiError::from_service(error, Some(user.chrome("register"))))?;
     let next = (deployments.len() == HISTORY_PAGE as usize).then(|| deployments.last().map_or(0, |d| d.id.0));
+    let leases = lease_lines(&state, &user, Some(&environment)).await?;
     render(&HistoryPage {
         chrome: user.chrome("register"),
         environment,
@@ -186,6 +236,7 @@ pub(crate) async fn history(
             })
             .collect(),
         next,
+        leases,
     })
 }
 

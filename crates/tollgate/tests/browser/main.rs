@@ -9,6 +9,7 @@ mod browser;
 mod change;
 mod checks;
 mod demo;
+mod lease;
 mod pages;
 mod process;
 mod release;
