@@ -11,7 +11,7 @@ use tollgate_core::attestation::Envelope;
 use tollgate_core::deployment::Deployment;
 use tollgate_core::digest::Sha256Digest;
 use tollgate_core::evidence::EvidenceRecord;
-use tollgate_core::gate::GateDecision;
+use tollgate_core::gate::{GateDecision, GateOverride};
 use tollgate_core::release::{ArtifactRef, Release, ReleaseAction};
 use tollgate_core::Page;
 
@@ -30,8 +30,9 @@ pub struct ReleaseView {
     pub artifacts: Vec<ReleaseArtifact>,
     /// Each evidence file with a one-line summary of its facts.
     pub evidence: Vec<(EvidenceRecord, String)>,
-    /// The newest gate decision for each environment, newest first.
-    pub gate_decisions: Vec<GateDecision>,
+    /// The newest gate decision for each environment, newest first, with the override that
+    /// lets it pass when one was given.
+    pub gate_decisions: Vec<(GateDecision, Option<GateOverride>)>,
     pub deployments: Vec<Deployment>,
     /// The manual actions the reader may take now.
     pub actions: Vec<ReleaseAction>,
@@ -91,6 +92,12 @@ impl Tollgate {
         let mut gate_decisions = read.list_gate_decisions(Some(release.id), None, page).await?;
         let mut seen = std::collections::BTreeSet::new();
         gate_decisions.retain(|decision| seen.insert(decision.environment.clone()));
+        let mut decided = Vec::with_capacity(gate_decisions.len());
+        for decision in gate_decisions {
+            let overridden = read.find_gate_override(decision.id).await?;
+            decided.push((decision, overridden));
+        }
+        let gate_decisions = decided;
         let deployments = read.list_deployments(None, Some(release.id), page).await?;
         let facts = self.release_facts(&mut read, &release).await?;
         let mut actions = Vec::new();

@@ -227,9 +227,16 @@ pub(crate) struct GateLine {
     pub environment: String,
     pub decision: i64,
     pub passed: bool,
+    /// The override that lets a failed decision pass, when one was given.
+    pub overridden: Option<OverrideLine>,
     pub policy: String,
     pub decided: String,
     pub gates: Vec<GateResultLine>,
+}
+
+pub(crate) struct OverrideLine {
+    pub reason: String,
+    pub by: String,
 }
 
 pub(crate) struct GateResultLine {
@@ -472,7 +479,11 @@ fn release_live(user: &WebUser, view: &ReleaseView, override_problem: Option<Pro
         version: release.content.version.to_string(),
         state: release.state.as_str(),
         state_label: words(release.state.as_str()),
-        gates: view.gate_decisions.iter().map(gate_line).collect(),
+        gates: view
+            .gate_decisions
+            .iter()
+            .map(|(decision, overridden)| gate_line(decision, overridden.as_ref()))
+            .collect(),
         deployments: view
             .deployments
             .iter()
@@ -490,12 +501,19 @@ fn release_live(user: &WebUser, view: &ReleaseView, override_problem: Option<Pro
     }
 }
 
-fn gate_line(decision: &tollgate_core::gate::GateDecision) -> GateLine {
+fn gate_line(
+    decision: &tollgate_core::gate::GateDecision,
+    overridden: Option<&tollgate_core::gate::GateOverride>,
+) -> GateLine {
     let results = decision.results.as_array().cloned().unwrap_or_default();
     GateLine {
         environment: decision.environment.to_string(),
         decision: decision.id.0,
         passed: decision.passed,
+        overridden: overridden.map(|overridden| OverrideLine {
+            reason: overridden.reason.clone(),
+            by: format!("{} on {}", overridden.created_by, when(overridden.created_at)),
+        }),
         policy: format!("policy version {}", decision.binding.policy.seq),
         decided: format!("{} by {}", when(decision.created_at), decision.created_by),
         gates: results
