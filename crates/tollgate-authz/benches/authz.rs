@@ -125,6 +125,7 @@ fn request(index: usize) -> Request {
         teams: BTreeSet::from([TeamName::parse("payments").expect("a team")]),
         author_teams: BTreeSet::from([TeamName::parse("payments").expect("a team")]),
         reaches_prod: true,
+        labels: BTreeSet::from(["pci".to_owned()]),
     };
     let resource = match action.resource_type() {
         ResourceType::System => Resource::System,
@@ -133,6 +134,7 @@ fn request(index: usize) -> Request {
             name: "ledger".into(),
             owner: TeamName::parse(if index % 2 == 0 { "payments" } else { "identity" }).expect("a team"),
             criticality: "high".into(),
+            labels: BTreeSet::from(["pci".to_owned()]),
         },
         ResourceType::Environment => Resource::Environment { name: environment.clone(), tier },
         ResourceType::Lifecycle => Resource::Lifecycle { name: "default".into(), reaches_prod: true },

@@ -337,7 +337,7 @@ impl EntityBuilder {
                 self.add(team.clone(), Vec::new(), HashSet::new());
                 team
             }
-            Resource::Service { name, owner, criticality } => {
+            Resource::Service { name, owner, criticality, labels } => {
                 let owner = uid("Team", owner.as_str());
                 self.add(owner.clone(), Vec::new(), HashSet::new());
                 let service = uid("Service", name);
@@ -345,6 +345,7 @@ impl EntityBuilder {
                     ("name", string(name)),
                     ("owner", RestrictedExpression::new_entity_uid(owner)),
                     ("criticality", string(criticality)),
+                    ("labels", strings(labels)),
                 ];
                 self.add(service.clone(), attrs, HashSet::new());
                 service
@@ -394,6 +395,7 @@ impl EntityBuilder {
             ("teams", teams(&release.teams)),
             ("author_teams", teams(&release.author_teams)),
             ("reaches_prod", RestrictedExpression::new_bool(release.reaches_prod)),
+            ("labels", strings(&release.labels)),
         ];
         self.add(release_uid.clone(), attrs, HashSet::new());
         release_uid
@@ -459,6 +461,10 @@ fn uid(kind: &str, id: &str) -> EntityUid {
 
 fn user_ref(name: &str) -> RestrictedExpression {
     RestrictedExpression::new_entity_uid(uid("User", name))
+}
+
+fn strings(values: &BTreeSet<String>) -> RestrictedExpression {
+    RestrictedExpression::new_set(values.iter().map(|value| string(value)))
 }
 
 fn string(value: &str) -> RestrictedExpression {

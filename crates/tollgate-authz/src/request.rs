@@ -55,6 +55,8 @@ pub struct ReleaseFacts {
     pub author_teams: BTreeSet<TeamName>,
     /// Whether its lifecycle reaches a prod-tier environment.
     pub reaches_prod: bool,
+    /// The labels of the release's services, each once (`pci`, `security`).
+    pub labels: BTreeSet<String>,
 }
 
 /// A change request, as decisions see it.
@@ -74,7 +76,7 @@ pub struct ChangeRequestFacts {
 pub enum Resource {
     System,
     Team(TeamName),
-    Service { name: String, owner: TeamName, criticality: String },
+    Service { name: String, owner: TeamName, criticality: String, labels: BTreeSet<String> },
     Environment { name: EnvironmentName, tier: Tier },
     Lifecycle { name: String, reaches_prod: bool },
     Release(ReleaseFacts),

@@ -183,13 +183,7 @@ impl Tollgate {
 
     /// A release as decisions see it.
     pub(crate) async fn release_facts(&self, conn: &mut Conn, release: &Release) -> ServiceResult<ReleaseFacts> {
-        let services: Vec<ServiceName> = release.content.services().cloned().collect();
-        let mut facts =
-            self.new_release_facts(conn, &release.created_by, &release.content.lifecycle, &services).await?;
-        facts.id = release.id.0;
-        facts.version = release.content.version.to_string();
-        facts.state = release.state.to_string();
-        Ok(facts)
+        facts_of_release(conn, release).await
     }
 
     /// A release not yet written, authored by `author`.
@@ -200,21 +194,7 @@ impl Tollgate {
         lifecycle: &LifecycleName,
         services: &[ServiceName],
     ) -> ServiceResult<ReleaseFacts> {
-        let mut teams = BTreeSet::new();
-        for service in services {
-            if let Some(service) = conn.find_service(service).await? {
-                teams.insert(service.owner);
-            }
-        }
-        Ok(ReleaseFacts {
-            id: 0,
-            version: String::new(),
-            state: "draft".to_owned(),
-            author: author.clone(),
-            teams,
-            author_teams: conn.teams_of(author).await?,
-            reaches_prod: lifecycle_reaches_prod(conn, lifecycle).await?,
-        })
+        facts_of_new_release(conn, author, lifecycle, services).await
     }
 
     // Just-in-time grants
@@ -466,22 +446,7 @@ async fn resource_named(conn: &mut Conn, kind: ResourceType, name: Option<&str>)
             let reference =
                 ReleaseRef::parse(required()?).map_err(|problem| ServiceError::invalid("resource", problem))?;
             let release = get_in(conn, &reference).await?;
-            let services: Vec<ServiceName> = release.content.services().cloned().collect();
-            let mut teams = BTreeSet::new();
-            for service in &services {
-                if let Some(service) = conn.find_service(service).await? {
-                    teams.insert(service.owner);
-                }
-            }
-            Resource::Release(ReleaseFacts {
-                id: release.id.0,
-                version: release.content.version.to_string(),
-                state: release.state.to_string(),
-                author_teams: conn.teams_of(&release.created_by).await?,
-                author: release.created_by.clone(),
-                teams,
-                reaches_prod: lifecycle_reaches_prod(conn, &release.content.lifecycle).await?,
-            })
+            Resource::Release(facts_of_release(conn, &release).await?)
         }
         // Named by number and judged with its release's facts: see `check_authz`.
         ResourceType::ChangeRequest => {
@@ -515,6 +480,7 @@ pub(crate) fn service_resource(service: &Service) -> Resource {
         name: service.name.to_string(),
         owner: service.owner.clone(),
         criticality: service.criticality.to_string(),
+        labels: service.labels.iter().map(|label| label.as_str().to_owned()).collect(),
     }
 }
 
@@ -551,4 +517,41 @@ fn policy_violations(errors: tollgate_authz::PolicyErrors) -> ServiceError {
 
 fn unknown(kind: &'static str, name: &impl ToString) -> Problem {
     Problem::UnknownReference { kind, name: name.to_string() }
+}
+
+/// What authorization sees of `release`.
+async fn facts_of_release(conn: &mut Conn, release: &Release) -> ServiceResult<ReleaseFacts> {
+    let services: Vec<ServiceName> = release.content.services().cloned().collect();
+    let mut facts = facts_of_new_release(conn, &release.created_by, &release.content.lifecycle, &services).await?;
+    facts.id = release.id.0;
+    facts.version = release.content.version.to_string();
+    facts.state = release.state.to_string();
+    Ok(facts)
+}
+
+/// What authorization sees of a release not yet written, authored by `author`.
+async fn facts_of_new_release(
+    conn: &mut Conn,
+    author: &UserName,
+    lifecycle: &LifecycleName,
+    services: &[ServiceName],
+) -> ServiceResult<ReleaseFacts> {
+    let mut teams = BTreeSet::new();
+    let mut labels = BTreeSet::new();
+    for service in services {
+        if let Some(service) = conn.find_service(service).await? {
+            teams.insert(service.owner);
+            labels.extend(service.labels.iter().map(|label| label.as_str().to_owned()));
+        }
+    }
+    Ok(ReleaseFacts {
+        id: 0,
+        version: String::new(),
+        state: "draft".to_owned(),
+        author: author.clone(),
+        teams,
+        author_teams: conn.teams_of(author).await?,
+        reaches_prod: lifecycle_reaches_prod(conn, lifecycle).await?,
+        labels,
+    })
 }

@@ -145,6 +145,7 @@ pub fn release(author: &str, reaches_prod: bool) -> ReleaseFacts {
         teams: BTreeSet::from([team("payments")]),
         author_teams: BTreeSet::from([team("payments")]),
         reaches_prod,
+        labels: BTreeSet::from(["pci".to_owned()]),
     }
 }
 
@@ -155,9 +156,12 @@ pub fn resource(action: Action, tier: Tier) -> Resource {
     match action.resource_type() {
         ResourceType::System => Resource::System,
         ResourceType::Team => Resource::Team(team("payments")),
-        ResourceType::Service => {
-            Resource::Service { name: "ledger".into(), owner: team("payments"), criticality: "high".into() }
-        }
+        ResourceType::Service => Resource::Service {
+            name: "ledger".into(),
+            owner: team("payments"),
+            criticality: "high".into(),
+            labels: BTreeSet::from(["pci".to_owned()]),
+        },
         ResourceType::Environment => Resource::Environment { name, tier },
         ResourceType::Lifecycle => Resource::Lifecycle { name: "default".into(), reaches_prod: prod },
         ResourceType::Release => Resource::Release(release("bo", prod)),

@@ -39,7 +39,12 @@ fn members_of_another_team_may_not_push_its_artifacts_nor_edit_it() {
         );
     }
     let mut service = request(Role::Developer, Action::ServiceEdit, Tier::Dev);
-    service.resource = Resource::Service { name: "login".into(), owner: team("identity"), criticality: "high".into() };
+    service.resource = Resource::Service {
+        name: "login".into(),
+        owner: team("identity"),
+        criticality: "high".into(),
+        labels: std::collections::BTreeSet::new(),
+    };
     assert!(!authorizer.authorize(&service).allowed);
 }
 
@@ -278,4 +283,36 @@ fn the_docs_list_every_action() {
         .expect("docs/authorization.md");
     let table = tollgate_authz::actions_table();
     assert!(docs.contains(&table), "docs/authorization.md must contain the table of actions:\n\n{table}");
+}
+
+#[test]
+fn a_user_policy_keeps_deploys_of_labelled_services_to_a_team() {
+    let authorizer = with_user_policies(
+        r#"
+        @id("pci-deployers")
+        @reason("releases touching a pci service are deployed by the security team")
+        forbid (principal, action == Tollgate::Action::"deploy", resource)
+        when { context has release && context.release.labels.contains("pci") }
+        unless { principal in Tollgate::Team::"security" };
+
+        @id("pci-service-edits")
+        forbid (principal, action == Tollgate::Action::"service.edit", resource)
+        when { resource.labels.contains("pci") }
+        unless { principal in Tollgate::Team::"security" };
+        "#,
+    );
+    let mut deploy = request(Role::Deployer, Action::Deploy, Tier::Dev);
+    let decision = authorizer.authorize(&deploy);
+    assert!(!decision.allowed, "a payments deployer and a pci release");
+    assert!(decision.reason().contains("(pci-deployers)"), "{}", decision.reason());
+    deploy.principal.teams.insert(team("security"));
+    assert!(authorizer.authorize(&deploy).allowed, "a member of security");
+    let mut unlabelled = request(Role::Deployer, Action::Deploy, Tier::Dev);
+    unlabelled.context.release.as_mut().expect("a release").labels.clear();
+    assert!(authorizer.authorize(&unlabelled).allowed, "a release touching no pci service");
+
+    let mut edit = request(Role::Admin, Action::ServiceEdit, Tier::Dev);
+    assert!(!authorizer.authorize(&edit).allowed, "ledger is labelled pci");
+    edit.principal.teams.insert(team("security"));
+    assert!(authorizer.authorize(&edit).allowed);
 }

@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::deployments::DeploymentResponse;
 use crate::api::problem::{problems, JSON_BODY, PATH, QUERY};
 use crate::api::releases::release_ref;
-use crate::api::schema;
+use crate::api::{json_integer, json_required_integer, schema};
 use crate::error::ApiError;
 use crate::extract::{Auth, JsonBody, PathParam, QueryParams};
 use crate::AppState;
@@ -25,6 +25,7 @@ pub struct AcquireLeaseRequest {
     pub release: String,
     #[schema(value_type = schema::Name)]
     pub environment: String,
+    #[serde(default, deserialize_with = "json_integer")]
     #[schema(value_type = Option<schema::LeaseTtlSeconds>)]
     pub ttl_seconds: Option<i64>,
     /// A reason to deploy although the deployment window is closed (breaking glass; needs
@@ -36,9 +37,11 @@ pub struct AcquireLeaseRequest {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenewLeaseRequest {
+    #[serde(deserialize_with = "json_required_integer")]
     #[schema(value_type = schema::Epoch)]
     pub epoch: u64,
     /// The lease's own ttl when absent.
+    #[serde(default, deserialize_with = "json_integer")]
     #[schema(value_type = Option<schema::LeaseTtlSeconds>)]
     pub ttl_seconds: Option<i64>,
 }
@@ -46,6 +49,7 @@ pub struct RenewLeaseRequest {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportLeaseRequest {
+    #[serde(deserialize_with = "json_required_integer")]
     #[schema(value_type = schema::Epoch)]
     pub epoch: u64,
     #[schema(value_type = schema::Outcome)]

@@ -318,6 +318,15 @@ where
     }
 }
 
+/// A required integer in a JSON body, also when written with a zero fraction (see [`json_integer`]).
+pub(crate) fn json_required_integer<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i128>,
+{
+    json_integer(deserializer)?.ok_or_else(|| serde::de::Error::custom("an integer is required, not null"))
+}
+
 /// Parses an optional RFC 3339 timestamp from a query or body field.
 pub(crate) fn parse_time(field: &str, value: Option<&str>) -> Result<Option<tollgate_core::Timestamp>, ApiError> {
     value

@@ -98,12 +98,13 @@ async fn a_deployer_acquires_renews_and_reports_and_a_late_holder_is_fenced_off(
     );
     assert_eq!(app.app.row_counts().await, before);
 
-    // Renewing needs the epoch; the holder keeps it alive, then reports the outcome.
+    // Renewing needs the epoch (an integer, also written as 1.0); the holder keeps it alive,
+    // then reports the outcome.
     let wrong = app.post(&format!("/api/v1/leases/{deployment}/renew"), json!({ "epoch": 2 })).await;
     assert_eq!((wrong.status.as_u16(), wrong.body["code"].as_str()), (409, Some("lease_lost")), "{}", wrong.body);
     app.app.clock.advance(SignedDuration::from_secs(45));
     let renewed =
-        app.post(&format!("/api/v1/leases/{deployment}/renew"), json!({ "epoch": 1, "ttl_seconds": 120 })).await;
+        app.post(&format!("/api/v1/leases/{deployment}/renew"), json!({ "epoch": 1.0, "ttl_seconds": 120.0 })).await;
     assert_eq!(renewed.status, 200, "{}", renewed.body);
     assert_eq!(renewed.body["ttl_seconds"], 120);
     let listed = app.get("/api/v1/leases?environment=dev").await;

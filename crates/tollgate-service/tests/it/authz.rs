@@ -279,3 +279,34 @@ async fn reading_the_gate_policy_versions_is_authorized() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_user_policy_on_service_labels_judges_the_labels_of_a_releases_services() {
+    on_every_backend(|app| async move {
+        catalog(&app).await;
+        let ledger = tollgate_core::service::ServiceInput {
+            name: "ledger".into(),
+            owner: "payments".into(),
+            labels: vec!["pci".into()],
+            ..tollgate_core::service::ServiceInput::default()
+        };
+        app.tollgate.put_service(&app.admin, ledger, Upsert::Replace).await.expect("labelled");
+        let policy = PolicyFileRecord {
+            name: "pci.cedar".into(),
+            text: "@id(\"pci-deployers\")\n@reason(\"releases touching a pci service are deployed by the security team\")\n\
+                   forbid (principal, action == Tollgate::Action::\"deploy\", resource)\n\
+                   when { context has release && context.release.labels.contains(\"pci\") }\n\
+                   unless { principal in Tollgate::Team::\"security\" };"
+                .into(),
+        };
+        app.tollgate.apply_authz_policies(&app.admin, vec![policy]).await.expect("applied");
+        let release = crate::release::ready_release(&app, "1.0.0", "minor").await;
+        let shipper = app.shipper().await;
+        let refused = app.tollgate.record_deployment(&shipper, &release, "dev", DeploymentInput::default()).await;
+        let reason = forbidden(refused);
+        assert!(reason.contains("(pci-deployers)"), "{reason}");
+        let check = app.tollgate.check_deployment(&shipper, &release, "dev").await.expect("checked");
+        assert!(check.refusals().iter().any(|refusal| refusal.contains("pci-deployers")), "{:?}", check.refusals());
+    })
+    .await;
+}
