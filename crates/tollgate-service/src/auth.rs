@@ -16,7 +16,7 @@ use tollgate_store::tx::NewToken;
 
 use crate::audit::Change;
 use crate::session::{random_password, Password};
-use crate::{Principal, ServiceError, ServiceResult, Tollgate};
+use crate::{Principal, PrincipalKind, ServiceError, ServiceResult, Tollgate};
 
 /// The longest token description accepted.
 const MAX_DESCRIPTION_LEN: usize = 200;
@@ -100,7 +100,7 @@ impl Tollgate {
         })?;
         let user =
             read.find_user(&token.user).await?.ok_or(ServiceError::Unauthenticated { reason: "unknown token" })?;
-        Ok(Principal { user, token: Some(token), request_id })
+        Ok(Principal { user, token: Some(token), request_id, kind: PrincipalKind::User })
     }
 
     pub async fn create_user(&self, principal: &Principal, input: UserInput) -> ServiceResult<User> {

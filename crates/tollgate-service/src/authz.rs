@@ -27,7 +27,7 @@ use tollgate_store::Conn;
 use crate::audit::Change;
 use crate::catalog::{not_found, parse_key};
 use crate::release::{get_in, ReleaseRef};
-use crate::{Principal, ServiceError, ServiceResult, Tollgate};
+use crate::{Principal, PrincipalKind, ServiceError, ServiceResult, Tollgate};
 
 pub use tollgate_authz::{Decision, PolicyInfo, PolicySource, Segregation, MAX_POLICY_FILE_BYTES};
 
@@ -355,7 +355,7 @@ impl Tollgate {
             Some(name) => {
                 let name = parse_key(name, UserName::parse)?;
                 let user = read.find_user(&name).await?.ok_or_else(|| not_found(Entity::User, &name))?;
-                Principal { user, token: None, request_id: principal.request_id.clone() }
+                Principal { user, token: None, request_id: principal.request_id.clone(), kind: PrincipalKind::User }
             }
         };
         let own = subject.user.name == principal.user.name;

@@ -4,13 +4,14 @@
 //! services).
 //!
 //! A lease that is not renewed expires; the next deployment to those services takes it over,
-//! which records the expired lease's deployment as failed. Every renewal and report presents
+//! or the server's timer ends it (`expire_leases`), either of which records the expired lease's
+//! deployment as failed. Every renewal and report presents
 //! the lease's epoch, and is refused once the lease is no longer held.
 
 use tollgate_authz::Action;
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentInput, DeploymentStatus, Precondition};
-use tollgate_core::lease::{expiry, judge_locks, Lease, LeaseTtl};
+use tollgate_core::lease::{expiry, judge_locks, Lease, LeaseState, LeaseTtl};
 use tollgate_core::name::{EnvironmentName, ServiceName};
 use tollgate_core::Entity;
 use tollgate_store::{NewLease, StoreTx};
@@ -124,6 +125,39 @@ impl Tollgate {
             }
         }
         Ok(read.list_locking_leases(environment.as_ref()).await?)
+    }
+
+    /// Ends every lease that expired without a report: its deployment, if still running, is
+    /// recorded as failed and its services are freed, by `@system`, with the reason. Run by a
+    /// timer on every server; a lease another server (or a take-over) ended meanwhile is left
+    /// alone, so concurrent runs do each lease once. Returns the deployments whose lease ended.
+    pub async fn expire_leases(&self) -> ServiceResult<Vec<DeploymentId>> {
+        let candidates = {
+            let mut read = self.store.read().await?;
+            let now = self.now();
+            let leases = read.list_locking_leases(None).await?;
+            leases.into_iter().filter(|lease| lease.state(now) == LeaseState::Expired).collect::<Vec<_>>()
+        };
+        let system = Principal::system();
+        let mut ended = Vec::new();
+        for candidate in candidates {
+            let mut tx = self.store.begin().await?;
+            // Judged again in the transaction: renewed, reported or taken over since is left.
+            let Some(lease) = tx.find_lease(candidate.deployment).await? else { continue };
+            if lease.state(self.now()) != LeaseState::Expired {
+                continue;
+            }
+            let reason = format!("its lease expired at {} without a report", lease.expires_at);
+            let deployment = tx.find_deployment(lease.deployment).await?;
+            if deployment.is_some_and(|deployment| deployment.status == DeploymentStatus::Running) {
+                self.finish_in(&mut tx, &system, lease.deployment, DeploymentStatus::Failed, Some(&reason)).await?;
+            } else {
+                self.release_lease_in(&mut tx, &system, &lease, Some(&reason)).await?;
+            }
+            tx.commit().await?;
+            ended.push(lease.deployment);
+        }
+        Ok(ended)
     }
 
     /// Judges the locks on `services` in `environment`: refused while a lease of another

@@ -162,14 +162,39 @@ impl std::fmt::Debug for Tollgate {
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user: User,
-    /// The token the request authenticated with (none for the system's own work).
+    /// The token the request authenticated with (none for a web session and for the system's
+    /// own work).
     pub token: Option<ApiToken>,
     pub request_id: Option<String>,
+    pub kind: PrincipalKind,
+}
+
+/// Whether a principal is someone who signed in or Tollgate itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A user or machine identity, through a token or a web session.
+    User,
+    /// Tollgate's own work (timers, workers): audited as `@system`, never authorized as a user.
+    System,
 }
 
 impl Principal {
+    /// Tollgate itself, for work no request asked for. Use cases that take it skip
+    /// authorization; its audit entries name `@system`.
+    pub(crate) fn system() -> Principal {
+        let user = User {
+            name: tollgate_core::name::UserName::parse("tollgate").expect("a valid name"),
+            display_name: "Tollgate".to_owned(),
+            roles: std::collections::BTreeSet::new(),
+        };
+        Principal { user, token: None, request_id: None, kind: PrincipalKind::System }
+    }
+
     fn actor(&self) -> Actor {
-        Actor::User(self.user.name.clone())
+        match self.kind {
+            PrincipalKind::User => Actor::User(self.user.name.clone()),
+            PrincipalKind::System => Actor::System,
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use tollgate_core::user::User;
 use tollgate_core::{Problem, Violations};
 
 use crate::audit::Change;
-use crate::{Busy, Principal, ServiceError, ServiceResult, Tollgate};
+use crate::{Busy, Principal, PrincipalKind, ServiceError, ServiceResult, Tollgate};
 
 /// A session just signed in: the only time its secret is available.
 #[derive(Debug, Clone)]
@@ -149,7 +149,7 @@ impl Tollgate {
             tx.touch_session(&digest, now).await?;
             tx.commit().await?;
         }
-        Ok((Principal { user, token, request_id }, session))
+        Ok((Principal { user, token, request_id, kind: PrincipalKind::User }, session))
     }
 
     /// Ends the session of this cookie (audited); ending one that has ended already is a no-op.

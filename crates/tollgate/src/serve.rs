@@ -134,6 +134,7 @@ pub async fn start(
     let app = tollgate.clone();
     let timer = tokio::spawn(checkpoint_timer(tollgate.clone(), checkpoint_every));
     let verifier = tokio::spawn(verification_timer(tollgate.clone(), verify_every));
+    let leases = tokio::spawn(lease_timer(tollgate.clone()));
     let task = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
@@ -143,6 +144,7 @@ pub async fn start(
             .context("serving HTTP")?;
         timer.abort();
         verifier.abort();
+        leases.abort();
         if let Some(checkpoint) = app.checkpoint_now().await? {
             tracing::info!(tree_size = checkpoint.tree_size, "signed the audit checkpoint at shutdown");
         }
@@ -168,6 +170,24 @@ async fn checkpoint_timer(tollgate: Tollgate, every: std::time::Duration) {
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(error = %error, "could not sign a timed audit checkpoint"),
+        }
+    }
+}
+
+/// How often a server ends the leases that expired without a report.
+const LEASE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ends the leases that expired without a report, so a deployer that died leaves no deployment
+/// running for ever. A failed tick is logged and retried at the next one.
+async fn lease_timer(tollgate: Tollgate) {
+    let mut ticks = tokio::time::interval(LEASE_SWEEP_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match tollgate.expire_leases().await {
+            Ok(ended) if ended.is_empty() => {}
+            Ok(ended) => tracing::info!(deployments = ?ended, "ended leases that expired without a report"),
+            Err(error) => tracing::warn!(error = %error, "could not end expired leases"),
         }
     }
 }

@@ -233,3 +233,38 @@ async fn concurrent_acquisitions_of_one_environment_grant_one_lease() {
         assert_eq!(counts["deployments"], 2, "{backend}: dev, and one in staging");
     }
 }
+
+#[tokio::test]
+async fn the_timer_fails_a_deployment_whose_lease_expired_without_a_report() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        catalog(&app).await;
+        let release = ready_release(&app, "1.0.0", "minor").await;
+        let shipper = app.shipper().await;
+        let dead = app.tollgate.acquire_lease(&shipper, &release, "dev", lease_for(60)).await.expect("acquired");
+
+        // Before its expiry nothing ends; after it, the deployment fails and dev is free.
+        app.clock.advance(SignedDuration::from_secs(59));
+        assert_eq!(app.tollgate.expire_leases().await.expect("swept"), []);
+        app.clock.advance(SignedDuration::from_secs(1));
+        assert_eq!(app.tollgate.expire_leases().await.expect("swept"), [dead.deployment.id]);
+        let failed = app.tollgate.get_deployment(&shipper, dead.deployment.id).await.expect("found");
+        assert_eq!(failed.status, DeploymentStatus::Failed);
+        assert!(app.tollgate.list_leases(&shipper, None).await.expect("listed").is_empty());
+        assert_eq!(app.tollgate.expire_leases().await.expect("swept again"), [], "each lease ends once");
+        let late = app.tollgate.report_lease(&shipper, dead.deployment.id, 1, DeploymentStatus::Succeeded).await;
+        assert!(matches!(late, Err(ServiceError::LeaseLost(_))), "{late:?}");
+
+        // Tollgate itself did it, and said why.
+        let entries = app.tollgate.list_audit(&app.admin, 0, 10_000).await.expect("entries");
+        let released = entries
+            .iter()
+            .map(|entry| serde_json::from_slice::<serde_json::Value>(&entry.body).expect("an audit record"))
+            .find(|record| record["action"] == "lease.release")
+            .expect("the release is audited");
+        assert_eq!(released["actor"], "@system", "{released}");
+        let reason = released["reason"].as_str().expect("a reason");
+        assert!(reason.starts_with("its lease expired at 2026-03-01T"), "{reason}");
+        app.tollgate.acquire_lease(&shipper, &release, "dev", AcquireLease::default()).await.expect("dev is free");
+    }
+}
