@@ -280,6 +280,26 @@ mod tests {
         }
     }
 
+    /// The pragmas every connection runs with: `synchronous = FULL` (2) makes a commit durable
+    /// when it returns, so a crash just after an acknowledged write loses nothing.
+    #[tokio::test]
+    async fn every_connection_commits_durably_in_wal_mode_with_foreign_keys() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let config = DatabaseConfig::Sqlite { path: dir.path().join("tollgate.db") };
+        let store = Store::open(&config).await.expect("the store opens");
+        for (name, pool) in [("writer", &store.writer), ("reader", &store.reader)] {
+            let mut connection = pool.acquire().await.expect("a connection");
+            let (synchronous,): (i64,) =
+                sqlx::query_as("PRAGMA synchronous").fetch_one(&mut *connection).await.expect("read");
+            let (journal,): (String,) =
+                sqlx::query_as("PRAGMA journal_mode").fetch_one(&mut *connection).await.expect("read");
+            let (foreign_keys,): (i64,) =
+                sqlx::query_as("PRAGMA foreign_keys").fetch_one(&mut *connection).await.expect("read");
+            assert_eq!((synchronous, journal.as_str(), foreign_keys), (2, "wal", 1), "{name}");
+        }
+        assert_eq!(store.writer.options().get_max_connections(), 1, "one writer connection");
+    }
+
     fn key() -> ed25519_dalek::SigningKey {
         ed25519_dalek::SigningKey::from_bytes(&[5; 32])
     }
