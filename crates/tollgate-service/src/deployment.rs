@@ -26,9 +26,16 @@ use tollgate_store::StoreTx;
 use crate::audit::Change;
 use crate::authz::environment_resource;
 use crate::catalog::{not_found, parse_key};
-use crate::readiness::Binding;
+use crate::readiness::{ArtifactsSnapshot, Binding};
 use crate::release::{get_in, ReleaseRef};
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
+
+/// A deployment check without its artifacts (every precondition records decide), with what
+/// hashing the artifacts needs.
+pub(crate) struct JudgedRecords {
+    pub check: DeploymentCheck,
+    pub snapshot: ArtifactsSnapshot,
+}
 
 /// What runs in one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +128,10 @@ impl Tollgate {
         // records it, which no other deployment write can interleave with.
         let services: Vec<ServiceName> = current.content.services().cloned().collect();
         let taken_over = match times.status {
-            DeploymentStatus::Running => self.judge_locks_in(&mut tx, &environment, &services).await?,
+            DeploymentStatus::Running => match self.locks_in(&mut tx, &environment, &services).await? {
+                (conflicts, _) if !conflicts.is_empty() => return Err(ServiceError::LeaseHeld(conflicts)),
+                (_, expired) => expired,
+            },
             _ => Vec::new(),
         };
         let new = NewDeployment {
@@ -178,6 +188,18 @@ impl Tollgate {
         release: &ReleaseRef,
         environment: &str,
     ) -> ServiceResult<DeploymentCheck> {
+        let judged = self.judge_records(principal, release, environment).await?;
+        self.judge_artifacts(judged).await
+    }
+
+    /// Every precondition that records decide, judged on one snapshot: the check without its
+    /// artifacts, and what hashing them needs.
+    pub(crate) async fn judge_records(
+        &self,
+        principal: &Principal,
+        release: &ReleaseRef,
+        environment: &str,
+    ) -> ServiceResult<JudgedRecords> {
         let environment = parse_key(environment, EnvironmentName::parse)?;
         self.authorize_read(principal).await?;
         let at = self.now();
@@ -227,16 +249,24 @@ impl Tollgate {
             results.push(judged(Precondition::Gates, gates));
             results.push(window);
             results.push(judged(Precondition::Change, change));
-            let locks = read.find_locks(&environment, &services).await?;
-            let (conflicts, _) = tollgate_core::lease::judge_locks(locks, at);
+            let (conflicts, _) = self.locks_in(&mut read, &environment, &services).await?;
             results.push(judged(Precondition::Lock, conflicts.iter().map(ToString::to_string).collect()));
             (candidate, snapshot)
         };
-        // The artifacts are hashed on disk as a deployment would hash them, with no connection held.
-        let problems = self.artifact_problems(&snapshot).await?;
-        results.insert(2, judged(Precondition::Artifacts, problems.iter().map(ToString::to_string).collect()));
         let allowed = results.iter().all(|result| result.passed);
-        Ok(DeploymentCheck { release: candidate.content.version.clone(), environment, at, allowed, results })
+        let check = DeploymentCheck { release: candidate.content.version.clone(), environment, at, allowed, results };
+        Ok(JudgedRecords { check, snapshot })
+    }
+
+    /// The check completed with its artifacts, hashed on disk as a deployment hashes them, with
+    /// no connection held.
+    pub(crate) async fn judge_artifacts(&self, records: JudgedRecords) -> ServiceResult<DeploymentCheck> {
+        let JudgedRecords { mut check, snapshot } = records;
+        let problems = self.artifact_problems(&snapshot).await?;
+        let artifacts = judged(Precondition::Artifacts, problems.iter().map(ToString::to_string).collect());
+        check.allowed &= artifacts.passed;
+        check.results.insert(2, artifacts);
+        Ok(check)
     }
 
     /// Moves a deployment to `status`: a running one to succeeded or failed, a succeeded one
@@ -255,7 +285,7 @@ impl Tollgate {
         self.authorize_deployment(principal, Action::DeploymentFinish, &release, &environment).await?;
         let mut tx = self.store.begin().await?;
         // An operator who finishes a deployment ends its lease too: the deployer lost it.
-        let after = self.finish_in(&mut tx, principal, id, status, Some("its deployment was finished")).await?;
+        let after = self.finish_in(&mut tx, principal, id, status, "its deployment was finished").await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -269,7 +299,7 @@ impl Tollgate {
         principal: &Principal,
         id: DeploymentId,
         status: DeploymentStatus,
-        lease_reason: Option<&str>,
+        lease_reason: &str,
     ) -> ServiceResult<Deployment> {
         let before = tx.find_deployment(id).await?.ok_or_else(|| not_found(Entity::Deployment, id))?;
         let after = before.finish(status, self.now())?;
@@ -279,7 +309,7 @@ impl Tollgate {
             Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };
         self.record_for(tx, principal, change).await?;
         if let Some(lease) = tx.find_lease(id).await?.filter(|lease| lease.released_at.is_none()) {
-            self.release_lease_in(tx, principal, &lease, lease_reason).await?;
+            self.release_lease_in(tx, principal, &lease, Some(lease_reason)).await?;
         }
         if let Some(change_request) = self.change_of_deployment_in(tx, &after).await? {
             self.follow_deployment_in(tx, principal, change_request, &after).await?;

@@ -11,10 +11,10 @@
 use tollgate_authz::Action;
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentInput, DeploymentStatus, Precondition};
-use tollgate_core::lease::{expiry, judge_locks, Lease, LeaseState, LeaseTtl};
+use tollgate_core::lease::{expiry, judge_locks, Lease, LeaseState, LeaseTtl, LockConflict};
 use tollgate_core::name::{EnvironmentName, ServiceName};
 use tollgate_core::Entity;
-use tollgate_store::{NewLease, StoreTx};
+use tollgate_store::{Conn, NewLease, StoreTx};
 
 use crate::audit::Change;
 use crate::catalog::{not_found, parse_key};
@@ -41,8 +41,10 @@ impl Tollgate {
     /// Judges every precondition of deploying `release` into `environment` now and, when all
     /// hold, records the deployment as running and grants its deployer a lease on the release's
     /// services there. Refused with every reason ([`ServiceError::DeploymentRefused`]) when a
-    /// precondition fails, and with [`ServiceError::LeaseHeld`] while another deployment holds
-    /// one of the services; nothing is written then.
+    /// precondition that records decide fails; with [`ServiceError::NotReady`] when only the
+    /// artifacts fail (they are hashed once, by the recording); and with the recording's own
+    /// refusals when something changed between the check and the write ([`ServiceError::LeaseHeld`]
+    /// for a lease taken meanwhile). Nothing is written then.
     pub async fn acquire_lease(
         &self,
         principal: &Principal,
@@ -50,13 +52,18 @@ impl Tollgate {
         environment: &str,
         request: AcquireLease,
     ) -> ServiceResult<LeasedDeployment> {
-        let check = self.check_deployment(principal, release, environment).await?;
+        let records = self.judge_records(principal, release, environment).await?;
         // Breaking glass answers a closed window only; the recording authorizes and audits it.
         let overridden =
             |precondition: Precondition| precondition == Precondition::Window && request.override_window.is_some();
-        if check.results.iter().any(|result| !result.passed && !overridden(result.precondition)) {
+        if records.check.results.iter().any(|result| !result.passed && !overridden(result.precondition)) {
+            // Refused: the artifacts are judged too, so that every reason is given at once.
+            let check = self.judge_artifacts(records).await?;
             return Err(ServiceError::DeploymentRefused(Box::new(check)));
         }
+        // Allowed so far: the recording hashes the artifacts, once, and refuses with
+        // `NotReady` (every problem listed) when one is missing, changed or unsigned.
+        let check = records.check;
         let input = DeploymentInput { override_window: request.override_window, ..DeploymentInput::default() };
         let ttl = request.ttl.unwrap_or(LeaseTtl::DEFAULT);
         let release = ReleaseRef::Version(check.release.clone());
@@ -100,7 +107,7 @@ impl Tollgate {
         let mut tx = self.store.begin().await?;
         get_lease_in(&mut tx, deployment).await?.check_holder(epoch, self.now())?;
         let reason = format!("its deployment reported {status}");
-        let finished = self.finish_in(&mut tx, principal, deployment, status, Some(&reason)).await?;
+        let finished = self.finish_in(&mut tx, principal, deployment, status, &reason).await?;
         let lease = get_lease_in(&mut tx, deployment).await?;
         tx.commit().await?;
         Ok(LeasedDeployment { lease, deployment: finished })
@@ -150,7 +157,7 @@ impl Tollgate {
             let reason = format!("its lease expired at {} without a report", lease.expires_at);
             let deployment = tx.find_deployment(lease.deployment).await?;
             if deployment.is_some_and(|deployment| deployment.status == DeploymentStatus::Running) {
-                self.finish_in(&mut tx, &system, lease.deployment, DeploymentStatus::Failed, Some(&reason)).await?;
+                self.finish_in(&mut tx, &system, lease.deployment, DeploymentStatus::Failed, &reason).await?;
             } else {
                 self.release_lease_in(&mut tx, &system, &lease, Some(&reason)).await?;
             }
@@ -160,20 +167,16 @@ impl Tollgate {
         Ok(ended)
     }
 
-    /// Judges the locks on `services` in `environment`: refused while a lease of another
-    /// deployment holds one; the expired leases a new lease would take over otherwise.
-    pub(crate) async fn judge_locks_in(
+    /// The locks on `services` in `environment` now: those held by another deployment's lease,
+    /// and the expired leases a new lease would take over.
+    pub(crate) async fn locks_in(
         &self,
-        tx: &mut StoreTx,
+        conn: &mut Conn,
         environment: &EnvironmentName,
         services: &[ServiceName],
-    ) -> ServiceResult<Vec<Lease>> {
-        let locks = tx.find_locks(environment, services).await?;
-        let (conflicts, expired) = judge_locks(locks, self.now());
-        if !conflicts.is_empty() {
-            return Err(ServiceError::LeaseHeld(conflicts));
-        }
-        Ok(expired)
+    ) -> ServiceResult<(Vec<LockConflict>, Vec<Lease>)> {
+        let locks = conn.find_locks(environment, services).await?;
+        Ok(judge_locks(locks, self.now()))
     }
 
     /// Grants `deployment` a lease on `services`, taking over the expired leases judged before:
@@ -194,7 +197,7 @@ impl Tollgate {
             );
             let running = tx.find_deployment(expired.deployment).await?;
             if running.is_some_and(|running| running.status == DeploymentStatus::Running) {
-                self.finish_in(tx, principal, expired.deployment, DeploymentStatus::Failed, Some(&reason)).await?;
+                self.finish_in(tx, principal, expired.deployment, DeploymentStatus::Failed, &reason).await?;
             } else {
                 self.release_lease_in(tx, principal, &expired, Some(&reason)).await?;
             }

@@ -277,8 +277,14 @@ pub async fn record_deployment(
     Ok((StatusCode::CREATED, Json(deployment.into())))
 }
 
-fn deployment_id(value: &str) -> Result<DeploymentId, ApiError> {
-    value.parse().map(DeploymentId).map_err(|_| ApiError::validation("id", format!("{value:?} is not a deployment id")))
+/// A deployment id from the path parameter `field`: a positive integer.
+pub(crate) fn deployment_id(field: &str, value: &str) -> Result<DeploymentId, ApiError> {
+    value
+        .parse()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(DeploymentId)
+        .ok_or_else(|| ApiError::validation(field, format!("{value:?} is not a deployment id")))
 }
 
 problems!(GetDeploymentProblems, [PATH, &["deployment_not_found"]]);
@@ -366,7 +372,7 @@ pub async fn get_deployment(
     Auth(principal): Auth,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<DeploymentResponse>, ApiError> {
-    Ok(Json(state.tollgate.get_deployment(&principal, deployment_id(&id)?).await?.into()))
+    Ok(Json(state.tollgate.get_deployment(&principal, deployment_id("id", &id)?).await?.into()))
 }
 
 problems!(
@@ -388,7 +394,7 @@ pub async fn finish_deployment(
 ) -> Result<Json<DeploymentResponse>, ApiError> {
     let status: DeploymentStatus =
         request.status.parse().map_err(|p: tollgate_core::Problem| ApiError::validation("status", p.to_string()))?;
-    Ok(Json(state.tollgate.finish_deployment(&principal, deployment_id(&id)?, status).await?.into()))
+    Ok(Json(state.tollgate.finish_deployment(&principal, deployment_id("id", &id)?, status).await?.into()))
 }
 
 problems!(RegisterProblems, [QUERY, &["environment_not_found", "validation_failed"]]);

@@ -4,12 +4,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollgate_core::deployment::{DeploymentId, DeploymentStatus};
+use tollgate_core::deployment::DeploymentStatus;
 use tollgate_core::lease::{Lease, LeaseTtl};
 use tollgate_service::lease::{AcquireLease, LeasedDeployment};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::deployments::DeploymentResponse;
+use crate::api::deployments::{deployment_id, DeploymentResponse};
 use crate::api::problem::{problems, JSON_BODY, PATH, QUERY};
 use crate::api::releases::release_ref;
 use crate::api::{json_integer, json_required_integer, schema};
@@ -136,15 +136,6 @@ fn ttl(seconds: Option<i64>) -> Result<Option<LeaseTtl>, ApiError> {
         .transpose()
 }
 
-fn deployment_id(value: &str) -> Result<DeploymentId, ApiError> {
-    value
-        .parse()
-        .ok()
-        .filter(|id| *id > 0)
-        .map(DeploymentId)
-        .ok_or_else(|| ApiError::validation("deployment", format!("{value:?} is not a deployment id")))
-}
-
 problems!(
     AcquireLeaseProblems,
     [
@@ -210,7 +201,7 @@ pub async fn get_lease(
     Auth(principal): Auth,
     PathParam(deployment): PathParam<String>,
 ) -> Result<Json<LeaseResponse>, ApiError> {
-    let lease = state.tollgate.get_lease(&principal, deployment_id(&deployment)?).await?;
+    let lease = state.tollgate.get_lease(&principal, deployment_id("deployment", &deployment)?).await?;
     Ok(Json(LeaseResponse::new(lease, state.tollgate.now())))
 }
 
@@ -233,7 +224,7 @@ pub async fn renew_lease(
     PathParam(deployment): PathParam<String>,
     JsonBody(request): JsonBody<RenewLeaseRequest>,
 ) -> Result<Json<LeaseResponse>, ApiError> {
-    let deployment = deployment_id(&deployment)?;
+    let deployment = deployment_id("deployment", &deployment)?;
     let lease = state.tollgate.renew_lease(&principal, deployment, request.epoch, ttl(request.ttl_seconds)?).await?;
     Ok(Json(LeaseResponse::new(lease, state.tollgate.now())))
 }
@@ -266,7 +257,7 @@ pub async fn report_lease(
     PathParam(deployment): PathParam<String>,
     JsonBody(request): JsonBody<ReportLeaseRequest>,
 ) -> Result<Json<LeasedDeploymentResponse>, ApiError> {
-    let deployment = deployment_id(&deployment)?;
+    let deployment = deployment_id("deployment", &deployment)?;
     let status = match request.status.as_str() {
         "succeeded" => DeploymentStatus::Succeeded,
         "failed" => DeploymentStatus::Failed,

@@ -18,18 +18,20 @@ fn lease_for(seconds: i64) -> AcquireLease {
     AcquireLease { ttl: Some(LeaseTtl::from_seconds(seconds).expect("a ttl")), override_window: None }
 }
 
-/// The actions of the audit entries about leases, in order.
-async fn lease_actions(app: &TestApp) -> Vec<String> {
+/// The audit entries about leases, in order.
+async fn lease_records(app: &TestApp) -> Vec<serde_json::Value> {
     let entries = app.tollgate.list_audit(&app.admin, 0, 10_000).await.expect("entries");
     entries
         .iter()
         .map(|entry| serde_json::from_slice::<serde_json::Value>(&entry.body).expect("an audit record"))
         .filter(|record| record["object"]["kind"] == "lease")
-        .map(|record| {
-            let id = record["object"]["id"].as_str().expect("an id").to_owned();
-            format!("{} {id}", record["action"].as_str().expect("an action"))
-        })
         .collect()
+}
+
+/// The action and object of each audit entry about leases, in order.
+async fn lease_actions(app: &TestApp) -> Vec<String> {
+    let records = lease_records(app).await;
+    records.iter().map(|record| format!("{} {}", record["action"], record["object"]["id"]).replace('"', "")).collect()
 }
 
 #[tokio::test]
@@ -256,15 +258,38 @@ async fn the_timer_fails_a_deployment_whose_lease_expired_without_a_report() {
         assert!(matches!(late, Err(ServiceError::LeaseLost(_))), "{late:?}");
 
         // Tollgate itself did it, and said why.
-        let entries = app.tollgate.list_audit(&app.admin, 0, 10_000).await.expect("entries");
-        let released = entries
-            .iter()
-            .map(|entry| serde_json::from_slice::<serde_json::Value>(&entry.body).expect("an audit record"))
-            .find(|record| record["action"] == "lease.release")
-            .expect("the release is audited");
+        let records = lease_records(&app).await;
+        let released = records.iter().find(|record| record["action"] == "lease.release").expect("audited");
         assert_eq!(released["actor"], "@system", "{released}");
         let reason = released["reason"].as_str().expect("a reason");
         assert!(reason.starts_with("its lease expired at 2026-03-01T"), "{reason}");
         app.tollgate.acquire_lease(&shipper, &release, "dev", AcquireLease::default()).await.expect("dev is free");
+    }
+}
+
+#[tokio::test]
+async fn an_acquisition_of_a_release_whose_artifact_changed_on_disk_is_refused_and_writes_nothing() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        catalog(&app).await;
+        let release = ready_release(&app, "1.0.0", "minor").await;
+        let api = app.tollgate.find_artifact(&app.admin, "api", "1.0.0").await.expect("api");
+        std::fs::write(app.blobs.path(&api.digest), b"api@1.0.0 with a backdoor").expect("tampered");
+        let shipper = app.shipper().await;
+        let before = app.row_counts().await;
+        // Only the artifacts fail: the recording hashes them and refuses with each problem.
+        let refused = app.tollgate.acquire_lease(&shipper, &release, "dev", AcquireLease::default()).await;
+        let Err(ServiceError::NotReady(problems)) = refused else { panic!("not refused: {refused:?}") };
+        assert!(problems.iter().any(|problem| problem.to_string().contains("api@1.0.0")), "{problems:?}");
+        assert_eq!(app.row_counts().await, before, "a refused acquisition writes nothing");
+        // With another refusal as well, every reason comes at once, the artifact's included.
+        let (developer, _) = app.user("dana", "developer").await;
+        let before_developer = app.row_counts().await;
+        let refused = app.tollgate.acquire_lease(&developer, &release, "dev", AcquireLease::default()).await;
+        let Err(ServiceError::DeploymentRefused(check)) = refused else { panic!("not refused: {refused:?}") };
+        let refusals = check.refusals();
+        assert!(refusals.iter().any(|reason| reason.starts_with("artifacts: ")), "{refusals:#?}");
+        assert!(refusals.iter().any(|reason| reason.starts_with("authorization: ")), "{refusals:#?}");
+        assert_eq!(app.row_counts().await, before_developer, "a refused acquisition writes nothing");
     }
 }
