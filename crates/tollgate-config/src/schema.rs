@@ -13,6 +13,7 @@ use tollgate_core::change::policy::{
 use tollgate_core::environment::EnvironmentInput;
 use tollgate_core::gate::GateInput;
 use tollgate_core::lifecycle::LifecycleInput;
+use tollgate_core::plan::{DeployInput, HealthStepInput, HttpStepInput, SecretInput, StepInput, TierInput};
 use tollgate_core::service::ServiceInput;
 use tollgate_core::sso::SsoInput;
 use tollgate_core::team::TeamInput;
@@ -27,7 +28,19 @@ decode_mapping!(EnvironmentInput { name, tier, region });
 
 decode_mapping!(LifecycleInput { name, environments });
 
-decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description, labels });
+decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description, labels, deploy });
+
+decode_mapping!(DeployInput { tiers, variables, secrets });
+
+decode_mapping!(TierInput { name, steps });
+
+decode_mapping!(StepInput { name, exec, http, health, wait, env, working_dir, timeout, retries, backoff, idempotent });
+
+decode_mapping!(HttpStepInput { method, url, body, expect_status, expect_body });
+
+decode_mapping!(HealthStepInput { http, tcp, interval, successes, failures });
+
+decode_mapping!(SecretInput { name, env, file });
 
 decode_mapping!(GateInput { name, builtin, rego, with, enforcement });
 

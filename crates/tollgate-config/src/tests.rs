@@ -104,6 +104,7 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
                 depends_on: [],
                 description: None,
                 labels: [],
+                deploy: None,
             },
             ServiceInput {
                 name: "ledger",
@@ -118,6 +119,7 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
                     "Double-entry ledger: the book of record",
                 ),
                 labels: [],
+                deploy: None,
             },
         ],
         gates: Some(
@@ -210,15 +212,45 @@ services:
   - name: ledger
     ownr: payments
     owner: payments
-    deploy: {}
+    deploy: {tier: [], tiers: [{name: app, steps: [{exec: [run], timout: 5s}]}]}
 environments:
   - {name: prod, tier: prod, zone: eu}
 ";
     insta::assert_snapshot!(load_err(text), @r#"
     tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates, sso, changes)
-    tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description, labels)
-    tollgate.yaml:7:5: services[0]: unknown key "deploy" (expected one of: name, owner, criticality, depends_on, description, labels)
+    tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description, labels, deploy)
+    tollgate.yaml:7:14: services[0].deploy: unknown key "tier" (expected one of: tiers, variables, secrets)
+    tollgate.yaml:7:66: services[0].deploy.tiers[0].steps[0]: unknown key "timout" (expected one of: name, exec, http, health, wait, env, working_dir, timeout, retries, backoff, idempotent)
     tollgate.yaml:9:30: environments[0]: unknown key "zone" (expected one of: name, tier, region)
+    "#);
+}
+
+#[test]
+fn a_deployment_plan_problem_is_located_at_its_line_and_key() {
+    let text = "\
+services:
+  - name: ledger
+    owner: payments
+    deploy:
+      tiers:
+        - name: app
+          steps:
+            - exec: [./deploy.sh]
+              timeout: ten
+            - health: {tcp: \"127.0.0.1:80\"}
+              retries: 11
+";
+    let config = load_ok(text);
+    let service = config.input.services[0].clone();
+    let violations = service.parse().expect_err("invalid");
+    let described: Vec<String> = violations
+        .0
+        .iter()
+        .map(|violation| config.describe_violation(&violation.clone().within("services[0]")))
+        .collect();
+    insta::assert_snapshot!(described.join("\n"), @r#"
+    tollgate.yaml:9:24: services[0].deploy.tiers[0].steps[0].timeout: "ten" is not a duration (a whole number followed by ms, s, m or h, at most 24h)
+    tollgate.yaml:11:24: services[0].deploy.tiers[0].steps[1].retries: "11" is not a whole number from 0 to 10
     "#);
 }
 

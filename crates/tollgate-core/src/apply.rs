@@ -366,6 +366,7 @@ fn service_fields(a: &Service, b: &Service) -> Vec<&'static str> {
         ("depends_on", a.depends_on == b.depends_on),
         ("description", a.description == b.description),
         ("labels", a.labels == b.labels),
+        ("deploy", a.deploy == b.deploy),
     ])
 }
 

@@ -95,6 +95,10 @@ pub enum ObjectKind {
     Train,
     /// A deployer's lease on an environment's services (`object.id` is its deployment's id).
     Lease,
+    /// The engine's run of an orchestrated deployment (`object.id` is its deployment's id).
+    Run,
+    /// One step of a run (`object.id` is `deployment/position`).
+    DeploymentStep,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -106,7 +110,7 @@ crate::keyword_enum!(ObjectKind {
     GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
     AuthzDecision => "authz_decision", Login => "login", Sso => "sso",
     CalendarPeriod => "calendar_period", ChangeRequest => "change_request", ChangePolicy => "change_policy", Train => "train",
-    Lease => "lease",
+    Lease => "lease", Run => "run", DeploymentStep => "deployment_step",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -192,6 +196,15 @@ pub enum AuditAction {
     /// A lease ended: its outcome was reported, its deployment finished, or it was taken over.
     #[serde(rename = "release")]
     Release,
+    /// An operator ran a step again that a stopped worker left unfinished.
+    #[serde(rename = "resume")]
+    Resume,
+    /// An operator went on without a step.
+    #[serde(rename = "skip")]
+    Skip,
+    /// An operator ended a deployment.
+    #[serde(rename = "abort")]
+    Abort,
 }
 
 crate::keyword_enum!(AuditAction {
@@ -200,7 +213,7 @@ crate::keyword_enum!(AuditAction {
     Enroll => "enroll", Rotate => "rotate", Evaluate => "evaluate", Override => "override", Approve => "approve", Reject => "reject",
     Apply => "apply", Allow => "allow", Deny => "deny", SignIn => "sign_in", SignOut => "sign_out",
     SetPassword => "set_password", LockOut => "lock_out", Acquire => "acquire", Renew => "renew",
-    Release => "release",
+    Release => "release", Resume => "resume", Skip => "skip", Abort => "abort",
 });
 
 /// The actions that introduce a checkpoint signing key into the log: verification reads their

@@ -46,6 +46,8 @@ pub enum Entity {
     ChangePolicy,
     Train,
     Lease,
+    Run,
+    DeploymentStep,
 }
 
 crate::keyword_enum!(Entity {
@@ -62,7 +64,7 @@ crate::keyword_enum!(Entity {
     SsoConfig => "single sign-on settings", SsoLogin => "single sign-on login", SsoIdentity => "single sign-on identity",
     CalendarPeriod => "calendar period", ChangeRequest => "change request",
     ChangeApproval => "change approval", ChangePolicy => "change policy", Train => "release train",
-    Lease => "lease",
+    Lease => "lease", Run => "run", DeploymentStep => "deployment step",
 });
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ impl LeaseTtl {
     pub const MAX_SECONDS: u32 = 86_400;
     /// Fifteen minutes, when the deployer does not say.
     pub const DEFAULT: LeaseTtl = LeaseTtl(900);
+    /// A day: the lease Tollgate's own engine holds while it deploys, renewed as the run goes
+    /// on (the run's short claims are what survive a crash).
+    pub const ENGINE: LeaseTtl = LeaseTtl(Self::MAX_SECONDS);
 
     /// A duration in seconds, within [`LeaseTtl::MIN_SECONDS`]..=[`LeaseTtl::MAX_SECONDS`].
     pub fn from_seconds(seconds: i64) -> Result<LeaseTtl, Problem> {

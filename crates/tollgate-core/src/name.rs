@@ -89,6 +89,10 @@ name_type!(
     TemplateName
 );
 name_type!(
+    /// The name of a tier or a step of a deployment plan (`migrate`, `health-1`).
+    StepName
+);
+name_type!(
     /// A label on a service (`security`, `pci`): what policies select services by, such as
     /// the teams a change advisory board needs for changes touching them.
     Label

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::name::{check_text, Label, ServiceName, TeamName};
+use crate::plan::{DeployInput, DeploymentPlan};
 use crate::team::parse_unique_names;
 use crate::violation::{Problem, Violations};
 
@@ -22,6 +23,9 @@ pub struct Service {
     pub description: String,
     /// What policies select the service by (`security`, `pci`), sorted.
     pub labels: BTreeSet<Label>,
+    /// How the service is deployed by Tollgate; absent for a service deployed by other tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeploymentPlan>,
 }
 
 /// How much harm an outage of the service does; weighs into risk.
@@ -45,6 +49,7 @@ pub struct ServiceInput {
     pub depends_on: Vec<String>,
     pub description: Option<String>,
     pub labels: Vec<String>,
+    pub deploy: Option<DeployInput>,
 }
 
 impl ServiceInput {
@@ -65,6 +70,14 @@ impl ServiceInput {
         if self.labels.len() > MAX_LABELS {
             violations.push("labels", Problem::Invalid { reason: format!("at most {MAX_LABELS} labels") });
         }
+        let deploy = match self.deploy.map(DeployInput::parse) {
+            Some(Ok(plan)) => Some(plan),
+            Some(Err(errors)) => {
+                violations.extend_within("deploy", errors);
+                None
+            }
+            None => None,
+        };
         if let Some(name) = &name {
             if depends_on.contains(name) {
                 violations.push("depends_on", Problem::Cycle { path: vec![name.to_string(), name.to_string()] });
@@ -72,7 +85,7 @@ impl ServiceInput {
         }
         match (name, owner, criticality) {
             (Some(name), Some(owner), Some(criticality)) if violations.is_empty() => {
-                Ok(Service { name, owner, criticality, depends_on, description, labels })
+                Ok(Service { name, owner, criticality, depends_on, description, labels, deploy })
             }
             _ => Err(violations),
         }

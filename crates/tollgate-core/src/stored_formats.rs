@@ -48,6 +48,7 @@ fn catalog_records() {
         depends_on: vec!["postgres-main".into()],
         description: Some("the books".into()),
         labels: vec!["pci".into()],
+        deploy: None,
     };
     insta::assert_snapshot!("service", json(&service.parse().expect("valid")));
     let environment = EnvironmentInput { name: "prod".into(), tier: "prod".into(), region: Some("eu".into()) };
@@ -435,4 +436,61 @@ fn lease() {
         released_at: Some(at("2026-03-01T12:09:30Z")),
     };
     insta::assert_snapshot!("lease", json(&lease));
+}
+
+#[test]
+fn deployment_plans_and_runs() {
+    use crate::name::ServiceName;
+    use crate::plan::{DeployInput, HealthStepInput, SecretInput, StepInput, TierInput};
+    use crate::run::{DeploymentStep, Run, RunState, StepState, WorkerName};
+    let plan = DeployInput {
+        tiers: vec![
+            TierInput {
+                name: "migrate".into(),
+                steps: vec![StepInput {
+                    name: Some("migrate".into()),
+                    exec: vec!["./migrate".into(), "--to".into(), "{{ release.version }}".into()],
+                    env: Some(serde_json::json!({"DB_PASSWORD": "{{ secrets.db }}"})),
+                    ..StepInput::default()
+                }],
+            },
+            TierInput {
+                name: "app".into(),
+                steps: vec![StepInput {
+                    health: Some(HealthStepInput {
+                        http: Some("http://127.0.0.1:{{ vars.port }}/health".into()),
+                        ..HealthStepInput::default()
+                    }),
+                    ..StepInput::default()
+                }],
+            },
+        ],
+        variables: Some(serde_json::json!({"staging": {"port": 8081}})),
+        secrets: vec![SecretInput { name: "db".into(), env: Some("LEDGER_DB_PASSWORD".into()), file: None }],
+    }
+    .parse()
+    .expect("valid");
+    insta::assert_snapshot!("deployment_plan", json(&plan));
+    let step = DeploymentStep {
+        deployment: DeploymentId(12),
+        position: 0,
+        service: ServiceName::parse("ledger").expect("a name"),
+        tier: plan.tiers[0].name.clone(),
+        spec: plan.tiers[0].steps[0].clone(),
+        state: StepState::Succeeded,
+        attempts: 1,
+        started_at: Some(at("2026-03-01T12:00:00Z")),
+        finished_at: Some(at("2026-03-01T12:00:04Z")),
+        outcome: Some("exit status 0".into()),
+    };
+    insta::assert_snapshot!("deployment_step", json(&step));
+    let run = Run {
+        deployment: DeploymentId(12),
+        state: RunState::NeedsOperator,
+        worker: Some(WorkerName::parse("worker-4242-0a1b2c3d-0").expect("a name")),
+        epoch: 3,
+        claim_expires_at: Some(at("2026-03-01T12:00:15Z")),
+        reason: Some("step ledger/migrate/migrate was running when its worker stopped".into()),
+    };
+    insta::assert_snapshot!("run", json(&run));
 }

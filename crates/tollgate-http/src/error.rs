@@ -42,6 +42,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("change_request_not_found", 404, "No change request has that number."),
     ("train_not_found", 404, "No release train has that name."),
     ("lease_not_found", 404, "No lease was acquired for that deployment."),
+    ("run_not_found", 404, "That deployment is not orchestrated by Tollgate: it has no run (it was recorded, or deployed under a lease)."),
     ("not_found", 404, "The object does not exist."),
     ("method_not_allowed", 405, "The endpoint does not accept this method."),
     ("conflict", 409, "The object exists already, or changed since it was read."),
@@ -61,6 +62,9 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("deployment_refused", 409, "A precondition of the deployment failed (authorization, promotion, artifacts, gates, window or change); `errors` lists every reason, each prefixed with its precondition. Nothing was written."),
     ("lease_held", 409, "Another deployment holds a lease on one of the release's services in the environment; `errors` names each service, deployment, holder, epoch and expiry. Retry once it is released or has expired."),
     ("lease_lost", 409, "The lease is no longer the caller's: it expired (and may have been taken over), was released, or the epoch presented is not its epoch. Stop deploying."),
+    ("claim_lost", 409, "A worker's claim on a deployment run was taken over or expired; the worker stops. Not returned to API callers in normal operation."),
+    ("no_deployment_plan", 422, "None of the release's services declares a deployment plan (`deploy` in tollgate.yaml), so Tollgate cannot deploy it; record deployments made by other tools instead."),
+    ("run_not_waiting", 409, "The deployment is not waiting for an operator's decision (resume, skip or abort): it is running, finished, or not orchestrated by Tollgate."),
     ("promotion_refused", 409, "The release may not be deployed there yet; `errors` lists every reason."),
     ("invalid_deployment_transition", 409, "The deployment's status does not allow that change."),
     ("release_not_ready", 409, "The release's artifacts are missing, differ from the store, fail verification or lack a trusted signature; `errors` lists every problem."),
@@ -234,6 +238,9 @@ impl From<ServiceError> for ApiError {
                 ApiError::new("lease_held", error.to_string()).with_errors(errors)
             }
             ServiceError::LeaseLost(lost) => ApiError::new("lease_lost", lost.to_string()),
+            ServiceError::ClaimLost(lost) => ApiError::new("claim_lost", lost.to_string()),
+            ServiceError::NoDeploymentPlan { .. } => ApiError::new("no_deployment_plan", error.to_string()),
+            ServiceError::RunNotWaiting { .. } => ApiError::new("run_not_waiting", error.to_string()),
             ServiceError::Promotion(reasons) => {
                 let errors =
                     reasons.iter().map(|r| FieldError { field: String::new(), message: r.to_string() }).collect();
@@ -299,6 +306,7 @@ fn not_found_code(entity: Entity) -> &'static str {
         Entity::ChangeRequest => "change_request_not_found",
         Entity::Train => "train_not_found",
         Entity::Lease => "lease_not_found",
+        Entity::Run => "run_not_found",
         _ => "not_found",
     }
 }

@@ -442,6 +442,7 @@ mod tests {
                 depends_on: depends_on.iter().map(|&name| name.to_owned()).collect(),
                 description: None,
                 labels: Vec::new(),
+                deploy: None,
             }
             .parse()
             .expect("a valid service")

@@ -50,10 +50,19 @@ impl Tollgate {
     pub async fn put_service(
         &self,
         principal: &Principal,
-        input: ServiceInput,
+        mut input: ServiceInput,
         upsert: Upsert,
     ) -> ServiceResult<Service> {
         let name = input.name.clone();
+        // The API edits a service's catalog fields; its deployment plan is tollgate.yaml's to
+        // change, so an edit that does not give one keeps the one it has.
+        if input.deploy.is_none() {
+            if let Ok(service_name) = ServiceName::parse(&name) {
+                let mut read = self.store.read().await?;
+                let current = read.find_service(&service_name).await?;
+                input.deploy = current.and_then(|service| service.deploy).map(Into::into);
+            }
+        }
         self.put_one(
             principal,
             ApplyInput { services: vec![input], ..ApplyInput::default() },

@@ -37,6 +37,17 @@ pub(crate) struct JudgedRecords {
     pub snapshot: ArtifactsSnapshot,
 }
 
+/// What starting a deployment writes besides the deployment record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartMode {
+    /// The record alone: a deployment made by another tool, reported after the fact.
+    Record,
+    /// A lease on the release's services for a deployer that is not Tollgate.
+    Lease(LeaseTtl),
+    /// A lease held by the engine and the run it carries out.
+    Orchestrate,
+}
+
 /// What runs in one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvironmentRegister {
@@ -54,18 +65,18 @@ impl Tollgate {
         environment: &str,
         input: DeploymentInput,
     ) -> ServiceResult<Deployment> {
-        Ok(self.start_deployment(principal, release, environment, input, None).await?.0)
+        Ok(self.start_deployment(principal, release, environment, input, StartMode::Record).await?.0)
     }
 
-    /// Records a deployment and, when `lease` is given, grants it a lease on the release's
-    /// services in the environment, all in one transaction.
+    /// Records a deployment and, as `mode` asks, grants it a lease on the release's services in
+    /// the environment and stores the run the engine carries out, all in one transaction.
     pub(crate) async fn start_deployment(
         &self,
         principal: &Principal,
         release: &ReleaseRef,
         environment: &str,
         input: DeploymentInput,
-        lease: Option<LeaseTtl>,
+        mode: StartMode,
     ) -> ServiceResult<(Deployment, Option<Lease>)> {
         let environment = parse_key(environment, EnvironmentName::parse)?;
         let override_reason = match input.override_window.as_deref() {
@@ -153,9 +164,16 @@ impl Tollgate {
             reason: None,
         };
         self.record_for(&mut tx, principal, change).await?;
-        let lease = match lease {
-            Some(ttl) => Some(self.grant_lease_in(&mut tx, principal, &deployment, services, taken_over, ttl).await?),
-            None => None,
+        let lease = match mode {
+            StartMode::Record => None,
+            StartMode::Lease(ttl) => {
+                Some(self.grant_lease_in(&mut tx, principal, &deployment, services, taken_over, ttl).await?)
+            }
+            StartMode::Orchestrate => {
+                self.insert_run_in(&mut tx, principal, &current, &deployment).await?;
+                let ttl = crate::run::ORCHESTRATED_LEASE;
+                Some(self.grant_lease_in(&mut tx, principal, &deployment, services, taken_over, ttl).await?)
+            }
         };
         if let Some(window_override) = window_override {
             let change = Change {
@@ -304,6 +322,7 @@ impl Tollgate {
         let before = tx.find_deployment(id).await?.ok_or_else(|| not_found(Entity::Deployment, id))?;
         let after = before.finish(status, self.now())?;
         tx.update_deployment(&after, before.status).await?;
+        self.finish_run_in(tx, principal, &after).await?;
         let object = ObjectRef::new(ObjectKind::Deployment, id);
         let change =
             Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };

@@ -104,6 +104,15 @@ pub enum ServiceError {
     /// The caller no longer holds the lease it acts under: it must stop deploying.
     #[error(transparent)]
     LeaseLost(#[from] tollgate_core::lease::LeaseError),
+    /// A worker's claim on a run is no longer its own: it must stop working on it.
+    #[error(transparent)]
+    ClaimLost(#[from] tollgate_core::run::ClaimError),
+    /// None of the release's services has a deployment plan, so Tollgate cannot deploy it.
+    #[error("none of the services of release {release} ({}) has a deployment plan; declare one under the service's deploy key in tollgate.yaml, or record deployments made by other tools", services.join(", "))]
+    NoDeploymentPlan { release: semver::Version, services: Vec<String> },
+    /// The deployment's run is not waiting for an operator's decision (or is not a run at all).
+    #[error("deployment {deployment} {reason}")]
+    RunNotWaiting { deployment: tollgate_core::deployment::DeploymentId, reason: String },
     /// The server's audit signing key cannot be used.
     #[error(transparent)]
     SigningKey(#[from] SigningKeyProblem),

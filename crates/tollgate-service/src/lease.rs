@@ -18,6 +18,7 @@ use tollgate_store::{Conn, NewLease, StoreTx};
 
 use crate::audit::Change;
 use crate::catalog::{not_found, parse_key};
+use crate::deployment::StartMode;
 use crate::release::ReleaseRef;
 use crate::{Principal, ServiceError, ServiceResult, Tollgate};
 
@@ -67,7 +68,8 @@ impl Tollgate {
         let input = DeploymentInput { override_window: request.override_window, ..DeploymentInput::default() };
         let ttl = request.ttl.unwrap_or(LeaseTtl::DEFAULT);
         let release = ReleaseRef::Version(check.release.clone());
-        let (deployment, lease) = self.start_deployment(principal, &release, environment, input, Some(ttl)).await?;
+        let (deployment, lease) =
+            self.start_deployment(principal, &release, environment, input, StartMode::Lease(ttl)).await?;
         let lease = lease.expect("a lease is granted when one is asked for");
         Ok(LeasedDeployment { lease, deployment })
     }

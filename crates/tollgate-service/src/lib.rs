@@ -27,6 +27,7 @@ pub mod readiness;
 pub mod release;
 pub mod release_view;
 pub mod retention;
+pub mod run;
 pub mod session;
 pub mod signing;
 pub mod sso;

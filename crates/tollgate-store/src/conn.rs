@@ -92,6 +92,9 @@ pub(crate) const TABLES: &[&str] = &[
     "current_register",
     "deployment_leases",
     "environment_locks",
+    "deployment_runs",
+    "deployment_steps",
+    "deployment_logs",
     "change_requests",
     "change_approvals",
     "change_policy",
@@ -255,12 +258,13 @@ impl Conn {
     // Services
 
     pub async fn find_service(&mut self, name: &ServiceName) -> Result<Option<Service>, StoreError> {
-        let row: Option<ServiceRow> =
-            sqlx::query_as("SELECT name, owner, criticality, description, labels FROM services WHERE name = $1")
-                .bind(name.as_str())
-                .fetch_optional(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
+        let row: Option<ServiceRow> = sqlx::query_as(
+            "SELECT name, owner, criticality, description, labels, deploy_plan FROM services WHERE name = $1",
+        )
+        .bind(name.as_str())
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
         match row {
             None => Ok(None),
             Some(row) => {
@@ -276,11 +280,12 @@ impl Conn {
     }
 
     pub async fn list_services(&mut self) -> Result<Vec<Service>, StoreError> {
-        let rows: Vec<ServiceRow> =
-            sqlx::query_as("SELECT name, owner, criticality, description, labels FROM services ORDER BY name")
-                .fetch_all(self.executor())
-                .await
-                .map_err(StoreError::from_sqlx)?;
+        let rows: Vec<ServiceRow> = sqlx::query_as(
+            "SELECT name, owner, criticality, description, labels, deploy_plan FROM services ORDER BY name",
+        )
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
         let mut dependencies = self.grouped("SELECT service, depends_on FROM service_dependencies").await?;
         rows.into_iter()
             .map(|row| {

@@ -27,6 +27,7 @@ mod lease;
 mod postgres;
 mod retention;
 mod rows;
+mod run;
 mod session;
 pub mod sqlite;
 mod sso;

@@ -128,6 +128,13 @@ pub(crate) struct ServiceRow {
     pub description: String,
     /// Labels separated by spaces; empty for none.
     pub labels: String,
+    /// The deployment plan as JSON, if any.
+    pub deploy_plan: Option<String>,
+}
+
+/// A service's deployment plan as stored: core's stored format, as JSON.
+pub(crate) fn plan_json(service: &Service) -> Option<String> {
+    service.deploy.as_ref().map(|plan| serde_json::to_string(plan).expect("a plan serializes"))
 }
 
 /// A service's labels as stored: separated by spaces (a label has none).
@@ -153,6 +160,13 @@ impl ServiceRow {
                 .split_whitespace()
                 .map(|label| parse(Entity::Service, &key, Label::parse(label)))
                 .collect::<Result<BTreeSet<_>, _>>()?,
+            deploy: self
+                .deploy_plan
+                .map(|json| {
+                    serde_json::from_str(&json)
+                        .map_err(|error| StoreError::corrupt(Entity::Service, key.clone(), error))
+                })
+                .transpose()?,
         })
     }
 }

@@ -203,13 +203,15 @@ impl StoreTx {
     pub async fn insert_service(&mut self, service: &Service) -> Result<(), StoreError> {
         let key = service.name.as_str();
         let query = sqlx::query(
-            "INSERT INTO services (name, owner, criticality, description, labels) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO services (name, owner, criticality, description, labels, deploy_plan) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(key)
         .bind(service.owner.as_str())
         .bind(service.criticality.as_str())
         .bind(&service.description)
-        .bind(crate::rows::joined_labels(service));
+        .bind(crate::rows::joined_labels(service))
+        .bind(crate::rows::plan_json(service));
         self.execute(query, Entity::Service, key).await?;
         self.replace_dependencies(service).await
     }
@@ -217,13 +219,15 @@ impl StoreTx {
     pub async fn update_service(&mut self, service: &Service) -> Result<(), StoreError> {
         let key = service.name.as_str();
         let query = sqlx::query(
-            "UPDATE services SET owner = $2, criticality = $3, description = $4, labels = $5 WHERE name = $1",
+            "UPDATE services SET owner = $2, criticality = $3, description = $4, labels = $5, deploy_plan = $6 \
+             WHERE name = $1",
         )
         .bind(key)
         .bind(service.owner.as_str())
         .bind(service.criticality.as_str())
         .bind(&service.description)
-        .bind(crate::rows::joined_labels(service));
+        .bind(crate::rows::joined_labels(service))
+        .bind(crate::rows::plan_json(service));
         let affected = self.execute(query, Entity::Service, key).await?;
         Self::expect_one(affected, Entity::Service, key)?;
         self.replace_dependencies(service).await

@@ -37,6 +37,7 @@ pub fn service(name: &str, owner: &str, depends_on: &[&str]) -> Service {
         depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
         description: None,
         labels: Vec::new(),
+        deploy: None,
     }
     .parse()
     .expect("a valid service")

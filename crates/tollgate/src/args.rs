@@ -176,6 +176,14 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// How many deployment workers this server runs (0: it carries out no deployments, another
+    /// replica does).
+    #[arg(long, env = "TOLLGATE_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=32))]
+    pub workers: u64,
+    /// How long a worker's claim on a deployment lasts unless renewed, in seconds: a deployment
+    /// whose worker died is taken over this long after its last renewal.
+    #[arg(long, env = "TOLLGATE_CLAIM_TTL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=600))]
+    pub claim_ttl: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -382,6 +390,51 @@ pub enum DeploymentCommand {
         release: String,
         #[arg(long, visible_alias = "env")]
         environment: String,
+    },
+    /// Deploy a release with Tollgate's engine: every precondition judged, then the deployment
+    /// plans of the release's services carried out by the server's workers.
+    Start {
+        #[arg(long)]
+        release: String,
+        #[arg(long, visible_alias = "env")]
+        environment: String,
+        /// Deploy although the environment's deployment window is closed, for this reason
+        /// (breaking glass; needs the `override.window` permission; audited).
+        #[arg(long, value_name = "REASON")]
+        override_window: Option<String>,
+        /// Follow the deployment until it ends, printing each step and its output; exit 1 when
+        /// it fails or needs an operator.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// The steps of an orchestrated deployment and where each stands.
+    Steps {
+        id: i64,
+    },
+    /// What the steps of an orchestrated deployment printed (secrets redacted).
+    Logs {
+        id: i64,
+        /// Keep printing new lines until the deployment ends.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Run again the step a stopped worker left unfinished (a run that needs an operator).
+    Resume {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Go on without the step a stopped worker left unfinished.
+    Skip {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// End an orchestrated deployment that needs an operator as failed.
+    Abort {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 

@@ -40,7 +40,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let storage = StorageArgs { data_dir: data_dir.path().to_owned(), database_url: None };
     let mut signals = serve::Signals::install()?;
     let settings = tollgate_service::Settings::default();
-    let running = serve::start(&storage, None, args.listen, settings, tollgate_http::WebSettings::default()).await?;
+    let running = serve::start(
+        &storage,
+        None,
+        args.listen,
+        settings,
+        tollgate_http::WebSettings::default(),
+        serve::Workers::default(),
+    )
+    .await?;
     let url = format!("http://{}", running.address);
     let token = running.admin_token.clone().context("a fresh data directory creates the admin token")?;
     let password = running.admin_password.clone().context("a fresh data directory creates the admin password")?;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tollgate_core::run::WorkerName;
 use tollgate_core::session::SessionLifetime;
 use tollgate_http::WebSettings;
 use tollgate_service::signing::{KeySource, SigningKeyFile};
@@ -59,7 +60,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let web = WebSettings { trusted_proxies: args.trusted_proxies.clone() };
     // Installed before the address is printed: whoever reads it may signal at once.
     let mut signals = Signals::install()?;
-    let running = start(&args.storage, args.signing_key.as_deref(), args.listen, settings, web).await?;
+    let workers = Workers { count: args.workers as usize, claim_ttl: std::time::Duration::from_secs(args.claim_ttl) };
+    let running = start(&args.storage, args.signing_key.as_deref(), args.listen, settings, web, workers).await?;
     announce(&args.storage.data_dir, &running);
     let Running { shutdown, mut task, .. } = running;
     tokio::select! {
@@ -102,6 +104,7 @@ pub async fn start(
     listen: SocketAddr,
     settings: Settings,
     web: WebSettings,
+    workers: Workers,
 ) -> anyhow::Result<Running> {
     keys::ensure_data_dir(&storage.data_dir)?;
     let config = match &storage.database_url {
@@ -135,6 +138,7 @@ pub async fn start(
     let timer = tokio::spawn(checkpoint_timer(tollgate.clone(), checkpoint_every));
     let verifier = tokio::spawn(verification_timer(tollgate.clone(), verify_every));
     let leases = tokio::spawn(lease_timer(tollgate.clone()));
+    let engines = start_workers(&tollgate, &workers)?;
     let task = tokio::spawn(async move {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
@@ -145,6 +149,11 @@ pub async fn start(
         timer.abort();
         verifier.abort();
         leases.abort();
+        // A step in flight is abandoned: its claim lapses and a worker (here after a restart,
+        // or on another replica) takes the run over, as after a crash.
+        for engine in engines {
+            engine.abort();
+        }
         if let Some(checkpoint) = app.checkpoint_now().await? {
             tracing::info!(tree_size = checkpoint.tree_size, "signed the audit checkpoint at shutdown");
         }
@@ -153,6 +162,35 @@ pub async fn start(
     });
     tracing::info!(%address, database = %config, "serving");
     Ok(Running { address, admin_token, admin_password, shutdown, task })
+}
+
+/// The deployment workers a server runs.
+#[derive(Debug, Clone)]
+pub struct Workers {
+    pub count: usize,
+    pub claim_ttl: std::time::Duration,
+}
+
+impl Default for Workers {
+    fn default() -> Workers {
+        Workers { count: 2, claim_ttl: tollgate_worker::EngineSettings::default().claim_ttl }
+    }
+}
+
+/// Starts `workers.count` deployment workers, each named after this process: a name is never
+/// reused, so a restarted server takes its old runs over like any other replica would.
+fn start_workers(tollgate: &Tollgate, workers: &Workers) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let process: u32 = rand::random();
+    let settings = tollgate_worker::EngineSettings { claim_ttl: workers.claim_ttl, ..Default::default() };
+    (0..workers.count)
+        .map(|index| {
+            let name = format!("worker-{}-{process:08x}-{index}", std::process::id());
+            let worker =
+                WorkerName::parse(&name).map_err(|problem| anyhow::anyhow!("worker name {name}: {problem}"))?;
+            let engine = tollgate_worker::Engine::new(tollgate.clone(), worker, settings.clone());
+            Ok(tokio::spawn(engine.run(std::future::pending())))
+        })
+        .collect()
 }
 
 /// Signs a checkpoint every `every` when entries came since the last one, so the log's

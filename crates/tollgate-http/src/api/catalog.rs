@@ -88,6 +88,10 @@ pub struct ServiceRequest {
     #[serde(default)]
     #[schema(value_type = schema::LabelSet)]
     pub labels: Vec<String>,
+    /// How Tollgate deploys the service. In `POST /apply`, absent means no plan; in a service's
+    /// own create or replace, absent keeps the plan it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<crate::api::plans::DeployRequest>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -115,6 +119,7 @@ impl From<ServiceRequest> for ServiceInput {
             depends_on: request.depends_on,
             description: request.description,
             labels: request.labels,
+            deploy: request.deploy.map(Into::into),
         }
     }
 }

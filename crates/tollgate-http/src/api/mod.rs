@@ -13,8 +13,10 @@ pub mod gates;
 pub mod health;
 pub mod leases;
 pub mod people;
+pub mod plans;
 pub mod problem;
 pub mod releases;
+pub mod runs;
 pub mod schema;
 pub mod trains;
 
@@ -109,6 +111,10 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(leases::get_lease))
         .routes(routes!(leases::renew_lease))
         .routes(routes!(leases::report_lease))
+        .routes(routes!(runs::start_deployment))
+        .routes(routes!(runs::get_run))
+        .routes(routes!(runs::list_logs))
+        .routes(routes!(runs::decide))
         .routes(routes!(audit::list_audit))
         .routes(routes!(audit::search_audit))
         .routes(routes!(audit::verify_audit))

@@ -710,3 +710,51 @@ value_schema!(
     /// What happens to a running deployment when its window closes.
     WindowClose => keywords(tollgate_core::change::policy::WindowClose::ALL, "finish: it runs to its end; pause: it pauses at its next step boundary.")
 );
+value_schema!(
+    /// Where the run of an orchestrated deployment stands.
+    RunState => keywords(tollgate_core::run::RunState::ALL, "active: workers carry it out; needs_operator: a worker stopped in a step that is not idempotent, and an operator resumes, skips or aborts; finished: its deployment ended.")
+);
+value_schema!(
+    /// Where a step of a run stands.
+    StepState => keywords(tollgate_core::run::StepState::ALL, "pending: not started; running: a worker carries it out; succeeded; failed; skipped: an operator went on without it.")
+);
+value_schema!(
+    /// What a step does.
+    StepKind => keywords(&["exec", "http", "health", "wait"], "exec: runs a program; http: sends a request; health: probes until healthy or unhealthy; wait: pauses.")
+);
+value_schema!(
+    /// An operator's decision on a run that needs one.
+    OperatorDecision => keywords(tollgate_core::run::OperatorDecision::ALL, "resume: run the stopped step again; skip: go on without it; abort: end the deployment as failed.")
+);
+value_schema!(
+    /// A log line's position: the step's position and the line's number within it.
+    LogCursor => patterned(r"^[0-9]{1,6}:[0-9]{1,12}$", 20, "`STEP:LINE`, as the last line read answered it.")
+);
+value_schema!(
+    /// A duration in a deployment plan.
+    PlanDuration => patterned(r"^[0-9]{1,12}(ms|s|m|h)$", 14, "A whole number followed by `ms`, `s`, `m` or `h`, at most `24h`.")
+);
+value_schema!(
+    /// A template or text of a deployment plan's step.
+    StepText => text(tollgate_core::plan::MAX_TEXT_LEN, false, "Text (a minijinja template where the field renders), at most 4096 bytes, without NUL.")
+);
+value_schema!(
+    /// The method of an `http` step.
+    HttpMethod => keywords(tollgate_core::plan::HttpMethod::ALL, "GET when absent.")
+);
+value_schema!(
+    /// A secret's or variable's name in a deployment plan.
+    PlanIdentifier => patterned(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", 64, "Letters, digits and `_`, not starting with a digit.")
+);
+value_schema!(
+    /// How many times a failed step is tried again.
+    StepRetries => integer(0, u64::from(tollgate_core::plan::MAX_RETRIES), "0 when absent.")
+);
+value_schema!(
+    /// The status an `http` step expects.
+    ExpectedStatus => integer(100, 599, "200 when absent.")
+);
+value_schema!(
+    /// A number of health probes in a row.
+    ProbeCount => integer(1, 100, "Successes: 1 when absent; failures: 3 when absent.")
+);

@@ -93,8 +93,12 @@ async fn the_openapi_document_describes_every_endpoint() {
     /changes/{id}/withdraw
     /deployments
     /deployments/check
+    /deployments/start
     /deployments/{id}
+    /deployments/{id}/decision
     /deployments/{id}/finish
+    /deployments/{id}/logs
+    /deployments/{id}/run
     /environments
     /environments/{name}
     /environments/{name}/window

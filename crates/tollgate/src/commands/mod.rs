@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod gate;
 pub mod lease;
 pub mod release;
+pub mod run;
 pub mod train;
 
 use crate::args::OutputFormat;

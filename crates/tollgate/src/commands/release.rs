@@ -132,6 +132,7 @@ pub async fn deployment(context: &Context, command: DeploymentCommand) -> anyhow
             let finished: Answer<DeploymentResponse> = context.client.post(&path, &FinishRequest { status }).await?;
             print(context.output, &finished);
         }
+        other => return crate::commands::run::run(context, other).await,
     }
     Ok(true)
 }

@@ -60,7 +60,7 @@ fn audit_search_filters_pages_and_names_every_bad_filter() {
         insta::assert_snapshot!(refused.stderr, @r#"
         error: validation_failed (422):
           actor: "Ana" is neither a user name nor @system
-          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease
+          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease, run, deployment_step
           to: "now" is not an RFC 3339 timestamp
         "#);
         insta::assert_snapshot!(out_of_range.stderr, @r#"
@@ -81,7 +81,7 @@ fn apply_names_file_line_and_key_of_every_problem_and_changes_nothing() {
     let bad_keys = run(server.cli().arg("apply")).failure();
     insta::assert_snapshot!(bad_keys.stderr, @r#"
     error: tollgate.yaml:4:5: services[0]: missing key "owner"
-    tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description, labels)
+    tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description, labels, deploy)
     tollgate.yaml:7:12: services[1].owner: expected a string, found a number (quote it to use it as text)
     "#);
 

@@ -4,6 +4,7 @@
 mod calendar;
 mod cli;
 mod demo;
+mod deploy;
 mod keys;
 mod tamper;
 mod tidy;
@@ -92,6 +93,32 @@ impl Server {
         // The rest (the web UI password) is drained, so the pipe stays open while the server runs.
         std::thread::spawn(move || lines.for_each(drop));
         Server { child, url, token, data_dir, dir: dir.to_owned() }
+    }
+
+    /// Starts a server again on the data of one that ran before (it prints no new admin).
+    pub fn restart(dir: &Path, token: &str, flags: &[&str]) -> Server {
+        let data_dir = dir.join("data");
+        let mut child = tollgate(dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_dir)
+            .args(["--checkpoint-interval", "5"])
+            .args(flags)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let first = lines.next().expect("the server prints its address").expect("stdout is text");
+        let url = first.strip_prefix("tollgate listening on ").expect("the first line is the address").to_owned();
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, url, token: token.to_owned(), data_dir, dir: dir.to_owned() }
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        let status = Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success());
+        let _ = self.child.wait();
     }
 
     /// A command of the binary against this server.

@@ -26,6 +26,8 @@ const ALLOWED_ARROWS: &[(&str, &[&str])] = &[
     ),
     // Handlers see only core and service: no HTTP handler reaches into the store.
     ("tollgate-http", &["tollgate-core", "tollgate-service"]),
+    // The engine, like the handlers, sees only core and service; it meets HTTP only in service.
+    ("tollgate-worker", &["tollgate-core", "tollgate-service"]),
     (
         "tollgate",
         &[
@@ -38,6 +40,7 @@ const ALLOWED_ARROWS: &[(&str, &[&str])] = &[
             "tollgate-policy",
             "tollgate-service",
             "tollgate-store",
+            "tollgate-worker",
         ],
     ),
     ("tollgate-testkit", &["tollgate-core", "tollgate-store", "tollgate-service", "tollgate-http"]),

@@ -1,0 +1,703 @@
+//! Deployment plans: how a service is deployed, as tiers of steps, declared in `tollgate.yaml`
+//! under a service's `deploy` key.
+//!
+//! A plan is a list of tiers run in order (`migrate`, then `app`); each tier is a list of steps
+//! run in order. The tiers of a release's services form one DAG: a service's tiers run after
+//! those of the services it depends on. A step is one of `exec` (a program with arguments),
+//! `http` (a request with an expected answer), `health` (a probe repeated until it passes or
+//! fails enough times in a row) and `wait`. Step fields that name things to act on (program,
+//! arguments, environment values, URLs, addresses) are templates over the deployment's
+//! variables; rendering them is the engine's job, not this module's.
+//!
+//! This module validates and stores plans; it runs nothing and never reads the clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::change::policy::Scalar;
+use crate::name::{EnvironmentName, StepName};
+use crate::violation::{Problem, Violations};
+
+/// The most tiers one plan holds.
+pub const MAX_TIERS: usize = 32;
+/// The most steps one plan holds, over all its tiers.
+pub const MAX_STEPS: usize = 1000;
+/// The most arguments, environment variables or plan variables one list holds.
+pub const MAX_ITEMS: usize = 256;
+/// The longest template or value accepted in a step, in bytes.
+pub const MAX_TEXT_LEN: usize = 4096;
+/// The most retries a step may ask for.
+pub const MAX_RETRIES: u32 = 10;
+
+/// How a service is deployed: its tiers, its per-environment variables and the secrets its
+/// steps may reference. Stored with the service and written into the audit log with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentPlan {
+    pub tiers: Vec<Tier>,
+    /// Values per environment, available to templates as `vars.NAME`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<EnvironmentName, BTreeMap<String, String>>,
+    /// Secrets, available to templates as `secrets.NAME`; their values never reach a log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
+}
+
+/// Steps run one after the other; a tier starts when the one before it succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tier {
+    pub name: StepName,
+    pub steps: Vec<StepSpec>,
+}
+
+/// One step of a plan, as declared (its templates not yet rendered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepSpec {
+    /// Unique within its tier.
+    pub name: StepName,
+    pub action: StepAction,
+    /// The longest one attempt may run before it is stopped and counted as failed.
+    #[serde(rename = "timeout_ms")]
+    pub timeout: StepDuration,
+    /// How many times a failed attempt is tried again.
+    pub retries: u32,
+    /// The pause before the first retry; it doubles for each later one.
+    #[serde(rename = "backoff_ms")]
+    pub backoff: StepDuration,
+    /// Whether running the step twice does no harm. After a crash mid-step, an idempotent step
+    /// runs again; any other step waits for an operator.
+    pub idempotent: bool,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepAction {
+    /// Runs a program (looked up on `PATH` when it has no slash) with arguments; success is exit
+    /// status 0.
+    Exec { program: String, args: Vec<String>, env: BTreeMap<String, String>, working_dir: Option<String> },
+    /// Sends one request; success is the expected status (and body text, when given).
+    Http { method: HttpMethod, url: String, body: Option<String>, expect_status: u16, expect_body: Option<String> },
+    /// Probes until `successes` probes in a row pass (success) or `failures` in a row fail.
+    Health {
+        probe: Probe,
+        #[serde(rename = "interval_ms")]
+        interval: StepDuration,
+        successes: u32,
+        failures: u32,
+    },
+    /// Waits.
+    Wait {
+        #[serde(rename = "duration_ms")]
+        duration: StepDuration,
+    },
+}
+
+/// What a health step probes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Probe {
+    /// An HTTP GET answered with a 2xx status.
+    Http { url: String },
+    /// A TCP connection accepted at `host:port`.
+    Tcp { address: String },
+}
+
+/// The methods an `http` step sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+crate::keyword_enum!(HttpMethod {
+    Get => "GET", Head => "HEAD", Post => "POST", Put => "PUT", Patch => "PATCH", Delete => "DELETE",
+});
+
+/// Where a secret's value comes from when a step runs: the server's environment or a file it
+/// can read. Only the reference is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretRef {
+    /// The name templates use (`secrets.db_password`).
+    pub name: String,
+    pub source: SecretSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretSource {
+    Env(String),
+    File(String),
+}
+
+/// A duration written in a plan (`500ms`, `30s`, `2m`, `1h`), stored in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StepDuration(u64);
+
+impl StepDuration {
+    /// A day: no single step or pause of a deployment lasts longer.
+    pub const MAX: StepDuration = StepDuration(86_400_000);
+
+    pub const fn from_millis(millis: u64) -> StepDuration {
+        StepDuration(millis)
+    }
+
+    /// Parses a whole number followed by `ms`, `s`, `m` or `h`, at most a day.
+    pub fn parse(value: &str) -> Result<StepDuration, Problem> {
+        let invalid = || Problem::Invalid {
+            reason: format!("{value:?} is not a duration (a whole number followed by ms, s, m or h, at most 24h)"),
+        };
+        let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, unit) = value.split_at(digits);
+        let number: u64 = number.parse().map_err(|_| invalid())?;
+        let factor = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(invalid()),
+        };
+        match number.checked_mul(factor) {
+            Some(millis) if millis <= Self::MAX.0 => Ok(StepDuration(millis)),
+            _ => Err(invalid()),
+        }
+    }
+
+    pub fn millis(self) -> u64 {
+        self.0
+    }
+
+    pub fn as_std(self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0)
+    }
+}
+
+impl fmt::Display for StepDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            millis if millis % 3_600_000 == 0 && millis > 0 => write!(f, "{}h", millis / 3_600_000),
+            millis if millis % 60_000 == 0 && millis > 0 => write!(f, "{}m", millis / 60_000),
+            millis if millis % 1_000 == 0 => write!(f, "{}s", millis / 1_000),
+            millis => write!(f, "{millis}ms"),
+        }
+    }
+}
+
+impl DeploymentPlan {
+    /// Every step with its tier, in the order they run.
+    pub fn steps(&self) -> impl Iterator<Item = (&Tier, &StepSpec)> {
+        self.tiers.iter().flat_map(|tier| tier.steps.iter().map(move |step| (tier, step)))
+    }
+
+    /// The variables of `environment`, empty when the plan declares none for it.
+    pub fn variables_for(&self, environment: &EnvironmentName) -> BTreeMap<String, String> {
+        self.variables.get(environment).cloned().unwrap_or_default()
+    }
+}
+
+impl StepAction {
+    /// `exec`, `http`, `health` or `wait`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StepAction::Exec { .. } => "exec",
+            StepAction::Http { .. } => "http",
+            StepAction::Health { .. } => "health",
+            StepAction::Wait { .. } => "wait",
+        }
+    }
+}
+
+/// The `deploy` key of a service, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct DeployInput {
+    pub tiers: Vec<TierInput>,
+    /// A mapping from environment names to mappings of variable names to text.
+    pub variables: Option<serde_json::Value>,
+    pub secrets: Vec<SecretInput>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TierInput {
+    pub name: String,
+    pub steps: Vec<StepInput>,
+}
+
+/// One step as typed: exactly one of `exec`, `http`, `health` and `wait` is given.
+#[derive(Debug, Clone, Default)]
+pub struct StepInput {
+    pub name: Option<String>,
+    pub exec: Vec<String>,
+    pub http: Option<HttpStepInput>,
+    pub health: Option<HealthStepInput>,
+    pub wait: Option<String>,
+    /// For `exec`: a mapping of variable names to text.
+    pub env: Option<serde_json::Value>,
+    pub working_dir: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<Scalar>,
+    pub backoff: Option<String>,
+    pub idempotent: Option<Scalar>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HttpStepInput {
+    pub method: Option<String>,
+    pub url: String,
+    pub body: Option<String>,
+    pub expect_status: Option<Scalar>,
+    pub expect_body: Option<String>,
+}
+
+/// A health probe as typed: exactly one of `http` (a URL) and `tcp` (`host:port`).
+#[derive(Debug, Clone, Default)]
+pub struct HealthStepInput {
+    pub http: Option<String>,
+    pub tcp: Option<String>,
+    pub interval: Option<String>,
+    pub successes: Option<Scalar>,
+    pub failures: Option<Scalar>,
+}
+
+/// A secret as typed: exactly one of `env` and `file`.
+#[derive(Debug, Clone, Default)]
+pub struct SecretInput {
+    pub name: String,
+    pub env: Option<String>,
+    pub file: Option<String>,
+}
+
+impl DeployInput {
+    /// Validates the plan, reporting every problem with its path (`tiers[0].steps[1].timeout`).
+    /// Template syntax is checked by the engine's renderer at apply time, not here.
+    pub fn parse(self) -> Result<DeploymentPlan, Violations> {
+        let mut violations = Violations::new();
+        if self.tiers.is_empty() {
+            violations.push("tiers", Problem::Required);
+        }
+        if self.tiers.len() > MAX_TIERS {
+            violations.push("tiers", Problem::Invalid { reason: format!("at most {MAX_TIERS} tiers") });
+        }
+        let n_steps: usize = self.tiers.iter().map(|tier| tier.steps.len()).sum();
+        if n_steps > MAX_STEPS {
+            violations.push("tiers", Problem::Invalid { reason: format!("at most {MAX_STEPS} steps in all") });
+        }
+        let mut tiers = Vec::with_capacity(self.tiers.len());
+        let mut tier_names = BTreeSet::new();
+        for (index, tier) in self.tiers.into_iter().enumerate() {
+            let mut tier_violations = Violations::new();
+            if let Some(tier) = parse_tier(tier, &mut tier_violations) {
+                if !tier_names.insert(tier.name.clone()) {
+                    tier_violations.push("name", Problem::Duplicate { value: tier.name.to_string() });
+                }
+                tiers.push(tier);
+            }
+            violations.extend_within(&format!("tiers[{index}]"), tier_violations);
+        }
+        let variables = parse_variables(self.variables, &mut violations);
+        let mut secrets = Vec::with_capacity(self.secrets.len());
+        let mut secret_names = BTreeSet::new();
+        for (index, secret) in self.secrets.into_iter().enumerate() {
+            let field = format!("secrets[{index}]");
+            if !secret_names.insert(secret.name.clone()) {
+                violations.push(format!("{field}.name"), Problem::Duplicate { value: secret.name.clone() });
+            }
+            if let Some(secret) = parse_secret(secret, &field, &mut violations) {
+                secrets.push(secret);
+            }
+        }
+        violations.into_result(DeploymentPlan { tiers, variables, secrets })
+    }
+}
+
+/// A stored plan as typed input again, so an edit that does not mention the plan (a service
+/// changed through the API) keeps it: parsing the result gives the same plan back.
+impl From<DeploymentPlan> for DeployInput {
+    fn from(plan: DeploymentPlan) -> DeployInput {
+        let variables = (!plan.variables.is_empty()).then(|| {
+            let environments = plan.variables.into_iter().map(|(environment, values)| {
+                let values = values.into_iter().map(|(name, value)| (name, serde_json::Value::String(value)));
+                (environment.to_string(), serde_json::Value::Object(values.collect()))
+            });
+            serde_json::Value::Object(environments.collect())
+        });
+        let secrets = plan
+            .secrets
+            .into_iter()
+            .map(|secret| match secret.source {
+                SecretSource::Env(variable) => SecretInput { name: secret.name, env: Some(variable), file: None },
+                SecretSource::File(path) => SecretInput { name: secret.name, env: None, file: Some(path) },
+            })
+            .collect();
+        let tiers = plan
+            .tiers
+            .into_iter()
+            .map(|tier| TierInput {
+                name: tier.name.to_string(),
+                steps: tier.steps.into_iter().map(step_input).collect(),
+            })
+            .collect();
+        DeployInput { tiers, variables, secrets }
+    }
+}
+
+fn step_input(step: StepSpec) -> StepInput {
+    let scalar = |value: String| Some(Scalar(value));
+    let mut input = StepInput {
+        name: Some(step.name.to_string()),
+        timeout: Some(step.timeout.to_string()),
+        retries: scalar(step.retries.to_string()),
+        backoff: Some(step.backoff.to_string()),
+        idempotent: scalar(step.idempotent.to_string()),
+        ..StepInput::default()
+    };
+    match step.action {
+        StepAction::Exec { program, args, env, working_dir } => {
+            input.exec = std::iter::once(program).chain(args).collect();
+            let env = env.into_iter().map(|(name, value)| (name, serde_json::Value::String(value)));
+            input.env = Some(serde_json::Value::Object(env.collect()));
+            input.working_dir = working_dir;
+        }
+        StepAction::Http { method, url, body, expect_status, expect_body } => {
+            input.http = Some(HttpStepInput {
+                method: Some(method.to_string()),
+                url,
+                body,
+                expect_status: scalar(expect_status.to_string()),
+                expect_body,
+            });
+        }
+        StepAction::Health { probe, interval, successes, failures } => {
+            let (http, tcp) = match probe {
+                Probe::Http { url } => (Some(url), None),
+                Probe::Tcp { address } => (None, Some(address)),
+            };
+            input.health = Some(HealthStepInput {
+                http,
+                tcp,
+                interval: Some(interval.to_string()),
+                successes: scalar(successes.to_string()),
+                failures: scalar(failures.to_string()),
+            });
+        }
+        StepAction::Wait { duration } => input.wait = Some(duration.to_string()),
+    }
+    input
+}
+
+fn parse_tier(input: TierInput, violations: &mut Violations) -> Option<Tier> {
+    let name = violations.check("name", StepName::parse(&input.name));
+    if input.steps.is_empty() {
+        violations.push("steps", Problem::Required);
+    }
+    let mut steps = Vec::with_capacity(input.steps.len());
+    let mut step_names = BTreeSet::new();
+    for (index, step) in input.steps.into_iter().enumerate() {
+        let mut step_violations = Violations::new();
+        if let Some(step) = parse_step(step, index, &mut step_violations) {
+            if !step_names.insert(step.name.clone()) {
+                step_violations.push("name", Problem::Duplicate { value: step.name.to_string() });
+            }
+            steps.push(step);
+        }
+        violations.extend_within(&format!("steps[{index}]"), step_violations);
+    }
+    Some(Tier { name: name?, steps })
+}
+
+fn parse_step(input: StepInput, index: usize, violations: &mut Violations) -> Option<StepSpec> {
+    let given: Vec<&str> = [
+        (!input.exec.is_empty()).then_some("exec"),
+        input.http.is_some().then_some("http"),
+        input.health.is_some().then_some("health"),
+        input.wait.is_some().then_some("wait"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let kind = match given.as_slice() {
+        [kind] => *kind,
+        [] => {
+            violations
+                .push("", Problem::Invalid { reason: "a step needs one of exec, http, health or wait".to_owned() });
+            return None;
+        }
+        several => {
+            let reason = format!("a step does one thing, but {} are given", several.join(" and "));
+            violations.push("", Problem::Invalid { reason });
+            return None;
+        }
+    };
+    let name = match &input.name {
+        Some(name) => violations.check("name", StepName::parse(name)),
+        None => Some(StepName::parse(&format!("{kind}-{}", index + 1)).expect("a kind and a number form a name")),
+    };
+    if kind != "exec" {
+        for (field, given) in [("env", input.env.is_some()), ("working_dir", input.working_dir.is_some())] {
+            if given {
+                violations.push(field, Problem::Invalid { reason: format!("only an exec step takes {field}") });
+            }
+        }
+    }
+    let action = match kind {
+        "exec" => parse_exec(input.exec, input.env, input.working_dir, violations),
+        "http" => parse_http(input.http.expect("given"), violations),
+        "health" => parse_health(input.health.expect("given"), violations),
+        _ => violations
+            .check("wait", StepDuration::parse(input.wait.as_deref().expect("given")))
+            .map(|duration| StepAction::Wait { duration }),
+    };
+    let default_timeout = match &action {
+        Some(StepAction::Wait { duration }) => StepDuration(duration.0.saturating_add(60_000).min(StepDuration::MAX.0)),
+        Some(StepAction::Http { .. }) => StepDuration(30_000),
+        _ => StepDuration(600_000),
+    };
+    let timeout = optional(violations, "timeout", input.timeout.as_deref(), StepDuration::parse, default_timeout);
+    let backoff = optional(violations, "backoff", input.backoff.as_deref(), StepDuration::parse, StepDuration(1_000));
+    let retries = optional(violations, "retries", input.retries.as_ref(), |value| count(value, 0, MAX_RETRIES), 0);
+    // Probes and pauses are harmless to repeat; a GET or HEAD should be. Anything else is the
+    // author's to vouch for.
+    let default_idempotent = match &action {
+        Some(StepAction::Exec { .. }) => false,
+        Some(StepAction::Http { method, .. }) => matches!(method, HttpMethod::Get | HttpMethod::Head),
+        _ => true,
+    };
+    let idempotent = optional(violations, "idempotent", input.idempotent.as_ref(), boolean, default_idempotent);
+    Some(StepSpec {
+        name: name?,
+        action: action?,
+        timeout: timeout?,
+        retries: retries?,
+        backoff: backoff?,
+        idempotent: idempotent?,
+    })
+}
+
+fn parse_exec(
+    exec: Vec<String>,
+    env: Option<serde_json::Value>,
+    working_dir: Option<String>,
+    violations: &mut Violations,
+) -> Option<StepAction> {
+    let mut ok = true;
+    if exec.len() > MAX_ITEMS {
+        violations.push("exec", Problem::Invalid { reason: format!("at most {MAX_ITEMS} arguments") });
+        ok = false;
+    }
+    for (index, argument) in exec.iter().enumerate() {
+        ok &= text(violations, &format!("exec[{index}]"), argument, index == 0);
+    }
+    let env = string_map(violations, "env", env, is_env_name, "an environment variable name");
+    if let Some(working_dir) = &working_dir {
+        ok &= text(violations, "working_dir", working_dir, true);
+    }
+    let mut exec = exec.into_iter();
+    let program = exec.next().expect("exec is not empty");
+    (ok && env.is_some()).then(|| StepAction::Exec {
+        program,
+        args: exec.collect(),
+        env: env.expect("checked"),
+        working_dir,
+    })
+}
+
+fn parse_http(input: HttpStepInput, violations: &mut Violations) -> Option<StepAction> {
+    let method = match &input.method {
+        Some(method) => violations.check("http.method", method.parse()),
+        None => Some(HttpMethod::Get),
+    };
+    let url_ok = text(violations, "http.url", &input.url, true);
+    let body_ok = input.body.as_ref().is_none_or(|body| text(violations, "http.body", body, false));
+    let expect_body_ok =
+        input.expect_body.as_ref().is_none_or(|body| text(violations, "http.expect_body", body, false));
+    let expect_status = optional(
+        violations,
+        "http.expect_status",
+        input.expect_status.as_ref(),
+        |value| count(value, 100, 599).map(|status| status as u16),
+        200,
+    );
+    let (method, expect_status) = (method?, expect_status?);
+    (url_ok && body_ok && expect_body_ok).then_some(StepAction::Http {
+        method,
+        url: input.url,
+        body: input.body,
+        expect_status,
+        expect_body: input.expect_body,
+    })
+}
+
+fn parse_health(input: HealthStepInput, violations: &mut Violations) -> Option<StepAction> {
+    let probe = match (input.http, input.tcp) {
+        (Some(url), None) => text(violations, "health.http", &url, true).then_some(Probe::Http { url }),
+        (None, Some(address)) => text(violations, "health.tcp", &address, true).then_some(Probe::Tcp { address }),
+        _ => {
+            let reason = "a health step probes one of http (a URL) or tcp (host:port)".to_owned();
+            violations.push("health", Problem::Invalid { reason });
+            None
+        }
+    };
+    let interval =
+        optional(violations, "health.interval", input.interval.as_deref(), StepDuration::parse, StepDuration(2_000));
+    let successes = optional(violations, "health.successes", input.successes.as_ref(), |value| count(value, 1, 100), 1);
+    let failures = optional(violations, "health.failures", input.failures.as_ref(), |value| count(value, 1, 100), 3);
+    Some(StepAction::Health { probe: probe?, interval: interval?, successes: successes?, failures: failures? })
+}
+
+fn parse_variables(
+    value: Option<serde_json::Value>,
+    violations: &mut Violations,
+) -> BTreeMap<EnvironmentName, BTreeMap<String, String>> {
+    let mut variables = BTreeMap::new();
+    let Some(value) = value else { return variables };
+    let serde_json::Value::Object(environments) = value else {
+        let reason = "a mapping from environment names to variables".to_owned();
+        violations.push("variables", Problem::Invalid { reason });
+        return variables;
+    };
+    for (environment, values) in environments {
+        let field = format!("variables.{environment}");
+        let Some(name) = violations.check(&field, EnvironmentName::parse(&environment)) else { continue };
+        if let Some(values) = string_map(violations, &field, Some(values), is_identifier, "a variable name") {
+            variables.insert(name, values);
+        }
+    }
+    variables
+}
+
+fn parse_secret(input: SecretInput, field: &str, violations: &mut Violations) -> Option<SecretRef> {
+    let name_ok = is_identifier(&input.name);
+    if !name_ok {
+        let reason =
+            format!("{:?} is not a secret name (letters, digits and '_', not starting with a digit)", input.name);
+        violations.push(format!("{field}.name"), Problem::Invalid { reason });
+    }
+    let source = match (input.env, input.file) {
+        (Some(variable), None) if is_env_name(&variable) => Some(SecretSource::Env(variable)),
+        (Some(variable), None) => {
+            let reason = format!("{variable:?} is not an environment variable name");
+            violations.push(format!("{field}.env"), Problem::Invalid { reason });
+            None
+        }
+        (None, Some(path)) => {
+            text(violations, &format!("{field}.file"), &path, true).then_some(SecretSource::File(path))
+        }
+        _ => {
+            let reason = "a secret comes from one of env (a variable of the server) or file (a path)".to_owned();
+            violations.push(field, Problem::Invalid { reason });
+            None
+        }
+    };
+    if !name_ok {
+        return None;
+    }
+    Some(SecretRef { name: input.name, source: source? })
+}
+
+/// A mapping of names to text, each name accepted by `valid_name`.
+fn string_map(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<serde_json::Value>,
+    valid_name: fn(&str) -> bool,
+    what: &str,
+) -> Option<BTreeMap<String, String>> {
+    let Some(value) = value else { return Some(BTreeMap::new()) };
+    let serde_json::Value::Object(entries) = value else {
+        violations.push(field, Problem::Invalid { reason: "a mapping of names to text".to_owned() });
+        return None;
+    };
+    if entries.len() > MAX_ITEMS {
+        violations.push(field, Problem::Invalid { reason: format!("at most {MAX_ITEMS} entries") });
+        return None;
+    }
+    let mut map = BTreeMap::new();
+    let mut ok = true;
+    for (name, value) in entries {
+        let entry = format!("{field}.{name}");
+        if !valid_name(&name) {
+            violations.push(&*entry, Problem::Invalid { reason: format!("{name:?} is not {what}") });
+            ok = false;
+            continue;
+        }
+        // Numbers and booleans are written as YAML gives them; quoting is not needed for a port.
+        let text_value = match value {
+            serde_json::Value::String(text) => text,
+            serde_json::Value::Number(number) => number.to_string(),
+            serde_json::Value::Bool(flag) => flag.to_string(),
+            _ => {
+                violations.push(&*entry, Problem::Invalid { reason: "a text, number or boolean".to_owned() });
+                ok = false;
+                continue;
+            }
+        };
+        ok &= text(violations, &entry, &text_value, false);
+        map.insert(name, text_value);
+    }
+    ok.then_some(map)
+}
+
+/// Checks a text field: at most [`MAX_TEXT_LEN`] bytes, no NUL, and not empty when `required`.
+fn text(violations: &mut Violations, field: &str, value: &str, required: bool) -> bool {
+    if required && value.trim().is_empty() {
+        violations.push(field, Problem::Required);
+        return false;
+    }
+    if value.len() > MAX_TEXT_LEN {
+        violations.push(field, Problem::TooLong { max: MAX_TEXT_LEN });
+        return false;
+    }
+    if value.contains('\0') {
+        violations.push(field, Problem::Invalid { reason: "contains a NUL character".to_owned() });
+        return false;
+    }
+    true
+}
+
+fn optional<I: ?Sized, T>(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<&I>,
+    parse: impl FnOnce(&I) -> Result<T, Problem>,
+    default: T,
+) -> Option<T> {
+    match value {
+        Some(value) => violations.check(field, parse(value)),
+        None => Some(default),
+    }
+}
+
+fn count(value: &Scalar, min: u32, max: u32) -> Result<u32, Problem> {
+    match value.0.parse::<u32>() {
+        Ok(number) if (min..=max).contains(&number) => Ok(number),
+        _ => Err(Problem::Invalid { reason: format!("{:?} is not a whole number from {min} to {max}", value.0) }),
+    }
+}
+
+fn boolean(value: &Scalar) -> Result<bool, Problem> {
+    match value.0.as_str() {
+        "true" | "True" | "TRUE" => Ok(true),
+        "false" | "False" | "FALSE" => Ok(false),
+        other => Err(Problem::Invalid { reason: format!("{other:?} is not true or false") }),
+    }
+}
+
+fn is_identifier(value: &str) -> bool {
+    let mut bytes = value.bytes();
+    matches!(bytes.next(), Some(first) if first.is_ascii_alphabetic() || first == b'_')
+        && bytes.all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        && value.len() <= 64
+}
+
+fn is_env_name(value: &str) -> bool {
+    is_identifier(value) && value.len() <= 128
+}
+
+#[cfg(test)]
+mod tests;

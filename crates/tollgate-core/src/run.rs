@@ -1,0 +1,300 @@
+//! Runs: the engine's durable state of an orchestrated deployment, and the state machine of each
+//! of its steps.
+//!
+//! Starting an orchestrated deployment expands the plans of the release's services into a list
+//! of steps (services in dependency order, each service's tiers and steps in plan order), stored
+//! beside the deployment with the plan as it was then, so editing a plan never changes a running
+//! deployment. Workers pick runs up from the database: a worker claims a run for a while (its
+//! claim expires unless renewed) and every write it makes presents the claim's epoch, which grows
+//! with every claim of the run (fencing). A worker that stalled past its claim and wakes up finds
+//! its epoch stale and can change nothing.
+//!
+//! A claimed run is moved on by `next_action`: the first step that is not finished decides. A step
+//! left running by a worker that died is run again when it is idempotent; otherwise the run
+//! needs an operator, who resumes (runs it again), skips it, or aborts the deployment.
+//!
+//! This module decides; it does not store, run steps, or read the clock.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::deployment::DeploymentId;
+use crate::name::{ServiceName, StepName};
+use crate::plan::StepSpec;
+use crate::service::Service;
+use crate::violation::Problem;
+use crate::Timestamp;
+
+/// The longest step output kept per step, in bytes; the end is kept and older lines dropped.
+pub const MAX_STEP_LOG_BYTES: usize = 256 * 1024;
+
+/// Where a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    /// An operator chose to go on without it.
+    Skipped,
+}
+
+crate::keyword_enum!(StepState {
+    Pending => "pending", Running => "running", Succeeded => "succeeded", Failed => "failed", Skipped => "skipped",
+});
+
+impl StepState {
+    /// Whether the step is done with, one way or the other.
+    pub fn is_finished(self) -> bool {
+        matches!(self, StepState::Succeeded | StepState::Failed | StepState::Skipped)
+    }
+}
+
+/// One step of an orchestrated deployment. Stored, and written into the audit log when it
+/// finishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentStep {
+    pub deployment: DeploymentId,
+    /// Its place in the run, from 0.
+    pub position: u32,
+    pub service: ServiceName,
+    pub tier: StepName,
+    pub spec: StepSpec,
+    pub state: StepState,
+    /// Attempts started, retries and re-runs after a crash included.
+    pub attempts: u32,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// What the last attempt ended with, in a sentence (`exit status 3`, `GET … answered 503`).
+    pub outcome: Option<String>,
+}
+
+impl DeploymentStep {
+    /// `ledger/migrate/exec-1`: how messages and logs name the step.
+    pub fn path(&self) -> String {
+        format!("{}/{}/{}", self.service, self.tier, self.spec.name)
+    }
+}
+
+/// A step to store when a run starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStep {
+    pub service: ServiceName,
+    pub tier: StepName,
+    pub spec: StepSpec,
+}
+
+/// The steps of a run over `services`: the plans of those that have one, each service after the
+/// services of the set it depends on (by name among equals), each plan's tiers and steps in order.
+pub fn expand(services: &[Service]) -> Vec<NewStep> {
+    let in_set: BTreeSet<&ServiceName> = services.iter().map(|service| &service.name).collect();
+    let mut placed: BTreeSet<&ServiceName> = BTreeSet::new();
+    let mut remaining: Vec<&Service> = services.iter().collect();
+    remaining.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut ordered = Vec::with_capacity(services.len());
+    while !remaining.is_empty() {
+        let ready = remaining.iter().position(|service| {
+            service.depends_on.iter().all(|dependency| !in_set.contains(dependency) || placed.contains(dependency))
+        });
+        // Invariant: services form no cycle (apply refuses one); if stored data had one anyway,
+        // the rest follow by name rather than never.
+        let service = remaining.remove(ready.unwrap_or(0));
+        placed.insert(&service.name);
+        ordered.push(service);
+    }
+    ordered
+        .into_iter()
+        .filter_map(|service| service.deploy.as_ref().map(|plan| (service, plan)))
+        .flat_map(|(service, plan)| {
+            plan.steps().map(move |(tier, step)| NewStep {
+                service: service.name.clone(),
+                tier: tier.name.clone(),
+                spec: step.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Where a run stands, beside its deployment's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Workers move it on.
+    Active,
+    /// A worker died in a step that is not idempotent; an operator decides.
+    NeedsOperator,
+    /// Its deployment finished.
+    Finished,
+}
+
+crate::keyword_enum!(RunState { Active => "active", NeedsOperator => "needs_operator", Finished => "finished" });
+
+/// The name a worker claims runs under: `replica-3f2a…` (1 to 64 letters, digits, `-`, `_`, `.`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct WorkerName(String);
+
+impl WorkerName {
+    pub fn parse(value: &str) -> Result<WorkerName, Problem> {
+        let allowed = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.');
+        if value.is_empty() || value.len() > 64 || !value.bytes().all(allowed) {
+            return Err(Problem::Invalid {
+                reason: format!("{value:?} is not a worker name (1 to 64 letters, digits, '-', '_' and '.')"),
+            });
+        }
+        Ok(WorkerName(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The engine's state of one orchestrated deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Run {
+    pub deployment: DeploymentId,
+    pub state: RunState,
+    /// Who holds the claim, if anyone has claimed the run yet.
+    pub worker: Option<WorkerName>,
+    /// The fencing token: grows by one with every claim.
+    pub epoch: u64,
+    /// When the claim lapses unless renewed.
+    pub claim_expires_at: Option<Timestamp>,
+    /// Why an operator is needed, or why the run finished as it did.
+    pub reason: Option<String>,
+}
+
+/// A worker's claim on a run: what it presents with every write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub deployment: DeploymentId,
+    pub worker: WorkerName,
+    pub epoch: u64,
+    pub expires_at: Timestamp,
+}
+
+/// Why a worker may not write to a run: it must stop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimError {
+    #[error(
+        "worker {worker} lost deployment {deployment}: its claim (epoch {presented}) was taken over (epoch {current})"
+    )]
+    TakenOver { deployment: DeploymentId, worker: WorkerName, presented: u64, current: u64 },
+    #[error("worker {worker} lost deployment {deployment}: its claim expired at {expired_at}")]
+    Expired { deployment: DeploymentId, worker: WorkerName, expired_at: Timestamp },
+    #[error("deployment {deployment} is {state}; its run takes no more writes from workers")]
+    NotActive { deployment: DeploymentId, state: RunState },
+}
+
+impl Run {
+    /// Whether a worker may claim the run at `at`: it is active and unclaimed, or its claim lapsed.
+    pub fn claimable(&self, at: Timestamp) -> bool {
+        self.state == RunState::Active && self.claim_expires_at.is_none_or(|expires_at| at >= expires_at)
+    }
+
+    /// Checks that `claim` is still the run's claim at `at`: same epoch, not expired, run active.
+    pub fn check_claim(&self, claim: &Claim, at: Timestamp) -> Result<(), ClaimError> {
+        if claim.epoch != self.epoch || self.worker.as_ref() != Some(&claim.worker) {
+            return Err(ClaimError::TakenOver {
+                deployment: self.deployment,
+                worker: claim.worker.clone(),
+                presented: claim.epoch,
+                current: self.epoch,
+            });
+        }
+        if self.state != RunState::Active {
+            return Err(ClaimError::NotActive { deployment: self.deployment, state: self.state });
+        }
+        match self.claim_expires_at {
+            Some(expired_at) if at >= expired_at => {
+                Err(ClaimError::Expired { deployment: self.deployment, worker: claim.worker.clone(), expired_at })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a claimed run does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextAction {
+    /// Start the step at this position.
+    Start(u32),
+    /// The step at this position was left running by a worker that is gone; it is idempotent, so
+    /// it runs again.
+    Rerun(u32),
+    /// The step at this position was left running and is not idempotent: nobody knows whether it
+    /// took effect, so an operator decides.
+    AskOperator { position: u32, reason: String },
+    /// Every step succeeded or was skipped: the deployment succeeded.
+    Succeed,
+    /// The step at this position failed: the deployment failed.
+    Fail { position: u32, reason: String },
+}
+
+/// Decides what a worker that has just claimed (or still holds) a run does next, from its steps
+/// in order. A worker never leaves a step running between two of its own decisions, so a running
+/// step here was left by a worker that is gone.
+pub fn next_action(steps: &[DeploymentStep]) -> NextAction {
+    for step in steps {
+        match step.state {
+            StepState::Succeeded | StepState::Skipped => continue,
+            StepState::Pending => return NextAction::Start(step.position),
+            StepState::Failed => {
+                let outcome = step.outcome.as_deref().unwrap_or("it failed");
+                return NextAction::Fail {
+                    position: step.position,
+                    reason: format!("step {} failed: {outcome}", step.path()),
+                };
+            }
+            StepState::Running if step.spec.idempotent => return NextAction::Rerun(step.position),
+            StepState::Running => {
+                let reason = format!(
+                    "step {} was running when its worker stopped (attempt {}), and it is not idempotent: \
+                     it may or may not have taken effect; resume runs it again, skip goes on without it, abort ends the deployment",
+                    step.path(),
+                    step.attempts
+                );
+                return NextAction::AskOperator { position: step.position, reason };
+            }
+        }
+    }
+    NextAction::Succeed
+}
+
+/// One line a step printed (stdout and stderr interleaved as read), secrets redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// The step's position in its run.
+    pub position: u32,
+    /// From 1, per step.
+    pub line: u64,
+    pub at: Timestamp,
+    pub text: String,
+}
+
+/// What an operator decides for a run that needs one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorDecision {
+    /// Run the step again.
+    Resume,
+    /// Go on without the step.
+    Skip,
+    /// End the deployment as failed.
+    Abort,
+}
+
+crate::keyword_enum!(OperatorDecision { Resume => "resume", Skip => "skip", Abort => "abort" });
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+//! The JSON shape of a service's deployment plan (`deploy` in tollgate.yaml), as `POST /apply`
+//! and the service endpoints take it: the YAML keys, one for one, so a problem's path names the
+//! same key in both.
+
+use serde::{Deserialize, Serialize};
+use tollgate_core::change::policy::Scalar;
+use tollgate_core::plan::{DeployInput, HealthStepInput, HttpStepInput, SecretInput, StepInput, TierInput};
+use utoipa::ToSchema;
+
+use crate::api::schema;
+
+/// How Tollgate deploys a service: tiers of steps, per-environment variables, secret references
+/// (`docs/deployments.md`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRequest {
+    #[serde(default)]
+    pub tiers: Vec<TierRequest>,
+    /// Per environment name, a mapping of variable names to text, numbers or booleans.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>>)]
+    pub variables: Option<serde_json::Value>,
+    #[serde(default)]
+    pub secrets: Vec<SecretRequest>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierRequest {
+    #[schema(value_type = schema::Name)]
+    pub name: String,
+    #[serde(default)]
+    pub steps: Vec<StepRequest>,
+}
+
+/// One step: exactly one of `exec`, `http`, `health` and `wait`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepRequest {
+    #[schema(value_type = Option<schema::Name>)]
+    pub name: Option<String>,
+    /// The program and its arguments (templates).
+    #[serde(default)]
+    #[schema(value_type = Vec<schema::StepText>)]
+    pub exec: Vec<String>,
+    pub http: Option<HttpStepRequest>,
+    pub health: Option<HealthStepRequest>,
+    #[schema(value_type = Option<schema::PlanDuration>)]
+    pub wait: Option<String>,
+    /// For `exec`: environment variables (templates).
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub env: Option<serde_json::Value>,
+    #[schema(value_type = Option<schema::StepText>)]
+    pub working_dir: Option<String>,
+    /// Per attempt.
+    #[schema(value_type = Option<schema::PlanDuration>)]
+    pub timeout: Option<String>,
+    #[schema(value_type = Option<schema::StepRetries>)]
+    pub retries: Option<serde_json::Number>,
+    /// The pause before the first retry; doubled for each later one.
+    #[schema(value_type = Option<schema::PlanDuration>)]
+    pub backoff: Option<String>,
+    pub idempotent: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStepRequest {
+    #[schema(value_type = Option<schema::HttpMethod>)]
+    pub method: Option<String>,
+    #[schema(value_type = schema::StepText)]
+    pub url: String,
+    #[schema(value_type = Option<schema::StepText>)]
+    pub body: Option<String>,
+    #[schema(value_type = Option<schema::ExpectedStatus>)]
+    pub expect_status: Option<serde_json::Number>,
+    #[schema(value_type = Option<schema::StepText>)]
+    pub expect_body: Option<String>,
+}
+
+/// A probe of exactly one of `http` (a URL) and `tcp` (`host:port`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthStepRequest {
+    #[schema(value_type = Option<schema::StepText>)]
+    pub http: Option<String>,
+    #[schema(value_type = Option<schema::StepText>)]
+    pub tcp: Option<String>,
+    #[schema(value_type = Option<schema::PlanDuration>)]
+    pub interval: Option<String>,
+    #[schema(value_type = Option<schema::ProbeCount>)]
+    pub successes: Option<serde_json::Number>,
+    #[schema(value_type = Option<schema::ProbeCount>)]
+    pub failures: Option<serde_json::Number>,
+}
+
+/// Where a secret's value is read when a step runs: exactly one of `env` and `file`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRequest {
+    #[schema(value_type = schema::PlanIdentifier)]
+    pub name: String,
+    /// A variable of the server's environment.
+    #[schema(value_type = Option<schema::PlanIdentifier>)]
+    pub env: Option<String>,
+    /// A file the server can read.
+    #[schema(value_type = Option<schema::StepText>)]
+    pub file: Option<String>,
+}
+
+fn scalar(value: Option<impl ToString>) -> Option<Scalar> {
+    value.map(|value| Scalar(value.to_string()))
+}
+
+impl From<DeployRequest> for DeployInput {
+    fn from(request: DeployRequest) -> DeployInput {
+        DeployInput {
+            tiers: request
+                .tiers
+                .into_iter()
+                .map(|tier| TierInput { name: tier.name, steps: tier.steps.into_iter().map(Into::into).collect() })
+                .collect(),
+            variables: request.variables,
+            secrets: request
+                .secrets
+                .into_iter()
+                .map(|secret| SecretInput { name: secret.name, env: secret.env, file: secret.file })
+                .collect(),
+        }
+    }
+}
+
+impl From<StepRequest> for StepInput {
+    fn from(step: StepRequest) -> StepInput {
+        StepInput {
+            name: step.name,
+            exec: step.exec,
+            http: step.http.map(|http| HttpStepInput {
+                method: http.method,
+                url: http.url,
+                body: http.body,
+                expect_status: scalar(http.expect_status),
+                expect_body: http.expect_body,
+            }),
+            health: step.health.map(|health| HealthStepInput {
+                http: health.http,
+                tcp: health.tcp,
+                interval: health.interval,
+                successes: scalar(health.successes),
+                failures: scalar(health.failures),
+            }),
+            wait: step.wait,
+            env: step.env,
+            working_dir: step.working_dir,
+            timeout: step.timeout,
+            retries: scalar(step.retries),
+            backoff: step.backoff,
+            idempotent: scalar(step.idempotent),
+        }
+    }
+}

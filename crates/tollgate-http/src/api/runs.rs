@@ -1,0 +1,279 @@
+//! Orchestrated deployments: start one (Tollgate's engine carries out the services' deployment
+//! plans), follow its run and steps, read its logs, and decide for a run that needs an operator.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tollgate_core::run::{DeploymentStep, LogLine, OperatorDecision, Run};
+use tollgate_service::run::{DeploymentRun, StartDeployment, MAX_LOG_PAGE};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::deployments::{deployment_id, DeploymentResponse};
+use crate::api::problem::{problems, JSON_BODY, PATH, QUERY};
+use crate::api::releases::release_ref;
+use crate::api::{json_integer, schema};
+use crate::error::ApiError;
+use crate::extract::{Auth, JsonBody, PathParam, QueryParams};
+use crate::AppState;
+
+/// What to deploy, and where.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartDeploymentRequest {
+    #[schema(value_type = schema::ReleaseRef)]
+    pub release: String,
+    #[schema(value_type = schema::Name)]
+    pub environment: String,
+    /// A reason to deploy although the deployment window is closed (breaking glass; needs
+    /// `override.window`); audited when it was needed.
+    #[schema(value_type = Option<schema::Reason>)]
+    pub override_window: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    #[schema(value_type = schema::OperatorDecision)]
+    pub decision: String,
+    #[schema(value_type = Option<schema::Reason>)]
+    pub reason: Option<String>,
+}
+
+/// The engine's state of an orchestrated deployment.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RunResponse {
+    #[schema(value_type = schema::RunState)]
+    pub state: String,
+    /// The worker holding the run now, if any.
+    pub worker: Option<String>,
+    /// Grows by one with every claim of the run by a worker.
+    pub epoch: u64,
+    #[schema(value_type = Option<schema::Timestamp>)]
+    pub claim_expires_at: Option<jiff::Timestamp>,
+    /// Why an operator is needed, or how the run ended.
+    pub reason: Option<String>,
+}
+
+impl From<Run> for RunResponse {
+    fn from(run: Run) -> RunResponse {
+        RunResponse {
+            state: run.state.to_string(),
+            worker: run.worker.map(|worker| worker.to_string()),
+            epoch: run.epoch,
+            claim_expires_at: run.claim_expires_at,
+            reason: run.reason,
+        }
+    }
+}
+
+/// One step of a run.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StepResponse {
+    pub position: u32,
+    #[schema(value_type = schema::Name)]
+    pub service: String,
+    #[schema(value_type = schema::Name)]
+    pub tier: String,
+    #[schema(value_type = schema::Name)]
+    pub name: String,
+    #[schema(value_type = schema::StepKind)]
+    pub kind: String,
+    pub idempotent: bool,
+    #[schema(value_type = schema::StepState)]
+    pub state: String,
+    pub attempts: u32,
+    #[schema(value_type = Option<schema::Timestamp>)]
+    pub started_at: Option<jiff::Timestamp>,
+    #[schema(value_type = Option<schema::Timestamp>)]
+    pub finished_at: Option<jiff::Timestamp>,
+    pub outcome: Option<String>,
+}
+
+impl From<DeploymentStep> for StepResponse {
+    fn from(step: DeploymentStep) -> StepResponse {
+        StepResponse {
+            position: step.position,
+            service: step.service.to_string(),
+            tier: step.tier.to_string(),
+            name: step.spec.name.to_string(),
+            kind: step.spec.action.kind().to_owned(),
+            idempotent: step.spec.idempotent,
+            state: step.state.to_string(),
+            attempts: step.attempts,
+            started_at: step.started_at,
+            finished_at: step.finished_at,
+            outcome: step.outcome,
+        }
+    }
+}
+
+/// An orchestrated deployment: its record, its run and its steps in order.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeploymentRunResponse {
+    pub deployment: DeploymentResponse,
+    pub run: RunResponse,
+    pub steps: Vec<StepResponse>,
+}
+
+impl From<DeploymentRun> for DeploymentRunResponse {
+    fn from(run: DeploymentRun) -> DeploymentRunResponse {
+        DeploymentRunResponse {
+            deployment: run.deployment.into(),
+            run: run.run.into(),
+            steps: run.steps.into_iter().map(StepResponse::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LogLineResponse {
+    /// The step's position in the run.
+    pub step: u32,
+    /// From 1, per step.
+    pub line: u64,
+    #[schema(value_type = schema::Timestamp)]
+    pub at: jiff::Timestamp,
+    pub text: String,
+}
+
+impl From<LogLine> for LogLineResponse {
+    fn from(line: LogLine) -> LogLineResponse {
+        LogLineResponse { step: line.position, line: line.line, at: line.at, text: line.text }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LogPage {
+    pub items: Vec<LogLineResponse>,
+    /// Where the next read starts (`after=`): the last line of this page, or the `after` asked
+    /// with when there was nothing new.
+    #[schema(value_type = Option<schema::LogCursor>)]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// Only lines after this one (`STEP:LINE`).
+    #[param(value_type = Option<schema::LogCursor>)]
+    pub after: Option<String>,
+    /// At most this many lines (1 to 1000; 1000 when absent).
+    #[serde(default, deserialize_with = "json_integer")]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
+problems!(
+    StartDeploymentProblems,
+    [
+        JSON_BODY,
+        &[
+            "forbidden",
+            "release_not_found",
+            "environment_not_found",
+            "deployment_refused",
+            "no_deployment_plan",
+            "lease_held",
+            "promotion_refused",
+            "release_not_ready",
+            "release_changed",
+            "gates_not_passed",
+            "window_closed",
+            "change_required",
+            "conflict",
+            "validation_failed",
+        ],
+    ]
+);
+
+/// Judges every precondition of deploying the release into the environment now and, when all
+/// hold, records the deployment as running, locks the release's services there for Tollgate's
+/// engine, and starts carrying out the deployment plans of the release's services (each service
+/// after those it depends on). Follow it with `GET /deployments/{id}/run` and `/logs`.
+#[utoipa::path(post, path = "/deployments/start", tag = "deployments", request_body = StartDeploymentRequest,
+    responses((status = 201, body = DeploymentRunResponse), StartDeploymentProblems))]
+pub async fn start_deployment(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(request): JsonBody<StartDeploymentRequest>,
+) -> Result<(StatusCode, Json<DeploymentRunResponse>), ApiError> {
+    let release = release_ref(&request.release)?;
+    let start = StartDeployment { override_window: request.override_window };
+    let run = state.tollgate.start_orchestrated(&principal, &release, &request.environment, start).await?;
+    Ok((StatusCode::CREATED, Json(run.into())))
+}
+
+problems!(GetRunProblems, [PATH, &["deployment_not_found", "run_not_found", "validation_failed"]]);
+
+/// The run of an orchestrated deployment and its steps.
+#[utoipa::path(get, path = "/deployments/{id}/run", tag = "deployments", params(("id" = schema::Id, Path)),
+    responses((status = 200, body = DeploymentRunResponse), GetRunProblems))]
+pub async fn get_run(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<DeploymentRunResponse>, ApiError> {
+    let run = state.tollgate.get_run(&principal, deployment_id("id", &id)?).await?;
+    Ok(Json(run.into()))
+}
+
+problems!(ListLogsProblems, [PATH, QUERY, &["run_not_found", "validation_failed"]]);
+
+/// What the steps of an orchestrated deployment printed, secrets redacted, in order; page with
+/// `after` (the `next` of the previous page).
+#[utoipa::path(get, path = "/deployments/{id}/logs", tag = "deployments", params(("id" = schema::Id, Path), LogQuery),
+    responses((status = 200, body = LogPage), ListLogsProblems))]
+pub async fn list_logs(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    PathParam(id): PathParam<String>,
+    QueryParams(query): QueryParams<LogQuery>,
+) -> Result<Json<LogPage>, ApiError> {
+    let deployment = deployment_id("id", &id)?;
+    let after = query.after.as_deref().map(parse_cursor).transpose()?;
+    let limit = match query.limit {
+        None => MAX_LOG_PAGE,
+        Some(limit @ 1..=1000) => limit as u32,
+        Some(other) => return Err(ApiError::validation("limit", format!("{other} is outside 1..=1000"))),
+    };
+    let lines = state.tollgate.list_logs(&principal, deployment, after, limit).await?;
+    let next = lines.last().map(|line| format!("{}:{}", line.position, line.line)).or(query.after);
+    Ok(Json(LogPage { items: lines.into_iter().map(LogLineResponse::from).collect(), next }))
+}
+
+problems!(
+    DecideProblems,
+    [JSON_BODY, PATH, &["forbidden", "deployment_not_found", "run_not_waiting", "conflict", "validation_failed"]]
+);
+
+/// An operator's decision on a run that needs one (a worker stopped in a step that is not
+/// idempotent): `resume` runs the step again, `skip` goes on without it, `abort` ends the
+/// deployment as failed. 409 `run_not_waiting` when the run is not waiting for one.
+#[utoipa::path(post, path = "/deployments/{id}/decision", tag = "deployments", params(("id" = schema::Id, Path)),
+    request_body = DecisionRequest, responses((status = 200, body = DeploymentRunResponse), DecideProblems))]
+pub async fn decide(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    PathParam(id): PathParam<String>,
+    JsonBody(request): JsonBody<DecisionRequest>,
+) -> Result<Json<DeploymentRunResponse>, ApiError> {
+    let deployment = deployment_id("id", &id)?;
+    let decision: OperatorDecision = request
+        .decision
+        .parse()
+        .map_err(|problem: tollgate_core::Problem| ApiError::validation("decision", problem.to_string()))?;
+    if let Some(reason) = &request.reason {
+        tollgate_core::gate::check_reason(reason)
+            .map_err(|problem| ApiError::validation("reason", problem.to_string()))?;
+    }
+    let run = state.tollgate.decide_run(&principal, deployment, decision, request.reason.as_deref()).await?;
+    Ok(Json(run.into()))
+}
+
+fn parse_cursor(value: &str) -> Result<(u32, u64), ApiError> {
+    let invalid = || ApiError::validation("after", format!("{value:?} is not STEP:LINE (two whole numbers)"));
+    let (step, line) = value.split_once(':').ok_or_else(invalid)?;
+    Ok((step.parse().map_err(|_| invalid())?, line.parse().map_err(|_| invalid())?))
+}

@@ -1,0 +1,454 @@
+//! Orchestrated deployments: starting one (every precondition judged, the deployment recorded
+//! as running, the release's services locked by a lease the engine holds, and the run stored),
+//! the engine's fenced steps (claim, start the next step, finish it), and operators' decisions
+//! for a run that needs one.
+//!
+//! The engine itself, which runs steps, lives in `tollgate-worker`; it reaches the database only
+//! through the calls here. Each of its writes checks its claim in the transaction that writes,
+//! with the run's row locked, so a worker that lost its claim changes nothing.
+
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+use tollgate_authz::Action;
+use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
+use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentInput, DeploymentStatus, Precondition};
+use tollgate_core::lease::{LeaseState, LeaseTtl};
+use tollgate_core::name::ServiceName;
+use tollgate_core::plan::DeploymentPlan;
+use tollgate_core::release::{ArtifactRef, Release};
+use tollgate_core::run::{
+    expand, next_action, Claim, DeploymentStep, LogLine, NextAction, OperatorDecision, Run, RunState, StepState,
+    WorkerName,
+};
+use tollgate_core::{Entity, Timestamp};
+use tollgate_store::StoreTx;
+
+use crate::audit::Change;
+use crate::catalog::not_found;
+use crate::deployment::StartMode;
+use crate::release::{get_in, ReleaseRef};
+use crate::{Principal, ServiceError, ServiceResult, Tollgate};
+
+/// The lease the engine holds on the services it deploys: a day, renewed while the run goes on.
+/// The run's own claims keep it alive across crashes; the lease keeps other deployers out.
+pub(crate) const ORCHESTRATED_LEASE: LeaseTtl = LeaseTtl::ENGINE;
+
+/// The most log lines one read returns.
+pub const MAX_LOG_PAGE: u32 = 1000;
+
+/// What a deployer asks for when Tollgate deploys.
+#[derive(Debug, Clone, Default)]
+pub struct StartDeployment {
+    /// A reason to deploy although the deployment window is closed (breaking glass).
+    pub override_window: Option<String>,
+}
+
+/// An orchestrated deployment as it stands: its record, its run and its steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentRun {
+    pub deployment: Deployment,
+    pub run: Run,
+    pub steps: Vec<DeploymentStep>,
+}
+
+/// What a worker needs to carry out one step: the step, and what its templates may refer to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepWork {
+    pub deployment: Deployment,
+    pub step: DeploymentStep,
+    /// The plan of the step's service, as it was when the deployment started.
+    pub plan: DeploymentPlan,
+    /// The artifact of the step's service in the release, if it has one.
+    pub artifact: Option<ArtifactRef>,
+}
+
+/// What a worker does after asking for the next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    /// Carry out this step (it is marked running, its attempt counted), then finish it.
+    Run(Box<StepWork>),
+    /// The run needs nothing more from workers now: it finished, or waits for an operator.
+    Done(RunState),
+}
+
+/// How an attempt at a step ended, as the worker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    pub succeeded: bool,
+    /// In a sentence, secrets redacted: `exit status 0`, `GET … answered 503 after 3 attempts`.
+    pub outcome: String,
+    /// Attempts made beyond the first (retries).
+    pub retries: u32,
+    /// Output not yet stored, secrets redacted.
+    pub logs: Vec<(Timestamp, String)>,
+}
+
+impl Tollgate {
+    /// Judges every precondition of deploying `release` into `environment` now and, when all
+    /// hold, records the deployment as running, locks the release's services there with a lease
+    /// held for the engine, and stores the run of the services' deployment plans; the server's
+    /// workers carry it out. Refused like [`Tollgate::acquire_lease`], and with
+    /// [`ServiceError::NoDeploymentPlan`] when none of the release's services has a plan.
+    pub async fn start_orchestrated(
+        &self,
+        principal: &Principal,
+        release: &ReleaseRef,
+        environment: &str,
+        request: StartDeployment,
+    ) -> ServiceResult<DeploymentRun> {
+        let records = self.judge_records(principal, release, environment).await?;
+        let overridden =
+            |precondition: Precondition| precondition == Precondition::Window && request.override_window.is_some();
+        if records.check.results.iter().any(|result| !result.passed && !overridden(result.precondition)) {
+            let check = self.judge_artifacts(records).await?;
+            return Err(ServiceError::DeploymentRefused(Box::new(check)));
+        }
+        let input = DeploymentInput { override_window: request.override_window, ..DeploymentInput::default() };
+        let release = ReleaseRef::Version(records.check.release.clone());
+        let (deployment, _) =
+            self.start_deployment(principal, &release, environment, input, StartMode::Orchestrate).await?;
+        let mut read = self.store.read().await?;
+        load_run(&mut read, deployment.id).await
+    }
+
+    /// Stores the run of `deployment`: the plans of the release's services and their steps.
+    /// Fails with [`ServiceError::NoDeploymentPlan`] when no service of the release has a plan.
+    pub(crate) async fn insert_run_in(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        release: &Release,
+        deployment: &Deployment,
+    ) -> ServiceResult<()> {
+        let mut services = Vec::new();
+        for name in release.content.services() {
+            services.push(tx.find_service(name).await?.ok_or_else(|| not_found(Entity::Service, name))?);
+        }
+        let steps = expand(&services);
+        if steps.is_empty() {
+            let services = services.iter().map(|service| service.name.to_string()).collect();
+            return Err(ServiceError::NoDeploymentPlan { release: release.content.version.clone(), services });
+        }
+        let plans: BTreeMap<ServiceName, DeploymentPlan> =
+            services.into_iter().filter_map(|service| service.deploy.map(|plan| (service.name, plan))).collect();
+        tx.insert_run(deployment.id, &plans, &steps).await?;
+        let run = tx.lock_run(deployment.id).await?;
+        let object = ObjectRef::new(ObjectKind::Run, deployment.id);
+        let change = Change { action: AuditAction::Create, object, before: None, after: Some(&run), reason: None };
+        self.record_for(tx, principal, change).await
+    }
+
+    /// Claims a run that needs a worker (unclaimed, or its claim lapsed) for `worker`, for
+    /// `ttl`; `None` when there is none. Of several workers claiming one run, one gets it.
+    pub async fn claim_run(&self, worker: &WorkerName, ttl: SignedDuration) -> ServiceResult<Option<Claim>> {
+        let now = self.now();
+        let candidates = {
+            let mut read = self.store.read().await?;
+            read.list_claimable_runs(now, 8).await?
+        };
+        for run in candidates {
+            let claim = Claim {
+                deployment: run.deployment,
+                worker: worker.clone(),
+                epoch: run.epoch + 1,
+                expires_at: expires(now, ttl),
+            };
+            let mut tx = self.store.begin_unaudited().await?;
+            if tx.claim_run(&claim).await? {
+                tx.commit().await?;
+                return Ok(Some(claim));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Extends `claim` by `ttl` from now, while it is still the run's claim; also renews the
+    /// engine's lease on the services once half of it has passed.
+    pub async fn renew_claim(&self, claim: &Claim, ttl: SignedDuration) -> ServiceResult<Claim> {
+        let now = self.now();
+        let renewed = Claim { expires_at: expires(now, ttl), ..claim.clone() };
+        let mut tx = self.store.begin_unaudited().await?;
+        let run = tx.lock_run(claim.deployment).await?;
+        run.check_claim(claim, now)?;
+        tx.update_run(&Run { claim_expires_at: Some(renewed.expires_at), ..run }).await?;
+        tx.commit().await?;
+        self.renew_engine_lease(claim.deployment).await?;
+        Ok(renewed)
+    }
+
+    /// Decides what the holder of `claim` does next, in one transaction with its claim checked:
+    /// marks the next step running and hands it over, or records that the run needs an operator,
+    /// or finishes the deployment when every step succeeded (or one failed).
+    pub async fn next_assignment(&self, claim: &Claim) -> ServiceResult<Assignment> {
+        let now = self.now();
+        let system = Principal::system();
+        let mut tx = self.store.begin().await?;
+        let run = tx.lock_run(claim.deployment).await?;
+        run.check_claim(claim, now)?;
+        let steps = tx.list_steps(claim.deployment).await?;
+        let position = match next_action(&steps) {
+            NextAction::Start(position) | NextAction::Rerun(position) => position,
+            NextAction::AskOperator { reason, .. } => {
+                self.set_run_state_in(&mut tx, &system, run, RunState::NeedsOperator, &reason, AuditAction::Update)
+                    .await?;
+                tx.commit().await?;
+                return Ok(Assignment::Done(RunState::NeedsOperator));
+            }
+            NextAction::Succeed => {
+                let reason = "every step of its run succeeded";
+                self.finish_in(&mut tx, &system, claim.deployment, DeploymentStatus::Succeeded, reason).await?;
+                tx.commit().await?;
+                return Ok(Assignment::Done(RunState::Finished));
+            }
+            NextAction::Fail { reason, .. } => {
+                self.finish_in(&mut tx, &system, claim.deployment, DeploymentStatus::Failed, &reason).await?;
+                tx.commit().await?;
+                return Ok(Assignment::Done(RunState::Finished));
+            }
+        };
+        let before = steps.into_iter().nth(position as usize).expect("next_action names a step of the run");
+        let rerun = before.state == StepState::Running;
+        let step = DeploymentStep {
+            state: StepState::Running,
+            attempts: before.attempts + 1,
+            started_at: Some(now),
+            finished_at: None,
+            outcome: None,
+            ..before
+        };
+        tx.update_step(&step).await?;
+        if rerun {
+            let line = format!("worker {} runs the step again: it was running when its worker stopped", claim.worker);
+            tx.append_logs(claim.deployment, position, &[(now, line)]).await?;
+        }
+        let deployment = tx
+            .find_deployment(claim.deployment)
+            .await?
+            .ok_or_else(|| not_found(Entity::Deployment, claim.deployment))?;
+        let release = get_in(&mut tx, &ReleaseRef::Id(deployment.release)).await?;
+        let plan = tx
+            .run_plans(claim.deployment)
+            .await?
+            .remove(&step.service)
+            .ok_or_else(|| not_found(Entity::Run, claim.deployment))?;
+        let artifact = release.content.artifacts.iter().find(|artifact| artifact.service == step.service).cloned();
+        tx.commit().await?;
+        Ok(Assignment::Run(Box::new(StepWork { deployment, step, plan, artifact })))
+    }
+
+    /// Stores the output of a running step so far, for the holder of `claim`.
+    pub async fn append_step_logs(
+        &self,
+        claim: &Claim,
+        position: u32,
+        lines: &[(Timestamp, String)],
+    ) -> ServiceResult<()> {
+        let mut tx = self.store.begin_unaudited().await?;
+        tx.lock_run(claim.deployment).await?.check_claim(claim, self.now())?;
+        tx.append_logs(claim.deployment, position, lines).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records how the step at `position` ended, for the holder of `claim`, with its audit
+    /// entry; refused with [`ServiceError::ClaimLost`] when the claim is no longer the run's.
+    pub async fn finish_step(&self, claim: &Claim, position: u32, report: StepReport) -> ServiceResult<DeploymentStep> {
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        tx.lock_run(claim.deployment).await?.check_claim(claim, now)?;
+        let before = tx
+            .list_steps(claim.deployment)
+            .await?
+            .into_iter()
+            .nth(position as usize)
+            .ok_or_else(|| not_found(Entity::DeploymentStep, format!("{}/{position}", claim.deployment)))?;
+        if before.state != StepState::Running {
+            return Err(ServiceError::Conflict {
+                entity: Entity::DeploymentStep,
+                key: format!("{} (it is {}, not running)", before.path(), before.state),
+            });
+        }
+        let after = DeploymentStep {
+            state: if report.succeeded { StepState::Succeeded } else { StepState::Failed },
+            attempts: before.attempts + report.retries,
+            finished_at: Some(now),
+            outcome: Some(report.outcome),
+            ..before.clone()
+        };
+        tx.update_step(&after).await?;
+        tx.append_logs(claim.deployment, position, &report.logs).await?;
+        let object = ObjectRef::new(ObjectKind::DeploymentStep, format!("{}/{position}", claim.deployment));
+        let change =
+            Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };
+        self.record_for(&mut tx, &Principal::system(), change).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// An operator's decision on a run that needs one: run the stopped step again, go on
+    /// without it, or end the deployment as failed. Authorized as deploying the release there.
+    pub async fn decide_run(
+        &self,
+        principal: &Principal,
+        deployment: DeploymentId,
+        decision: OperatorDecision,
+        reason: Option<&str>,
+    ) -> ServiceResult<DeploymentRun> {
+        let (release, environment) = {
+            let mut read = self.store.read().await?;
+            let found =
+                read.find_deployment(deployment).await?.ok_or_else(|| not_found(Entity::Deployment, deployment))?;
+            (ReleaseRef::Id(found.release), found.environment)
+        };
+        self.authorize_deployment(principal, Action::Deploy, &release, &environment).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        let run = match tx.find_run(deployment).await? {
+            Some(_) => tx.lock_run(deployment).await?,
+            None => {
+                let reason = "is not orchestrated by Tollgate".to_owned();
+                return Err(ServiceError::RunNotWaiting { deployment, reason });
+            }
+        };
+        if run.state != RunState::NeedsOperator {
+            let reason = format!("is not waiting for an operator (its run is {})", run.state);
+            return Err(ServiceError::RunNotWaiting { deployment, reason });
+        }
+        let steps = tx.list_steps(deployment).await?;
+        let stopped = steps.iter().find(|step| step.state == StepState::Running).cloned();
+        let by = &principal.user.name;
+        if let Some(before) = stopped {
+            let after = match decision {
+                OperatorDecision::Resume => DeploymentStep { state: StepState::Pending, ..before.clone() },
+                OperatorDecision::Skip => DeploymentStep {
+                    state: StepState::Skipped,
+                    finished_at: Some(now),
+                    outcome: Some(format!("skipped by {by}")),
+                    ..before.clone()
+                },
+                OperatorDecision::Abort => DeploymentStep {
+                    state: StepState::Failed,
+                    finished_at: Some(now),
+                    outcome: Some(format!("aborted by {by}")),
+                    ..before.clone()
+                },
+            };
+            tx.update_step(&after).await?;
+            let line =
+                format!("{by} decided: {decision}{}", reason.map(|reason| format!(" ({reason})")).unwrap_or_default());
+            tx.append_logs(deployment, before.position, &[(now, line)]).await?;
+        }
+        let action = match decision {
+            OperatorDecision::Resume => AuditAction::Resume,
+            OperatorDecision::Skip => AuditAction::Skip,
+            OperatorDecision::Abort => AuditAction::Abort,
+        };
+        match decision {
+            OperatorDecision::Resume | OperatorDecision::Skip => {
+                let why = format!("{by} decided to {decision}");
+                self.set_run_state_in(&mut tx, principal, run, RunState::Active, &why, action).await?;
+            }
+            OperatorDecision::Abort => {
+                let why = format!("{by} aborted it");
+                self.set_run_state_in(&mut tx, principal, run, RunState::Finished, &why, action).await?;
+                self.finish_in(&mut tx, principal, deployment, DeploymentStatus::Failed, &why).await?;
+            }
+        }
+        let current = load_run(&mut tx, deployment).await?;
+        tx.commit().await?;
+        Ok(current)
+    }
+
+    /// An orchestrated deployment with its run and steps.
+    pub async fn get_run(&self, principal: &Principal, deployment: DeploymentId) -> ServiceResult<DeploymentRun> {
+        self.authorize_read(principal).await?;
+        let mut read = self.store.read().await?;
+        load_run(&mut read, deployment).await
+    }
+
+    /// What the steps of an orchestrated deployment printed, after line `after` (step position
+    /// and line), at most `limit` lines (capped at [`MAX_LOG_PAGE`]).
+    pub async fn list_logs(
+        &self,
+        principal: &Principal,
+        deployment: DeploymentId,
+        after: Option<(u32, u64)>,
+        limit: u32,
+    ) -> ServiceResult<Vec<LogLine>> {
+        self.authorize_read(principal).await?;
+        let mut read = self.store.read().await?;
+        read.find_run(deployment).await?.ok_or_else(|| not_found(Entity::Run, deployment))?;
+        Ok(read.list_logs(deployment, after, limit.clamp(1, MAX_LOG_PAGE)).await?)
+    }
+
+    /// Marks the run of a deployment that finished (by its engine, an operator or an expired
+    /// lease) as finished, so no worker picks it up again.
+    pub(crate) async fn finish_run_in(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        deployment: &Deployment,
+    ) -> ServiceResult<()> {
+        let Some(run) = tx.find_run(deployment.id).await? else { return Ok(()) };
+        if run.state == RunState::Finished {
+            return Ok(());
+        }
+        let run = tx.lock_run(deployment.id).await?;
+        let reason = format!("its deployment {}", deployment.status);
+        self.set_run_state_in(tx, principal, run, RunState::Finished, &reason, AuditAction::Update).await
+    }
+
+    async fn set_run_state_in(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        before: Run,
+        state: RunState,
+        reason: &str,
+        action: AuditAction,
+    ) -> ServiceResult<()> {
+        // A run that changes hands between worker and operator drops its claim: the next worker
+        // claims it afresh, with the next epoch.
+        let after =
+            Run { state, worker: None, claim_expires_at: None, reason: Some(reason.to_owned()), ..before.clone() };
+        tx.update_run(&after).await?;
+        let object = ObjectRef::new(ObjectKind::Run, before.deployment);
+        let change = Change { action, object, before: Some(&before), after: Some(&after), reason: Some(reason) };
+        self.record_for(tx, principal, change).await
+    }
+
+    /// Renews the engine's lease on the services of `deployment` once half of it has passed.
+    async fn renew_engine_lease(&self, deployment: DeploymentId) -> ServiceResult<()> {
+        let now = self.now();
+        let due = {
+            let mut read = self.store.read().await?;
+            read.find_lease(deployment).await?.filter(|lease| {
+                lease.state(now) == LeaseState::Held
+                    && lease.expires_at.duration_since(now) < ORCHESTRATED_LEASE.duration() / 2
+            })
+        };
+        let Some(lease) = due else { return Ok(()) };
+        let mut tx = self.store.begin().await?;
+        let Some(before) = tx.find_lease(deployment).await?.filter(|found| *found == lease) else { return Ok(()) };
+        let after = before.renewed(before.epoch, None, now)?;
+        tx.renew_lease(&after).await?;
+        let object = ObjectRef::new(ObjectKind::Lease, deployment);
+        let change =
+            Change { action: AuditAction::Renew, object, before: Some(&before), after: Some(&after), reason: None };
+        self.record_for(&mut tx, &Principal::system(), change).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn load_run(conn: &mut tollgate_store::Conn, deployment: DeploymentId) -> ServiceResult<DeploymentRun> {
+    let found = conn.find_deployment(deployment).await?.ok_or_else(|| not_found(Entity::Deployment, deployment))?;
+    let run = conn.find_run(deployment).await?.ok_or_else(|| not_found(Entity::Run, deployment))?;
+    let steps = conn.list_steps(deployment).await?;
+    Ok(DeploymentRun { deployment: found, run, steps })
+}
+
+fn expires(now: Timestamp, ttl: SignedDuration) -> Timestamp {
+    now.checked_add(ttl).expect("a claim's expiry is representable")
+}

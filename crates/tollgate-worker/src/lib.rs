@@ -1,0 +1,290 @@
+//! Tollgate's deployment engine: workers that claim runs of orchestrated deployments from the
+//! database and carry out their steps.
+//!
+//! `Engine::run_once` claims one run that needs a worker and drives it until it finishes, needs
+//! an operator, or the claim is lost; `Engine::run` loops it and sleeps only when there was
+//! nothing to do. While a step runs, the worker renews its claim and stores the step's output
+//! (secrets redacted) every so often; every write presents the claim, so a worker that stalled
+//! past its claim (stopped, or cut off from the database) changes nothing once it wakes, and
+//! the process it was running is killed when it notices.
+//!
+//! The engine decides nothing about preconditions, order or state: `tollgate-service` does, in
+//! the transaction of each write. This crate runs programs, requests and probes, and renders
+//! templates.
+
+#![forbid(unsafe_code)]
+
+pub mod redact;
+mod step;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use tokio::sync::mpsc;
+use tollgate_core::plan::SecretSource;
+use tollgate_core::run::{Claim, RunState, WorkerName, MAX_STEP_LOG_BYTES};
+use tollgate_core::Timestamp;
+use tollgate_service::run::{Assignment, StepReport, StepWork};
+use tollgate_service::{ServiceError, Tollgate};
+
+use crate::redact::Redactor;
+pub use crate::step::humanize;
+
+/// How a worker paces itself.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// How long a claim lasts unless renewed; a run whose worker died is taken over this long
+    /// after its last renewal.
+    pub claim_ttl: Duration,
+    /// How often output is stored while a step runs (and the claim checked).
+    pub flush_every: Duration,
+    /// How long `run` sleeps when there is nothing to do.
+    pub poll_every: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> EngineSettings {
+        EngineSettings {
+            claim_ttl: Duration::from_secs(15),
+            flush_every: Duration::from_millis(500),
+            poll_every: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What one `run_once` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// No run needed a worker.
+    Idle,
+    /// A run was claimed and moved on.
+    Progressed,
+}
+
+/// One worker.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    tollgate: Tollgate,
+    worker: WorkerName,
+    settings: EngineSettings,
+    http: reqwest::Client,
+}
+
+/// Why a worker stopped working on a run before it was done with it.
+#[derive(Debug)]
+enum Stop {
+    /// Its claim was taken over or expired, or the run was finished by someone else.
+    Lost(ServiceError),
+    /// The database failed; the claim lapses and a worker takes the run over later.
+    Failed(ServiceError),
+}
+
+impl From<ServiceError> for Stop {
+    fn from(error: ServiceError) -> Stop {
+        match error {
+            ServiceError::ClaimLost(_) => Stop::Lost(error),
+            other => Stop::Failed(other),
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(tollgate: Tollgate, worker: WorkerName, settings: EngineSettings) -> Engine {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client with no TLS settings of its own builds");
+        Engine { tollgate, worker, settings, http }
+    }
+
+    pub fn worker(&self) -> &WorkerName {
+        &self.worker
+    }
+
+    /// Claims a run that needs a worker, if any, and drives it as far as it goes.
+    pub async fn run_once(&self) -> Result<Progress, ServiceError> {
+        let Some(claim) = self.tollgate.claim_run(&self.worker, self.ttl()).await? else {
+            return Ok(Progress::Idle);
+        };
+        tracing::info!(deployment = %claim.deployment, worker = %self.worker, epoch = claim.epoch, "claimed a run");
+        match self.drive(claim.clone()).await {
+            Ok(state) => tracing::info!(deployment = %claim.deployment, %state, "run handed back"),
+            Err(Stop::Lost(error)) => tracing::warn!(deployment = %claim.deployment, %error, "stopped: claim lost"),
+            Err(Stop::Failed(error)) => {
+                tracing::error!(deployment = %claim.deployment, error = %error, "stopped: the run will be taken over");
+                return Err(error);
+            }
+        }
+        Ok(Progress::Progressed)
+    }
+
+    /// Runs `run_once` until `shutdown` resolves, sleeping only when there was nothing to do.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.run_once().await {
+                Ok(Progress::Progressed) => Duration::ZERO,
+                Ok(Progress::Idle) => self.settings.poll_every,
+                Err(_) => self.settings.poll_every * 4,
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn drive(&self, mut claim: Claim) -> Result<RunState, Stop> {
+        loop {
+            match self.tollgate.next_assignment(&claim).await? {
+                Assignment::Done(state) => return Ok(state),
+                Assignment::Run(work) => {
+                    let position = work.step.position;
+                    tracing::info!(deployment = %claim.deployment, step = %work.step.path(), "step starts");
+                    let report = self.carry_out(&mut claim, &work).await?;
+                    let step = self.tollgate.finish_step(&claim, position, report).await?;
+                    tracing::info!(deployment = %claim.deployment, step = %step.path(), state = %step.state, "step ends");
+                }
+            }
+        }
+    }
+
+    /// Carries out one step, retries included, renewing the claim and storing output as it goes.
+    async fn carry_out(&self, claim: &mut Claim, work: &StepWork) -> Result<StepReport, Stop> {
+        let spec = &work.step.spec;
+        let secrets = match resolve_secrets(work) {
+            Ok(secrets) => secrets,
+            Err(outcome) => return Ok(StepReport { succeeded: false, outcome, retries: 0, logs: Vec::new() }),
+        };
+        let redactor = Redactor::new(secrets.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+        let context = template::context(work, &secrets);
+        let rendered = match template::render(&spec.action, &context) {
+            Ok(rendered) => rendered,
+            Err(error) => {
+                let outcome = redactor.redact(&format!("a template could not be rendered: {error}"));
+                return Ok(StepReport { succeeded: false, outcome, retries: 0, logs: Vec::new() });
+            }
+        };
+        let base_env = vec![
+            ("TOLLGATE_DEPLOYMENT_ID".to_owned(), work.deployment.id.to_string()),
+            ("TOLLGATE_RELEASE_VERSION".to_owned(), work.deployment.release_version.to_string()),
+            ("TOLLGATE_ENVIRONMENT".to_owned(), work.deployment.environment.to_string()),
+            ("TOLLGATE_SERVICE".to_owned(), work.step.service.to_string()),
+            ("TOLLGATE_STEP".to_owned(), work.step.path()),
+        ];
+        let mut output = Output::new(redactor, work.step.position);
+        let mut retries = 0;
+        loop {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let attempt = step::attempt(&rendered, &base_env, spec.timeout.as_std(), &self.http, sender);
+            let attempt = self.supervise(claim, &mut output, receiver, attempt).await?;
+            if attempt.succeeded || retries >= spec.retries {
+                let outcome = match retries {
+                    0 => output.redactor.redact(&attempt.outcome),
+                    n => output.redactor.redact(&format!("{} (after {n} retries)", attempt.outcome)),
+                };
+                let logs = output.take(self.tollgate.now());
+                return Ok(StepReport { succeeded: attempt.succeeded, outcome, retries, logs });
+            }
+            let pause = spec.backoff.as_std().saturating_mul(1 << retries.min(16));
+            retries += 1;
+            output.push(format!("attempt {retries} failed ({}); retrying in {}", attempt.outcome, humanize(pause)));
+            let (_sender, receiver) = mpsc::unbounded_channel::<String>();
+            self.supervise(claim, &mut output, receiver, tokio::time::sleep(pause)).await?;
+        }
+    }
+
+    /// Awaits `work` while renewing the claim and storing output every `flush_every`; when the
+    /// claim is lost, `work` is dropped (a process it started is killed) and the loss returned.
+    async fn supervise<T>(
+        &self,
+        claim: &mut Claim,
+        output: &mut Output,
+        mut lines: mpsc::UnboundedReceiver<String>,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, Stop> {
+        tokio::pin!(work);
+        let mut ticks = tokio::time::interval(self.settings.flush_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        let renew_after = self.settings.claim_ttl / 3;
+        let mut renewed_at = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut work => {
+                    while let Ok(line) = lines.try_recv() {
+                        output.push(line);
+                    }
+                    return Ok(result);
+                }
+                Some(line) = lines.recv() => output.push(line),
+                _ = ticks.tick() => {
+                    let pending = output.take(self.tollgate.now());
+                    if !pending.is_empty() {
+                        self.tollgate.append_step_logs(claim, output.position, &pending).await?;
+                    }
+                    if renewed_at.elapsed() >= renew_after {
+                        *claim = self.tollgate.renew_claim(claim, self.ttl()).await?;
+                        renewed_at = tokio::time::Instant::now();
+                    }
+                }
+            }
+        }
+    }
+
+    fn ttl(&self) -> SignedDuration {
+        SignedDuration::try_from(self.settings.claim_ttl).expect("a claim ttl of seconds fits")
+    }
+}
+
+/// A step's output not yet stored, redacted, bounded by [`MAX_STEP_LOG_BYTES`] per attempt run.
+struct Output {
+    redactor: Redactor,
+    position: u32,
+    pending: Vec<String>,
+    kept_bytes: usize,
+    cut: bool,
+}
+
+impl Output {
+    fn new(redactor: Redactor, position: u32) -> Output {
+        Output { redactor, position, pending: Vec::new(), kept_bytes: 0, cut: false }
+    }
+
+    fn push(&mut self, line: String) {
+        if self.kept_bytes >= MAX_STEP_LOG_BYTES {
+            if !self.cut {
+                self.cut = true;
+                self.pending.push(format!("[output beyond {} KiB not stored]", MAX_STEP_LOG_BYTES / 1024));
+            }
+            return;
+        }
+        let line = self.redactor.redact(&line);
+        self.kept_bytes += line.len();
+        self.pending.push(line);
+    }
+
+    fn take(&mut self, at: Timestamp) -> Vec<(Timestamp, String)> {
+        self.pending.drain(..).map(|line| (at, line)).collect()
+    }
+}
+
+/// Reads the values of the secrets of the step's plan; a missing one fails the step, named.
+fn resolve_secrets(work: &StepWork) -> Result<BTreeMap<String, String>, String> {
+    let mut secrets = BTreeMap::new();
+    for secret in &work.plan.secrets {
+        let value = match &secret.source {
+            SecretSource::Env(variable) => std::env::var(variable)
+                .map_err(|_| format!("secret {}: the server's environment has no variable {variable}", secret.name))?,
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map(|text| text.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|error| format!("secret {}: {path} cannot be read: {error}", secret.name))?,
+        };
+        secrets.insert(secret.name.clone(), value);
+    }
+    Ok(secrets)
+}

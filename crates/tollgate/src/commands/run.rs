@@ -1,0 +1,176 @@
+//! `tollgate deployment start|steps|logs|resume|skip|abort`: deployments carried out by
+//! Tollgate's engine.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use tollgate_http::api::runs::{
+    DecisionRequest, DeploymentRunResponse, LogLineResponse, LogPage, LogQuery, StartDeploymentRequest, StepResponse,
+};
+
+use crate::args::{DeploymentCommand, OutputFormat};
+use crate::client::Answer;
+use crate::commands::Context;
+use crate::output::{fields, maybe_time, print, print_json, rows, Row, Tabular};
+
+/// How often `--wait` and `--follow` ask the server for news.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// Runs an orchestration command; `Ok(false)` when a followed deployment did not succeed.
+pub async fn run(context: &Context, command: DeploymentCommand) -> anyhow::Result<bool> {
+    match command {
+        DeploymentCommand::Start { release, environment, override_window, wait } => {
+            let request = StartDeploymentRequest { release, environment, override_window };
+            let started: Answer<DeploymentRunResponse> = context.client.post("/deployments/start", &request).await?;
+            if !wait {
+                print(context.output, &started);
+                return Ok(true);
+            }
+            let id = started.value.deployment.id;
+            if context.output == OutputFormat::Table {
+                println!(
+                    "deployment {id}: {} to {}, {} steps",
+                    started.value.deployment.release_version,
+                    started.value.deployment.environment,
+                    started.value.steps.len()
+                );
+            }
+            follow(context, id, true).await
+        }
+        DeploymentCommand::Steps { id } => {
+            print(
+                context.output,
+                &context.client.get::<DeploymentRunResponse>(&format!("/deployments/{id}/run")).await?,
+            );
+            Ok(true)
+        }
+        DeploymentCommand::Logs { id, follow: true } => follow(context, id, false).await,
+        DeploymentCommand::Logs { id, follow: false } => {
+            let lines = read_logs(context, id, None).await?;
+            match context.output {
+                OutputFormat::Json => print_json(&serde_json::to_value(&lines)?),
+                OutputFormat::Table => lines.iter().for_each(|line| println!("{}", log_line(line))),
+            }
+            Ok(true)
+        }
+        DeploymentCommand::Resume { id, reason } => decide(context, id, "resume", reason).await,
+        DeploymentCommand::Skip { id, reason } => decide(context, id, "skip", reason).await,
+        DeploymentCommand::Abort { id, reason } => decide(context, id, "abort", reason).await,
+        other => unreachable!("deployment command {other:?} is handled by commands::release"),
+    }
+}
+
+async fn decide(context: &Context, id: i64, decision: &str, reason: Option<String>) -> anyhow::Result<bool> {
+    let request = DecisionRequest { decision: decision.to_owned(), reason };
+    let path = format!("/deployments/{id}/decision");
+    let decided: Answer<DeploymentRunResponse> = context.client.post(&path, &request).await?;
+    print(context.output, &decided);
+    Ok(true)
+}
+
+/// Prints new log lines and step changes until the run stops (finished, or waiting for an
+/// operator); true when the deployment succeeded.
+async fn follow(context: &Context, id: i64, show_steps: bool) -> anyhow::Result<bool> {
+    let mut cursor: Option<String> = None;
+    let mut seen_states: Vec<String> = Vec::new();
+    loop {
+        let run = context.client.get::<DeploymentRunResponse>(&format!("/deployments/{id}/run")).await?.value;
+        let request = context
+            .client
+            .request(Method::GET, &format!("/deployments/{id}/logs"))
+            .query(&LogQuery { after: cursor.clone(), limit: None });
+        let page = context.client.call::<LogPage>(request).await?.value;
+        cursor = page.next.clone();
+        let text_output = context.output == OutputFormat::Table;
+        for line in &page.items {
+            if text_output {
+                println!("{}", log_line(line));
+            }
+        }
+        if show_steps && text_output {
+            for step in &run.steps {
+                let index = step.position as usize;
+                if seen_states.len() <= index {
+                    seen_states.resize(index + 1, String::new());
+                }
+                if seen_states[index] != step.state && step.state != "pending" {
+                    seen_states[index] = step.state.clone();
+                    let outcome = step.outcome.as_deref().map(|outcome| format!(": {outcome}")).unwrap_or_default();
+                    println!(
+                        "step {} {}/{}/{} {}{outcome}",
+                        step.position, step.service, step.tier, step.name, step.state
+                    );
+                }
+            }
+        }
+        if run.run.state != "active" {
+            let succeeded = run.deployment.status == "succeeded";
+            match context.output {
+                OutputFormat::Json => print_json(&serde_json::to_value(&run)?),
+                OutputFormat::Table => println!(
+                    "deployment {id} {}{}",
+                    if run.run.state == "needs_operator" { "needs an operator" } else { &run.deployment.status },
+                    run.run.reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default()
+                ),
+            }
+            return Ok(succeeded);
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+async fn read_logs(context: &Context, id: i64, after: Option<String>) -> anyhow::Result<Vec<LogLineResponse>> {
+    let mut lines = Vec::new();
+    let mut cursor = after;
+    loop {
+        let request = context
+            .client
+            .request(Method::GET, &format!("/deployments/{id}/logs"))
+            .query(&LogQuery { after: cursor.clone(), limit: None });
+        let page = context.client.call::<LogPage>(request).await?.value;
+        if page.items.is_empty() {
+            return Ok(lines);
+        }
+        cursor = page.next;
+        lines.extend(page.items);
+    }
+}
+
+fn log_line(line: &LogLineResponse) -> String {
+    format!("[step {}] {}", line.step, line.text)
+}
+
+impl Row for StepResponse {
+    const HEADERS: &'static [&'static str] =
+        &["step", "service", "tier", "name", "kind", "state", "attempts", "finished", "outcome"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.position.to_string(),
+            self.service.clone(),
+            self.tier.clone(),
+            self.name.clone(),
+            self.kind.clone(),
+            self.state.clone(),
+            self.attempts.to_string(),
+            maybe_time(self.finished_at),
+            self.outcome.clone().unwrap_or_default(),
+        ]
+    }
+}
+
+impl Tabular for DeploymentRunResponse {
+    fn table(&self) -> String {
+        let deployment = &self.deployment;
+        let summary = fields([
+            ("deployment", deployment.id.to_string()),
+            ("release", deployment.release_version.clone()),
+            ("environment", deployment.environment.clone()),
+            ("status", deployment.status.clone()),
+            ("run", self.run.state.clone()),
+            ("worker", self.run.worker.clone().unwrap_or_default()),
+            ("reason", self.run.reason.clone().unwrap_or_default()),
+        ]);
+        format!("{summary}\n{}", rows(&self.steps))
+    }
+}
