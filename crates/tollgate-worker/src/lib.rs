@@ -42,6 +42,11 @@ pub struct EngineSettings {
     pub flush_every: Duration,
     /// How long `run` sleeps when there is nothing to do.
     pub poll_every: Duration,
+    /// Where the `tollgate` binary is, to run `exec` steps under `tollgate supervise-step`, which
+    /// kills a step (and its children) once its worker stops sending heartbeats: half the claim's
+    /// ttl after the last renewal, or at once when the worker dies. Without it (tests of this
+    /// crate), a step is killed when its attempt is dropped, and a crashed worker's step runs on.
+    pub supervisor: Option<std::path::PathBuf>,
 }
 
 impl Default for EngineSettings {
@@ -50,6 +55,7 @@ impl Default for EngineSettings {
             claim_ttl: Duration::from_secs(15),
             flush_every: Duration::from_millis(500),
             poll_every: Duration::from_millis(500),
+            supervisor: None,
         }
     }
 }
@@ -176,11 +182,18 @@ impl Engine {
             ("TOLLGATE_STEP".to_owned(), work.step.path()),
         ];
         let mut output = Output::new(redactor, work.step.position);
+        let supervisor = self
+            .settings
+            .supervisor
+            .clone()
+            .map(|program| step::Supervisor { program, deadline: self.settings.claim_ttl / 2 });
         let mut retries = 0;
         loop {
             let (sender, receiver) = mpsc::unbounded_channel();
-            let attempt = step::attempt(&rendered, &base_env, spec.timeout.as_std(), &self.http, sender);
-            let attempt = self.supervise(claim, &mut output, receiver, attempt).await?;
+            let (beat, heartbeats) = mpsc::unbounded_channel();
+            let supervision = supervisor.as_ref().map(|supervisor| (supervisor, heartbeats));
+            let attempt = step::attempt(&rendered, &base_env, spec.timeout.as_std(), &self.http, sender, supervision);
+            let attempt = self.supervise(claim, &mut output, receiver, Some(beat), attempt).await?;
             if attempt.succeeded || retries >= spec.retries {
                 let outcome = match retries {
                     0 => output.redactor.redact(&attempt.outcome),
@@ -193,17 +206,19 @@ impl Engine {
             retries += 1;
             output.push(format!("attempt {retries} failed ({}); retrying in {}", attempt.outcome, humanize(pause)));
             let (_sender, receiver) = mpsc::unbounded_channel::<String>();
-            self.supervise(claim, &mut output, receiver, tokio::time::sleep(pause)).await?;
+            self.supervise(claim, &mut output, receiver, None, tokio::time::sleep(pause)).await?;
         }
     }
 
-    /// Awaits `work` while renewing the claim and storing output every `flush_every`; when the
-    /// claim is lost, `work` is dropped (a process it started is killed) and the loss returned.
+    /// Awaits `work` while renewing the claim and storing output every `flush_every`, and sends
+    /// a heartbeat on `beat` at each tick while the claim was renewed within half its ttl; when
+    /// the claim is lost, `work` is dropped (a process it started is killed) and the loss returned.
     async fn supervise<T>(
         &self,
         claim: &mut Claim,
         output: &mut Output,
         mut lines: mpsc::UnboundedReceiver<String>,
+        beat: Option<mpsc::UnboundedSender<()>>,
         work: impl std::future::Future<Output = T>,
     ) -> Result<T, Stop> {
         tokio::pin!(work);
@@ -223,6 +238,11 @@ impl Engine {
                 }
                 Some(line) = lines.recv() => output.push(line),
                 _ = ticks.tick() => {
+                    if renewed_at.elapsed() < self.settings.claim_ttl / 2 {
+                        if let Some(beat) = &beat {
+                            let _ = beat.send(());
+                        }
+                    }
                     let pending = output.take(self.tollgate.now());
                     if !pending.is_empty() {
                         self.tollgate.append_step_logs(claim, output.position, &pending).await?;

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::template::{Rendered, RenderedProbe};
 
@@ -32,18 +32,29 @@ impl Attempt {
 /// (least of all the server's own secrets) reaches a step unless the plan passes it.
 const INHERITED: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ"];
 
-/// Runs one attempt of `step` for at most `timeout`, sending output lines to `lines`.
+/// How an `exec` step's program is tied to its worker: through `tollgate supervise-step`,
+/// which kills it when the worker's heartbeats stop for `deadline`.
+#[derive(Debug, Clone)]
+pub struct Supervisor {
+    /// The `tollgate` binary.
+    pub program: std::path::PathBuf,
+    pub deadline: Duration,
+}
+
+/// Runs one attempt of `step` for at most `timeout`, sending output lines to `lines`. With a
+/// supervisor, each message on `heartbeats` is passed on to it.
 pub async fn attempt(
     step: &Rendered,
     base_env: &[(String, String)],
     timeout: Duration,
     http: &reqwest::Client,
     lines: UnboundedSender<String>,
+    supervision: Option<(&Supervisor, UnboundedReceiver<()>)>,
 ) -> Attempt {
     let attempt = async {
         match step {
             Rendered::Exec { program, args, env, working_dir } => {
-                exec(program, args, base_env, env, working_dir.as_deref(), lines).await
+                exec(program, args, base_env, env, working_dir.as_deref(), lines, supervision).await
             }
             Rendered::Http { method, url, body, expect_status, expect_body } => {
                 request(http, method, url, body.as_deref(), *expect_status, expect_body.as_deref(), &lines).await
@@ -70,18 +81,34 @@ async fn exec(
     env: &std::collections::BTreeMap<String, String>,
     working_dir: Option<&str>,
     lines: UnboundedSender<String>,
+    supervision: Option<(&Supervisor, UnboundedReceiver<()>)>,
 ) -> Attempt {
-    let mut command = tokio::process::Command::new(program);
+    let (mut command, heartbeats) = match supervision {
+        Some((supervisor, heartbeats)) => {
+            let mut command = tokio::process::Command::new(&supervisor.program);
+            command
+                .arg("supervise-step")
+                .arg(format!("--deadline-ms={}", supervisor.deadline.as_millis()))
+                .arg("--")
+                .arg(program)
+                .stdin(Stdio::piped());
+            (command, Some(heartbeats))
+        }
+        None => {
+            let mut command = tokio::process::Command::new(program);
+            // Unsupervised, dropping the attempt kills the program itself (not its children).
+            command.stdin(Stdio::null()).kill_on_drop(true);
+            (command, None)
+        }
+    };
     command
         .args(args)
         .env_clear()
         .envs(INHERITED.iter().filter_map(|name| std::env::var(name).ok().map(|value| (*name, value))))
         .envs(base_env.iter().map(|(name, value)| (name.as_str(), value.as_str())))
         .envs(env)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     if let Some(dir) = working_dir {
         command.current_dir(dir);
     }
@@ -89,12 +116,20 @@ async fn exec(
         Ok(child) => child,
         Err(error) => return Attempt::new(false, format!("{program} could not be started: {error}")),
     };
+    // The supervisor's standard input carries the heartbeats; when this attempt is dropped
+    // (timeout, lost claim) the pipe closes and the supervisor kills the program's group.
+    let _heartbeat = match (child.stdin.take(), heartbeats) {
+        (Some(stdin), Some(heartbeats)) => Some(AbortOnDrop(tokio::spawn(forward_heartbeats(stdin, heartbeats)))),
+        _ => None,
+    };
     let stdout = child.stdout.take().map(|out| tokio::spawn(forward_lines(out, lines.clone())));
     let stderr = child.stderr.take().map(|err| tokio::spawn(forward_lines(err, lines)));
     let status = child.wait().await;
-    // The output is read to its end before the outcome, so the last lines come before it.
+    // The output is read to its end before the outcome, so the last lines come before it; a
+    // program that left a process behind holding its output (a daemon it started) is not waited
+    // for beyond a second.
     for reader in [stdout, stderr].into_iter().flatten() {
-        let _ = reader.await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
     }
     match status {
         Ok(status) if status.success() => Attempt::new(true, "exit status 0"),
@@ -103,6 +138,25 @@ async fn exec(
             None => Attempt::new(false, format!("ended by a signal ({status})")),
         },
         Err(error) => Attempt::new(false, format!("{program} could not be waited for: {error}")),
+    }
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Writes one byte to the supervisor per heartbeat, until either side ends.
+async fn forward_heartbeats(mut stdin: tokio::process::ChildStdin, mut heartbeats: UnboundedReceiver<()>) {
+    use tokio::io::AsyncWriteExt;
+    while heartbeats.recv().await.is_some() {
+        if stdin.write_all(b".").await.is_err() || stdin.flush().await.is_err() {
+            return;
+        }
     }
 }
 

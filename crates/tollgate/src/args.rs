@@ -33,12 +33,26 @@ pub enum OutputFormat {
     Json,
 }
 
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// How long without a heartbeat on standard input before the program is killed.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub deadline_ms: u64,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: API, workers and (later) the web UI.
     Serve(ServeArgs),
     /// Run the demo on a throw-away embedded database and keep serving it.
     Demo(DemoArgs),
+    /// Run one step's program for a deployment worker, killing it (and its children) when the
+    /// worker's heartbeats stop. Started by `tollgate serve`; not for people.
+    #[command(hide = true)]
+    SuperviseStep(SuperviseArgs),
     /// Create or update teams, services, environments and lifecycles from tollgate.yaml.
     Apply(ApplyArgs),
     /// Teams.

@@ -8,6 +8,7 @@ mod demo;
 mod keys;
 mod output;
 mod serve;
+mod supervise;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,9 @@ use crate::commands::Context;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::SuperviseStep(args) = cli.command {
+        return supervise::run(args);
+    }
     init_tracing(&cli.command);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -45,6 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await?,
         Command::Demo(args) => demo::run(args).await?,
+        Command::SuperviseStep(_) => unreachable!("supervise-step runs before the runtime starts"),
         Command::Apply(args) => commands::apply::apply(&context, args).await?,
         Command::Team(command) => commands::catalog::team(&context, command).await?,
         Command::User(command) => commands::catalog::user(&context, command).await?,

@@ -181,7 +181,12 @@ impl Default for Workers {
 /// reused, so a restarted server takes its old runs over like any other replica would.
 fn start_workers(tollgate: &Tollgate, workers: &Workers) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let process: u32 = rand::random();
-    let settings = tollgate_worker::EngineSettings { claim_ttl: workers.claim_ttl, ..Default::default() };
+    let supervisor = std::env::current_exe().context("finding the tollgate binary, which supervises steps")?;
+    let settings = tollgate_worker::EngineSettings {
+        claim_ttl: workers.claim_ttl,
+        supervisor: Some(supervisor),
+        ..Default::default()
+    };
     (0..workers.count)
         .map(|index| {
             let name = format!("worker-{}-{process:08x}-{index}", std::process::id());

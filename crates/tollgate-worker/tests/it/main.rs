@@ -81,6 +81,7 @@ pub fn engine(app: &TestApp, name: &str) -> Engine {
         claim_ttl: std::time::Duration::from_secs(10),
         flush_every: std::time::Duration::from_millis(50),
         poll_every: std::time::Duration::from_millis(50),
+        supervisor: None,
     };
     Engine::new(app.tollgate.clone(), WorkerName::parse(name).expect("a worker name"), settings)
 }

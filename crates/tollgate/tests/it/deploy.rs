@@ -120,3 +120,136 @@ services:
     let verified = run(server.cli().args(["audit", "verify"])).success();
     assert!(verified.stdout.starts_with("ok"), "{}", verified.stdout);
 }
+
+/// The process id in a worker's name (`worker-PID-…`).
+fn worker_pid(run: &serde_json::Value) -> Option<u32> {
+    run["run"]["worker"].as_str()?.strip_prefix("worker-")?.split('-').next()?.parse().ok()
+}
+
+/// Waits until the run of `id` is held by a worker of one of `servers`, and returns its index.
+fn holder(servers: &[&Server], id: &str) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = run(servers[0].cli().args(["deployment", "steps", id, "--output", "json"])).success();
+        let run: serde_json::Value = serde_json::from_str(&shown.stdout).expect("a run as JSON");
+        if let Some(index) = worker_pid(&run).and_then(|pid| servers.iter().position(|server| server.pid() == pid)) {
+            return index;
+        }
+        assert!(Instant::now() < deadline, "no replica holds the run: {run:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn count_starts(path: &Path) -> usize {
+    std::fs::read_to_string(path).map(|text| text.lines().filter(|line| line.starts_with("start")).count()).unwrap_or(0)
+}
+
+#[test]
+fn two_replicas_on_postgres_take_over_from_a_stopped_and_a_killed_one_and_never_run_a_step_twice_at_once() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let Some(db) = runtime.block_on(tollgate_testkit::TestDb::postgres()) else {
+        return; // PostgreSQL is not configured here; in CI it is, and this test runs.
+    };
+    let url = match db.config() {
+        tollgate_store::DatabaseConfig::Postgres { url } => url.clone(),
+        _ => unreachable!("a PostgreSQL test database"),
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let base = dir.path();
+    // Both replicas share the data directory (the artifact store and the audit signing key, as
+    // on a shared volume) and the database.
+    let dir_a = base.join("shared");
+    std::fs::create_dir_all(&dir_a).expect("created");
+    // Each run of a step first checks that no earlier run of a step is still alive, then says
+    // when it started; a run a worker lost must be dead before another worker starts one.
+    let step = |name: &str| {
+        format!(
+            r#"            - name: {name}
+              exec: ["sh", "-c", "for p in $(sed -n 's/^start //p' {log}); do kill -0 $p 2>/dev/null && echo \"$p alive\" >> {overlap}; done; echo \"start $$\" >> {log}; sleep 4"]
+              idempotent: true
+"#,
+            log = base.join("runs.log").display(),
+            overlap = base.join("overlap.log").display(),
+        )
+    };
+    let yaml = format!(
+        "teams:\n  - name: web\nenvironments:\n  - name: dev\n    tier: dev\nlifecycles:\n  - name: default\n    environments: [dev]\n\
+         services:\n  - name: site\n    owner: web\n    deploy:\n      tiers:\n        - name: app\n          steps:\n{}{}",
+        step("first"),
+        step("second")
+    );
+    std::fs::write(dir_a.join("tollgate.yaml"), yaml).expect("written");
+    std::fs::write(dir_a.join("site.tar"), b"site 1.0.0\n").expect("written");
+    let flags = ["--database-url", &url, "--segregation-author-may-ship", "--claim-ttl", "3"];
+    let replica_a = Server::start_with(&dir_a, &flags);
+    let replica_b = Server::restart(&dir_a, &replica_a.token, &flags);
+    run(replica_a.cli().args(["apply", "-f", "tollgate.yaml"])).success();
+    run(replica_a.cli().args([
+        "artifact",
+        "push",
+        "site.tar",
+        "--name",
+        "site",
+        "--version",
+        "1.0.0",
+        "--team",
+        "web",
+    ]))
+    .success();
+    let digest = tollgate_core::digest::Sha256Digest::of(b"site 1.0.0\n").to_string();
+    run(replica_a
+        .cli()
+        .args(["release", "create", "--version", "1.0.0", "--type", "minor"])
+        .args(["--artifact", &format!("site=site@1.0.0@{digest}")]))
+    .success();
+    for verb in ["plan", "freeze", "ready"] {
+        run(replica_a.cli().args(["release", verb, "1.0.0"])).success();
+    }
+    let started =
+        run(replica_b.cli().args(["deployment", "start", "--release", "1.0.0", "--env", "dev", "--output", "json"]))
+            .success();
+    let started: serde_json::Value = serde_json::from_str(&started.stdout).expect("a run as JSON");
+    let id = started["deployment"]["id"].to_string();
+    let runs = base.join("runs.log");
+    let mut replicas = [replica_a, replica_b];
+
+    // The replica running the first step is stopped (SIGSTOP) mid-step: the other takes the run
+    // over once the claim lapses and runs the step again; the stopped one, woken, writes nothing.
+    wait_for_lines(&runs, 1);
+    let stopped = holder(&[&replicas[0], &replicas[1]], &id);
+    replicas[stopped].signal("STOP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count_starts(&runs) < 2 {
+        assert!(Instant::now() < deadline, "the other replica did not take the run over");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    replicas[stopped].signal("CONT");
+
+    // The replica running the second step is killed (-9) mid-step: the survivor takes over.
+    while count_starts(&runs) < 3 {
+        assert!(Instant::now() < deadline + Duration::from_secs(30), "the second step did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = holder(&[&replicas[0], &replicas[1]], &id);
+    replicas[killed].kill();
+    let survivor = &replicas[1 - killed];
+    let done = wait_for_run(survivor, &id);
+    assert_eq!(done["deployment"]["status"], "succeeded", "{done:#}");
+    assert_eq!(states(&done), ["first succeeded 2", "second succeeded 2"]);
+    assert!(
+        !base.join("overlap.log").exists(),
+        "a step ran on both replicas at once: {:?}",
+        std::fs::read_to_string(base.join("overlap.log"))
+    );
+    assert_eq!(count_starts(&runs), 4);
+    // Each step finished once in the log: the stopped replica's late report was refused.
+    let finishes =
+        run(survivor.cli().args(["audit", "search", "--action", "deployment_step.finish", "--output", "json"]))
+            .success();
+    let finishes: serde_json::Value = serde_json::from_str(&finishes.stdout).expect("entries as JSON");
+    assert_eq!(finishes["items"].as_array().map(Vec::len), Some(2), "{finishes:#}");
+    let verified = run(survivor.cli().args(["audit", "verify"])).success();
+    assert!(verified.stdout.starts_with("ok"), "{}", verified.stdout);
+    drop(replicas);
+    drop(db);
+}

@@ -114,6 +114,17 @@ impl Server {
         Server { child, url, token: token.to_owned(), data_dir, dir: dir.to_owned() }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status =
+            Command::new("kill").args([format!("-{signal}"), self.child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success());
+    }
+
     /// Kills the server with SIGKILL, as a crash would, and reaps it.
     pub fn kill(&mut self) {
         let status = Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().expect("kill runs");
