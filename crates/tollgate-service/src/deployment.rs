@@ -322,7 +322,7 @@ impl Tollgate {
         let before = tx.find_deployment(id).await?.ok_or_else(|| not_found(Entity::Deployment, id))?;
         let after = before.finish(status, self.now())?;
         tx.update_deployment(&after, before.status).await?;
-        self.finish_run_in(tx, principal, &after).await?;
+        self.finish_run_in(tx, principal, &after, lease_reason).await?;
         let object = ObjectRef::new(ObjectKind::Deployment, id);
         let change =
             Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };

@@ -383,19 +383,20 @@ impl Tollgate {
     }
 
     /// Marks the run of a deployment that finished (by its engine, an operator or an expired
-    /// lease) as finished, so no worker picks it up again.
+    /// lease) as finished, so no worker picks it up again; `reason` says why it ended.
     pub(crate) async fn finish_run_in(
         &self,
         tx: &mut StoreTx,
         principal: &Principal,
         deployment: &Deployment,
+        reason: &str,
     ) -> ServiceResult<()> {
         let Some(run) = tx.find_run(deployment.id).await? else { return Ok(()) };
         if run.state == RunState::Finished {
             return Ok(());
         }
         let run = tx.lock_run(deployment.id).await?;
-        let reason = format!("its deployment {}", deployment.status);
+        let reason = format!("{}: {reason}", deployment.status);
         self.set_run_state_in(tx, principal, run, RunState::Finished, &reason, AuditAction::Update).await
     }
 

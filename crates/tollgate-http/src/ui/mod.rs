@@ -17,6 +17,7 @@ mod calendar;
 mod catalog;
 mod changes;
 mod dashboard;
+mod deployments;
 mod error;
 mod format;
 mod headers;
@@ -58,6 +59,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/changes/{id}", get(changes::detail))
         .route("/changes/{id}/actions", post(changes::act))
         .route("/register/{environment}", get(register::history))
+        .route("/deployments/{id}", get(deployments::detail))
+        .route("/deployments/{id}/decision", post(deployments::decide))
         .route("/login", get(login::page).post(login::with_password))
         .route("/login/token", post(login::with_token))
         .route("/login/sso", get(login::sso_begin))

@@ -136,7 +136,10 @@ async fn a_failing_step_fails_the_deployment_after_its_retries_and_frees_the_ser
         assert_eq!(run.steps[0].outcome.as_deref(), Some("exit status 3 (after 1 retries)"));
         assert_eq!(run.steps[1].state, StepState::Pending, "nothing runs after a failed step");
         assert_eq!(run.run.state, RunState::Finished);
-        assert_eq!(run.run.reason.as_deref(), Some("its deployment failed"));
+        assert_eq!(
+            run.run.reason.as_deref(),
+            Some("failed: step ledger/app/exec-1 failed: exit status 3 (after 1 retries)")
+        );
         let logs = app.tollgate.list_logs(&shipper, started.deployment.id, None, 1000).await.expect("logs");
         let text: Vec<&str> = logs.iter().map(|line| line.text.as_str()).collect();
         assert_eq!(text, ["boom", "attempt 1 failed (exit status 3); retrying in 10ms", "boom"]);

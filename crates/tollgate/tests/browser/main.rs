@@ -9,6 +9,7 @@ mod browser;
 mod change;
 mod checks;
 mod demo;
+mod deployment;
 mod gates;
 mod lease;
 mod pages;

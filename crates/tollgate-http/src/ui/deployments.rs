@@ -1,0 +1,179 @@
+//! `/deployments/{id}`: one deployment: its record and, for one Tollgate's engine carries out,
+//! its run: each step with its state, attempts and outcome, what the steps printed (secrets
+//! redacted), and the operator's decisions when the run needs one. While the run is active the
+//! page refreshes itself.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tollgate_core::deployment::{Deployment, DeploymentId};
+use tollgate_core::run::{OperatorDecision, RunState};
+use tollgate_service::run::DeploymentRun;
+use tollgate_service::ServiceError;
+
+use crate::error::ApiError;
+use crate::ui::format::when;
+use crate::ui::{render, Chrome, CsrfForm, UiError, UiResult, WebUser};
+use crate::AppState;
+
+/// The most log lines the page shows: the last ones.
+const LOG_LINES: u32 = 1000;
+
+#[derive(Template)]
+#[template(path = "deployment.html")]
+pub(crate) struct DeploymentPage {
+    pub chrome: Chrome,
+    pub id: i64,
+    pub release: String,
+    pub environment: String,
+    pub status: &'static str,
+    pub actor: String,
+    pub started: String,
+    pub finished: String,
+    /// Absent for a deployment made by another tool.
+    pub run: Option<RunView>,
+    pub csrf: String,
+    /// A decision that failed, with why.
+    pub problem: Option<String>,
+}
+
+pub(crate) struct RunView {
+    pub state: &'static str,
+    pub active: bool,
+    pub needs_operator: bool,
+    pub worker: String,
+    pub reason: String,
+    pub steps: Vec<StepLine>,
+    pub logs: Vec<String>,
+}
+
+pub(crate) struct StepLine {
+    pub position: u32,
+    pub service: String,
+    pub tier: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub state: &'static str,
+    pub attempts: u32,
+    pub outcome: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DecisionForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `GET /deployments/{id}`.
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> UiResult<Html<String>> {
+    let id = deployment_id(&user, &id)?;
+    render(&page(&state, &user, id, None).await?)
+}
+
+/// `POST /deployments/{id}/decision`: resume, skip or abort a run that needs an operator.
+pub(crate) async fn decide(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(user, form): CsrfForm<DecisionForm>,
+) -> UiResult<Response> {
+    let id = deployment_id(&user, &id)?;
+    let reason = Some(form.reason.trim()).filter(|reason| !reason.is_empty());
+    let outcome = match form.decision.parse::<OperatorDecision>() {
+        Ok(decision) => state.tollgate.decide_run(&user.principal, id, decision, reason).await,
+        Err(problem) => {
+            let mut violations = tollgate_core::Violations::new();
+            violations.push("decision", problem);
+            Err(ServiceError::Invalid(violations))
+        }
+    };
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&format!("/deployments/{}", id.0)).into_response()),
+        Err(error @ ServiceError::NotFound { .. }) => Err(UiError::from_service(error, Some(user.chrome("register")))),
+        Err(error) => {
+            let parts = ApiError::from(error).into_page_parts();
+            let page = page(&state, &user, id, Some(parts.detail)).await?;
+            Ok((parts.status, render(&page)?).into_response())
+        }
+    }
+}
+
+async fn page(state: &AppState, user: &WebUser, id: DeploymentId, problem: Option<String>) -> UiResult<DeploymentPage> {
+    let tollgate = &state.tollgate;
+    let chrome = || Some(user.chrome("register"));
+    let deployment =
+        tollgate.get_deployment(&user.principal, id).await.map_err(|error| UiError::from_service(error, chrome()))?;
+    let run = match tollgate.get_run(&user.principal, id).await {
+        Ok(run) => {
+            let logs = tollgate
+                .list_logs(&user.principal, id, None, LOG_LINES)
+                .await
+                .map_err(|error| UiError::from_service(error, chrome()))?;
+            let logs = logs.into_iter().map(|line| format!("[step {}] {}", line.position, line.text)).collect();
+            Some(run_view(run, logs))
+        }
+        Err(ServiceError::NotFound { .. }) => None,
+        Err(error) => return Err(UiError::from_service(error, chrome())),
+    };
+    Ok(deployment_page(user, deployment, run, problem))
+}
+
+fn deployment_page(
+    user: &WebUser,
+    deployment: Deployment,
+    run: Option<RunView>,
+    problem: Option<String>,
+) -> DeploymentPage {
+    DeploymentPage {
+        chrome: user.chrome("register"),
+        id: deployment.id.0,
+        release: deployment.release_version.to_string(),
+        environment: deployment.environment.to_string(),
+        status: deployment.status.as_str(),
+        actor: deployment.actor.to_string(),
+        started: when(deployment.started_at),
+        finished: deployment.finished_at.map(when).unwrap_or_default(),
+        run,
+        csrf: user.session.csrf.clone(),
+        problem,
+    }
+}
+
+fn run_view(run: DeploymentRun, logs: Vec<String>) -> RunView {
+    RunView {
+        state: run.run.state.as_str(),
+        active: run.run.state == RunState::Active,
+        needs_operator: run.run.state == RunState::NeedsOperator,
+        worker: run.run.worker.map(|worker| worker.to_string()).unwrap_or_default(),
+        reason: run.run.reason.unwrap_or_default(),
+        steps: run
+            .steps
+            .into_iter()
+            .map(|step| StepLine {
+                position: step.position,
+                service: step.service.to_string(),
+                tier: step.tier.to_string(),
+                name: step.spec.name.to_string(),
+                kind: step.spec.action.kind(),
+                state: step.state.as_str(),
+                attempts: step.attempts,
+                outcome: step.outcome.unwrap_or_default(),
+            })
+            .collect(),
+        logs,
+    }
+}
+
+fn deployment_id(user: &WebUser, id: &str) -> UiResult<DeploymentId> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(DeploymentId)
+        .ok_or_else(|| UiError::not_found(Some(user.chrome("register")), &format!("there is no deployment {id}")))
+}

@@ -1,0 +1,58 @@
+//! A deployment carried out by the demo server's engine, as its page shows it: each step with
+//! its state and outcome, what the steps printed, and the link from the environment's history.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::Session;
+
+#[tokio::test]
+async fn a_deployment_page_shows_each_step_its_outcome_and_output() -> anyhow::Result<()> {
+    let Some(session) = Session::start("deployment").await? else { return Ok(()) };
+    let demo = &session.demo;
+    let browser = &session.browser;
+    // The demo's payments-api gets a plan: a step that prints, then one that fails.
+    let mut service = demo.api_get("/services/payments-api").await?;
+    let object = service.as_object_mut().ok_or_else(|| anyhow::anyhow!("a service object"))?;
+    object.retain(|key, _| {
+        ["name", "owner", "criticality", "depends_on", "description", "labels"].contains(&key.as_str())
+    });
+    object.insert(
+        "deploy".to_owned(),
+        json!({ "tiers": [{ "name": "app", "steps": [
+            { "name": "announce", "exec": ["sh", "-c", "echo deploying {{ release.version }} to {{ environment.name }}"] },
+            { "name": "migrate", "exec": ["sh", "-c", "echo boom >&2; exit 3"] },
+        ]}]}),
+    );
+    demo.api_post("/apply", &json!({ "services": [service] })).await?;
+    let started = demo.api_post("/deployments/start", &json!({ "release": "1.2.0", "environment": "dev" })).await?;
+    let id = started["deployment"]["id"].as_i64().unwrap_or_default();
+    anyhow::ensure!(id > 0, "no deployment: {started}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = demo.api_get(&format!("/deployments/{id}/run")).await?;
+        if run["run"]["state"] == "finished" {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the run did not finish: {run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    session.sign_in_with_password("admin", &demo.password).await?;
+    browser.goto("/register/dev").await?;
+    browser.click(&format!("a[href='/deployments/{id}']")).await?;
+    anyhow::ensure!(browser.path().await? == format!("/deployments/{id}"), "the history links to the deployment");
+    anyhow::ensure!(browser.text_of("#deployment-status").await? == "failed", "the deployment did not fail");
+    anyhow::ensure!(browser.text_of("#run-state").await? == "finished", "the run is not finished");
+    let steps = browser.text_of("#steps tbody").await?;
+    for expected in ["announce", "succeeded", "migrate", "failed", "exit status 3"] {
+        anyhow::ensure!(steps.contains(expected), "the steps {steps:?} lack {expected:?}");
+    }
+    let logs = browser.text_of("#logs").await?;
+    anyhow::ensure!(logs.contains("[step 0] deploying 1.2.0 to dev"), "the output is {logs:?}");
+    anyhow::ensure!(logs.contains("[step 1] boom"), "the output is {logs:?}");
+    anyhow::ensure!(browser.count("form.decide").await? == 0, "a finished run offers decisions");
+    browser.check_page("deployment").await?;
+    session.finish().await
+}
