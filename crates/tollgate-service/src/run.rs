@@ -63,11 +63,30 @@ pub struct StepWork {
     pub artifact: Option<ArtifactRef>,
 }
 
+/// What a run's steps may refer to, unchanged while it runs: read once per claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunContext {
+    pub deployment: Deployment,
+    /// The plans of the release's services as they were when the deployment started.
+    pub plans: BTreeMap<ServiceName, DeploymentPlan>,
+    pub artifacts: Vec<ArtifactRef>,
+}
+
+impl RunContext {
+    /// What carrying out `step` needs; `None` when the run holds no plan for its service (the
+    /// run's steps come from its plans, so only a corrupted run lacks one).
+    pub fn work(&self, step: DeploymentStep) -> Option<StepWork> {
+        let plan = self.plans.get(&step.service)?.clone();
+        let artifact = self.artifacts.iter().find(|artifact| artifact.service == step.service).cloned();
+        Some(StepWork { deployment: self.deployment.clone(), step, plan, artifact })
+    }
+}
+
 /// What a worker does after asking for the next step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Assignment {
     /// Carry out this step (it is marked running, its attempt counted), then finish it.
-    Run(Box<StepWork>),
+    Run(Box<DeploymentStep>),
     /// The run needs nothing more from workers now: it finished, or waits for an operator.
     Done(RunState),
 }
@@ -181,33 +200,39 @@ impl Tollgate {
     /// marks the next step running and hands it over, or records that the run needs an operator,
     /// or finishes the deployment when every step succeeded (or one failed).
     pub async fn next_assignment(&self, claim: &Claim) -> ServiceResult<Assignment> {
+        let mut tx = self.store.begin().await?;
+        tx.lock_run(claim.deployment).await?.check_claim(claim, self.now())?;
+        let assignment = self.assign_in(&mut tx, claim).await?;
+        tx.commit().await?;
+        Ok(assignment)
+    }
+
+    /// `next_assignment` inside a transaction that checked the claim.
+    async fn assign_in(&self, tx: &mut StoreTx, claim: &Claim) -> ServiceResult<Assignment> {
         let now = self.now();
         let system = Principal::system();
-        let mut tx = self.store.begin().await?;
-        let run = tx.lock_run(claim.deployment).await?;
-        run.check_claim(claim, now)?;
-        let steps = tx.list_steps(claim.deployment).await?;
-        let position = match next_action(&steps) {
+        // The first unfinished step decides (every step before it succeeded or was skipped), so
+        // it is the only one read.
+        let next = tx.next_unfinished_step(claim.deployment).await?;
+        let position = match next_action(next.as_slice()) {
             NextAction::Start(position) | NextAction::Rerun(position) => position,
             NextAction::AskOperator { reason, .. } => {
-                self.set_run_state_in(&mut tx, &system, run, RunState::NeedsOperator, &reason, AuditAction::Update)
-                    .await?;
-                tx.commit().await?;
+                let run = tx.lock_run(claim.deployment).await?;
+                self.set_run_state_in(tx, &system, run, RunState::NeedsOperator, &reason, AuditAction::Update).await?;
                 return Ok(Assignment::Done(RunState::NeedsOperator));
             }
             NextAction::Succeed => {
                 let reason = "every step of its run succeeded";
-                self.finish_in(&mut tx, &system, claim.deployment, DeploymentStatus::Succeeded, reason).await?;
-                tx.commit().await?;
+                self.finish_in(tx, &system, claim.deployment, DeploymentStatus::Succeeded, reason).await?;
                 return Ok(Assignment::Done(RunState::Finished));
             }
             NextAction::Fail { reason, .. } => {
-                self.finish_in(&mut tx, &system, claim.deployment, DeploymentStatus::Failed, &reason).await?;
-                tx.commit().await?;
+                self.finish_in(tx, &system, claim.deployment, DeploymentStatus::Failed, &reason).await?;
                 return Ok(Assignment::Done(RunState::Finished));
             }
         };
-        let before = steps.into_iter().nth(position as usize).expect("next_action names a step of the run");
+        let before = next.expect("next_action names the step it was given");
+        debug_assert_eq!(before.position, position);
         let rerun = before.state == StepState::Running;
         let step = DeploymentStep {
             state: StepState::Running,
@@ -222,19 +247,20 @@ impl Tollgate {
             let line = format!("worker {} runs the step again: it was running when its worker stopped", claim.worker);
             tx.append_logs(claim.deployment, position, &[(now, line)]).await?;
         }
-        let deployment = tx
+        Ok(Assignment::Run(Box::new(step)))
+    }
+
+    /// What the steps of the run `claim` holds may refer to: its deployment, the plans as they
+    /// were at its start, the release's artifacts. Read once per claim: none of it changes.
+    pub async fn run_context(&self, claim: &Claim) -> ServiceResult<RunContext> {
+        let mut read = self.store.read().await?;
+        let deployment = read
             .find_deployment(claim.deployment)
             .await?
             .ok_or_else(|| not_found(Entity::Deployment, claim.deployment))?;
-        let release = get_in(&mut tx, &ReleaseRef::Id(deployment.release)).await?;
-        let plan = tx
-            .run_plans(claim.deployment)
-            .await?
-            .remove(&step.service)
-            .ok_or_else(|| not_found(Entity::Run, claim.deployment))?;
-        let artifact = release.content.artifacts.iter().find(|artifact| artifact.service == step.service).cloned();
-        tx.commit().await?;
-        Ok(Assignment::Run(Box::new(StepWork { deployment, step, plan, artifact })))
+        let release = get_in(&mut read, &ReleaseRef::Id(deployment.release)).await?;
+        let plans = read.run_plans(claim.deployment).await?;
+        Ok(RunContext { deployment, plans, artifacts: release.content.artifacts })
     }
 
     /// Stores the output of a running step so far, for the holder of `claim`.
@@ -252,16 +278,20 @@ impl Tollgate {
     }
 
     /// Records how the step at `position` ended, for the holder of `claim`, with its audit
-    /// entry; refused with [`ServiceError::ClaimLost`] when the claim is no longer the run's.
-    pub async fn finish_step(&self, claim: &Claim, position: u32, report: StepReport) -> ServiceResult<DeploymentStep> {
+    /// entry, and decides what the worker does next (as `next_assignment`), in one transaction;
+    /// refused with [`ServiceError::ClaimLost`] when the claim is no longer the run's.
+    pub async fn finish_step(
+        &self,
+        claim: &Claim,
+        position: u32,
+        report: StepReport,
+    ) -> ServiceResult<(DeploymentStep, Assignment)> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
         tx.lock_run(claim.deployment).await?.check_claim(claim, now)?;
         let before = tx
-            .list_steps(claim.deployment)
+            .find_step(claim.deployment, position)
             .await?
-            .into_iter()
-            .nth(position as usize)
             .ok_or_else(|| not_found(Entity::DeploymentStep, format!("{}/{position}", claim.deployment)))?;
         if before.state != StepState::Running {
             return Err(ServiceError::Conflict {
@@ -282,8 +312,9 @@ impl Tollgate {
         let change =
             Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };
         self.record_for(&mut tx, &Principal::system(), change).await?;
+        let next = self.assign_in(&mut tx, claim).await?;
         tx.commit().await?;
-        Ok(after)
+        Ok((after, next))
     }
 
     /// An operator's decision on a run that needs one: run the stopped step again, go on

@@ -141,6 +141,42 @@ impl Conn {
         rows.into_iter().map(DeploymentStep::try_from).collect()
     }
 
+    /// The first step of `deployment`'s run that neither succeeded nor was skipped: the one that
+    /// decides what the run does next. `None` when every step is done with.
+    pub async fn next_unfinished_step(
+        &mut self,
+        deployment: DeploymentId,
+    ) -> Result<Option<DeploymentStep>, StoreError> {
+        let row: Option<StepRow> = sqlx::query_as(&format!(
+            "SELECT {STEP_COLUMNS} FROM deployment_steps WHERE deployment_id = $1 AND state NOT IN ($2, $3) \
+             ORDER BY position LIMIT 1"
+        ))
+        .bind(deployment.0)
+        .bind(StepState::Succeeded.as_str())
+        .bind(StepState::Skipped.as_str())
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        row.map(DeploymentStep::try_from).transpose()
+    }
+
+    /// The step at `position` of `deployment`'s run.
+    pub async fn find_step(
+        &mut self,
+        deployment: DeploymentId,
+        position: u32,
+    ) -> Result<Option<DeploymentStep>, StoreError> {
+        let row: Option<StepRow> = sqlx::query_as(&format!(
+            "SELECT {STEP_COLUMNS} FROM deployment_steps WHERE deployment_id = $1 AND position = $2"
+        ))
+        .bind(deployment.0)
+        .bind(i64::from(position))
+        .fetch_optional(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        row.map(DeploymentStep::try_from).transpose()
+    }
+
     /// What the steps of `deployment` printed, in order, after line `after` of step `from`
     /// (everything when `None`), at most `limit` lines.
     pub async fn list_logs(

@@ -18,8 +18,9 @@ pub mod redact;
 mod step;
 pub mod template;
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
 use tokio::sync::mpsc;
@@ -76,7 +77,20 @@ pub struct Engine {
     worker: WorkerName,
     settings: EngineSettings,
     http: reqwest::Client,
+    timings: Arc<Mutex<VecDeque<StepTiming>>>,
 }
+
+/// How long one step took, split into the step's own attempts (the process, request, probes or
+/// pause, retries' pauses included) and the engine's part (asking for it, rendering, recording
+/// its end and output), for the last [`KEPT_TIMINGS`] steps a worker ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepTiming {
+    pub engine: Duration,
+    pub attempts: Duration,
+}
+
+/// How many step timings a worker keeps.
+pub const KEPT_TIMINGS: usize = 4096;
 
 /// Why a worker stopped working on a run before it was done with it.
 #[derive(Debug)]
@@ -103,7 +117,12 @@ impl Engine {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .expect("an HTTP client with no TLS settings of its own builds");
-        Engine { tollgate, worker, settings, http }
+        Engine { tollgate, worker, settings, http, timings: Arc::default() }
+    }
+
+    /// The timings of the last steps this worker ran, oldest first.
+    pub fn recent_timings(&self) -> Vec<StepTiming> {
+        self.timings.lock().map(|timings| timings.iter().copied().collect()).unwrap_or_default()
     }
 
     pub fn worker(&self) -> &WorkerName {
@@ -144,26 +163,50 @@ impl Engine {
     }
 
     async fn drive(&self, mut claim: Claim) -> Result<RunState, Stop> {
+        let mut began = Instant::now();
+        let context = self.tollgate.run_context(&claim).await?;
+        let mut assignment = self.tollgate.next_assignment(&claim).await?;
         loop {
-            match self.tollgate.next_assignment(&claim).await? {
+            match assignment {
                 Assignment::Done(state) => return Ok(state),
-                Assignment::Run(work) => {
+                Assignment::Run(step) => {
+                    let path = step.path();
+                    let Some(work) = context.work(*step) else {
+                        let error = ServiceError::NotFound { entity: tollgate_core::Entity::Run, key: path };
+                        return Err(Stop::Failed(error));
+                    };
                     let position = work.step.position;
                     tracing::info!(deployment = %claim.deployment, step = %work.step.path(), "step starts");
-                    let report = self.carry_out(&mut claim, &work).await?;
-                    let step = self.tollgate.finish_step(&claim, position, report).await?;
+                    let (report, attempts) = self.carry_out(&mut claim, &work).await?;
+                    // Finishing a step and starting the next is one transaction.
+                    let (step, next) = self.tollgate.finish_step(&claim, position, report).await?;
                     tracing::info!(deployment = %claim.deployment, step = %step.path(), state = %step.state, "step ends");
+                    self.record_timing(StepTiming { engine: began.elapsed().saturating_sub(attempts), attempts });
+                    began = Instant::now();
+                    assignment = next;
                 }
             }
         }
     }
 
-    /// Carries out one step, retries included, renewing the claim and storing output as it goes.
-    async fn carry_out(&self, claim: &mut Claim, work: &StepWork) -> Result<StepReport, Stop> {
+    fn record_timing(&self, timing: StepTiming) {
+        if let Ok(mut timings) = self.timings.lock() {
+            if timings.len() == KEPT_TIMINGS {
+                timings.pop_front();
+            }
+            timings.push_back(timing);
+        }
+    }
+
+    /// Carries out one step, retries included, renewing the claim and storing output as it goes;
+    /// also says how long its attempts (and the pauses between them) took.
+    async fn carry_out(&self, claim: &mut Claim, work: &StepWork) -> Result<(StepReport, Duration), Stop> {
         let spec = &work.step.spec;
         let secrets = match resolve_secrets(work) {
             Ok(secrets) => secrets,
-            Err(outcome) => return Ok(StepReport { succeeded: false, outcome, retries: 0, logs: Vec::new() }),
+            Err(outcome) => {
+                return Ok((StepReport { succeeded: false, outcome, retries: 0, logs: Vec::new() }, Duration::ZERO))
+            }
         };
         let redactor = Redactor::new(secrets.iter().map(|(name, value)| (name.as_str(), value.as_str())));
         let context = template::context(work, &secrets);
@@ -171,7 +214,7 @@ impl Engine {
             Ok(rendered) => rendered,
             Err(error) => {
                 let outcome = redactor.redact(&format!("a template could not be rendered: {error}"));
-                return Ok(StepReport { succeeded: false, outcome, retries: 0, logs: Vec::new() });
+                return Ok((StepReport { succeeded: false, outcome, retries: 0, logs: Vec::new() }, Duration::ZERO));
             }
         };
         let base_env = vec![
@@ -188,25 +231,30 @@ impl Engine {
             .clone()
             .map(|program| step::Supervisor { program, deadline: self.settings.claim_ttl / 2 });
         let mut retries = 0;
+        let mut attempts = Duration::ZERO;
         loop {
             let (sender, receiver) = mpsc::unbounded_channel();
             let (beat, heartbeats) = mpsc::unbounded_channel();
             let supervision = supervisor.as_ref().map(|supervisor| (supervisor, heartbeats));
             let attempt = step::attempt(&rendered, &base_env, spec.timeout.as_std(), &self.http, sender, supervision);
+            let attempt_began = Instant::now();
             let attempt = self.supervise(claim, &mut output, receiver, Some(beat), attempt).await?;
+            attempts += attempt_began.elapsed();
             if attempt.succeeded || retries >= spec.retries {
                 let outcome = match retries {
                     0 => output.redactor.redact(&attempt.outcome),
                     n => output.redactor.redact(&format!("{} (after {n} retries)", attempt.outcome)),
                 };
                 let logs = output.take(self.tollgate.now());
-                return Ok(StepReport { succeeded: attempt.succeeded, outcome, retries, logs });
+                return Ok((StepReport { succeeded: attempt.succeeded, outcome, retries, logs }, attempts));
             }
             let pause = spec.backoff.as_std().saturating_mul(1 << retries.min(16));
             retries += 1;
             output.push(format!("attempt {retries} failed ({}); retrying in {}", attempt.outcome, humanize(pause)));
             let (_sender, receiver) = mpsc::unbounded_channel::<String>();
+            let pause_began = Instant::now();
             self.supervise(claim, &mut output, receiver, None, tokio::time::sleep(pause)).await?;
+            attempts += pause_began.elapsed();
         }
     }
 

@@ -76,9 +76,20 @@ pub enum Command {
     /// Releases.
     #[command(subcommand)]
     Release(ReleaseCommand),
-    /// Deployment records.
+    /// Deployments: recorded, checked, or carried out by Tollgate's engine.
     #[command(subcommand)]
     Deployment(DeploymentCommand),
+    /// Deploy a release with Tollgate's engine and follow it to its end (`deployment start
+    /// --wait`); exits 1 unless it succeeded.
+    Deploy {
+        #[arg(long)]
+        release: String,
+        #[arg(long, visible_alias = "env")]
+        environment: String,
+        /// Deploy although the environment's deployment window is closed, for this reason.
+        #[arg(long, value_name = "REASON")]
+        override_window: Option<String>,
+    },
     /// Leases, for tools that deploy by themselves: acquire one (every precondition judged, the
     /// deployment recorded, the release's services locked in the environment), renew it, report
     /// the outcome.

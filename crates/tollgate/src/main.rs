@@ -59,6 +59,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Lifecycle(command) => commands::catalog::lifecycle(&context, command).await?,
         Command::Release(command) => commands::release::release(&context, command).await?,
         Command::Deployment(command) => return commands::release::deployment(&context, command).await,
+        Command::Deploy { release, environment, override_window } => {
+            let start = args::DeploymentCommand::Start { release, environment, override_window, wait: true };
+            return commands::run::run(&context, start).await;
+        }
         Command::Lease(command) => return commands::lease::lease(&context, command).await,
         Command::Register(args) => commands::release::register(&context, args).await?,
         Command::Audit(command) => return commands::audit::audit(&context, command).await,

@@ -43,10 +43,10 @@ async fn a_worker_that_stalled_past_its_claim_changes_nothing_and_an_operator_de
         // Worker A claims the run and starts its first step, then stalls (SIGSTOP, a long GC).
         let stalled = app.tollgate.claim_run(&worker("worker-a"), ttl).await.expect("claimed").expect("a run");
         assert_eq!(stalled.epoch, 1);
-        let Assignment::Run(work) = app.tollgate.next_assignment(&stalled).await.expect("assigned") else {
+        let Assignment::Run(step) = app.tollgate.next_assignment(&stalled).await.expect("assigned") else {
             panic!("no step assigned")
         };
-        assert_eq!(work.step.spec.name.as_str(), "migrate");
+        assert_eq!(step.spec.name.as_str(), "migrate");
         assert!(app.tollgate.claim_run(&worker("worker-b"), ttl).await.expect("asked").is_none(), "still claimed");
 
         // Its claim lapses; worker B takes the run over with the next epoch.
@@ -56,7 +56,7 @@ async fn a_worker_that_stalled_past_its_claim_changes_nothing_and_an_operator_de
         let before = app.row_counts().await;
 
         // A wakes up: every write it tries is refused, and nothing changes.
-        let finish = app.tollgate.finish_step(&stalled, work.step.position, report()).await;
+        let finish = app.tollgate.finish_step(&stalled, step.position, report()).await;
         assert!(matches!(finish, Err(ServiceError::ClaimLost(ClaimError::TakenOver { .. }))), "{finish:?}");
         let logs = app.tollgate.append_step_logs(&stalled, 0, &[(app.clock.now(), "late".to_owned())]).await;
         assert!(matches!(logs, Err(ServiceError::ClaimLost(_))), "{logs:?}");
@@ -112,13 +112,14 @@ async fn an_idempotent_step_left_running_runs_again_and_an_abort_fails_the_deplo
         app.clock.advance(SignedDuration::from_secs(11));
 
         let taken = app.tollgate.claim_run(&worker("worker-b"), ttl).await.expect("claimed").expect("a run");
-        let Assignment::Run(work) = app.tollgate.next_assignment(&taken).await.expect("assigned") else {
+        let Assignment::Run(step) = app.tollgate.next_assignment(&taken).await.expect("assigned") else {
             panic!("the idempotent step is not run again")
         };
-        assert_eq!((work.step.position, work.step.attempts), (0, 2));
-        app.tollgate.finish_step(&taken, 0, report()).await.expect("finished");
-        // The second step is not idempotent: B stops in it, C finds it and asks for an operator.
-        app.tollgate.next_assignment(&taken).await.expect("assigned");
+        assert_eq!((step.position, step.attempts), (0, 2));
+        // Finishing a step hands over the next: the second step is not idempotent, B stops in
+        // it, and C finds it and asks for an operator.
+        let (_, next) = app.tollgate.finish_step(&taken, 0, report()).await.expect("finished");
+        assert!(matches!(next, Assignment::Run(ref step) if step.position == 1), "{next:?}");
         app.clock.advance(SignedDuration::from_secs(11));
         let third = app.tollgate.claim_run(&worker("worker-c"), ttl).await.expect("claimed").expect("a run");
         assert_eq!(third.epoch, 3);
