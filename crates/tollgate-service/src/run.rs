@@ -318,7 +318,9 @@ impl Tollgate {
     }
 
     /// An operator's decision on a run that needs one: run the stopped step again, go on
-    /// without it, or end the deployment as failed. Authorized as deploying the release there.
+    /// without it, or end the deployment as failed. Aborting also cancels a run that is still
+    /// active (its running step is recorded as failed, and its worker stops it). Authorized as
+    /// deploying the release there.
     pub async fn decide_run(
         &self,
         principal: &Principal,
@@ -342,7 +344,13 @@ impl Tollgate {
                 return Err(ServiceError::RunNotWaiting { deployment, reason });
             }
         };
-        if run.state != RunState::NeedsOperator {
+        // Aborting also cancels an active run: its worker's next write finds the run finished,
+        // and it stops the step it was running.
+        let allowed = match decision {
+            OperatorDecision::Abort => run.state != RunState::Finished,
+            OperatorDecision::Resume | OperatorDecision::Skip => run.state == RunState::NeedsOperator,
+        };
+        if !allowed {
             let reason = format!("is not waiting for an operator (its run is {})", run.state);
             return Err(ServiceError::RunNotWaiting { deployment, reason });
         }

@@ -455,7 +455,8 @@ pub enum DeploymentCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// End an orchestrated deployment that needs an operator as failed.
+    /// End an orchestrated deployment as failed: one that needs an operator, or one still running
+    /// (cancelled: its worker stops the step it runs).
     Abort {
         id: i64,
         #[arg(long)]

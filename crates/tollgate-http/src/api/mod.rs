@@ -114,6 +114,7 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::start_deployment))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::list_logs))
+        .routes(routes!(runs::stream_logs))
         .routes(routes!(runs::decide))
         .routes(routes!(audit::list_audit))
         .routes(routes!(audit::search_audit))

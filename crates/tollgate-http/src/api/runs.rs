@@ -3,9 +3,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
+use futures::{Stream, StreamExt as _};
 use serde::{Deserialize, Serialize};
-use tollgate_core::run::{DeploymentStep, LogLine, OperatorDecision, Run};
+use tollgate_core::run::{DeploymentStep, LogLine, OperatorDecision, Run, RunState};
 use tollgate_service::run::{DeploymentRun, StartDeployment, MAX_LOG_PAGE};
 use utoipa::{IntoParams, ToSchema};
 
@@ -243,6 +245,70 @@ pub async fn list_logs(
     Ok(Json(LogPage { items: lines.into_iter().map(LogLineResponse::from).collect(), next }))
 }
 
+#[derive(Debug, Deserialize, Serialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LogStreamQuery {
+    /// Only lines after this one (`STEP:LINE`, the `id` of the last event received).
+    #[param(value_type = Option<schema::LogCursor>)]
+    pub after: Option<String>,
+}
+
+/// How often a log stream looks for new lines.
+const STREAM_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+problems!(StreamLogsProblems, [PATH, QUERY, &["run_not_found", "validation_failed"]]);
+
+/// What the steps of an orchestrated deployment print, live, as Server-Sent Events: a `line`
+/// event per line (`id` is `STEP:LINE`, `data` the line as in `/logs`), and, once the run is no
+/// longer active, an `end` event whose `data` is `{"run": STATE, "status": STATUS}`; then the
+/// stream ends. Reconnect with `after` set to the last `id` received.
+#[utoipa::path(get, path = "/deployments/{id}/logs/stream", tag = "deployments", params(("id" = schema::Id, Path), LogStreamQuery),
+    responses((status = 200, content_type = "text/event-stream", body = String, description = "`line` events, then one `end` event"), StreamLogsProblems))]
+pub async fn stream_logs(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    PathParam(id): PathParam<String>,
+    QueryParams(query): QueryParams<LogStreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
+    let deployment = deployment_id("id", &id)?;
+    let after = query.after.as_deref().map(parse_cursor).transpose()?;
+    // Asked once up front, so an unknown deployment or a denied reader is an error answer.
+    state.tollgate.get_run(&principal, deployment).await?;
+    let tollgate = state.tollgate.clone();
+    let events = futures::stream::unfold(Some(after), move |cursor| {
+        let tollgate = tollgate.clone();
+        let principal = principal.clone();
+        async move {
+            let mut after = cursor?;
+            loop {
+                // Read the state before the lines, so no line printed before the end is missed.
+                let run = tollgate.get_run(&principal, deployment).await.ok()?;
+                let lines = tollgate.list_logs(&principal, deployment, after, MAX_LOG_PAGE).await.ok()?;
+                if let Some(last) = lines.last() {
+                    after = Some((last.position, last.line));
+                    let events: Vec<Event> = lines.into_iter().map(line_event).collect();
+                    return Some((events, Some(after)));
+                }
+                if run.run.state != RunState::Active {
+                    let end =
+                        serde_json::json!({ "run": run.run.state.as_str(), "status": run.deployment.status.as_str() });
+                    return Some((vec![Event::default().event("end").data(end.to_string())], None));
+                }
+                tokio::time::sleep(STREAM_POLL).await;
+            }
+        }
+    })
+    .flat_map(|events| futures::stream::iter(events.into_iter().map(Ok)));
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+fn line_event(line: LogLine) -> Event {
+    let id = format!("{}:{}", line.position, line.line);
+    let data = serde_json::to_string(&LogLineResponse::from(line)).expect("a log line serializes");
+    Event::default().event("line").id(id).data(data)
+}
+
 problems!(
     DecideProblems,
     [JSON_BODY, PATH, &["forbidden", "deployment_not_found", "run_not_waiting", "conflict", "validation_failed"]]
@@ -250,7 +316,8 @@ problems!(
 
 /// An operator's decision on a run that needs one (a worker stopped in a step that is not
 /// idempotent): `resume` runs the step again, `skip` goes on without it, `abort` ends the
-/// deployment as failed. 409 `run_not_waiting` when the run is not waiting for one.
+/// deployment as failed (and cancels a run still active). 409 `run_not_waiting` when the run is
+/// not waiting for the decision.
 #[utoipa::path(post, path = "/deployments/{id}/decision", tag = "deployments", params(("id" = schema::Id, Path)),
     request_body = DecisionRequest, responses((status = 200, body = DeploymentRunResponse), DecideProblems))]
 pub async fn decide(

@@ -98,6 +98,7 @@ async fn the_openapi_document_describes_every_endpoint() {
     /deployments/{id}/decision
     /deployments/{id}/finish
     /deployments/{id}/logs
+    /deployments/{id}/logs/stream
     /deployments/{id}/run
     /environments
     /environments/{name}

@@ -222,3 +222,41 @@ async fn an_api_edit_of_a_service_keeps_its_plan_and_an_apply_without_one_remove
     let applied = app.tollgate.get_service(&app.admin, "ledger").await.expect("the service");
     assert_eq!(applied.deploy, None, "apply declares the whole service");
 }
+
+#[tokio::test]
+async fn aborting_an_active_run_stops_its_step_and_fails_the_deployment() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let started_file = dir.path().join("started");
+        let plan = format!(
+            "tiers:\n  - name: app\n    steps:\n      - exec: [\"sh\", \"-c\", \"touch {}; exec sleep 30\"]\n      - exec: [\"true\"]\n",
+            crate::yaml_path(&started_file)
+        );
+        catalog(&app, Some(&plan), None).await;
+        let release = ready_release(&app, "1.0.0").await;
+        let shipper = app.shipper().await;
+        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+        let id = started.expect("started").deployment.id;
+        let worker = engine(&app, "worker-a");
+        let running = tokio::spawn(async move { worker.run_once().await });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !started_file.exists() {
+            assert!(std::time::Instant::now() < deadline, "the step did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let began = std::time::Instant::now();
+        let decision = tollgate_core::run::OperatorDecision::Abort;
+        let aborted = app.tollgate.decide_run(&shipper, id, decision, Some("wrong version")).await.expect("aborted");
+        assert_eq!(aborted.deployment.status, DeploymentStatus::Failed);
+        assert_eq!(aborted.run.state, RunState::Finished);
+        assert_eq!(aborted.steps[0].state, StepState::Failed);
+        assert_eq!(aborted.steps[0].outcome.as_deref(), Some(&*format!("aborted by {}", shipper.user.name)));
+        // The worker notices at its next write and drops the step (its `sleep 30` is killed).
+        running.await.expect("the worker task ends").expect("no error");
+        assert!(began.elapsed() < std::time::Duration::from_secs(10), "the step was not stopped");
+        let after = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!(after.steps[0].outcome, aborted.steps[0].outcome, "the stopped worker wrote nothing after");
+        assert_eq!(after.steps[1].state, StepState::Pending);
+    }
+}

@@ -119,6 +119,27 @@ services:
     assert!(register.stdout.contains("\"1.0.0\""), "{}", register.stdout);
     let verified = run(server.cli().args(["audit", "verify"])).success();
     assert!(verified.stdout.starts_with("ok"), "{}", verified.stdout);
+
+    // The same lines as Server-Sent Events, then the end; from a cursor, only what follows it.
+    let stream = |query: &str| {
+        let url = format!("{}/api/v1/deployments/{id}/logs/stream{query}", server.url);
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async {
+            let response = reqwest::Client::new().get(url).bearer_auth(&server.token).send().await.expect("an answer");
+            assert_eq!(response.status(), 200);
+            let content_type = response.headers()["content-type"].to_str().expect("text").to_owned();
+            assert_eq!(content_type, "text/event-stream");
+            response.text().await.expect("the stream ends once the run has")
+        })
+    };
+    let events = stream("");
+    let lines = events.lines().filter(|line| line.starts_with("event: line")).count();
+    assert!(lines >= 3, "{events}");
+    assert!(events.contains("switched to 1.0.0"), "{events}");
+    assert!(events.trim_end().ends_with(r#"data: {"run":"finished","status":"succeeded"}"#), "{events}");
+    let first_id = events.lines().find_map(|line| line.strip_prefix("id: ")).expect("an event id");
+    let rest = stream(&format!("?after={first_id}"));
+    assert_eq!(rest.lines().filter(|line| line.starts_with("event: line")).count(), lines - 1, "{rest}");
 }
 
 /// The process id in a worker's name (`worker-PID-…`).
