@@ -174,7 +174,7 @@ impl Tollgate {
                 expires_at: expires(now, ttl),
             };
             let mut tx = self.store.begin_unaudited().await?;
-            if tx.claim_run(&claim).await? {
+            if tx.claim_run(&claim, now).await? {
                 tx.commit().await?;
                 return Ok(Some(claim));
             }

@@ -245,20 +245,23 @@ impl StoreTx {
         Ok(())
     }
 
-    /// Claims the run for `claim.worker` until `claim.expires_at`, if its epoch is still
-    /// `claim.epoch - 1` (nobody claimed it meanwhile). Returns whether the claim was taken.
-    pub async fn claim_run(&mut self, claim: &Claim) -> Result<bool, StoreError> {
+    /// Claims the run for `claim.worker` until `claim.expires_at`, if at `now` its epoch is still
+    /// `claim.epoch - 1` (nobody claimed it meanwhile) and the claim it has lapsed (nobody renewed
+    /// it meanwhile). Returns whether the claim was taken.
+    pub async fn claim_run(&mut self, claim: &Claim, now: Timestamp) -> Result<bool, StoreError> {
         let key = claim.deployment.to_string();
         let previous = claim.epoch.checked_sub(1).expect("a claim's epoch is at least 1") as i64;
         let query = sqlx::query(
             "UPDATE deployment_runs SET worker = $2, epoch = $3, claim_expires_at = $4 \
-             WHERE deployment_id = $1 AND epoch = $5 AND state = 'active'",
+             WHERE deployment_id = $1 AND epoch = $5 AND state = 'active' \
+             AND (claim_expires_at IS NULL OR claim_expires_at <= $6)",
         )
         .bind(claim.deployment.0)
         .bind(claim.worker.as_str())
         .bind(claim.epoch as i64)
         .bind(micros(claim.expires_at))
-        .bind(previous);
+        .bind(previous)
+        .bind(micros(now));
         Ok(self.execute(query, Entity::Run, &key).await? == 1)
     }
 
