@@ -53,21 +53,9 @@ impl Tollgate {
         environment: &str,
         request: AcquireLease,
     ) -> ServiceResult<LeasedDeployment> {
-        let records = self.judge_records(principal, release, environment).await?;
-        // Breaking glass answers a closed window only; the recording authorizes and audits it.
-        let overridden =
-            |precondition: Precondition| precondition == Precondition::Window && request.override_window.is_some();
-        if records.check.results.iter().any(|result| !result.passed && !overridden(result.precondition)) {
-            // Refused: the artifacts are judged too, so that every reason is given at once.
-            let check = self.judge_artifacts(records).await?;
-            return Err(ServiceError::DeploymentRefused(Box::new(check)));
-        }
-        // Allowed so far: the recording hashes the artifacts, once, and refuses with
-        // `NotReady` (every problem listed) when one is missing, changed or unsigned.
-        let check = records.check;
+        let release = self.judge_start(principal, release, environment, request.override_window.is_some()).await?;
         let input = DeploymentInput { override_window: request.override_window, ..DeploymentInput::default() };
         let ttl = request.ttl.unwrap_or(LeaseTtl::DEFAULT);
-        let release = ReleaseRef::Version(check.release.clone());
         let (deployment, lease) =
             self.start_deployment(principal, &release, environment, input, StartMode::Lease(ttl)).await?;
         let lease = lease.expect("a lease is granted when one is asked for");
@@ -113,6 +101,28 @@ impl Tollgate {
         let lease = get_lease_in(&mut tx, deployment).await?;
         tx.commit().await?;
         Ok(LeasedDeployment { lease, deployment: finished })
+    }
+
+    /// Judges every precondition that records decide before a deployment starts under a lease
+    /// or with the engine; refused with every reason, the artifacts' included
+    /// ([`ServiceError::DeploymentRefused`]). When they hold, returns the release by version for
+    /// the recording, which hashes the artifacts once and refuses with `NotReady` when one is
+    /// missing, changed or unsigned. `breaking_glass` answers a closed window only; the recording
+    /// authorizes and audits it.
+    pub(crate) async fn judge_start(
+        &self,
+        principal: &Principal,
+        release: &ReleaseRef,
+        environment: &str,
+        breaking_glass: bool,
+    ) -> ServiceResult<ReleaseRef> {
+        let records = self.judge_records(principal, release, environment).await?;
+        let overridden = |precondition: Precondition| precondition == Precondition::Window && breaking_glass;
+        if records.check.results.iter().any(|result| !result.passed && !overridden(result.precondition)) {
+            let check = self.judge_artifacts(records).await?;
+            return Err(ServiceError::DeploymentRefused(Box::new(check)));
+        }
+        Ok(ReleaseRef::Version(records.check.release))
     }
 
     /// The lease acquired for `deployment`.

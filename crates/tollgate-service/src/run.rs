@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use jiff::SignedDuration;
 use tollgate_authz::Action;
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
-use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentInput, DeploymentStatus, Precondition};
+use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentInput, DeploymentStatus};
 use tollgate_core::lease::{LeaseState, LeaseTtl};
 use tollgate_core::name::ServiceName;
 use tollgate_core::plan::DeploymentPlan;
@@ -116,15 +116,8 @@ impl Tollgate {
         environment: &str,
         request: StartDeployment,
     ) -> ServiceResult<DeploymentRun> {
-        let records = self.judge_records(principal, release, environment).await?;
-        let overridden =
-            |precondition: Precondition| precondition == Precondition::Window && request.override_window.is_some();
-        if records.check.results.iter().any(|result| !result.passed && !overridden(result.precondition)) {
-            let check = self.judge_artifacts(records).await?;
-            return Err(ServiceError::DeploymentRefused(Box::new(check)));
-        }
+        let release = self.judge_start(principal, release, environment, request.override_window.is_some()).await?;
         let input = DeploymentInput { override_window: request.override_window, ..DeploymentInput::default() };
-        let release = ReleaseRef::Version(records.check.release.clone());
         let (deployment, _) =
             self.start_deployment(principal, &release, environment, input, StartMode::Orchestrate).await?;
         let mut read = self.store.read().await?;

@@ -75,32 +75,20 @@ impl Server {
 
     /// A server with extra `serve` flags.
     pub fn start_with(dir: &Path, flags: &[&str]) -> Server {
-        let data_dir = dir.join("data");
-        let mut child = tollgate(dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir)
-            .args(["--checkpoint-interval", "5"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the server starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-        let mut next = || lines.next().expect("the server prints its address").expect("stdout is text");
-        let url = next().strip_prefix("tollgate listening on ").expect("the first line is the address").to_owned();
+        let (child, url, mut lines) = Server::spawn(dir, flags);
+        let mut next = || lines.next().expect("the server prints its token").expect("stdout is text");
         assert!(next().starts_with("created user admin"), "the second line announces the token");
         let token = next();
         // The rest (the web UI password) is drained, so the pipe stays open while the server runs.
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url, token, data_dir, dir: dir.to_owned() }
+        Server { child, url, token, data_dir: dir.join("data"), dir: dir.to_owned() }
     }
 
-    /// Starts a server again on the data of one that ran before (it prints no new admin).
-    pub fn restart(dir: &Path, token: &str, flags: &[&str]) -> Server {
-        let data_dir = dir.join("data");
+    /// Starts `tollgate serve` in `dir` and reads the address it prints first.
+    fn spawn(dir: &Path, flags: &[&str]) -> (Child, String, std::io::Lines<BufReader<std::process::ChildStdout>>) {
         let mut child = tollgate(dir)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir)
+            .arg(dir.join("data"))
             .args(["--checkpoint-interval", "5"])
             .args(flags)
             .stdout(Stdio::piped())
@@ -110,8 +98,14 @@ impl Server {
         let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
         let first = lines.next().expect("the server prints its address").expect("stdout is text");
         let url = first.strip_prefix("tollgate listening on ").expect("the first line is the address").to_owned();
+        (child, url, lines)
+    }
+
+    /// Starts a server again on the data of one that ran before (it prints no new admin).
+    pub fn restart(dir: &Path, token: &str, flags: &[&str]) -> Server {
+        let (child, url, lines) = Server::spawn(dir, flags);
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, url, token: token.to_owned(), data_dir, dir: dir.to_owned() }
+        Server { child, url, token: token.to_owned(), data_dir: dir.join("data"), dir: dir.to_owned() }
     }
 
     pub fn pid(&self) -> u32 {
