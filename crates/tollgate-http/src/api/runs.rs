@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::deployments::{deployment_id, DeploymentResponse};
 use crate::api::problem::{problems, JSON_BODY, PATH, QUERY};
 use crate::api::releases::release_ref;
-use crate::api::{json_integer, schema};
+use crate::api::schema;
 use crate::error::ApiError;
 use crate::extract::{Auth, JsonBody, PathParam, QueryParams};
 use crate::AppState;
@@ -162,7 +162,7 @@ pub struct LogQuery {
     #[param(value_type = Option<schema::LogCursor>)]
     pub after: Option<String>,
     /// At most this many lines (1 to 1000; 1000 when absent).
-    #[serde(default, deserialize_with = "json_integer")]
+    #[serde(default, deserialize_with = "log_limit")]
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
@@ -235,11 +235,7 @@ pub async fn list_logs(
 ) -> Result<Json<LogPage>, ApiError> {
     let deployment = deployment_id("id", &id)?;
     let after = query.after.as_deref().map(parse_cursor).transpose()?;
-    let limit = match query.limit {
-        None => MAX_LOG_PAGE,
-        Some(limit @ 1..=1000) => limit as u32,
-        Some(other) => return Err(ApiError::validation("limit", format!("{other} is outside 1..=1000"))),
-    };
+    let limit = query.limit.map_or(MAX_LOG_PAGE, |limit| u32::try_from(limit).unwrap_or(MAX_LOG_PAGE));
     let lines = state.tollgate.list_logs(&principal, deployment, after, limit).await?;
     let next = lines.last().map(|line| format!("{}:{}", line.position, line.line)).or(query.after);
     Ok(Json(LogPage { items: lines.into_iter().map(LogLineResponse::from).collect(), next }))
@@ -337,6 +333,11 @@ pub async fn decide(
     }
     let run = state.tollgate.decide_run(&principal, deployment, decision, request.reason.as_deref()).await?;
     Ok(Json(run.into()))
+}
+
+/// A log page's size: 1 to [`MAX_LOG_PAGE`] lines; anything else is refused, not clamped.
+fn log_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    crate::api::bounded(deserializer, 1, i64::from(MAX_LOG_PAGE))
 }
 
 fn parse_cursor(value: &str) -> Result<(u32, u64), ApiError> {

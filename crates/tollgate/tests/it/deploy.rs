@@ -138,6 +138,19 @@ services:
     assert!(events.contains("switched to 1.0.0"), "{events}");
     assert!(events.trim_end().ends_with(r#"data: {"run":"finished","status":"succeeded"}"#), "{events}");
     let first_id = events.lines().find_map(|line| line.strip_prefix("id: ")).expect("an event id");
+    // Pages of the stored lines: a limit from the query string, refused out of range.
+    let page = |query: &str| {
+        let url = format!("{}/api/v1/deployments/{id}/logs{query}", server.url);
+        let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+        runtime.block_on(async {
+            let response = reqwest::Client::new().get(url).bearer_auth(&server.token).send().await.expect("an answer");
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.expect("JSON"))
+        })
+    };
+    let (status, one) = page("?limit=1");
+    assert_eq!((status, one["items"].as_array().map(Vec::len)), (200, Some(1)), "{one}");
+    let (status, refused) = page("?limit=0");
+    assert_eq!((status, refused["code"].as_str()), (400, Some("invalid_query")), "{refused}");
     let rest = stream(&format!("?after={first_id}"));
     assert_eq!(rest.lines().filter(|line| line.starts_with("event: line")).count(), lines - 1, "{rest}");
 }
