@@ -6,6 +6,7 @@ mod audit_index;
 mod authz;
 mod gates;
 mod records;
+mod runs;
 mod supply_chain;
 
 use tollgate_store::{DatabaseConfig, Store};

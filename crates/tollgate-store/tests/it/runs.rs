@@ -1,0 +1,91 @@
+//! Runs of orchestrated deployments: a claim is taken by compare-and-swap on the epoch, and
+//! only while the run's claim has lapsed at that instant, so a claimant who read the run before
+//! its holder renewed (or before another claimant won) takes nothing.
+
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+use tollgate_core::deployment::{DeploymentInput, Promotion};
+use tollgate_core::name::{EnvironmentName, StepName, UserName};
+use tollgate_core::plan::{StepAction, StepDuration, StepSpec};
+use tollgate_core::run::{Claim, NewStep, RunState, WorkerName};
+use tollgate_store::tx::NewDeployment;
+use tollgate_testkit::fixtures::{at, environment, lifecycle, release, service, team, user};
+
+use crate::on_every_backend;
+
+fn claim(deployment: tollgate_core::deployment::DeploymentId, worker: &str, epoch: u64, expires_at: &str) -> Claim {
+    Claim { deployment, worker: WorkerName::parse(worker).expect("a worker name"), epoch, expires_at: at(expires_at) }
+}
+
+#[tokio::test]
+async fn a_claim_is_taken_once_per_epoch_and_never_from_a_live_holder() {
+    on_every_backend(|store| async move {
+        let now = at("2026-03-01T12:00:00Z");
+        let ana = UserName::parse("ana")?;
+        let dev = EnvironmentName::parse("dev")?;
+        let mut tx = store.begin().await?;
+        tx.insert_user(&user("ana", "admin"), now).await?;
+        tx.insert_team(&team("payments", &["ana"])).await?;
+        tx.insert_service(&service("api", "payments", &[])).await?;
+        tx.insert_environment(&environment("dev", "dev")).await?;
+        tx.insert_lifecycle(&lifecycle("default", &["dev"])).await?;
+        let content = release("1.0.0", &[("api", "1.0.0")]);
+        let release_id = tx.insert_release(&content, &ana, now).await?;
+        let times = DeploymentInput::default().parse(now)?;
+        let new = NewDeployment {
+            release: release_id,
+            environment: &dev,
+            manifest_digest: content.manifest_digest(),
+            times,
+            promotion: &Promotion::Followed,
+            actor: &ana,
+        };
+        let deployment = tx.insert_deployment(&new).await?;
+        let step = NewStep {
+            service: tollgate_core::name::ServiceName::parse("api").map_err(|problem| anyhow::anyhow!("{problem}"))?,
+            tier: StepName::parse("app").map_err(|problem| anyhow::anyhow!("{problem}"))?,
+            spec: StepSpec {
+                name: StepName::parse("wait-1").map_err(|problem| anyhow::anyhow!("{problem}"))?,
+                action: StepAction::Wait { duration: StepDuration::from_millis(10) },
+                timeout: StepDuration::from_millis(1_000),
+                retries: 0,
+                backoff: StepDuration::from_millis(1_000),
+                idempotent: true,
+            },
+        };
+        tx.insert_run(deployment, &BTreeMap::new(), &[step]).await?;
+        tx.commit().await?;
+
+        // Two workers read the unclaimed run (epoch 0) and race: one claim per epoch.
+        let mut tx = store.begin_unaudited().await?;
+        assert!(tx.claim_run(&claim(deployment, "worker-a", 1, "2026-03-01T12:00:10Z"), now).await?);
+        assert!(!tx.claim_run(&claim(deployment, "worker-b", 1, "2026-03-01T12:00:10Z"), now).await?);
+        tx.commit().await?;
+
+        // B read the run when A's claim had lapsed, but A renewed before B's write: B takes
+        // nothing, even with the epoch it read.
+        let later = now + SignedDuration::from_secs(11);
+        let mut tx = store.begin_unaudited().await?;
+        let mut run = tx.lock_run(deployment).await?;
+        run.claim_expires_at = Some(later + SignedDuration::from_secs(10));
+        tx.update_run(&run).await?;
+        assert!(!tx.claim_run(&claim(deployment, "worker-b", 2, "2026-03-01T12:00:21Z"), later).await?);
+        tx.commit().await?;
+        let mut read = store.read().await?;
+        let held = read.find_run(deployment).await?.expect("the run");
+        assert_eq!((held.worker.as_ref().map(WorkerName::as_str), held.epoch), (Some("worker-a"), 1));
+        assert_eq!(held.state, RunState::Active);
+        drop(read);
+
+        // Once it lapses for real, B takes it with the next epoch.
+        let lapsed = later + SignedDuration::from_secs(10);
+        let mut tx = store.begin_unaudited().await?;
+        assert!(tx.claim_run(&claim(deployment, "worker-b", 2, "2026-03-01T12:00:41Z"), lapsed).await?);
+        tx.commit().await?;
+        let held = store.read().await?.find_run(deployment).await?.expect("the run");
+        assert_eq!((held.worker.as_ref().map(WorkerName::as_str), held.epoch), (Some("worker-b"), 2));
+        Ok(())
+    })
+    .await;
+}
