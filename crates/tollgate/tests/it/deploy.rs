@@ -153,6 +153,30 @@ services:
     assert_eq!((status, refused["code"].as_str()), (400, Some("invalid_query")), "{refused}");
     let rest = stream(&format!("?after={first_id}"));
     assert_eq!(rest.lines().filter(|line| line.starts_with("event: line")).count(), lines - 1, "{rest}");
+
+    // `tollgate deploy` starts the next release and follows it to its end.
+    std::fs::write(base.join("site.tar"), b"site 1.0.1\n").expect("written");
+    run(server.cli().args(["artifact", "push", "site.tar", "--name", "site", "--version", "1.0.1", "--team", "web"]))
+        .success();
+    let digest = tollgate_core::digest::Sha256Digest::of(b"site 1.0.1\n").to_string();
+    run(server
+        .cli()
+        .args(["release", "create", "--version", "1.0.1", "--type", "patch"])
+        .args(["--artifact", &format!("site=site@1.0.1@{digest}")]))
+    .success();
+    for verb in ["plan", "freeze", "ready"] {
+        run(server.cli().args(["release", verb, "1.0.1"])).success();
+    }
+    let deployed = run(server.cli().args(["deploy", "--release", "1.0.1", "--env", "dev"])).success();
+    let printed: Vec<&str> = deployed.stdout.lines().collect();
+    assert!(printed[0].ends_with(": 1.0.1 to dev, 2 steps"), "{}", deployed.stdout);
+    assert!(printed.contains(&"[step 1] switched to 1.0.1"), "{}", deployed.stdout);
+    assert!(printed.contains(&"step 1 site/app/switch succeeded: exit status 0"), "{}", deployed.stdout);
+    let last = printed.last().copied().unwrap_or_default();
+    assert!(last.ends_with("succeeded: every step of its run succeeded"), "{}", deployed.stdout);
+    // A release that went through every environment of its lifecycle cannot be deployed again.
+    let refused = run(server.cli().args(["deploy", "--release", "1.0.1", "--env", "dev"])).failure();
+    assert!(refused.stderr.contains("deployment_refused"), "{}", refused.stderr);
 }
 
 /// The process id in a worker's name (`worker-PID-…`).
