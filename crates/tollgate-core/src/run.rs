@@ -46,13 +46,6 @@ crate::keyword_enum!(StepState {
     Pending => "pending", Running => "running", Succeeded => "succeeded", Failed => "failed", Skipped => "skipped",
 });
 
-impl StepState {
-    /// Whether the step is done with, one way or the other.
-    pub fn is_finished(self) -> bool {
-        matches!(self, StepState::Succeeded | StepState::Failed | StepState::Skipped)
-    }
-}
-
 /// One step of an orchestrated deployment. Stored, and written into the audit log when it
 /// finishes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -31,7 +31,7 @@ use tollgate_service::run::{Assignment, StepReport, StepWork};
 use tollgate_service::{ServiceError, Tollgate};
 
 use crate::redact::Redactor;
-pub use crate::step::humanize;
+use crate::step::humanize;
 
 /// How a worker paces itself.
 #[derive(Debug, Clone)]

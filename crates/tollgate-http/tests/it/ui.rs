@@ -516,3 +516,82 @@ async fn change_pages_show_risk_and_conflicts_and_a_verdict_is_a_form_the_author
     let on_agenda = agenda.body.contains("href=\"/changes/1\"");
     assert_eq!(on_agenda, page.body.contains("route cab"), "the agenda lists exactly the CAB's changes");
 }
+
+#[tokio::test]
+async fn a_run_waiting_for_an_operator_is_decided_on_its_page_and_a_forged_decision_changes_nothing() {
+    use tollgate_core::apply::ApplyInput;
+    use tollgate_core::environment::EnvironmentInput;
+    use tollgate_core::lifecycle::LifecycleInput;
+    use tollgate_core::plan::{DeployInput, StepInput, TierInput};
+    use tollgate_core::release::ReleaseAction;
+    use tollgate_core::run::{RunState, StepState, WorkerName};
+    use tollgate_core::service::ServiceInput;
+    use tollgate_core::team::TeamInput;
+    use tollgate_service::apply::ApplyMode;
+    use tollgate_service::release::ReleaseRef;
+    use tollgate_service::run::{Assignment, StartDeployment};
+
+    let app = app_with_password().await;
+    let tollgate = &app.app.tollgate;
+    let admin = &app.app.admin;
+    // A plan whose only step is not idempotent: a worker stopped in it leaves the run to an operator.
+    let step = StepInput { name: Some("switch".to_owned()), exec: vec!["true".to_owned()], ..StepInput::default() };
+    let deploy =
+        DeployInput { tiers: vec![TierInput { name: "app".to_owned(), steps: vec![step] }], ..Default::default() };
+    let document = ApplyInput {
+        teams: vec![TeamInput { name: "payments".to_owned(), ..TeamInput::default() }],
+        environments: vec![EnvironmentInput { name: "dev".to_owned(), tier: "dev".to_owned(), region: None }],
+        lifecycles: vec![LifecycleInput { name: "default".to_owned(), environments: vec!["dev".to_owned()] }],
+        services: vec![ServiceInput {
+            name: "api".to_owned(),
+            owner: "payments".to_owned(),
+            deploy: Some(deploy),
+            ..ServiceInput::default()
+        }],
+        ..ApplyInput::default()
+    };
+    tollgate.apply(admin, document, ApplyMode::Apply).await.expect("applied");
+    app.app.stock("payments", &[("api", "1.0.0")]).await;
+    let input = tollgate_testkit::fixtures::release_input("1.0.0", &[("api", "1.0.0")]);
+    let release = ReleaseRef::Id(tollgate.create_release(admin, input).await.expect("created").id);
+    let shipper = app.app.shipper().await;
+    for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
+        tollgate.transition_release(&shipper, &release, action, None).await.expect("transition");
+    }
+    let started = tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+    let id = started.expect("started").deployment.id;
+    let ttl = jiff::SignedDuration::from_secs(10);
+    let worker = |name: &str| WorkerName::parse(name).expect("a worker name");
+    let stopped = tollgate.claim_run(&worker("worker-a"), ttl).await.expect("claimed").expect("a run");
+    tollgate.next_assignment(&stopped).await.expect("assigned");
+    app.app.clock.advance(jiff::SignedDuration::from_secs(11));
+    let taken = tollgate.claim_run(&worker("worker-b"), ttl).await.expect("claimed").expect("a run");
+    let waiting = tollgate.next_assignment(&taken).await.expect("decided");
+    assert_eq!(waiting, Assignment::Done(RunState::NeedsOperator));
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin", PASSWORD).await;
+    let page = browser.get(&format!("/deployments/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"run-state\">needs_operator<"), "{}", page.body);
+    assert!(page.body.contains("value=\"skip\""), "the page offers the decisions: {}", page.body);
+    let before = app.app.row_counts().await;
+    let forged = browser.post(&format!("/deployments/{id}/decision"), &[("csrf", "f00d"), ("decision", "skip")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert_eq!(app.app.row_counts().await, before, "a forged decision wrote something");
+    let run = tollgate.get_run(admin, id).await.expect("the run");
+    assert_eq!(run.run.state, RunState::NeedsOperator);
+
+    let decided = browser
+        .post(
+            &format!("/deployments/{id}/decision"),
+            &[("csrf", &page.csrf()), ("decision", "skip"), ("reason", "switched by hand")],
+        )
+        .await;
+    assert_eq!((decided.status, decided.location()), (303, &*format!("/deployments/{id}")), "{}", decided.body);
+    let run = tollgate.get_run(admin, id).await.expect("the run");
+    assert_eq!((run.run.state, run.steps[0].state), (RunState::Active, StepState::Skipped));
+    let again = browser.get(&format!("/deployments/{id}")).await;
+    assert!(again.body.contains("skipped by admin"), "{}", again.body);
+    assert!(!again.body.contains("value=\"skip\""), "an active run offers no decisions");
+}
