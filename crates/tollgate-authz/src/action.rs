@@ -131,6 +131,7 @@ actions! {
     ChangeApprove => "change.approve", ChangeRequest, Always, "Approve a change.";
     Deploy => "deploy", Environment, Denials, "Record a deployment of the release in the context to an environment.";
     DeploymentFinish => "deployment.finish", Environment, Denials, "Record the outcome of a deployment to an environment.";
+    QuarantineLift => "quarantine.lift", Environment, Always, "Lift an environment's quarantine, so deployments start there again (needs a `reason`).";
     OverrideGate => "override.gate", Release, Always, "Override a failed quality gate (needs a `reason`).";
     OverrideWindow => "override.window", Environment, Always, "Deploy outside a deployment window (needs a `reason`).";
     OverrideBreakGlass => "override.break_glass", Environment, Always, "Break glass: deploy around the usual checks (needs a `reason`).";

@@ -13,7 +13,9 @@ use tollgate_core::change::policy::{
 use tollgate_core::environment::EnvironmentInput;
 use tollgate_core::gate::GateInput;
 use tollgate_core::lifecycle::LifecycleInput;
-use tollgate_core::plan::{DeployInput, HealthStepInput, HttpStepInput, SecretInput, StepInput, TierInput};
+use tollgate_core::plan::{
+    DeployInput, HealthStepInput, HttpStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
+};
 use tollgate_core::service::ServiceInput;
 use tollgate_core::sso::SsoInput;
 use tollgate_core::team::TeamInput;
@@ -30,11 +32,26 @@ decode_mapping!(LifecycleInput { name, environments });
 
 decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description, labels, deploy });
 
-decode_mapping!(DeployInput { tiers, variables, secrets });
+decode_mapping!(DeployInput { tiers, variables, secrets, rollback, on_failure });
+
+decode_mapping!(OnFailureInput { rollback, quarantine });
 
 decode_mapping!(TierInput { name, steps });
 
-decode_mapping!(StepInput { name, exec, http, health, wait, env, working_dir, timeout, retries, backoff, idempotent });
+decode_mapping!(StepInput {
+    name,
+    exec,
+    http,
+    health,
+    wait,
+    env,
+    working_dir,
+    timeout,
+    retries,
+    backoff,
+    idempotent,
+    reversible,
+});
 
 decode_mapping!(HttpStepInput { method, url, body, expect_status, expect_body });
 

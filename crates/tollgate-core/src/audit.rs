@@ -99,6 +99,8 @@ pub enum ObjectKind {
     Run,
     /// One step of a run (`object.id` is `deployment/position`).
     DeploymentStep,
+    /// An environment's quarantine (`object.id` is the environment's name).
+    Quarantine,
 }
 
 crate::keyword_enum!(ObjectKind {
@@ -110,7 +112,7 @@ crate::keyword_enum!(ObjectKind {
     GateOverride => "gate_override", JitGrant => "jit_grant", AuthzPolicy => "authz_policy",
     AuthzDecision => "authz_decision", Login => "login", Sso => "sso",
     CalendarPeriod => "calendar_period", ChangeRequest => "change_request", ChangePolicy => "change_policy", Train => "train",
-    Lease => "lease", Run => "run", DeploymentStep => "deployment_step",
+    Lease => "lease", Run => "run", DeploymentStep => "deployment_step", Quarantine => "quarantine",
 });
 
 /// The object an entry is about: its kind and its key (a name or a numeric id).
@@ -205,6 +207,15 @@ pub enum AuditAction {
     /// An operator ended a deployment.
     #[serde(rename = "abort")]
     Abort,
+    /// A run began to roll back what it deployed (by itself, or confirmed by an operator).
+    #[serde(rename = "roll_back")]
+    RollBack,
+    /// An environment was quarantined.
+    #[serde(rename = "quarantine")]
+    Quarantine,
+    /// An authorized user lifted a quarantine, with a reason.
+    #[serde(rename = "lift")]
+    Lift,
 }
 
 crate::keyword_enum!(AuditAction {
@@ -213,7 +224,8 @@ crate::keyword_enum!(AuditAction {
     Enroll => "enroll", Rotate => "rotate", Evaluate => "evaluate", Override => "override", Approve => "approve", Reject => "reject",
     Apply => "apply", Allow => "allow", Deny => "deny", SignIn => "sign_in", SignOut => "sign_out",
     SetPassword => "set_password", LockOut => "lock_out", Acquire => "acquire", Renew => "renew",
-    Release => "release", Resume => "resume", Skip => "skip", Abort => "abort",
+    Release => "release", Resume => "resume", Skip => "skip", Abort => "abort", RollBack => "roll_back",
+    Quarantine => "quarantine", Lift => "lift",
 });
 
 /// The actions that introduce a checkpoint signing key into the log: verification reads their

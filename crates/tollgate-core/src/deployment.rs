@@ -45,7 +45,13 @@ impl DeploymentStatus {
     /// Whether a deployment may move from this status to `next`.
     pub fn can_become(self, next: DeploymentStatus) -> bool {
         use DeploymentStatus as S;
-        matches!((self, next), (S::Running, S::Succeeded) | (S::Running, S::Failed) | (S::Succeeded, S::RolledBack))
+        matches!(
+            (self, next),
+            (S::Running, S::Succeeded)
+                | (S::Running, S::Failed)
+                | (S::Running, S::RolledBack)
+                | (S::Succeeded, S::RolledBack)
+        )
     }
 
     fn allowed_next(self) -> Vec<DeploymentStatus> {
@@ -168,8 +174,14 @@ impl Deployment {
         }
         let mut updated = self.clone();
         updated.status = next;
-        match next {
-            DeploymentStatus::RolledBack => updated.rolled_back_at = Some(now),
+        match (self.status, next) {
+            // A running deployment that failed and was undone: it ends and is rolled back at once,
+            // so it was never live.
+            (DeploymentStatus::Running, DeploymentStatus::RolledBack) => {
+                updated.finished_at = Some(now.max(self.started_at));
+                updated.rolled_back_at = updated.finished_at;
+            }
+            (_, DeploymentStatus::RolledBack) => updated.rolled_back_at = Some(now),
             _ => updated.finished_at = Some(now.max(self.started_at)),
         }
         Ok(updated)
@@ -320,6 +332,8 @@ pub enum Precondition {
     Change,
     /// No lease of another deployment holds one of the release's services in the environment.
     Lock,
+    /// The environment is not quarantined.
+    Quarantine,
 }
 
 crate::keyword_enum!(Precondition {
@@ -330,6 +344,7 @@ crate::keyword_enum!(Precondition {
     Window => "window",
     Change => "change",
     Lock => "lock",
+    Quarantine => "quarantine",
 });
 
 /// How one precondition judged.

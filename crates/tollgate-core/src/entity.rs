@@ -48,6 +48,7 @@ pub enum Entity {
     Lease,
     Run,
     DeploymentStep,
+    Quarantine,
 }
 
 crate::keyword_enum!(Entity {
@@ -64,7 +65,7 @@ crate::keyword_enum!(Entity {
     SsoConfig => "single sign-on settings", SsoLogin => "single sign-on login", SsoIdentity => "single sign-on identity",
     CalendarPeriod => "calendar period", ChangeRequest => "change request",
     ChangeApproval => "change approval", ChangePolicy => "change policy", Train => "release train",
-    Lease => "lease", Run => "run", DeploymentStep => "deployment step",
+    Lease => "lease", Run => "run", DeploymentStep => "deployment step", Quarantine => "quarantine",
 });
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ pub mod lifecycle;
 pub mod name;
 pub mod page;
 pub mod plan;
+pub mod quarantine;
 pub mod release;
 pub mod retention;
 pub mod run;

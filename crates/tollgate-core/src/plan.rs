@@ -5,7 +5,10 @@
 //! run in order. The tiers of a release's services form one DAG: a service's tiers run after
 //! those of the services it depends on. A step is one of `exec` (a program with arguments),
 //! `http` (a request with an expected answer), `health` (a probe repeated until it passes or
-//! fails enough times in a row) and `wait`. Step fields that name things to act on (program,
+//! fails enough times in a row) and `wait`. A plan may also declare `rollback` steps, which undo
+//! the service's deployment when it fails (`on_failure` says whether that happens by itself or
+//! waits for an operator, and when the environment is quarantined), and mark steps that cannot
+//! be undone (`reversible: false`, a migration that drops a column). Step fields that name things to act on (program,
 //! arguments, environment values, URLs, addresses) are templates over the deployment's
 //! variables; rendering them is the engine's job, not this module's.
 //!
@@ -42,7 +45,56 @@ pub struct DeploymentPlan {
     /// Secrets, available to templates as `secrets.NAME`; their values never reach a log.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretRef>,
+    /// Steps that undo this service's deployment, run in order when a deployment of the release
+    /// rolls back after this service's steps began.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollback: Vec<StepSpec>,
+    /// What a failed deployment does.
+    #[serde(default, skip_serializing_if = "OnFailure::is_default")]
+    pub on_failure: OnFailure,
 }
+
+/// What a failed deployment of the plan's service does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnFailure {
+    pub rollback: RollbackMode,
+    pub quarantine: QuarantineMode,
+}
+
+impl OnFailure {
+    pub fn is_default(&self) -> bool {
+        *self == OnFailure::default()
+    }
+}
+
+/// Whether a failed deployment rolls back by itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackMode {
+    /// The rollback steps start as soon as a step fails.
+    #[default]
+    Automatic,
+    /// The deployment waits for an operator to confirm the rollback (or abort without one).
+    Manual,
+}
+
+crate::keyword_enum!(RollbackMode { Automatic => "automatic", Manual => "manual" });
+
+/// When a failed deployment quarantines its environment: no further deployment there until an
+/// authorized user lifts the quarantine with a reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuarantineMode {
+    /// After every failed deployment, rolled back or not.
+    Always,
+    /// When a rollback was needed and did not succeed (it failed, was refused or aborted): the
+    /// environment is in a state nobody vouches for.
+    #[default]
+    OnRollbackFailure,
+    Never,
+}
+
+crate::keyword_enum!(QuarantineMode { Always => "always", OnRollbackFailure => "on_rollback_failure", Never => "never" });
 
 /// Steps run one after the other; a tier starts when the one before it succeeded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +120,15 @@ pub struct StepSpec {
     /// Whether running the step twice does no harm. After a crash mid-step, an idempotent step
     /// runs again; any other step waits for an operator.
     pub idempotent: bool,
+    /// Whether the plan's rollback steps can undo what the step did. Rolling back across an
+    /// irreversible step that ran needs an operator's confirmation, and is refused when the
+    /// plan declares no rollback steps to recover with.
+    #[serde(default = "reversible_by_default")]
+    pub reversible: bool,
+}
+
+fn reversible_by_default() -> bool {
+    true
 }
 
 /// What a step does.
@@ -221,6 +282,16 @@ pub struct DeployInput {
     /// A mapping from environment names to mappings of variable names to text.
     pub variables: Option<serde_json::Value>,
     pub secrets: Vec<SecretInput>,
+    /// Steps that undo the service's deployment.
+    pub rollback: Vec<StepInput>,
+    pub on_failure: Option<OnFailureInput>,
+}
+
+/// `on_failure` as typed: `rollback: automatic|manual`, `quarantine: always|on_rollback_failure|never`.
+#[derive(Debug, Clone, Default)]
+pub struct OnFailureInput {
+    pub rollback: Option<String>,
+    pub quarantine: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -244,6 +315,7 @@ pub struct StepInput {
     pub retries: Option<Scalar>,
     pub backoff: Option<String>,
     pub idempotent: Option<Scalar>,
+    pub reversible: Option<Scalar>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -312,7 +384,32 @@ impl DeployInput {
                 secrets.push(secret);
             }
         }
-        violations.into_result(DeploymentPlan { tiers, variables, secrets })
+        if self.rollback.len() > MAX_STEPS {
+            violations.push("rollback", Problem::Invalid { reason: format!("at most {MAX_STEPS} steps") });
+        }
+        let rollback = parse_steps(self.rollback, "rollback", &mut violations);
+        let on_failure = match self.on_failure {
+            None => Some(OnFailure::default()),
+            Some(input) => {
+                let rollback = optional(
+                    &mut violations,
+                    "on_failure.rollback",
+                    input.rollback.as_deref(),
+                    str::parse,
+                    RollbackMode::default(),
+                );
+                let quarantine = optional(
+                    &mut violations,
+                    "on_failure.quarantine",
+                    input.quarantine.as_deref(),
+                    str::parse,
+                    QuarantineMode::default(),
+                );
+                rollback.zip(quarantine).map(|(rollback, quarantine)| OnFailure { rollback, quarantine })
+            }
+        };
+        let on_failure = on_failure.unwrap_or_default();
+        violations.into_result(DeploymentPlan { tiers, variables, secrets, rollback, on_failure })
     }
 }
 
@@ -343,7 +440,12 @@ impl From<DeploymentPlan> for DeployInput {
                 steps: tier.steps.into_iter().map(step_input).collect(),
             })
             .collect();
-        DeployInput { tiers, variables, secrets }
+        let on_failure = (!plan.on_failure.is_default()).then(|| OnFailureInput {
+            rollback: Some(plan.on_failure.rollback.to_string()),
+            quarantine: Some(plan.on_failure.quarantine.to_string()),
+        });
+        let rollback = plan.rollback.into_iter().map(step_input).collect();
+        DeployInput { tiers, variables, secrets, rollback, on_failure }
     }
 }
 
@@ -355,6 +457,7 @@ fn step_input(step: StepSpec) -> StepInput {
         retries: scalar(step.retries.to_string()),
         backoff: Some(step.backoff.to_string()),
         idempotent: scalar(step.idempotent.to_string()),
+        reversible: scalar(step.reversible.to_string()),
         ..StepInput::default()
     };
     match step.action {
@@ -396,9 +499,15 @@ fn parse_tier(input: TierInput, violations: &mut Violations) -> Option<Tier> {
     if input.steps.is_empty() {
         violations.push("steps", Problem::Required);
     }
-    let mut steps = Vec::with_capacity(input.steps.len());
+    let steps = parse_steps(input.steps, "steps", violations);
+    Some(Tier { name: name?, steps })
+}
+
+/// A list of steps, each name unique in it; problems are reported under `field[index]`.
+fn parse_steps(inputs: Vec<StepInput>, field: &str, violations: &mut Violations) -> Vec<StepSpec> {
+    let mut steps = Vec::with_capacity(inputs.len());
     let mut step_names = BTreeSet::new();
-    for (index, step) in input.steps.into_iter().enumerate() {
+    for (index, step) in inputs.into_iter().enumerate() {
         let mut step_violations = Violations::new();
         if let Some(step) = parse_step(step, index, &mut step_violations) {
             if !step_names.insert(step.name.clone()) {
@@ -406,9 +515,9 @@ fn parse_tier(input: TierInput, violations: &mut Violations) -> Option<Tier> {
             }
             steps.push(step);
         }
-        violations.extend_within(&format!("steps[{index}]"), step_violations);
+        violations.extend_within(&format!("{field}[{index}]"), step_violations);
     }
-    Some(Tier { name: name?, steps })
+    steps
 }
 
 fn parse_step(input: StepInput, index: usize, violations: &mut Violations) -> Option<StepSpec> {
@@ -469,6 +578,7 @@ fn parse_step(input: StepInput, index: usize, violations: &mut Violations) -> Op
         _ => true,
     };
     let idempotent = optional(violations, "idempotent", input.idempotent.as_ref(), boolean, default_idempotent);
+    let reversible = optional(violations, "reversible", input.reversible.as_ref(), boolean, true);
     Some(StepSpec {
         name: name?,
         action: action?,
@@ -476,6 +586,7 @@ fn parse_step(input: StepInput, index: usize, violations: &mut Violations) -> Op
         retries: retries?,
         backoff: backoff?,
         idempotent: idempotent?,
+        reversible: reversible?,
     })
 }
 

@@ -9,20 +9,27 @@
 //! with every claim of the run (fencing). A worker that stalled past its claim and wakes up finds
 //! its epoch stale and can change nothing.
 //!
-//! A claimed run is moved on by `next_action`: the first step that is not finished decides. A step
-//! left running by a worker that died is run again when it is idempotent; otherwise the run
-//! needs an operator, who resumes (runs it again), skips it, or aborts the deployment.
+//! A claimed run is moved on by `next_action`: the first step of its phase that is not finished
+//! decides. A step left running by a worker that died is run again when it is idempotent;
+//! otherwise the run needs an operator, who resumes (runs it again), skips it, or aborts the
+//! deployment.
+//!
+//! A run has two phases. It deploys (the plans' tiers); when a step fails or an operator aborts,
+//! `begin_rollback` decides whether it rolls back: the rollback steps of every service whose
+//! steps began run, services in reverse order, by themselves or once an operator confirms (the
+//! plan asks for it, or an irreversible step ran). A rollback across an irreversible step of a
+//! service that declares no rollback steps is refused: nothing could recover it.
 //!
 //! This module decides; it does not store, run steps, or read the clock.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
 
 use crate::deployment::DeploymentId;
 use crate::name::{ServiceName, StepName};
-use crate::plan::StepSpec;
+use crate::plan::{DeploymentPlan, QuarantineMode, RollbackMode, StepSpec};
 use crate::service::Service;
 use crate::violation::Problem;
 use crate::Timestamp;
@@ -46,13 +53,28 @@ crate::keyword_enum!(StepState {
     Pending => "pending", Running => "running", Succeeded => "succeeded", Failed => "failed", Skipped => "skipped",
 });
 
+/// Which half of a run: deploying, or undoing what was deployed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Deploy,
+    Rollback,
+}
+
+crate::keyword_enum!(Phase { Deploy => "deploy", Rollback => "rollback" });
+
+/// The tier name rollback steps are shown under.
+pub const ROLLBACK_TIER: &str = "rollback";
+
 /// One step of an orchestrated deployment. Stored, and written into the audit log when it
 /// finishes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeploymentStep {
     pub deployment: DeploymentId,
-    /// Its place in the run, from 0.
+    /// Its place in the run, from 0: every deploy step comes before every rollback step.
     pub position: u32,
+    pub phase: Phase,
     pub service: ServiceName,
     pub tier: StepName,
     pub spec: StepSpec,
@@ -75,13 +97,15 @@ impl DeploymentStep {
 /// A step to store when a run starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewStep {
+    pub phase: Phase,
     pub service: ServiceName,
     pub tier: StepName,
     pub spec: StepSpec,
 }
 
 /// The steps of a run over `services`: the plans of those that have one, each service after the
-/// services of the set it depends on (by name among equals), each plan's tiers and steps in order.
+/// services of the set it depends on (by name among equals), each plan's tiers and steps in order;
+/// then the rollback steps of the plans, services in the reverse order.
 pub fn expand(services: &[Service]) -> Vec<NewStep> {
     let in_set: BTreeSet<&ServiceName> = services.iter().map(|service| &service.name).collect();
     let mut placed: BTreeSet<&ServiceName> = BTreeSet::new();
@@ -98,17 +122,27 @@ pub fn expand(services: &[Service]) -> Vec<NewStep> {
         placed.insert(&service.name);
         ordered.push(service);
     }
-    ordered
-        .into_iter()
-        .filter_map(|service| service.deploy.as_ref().map(|plan| (service, plan)))
-        .flat_map(|(service, plan)| {
-            plan.steps().map(move |(tier, step)| NewStep {
-                service: service.name.clone(),
-                tier: tier.name.clone(),
-                spec: step.clone(),
-            })
+    let planned: Vec<(&Service, &DeploymentPlan)> =
+        ordered.into_iter().filter_map(|service| service.deploy.as_ref().map(|plan| (service, plan))).collect();
+    let deploy = planned.iter().flat_map(|(service, plan)| {
+        plan.steps().map(move |(tier, step)| NewStep {
+            phase: Phase::Deploy,
+            service: service.name.clone(),
+            tier: tier.name.clone(),
+            spec: step.clone(),
         })
-        .collect()
+    });
+    let rollback_tier = StepName::parse(ROLLBACK_TIER).expect("a valid step name");
+    let rollback = planned.iter().rev().flat_map(|(service, plan)| {
+        let tier = rollback_tier.clone();
+        plan.rollback.iter().map(move |step| NewStep {
+            phase: Phase::Rollback,
+            service: service.name.clone(),
+            tier: tier.clone(),
+            spec: step.clone(),
+        })
+    });
+    deploy.chain(rollback).collect()
 }
 
 /// Where a run stands, beside its deployment's status.
@@ -157,6 +191,7 @@ impl fmt::Display for WorkerName {
 pub struct Run {
     pub deployment: DeploymentId,
     pub state: RunState,
+    pub phase: Phase,
     /// Who holds the claim, if anyone has claimed the run yet.
     pub worker: Option<WorkerName>,
     /// The fencing token: grows by one with every claim.
@@ -228,25 +263,31 @@ pub enum NextAction {
     /// The step at this position was left running and is not idempotent: nobody knows whether it
     /// took effect, so an operator decides.
     AskOperator { position: u32, reason: String },
-    /// Every step succeeded or was skipped: the deployment succeeded.
+    /// Every step of the phase succeeded or was skipped: the deployment succeeded, or its
+    /// rollback did.
     Succeed,
-    /// The step at this position failed: the deployment failed.
+    /// The step at this position failed: the deployment failed (and may roll back), or its
+    /// rollback did.
     Fail { position: u32, reason: String },
 }
 
-/// Decides what a worker that has just claimed (or still holds) a run does next, from its steps
-/// in order. A worker never leaves a step running between two of its own decisions, so a running
-/// step here was left by a worker that is gone.
-pub fn next_action(steps: &[DeploymentStep]) -> NextAction {
-    for step in steps {
+/// Decides what a worker that has just claimed (or still holds) a run does next, from the steps
+/// of the run's `phase` in order (others are passed over). A worker never leaves a step running
+/// between two of its own decisions, so a running step here was left by a worker that is gone.
+pub fn next_action(phase: Phase, steps: &[DeploymentStep]) -> NextAction {
+    for step in steps.iter().filter(|step| step.phase == phase) {
         match step.state {
             StepState::Succeeded | StepState::Skipped => continue,
             StepState::Pending => return NextAction::Start(step.position),
             StepState::Failed => {
                 let outcome = step.outcome.as_deref().unwrap_or("it failed");
+                let what = match phase {
+                    Phase::Deploy => "step",
+                    Phase::Rollback => "rollback step",
+                };
                 return NextAction::Fail {
                     position: step.position,
-                    reason: format!("step {} failed: {outcome}", step.path()),
+                    reason: format!("{what} {} failed: {outcome}", step.path()),
                 };
             }
             StepState::Running if step.spec.idempotent => return NextAction::Rerun(step.position),
@@ -262,6 +303,103 @@ pub fn next_action(steps: &[DeploymentStep]) -> NextAction {
         }
     }
     NextAction::Succeed
+}
+
+/// What a failed deployment does about rolling back, as `begin_rollback` decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackStart {
+    /// No service whose steps began declares rollback steps: the deployment fails as it is.
+    Nothing,
+    /// Roll back now. The rollback steps at `skip` belong to services whose steps never began:
+    /// they are skipped.
+    Go { skip: Vec<u32> },
+    /// Roll back once an operator confirms: a plan asks for it, or an irreversible step ran.
+    Confirm { skip: Vec<u32>, reason: String },
+    /// Rolling back would cross an irreversible step whose service has no rollback steps to
+    /// recover with: the deployment fails, and a person takes it from there.
+    Refused { reason: String },
+}
+
+/// Decides whether and how a run whose deploy phase ended in failure rolls back, from all its
+/// steps and the plans it froze. Only services whose steps began are rolled back.
+pub fn begin_rollback(steps: &[DeploymentStep], plans: &BTreeMap<ServiceName, DeploymentPlan>) -> RollbackStart {
+    let began = |step: &&DeploymentStep| step.phase == Phase::Deploy && step.state != StepState::Pending;
+    let touched: BTreeSet<&ServiceName> = steps.iter().filter(began).map(|step| &step.service).collect();
+    let rollback: Vec<&DeploymentStep> = steps.iter().filter(|step| step.phase == Phase::Rollback).collect();
+    let skip: Vec<u32> =
+        rollback.iter().filter(|step| !touched.contains(&step.service)).map(|step| step.position).collect();
+    if rollback.len() == skip.len() {
+        return RollbackStart::Nothing;
+    }
+    // Steps that ran (or may have) and cannot be undone: skipped ones did not run.
+    let irreversible: Vec<&DeploymentStep> =
+        steps.iter().filter(began).filter(|step| !step.spec.reversible && step.state != StepState::Skipped).collect();
+    let unrecoverable: Vec<String> = irreversible
+        .iter()
+        .filter(|step| !rollback.iter().any(|undo| undo.service == step.service))
+        .map(|step| step.path())
+        .collect();
+    if !unrecoverable.is_empty() {
+        let reason = format!(
+            "rolling back is refused: irreversible step {} ran, and its service declares no rollback steps to recover with",
+            unrecoverable.join(", ")
+        );
+        return RollbackStart::Refused { reason };
+    }
+    if !irreversible.is_empty() {
+        let paths: Vec<String> = irreversible.iter().map(|step| step.path()).collect();
+        let reason = format!(
+            "irreversible step {} ran: rolling back runs the plan's recovery steps; roll_back confirms, abort ends the deployment as failed",
+            paths.join(", ")
+        );
+        return RollbackStart::Confirm { skip, reason };
+    }
+    let manual: Vec<&str> = touched
+        .iter()
+        .filter(|service| plans.get(**service).is_some_and(|plan| plan.on_failure.rollback == RollbackMode::Manual))
+        .map(|service| service.as_str())
+        .collect();
+    if !manual.is_empty() {
+        let reason = format!(
+            "the plan of {} rolls back when an operator confirms: roll_back confirms, abort ends the deployment as failed",
+            manual.join(", ")
+        );
+        return RollbackStart::Confirm { skip, reason };
+    }
+    RollbackStart::Go { skip }
+}
+
+/// How a finished run ended, for deciding on quarantine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    Succeeded,
+    /// Failed, and nothing was to roll back.
+    Failed,
+    /// Failed, and the rollback succeeded.
+    RolledBack,
+    /// Failed, and the rollback failed, was refused or aborted.
+    RollbackFailed,
+}
+
+/// Whether a run that ended as `outcome` quarantines its environment: some plan of a service
+/// whose steps began asks for it.
+pub fn quarantines(
+    outcome: RunOutcome,
+    steps: &[DeploymentStep],
+    plans: &BTreeMap<ServiceName, DeploymentPlan>,
+) -> bool {
+    let touched: BTreeSet<&ServiceName> = steps
+        .iter()
+        .filter(|step| step.phase == Phase::Deploy && step.state != StepState::Pending)
+        .map(|step| &step.service)
+        .collect();
+    touched.into_iter().filter_map(|service| plans.get(service)).any(|plan| {
+        match (plan.on_failure.quarantine, outcome) {
+            (_, RunOutcome::Succeeded) | (QuarantineMode::Never, _) => false,
+            (QuarantineMode::Always, _) => true,
+            (QuarantineMode::OnRollbackFailure, outcome) => outcome == RunOutcome::RollbackFailed,
+        }
+    })
 }
 
 /// One line a step printed (stdout and stderr interleaved as read), secrets redacted.
@@ -283,11 +421,14 @@ pub enum OperatorDecision {
     Resume,
     /// Go on without the step.
     Skip,
-    /// End the deployment as failed.
+    /// Stop deploying and roll back (when the plans declare how), or, while rolling back, stop
+    /// the rollback: the deployment ends as failed.
     Abort,
+    /// Confirm a rollback that waits for an operator.
+    RollBack,
 }
 
-crate::keyword_enum!(OperatorDecision { Resume => "resume", Skip => "skip", Abort => "abort" });
+crate::keyword_enum!(OperatorDecision { Resume => "resume", Skip => "skip", Abort => "abort", RollBack => "roll_back" });
 
 #[cfg(test)]
 mod tests;

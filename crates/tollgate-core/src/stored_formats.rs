@@ -441,8 +441,8 @@ fn lease() {
 #[test]
 fn deployment_plans_and_runs() {
     use crate::name::ServiceName;
-    use crate::plan::{DeployInput, HealthStepInput, SecretInput, StepInput, TierInput};
-    use crate::run::{DeploymentStep, Run, RunState, StepState, WorkerName};
+    use crate::plan::{DeployInput, HealthStepInput, OnFailureInput, SecretInput, StepInput, TierInput};
+    use crate::run::{DeploymentStep, Phase, Run, RunState, StepState, WorkerName};
     let plan = DeployInput {
         tiers: vec![
             TierInput {
@@ -451,6 +451,7 @@ fn deployment_plans_and_runs() {
                     name: Some("migrate".into()),
                     exec: vec!["./migrate".into(), "--to".into(), "{{ release.version }}".into()],
                     env: Some(serde_json::json!({"DB_PASSWORD": "{{ secrets.db }}"})),
+                    reversible: Some(crate::change::policy::Scalar("false".into())),
                     ..StepInput::default()
                 }],
             },
@@ -467,6 +468,12 @@ fn deployment_plans_and_runs() {
         ],
         variables: Some(serde_json::json!({"staging": {"port": 8081}})),
         secrets: vec![SecretInput { name: "db".into(), env: Some("LEDGER_DB_PASSWORD".into()), file: None }],
+        rollback: vec![StepInput {
+            name: Some("restore".into()),
+            exec: vec!["./restore".into(), "--from".into(), "backup-{{ deployment.id }}".into()],
+            ..StepInput::default()
+        }],
+        on_failure: Some(OnFailureInput { rollback: Some("manual".into()), quarantine: Some("always".into()) }),
     }
     .parse()
     .expect("valid");
@@ -474,6 +481,7 @@ fn deployment_plans_and_runs() {
     let step = DeploymentStep {
         deployment: DeploymentId(12),
         position: 0,
+        phase: Phase::Deploy,
         service: ServiceName::parse("ledger").expect("a name"),
         tier: plan.tiers[0].name.clone(),
         spec: plan.tiers[0].steps[0].clone(),
@@ -487,10 +495,18 @@ fn deployment_plans_and_runs() {
     let run = Run {
         deployment: DeploymentId(12),
         state: RunState::NeedsOperator,
+        phase: Phase::Rollback,
         worker: Some(WorkerName::parse("worker-4242-0a1b2c3d-0").expect("a name")),
         epoch: 3,
         claim_expires_at: Some(at("2026-03-01T12:00:15Z")),
         reason: Some("step ledger/migrate/migrate was running when its worker stopped".into()),
     };
     insta::assert_snapshot!("run", json(&run));
+    let quarantine = crate::quarantine::Quarantine {
+        environment: EnvironmentName::parse("prod").expect("a name"),
+        deployment: Some(DeploymentId(12)),
+        reason: "step ledger/app/exec-1 failed: exit status 3; the rollback failed: exit status 4".into(),
+        since: at("2026-03-01T12:01:00Z"),
+    };
+    insta::assert_snapshot!("quarantine", json(&quarantine));
 }

@@ -64,7 +64,9 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("lease_lost", 409, "The lease is no longer the caller's: it expired (and may have been taken over), was released, or the epoch presented is not its epoch. Stop deploying."),
     ("claim_lost", 409, "A worker's claim on a deployment run was taken over or expired; the worker stops. Not returned to API callers in normal operation."),
     ("no_deployment_plan", 422, "None of the release's services declares a deployment plan (`deploy` in tollgate.yaml), so Tollgate cannot deploy it; record deployments made by other tools instead."),
-    ("run_not_waiting", 409, "The deployment is not waiting for an operator's decision (resume, skip or abort): it is running, finished, or not orchestrated by Tollgate."),
+    ("run_not_waiting", 409, "The deployment's run does not take that decision now: it is running (resume and skip wait for a stopped step), already rolling back, waiting for its rollback to be confirmed (roll_back or abort), finished, or not orchestrated by Tollgate."),
+    ("environment_quarantined", 409, "The environment is quarantined after a failed deployment: no deployment starts there until an authorized user lifts the quarantine with a reason (`tollgate quarantine lift`)."),
+    ("not_quarantined", 409, "The environment is not quarantined, so there is nothing to lift."),
     ("promotion_refused", 409, "The release may not be deployed there yet; `errors` lists every reason."),
     ("invalid_deployment_transition", 409, "The deployment's status does not allow that change."),
     ("release_not_ready", 409, "The release's artifacts are missing, differ from the store, fail verification or lack a trusted signature; `errors` lists every problem."),
@@ -241,6 +243,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::ClaimLost(lost) => ApiError::new("claim_lost", lost.to_string()),
             ServiceError::NoDeploymentPlan { .. } => ApiError::new("no_deployment_plan", error.to_string()),
             ServiceError::RunNotWaiting { .. } => ApiError::new("run_not_waiting", error.to_string()),
+            ServiceError::Quarantined(_) => ApiError::new("environment_quarantined", error.to_string()),
+            ServiceError::NotQuarantined(_) => ApiError::new("not_quarantined", error.to_string()),
             ServiceError::Promotion(reasons) => {
                 let errors =
                     reasons.iter().map(|r| FieldError { field: String::new(), message: r.to_string() }).collect();

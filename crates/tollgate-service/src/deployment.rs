@@ -145,6 +145,13 @@ impl Tollgate {
             },
             _ => Vec::new(),
         };
+        // A quarantined environment takes no new deployment; one recorded after the fact (it
+        // already finished) is history, not a deployment that starts now.
+        if times.status == DeploymentStatus::Running {
+            if let Some(quarantine) = tx.find_quarantine(&environment).await? {
+                return Err(ServiceError::Quarantined(Box::new(quarantine)));
+            }
+        }
         let new = NewDeployment {
             release: current.id,
             environment: &environment,
@@ -269,6 +276,8 @@ impl Tollgate {
             results.push(judged(Precondition::Change, change));
             let (conflicts, _) = self.locks_in(&mut read, &environment, &services).await?;
             results.push(judged(Precondition::Lock, conflicts.iter().map(ToString::to_string).collect()));
+            let quarantine = read.find_quarantine(&environment).await?;
+            results.push(judged(Precondition::Quarantine, quarantine.iter().map(ToString::to_string).collect()));
             (candidate, snapshot)
         };
         let allowed = results.iter().all(|result| result.passed);

@@ -110,6 +110,12 @@ pub enum ServiceError {
     /// None of the release's services has a deployment plan, so Tollgate cannot deploy it.
     #[error("none of the services of release {release} ({}) has a deployment plan; declare one under the service's deploy key in tollgate.yaml, or record deployments made by other tools", services.join(", "))]
     NoDeploymentPlan { release: semver::Version, services: Vec<String> },
+    /// The environment is quarantined: no deployment starts there until the quarantine is lifted.
+    #[error("{0}")]
+    Quarantined(Box<tollgate_core::quarantine::Quarantine>),
+    /// The environment is not quarantined, so there is nothing to lift.
+    #[error("environment {0} is not quarantined")]
+    NotQuarantined(EnvironmentName),
     /// The deployment's run is not waiting for an operator's decision (or is not a run at all).
     #[error("deployment {deployment} {reason}")]
     RunNotWaiting { deployment: tollgate_core::deployment::DeploymentId, reason: String },

@@ -23,6 +23,7 @@ pub mod gate;
 pub mod hooks;
 pub mod lease;
 pub mod policy_view;
+pub mod quarantine;
 pub mod readiness;
 pub mod release;
 pub mod release_view;

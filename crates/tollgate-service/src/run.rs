@@ -18,8 +18,8 @@ use tollgate_core::name::ServiceName;
 use tollgate_core::plan::DeploymentPlan;
 use tollgate_core::release::{ArtifactRef, Release};
 use tollgate_core::run::{
-    expand, next_action, Claim, DeploymentStep, LogLine, NextAction, OperatorDecision, Run, RunState, StepState,
-    WorkerName,
+    begin_rollback, expand, next_action, quarantines, Claim, DeploymentStep, LogLine, NextAction, OperatorDecision,
+    Phase, RollbackStart, Run, RunOutcome, RunState, StepState, WorkerName,
 };
 use tollgate_core::{Entity, Timestamp};
 use tollgate_store::StoreTx;
@@ -191,37 +191,56 @@ impl Tollgate {
 
     /// Decides what the holder of `claim` does next, in one transaction with its claim checked:
     /// marks the next step running and hands it over, or records that the run needs an operator,
-    /// or finishes the deployment when every step succeeded (or one failed).
+    /// or begins rolling back after a failure, or finishes the deployment.
     pub async fn next_assignment(&self, claim: &Claim) -> ServiceResult<Assignment> {
         let mut tx = self.store.begin().await?;
-        tx.lock_run(claim.deployment).await?.check_claim(claim, self.now())?;
-        let assignment = self.assign_in(&mut tx, claim).await?;
+        let run = tx.lock_run(claim.deployment).await?;
+        run.check_claim(claim, self.now())?;
+        let assignment = self.assign_in(&mut tx, claim, run).await?;
         tx.commit().await?;
         Ok(assignment)
     }
 
-    /// `next_assignment` inside a transaction that checked the claim.
-    async fn assign_in(&self, tx: &mut StoreTx, claim: &Claim) -> ServiceResult<Assignment> {
+    /// `next_assignment` inside a transaction that locked `run` and checked the claim.
+    async fn assign_in(&self, tx: &mut StoreTx, claim: &Claim, mut run: Run) -> ServiceResult<Assignment> {
         let now = self.now();
         let system = Principal::system();
-        // The first unfinished step decides (every step before it succeeded or was skipped), so
-        // it is the only one read.
-        let next = tx.next_unfinished_step(claim.deployment).await?;
-        let position = match next_action(next.as_slice()) {
-            NextAction::Start(position) | NextAction::Rerun(position) => position,
-            NextAction::AskOperator { reason, .. } => {
-                let run = tx.lock_run(claim.deployment).await?;
-                self.set_run_state_in(tx, &system, run, RunState::NeedsOperator, &reason, AuditAction::Update).await?;
-                return Ok(Assignment::Done(RunState::NeedsOperator));
-            }
-            NextAction::Succeed => {
-                let reason = "every step of its run succeeded";
-                self.finish_in(tx, &system, claim.deployment, DeploymentStatus::Succeeded, reason).await?;
-                return Ok(Assignment::Done(RunState::Finished));
-            }
-            NextAction::Fail { reason, .. } => {
-                self.finish_in(tx, &system, claim.deployment, DeploymentStatus::Failed, &reason).await?;
-                return Ok(Assignment::Done(RunState::Finished));
+        // The first unfinished step of the phase decides (every step before it succeeded or was
+        // skipped), so it is the only one read. A failure that starts the rollback goes round
+        // once more, in the rollback phase.
+        let (position, next) = loop {
+            let next = tx.next_unfinished_step(claim.deployment, run.phase).await?;
+            match (next_action(run.phase, next.as_slice()), run.phase) {
+                (NextAction::Start(position) | NextAction::Rerun(position), _) => break (position, next),
+                (NextAction::AskOperator { reason, .. }, _) => {
+                    self.set_run_state_in(tx, &system, run, RunState::NeedsOperator, &reason, AuditAction::Update)
+                        .await?;
+                    return Ok(Assignment::Done(RunState::NeedsOperator));
+                }
+                (NextAction::Succeed, Phase::Deploy) => {
+                    let reason = "every step of its run succeeded";
+                    self.end_run_in(tx, &system, claim.deployment, RunOutcome::Succeeded, reason).await?;
+                    return Ok(Assignment::Done(RunState::Finished));
+                }
+                (NextAction::Succeed, Phase::Rollback) => {
+                    let cause = run.reason.clone().unwrap_or_default();
+                    let reason = format!("{cause}; its rollback succeeded");
+                    self.end_run_in(tx, &system, claim.deployment, RunOutcome::RolledBack, &reason).await?;
+                    return Ok(Assignment::Done(RunState::Finished));
+                }
+                (NextAction::Fail { reason, .. }, Phase::Deploy) => {
+                    match self.begin_rollback_in(tx, &system, run, &reason, Confirmation::AsPlanned).await? {
+                        Some(rolling_back) if rolling_back.state == RunState::Active => run = rolling_back,
+                        Some(waiting) => return Ok(Assignment::Done(waiting.state)),
+                        None => return Ok(Assignment::Done(RunState::Finished)),
+                    }
+                }
+                (NextAction::Fail { reason, .. }, Phase::Rollback) => {
+                    let cause = run.reason.clone().unwrap_or_default();
+                    let reason = format!("{cause}; the rollback failed: {reason}");
+                    self.end_run_in(tx, &system, claim.deployment, RunOutcome::RollbackFailed, &reason).await?;
+                    return Ok(Assignment::Done(RunState::Finished));
+                }
             }
         };
         let before = next.expect("next_action names the step it was given");
@@ -241,6 +260,99 @@ impl Tollgate {
             tx.append_logs(claim.deployment, position, &[(now, line)]).await?;
         }
         Ok(Assignment::Run(Box::new(step)))
+    }
+
+    /// Decides, after the deploy phase of `run` failed (`cause`), whether it rolls back, and
+    /// records it: the rollback steps of services never touched are skipped and the run enters
+    /// its rollback phase, active or waiting for an operator's confirmation (`confirmation`
+    /// given counts as one). Returns the run as it is then, or `None` when the deployment ended
+    /// (nothing to roll back, or the rollback refused).
+    async fn begin_rollback_in(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        run: Run,
+        cause: &str,
+        confirmation: Confirmation,
+    ) -> ServiceResult<Option<Run>> {
+        let deployment = run.deployment;
+        let steps = tx.list_steps(deployment).await?;
+        let plans = tx.run_plans(deployment).await?;
+        let (skip, waits_for) = match begin_rollback(&steps, &plans) {
+            RollbackStart::Nothing => {
+                self.end_run_in(tx, principal, deployment, RunOutcome::Failed, cause).await?;
+                return Ok(None);
+            }
+            RollbackStart::Refused { reason } => {
+                let reason = format!("{cause}; {reason}");
+                self.end_run_in(tx, principal, deployment, RunOutcome::RollbackFailed, &reason).await?;
+                return Ok(None);
+            }
+            RollbackStart::Go { skip } => (skip, None),
+            RollbackStart::Confirm { skip, reason } => match confirmation {
+                Confirmation::Given => (skip, None),
+                Confirmation::AsPlanned => (skip, Some(reason)),
+            },
+        };
+        let now = self.now();
+        for step in steps.iter().filter(|step| skip.contains(&step.position)) {
+            let outcome = format!("not needed: no step of {} began", step.service);
+            let skipped = DeploymentStep {
+                state: StepState::Skipped,
+                finished_at: Some(now),
+                outcome: Some(outcome),
+                ..step.clone()
+            };
+            tx.update_step(&skipped).await?;
+        }
+        // An automatic rollback goes on under the claim that saw the failure; one that waits for
+        // an operator drops it, like every hand-over.
+        let after = match &waits_for {
+            None => Run { phase: Phase::Rollback, reason: Some(cause.to_owned()), ..run.clone() },
+            Some(question) => Run {
+                phase: Phase::Rollback,
+                state: RunState::NeedsOperator,
+                worker: None,
+                claim_expires_at: None,
+                reason: Some(format!("{cause}; {question}")),
+                ..run.clone()
+            },
+        };
+        tx.update_run(&after).await?;
+        let object = ObjectRef::new(ObjectKind::Run, deployment);
+        let change = Change {
+            action: AuditAction::RollBack,
+            object,
+            before: Some(&run),
+            after: Some(&after),
+            reason: after.reason.as_deref(),
+        };
+        self.record_for(tx, principal, change).await?;
+        Ok(Some(after))
+    }
+
+    /// Ends the deployment of a run as `outcome` says (succeeded, failed or rolled back), and
+    /// quarantines its environment when the plans of the services it touched ask for it.
+    async fn end_run_in(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        deployment: DeploymentId,
+        outcome: RunOutcome,
+        reason: &str,
+    ) -> ServiceResult<()> {
+        let status = match outcome {
+            RunOutcome::Succeeded => DeploymentStatus::Succeeded,
+            RunOutcome::RolledBack => DeploymentStatus::RolledBack,
+            RunOutcome::Failed | RunOutcome::RollbackFailed => DeploymentStatus::Failed,
+        };
+        let finished = self.finish_in(tx, principal, deployment, status, reason).await?;
+        let steps = tx.list_steps(deployment).await?;
+        let plans = tx.run_plans(deployment).await?;
+        if quarantines(outcome, &steps, &plans) {
+            self.quarantine_in(tx, principal, &finished, reason).await?;
+        }
+        Ok(())
     }
 
     /// What the steps of the run `claim` holds may refer to: its deployment, the plans as they
@@ -281,7 +393,8 @@ impl Tollgate {
     ) -> ServiceResult<(DeploymentStep, Assignment)> {
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        tx.lock_run(claim.deployment).await?.check_claim(claim, now)?;
+        let run = tx.lock_run(claim.deployment).await?;
+        run.check_claim(claim, now)?;
         let before = tx
             .find_step(claim.deployment, position)
             .await?
@@ -305,15 +418,17 @@ impl Tollgate {
         let change =
             Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };
         self.record_for(&mut tx, &Principal::system(), change).await?;
-        let next = self.assign_in(&mut tx, claim).await?;
+        let next = self.assign_in(&mut tx, claim, run).await?;
         tx.commit().await?;
         Ok((after, next))
     }
 
-    /// An operator's decision on a run that needs one: run the stopped step again, go on
-    /// without it, or end the deployment as failed. Aborting also cancels a run that is still
-    /// active (its running step is recorded as failed, and its worker stops it). Authorized as
-    /// deploying the release there.
+    /// An operator's decision on a run: run a stopped step again, go on without it, abort (stop
+    /// deploying and roll back as the plans say; while rolling back, stop the rollback and end the
+    /// deployment as failed), or roll back (confirming a rollback that waits for one, or stopping
+    /// a deployment to roll it back at once, across irreversible steps too). Aborting and rolling
+    /// back also act on a run that is still active: its running step is recorded as failed, and
+    /// its worker stops it. Authorized as deploying the release there.
     pub async fn decide_run(
         &self,
         principal: &Principal,
@@ -337,19 +452,11 @@ impl Tollgate {
                 return Err(ServiceError::RunNotWaiting { deployment, reason });
             }
         };
-        // Aborting also cancels an active run: its worker's next write finds the run finished,
-        // and it stops the step it was running.
-        let allowed = match decision {
-            OperatorDecision::Abort => run.state != RunState::Finished,
-            OperatorDecision::Resume | OperatorDecision::Skip => run.state == RunState::NeedsOperator,
-        };
-        if !allowed {
-            let reason = format!("is not waiting for an operator (its run is {})", run.state);
-            return Err(ServiceError::RunNotWaiting { deployment, reason });
-        }
         let steps = tx.list_steps(deployment).await?;
         let stopped = steps.iter().find(|step| step.state == StepState::Running).cloned();
+        check_decision(&run, stopped.as_ref(), decision)?;
         let by = &principal.user.name;
+        let said = reason.map(|reason| format!(" ({reason})")).unwrap_or_default();
         if let Some(before) = stopped {
             let after = match decision {
                 OperatorDecision::Resume => DeploymentStep { state: StepState::Pending, ..before.clone() },
@@ -365,26 +472,56 @@ impl Tollgate {
                     outcome: Some(format!("aborted by {by}")),
                     ..before.clone()
                 },
+                OperatorDecision::RollBack => DeploymentStep {
+                    state: StepState::Failed,
+                    finished_at: Some(now),
+                    outcome: Some(format!("stopped by {by} to roll back")),
+                    ..before.clone()
+                },
             };
             tx.update_step(&after).await?;
-            let line =
-                format!("{by} decided: {decision}{}", reason.map(|reason| format!(" ({reason})")).unwrap_or_default());
+            let line = format!("{by} decided: {decision}{said}");
             tx.append_logs(deployment, before.position, &[(now, line)]).await?;
         }
         let action = match decision {
             OperatorDecision::Resume => AuditAction::Resume,
             OperatorDecision::Skip => AuditAction::Skip,
             OperatorDecision::Abort => AuditAction::Abort,
+            OperatorDecision::RollBack => AuditAction::RollBack,
         };
-        match decision {
-            OperatorDecision::Resume | OperatorDecision::Skip => {
-                let why = format!("{by} decided to {decision}");
+        let why = format!("{by} decided to {decision}{said}");
+        match (decision, run.phase) {
+            (OperatorDecision::Resume | OperatorDecision::Skip, _) | (OperatorDecision::RollBack, Phase::Rollback) => {
                 self.set_run_state_in(&mut tx, principal, run, RunState::Active, &why, action).await?;
             }
-            OperatorDecision::Abort => {
-                let why = format!("{by} aborted it");
-                self.set_run_state_in(&mut tx, principal, run, RunState::Finished, &why, action).await?;
-                self.finish_in(&mut tx, principal, deployment, DeploymentStatus::Failed, &why).await?;
+            (OperatorDecision::Abort, Phase::Rollback) => {
+                let cause = run.reason.clone().unwrap_or_default();
+                let reason = format!("{cause}; {by} stopped the rollback{said}");
+                self.end_run_in(&mut tx, principal, deployment, RunOutcome::RollbackFailed, &reason).await?;
+            }
+            (OperatorDecision::Abort | OperatorDecision::RollBack, Phase::Deploy) => {
+                let confirmation = match decision {
+                    OperatorDecision::RollBack => Confirmation::Given,
+                    _ => Confirmation::AsPlanned,
+                };
+                let cause = format!(
+                    "{by} {}{said}",
+                    if confirmation == Confirmation::Given { "rolled it back" } else { "aborted it" }
+                );
+                // The operator's decision is on record before what it sets off; whoever held the
+                // run stops, its next write finding the claim gone.
+                let handed = Run {
+                    worker: None,
+                    claim_expires_at: None,
+                    state: RunState::Active,
+                    reason: Some(cause.clone()),
+                    ..run.clone()
+                };
+                tx.update_run(&handed).await?;
+                let object = ObjectRef::new(ObjectKind::Run, deployment);
+                let change = Change { action, object, before: Some(&run), after: Some(&handed), reason: Some(&cause) };
+                self.record_for(&mut tx, principal, change).await?;
+                self.begin_rollback_in(&mut tx, principal, handed, &cause, confirmation).await?;
             }
         }
         let current = load_run(&mut tx, deployment).await?;
@@ -480,6 +617,37 @@ async fn load_run(conn: &mut tollgate_store::Conn, deployment: DeploymentId) -> 
     let run = conn.find_run(deployment).await?.ok_or_else(|| not_found(Entity::Run, deployment))?;
     let steps = conn.list_steps(deployment).await?;
     Ok(DeploymentRun { deployment: found, run, steps })
+}
+
+/// Whether an operator's confirmation of a rollback was given with the decision that starts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirmation {
+    /// The operator asked to roll back: a rollback that needs confirmation has it.
+    Given,
+    /// As the plans say: a rollback that needs confirmation waits for one.
+    AsPlanned,
+}
+
+/// Whether `decision` applies to `run` as it stands (`stopped` is its running step, if any).
+fn check_decision(run: &Run, stopped: Option<&DeploymentStep>, decision: OperatorDecision) -> ServiceResult<()> {
+    let waiting = run.state == RunState::NeedsOperator;
+    let refusal = match decision {
+        _ if run.state == RunState::Finished => Some(format!("has finished ({})", run.reason.as_deref().unwrap_or(""))),
+        OperatorDecision::Resume | OperatorDecision::Skip if !waiting => {
+            Some(format!("is not waiting for an operator (its run is {})", run.state))
+        }
+        OperatorDecision::Resume | OperatorDecision::Skip if stopped.is_none() => Some(
+            "is waiting for its rollback to be confirmed, not for a step: roll_back confirms, abort ends it".to_owned(),
+        ),
+        OperatorDecision::RollBack if run.phase == Phase::Rollback && (!waiting || stopped.is_some()) => {
+            Some("is rolling back already".to_owned())
+        }
+        _ => None,
+    };
+    match refusal {
+        Some(reason) => Err(ServiceError::RunNotWaiting { deployment: run.deployment, reason }),
+        None => Ok(()),
+    }
 }
 
 fn expires(now: Timestamp, ttl: SignedDuration) -> Timestamp {

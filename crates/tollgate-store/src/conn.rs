@@ -95,6 +95,7 @@ pub(crate) const TABLES: &[&str] = &[
     "deployment_runs",
     "deployment_steps",
     "deployment_logs",
+    "quarantines",
     "change_requests",
     "change_approvals",
     "change_policy",

@@ -25,6 +25,7 @@ mod gate;
 mod key;
 mod lease;
 mod postgres;
+mod quarantine;
 mod retention;
 mod rows;
 mod run;

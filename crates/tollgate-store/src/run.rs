@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use tollgate_core::deployment::DeploymentId;
 use tollgate_core::name::{ServiceName, StepName};
 use tollgate_core::plan::DeploymentPlan;
-use tollgate_core::run::{Claim, DeploymentStep, LogLine, NewStep, Run, StepState, WorkerName};
+use tollgate_core::run::{Claim, DeploymentStep, LogLine, NewStep, Phase, Run, StepState, WorkerName};
 use tollgate_core::{Entity, Timestamp};
 
 use crate::conn::Conn;
@@ -24,6 +24,7 @@ use crate::tx::StoreTx;
 struct RunRow {
     deployment_id: i64,
     state: String,
+    phase: String,
     worker: Option<String>,
     epoch: i64,
     claim_expires_at: Option<i64>,
@@ -39,6 +40,7 @@ impl TryFrom<RunRow> for Run {
         Ok(Run {
             deployment: DeploymentId(key),
             state: parse(ENTITY, &key, row.state.parse())?,
+            phase: parse(ENTITY, &key, row.phase.parse())?,
             worker: row.worker.map(|worker| parse(ENTITY, &key, WorkerName::parse(&worker))).transpose()?,
             epoch: u64::try_from(row.epoch).map_err(|error| StoreError::corrupt(ENTITY, key.to_string(), error))?,
             claim_expires_at: row.claim_expires_at.map(|at| timestamp(ENTITY, &key, at)).transpose()?,
@@ -51,6 +53,7 @@ impl TryFrom<RunRow> for Run {
 struct StepRow {
     deployment_id: i64,
     position: i64,
+    phase: String,
     service: String,
     tier: String,
     spec: String,
@@ -71,6 +74,7 @@ impl TryFrom<StepRow> for DeploymentStep {
         Ok(DeploymentStep {
             deployment: DeploymentId(row.deployment_id),
             position: u32::try_from(row.position).map_err(|error| corrupt(&error))?,
+            phase: parse(ENTITY, &key, row.phase.parse())?,
             service: parse(ENTITY, &key, ServiceName::parse(&row.service))?,
             tier: parse(ENTITY, &key, StepName::parse(&row.tier))?,
             spec: serde_json::from_str(&row.spec).map_err(|error| corrupt(&error))?,
@@ -83,9 +87,9 @@ impl TryFrom<StepRow> for DeploymentStep {
     }
 }
 
-const RUN_COLUMNS: &str = "deployment_id, state, worker, epoch, claim_expires_at, reason";
+const RUN_COLUMNS: &str = "deployment_id, state, phase, worker, epoch, claim_expires_at, reason";
 const STEP_COLUMNS: &str =
-    "deployment_id, position, service, tier, spec, state, attempts, started_at, finished_at, outcome";
+    "deployment_id, position, phase, service, tier, spec, state, attempts, started_at, finished_at, outcome";
 
 impl Conn {
     /// The run of `deployment`, if it is an orchestrated one.
@@ -141,19 +145,21 @@ impl Conn {
         rows.into_iter().map(DeploymentStep::try_from).collect()
     }
 
-    /// The first step of `deployment`'s run that neither succeeded nor was skipped: the one that
-    /// decides what the run does next. `None` when every step is done with.
+    /// The first step of `phase` in `deployment`'s run that neither succeeded nor was skipped:
+    /// the one that decides what the run does next. `None` when every such step is done with.
     pub async fn next_unfinished_step(
         &mut self,
         deployment: DeploymentId,
+        phase: Phase,
     ) -> Result<Option<DeploymentStep>, StoreError> {
         let row: Option<StepRow> = sqlx::query_as(&format!(
-            "SELECT {STEP_COLUMNS} FROM deployment_steps WHERE deployment_id = $1 AND state NOT IN ($2, $3) \
-             ORDER BY position LIMIT 1"
+            "SELECT {STEP_COLUMNS} FROM deployment_steps WHERE deployment_id = $1 AND phase = $4 \
+             AND state NOT IN ($2, $3) ORDER BY position LIMIT 1"
         ))
         .bind(deployment.0)
         .bind(StepState::Succeeded.as_str())
         .bind(StepState::Skipped.as_str())
+        .bind(phase.as_str())
         .fetch_optional(self.executor())
         .await
         .map_err(StoreError::from_sqlx)?;
@@ -231,15 +237,16 @@ impl StoreTx {
         self.execute(insert, Entity::Run, &key).await?;
         for (position, step) in steps.iter().enumerate() {
             let insert = sqlx::query(
-                "INSERT INTO deployment_steps (deployment_id, position, service, tier, spec, state, attempts) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0)",
+                "INSERT INTO deployment_steps (deployment_id, position, service, tier, spec, state, attempts, phase) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
             )
             .bind(deployment.0)
             .bind(position as i64)
             .bind(step.service.as_str())
             .bind(step.tier.as_str())
             .bind(serde_json::to_string(&step.spec).expect("a step serializes"))
-            .bind(StepState::Pending.as_str());
+            .bind(StepState::Pending.as_str())
+            .bind(step.phase.as_str());
             self.execute(insert, Entity::DeploymentStep, &key).await?;
         }
         Ok(())
@@ -275,19 +282,20 @@ impl StoreTx {
         self.find_run(deployment).await?.ok_or(StoreError::NotFound { entity: Entity::Run, key })
     }
 
-    /// Stores a run's state, claim and reason (the caller locked it with `lock_run`).
+    /// Stores a run's state, phase, claim and reason (the caller locked it with `lock_run`).
     pub async fn update_run(&mut self, run: &Run) -> Result<(), StoreError> {
         let key = run.deployment.to_string();
         let query = sqlx::query(
-            "UPDATE deployment_runs SET state = $2, worker = $3, epoch = $4, claim_expires_at = $5, reason = $6 \
-             WHERE deployment_id = $1",
+            "UPDATE deployment_runs SET state = $2, worker = $3, epoch = $4, claim_expires_at = $5, reason = $6, \
+             phase = $7 WHERE deployment_id = $1",
         )
         .bind(run.deployment.0)
         .bind(run.state.as_str())
         .bind(run.worker.as_ref().map(ToString::to_string))
         .bind(run.epoch as i64)
         .bind(run.claim_expires_at.map(micros))
-        .bind(run.reason.clone());
+        .bind(run.reason.clone())
+        .bind(run.phase.as_str());
         let affected = self.execute(query, Entity::Run, &key).await?;
         StoreTx::expect_one(affected, Entity::Run, &key)
     }

@@ -6,21 +6,17 @@
 //!
 //! `cargo bench -p tollgate-worker --bench engine`
 
+#[path = "common.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
-use tollgate_core::apply::ApplyInput;
-use tollgate_core::environment::EnvironmentInput;
-use tollgate_core::lifecycle::LifecycleInput;
-use tollgate_core::release::ReleaseAction;
 use tollgate_core::run::WorkerName;
-use tollgate_core::service::ServiceInput;
-use tollgate_core::team::TeamInput;
-use tollgate_service::apply::ApplyMode;
-use tollgate_service::release::ReleaseRef;
 use tollgate_service::run::StartDeployment;
-use tollgate_testkit::fixtures::release_input;
 use tollgate_testkit::{TestApp, TestDb};
 use tollgate_worker::{Engine, EngineSettings, StepTiming};
+
+use crate::common::{catalog, percentile, ready_release, service};
 
 const STEPS_PER_TIER: usize = 50;
 const RUNS: usize = 2;
@@ -36,49 +32,18 @@ fn plan_yaml() -> String {
     yaml
 }
 
-fn service(name: &str, depends_on: &[&str], plan: &str) -> ServiceInput {
-    let text = format!(
-        "services:\n  - name: x\n    owner: y\n    deploy:\n{}",
-        plan.lines().map(|line| format!("      {line}\n")).collect::<String>()
-    );
-    let loaded = tollgate_config::load("bench.yaml", &text).expect("the plan loads");
-    ServiceInput {
-        name: name.to_owned(),
-        owner: "payments".to_owned(),
-        depends_on: depends_on.iter().map(|name| (*name).to_owned()).collect(),
-        deploy: loaded.input.services.into_iter().next().and_then(|service| service.deploy),
-        ..ServiceInput::default()
-    }
-}
-
 async fn measure(db: TestDb) -> (String, Vec<StepTiming>, Duration) {
     let backend = db.backend_name().to_owned();
     let app = TestApp::on(db, 1000).await;
     let plan = plan_yaml();
-    let document = ApplyInput {
-        teams: vec![TeamInput { name: "payments".to_owned(), ..TeamInput::default() }],
-        environments: vec![EnvironmentInput { name: "dev".to_owned(), tier: "dev".to_owned(), region: None }],
-        lifecycles: vec![LifecycleInput { name: "default".to_owned(), environments: vec!["dev".to_owned()] }],
-        services: vec![service("ledger", &[], &plan), service("api", &["ledger"], &plan)],
-        ..ApplyInput::default()
-    };
-    app.tollgate.apply(&app.admin, document, ApplyMode::Apply).await.expect("the catalog applies");
+    catalog(&app, vec![service("ledger", &[], &plan), service("api", &["ledger"], &plan)]).await;
     let settings = EngineSettings { supervisor: None, ..EngineSettings::default() };
     let engine = Engine::new(app.tollgate.clone(), WorkerName::parse("bench").expect("a name"), settings);
     let shipper = app.shipper().await;
     let mut wall = Duration::ZERO;
     for run in 0..RUNS {
         let version = format!("1.0.{run}");
-        app.stock("payments", &[("api", &version), ("ledger", &version)]).await;
-        let release = app
-            .tollgate
-            .create_release(&app.admin, release_input(&version, &[("api", &version), ("ledger", &version)]))
-            .await
-            .expect("created");
-        let reference = ReleaseRef::Id(release.id);
-        for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
-            app.tollgate.transition_release(&shipper, &reference, action, None).await.expect("transition");
-        }
+        let reference = ready_release(&app, &shipper, &["api", "ledger"], &version).await;
         let started = app.tollgate.start_orchestrated(&shipper, &reference, "dev", StartDeployment::default()).await;
         let started = started.expect("started");
         assert_eq!(started.steps.len(), 4 * STEPS_PER_TIER);
@@ -89,11 +54,6 @@ async fn measure(db: TestDb) -> (String, Vec<StepTiming>, Duration) {
         assert_eq!(done.deployment.status.as_str(), "succeeded");
     }
     (backend, engine.recent_timings(), wall)
-}
-
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[index]
 }
 
 fn report(backend: &str, timings: &[StepTiming], wall: Duration) {

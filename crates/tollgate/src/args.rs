@@ -95,6 +95,9 @@ pub enum Command {
     /// the outcome.
     #[command(subcommand)]
     Lease(LeaseCommand),
+    /// Environments quarantined after a failed deployment: list them, lift a quarantine.
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
     /// What runs where: per environment, the version of each service.
     Register(RegisterArgs),
     /// The tamper-evident audit log.
@@ -455,12 +458,33 @@ pub enum DeploymentCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// End an orchestrated deployment as failed: one that needs an operator, or one still running
-    /// (cancelled: its worker stops the step it runs).
+    /// Stop an orchestrated deployment (one that needs an operator, or one still running: its
+    /// worker stops the step it runs) and roll it back as its plans say; while it rolls back,
+    /// stop the rollback and end the deployment as failed.
     Abort {
         id: i64,
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// Roll an orchestrated deployment back: confirm a rollback that waits for an operator, or
+    /// stop a deployment and run its plans' rollback steps at once (across irreversible steps too).
+    Rollback {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Environments in quarantine: no deployment starts there until the quarantine is lifted.
+    List,
+    /// Lift an environment's quarantine, so deployments start there again (audited, with a reason).
+    Lift {
+        #[arg(long, visible_alias = "env")]
+        environment: String,
+        #[arg(long)]
+        reason: String,
     },
 }
 

@@ -64,6 +64,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             return commands::run::run(&context, start).await;
         }
         Command::Lease(command) => return commands::lease::lease(&context, command).await,
+        Command::Quarantine(command) => commands::lease::quarantine(&context, command).await?,
         Command::Register(args) => commands::release::register(&context, args).await?,
         Command::Audit(command) => return commands::audit::audit(&context, command).await,
         Command::Artifact(command) => return commands::artifact::artifact(&context, command).await,

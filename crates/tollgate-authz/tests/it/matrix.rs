@@ -69,7 +69,18 @@ const ALLOWED: &[(Role, &[&str])] = &[
         ],
     ),
     (Role::Approver, &["read.records", "authz.check", "team.edit", "change.approve"]),
-    (Role::Deployer, &["read.records", "authz.check", "team.edit", "deploy", "deployment.finish", "override.window"]),
+    (
+        Role::Deployer,
+        &[
+            "read.records",
+            "authz.check",
+            "team.edit",
+            "deploy",
+            "deployment.finish",
+            "quarantine.lift",
+            "override.window",
+        ],
+    ),
     // Everything but deploying to prod, which only deployers do (below).
     (Role::Admin, &["*"]),
 ];

@@ -271,10 +271,10 @@ mod tests {
             Err(&[
                 "actor: \"Ana!\" is neither a user name nor @system",
                 "action: \"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, \
-                 remove, enroll, rotate, evaluate, override, approve, reject, apply, allow, deny, sign_in, sign_out, set_password, lock_out, acquire, renew, release, resume, skip, abort",
+                 remove, enroll, rotate, evaluate, override, approve, reject, apply, allow, deny, sign_in, sign_out, set_password, lock_out, acquire, renew, release, resume, skip, abort, roll_back, quarantine, lift",
                 "object_kind: \"spaceship\" is not one of team, user, token, service, environment, lifecycle, \
                  release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, \
-                 policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease, run, deployment_step",
+                 policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease, run, deployment_step, quarantine",
                 "object_id: is required",
                 "from: \"yesterday\" is not an RFC 3339 timestamp",
                 "to: \"2026-13-01T00:00:00Z\" is not an RFC 3339 timestamp",
@@ -293,7 +293,7 @@ mod tests {
             Err(&["action: \"rocket\" is not one of team, user, token, service, environment, lifecycle, release, \
              deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, \
              gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, \
-             change_request, change_policy, train, lease, run, deployment_step"]),
+             change_request, change_policy, train, lease, run, deployment_step, quarantine"]),
         );
     }
 

@@ -128,6 +128,20 @@ fn every_problem_of_a_plan_is_reported_with_its_path() {
         "variables.Prod: \"Prod\" is not a valid name (1 to 63 lower-case letters, digits or dashes, starting with a letter or digit)\n\
          secrets[0]: a secret comes from one of env (a variable of the server) or file (a path)",
     );
+    check(
+        DeployInput {
+            rollback: vec![StepInput { reversible: scalar("maybe"), ..exec(&["./restore"]) }, StepInput::default()],
+            on_failure: Some(OnFailureInput {
+                rollback: Some("later".to_owned()),
+                quarantine: Some("sometimes".to_owned()),
+            }),
+            ..plan(vec![exec(&["true"])])
+        },
+        "rollback[0].reversible: \"maybe\" is not true or false\n\
+         rollback[1]: a step needs one of exec, http, health or wait\n\
+         on_failure.rollback: \"later\" is not one of automatic, manual\n\
+         on_failure.quarantine: \"sometimes\" is not one of always, on_rollback_failure, never",
+    );
 }
 
 #[test]
@@ -203,6 +217,8 @@ fn a_stored_plan_typed_again_parses_to_itself() {
             SecretInput { name: "db".to_owned(), env: Some("DB_PASSWORD".to_owned()), file: None },
             SecretInput { name: "key".to_owned(), env: None, file: Some("/run/key".to_owned()) },
         ],
+        rollback: vec![StepInput { reversible: scalar("false"), ..exec(&["./restore", "{{ deployment.id }}"]) }],
+        on_failure: Some(OnFailureInput { rollback: Some("manual".to_owned()), quarantine: Some("never".to_owned()) }),
     };
     let plan = input.parse().expect("valid");
     let again = DeployInput::from(plan.clone()).parse().expect("still valid");

@@ -247,6 +247,7 @@ problems!(
             "window_closed",
             "change_required",
             "lease_held",
+            "environment_quarantined",
             "conflict",
             "validation_failed",
         ],

@@ -146,6 +146,7 @@ problems!(
             "environment_not_found",
             "deployment_refused",
             "lease_held",
+            "environment_quarantined",
             "promotion_refused",
             "release_not_ready",
             "release_changed",

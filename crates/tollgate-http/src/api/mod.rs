@@ -15,6 +15,7 @@ pub mod leases;
 pub mod people;
 pub mod plans;
 pub mod problem;
+pub mod quarantines;
 pub mod releases;
 pub mod runs;
 pub mod schema;
@@ -116,6 +117,8 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::list_logs))
         .routes(routes!(runs::stream_logs))
         .routes(routes!(runs::decide))
+        .routes(routes!(quarantines::list_quarantines))
+        .routes(routes!(quarantines::lift_quarantine))
         .routes(routes!(audit::list_audit))
         .routes(routes!(audit::search_audit))
         .routes(routes!(audit::verify_audit))

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 use tollgate_core::change::policy::Scalar;
-use tollgate_core::plan::{DeployInput, HealthStepInput, HttpStepInput, SecretInput, StepInput, TierInput};
+use tollgate_core::plan::{
+    DeployInput, HealthStepInput, HttpStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
+};
 use utoipa::ToSchema;
 
 use crate::api::schema;
@@ -21,6 +23,22 @@ pub struct DeployRequest {
     pub variables: Option<serde_json::Value>,
     #[serde(default)]
     pub secrets: Vec<SecretRequest>,
+    /// Steps that undo the service's deployment, run when a deployment of it rolls back.
+    #[serde(default)]
+    pub rollback: Vec<StepRequest>,
+    pub on_failure: Option<OnFailureRequest>,
+}
+
+/// What a failed deployment does.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnFailureRequest {
+    /// `automatic` (the default) or `manual` (an operator confirms).
+    #[schema(value_type = Option<schema::RollbackMode>)]
+    pub rollback: Option<String>,
+    /// `always`, `on_rollback_failure` (the default) or `never`.
+    #[schema(value_type = Option<schema::QuarantineMode>)]
+    pub quarantine: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -60,6 +78,8 @@ pub struct StepRequest {
     #[schema(value_type = Option<schema::PlanDuration>)]
     pub backoff: Option<String>,
     pub idempotent: Option<bool>,
+    /// Whether the plan's rollback steps can undo it (true unless told).
+    pub reversible: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -125,6 +145,10 @@ impl From<DeployRequest> for DeployInput {
                 .into_iter()
                 .map(|secret| SecretInput { name: secret.name, env: secret.env, file: secret.file })
                 .collect(),
+            rollback: request.rollback.into_iter().map(Into::into).collect(),
+            on_failure: request
+                .on_failure
+                .map(|on_failure| OnFailureInput { rollback: on_failure.rollback, quarantine: on_failure.quarantine }),
         }
     }
 }
@@ -155,6 +179,7 @@ impl From<StepRequest> for StepInput {
             retries: scalar(step.retries),
             backoff: step.backoff,
             idempotent: scalar(step.idempotent),
+            reversible: scalar(step.reversible),
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct DecisionRequest {
 pub struct RunResponse {
     #[schema(value_type = schema::RunState)]
     pub state: String,
+    /// `deploy`, or `rollback` once a failure (or an operator) started undoing it.
+    #[schema(value_type = schema::RunPhase)]
+    pub phase: String,
     /// The worker holding the run now, if any.
     pub worker: Option<String>,
     /// Grows by one with every claim of the run by a worker.
@@ -61,6 +64,7 @@ impl From<Run> for RunResponse {
     fn from(run: Run) -> RunResponse {
         RunResponse {
             state: run.state.to_string(),
+            phase: run.phase.to_string(),
             worker: run.worker.map(|worker| worker.to_string()),
             epoch: run.epoch,
             claim_expires_at: run.claim_expires_at,
@@ -73,6 +77,8 @@ impl From<Run> for RunResponse {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StepResponse {
     pub position: u32,
+    #[schema(value_type = schema::RunPhase)]
+    pub phase: String,
     #[schema(value_type = schema::Name)]
     pub service: String,
     #[schema(value_type = schema::Name)]
@@ -82,6 +88,8 @@ pub struct StepResponse {
     #[schema(value_type = schema::StepKind)]
     pub kind: String,
     pub idempotent: bool,
+    /// Whether the plan's rollback steps can undo it.
+    pub reversible: bool,
     #[schema(value_type = schema::StepState)]
     pub state: String,
     pub attempts: u32,
@@ -96,11 +104,13 @@ impl From<DeploymentStep> for StepResponse {
     fn from(step: DeploymentStep) -> StepResponse {
         StepResponse {
             position: step.position,
+            phase: step.phase.to_string(),
             service: step.service.to_string(),
             tier: step.tier.to_string(),
             name: step.spec.name.to_string(),
             kind: step.spec.action.kind().to_owned(),
             idempotent: step.spec.idempotent,
+            reversible: step.spec.reversible,
             state: step.state.to_string(),
             attempts: step.attempts,
             started_at: step.started_at,
@@ -178,6 +188,7 @@ problems!(
             "deployment_refused",
             "no_deployment_plan",
             "lease_held",
+            "environment_quarantined",
             "promotion_refused",
             "release_not_ready",
             "release_changed",
@@ -310,10 +321,11 @@ problems!(
     [JSON_BODY, PATH, &["forbidden", "deployment_not_found", "run_not_waiting", "conflict", "validation_failed"]]
 );
 
-/// An operator's decision on a run that needs one (a worker stopped in a step that is not
-/// idempotent): `resume` runs the step again, `skip` goes on without it, `abort` ends the
-/// deployment as failed (and cancels a run still active). 409 `run_not_waiting` when the run is
-/// not waiting for the decision.
+/// An operator's decision on a run: `resume` runs again the step a stopped worker left (not
+/// idempotent), `skip` goes on without it, `abort` stops the deployment and rolls it back as its
+/// plans say (while rolling back: stops the rollback, the deployment failed), `roll_back` confirms
+/// a rollback that waits for one or rolls a deployment back at once. 409 `run_not_waiting` when
+/// the run does not take the decision now.
 #[utoipa::path(post, path = "/deployments/{id}/decision", tag = "deployments", params(("id" = schema::Id, Path)),
     request_body = DecisionRequest, responses((status = 200, body = DeploymentRunResponse), DecideProblems))]
 pub async fn decide(

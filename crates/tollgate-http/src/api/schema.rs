@@ -712,7 +712,7 @@ value_schema!(
 );
 value_schema!(
     /// Where the run of an orchestrated deployment stands.
-    RunState => keywords(tollgate_core::run::RunState::ALL, "active: workers carry it out; needs_operator: a worker stopped in a step that is not idempotent, and an operator resumes, skips or aborts; finished: its deployment ended.")
+    RunState => keywords(tollgate_core::run::RunState::ALL, "active: workers carry it out; needs_operator: a worker stopped in a step that is not idempotent (an operator resumes, skips or aborts), or a rollback waits for confirmation (roll_back or abort); finished: its deployment ended.")
 );
 value_schema!(
     /// Where a step of a run stands.
@@ -724,7 +724,19 @@ value_schema!(
 );
 value_schema!(
     /// An operator's decision on a run that needs one.
-    OperatorDecision => keywords(tollgate_core::run::OperatorDecision::ALL, "resume: run the stopped step again; skip: go on without it; abort: end the deployment as failed.")
+    OperatorDecision => keywords(tollgate_core::run::OperatorDecision::ALL, "resume: run the stopped step again; skip: go on without it; abort: stop deploying and roll back as the plans say (while rolling back: stop the rollback, the deployment failed); roll_back: confirm a rollback that waits, or roll back at once.")
+);
+value_schema!(
+    /// Whether a failed deployment rolls back by itself.
+    RollbackMode => keywords(tollgate_core::plan::RollbackMode::ALL, "automatic: the rollback steps start when a step fails; manual: an operator confirms the rollback first.")
+);
+value_schema!(
+    /// When a failed deployment quarantines its environment.
+    QuarantineMode => keywords(tollgate_core::plan::QuarantineMode::ALL, "always: after every failed deployment; on_rollback_failure: when a rollback was needed and did not succeed; never.")
+);
+value_schema!(
+    /// Which half of a run: deploying, or undoing what was deployed.
+    RunPhase => keywords(tollgate_core::run::Phase::ALL, "deploy: the plans' tiers; rollback: the plans' rollback steps, after a failure or an operator's decision.")
 );
 value_schema!(
     /// A log line's position: the step's position and the line's number within it.

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tollgate_core::deployment::{Deployment, DeploymentId};
-use tollgate_core::run::{OperatorDecision, RunState};
+use tollgate_core::run::{OperatorDecision, Phase, RunState, StepState};
 use tollgate_service::run::DeploymentRun;
 use tollgate_service::ServiceError;
 
@@ -40,8 +40,13 @@ pub(crate) struct DeploymentPage {
 
 pub(crate) struct RunView {
     pub state: &'static str,
+    pub phase: &'static str,
     pub active: bool,
     pub needs_operator: bool,
+    /// Needs an operator for a step a stopped worker left (resume, skip, abort or roll back).
+    pub stopped_step: bool,
+    /// Needs an operator to confirm its rollback (roll back, or abort without one).
+    pub confirm_rollback: bool,
     pub worker: String,
     pub reason: String,
     pub steps: Vec<StepLine>,
@@ -50,6 +55,7 @@ pub(crate) struct RunView {
 
 pub(crate) struct StepLine {
     pub position: u32,
+    pub phase: &'static str,
     pub service: String,
     pub tier: String,
     pub name: String,
@@ -77,7 +83,7 @@ pub(crate) async fn detail(
     render(&page(&state, &user, id, None).await?)
 }
 
-/// `POST /deployments/{id}/decision`: resume, skip or abort a run that needs an operator.
+/// `POST /deployments/{id}/decision`: resume, skip, abort or roll back a run.
 pub(crate) async fn decide(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -146,10 +152,15 @@ fn deployment_page(
 }
 
 fn run_view(run: DeploymentRun, logs: Vec<String>) -> RunView {
+    let needs_operator = run.run.state == RunState::NeedsOperator;
+    let stopped_step = needs_operator && run.steps.iter().any(|step| step.state == StepState::Running);
     RunView {
         state: run.run.state.as_str(),
+        phase: run.run.phase.as_str(),
         active: run.run.state == RunState::Active,
-        needs_operator: run.run.state == RunState::NeedsOperator,
+        needs_operator,
+        stopped_step,
+        confirm_rollback: needs_operator && !stopped_step && run.run.phase == Phase::Rollback,
         worker: run.run.worker.map(|worker| worker.to_string()).unwrap_or_default(),
         reason: run.run.reason.unwrap_or_default(),
         steps: run
@@ -157,6 +168,7 @@ fn run_view(run: DeploymentRun, logs: Vec<String>) -> RunView {
             .into_iter()
             .map(|step| StepLine {
                 position: step.position,
+                phase: step.phase.as_str(),
                 service: step.service.to_string(),
                 tier: step.tier.to_string(),
                 name: step.spec.name.to_string(),

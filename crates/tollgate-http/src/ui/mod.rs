@@ -59,6 +59,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/changes/{id}", get(changes::detail))
         .route("/changes/{id}/actions", post(changes::act))
         .route("/register/{environment}", get(register::history))
+        .route("/register/{environment}/quarantine/lift", post(register::lift_quarantine))
         .route("/deployments/{id}", get(deployments::detail))
         .route("/deployments/{id}/decision", post(deployments::decide))
         .route("/login", get(login::page).post(login::with_password))

@@ -1,14 +1,15 @@
 //! `/register`: what runs where. A services × environments matrix with the version in each cell
 //! and since when, at this instant or at one the reader names (date, time and time zone);
 //! `/register/{environment}`: that environment's deployment history, newest first. Both show the
-//! leases that lock services now (deployments by other tools, held until their outcome).
+//! leases that lock services now (deployments by other tools, held until their outcome). The
+//! history also shows the environment's quarantine, if any, with a form to lift it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -17,8 +18,9 @@ use tollgate_core::deployment::Promotion;
 use tollgate_core::lease::Lease;
 use tollgate_core::page::Page;
 
+use crate::error::ApiError;
 use crate::ui::format::{rfc3339, when};
-use crate::ui::{render, Chrome, UiError, UiResult, WebUser};
+use crate::ui::{render, Chrome, CsrfForm, UiError, UiResult, WebUser};
 use crate::AppState;
 
 /// Deployments per page of an environment's history.
@@ -184,6 +186,23 @@ pub(crate) struct HistoryPage {
     pub next: Option<i64>,
     /// Leases that lock services of the environment now.
     pub leases: Vec<LeaseLine>,
+    pub quarantine: Option<QuarantineLine>,
+    pub csrf: String,
+    /// A lift that failed, with why.
+    pub problem: Option<String>,
+}
+
+pub(crate) struct QuarantineLine {
+    pub since: String,
+    /// The deployment whose failure quarantined the environment; 0 when none.
+    pub deployment: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LiftForm {
+    #[serde(default)]
+    reason: String,
 }
 
 pub(crate) struct HistoryLine {
@@ -209,15 +228,56 @@ pub(crate) async fn history(
     Path(environment): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> UiResult<Html<String>> {
-    let page = Page { cursor: query.before, limit: HISTORY_PAGE };
+    render(&history_page(&state, &user, environment, query.before, None).await?)
+}
+
+/// `POST /register/{environment}/quarantine/lift`: lifts the environment's quarantine, with a
+/// reason; a refusal is shown on the page and changes nothing.
+pub(crate) async fn lift_quarantine(
+    State(state): State<AppState>,
+    Path(environment): Path<String>,
+    CsrfForm(user, form): CsrfForm<LiftForm>,
+) -> UiResult<Response> {
+    match state.tollgate.lift_quarantine(&user.principal, &environment, &form.reason).await {
+        Ok(_) => Ok(Redirect::to(&format!("/register/{environment}")).into_response()),
+        Err(error) => {
+            let parts = ApiError::from(error).into_page_parts();
+            let page = history_page(&state, &user, environment, None, Some(parts.detail)).await?;
+            Ok((parts.status, render(&page)?).into_response())
+        }
+    }
+}
+
+async fn history_page(
+    state: &AppState,
+    user: &WebUser,
+    environment: String,
+    before: Option<i64>,
+    problem: Option<String>,
+) -> UiResult<HistoryPage> {
+    let chrome = || Some(user.chrome("register"));
+    let page = Page { cursor: before, limit: HISTORY_PAGE };
     let deployments = state
         .tollgate
         .list_deployments(&user.principal, Some(&environment), None, page)
         .await
-        .map_err(|error| UiError::from_service(error, Some(user.chrome("register"))))?;
+        .map_err(|error| UiError::from_service(error, chrome()))?;
     let next = (deployments.len() == HISTORY_PAGE as usize).then(|| deployments.last().map_or(0, |d| d.id.0));
-    let leases = lease_lines(&state, &user, Some(&environment)).await?;
-    render(&HistoryPage {
+    let leases = lease_lines(state, user, Some(&environment)).await?;
+    let quarantines = state
+        .tollgate
+        .list_quarantines(&user.principal)
+        .await
+        .map_err(|error| UiError::from_service(error, chrome()))?;
+    let quarantine =
+        quarantines.into_iter().find(|quarantine| quarantine.environment.as_str() == environment).map(|quarantine| {
+            QuarantineLine {
+                since: when(quarantine.since),
+                deployment: quarantine.deployment.map_or(0, |deployment| deployment.0),
+                reason: quarantine.reason,
+            }
+        });
+    Ok(HistoryPage {
         chrome: user.chrome("register"),
         environment,
         rows: deployments
@@ -237,6 +297,9 @@ pub(crate) async fn history(
             .collect(),
         next,
         leases,
+        quarantine,
+        csrf: user.session.csrf.clone(),
+        problem,
     })
 }
 

@@ -118,6 +118,8 @@ async fn the_openapi_document_describes_every_endpoint() {
     /lifecycles/{name}
     /policy
     /policy/versions
+    /quarantines
+    /quarantines/{environment}/lift
     /register
     /releases
     /releases/{release}

@@ -593,5 +593,83 @@ async fn a_run_waiting_for_an_operator_is_decided_on_its_page_and_a_forged_decis
     assert_eq!((run.run.state, run.steps[0].state), (RunState::Active, StepState::Skipped));
     let again = browser.get(&format!("/deployments/{id}")).await;
     assert!(again.body.contains("skipped by admin"), "{}", again.body);
-    assert!(!again.body.contains("value=\"skip\""), "an active run offers no decisions");
+    assert!(!again.body.contains("value=\"skip\""), "an active run offers no step decisions");
+    assert!(again.body.contains("value=\"roll_back\""), "an active run may be rolled back: {}", again.body);
+}
+
+#[tokio::test]
+async fn a_quarantine_is_shown_and_lifted_on_the_environment_page_and_a_forged_lift_changes_nothing() {
+    use tollgate_core::apply::ApplyInput;
+    use tollgate_core::environment::EnvironmentInput;
+    use tollgate_core::lifecycle::LifecycleInput;
+    use tollgate_core::plan::{DeployInput, OnFailureInput, StepInput, TierInput};
+    use tollgate_core::release::ReleaseAction;
+    use tollgate_core::run::WorkerName;
+    use tollgate_core::service::ServiceInput;
+    use tollgate_core::team::TeamInput;
+    use tollgate_service::apply::ApplyMode;
+    use tollgate_service::release::ReleaseRef;
+    use tollgate_service::run::{Assignment, StartDeployment, StepReport};
+
+    let app = app_with_password().await;
+    let tollgate = &app.app.tollgate;
+    let admin = &app.app.admin;
+    let step = StepInput { exec: vec!["./deploy".to_owned()], ..StepInput::default() };
+    let deploy = DeployInput {
+        tiers: vec![TierInput { name: "app".to_owned(), steps: vec![step] }],
+        on_failure: Some(OnFailureInput { rollback: None, quarantine: Some("always".to_owned()) }),
+        ..Default::default()
+    };
+    let document = ApplyInput {
+        teams: vec![TeamInput { name: "payments".to_owned(), ..TeamInput::default() }],
+        environments: vec![EnvironmentInput { name: "dev".to_owned(), tier: "dev".to_owned(), region: None }],
+        lifecycles: vec![LifecycleInput { name: "default".to_owned(), environments: vec!["dev".to_owned()] }],
+        services: vec![ServiceInput {
+            name: "api".to_owned(),
+            owner: "payments".to_owned(),
+            deploy: Some(deploy),
+            ..ServiceInput::default()
+        }],
+        ..ApplyInput::default()
+    };
+    tollgate.apply(admin, document, ApplyMode::Apply).await.expect("applied");
+    app.app.stock("payments", &[("api", "1.0.0")]).await;
+    let input = tollgate_testkit::fixtures::release_input("1.0.0", &[("api", "1.0.0")]);
+    let release = ReleaseRef::Id(tollgate.create_release(admin, input).await.expect("created").id);
+    let shipper = app.app.shipper().await;
+    for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
+        tollgate.transition_release(&shipper, &release, action, None).await.expect("transition");
+    }
+    let started = tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+    let id = started.expect("started").deployment.id;
+    // A worker reports the step failed: `quarantine: always` quarantines dev.
+    let worker = WorkerName::parse("worker-a").expect("a worker name");
+    let claim =
+        tollgate.claim_run(&worker, jiff::SignedDuration::from_secs(10)).await.expect("claimed").expect("a run");
+    let Assignment::Run(step) = tollgate.next_assignment(&claim).await.expect("assigned") else { panic!("a step") };
+    let report = StepReport { succeeded: false, outcome: "exit status 2".to_owned(), retries: 0, logs: Vec::new() };
+    tollgate.finish_step(&claim, step.position, report).await.expect("finished");
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in("admin", PASSWORD).await;
+    let page = browser.get("/register/dev").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"quarantine\""), "{}", page.body);
+    assert!(page.body.contains("step api/app/exec-1 failed: exit status 2"), "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"/deployments/{}\"", id.0)), "{}", page.body);
+
+    let before = app.app.row_counts().await;
+    let forged = browser.post("/register/dev/quarantine/lift", &[("csrf", "f00d"), ("reason", "trust me")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let blank = browser.post("/register/dev/quarantine/lift", &[("csrf", &page.csrf()), ("reason", " ")]).await;
+    assert_eq!(blank.status, 422, "{}", blank.body);
+    assert!(blank.body.contains("id=\"lift-problem\""), "{}", blank.body);
+    assert_eq!(app.app.row_counts().await, before, "a refused lift wrote something");
+    assert_eq!(tollgate.list_quarantines(admin).await.expect("quarantines").len(), 1);
+
+    let lifted = browser.post("/register/dev/quarantine/lift", &[("csrf", &page.csrf()), ("reason", "fixed")]).await;
+    assert_eq!((lifted.status, lifted.location()), (303, "/register/dev"), "{}", lifted.body);
+    assert!(tollgate.list_quarantines(admin).await.expect("quarantines").is_empty());
+    let again = browser.get("/register/dev").await;
+    assert!(!again.body.contains("id=\"quarantine\""), "{}", again.body);
 }

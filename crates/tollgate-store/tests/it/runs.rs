@@ -1,6 +1,8 @@
 //! Runs of orchestrated deployments: a claim is taken by compare-and-swap on the epoch, and
 //! only while the run's claim has lapsed at that instant, so a claimant who read the run before
-//! its holder renewed (or before another claimant won) takes nothing.
+//! its holder renewed (or before another claimant won) takes nothing. Each step keeps its phase,
+//! and the next step is found within the run's phase. An environment has one quarantine at a
+//! time, and a lift removes only the quarantine it read.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +10,10 @@ use jiff::SignedDuration;
 use tollgate_core::deployment::{DeploymentInput, Promotion};
 use tollgate_core::name::{EnvironmentName, StepName, UserName};
 use tollgate_core::plan::{StepAction, StepDuration, StepSpec};
-use tollgate_core::run::{Claim, NewStep, RunState, WorkerName};
+use tollgate_core::quarantine::Quarantine;
+use tollgate_core::run::{Claim, NewStep, Phase, RunState, StepState, WorkerName};
 use tollgate_store::tx::NewDeployment;
+use tollgate_store::StoreError;
 use tollgate_testkit::fixtures::{at, environment, lifecycle, release, service, team, user};
 
 use crate::on_every_backend;
@@ -42,20 +46,44 @@ async fn a_claim_is_taken_once_per_epoch_and_never_from_a_live_holder() {
             actor: &ana,
         };
         let deployment = tx.insert_deployment(&new).await?;
-        let step = NewStep {
-            service: tollgate_core::name::ServiceName::parse("api").map_err(|problem| anyhow::anyhow!("{problem}"))?,
-            tier: StepName::parse("app").map_err(|problem| anyhow::anyhow!("{problem}"))?,
-            spec: StepSpec {
-                name: StepName::parse("wait-1").map_err(|problem| anyhow::anyhow!("{problem}"))?,
-                action: StepAction::Wait { duration: StepDuration::from_millis(10) },
-                timeout: StepDuration::from_millis(1_000),
-                retries: 0,
-                backoff: StepDuration::from_millis(1_000),
-                idempotent: true,
-            },
+        let step = |phase: Phase, name: &str| -> anyhow::Result<NewStep> {
+            Ok(NewStep {
+                phase,
+                service: tollgate_core::name::ServiceName::parse("api")
+                    .map_err(|problem| anyhow::anyhow!("{problem}"))?,
+                tier: StepName::parse("app").map_err(|problem| anyhow::anyhow!("{problem}"))?,
+                spec: StepSpec {
+                    name: StepName::parse(name).map_err(|problem| anyhow::anyhow!("{problem}"))?,
+                    action: StepAction::Wait { duration: StepDuration::from_millis(10) },
+                    timeout: StepDuration::from_millis(1_000),
+                    retries: 0,
+                    backoff: StepDuration::from_millis(1_000),
+                    idempotent: true,
+                    reversible: true,
+                },
+            })
         };
-        tx.insert_run(deployment, &BTreeMap::new(), &[step]).await?;
+        let steps = [step(Phase::Deploy, "wait-1")?, step(Phase::Rollback, "undo-1")?];
+        tx.insert_run(deployment, &BTreeMap::new(), &steps).await?;
         tx.commit().await?;
+
+        // Each phase has its own next step; the run starts deploying.
+        let mut read = store.read().await?;
+        let run = read.find_run(deployment).await?.expect("the run");
+        assert_eq!(run.phase, Phase::Deploy);
+        let deploy = read.next_unfinished_step(deployment, Phase::Deploy).await?.expect("a deploy step");
+        let rollback = read.next_unfinished_step(deployment, Phase::Rollback).await?.expect("a rollback step");
+        assert_eq!(
+            (deploy.position, deploy.phase, rollback.position, rollback.phase),
+            (0, Phase::Deploy, 1, Phase::Rollback)
+        );
+        drop(read);
+        let mut tx = store.begin_unaudited().await?;
+        tx.update_step(&tollgate_core::run::DeploymentStep { state: StepState::Succeeded, ..deploy }).await?;
+        tx.commit().await?;
+        let mut read = store.read().await?;
+        assert_eq!(read.next_unfinished_step(deployment, Phase::Deploy).await?, None);
+        drop(read);
 
         // Two workers read the unclaimed run (epoch 0) and race: one claim per epoch.
         let mut tx = store.begin_unaudited().await?;
@@ -85,6 +113,39 @@ async fn a_claim_is_taken_once_per_epoch_and_never_from_a_live_holder() {
         tx.commit().await?;
         let held = store.read().await?.find_run(deployment).await?.expect("the run");
         assert_eq!((held.worker.as_ref().map(WorkerName::as_str), held.epoch), (Some("worker-b"), 2));
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_environment_has_one_quarantine_and_a_lift_removes_only_the_one_it_read() {
+    on_every_backend(|store| async move {
+        let now = at("2026-03-01T12:00:00Z");
+        let dev = EnvironmentName::parse("dev")?;
+        let mut tx = store.begin().await?;
+        tx.insert_environment(&environment("dev", "dev")).await?;
+        let first = Quarantine { environment: dev.clone(), deployment: None, reason: "by hand".to_owned(), since: now };
+        tx.insert_quarantine(&first).await?;
+        tx.commit().await?;
+        let second = Quarantine { since: at("2026-03-01T12:05:00Z"), reason: "again".to_owned(), ..first.clone() };
+        let mut tx = store.begin().await?;
+        let twice = tx.insert_quarantine(&second).await;
+        assert!(matches!(twice, Err(StoreError::Conflict { .. })), "{twice:?}");
+        drop(tx);
+        let mut read = store.read().await?;
+        assert_eq!(read.find_quarantine(&dev).await?, Some(first.clone()));
+        assert_eq!(read.list_quarantines().await?, std::slice::from_ref(&first));
+        drop(read);
+        // A lift that read another quarantine (lifted and replaced meanwhile) removes nothing.
+        let mut tx = store.begin().await?;
+        let stale = tx.delete_quarantine(&second).await;
+        assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{stale:?}");
+        drop(tx);
+        let mut tx = store.begin().await?;
+        tx.delete_quarantine(&first).await?;
+        tx.commit().await?;
+        assert_eq!(store.read().await?.find_quarantine(&dev).await?, None);
         Ok(())
     })
     .await;

@@ -4,6 +4,7 @@
 
 mod engine;
 mod fencing;
+mod rollback;
 
 use std::path::Path;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context as _};
 use tollgate_core::apply::ApplyInput;
 use tollgate_core::change::policy::{ChangePolicyInput, Scalar};
-use tollgate_core::plan::DeployInput;
+use tollgate_core::plan::{DeployInput, StepInput};
 use tollgate_http::api::apply::{
     ApplyQuery, ApplyRequest, ApprovalSettingsRequest, ChangePolicyRequest, ChangeTemplateRequest,
     EnvironmentChangeRulesRequest, LabelTeamsRequest, PlanResponse, PlannedChangeResponse, RiskPolicyRequest,
@@ -14,7 +14,7 @@ use tollgate_http::api::apply::{
 use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
 use tollgate_http::api::gates::{GateRequest, ModuleRequest};
 use tollgate_http::api::plans::{
-    DeployRequest, HealthStepRequest, HttpStepRequest, SecretRequest, StepRequest, TierRequest,
+    DeployRequest, HealthStepRequest, HttpStepRequest, OnFailureRequest, SecretRequest, StepRequest, TierRequest,
 };
 
 use crate::args::{ApplyArgs, OutputFormat};
@@ -188,62 +188,82 @@ pub fn apply_request(input: &ApplyInput, modules: Vec<ModuleRequest>) -> anyhow:
 /// A deployment plan as the API takes it; a number or boolean YAML gave where the other is
 /// expected is named by its path.
 fn deploy_request(path: &str, input: &DeployInput) -> anyhow::Result<DeployRequest> {
-    let number = |field: String, scalar: &Option<Scalar>| -> anyhow::Result<Option<serde_json::Number>> {
-        scalar.as_ref().map(|Scalar(text)| json_number(text).with_context(|| field)).transpose()
-    };
     let mut tiers = Vec::with_capacity(input.tiers.len());
     for (tier_index, tier) in input.tiers.iter().enumerate() {
-        let mut steps = Vec::with_capacity(tier.steps.len());
-        for (step_index, step) in tier.steps.iter().enumerate() {
-            let field = |name: &str| format!("{path}.tiers[{tier_index}].steps[{step_index}].{name}");
-            let idempotent = match step.idempotent.as_ref().map(|Scalar(text)| text.as_str()) {
-                None => None,
-                Some("true" | "True" | "TRUE") => Some(true),
-                Some("false" | "False" | "FALSE") => Some(false),
-                Some(other) => bail!("{}: {other} is not true or false", field("idempotent")),
-            };
-            let http = match &step.http {
-                Some(http) => Some(HttpStepRequest {
-                    method: http.method.clone(),
-                    url: http.url.clone(),
-                    body: http.body.clone(),
-                    expect_status: number(field("http.expect_status"), &http.expect_status)?,
-                    expect_body: http.expect_body.clone(),
-                }),
-                None => None,
-            };
-            let health = match &step.health {
-                Some(health) => Some(HealthStepRequest {
-                    http: health.http.clone(),
-                    tcp: health.tcp.clone(),
-                    interval: health.interval.clone(),
-                    successes: number(field("health.successes"), &health.successes)?,
-                    failures: number(field("health.failures"), &health.failures)?,
-                }),
-                None => None,
-            };
-            steps.push(StepRequest {
-                name: step.name.clone(),
-                exec: step.exec.clone(),
-                http,
-                health,
-                wait: step.wait.clone(),
-                env: step.env.clone(),
-                working_dir: step.working_dir.clone(),
-                timeout: step.timeout.clone(),
-                retries: number(field("retries"), &step.retries)?,
-                backoff: step.backoff.clone(),
-                idempotent,
-            });
-        }
+        let steps = tier
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(step_index, step)| step_request(&format!("{path}.tiers[{tier_index}].steps[{step_index}]"), step))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         tiers.push(TierRequest { name: tier.name.clone(), steps });
     }
+    let rollback = input
+        .rollback
+        .iter()
+        .enumerate()
+        .map(|(index, step)| step_request(&format!("{path}.rollback[{index}]"), step))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let secrets = input
         .secrets
         .iter()
         .map(|secret| SecretRequest { name: secret.name.clone(), env: secret.env.clone(), file: secret.file.clone() })
         .collect();
-    Ok(DeployRequest { tiers, variables: input.variables.clone(), secrets })
+    let on_failure = input.on_failure.as_ref().map(|on_failure| OnFailureRequest {
+        rollback: on_failure.rollback.clone(),
+        quarantine: on_failure.quarantine.clone(),
+    });
+    Ok(DeployRequest { tiers, variables: input.variables.clone(), secrets, rollback, on_failure })
+}
+
+/// One step as the API takes it; `path` names it in messages.
+fn step_request(path: &str, step: &StepInput) -> anyhow::Result<StepRequest> {
+    let field = |name: &str| format!("{path}.{name}");
+    let number = |field: String, scalar: &Option<Scalar>| -> anyhow::Result<Option<serde_json::Number>> {
+        scalar.as_ref().map(|Scalar(text)| json_number(text).with_context(|| field)).transpose()
+    };
+    let boolean = |name: &str, scalar: &Option<Scalar>| -> anyhow::Result<Option<bool>> {
+        match scalar.as_ref().map(|Scalar(text)| text.as_str()) {
+            None => Ok(None),
+            Some("true" | "True" | "TRUE") => Ok(Some(true)),
+            Some("false" | "False" | "FALSE") => Ok(Some(false)),
+            Some(other) => bail!("{}: {other} is not true or false", field(name)),
+        }
+    };
+    let http = match &step.http {
+        Some(http) => Some(HttpStepRequest {
+            method: http.method.clone(),
+            url: http.url.clone(),
+            body: http.body.clone(),
+            expect_status: number(field("http.expect_status"), &http.expect_status)?,
+            expect_body: http.expect_body.clone(),
+        }),
+        None => None,
+    };
+    let health = match &step.health {
+        Some(health) => Some(HealthStepRequest {
+            http: health.http.clone(),
+            tcp: health.tcp.clone(),
+            interval: health.interval.clone(),
+            successes: number(field("health.successes"), &health.successes)?,
+            failures: number(field("health.failures"), &health.failures)?,
+        }),
+        None => None,
+    };
+    Ok(StepRequest {
+        name: step.name.clone(),
+        exec: step.exec.clone(),
+        http,
+        health,
+        wait: step.wait.clone(),
+        env: step.env.clone(),
+        working_dir: step.working_dir.clone(),
+        timeout: step.timeout.clone(),
+        retries: number(field("retries"), &step.retries)?,
+        backoff: step.backoff.clone(),
+        idempotent: boolean("idempotent", &step.idempotent)?,
+        reversible: boolean("reversible", &step.reversible)?,
+    })
 }
 
 impl Tabular for PlanResponse {

@@ -1,4 +1,5 @@
-//! `tollgate lease`: acquire, renew and report a lease, for tools that deploy by themselves.
+//! `tollgate lease`: acquire, renew and report a lease, for tools that deploy by themselves; and
+//! `tollgate quarantine`: the environments no deployment enters until a quarantine is lifted.
 
 use reqwest::Method;
 use tollgate_http::api::leases::{
@@ -6,7 +7,9 @@ use tollgate_http::api::leases::{
     ReportLeaseRequest,
 };
 
-use crate::args::LeaseCommand;
+use tollgate_http::api::quarantines::{LiftQuarantineRequest, QuarantineList, QuarantineResponse};
+
+use crate::args::{LeaseCommand, QuarantineCommand};
 use crate::client::Answer;
 use crate::commands::Context;
 use crate::output::{fields, maybe_time, print, rows, time, Row, Tabular};
@@ -41,6 +44,45 @@ pub async fn lease(context: &Context, command: LeaseCommand) -> anyhow::Result<b
         }
     }
     Ok(true)
+}
+
+/// Runs a quarantine command.
+pub async fn quarantine(context: &Context, command: QuarantineCommand) -> anyhow::Result<()> {
+    match command {
+        QuarantineCommand::List => print(context.output, &context.client.get::<QuarantineList>("/quarantines").await?),
+        QuarantineCommand::Lift { environment, reason } => {
+            let path = format!("/quarantines/{environment}/lift");
+            let lifted: Answer<QuarantineResponse> =
+                context.client.post(&path, &LiftQuarantineRequest { reason }).await?;
+            print(context.output, &lifted);
+        }
+    }
+    Ok(())
+}
+
+impl Row for QuarantineResponse {
+    const HEADERS: &'static [&'static str] = &["environment", "deployment", "since", "reason"];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.environment.clone(),
+            self.deployment.map(|deployment| deployment.to_string()).unwrap_or_default(),
+            time(self.since),
+            self.reason.clone(),
+        ]
+    }
+}
+
+impl Tabular for QuarantineResponse {
+    fn table(&self) -> String {
+        fields(Self::HEADERS.iter().copied().zip(self.cells()))
+    }
+}
+
+impl Tabular for QuarantineList {
+    fn table(&self) -> String {
+        rows(&self.items)
+    }
 }
 
 impl Row for LeaseResponse {

@@ -1,4 +1,4 @@
-//! `tollgate deployment start|steps|logs|resume|skip|abort`: deployments carried out by
+//! `tollgate deployment start|steps|logs|resume|skip|abort|rollback`: deployments carried out by
 //! Tollgate's engine.
 
 use std::time::Duration;
@@ -56,6 +56,7 @@ pub async fn run(context: &Context, command: DeploymentCommand) -> anyhow::Resul
         DeploymentCommand::Resume { id, reason } => decide(context, id, "resume", reason).await,
         DeploymentCommand::Skip { id, reason } => decide(context, id, "skip", reason).await,
         DeploymentCommand::Abort { id, reason } => decide(context, id, "abort", reason).await,
+        DeploymentCommand::Rollback { id, reason } => decide(context, id, "roll_back", reason).await,
         other => unreachable!("deployment command {other:?} is handled by commands::release"),
     }
 }
@@ -96,8 +97,9 @@ async fn follow(context: &Context, id: i64, show_steps: bool) -> anyhow::Result<
                 if seen_states[index] != step.state && step.state != "pending" {
                     seen_states[index] = step.state.clone();
                     let outcome = step.outcome.as_deref().map(|outcome| format!(": {outcome}")).unwrap_or_default();
+                    let rollback = if step.phase == "rollback" { "rollback " } else { "" };
                     println!(
-                        "step {} {}/{}/{} {}{outcome}",
+                        "{rollback}step {} {}/{}/{} {}{outcome}",
                         step.position, step.service, step.tier, step.name, step.state
                     );
                 }
@@ -168,6 +170,7 @@ impl Tabular for DeploymentRunResponse {
             ("environment", deployment.environment.clone()),
             ("status", deployment.status.clone()),
             ("run", self.run.state.clone()),
+            ("phase", self.run.phase.clone()),
             ("worker", self.run.worker.clone().unwrap_or_default()),
             ("reason", self.run.reason.clone().unwrap_or_default()),
         ]);

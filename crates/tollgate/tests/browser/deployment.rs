@@ -1,5 +1,6 @@
 //! A deployment carried out by the demo server's engine, as its page shows it: each step with
-//! its state and outcome, what the steps printed, and the link from the environment's history.
+//! its state and outcome, its rollback, what the steps printed, and the link from the
+//! environment's history; the quarantine it left, shown on that history and lifted there.
 
 use std::time::{Duration, Instant};
 
@@ -8,11 +9,13 @@ use serde_json::json;
 use crate::Session;
 
 #[tokio::test]
-async fn a_deployment_page_shows_each_step_its_outcome_and_output() -> anyhow::Result<()> {
+async fn a_deployment_page_shows_each_step_its_rollback_and_output_and_the_quarantine_is_lifted() -> anyhow::Result<()>
+{
     let Some(session) = Session::start("deployment").await? else { return Ok(()) };
     let demo = &session.demo;
     let browser = &session.browser;
-    // The demo's payments-api gets a plan: a step that prints, then one that fails.
+    // The demo's payments-api gets a plan: a step that prints, then one that fails, a rollback
+    // step, and a quarantine after any failure.
     let mut service = demo.api_get("/services/payments-api").await?;
     let object = service.as_object_mut().ok_or_else(|| anyhow::anyhow!("a service object"))?;
     object.retain(|key, _| {
@@ -23,7 +26,9 @@ async fn a_deployment_page_shows_each_step_its_outcome_and_output() -> anyhow::R
         json!({ "tiers": [{ "name": "app", "steps": [
             { "name": "announce", "exec": ["sh", "-c", "echo deploying {{ release.version }} to {{ environment.name }}"] },
             { "name": "migrate", "exec": ["sh", "-c", "echo boom >&2; exit 3"] },
-        ]}]}),
+        ]}],
+        "rollback": [{ "name": "undo", "exec": ["sh", "-c", "echo undoing {{ release.version }}"] }],
+        "on_failure": { "quarantine": "always" }}),
     );
     demo.api_post("/apply", &json!({ "services": [service] })).await?;
     let started = demo.api_post("/deployments/start", &json!({ "release": "1.2.0", "environment": "dev" })).await?;
@@ -43,16 +48,31 @@ async fn a_deployment_page_shows_each_step_its_outcome_and_output() -> anyhow::R
     browser.goto("/register/dev").await?;
     browser.click(&format!("a[href='/deployments/{id}']")).await?;
     anyhow::ensure!(browser.path().await? == format!("/deployments/{id}"), "the history links to the deployment");
-    anyhow::ensure!(browser.text_of("#deployment-status").await? == "failed", "the deployment did not fail");
+    let status = browser.text_of("#deployment-status").await?;
+    anyhow::ensure!(status == "rolled_back", "the deployment is {status}, not rolled back");
     anyhow::ensure!(browser.text_of("#run-state").await? == "finished", "the run is not finished");
+    anyhow::ensure!(browser.text_of("#run-phase").await? == "rollback phase", "the phase is not shown");
     let steps = browser.text_of("#steps tbody").await?;
-    for expected in ["announce", "succeeded", "migrate", "failed", "exit status 3"] {
+    for expected in ["announce", "succeeded", "migrate", "failed", "exit status 3", "rollback", "undo"] {
         anyhow::ensure!(steps.contains(expected), "the steps {steps:?} lack {expected:?}");
     }
     let logs = browser.text_of("#logs").await?;
     anyhow::ensure!(logs.contains("[step 0] deploying 1.2.0 to dev"), "the output is {logs:?}");
     anyhow::ensure!(logs.contains("[step 1] boom"), "the output is {logs:?}");
+    anyhow::ensure!(logs.contains("[step 2] undoing 1.2.0"), "the output is {logs:?}");
     anyhow::ensure!(browser.count("form.decide").await? == 0, "a finished run offers decisions");
     browser.check_page("deployment").await?;
+
+    // The environment's history shows the quarantine; a deployer lifts it there, with a reason.
+    browser.goto("/register/dev").await?;
+    let quarantine = browser.text_of("#quarantine").await?;
+    anyhow::ensure!(quarantine.contains("step payments-api/app/migrate failed"), "the quarantine says {quarantine:?}");
+    browser.check_page("environment-quarantined").await?;
+    browser.fill("#lift-reason", "the migration is fixed in 1.2.1").await?;
+    browser.submit("#quarantine form button").await?;
+    anyhow::ensure!(browser.path().await? == "/register/dev", "the lift did not come back to the history");
+    anyhow::ensure!(browser.count("#quarantine").await? == 0, "the quarantine is still shown");
+    let quarantines = demo.api_get("/quarantines").await?;
+    anyhow::ensure!(quarantines["items"].as_array().is_some_and(Vec::is_empty), "still quarantined: {quarantines}");
     session.finish().await
 }

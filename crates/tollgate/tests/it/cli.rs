@@ -60,7 +60,7 @@ fn audit_search_filters_pages_and_names_every_bad_filter() {
         insta::assert_snapshot!(refused.stderr, @r#"
         error: validation_failed (422):
           actor: "Ana" is neither a user name nor @system
-          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease, run, deployment_step
+          object_kind: "rocket" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease, run, deployment_step, quarantine
           to: "now" is not an RFC 3339 timestamp
         "#);
         insta::assert_snapshot!(out_of_range.stderr, @r#"

@@ -311,3 +311,81 @@ fn two_replicas_on_postgres_take_over_from_a_stopped_and_a_killed_one_and_never_
     drop(replicas);
     drop(db);
 }
+
+#[test]
+fn a_failing_health_check_rolls_the_deployment_back_and_quarantines_until_lifted() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let base = dir.path();
+    // Nothing listens on the probed port: the health check fails at its first probe.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = closed.local_addr().expect("an address").port();
+    drop(closed);
+    let yaml = format!(
+        r#"teams:
+  - name: web
+environments:
+  - name: dev
+    tier: dev
+lifecycles:
+  - name: default
+    environments: [dev]
+services:
+  - name: site
+    owner: web
+    deploy:
+      tiers:
+        - name: app
+          steps:
+            - name: start
+              exec: ["sh", "-c", "echo started {{{{ release.version }}}} >> {base}/journal"]
+            - name: check
+              health: {{ tcp: "127.0.0.1:{port}", interval: 50ms, failures: 2 }}
+      rollback:
+        - name: restore
+          exec: ["sh", "-c", "echo restored >> {base}/journal"]
+      on_failure: {{ quarantine: always }}
+"#,
+        base = base.display()
+    );
+    std::fs::write(base.join("tollgate.yaml"), yaml).expect("written");
+    std::fs::write(base.join("site.tar"), b"site 1.0.0\n").expect("written");
+    let server = Server::start_with(base, &["--segregation-author-may-ship"]);
+    run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
+    run(server.cli().args(["artifact", "push", "site.tar", "--name", "site", "--version", "1.0.0", "--team", "web"]))
+        .success();
+    let digest = tollgate_core::digest::Sha256Digest::of(b"site 1.0.0\n").to_string();
+    run(server
+        .cli()
+        .args(["release", "create", "--version", "1.0.0", "--type", "minor"])
+        .args(["--artifact", &format!("site=site@1.0.0@{digest}")]))
+    .success();
+    for verb in ["plan", "freeze", "ready"] {
+        run(server.cli().args(["release", verb, "1.0.0"])).success();
+    }
+
+    let deployed = run(server.cli().args(["deploy", "--release", "1.0.0", "--env", "dev"])).failure();
+    let printed: Vec<&str> = deployed.stdout.lines().collect();
+    let failed = format!("step 1 site/app/check failed: tcp 127.0.0.1:{port} unhealthy: 2 probes in a row failed");
+    assert!(printed.iter().any(|line| line.starts_with(&failed)), "{}", deployed.stdout);
+    assert!(printed.contains(&"rollback step 2 site/rollback/restore succeeded: exit status 0"), "{}", deployed.stdout);
+    let last = printed.last().copied().unwrap_or_default();
+    assert!(last.contains(" rolled_back: step site/app/check failed: "), "{}", deployed.stdout);
+    assert!(last.ends_with("; its rollback succeeded"), "{}", deployed.stdout);
+    assert_eq!(std::fs::read_to_string(base.join("journal")).expect("read"), "started 1.0.0\nrestored\n");
+
+    // `quarantine: always`: the environment takes no deployment until someone lifts it.
+    let listed = run(server.cli().args(["quarantine", "list", "--output", "json"])).success();
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("JSON");
+    assert_eq!(listed["items"][0]["environment"], "dev", "{listed:#}");
+    let checked = run(server.cli().args(["deployment", "check", "--release", "1.0.0", "--env", "dev"])).failure();
+    assert!(checked.stdout.contains("dev is quarantined since"), "{}", checked.stdout);
+    let refused = run(server.cli().args(["deploy", "--release", "1.0.0", "--env", "dev"])).failure();
+    assert!(refused.stderr.contains("deployment_refused"), "{}", refused.stderr);
+    let no_reason = run(server.cli().args(["quarantine", "lift", "--env", "dev", "--reason", " "])).failure();
+    assert!(no_reason.stderr.contains("reason"), "{}", no_reason.stderr);
+    let lifted = run(server.cli().args(["quarantine", "lift", "--env", "dev", "--reason", "probe fixed"])).success();
+    assert!(lifted.stdout.contains("environment"), "{}", lifted.stdout);
+    run(server.cli().args(["deployment", "check", "--release", "1.0.0", "--env", "dev"])).success();
+    let verified = run(server.cli().args(["audit", "verify"])).success();
+    assert!(verified.stdout.starts_with("ok"), "{}", verified.stdout);
+}

@@ -1,0 +1,288 @@
+//! Rollback on real processes and real databases: a failure runs the rollback steps of the
+//! services it touched, in reverse order; a rollback that fails (or is refused) quarantines the
+//! environment until an authorized user lifts it with a reason; an irreversible step needs a
+//! recovery and a confirmation; aborting a running deployment rolls it back.
+
+use tollgate_core::deployment::DeploymentStatus;
+use tollgate_core::run::{OperatorDecision, Phase, RunState, StepState};
+use tollgate_service::lease::AcquireLease;
+use tollgate_service::run::StartDeployment;
+use tollgate_service::ServiceError;
+use tollgate_testkit::{TestApp, TestDb};
+
+use crate::{catalog, engine, ready_release, yaml_path};
+
+/// A step that appends `text` to `file`.
+fn append(file: &std::path::Path, text: &str) -> String {
+    format!(r#"exec: ["sh", "-c", "echo {text} >> {}"]"#, yaml_path(file))
+}
+
+#[tokio::test]
+async fn a_failed_step_runs_the_rollback_steps_of_the_services_it_touched_in_reverse_order() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let journal = dir.path().join("journal");
+        let ledger = format!(
+            "tiers:\n  - name: app\n    steps:\n      - {}\nrollback:\n      - {}\n",
+            append(&journal, "ledger-deployed"),
+            append(&journal, "ledger-undone-{{ release.version }}"),
+        );
+        let api = format!(
+            "tiers:\n  - name: app\n    steps:\n      - exec: [\"sh\", \"-c\", \"exit 3\"]\nrollback:\n      - {}\n",
+            append(&journal, "api-undone"),
+        );
+        catalog(&app, Some(&ledger), Some(&api)).await;
+        let release = ready_release(&app, "1.0.0").await;
+        let shipper = app.shipper().await;
+        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+        let started = started.expect("started");
+        let phases: Vec<(Phase, String)> = started.steps.iter().map(|step| (step.phase, step.path())).collect();
+        assert_eq!(
+            phases,
+            [
+                (Phase::Deploy, "ledger/app/exec-1".to_owned()),
+                (Phase::Deploy, "api/app/exec-1".to_owned()),
+                (Phase::Rollback, "api/rollback/exec-1".to_owned()),
+                (Phase::Rollback, "ledger/rollback/exec-1".to_owned()),
+            ]
+        );
+        engine(&app, "worker-a").run_once().await.expect("ran");
+        let run = app.tollgate.get_run(&shipper, started.deployment.id).await.expect("the run");
+        assert_eq!(run.deployment.status, DeploymentStatus::RolledBack, "{:#?}", run.steps);
+        assert_eq!((run.run.state, run.run.phase), (RunState::Finished, Phase::Rollback));
+        assert_eq!(
+            run.run.reason.as_deref(),
+            Some("rolled_back: step api/app/exec-1 failed: exit status 3; its rollback succeeded")
+        );
+        let states: Vec<StepState> = run.steps.iter().map(|step| step.state).collect();
+        assert_eq!(states, [StepState::Succeeded, StepState::Failed, StepState::Succeeded, StepState::Succeeded]);
+        let journal = std::fs::read_to_string(&journal).expect("the steps wrote");
+        assert_eq!(journal, "ledger-deployed\napi-undone\nledger-undone-1.0.0\n");
+        // Rolled back, it was never live: not in the register; the environment is not quarantined
+        // (a rollback that succeeded leaves it as it was), so the next release deploys.
+        let register = app.tollgate.register(&shipper, Some("dev"), None).await.expect("register");
+        assert!(register[0].services.iter().all(|service| service.deployment != started.deployment.id));
+        assert!(app.tollgate.list_quarantines(&shipper).await.expect("quarantines").is_empty());
+        let next = ready_release(&app, "1.0.1").await;
+        app.tollgate.start_orchestrated(&shipper, &next, "dev", StartDeployment::default()).await.expect("started");
+    }
+}
+
+#[tokio::test]
+async fn only_the_services_whose_steps_began_are_rolled_back() {
+    let app = TestApp::sqlite().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let journal = dir.path().join("journal");
+    let ledger = format!(
+        "tiers:\n  - name: app\n    steps:\n      - exec: [\"false\"]\nrollback:\n      - {}\n",
+        append(&journal, "ledger-undone")
+    );
+    let api = format!(
+        "tiers:\n  - name: app\n    steps:\n      - exec: [\"true\"]\nrollback:\n      - {}\n",
+        append(&journal, "api-undone")
+    );
+    catalog(&app, Some(&ledger), Some(&api)).await;
+    let release = ready_release(&app, "1.0.0").await;
+    let shipper = app.shipper().await;
+    let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+    let id = started.expect("started").deployment.id;
+    engine(&app, "worker-a").run_once().await.expect("ran");
+    let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+    assert_eq!(run.deployment.status, DeploymentStatus::RolledBack);
+    assert_eq!(run.steps[1].state, StepState::Pending, "api's steps never began");
+    assert_eq!(run.steps[2].state, StepState::Skipped);
+    assert_eq!(run.steps[2].outcome.as_deref(), Some("not needed: no step of api began"));
+    assert_eq!(std::fs::read_to_string(&journal).expect("the rollback wrote"), "ledger-undone\n");
+}
+
+#[tokio::test]
+async fn a_failed_rollback_quarantines_the_environment_until_an_authorized_user_lifts_it() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let plan = "tiers:\n  - name: app\n    steps:\n      - exec: [\"sh\", \"-c\", \"exit 3\"]\nrollback:\n      - exec: [\"sh\", \"-c\", \"exit 4\"]\n";
+        catalog(&app, Some(plan), None).await;
+        let release = ready_release(&app, "1.0.0").await;
+        let shipper = app.shipper().await;
+        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+        let id = started.expect("started").deployment.id;
+        engine(&app, "worker-a").run_once().await.expect("ran");
+        let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!(run.deployment.status, DeploymentStatus::Failed);
+        let reason = "step ledger/app/exec-1 failed: exit status 3; the rollback failed: rollback step \
+                      ledger/rollback/exec-1 failed: exit status 4";
+        assert_eq!(run.run.reason.as_deref(), Some(&*format!("failed: {reason}")));
+        let quarantines = app.tollgate.list_quarantines(&shipper).await.expect("quarantines");
+        assert_eq!(quarantines.len(), 1);
+        assert_eq!((quarantines[0].environment.as_str(), quarantines[0].deployment), ("dev", Some(id)));
+        assert_eq!(quarantines[0].reason, reason);
+
+        // No deployment starts there, whichever way it asks; the check says why; nothing is written.
+        let next = ready_release(&app, "1.0.1").await;
+        let before = app.row_counts().await;
+        let refused = app.tollgate.start_orchestrated(&shipper, &next, "dev", StartDeployment::default()).await;
+        let refusal = refused.expect_err("quarantined").to_string();
+        assert!(refusal.contains("quarantine: dev is quarantined since"), "{refusal}");
+        let refused = app.tollgate.acquire_lease(&shipper, &next, "dev", AcquireLease::default()).await;
+        assert!(matches!(refused, Err(ServiceError::DeploymentRefused(_))), "{refused:?}");
+        let input = tollgate_core::deployment::DeploymentInput::default();
+        let refused = app.tollgate.record_deployment(&shipper, &next, "dev", input).await;
+        assert!(matches!(refused, Err(ServiceError::Quarantined(_))), "{refused:?}");
+        let check = app.tollgate.check_deployment(&shipper, &next, "dev").await.expect("checked");
+        assert!(!check.allowed);
+        assert_eq!(check.refusals().len(), 1, "{:?}", check.refusals());
+        assert_eq!(app.row_counts().await, before);
+
+        // Lifting needs a reason and the permission; a refusal changes nothing.
+        let blank = app.tollgate.lift_quarantine(&shipper, "dev", "  ").await;
+        assert!(matches!(blank, Err(ServiceError::Invalid(_))), "{blank:?}");
+        let (viewer, _) = app.user("vera", "viewer").await;
+        let denied = app.tollgate.lift_quarantine(&viewer, "dev", "checked by hand").await;
+        assert!(matches!(denied, Err(ServiceError::Forbidden { .. })), "{denied:?}");
+        let not = app.tollgate.lift_quarantine(&shipper, "staging", "checked by hand").await;
+        assert_eq!(not.expect_err("not quarantined").to_string(), "environment staging is not quarantined");
+        assert!(app.tollgate.list_quarantines(&shipper).await.expect("quarantines").len() == 1);
+        let lifted = app.tollgate.lift_quarantine(&shipper, "dev", "restored 0.9 by hand").await.expect("lifted");
+        assert_eq!(lifted.deployment, Some(id));
+        assert_eq!(
+            audited(&app, "quarantine").await,
+            [
+                ("quarantine.quarantine".to_owned(), String::new()),
+                ("quarantine.lift".to_owned(), "restored 0.9 by hand".to_owned())
+            ]
+        );
+        app.tollgate.start_orchestrated(&shipper, &next, "dev", StartDeployment::default()).await.expect("started");
+    }
+}
+
+#[tokio::test]
+async fn rolling_back_across_an_irreversible_step_waits_for_a_confirmation() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let journal = dir.path().join("journal");
+        let plan = format!(
+            "tiers:\n  - name: migrate\n    steps:\n      - exec: [\"true\"]\n        reversible: false\n  - name: app\n    steps:\n      - exec: [\"false\"]\nrollback:\n      - {}\n",
+            append(&journal, "restored-from-backup")
+        );
+        catalog(&app, Some(&plan), None).await;
+        let release = ready_release(&app, "1.0.0").await;
+        let shipper = app.shipper().await;
+        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+        let id = started.expect("started").deployment.id;
+        let worker = engine(&app, "worker-a");
+        worker.run_once().await.expect("ran");
+        let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!((run.run.state, run.run.phase), (RunState::NeedsOperator, Phase::Rollback));
+        assert_eq!(run.deployment.status, DeploymentStatus::Running);
+        let reason = run.run.reason.clone().unwrap_or_default();
+        assert!(reason.contains("irreversible step ledger/migrate/exec-1 ran"), "{reason}");
+        assert!(!journal.exists(), "nothing rolled back before the confirmation");
+        // Resume and skip are for a stopped step, not for this question.
+        let resume = app.tollgate.decide_run(&shipper, id, OperatorDecision::Resume, None).await;
+        assert!(matches!(resume, Err(ServiceError::RunNotWaiting { .. })), "{resume:?}");
+        let confirmed = app.tollgate.decide_run(&shipper, id, OperatorDecision::RollBack, Some("restore")).await;
+        assert_eq!(confirmed.expect("confirmed").run.state, RunState::Active);
+        worker.run_once().await.expect("ran");
+        let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!(run.deployment.status, DeploymentStatus::RolledBack);
+        assert_eq!(std::fs::read_to_string(&journal).expect("restored"), "restored-from-backup\n");
+    }
+}
+
+#[tokio::test]
+async fn a_rollback_across_an_irreversible_step_with_no_recovery_is_refused_and_quarantines() {
+    let app = TestApp::sqlite().await;
+    let ledger = "tiers:\n  - name: migrate\n    steps:\n      - exec: [\"true\"]\n        reversible: false\n";
+    let api = "tiers:\n  - name: app\n    steps:\n      - exec: [\"false\"]\nrollback:\n      - exec: [\"true\"]\n";
+    catalog(&app, Some(ledger), Some(api)).await;
+    let release = ready_release(&app, "1.0.0").await;
+    let shipper = app.shipper().await;
+    let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+    let id = started.expect("started").deployment.id;
+    engine(&app, "worker-a").run_once().await.expect("ran");
+    let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+    assert_eq!(run.deployment.status, DeploymentStatus::Failed);
+    assert_eq!(run.steps[2].state, StepState::Pending, "no rollback step ran");
+    let quarantines = app.tollgate.list_quarantines(&shipper).await.expect("quarantines");
+    assert_eq!(
+        quarantines[0].reason,
+        "step api/app/exec-1 failed: exit status 1; rolling back is refused: irreversible step ledger/migrate/exec-1 \
+         ran, and its service declares no rollback steps to recover with"
+    );
+}
+
+#[tokio::test]
+async fn aborting_a_running_deployment_rolls_it_back_and_a_manual_plan_asks_first() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let started_file = dir.path().join("started");
+        let journal = dir.path().join("journal");
+        let plan = format!(
+            "tiers:\n  - name: app\n    steps:\n      - exec: [\"sh\", \"-c\", \"touch {}; exec sleep 30\"]\nrollback:\n      - {}\n",
+            yaml_path(&started_file),
+            append(&journal, "undone")
+        );
+        catalog(&app, Some(&plan), None).await;
+        let release = ready_release(&app, "1.0.0").await;
+        let shipper = app.shipper().await;
+        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+        let id = started.expect("started").deployment.id;
+        let worker = engine(&app, "worker-a");
+        let first = worker.clone();
+        let running = tokio::spawn(async move { first.run_once().await });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !started_file.exists() {
+            assert!(std::time::Instant::now() < deadline, "the step did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let aborted = app.tollgate.decide_run(&shipper, id, OperatorDecision::Abort, Some("wrong build")).await;
+        let aborted = aborted.expect("aborted");
+        assert_eq!((aborted.run.state, aborted.run.phase), (RunState::Active, Phase::Rollback));
+        assert_eq!(aborted.run.worker, None, "the worker that ran the step lost the run");
+        running.await.expect("the worker task ends").expect("no error");
+        worker.run_once().await.expect("the rollback ran");
+        let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!(run.deployment.status, DeploymentStatus::RolledBack);
+        assert_eq!(std::fs::read_to_string(&journal).expect("undone"), "undone\n");
+    }
+}
+
+#[tokio::test]
+async fn a_manual_plan_waits_and_an_abort_then_ends_it_without_a_rollback() {
+    let app = TestApp::sqlite().await;
+    let plan = "tiers:\n  - name: app\n    steps:\n      - exec: [\"false\"]\nrollback:\n      - exec: [\"true\"]\non_failure: { rollback: manual, quarantine: never }\n";
+    catalog(&app, Some(plan), None).await;
+    let release = ready_release(&app, "1.0.0").await;
+    let shipper = app.shipper().await;
+    let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+    let id = started.expect("started").deployment.id;
+    engine(&app, "worker-a").run_once().await.expect("ran");
+    let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+    assert_eq!((run.run.state, run.run.phase), (RunState::NeedsOperator, Phase::Rollback));
+    let reason = run.run.reason.unwrap_or_default();
+    assert!(reason.contains("the plan of ledger rolls back when an operator confirms"), "{reason}");
+    let ended = app.tollgate.decide_run(&shipper, id, OperatorDecision::Abort, Some("fix forward")).await;
+    let ended = ended.expect("ended");
+    assert_eq!(ended.deployment.status, DeploymentStatus::Failed);
+    assert_eq!(ended.steps[1].state, StepState::Pending, "the rollback step never ran");
+    assert!(app.tollgate.list_quarantines(&shipper).await.expect("quarantines").is_empty(), "quarantine: never");
+    let again = app.tollgate.decide_run(&shipper, id, OperatorDecision::RollBack, None).await;
+    assert!(matches!(again, Err(ServiceError::RunNotWaiting { .. })), "{again:?}");
+}
+
+/// The audit entries about objects of `kind`, oldest first: (action, reason given by a person).
+async fn audited(app: &TestApp, kind: &str) -> Vec<(String, String)> {
+    let entries = app.tollgate.list_audit(&app.admin, 0, 1000).await.expect("the audit log");
+    entries
+        .iter()
+        .map(|entry| serde_json::from_slice::<serde_json::Value>(&entry.body).expect("an entry is JSON"))
+        .filter(|body| body["object"]["kind"] == kind)
+        .map(|body| {
+            let action = body["action"].as_str().unwrap_or_default().to_owned();
+            let reason = if action.ends_with(".lift") { body["reason"].as_str().unwrap_or_default() } else { "" };
+            (action, reason.to_owned())
+        })
+        .collect()
+}
