@@ -68,6 +68,9 @@ pub enum Promotion {
     Followed,
     /// An emergency release skipped the previous environment; flagged for review.
     EmergencySkipped { skipped: EnvironmentName },
+    /// A rollback: an operator put back a release that ran in the environment before, outside
+    /// the lifecycle's order, for `cause`.
+    Rollback { cause: String },
 }
 
 /// One release going into one environment.
@@ -110,6 +113,10 @@ pub enum PromotionError {
         previous: EnvironmentName,
         lifecycle: LifecycleName,
     },
+    #[error("release {version} is {state}; only a deployed or closed release can be rolled back to")]
+    NotRollbackTarget { version: semver::Version, state: ReleaseState },
+    #[error("release {version} never succeeded in {environment}, so it cannot be rolled back to there")]
+    NeverLiveIn { version: semver::Version, environment: EnvironmentName },
 }
 
 /// Decides whether `release` may be deployed to `environment`, given the environments where it
@@ -151,6 +158,30 @@ pub fn check_promotion(
     };
     if errors.is_empty() {
         Ok(promotion)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Decides whether `environment` may be rolled back to `release` for `cause`: the release is
+/// deployed or closed, and it succeeded there before (it is in the environment's history). The
+/// lifecycle's order does not apply: a rollback goes back. Returns every reason it may not.
+pub fn check_rollback(
+    release: &Release,
+    environment: &EnvironmentName,
+    succeeded_in: &BTreeSet<EnvironmentName>,
+    cause: &str,
+) -> Result<Promotion, Vec<PromotionError>> {
+    let mut errors = Vec::new();
+    let version = &release.content.version;
+    if !matches!(release.state, ReleaseState::Deployed | ReleaseState::Closed) {
+        errors.push(PromotionError::NotRollbackTarget { version: version.clone(), state: release.state });
+    }
+    if !succeeded_in.contains(environment) {
+        errors.push(PromotionError::NeverLiveIn { version: version.clone(), environment: environment.clone() });
+    }
+    if errors.is_empty() {
+        Ok(Promotion::Rollback { cause: cause.to_owned() })
     } else {
         Err(errors)
     }

@@ -8,8 +8,8 @@ use tollgate_authz::{Action, Context};
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::calendar::{OverrideKind, WindowOverride};
 use tollgate_core::deployment::{
-    check_promotion, running_at, Deployment, DeploymentCheck, DeploymentId, DeploymentInput, DeploymentStatus,
-    Precondition, PreconditionResult, RunningService,
+    check_promotion, check_rollback, running_at, Deployment, DeploymentCheck, DeploymentId, DeploymentInput,
+    DeploymentStatus, Precondition, PreconditionResult, Promotion, RunningService,
 };
 use tollgate_core::environment::{Environment, Tier};
 use tollgate_core::gate::check_reason;
@@ -38,7 +38,7 @@ pub(crate) struct JudgedRecords {
 }
 
 /// What starting a deployment writes besides the deployment record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StartMode {
     /// The record alone: a deployment made by another tool, reported after the fact.
     Record,
@@ -46,6 +46,26 @@ pub(crate) enum StartMode {
     Lease(LeaseTtl),
     /// A lease held by the engine and the run it carries out.
     Orchestrate,
+    /// As `Orchestrate`, rolling the environment back to a release that ran there before, for
+    /// `cause`: judged as a rollback (the release deployed or closed, live there before) instead
+    /// of a promotion, and without the gates, window and change request a promotion needs.
+    RollBack { cause: String },
+}
+
+impl StartMode {
+    fn promotion(
+        &self,
+        release: &Release,
+        lifecycle: &Lifecycle,
+        environment: &EnvironmentName,
+        succeeded_in: &std::collections::BTreeSet<EnvironmentName>,
+    ) -> ServiceResult<Promotion> {
+        let judged = match self {
+            StartMode::RollBack { cause } => check_rollback(release, environment, succeeded_in, cause),
+            _ => check_promotion(release, lifecycle, environment, succeeded_in),
+        };
+        judged.map_err(ServiceError::Promotion)
+    }
 }
 
 /// What runs in one environment.
@@ -103,7 +123,7 @@ impl Tollgate {
             // The promotion rules first: they are the more fundamental refusal.
             let lifecycle = lifecycle_of(&mut read, &candidate).await?;
             let succeeded_in = read.succeeded_environments(candidate.id).await?;
-            check_promotion(&candidate, &lifecycle, &environment, &succeeded_in).map_err(ServiceError::Promotion)?;
+            mode.promotion(&candidate, &lifecycle, &environment, &succeeded_in)?;
             let require_signatures = target.tier == Tier::Prod;
             let snapshot = self.read_artifacts(&mut read, &candidate, require_signatures).await?;
             (candidate, require_signatures, snapshot)
@@ -124,17 +144,29 @@ impl Tollgate {
         let mut current = self.recheck_in(&mut tx, &checked, Binding::ManifestDigest, require_signatures).await?;
         let lifecycle = lifecycle_of(&mut tx, &current).await?;
         let succeeded_in = tx.succeeded_environments(current.id).await?;
-        let promotion =
-            check_promotion(&current, &lifecycle, &environment, &succeeded_in).map_err(ServiceError::Promotion)?;
-        // Approved is what deploys: the environment's blocking gates passed for this content.
-        self.check_gates_in(&mut tx, &current, &environment).await?;
+        let promotion = mode.promotion(&current, &lifecycle, &environment, &succeeded_in)?;
+        let rollback = matches!(mode, StartMode::RollBack { .. });
+        // A rollback puts back what was approved, gated and deployed before, now: it waits for no
+        // gate, window or change request (its artifacts are verified as for any deployment).
+        if !rollback {
+            // Approved is what deploys: the environment's blocking gates passed for this content.
+            self.check_gates_in(&mut tx, &current, &environment).await?;
+        }
         // The window at the deployment's start, judged in the transaction that records it, so a
         // freeze added meanwhile refuses it.
-        let window_override =
-            window_override_in(self, &mut tx, &current, &target, times.started_at, override_reason.as_deref()).await?;
+        let window_override = match rollback {
+            true => None,
+            false => {
+                window_override_in(self, &mut tx, &current, &target, times.started_at, override_reason.as_deref())
+                    .await?
+            }
+        };
         // Approved is what deploys: where the environment requires a change, an approved
         // change request for this content whose planned interval holds the start.
-        let change_request = self.change_for_deployment_in(&mut tx, &current, &target, times.started_at).await?;
+        let change_request = match rollback {
+            true => None,
+            false => self.change_for_deployment_in(&mut tx, &current, &target, times.started_at).await?,
+        };
         // One deployment per environment and service at a time: judged in the transaction that
         // records it, which no other deployment write can interleave with.
         let services: Vec<ServiceName> = current.content.services().cloned().collect();
@@ -176,7 +208,7 @@ impl Tollgate {
             StartMode::Lease(ttl) => {
                 Some(self.grant_lease_in(&mut tx, principal, &deployment, services, taken_over, ttl).await?)
             }
-            StartMode::Orchestrate => {
+            StartMode::Orchestrate | StartMode::RollBack { .. } => {
                 self.insert_run_in(&mut tx, principal, &current, &deployment).await?;
                 let ttl = crate::run::ORCHESTRATED_LEASE;
                 Some(self.grant_lease_in(&mut tx, principal, &deployment, services, taken_over, ttl).await?)

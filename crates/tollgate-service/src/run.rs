@@ -13,6 +13,7 @@ use jiff::SignedDuration;
 use tollgate_authz::Action;
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentInput, DeploymentStatus};
+use tollgate_core::gate::check_reason;
 use tollgate_core::lease::{LeaseState, LeaseTtl};
 use tollgate_core::name::ServiceName;
 use tollgate_core::plan::DeploymentPlan;
@@ -120,6 +121,28 @@ impl Tollgate {
         let input = DeploymentInput { override_window: request.override_window, ..DeploymentInput::default() };
         let (deployment, _) =
             self.start_deployment(principal, &release, environment, input, StartMode::Orchestrate).await?;
+        let mut read = self.store.read().await?;
+        load_run(&mut read, deployment.id).await
+    }
+
+    /// Rolls `environment` back to `release`, a release that ran there before (deployed or
+    /// closed, its deployment there succeeded), for `cause`: a deployment of its own kind,
+    /// carried out by the engine with the services' plans as they are now, recorded with the
+    /// cause. Authorized as deploying it there; refused when its artifacts are missing or changed
+    /// (or unsigned, for prod), when another deployment holds one of its services, or when the
+    /// environment is quarantined. Gates, the deployment window and change requests are not
+    /// judged: they were when the release went there first, and a rollback must not wait.
+    pub async fn roll_back_to(
+        &self,
+        principal: &Principal,
+        release: &ReleaseRef,
+        environment: &str,
+        cause: &str,
+    ) -> ServiceResult<DeploymentRun> {
+        let cause = check_reason(cause).map_err(|problem| ServiceError::invalid("reason", problem))?;
+        let mode = StartMode::RollBack { cause };
+        let (deployment, _) =
+            self.start_deployment(principal, release, environment, DeploymentInput::default(), mode).await?;
         let mut read = self.store.read().await?;
         load_run(&mut read, deployment.id).await
     }

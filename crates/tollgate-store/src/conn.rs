@@ -59,7 +59,8 @@ const RELEASE_COLUMNS: &str = "id, version, lifecycle, release_type, strategy, p
      scope_freeze_at, rollback_criteria, state, manifest_digest, created_by, created_at, updated_at, revision";
 
 const DEPLOYMENT_COLUMNS: &str = "d.id, d.release_id, r.version AS release_version, d.environment, \
-     d.manifest_digest, d.status, d.skipped_environment, d.actor, d.started_at, d.finished_at, d.rolled_back_at";
+     d.manifest_digest, d.status, d.skipped_environment, d.rollback_cause, d.actor, d.started_at, d.finished_at, \
+     d.rolled_back_at";
 
 /// Every table, for row counts.
 /// `text` with the characters `LIKE` treats specially escaped by a backslash.

@@ -303,6 +303,7 @@ pub(crate) struct DeploymentRow {
     pub manifest_digest: String,
     pub status: String,
     pub skipped_environment: Option<String>,
+    pub rollback_cause: Option<String>,
     pub actor: String,
     pub started_at: i64,
     pub finished_at: Option<i64>,
@@ -322,9 +323,10 @@ impl TryFrom<DeploymentRow> for Deployment {
             environment: parse(ENTITY, &key, EnvironmentName::parse(&row.environment))?,
             manifest_digest: parse(ENTITY, &key, Sha256Digest::parse(&row.manifest_digest))?,
             status: parse(ENTITY, &key, row.status.parse())?,
-            promotion: match row.skipped_environment {
-                None => Promotion::Followed,
-                Some(skipped) => {
+            promotion: match (row.skipped_environment, row.rollback_cause) {
+                (_, Some(cause)) => Promotion::Rollback { cause },
+                (None, None) => Promotion::Followed,
+                (Some(skipped), None) => {
                     Promotion::EmergencySkipped { skipped: parse(ENTITY, &key, EnvironmentName::parse(&skipped))? }
                 }
             },

@@ -445,13 +445,14 @@ impl StoreTx {
     pub async fn insert_deployment(&mut self, new: &NewDeployment<'_>) -> Result<DeploymentId, StoreError> {
         // A bug, not a runtime condition: see `register_succeeded`.
         assert!(self.is_audited(), "deployments are written only in transactions started with Store::begin");
-        let skipped = match new.promotion {
-            Promotion::Followed => None,
-            Promotion::EmergencySkipped { skipped } => Some(skipped.to_string()),
+        let (skipped, cause) = match new.promotion {
+            Promotion::Followed => (None, None),
+            Promotion::EmergencySkipped { skipped } => (Some(skipped.to_string()), None),
+            Promotion::Rollback { cause } => (None, Some(cause.as_str())),
         };
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO deployments (release_id, environment, manifest_digest, status, skipped_environment, actor, \
-             started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+             started_at, finished_at, rollback_cause) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(new.release.0)
         .bind(new.environment.as_str())
@@ -461,6 +462,7 @@ impl StoreTx {
         .bind(new.actor.as_str())
         .bind(micros(new.times.started_at))
         .bind(new.times.finished_at.map(micros))
+        .bind(cause)
         .fetch_one(self.conn.executor())
         .await
         .map_err(StoreError::on_write(Entity::Deployment, new.release))?;

@@ -466,12 +466,24 @@ pub enum DeploymentCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Roll an orchestrated deployment back: confirm a rollback that waits for an operator, or
-    /// stop a deployment and run its plans' rollback steps at once (across irreversible steps too).
+    /// Roll back. With a deployment id: confirm a rollback that waits for an operator, or stop a
+    /// deployment and run its plans' rollback steps at once (across irreversible steps too). With
+    /// `--to RELEASE --environment E`: put back a release that ran there before (deployed or
+    /// closed), as a deployment of its own kind; `--reason` is required then.
     Rollback {
-        id: i64,
+        /// The deployment to roll back.
+        #[arg(required_unless_present = "to")]
+        id: Option<i64>,
+        /// The earlier release to put back into the environment.
+        #[arg(long, conflicts_with = "id", requires = "environment")]
+        to: Option<String>,
+        #[arg(long, visible_alias = "env", requires = "to")]
+        environment: Option<String>,
         #[arg(long)]
         reason: Option<String>,
+        /// With `--to`: follow the rollback until it ends; exit 1 unless it succeeded.
+        #[arg(long, requires = "to")]
+        wait: bool,
     },
 }
 

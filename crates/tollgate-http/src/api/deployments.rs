@@ -97,6 +97,9 @@ pub struct DeploymentResponse {
     /// Set when an emergency release skipped this environment's predecessor in its lifecycle.
     #[schema(value_type = Option<schema::Name>)]
     pub emergency_skipped: Option<String>,
+    /// Present for a rollback to a release that ran in the environment before: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_cause: Option<String>,
     #[schema(value_type = schema::Name)]
     pub actor: String,
     #[schema(value_type = schema::Timestamp)]
@@ -109,8 +112,15 @@ pub struct DeploymentResponse {
 
 fn skipped(promotion: &Promotion) -> Option<String> {
     match promotion {
-        Promotion::Followed => None,
+        Promotion::Followed | Promotion::Rollback { .. } => None,
         Promotion::EmergencySkipped { skipped } => Some(skipped.to_string()),
+    }
+}
+
+fn rollback_cause(promotion: &Promotion) -> Option<String> {
+    match promotion {
+        Promotion::Rollback { cause } => Some(cause.clone()),
+        Promotion::Followed | Promotion::EmergencySkipped { .. } => None,
     }
 }
 
@@ -124,6 +134,7 @@ impl From<Deployment> for DeploymentResponse {
             status: deployment.status.to_string(),
             manifest_digest: deployment.manifest_digest.to_string(),
             emergency_skipped: skipped(&deployment.promotion),
+            rollback_cause: rollback_cause(&deployment.promotion),
             actor: deployment.actor.to_string(),
             started_at: deployment.started_at,
             finished_at: deployment.finished_at,

@@ -113,6 +113,7 @@ fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(leases::renew_lease))
         .routes(routes!(leases::report_lease))
         .routes(routes!(runs::start_deployment))
+        .routes(routes!(runs::roll_back))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::list_logs))
         .routes(routes!(runs::stream_logs))

@@ -33,6 +33,20 @@ pub struct StartDeploymentRequest {
     pub override_window: Option<String>,
 }
 
+/// Which earlier release to put back into an environment, and why.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// A release that ran in the environment before (deployed or closed).
+    #[schema(value_type = schema::ReleaseRef)]
+    pub release: String,
+    #[schema(value_type = schema::Name)]
+    pub environment: String,
+    /// Why: kept with the deployment and in the audit log.
+    #[schema(value_type = schema::Reason)]
+    pub reason: String,
+}
+
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
@@ -215,6 +229,44 @@ pub async fn start_deployment(
     let release = release_ref(&request.release)?;
     let start = StartDeployment { override_window: request.override_window };
     let run = state.tollgate.start_orchestrated(&principal, &release, &request.environment, start).await?;
+    Ok((StatusCode::CREATED, Json(run.into())))
+}
+
+problems!(
+    RollbackProblems,
+    [
+        JSON_BODY,
+        &[
+            "forbidden",
+            "release_not_found",
+            "environment_not_found",
+            "no_deployment_plan",
+            "lease_held",
+            "environment_quarantined",
+            "promotion_refused",
+            "release_not_ready",
+            "release_changed",
+            "conflict",
+            "validation_failed",
+        ],
+    ]
+);
+
+/// Rolls the environment back to a release that ran there before (deployed or closed, its
+/// deployment there succeeded): a deployment of its own kind, carried out by the engine with the
+/// services' plans, recorded with the reason (`rollback_cause`). Gates, windows and change
+/// requests are not judged (they were when the release went there first); its artifacts, the
+/// services' locks and the environment's quarantine are. 409 `promotion_refused` names why the
+/// release cannot be rolled back to.
+#[utoipa::path(post, path = "/deployments/rollback", tag = "deployments", request_body = RollbackRequest,
+    responses((status = 201, body = DeploymentRunResponse), RollbackProblems))]
+pub async fn roll_back(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    JsonBody(request): JsonBody<RollbackRequest>,
+) -> Result<(StatusCode, Json<DeploymentRunResponse>), ApiError> {
+    let release = release_ref(&request.release)?;
+    let run = state.tollgate.roll_back_to(&principal, &release, &request.environment, &request.reason).await?;
     Ok((StatusCode::CREATED, Json(run.into())))
 }
 

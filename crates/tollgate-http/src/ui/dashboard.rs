@@ -98,6 +98,7 @@ impl From<Dashboard> for DashboardLive {
                     promotion: match &deployment.promotion {
                         Promotion::Followed => String::new(),
                         Promotion::EmergencySkipped { skipped } => format!("emergency: skipped {skipped}"),
+                        Promotion::Rollback { .. } => "rollback".to_owned(),
                     },
                     actor: deployment.actor.to_string(),
                     started: when(deployment.started_at),

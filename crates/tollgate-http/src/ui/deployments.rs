@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use tollgate_core::deployment::{Deployment, DeploymentId};
+use tollgate_core::deployment::{Deployment, DeploymentId, Promotion};
 use tollgate_core::run::{OperatorDecision, Phase, RunState, StepState};
 use tollgate_service::run::DeploymentRun;
 use tollgate_service::ServiceError;
@@ -31,6 +31,8 @@ pub(crate) struct DeploymentPage {
     pub actor: String,
     pub started: String,
     pub finished: String,
+    /// Why, for a rollback to a release that ran here before; empty otherwise.
+    pub rollback_cause: String,
     /// Absent for a deployment made by another tool.
     pub run: Option<RunView>,
     pub csrf: String,
@@ -145,6 +147,10 @@ fn deployment_page(
         actor: deployment.actor.to_string(),
         started: when(deployment.started_at),
         finished: deployment.finished_at.map(when).unwrap_or_default(),
+        rollback_cause: match deployment.promotion {
+            Promotion::Rollback { cause } => cause,
+            Promotion::Followed | Promotion::EmergencySkipped { .. } => String::new(),
+        },
         run,
         csrf: user.session.csrf.clone(),
         problem,

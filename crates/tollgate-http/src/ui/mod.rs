@@ -60,6 +60,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/changes/{id}/actions", post(changes::act))
         .route("/register/{environment}", get(register::history))
         .route("/register/{environment}/quarantine/lift", post(register::lift_quarantine))
+        .route("/register/{environment}/rollback", post(register::roll_back))
         .route("/deployments/{id}", get(deployments::detail))
         .route("/deployments/{id}/decision", post(deployments::decide))
         .route("/login", get(login::page).post(login::with_password))

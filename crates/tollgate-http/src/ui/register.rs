@@ -14,9 +14,11 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::Deserialize;
-use tollgate_core::deployment::Promotion;
+use tollgate_core::deployment::{DeploymentStatus, Promotion};
 use tollgate_core::lease::Lease;
 use tollgate_core::page::Page;
+use tollgate_service::release::ReleaseRef;
+use tollgate_service::ServiceError;
 
 use crate::error::ApiError;
 use crate::ui::format::{rfc3339, when};
@@ -122,6 +124,7 @@ pub(crate) async fn page(
             let flag = match &running.promotion {
                 Promotion::Followed => String::new(),
                 Promotion::EmergencySkipped { skipped } => format!("emergency, skipped {skipped}"),
+                Promotion::Rollback { .. } => "rollback".to_owned(),
             };
             let cell = Cell {
                 version: running.release_version.to_string(),
@@ -187,6 +190,8 @@ pub(crate) struct HistoryPage {
     /// Leases that lock services of the environment now.
     pub leases: Vec<LeaseLine>,
     pub quarantine: Option<QuarantineLine>,
+    /// Versions that succeeded here (on this page), newest first: what "roll back to…" offers.
+    pub rollback_targets: Vec<String>,
     pub csrf: String,
     /// A lift that failed, with why.
     pub problem: Option<String>,
@@ -201,6 +206,14 @@ pub(crate) struct QuarantineLine {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct LiftForm {
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RollbackForm {
+    #[serde(default)]
+    release: String,
     #[serde(default)]
     reason: String,
 }
@@ -248,6 +261,31 @@ pub(crate) async fn lift_quarantine(
     }
 }
 
+/// `POST /register/{environment}/rollback`: rolls the environment back to an earlier release,
+/// with a reason, and shows the new deployment; a refusal is shown on the history.
+pub(crate) async fn roll_back(
+    State(state): State<AppState>,
+    Path(environment): Path<String>,
+    CsrfForm(user, form): CsrfForm<RollbackForm>,
+) -> UiResult<Response> {
+    let started = match ReleaseRef::parse(&form.release) {
+        Ok(release) => state.tollgate.roll_back_to(&user.principal, &release, &environment, &form.reason).await,
+        Err(problem) => {
+            let mut violations = tollgate_core::Violations::new();
+            violations.push("release", problem);
+            Err(ServiceError::Invalid(violations))
+        }
+    };
+    match started {
+        Ok(run) => Ok(Redirect::to(&format!("/deployments/{}", run.deployment.id.0)).into_response()),
+        Err(error) => {
+            let parts = ApiError::from(error).into_page_parts();
+            let page = history_page(&state, &user, environment, None, Some(parts.detail)).await?;
+            Ok((parts.status, render(&page)?).into_response())
+        }
+    }
+}
+
 async fn history_page(
     state: &AppState,
     user: &WebUser,
@@ -277,9 +315,17 @@ async fn history_page(
                 reason: quarantine.reason,
             }
         });
+    let mut rollback_targets: Vec<String> = Vec::new();
+    for deployment in &deployments {
+        let version = deployment.release_version.to_string();
+        if deployment.status == DeploymentStatus::Succeeded && !rollback_targets.contains(&version) {
+            rollback_targets.push(version);
+        }
+    }
     Ok(HistoryPage {
         chrome: user.chrome("register"),
         environment,
+        rollback_targets,
         rows: deployments
             .into_iter()
             .map(|deployment| HistoryLine {
@@ -292,6 +338,7 @@ async fn history_page(
                 flag: match deployment.promotion {
                     Promotion::Followed => String::new(),
                     Promotion::EmergencySkipped { skipped } => format!("emergency, skipped {skipped}"),
+                    Promotion::Rollback { cause } => format!("rollback: {cause}"),
                 },
             })
             .collect(),

@@ -93,6 +93,7 @@ async fn the_openapi_document_describes_every_endpoint() {
     /changes/{id}/withdraw
     /deployments
     /deployments/check
+    /deployments/rollback
     /deployments/start
     /deployments/{id}
     /deployments/{id}/decision

@@ -663,7 +663,7 @@ async fn a_quarantine_is_shown_and_lifted_on_the_environment_page_and_a_forged_l
     assert_eq!(forged.status, 403, "{}", forged.body);
     let blank = browser.post("/register/dev/quarantine/lift", &[("csrf", &page.csrf()), ("reason", " ")]).await;
     assert_eq!(blank.status, 422, "{}", blank.body);
-    assert!(blank.body.contains("id=\"lift-problem\""), "{}", blank.body);
+    assert!(blank.body.contains("id=\"history-problem\""), "{}", blank.body);
     assert_eq!(app.app.row_counts().await, before, "a refused lift wrote something");
     assert_eq!(tollgate.list_quarantines(admin).await.expect("quarantines").len(), 1);
 

@@ -286,3 +286,97 @@ async fn audited(app: &TestApp, kind: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A catalog with one environment, `dev`, the whole lifecycle: a release that succeeds there is
+/// deployed. `ledger` has `plan`.
+async fn one_stage_catalog(app: &TestApp, plan: &str) {
+    use tollgate_core::apply::ApplyInput;
+    use tollgate_core::environment::EnvironmentInput;
+    use tollgate_core::lifecycle::LifecycleInput;
+    use tollgate_core::service::ServiceInput;
+    use tollgate_core::team::TeamInput;
+    let text = format!(
+        "services:\n  - name: ledger\n    owner: payments\n    deploy:\n{}",
+        plan.lines().map(|line| format!("      {line}\n")).collect::<String>()
+    );
+    let loaded = tollgate_config::load("tollgate.yaml", &text).unwrap_or_else(|error| panic!("{error}\n{text}"));
+    let document = ApplyInput {
+        teams: vec![TeamInput { name: "payments".to_owned(), ..TeamInput::default() }],
+        environments: vec![EnvironmentInput { name: "dev".to_owned(), tier: "dev".to_owned(), region: None }],
+        lifecycles: vec![LifecycleInput { name: "default".to_owned(), environments: vec!["dev".to_owned()] }],
+        services: vec![ServiceInput {
+            name: "ledger".to_owned(),
+            owner: "payments".to_owned(),
+            deploy: loaded.input.services.into_iter().next().and_then(|service| service.deploy),
+            ..ServiceInput::default()
+        }],
+        ..ApplyInput::default()
+    };
+    app.tollgate.apply(&app.admin, document, tollgate_service::apply::ApplyMode::Apply).await.expect("applied");
+}
+
+async fn ledger_release(app: &TestApp, version: &str) -> tollgate_service::release::ReleaseRef {
+    use tollgate_core::release::ReleaseAction;
+    app.stock("payments", &[("ledger", version)]).await;
+    let input = tollgate_testkit::fixtures::release_input(version, &[("ledger", version)]);
+    let release = app.tollgate.create_release(&app.admin, input).await.expect("created");
+    let reference = tollgate_service::release::ReleaseRef::Id(release.id);
+    for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
+        app.tollgate.transition_release(&app.shipper().await, &reference, action, None).await.expect("transition");
+    }
+    reference
+}
+
+#[tokio::test]
+async fn an_environment_is_rolled_back_to_an_earlier_release_of_its_history_with_a_reason() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let current = dir.path().join("current");
+        let plan = format!(
+            "tiers:\n  - name: app\n    steps:\n      - exec: [\"sh\", \"-c\", \"echo {{{{ release.version }}}} > {}\"]\n",
+            yaml_path(&current)
+        );
+        one_stage_catalog(&app, &plan).await;
+        let shipper = app.shipper().await;
+        let worker = engine(&app, "worker-a");
+        for version in ["1.0.0", "1.1.0"] {
+            let release = ledger_release(&app, version).await;
+            let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+            started.expect("started");
+            worker.run_once().await.expect("ran");
+        }
+        assert_eq!(std::fs::read_to_string(&current).expect("deployed"), "1.1.0\n");
+        let untried = ledger_release(&app, "1.2.0").await;
+
+        // Refused, with every reason, writing nothing: a release that never ran here, a blank reason.
+        let before = app.row_counts().await;
+        let refused = app.tollgate.roll_back_to(&shipper, &untried, "dev", "1.1.0 leaks memory").await;
+        assert_eq!(
+            refused.expect_err("refused").to_string(),
+            "release 1.2.0 is ready; only a deployed or closed release can be rolled back to; release 1.2.0 never \
+             succeeded in dev, so it cannot be rolled back to there"
+        );
+        let first = tollgate_service::release::ReleaseRef::Version("1.0.0".parse().expect("a version"));
+        let blank = app.tollgate.roll_back_to(&shipper, &first, "dev", " ").await;
+        assert!(matches!(blank, Err(ServiceError::Invalid(_))), "{blank:?}");
+        assert_eq!(app.row_counts().await, before);
+
+        let rollback = app.tollgate.roll_back_to(&shipper, &first, "dev", "1.1.0 leaks memory").await;
+        let rollback = rollback.expect("started");
+        assert_eq!(
+            rollback.deployment.promotion,
+            tollgate_core::deployment::Promotion::Rollback { cause: "1.1.0 leaks memory".to_owned() }
+        );
+        worker.run_once().await.expect("ran");
+        let done = app.tollgate.get_run(&shipper, rollback.deployment.id).await.expect("the run");
+        assert_eq!(done.deployment.status, DeploymentStatus::Succeeded);
+        assert_eq!(std::fs::read_to_string(&current).expect("rolled back"), "1.0.0\n");
+        // The register says what runs now, and since when; 1.0.0 stays a deployed release.
+        let register = app.tollgate.register(&shipper, Some("dev"), None).await.expect("register");
+        assert_eq!(register[0].services[0].deployment, rollback.deployment.id);
+        assert_eq!(register[0].services[0].release_version.to_string(), "1.0.0");
+        let release = app.tollgate.get_release(&shipper, &first).await.expect("the release");
+        assert_eq!(release.state, tollgate_core::release::ReleaseState::Deployed);
+    }
+}

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 use tollgate_http::api::runs::{
-    DecisionRequest, DeploymentRunResponse, LogLineResponse, LogPage, LogQuery, StartDeploymentRequest, StepResponse,
+    DecisionRequest, DeploymentRunResponse, LogLineResponse, LogPage, LogQuery, RollbackRequest,
+    StartDeploymentRequest, StepResponse,
 };
 
 use crate::args::{DeploymentCommand, OutputFormat};
@@ -56,7 +57,33 @@ pub async fn run(context: &Context, command: DeploymentCommand) -> anyhow::Resul
         DeploymentCommand::Resume { id, reason } => decide(context, id, "resume", reason).await,
         DeploymentCommand::Skip { id, reason } => decide(context, id, "skip", reason).await,
         DeploymentCommand::Abort { id, reason } => decide(context, id, "abort", reason).await,
-        DeploymentCommand::Rollback { id, reason } => decide(context, id, "roll_back", reason).await,
+        DeploymentCommand::Rollback { id: Some(id), reason, .. } => decide(context, id, "roll_back", reason).await,
+        DeploymentCommand::Rollback { id: None, to, environment, reason, wait } => {
+            let (Some(release), Some(environment)) = (to, environment) else {
+                anyhow::bail!("give the deployment to roll back, or --to RELEASE --environment E");
+            };
+            let Some(reason) = reason else {
+                anyhow::bail!(
+                    "--reason is required to roll an environment back to a release: it is kept with the deployment"
+                );
+            };
+            let request = RollbackRequest { release, environment, reason };
+            let started: Answer<DeploymentRunResponse> = context.client.post("/deployments/rollback", &request).await?;
+            if !wait {
+                print(context.output, &started);
+                return Ok(true);
+            }
+            let id = started.value.deployment.id;
+            if context.output == OutputFormat::Table {
+                println!(
+                    "deployment {id}: rolling {} back to {}, {} steps",
+                    started.value.deployment.environment,
+                    started.value.deployment.release_version,
+                    started.value.steps.len()
+                );
+            }
+            follow(context, id, true).await
+        }
         other => unreachable!("deployment command {other:?} is handled by commands::release"),
     }
 }

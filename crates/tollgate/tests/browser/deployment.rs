@@ -1,6 +1,7 @@
 //! A deployment carried out by the demo server's engine, as its page shows it: each step with
 //! its state and outcome, its rollback, what the steps printed, and the link from the
-//! environment's history; the quarantine it left, shown on that history and lifted there.
+//! environment's history; the quarantine it left, shown on that history and lifted there; and a
+//! rollback to an earlier release started from that history.
 
 use std::time::{Duration, Instant};
 
@@ -74,5 +75,16 @@ async fn a_deployment_page_shows_each_step_its_rollback_and_output_and_the_quara
     anyhow::ensure!(browser.count("#quarantine").await? == 0, "the quarantine is still shown");
     let quarantines = demo.api_get("/quarantines").await?;
     anyhow::ensure!(quarantines["items"].as_array().is_some_and(Vec::is_empty), "still quarantined: {quarantines}");
+
+    // "Roll back to…" an earlier release of dev's history, with a reason: a deployment of its own kind.
+    browser.click("#rollback-release option[value='1.1.0']").await?;
+    browser.fill("#rollback-reason", "1.2.0 fails its migration").await?;
+    browser.submit("#rollback button").await?;
+    let path = browser.path().await?;
+    anyhow::ensure!(path.starts_with("/deployments/"), "the rollback did not show its deployment but {path}");
+    let cause = browser.text_of("#rollback-cause").await?;
+    anyhow::ensure!(cause.contains("1.2.0 fails its migration"), "the cause shown is {cause:?}");
+    let heading = browser.text_of("h1").await?;
+    anyhow::ensure!(heading.contains("release 1.1.0 into dev"), "the heading is {heading:?}");
     session.finish().await
 }

@@ -177,6 +177,24 @@ services:
     // A release that went through every environment of its lifecycle cannot be deployed again.
     let refused = run(server.cli().args(["deploy", "--release", "1.0.1", "--env", "dev"])).failure();
     assert!(refused.stderr.contains("deployment_refused"), "{}", refused.stderr);
+
+    // But an operator rolls dev back to it, or to any earlier release of dev's history, with a reason.
+    let no_reason = run(server.cli().args(["deployment", "rollback", "--to", "1.0.0", "--env", "dev"])).failure();
+    assert!(no_reason.stderr.contains("--reason is required"), "{}", no_reason.stderr);
+    let rolled = run(server.cli().args(["deployment", "rollback", "--to", "1.0.0", "--env", "dev"]).args([
+        "--reason",
+        "1.0.1 breaks sign-in",
+        "--wait",
+    ]))
+    .success();
+    let printed: Vec<&str> = rolled.stdout.lines().collect();
+    assert!(printed[0].ends_with(": rolling dev back to 1.0.0, 2 steps"), "{}", rolled.stdout);
+    assert!(printed.contains(&"[step 1] switched to 1.0.0"), "{}", rolled.stdout);
+    let register = run(server.cli().args(["register", "--env", "dev", "--output", "json"])).success();
+    let register: serde_json::Value = serde_json::from_str(&register.stdout).expect("JSON");
+    assert_eq!(register["environments"][0]["services"][0]["release_version"], "1.0.0", "{register:#}");
+    let listed = run(server.cli().args(["deployment", "list", "--env", "dev", "--output", "json"])).success();
+    assert!(listed.stdout.contains(r#""rollback_cause": "1.0.1 breaks sign-in""#), "{}", listed.stdout);
 }
 
 /// The process id in a worker's name (`worker-PID-…`).
