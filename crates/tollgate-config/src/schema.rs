@@ -14,7 +14,7 @@ use tollgate_core::environment::EnvironmentInput;
 use tollgate_core::gate::GateInput;
 use tollgate_core::lifecycle::LifecycleInput;
 use tollgate_core::plan::{
-    DeployInput, HealthStepInput, HttpStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
+    DeployInput, HealthStepInput, HttpStepInput, ManualStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
 };
 use tollgate_core::service::ServiceInput;
 use tollgate_core::sso::SsoInput;
@@ -44,6 +44,7 @@ decode_mapping!(StepInput {
     http,
     health,
     wait,
+    manual,
     env,
     working_dir,
     timeout,
@@ -54,6 +55,8 @@ decode_mapping!(StepInput {
 });
 
 decode_mapping!(HttpStepInput { method, url, body, expect_status, expect_body });
+
+decode_mapping!(ManualStepInput { prompt, default });
 
 decode_mapping!(HealthStepInput { http, tcp, interval, successes, failures });
 

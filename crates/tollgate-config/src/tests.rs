@@ -220,7 +220,7 @@ environments:
     tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates, sso, changes)
     tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description, labels, deploy)
     tollgate.yaml:7:14: services[0].deploy: unknown key "tier" (expected one of: tiers, variables, secrets, rollback, on_failure)
-    tollgate.yaml:7:66: services[0].deploy.tiers[0].steps[0]: unknown key "timout" (expected one of: name, exec, http, health, wait, env, working_dir, timeout, retries, backoff, idempotent, reversible)
+    tollgate.yaml:7:66: services[0].deploy.tiers[0].steps[0]: unknown key "timout" (expected one of: name, exec, http, health, wait, manual, env, working_dir, timeout, retries, backoff, idempotent, reversible)
     tollgate.yaml:9:30: environments[0]: unknown key "zone" (expected one of: name, tier, region)
     "#);
 }

@@ -153,7 +153,22 @@ pub enum StepAction {
         #[serde(rename = "duration_ms")]
         duration: StepDuration,
     },
+    /// Waits for a person's judgment (approve or reject), for at most the step's timeout; then
+    /// `default` decides. No worker is held while it waits.
+    Manual { prompt: String, default: Judgment },
 }
+
+/// A person's judgment of a manual step, or its default when nobody judged in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgment {
+    /// The step succeeds.
+    Approve,
+    /// The step fails (and the deployment rolls back as its plans say).
+    Reject,
+}
+
+crate::keyword_enum!(Judgment { Approve => "approve", Reject => "reject" });
 
 /// What a health step probes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +286,7 @@ impl StepAction {
             StepAction::Http { .. } => "http",
             StepAction::Health { .. } => "health",
             StepAction::Wait { .. } => "wait",
+            StepAction::Manual { .. } => "manual",
         }
     }
 }
@@ -300,7 +316,7 @@ pub struct TierInput {
     pub steps: Vec<StepInput>,
 }
 
-/// One step as typed: exactly one of `exec`, `http`, `health` and `wait` is given.
+/// One step as typed: exactly one of `exec`, `http`, `health`, `wait` and `manual` is given.
 #[derive(Debug, Clone, Default)]
 pub struct StepInput {
     pub name: Option<String>,
@@ -308,6 +324,7 @@ pub struct StepInput {
     pub http: Option<HttpStepInput>,
     pub health: Option<HealthStepInput>,
     pub wait: Option<String>,
+    pub manual: Option<ManualStepInput>,
     /// For `exec`: a mapping of variable names to text.
     pub env: Option<serde_json::Value>,
     pub working_dir: Option<String>,
@@ -325,6 +342,14 @@ pub struct HttpStepInput {
     pub body: Option<String>,
     pub expect_status: Option<Scalar>,
     pub expect_body: Option<String>,
+}
+
+/// A manual step as typed: what to ask, and what happens when nobody answers in time.
+#[derive(Debug, Clone, Default)]
+pub struct ManualStepInput {
+    pub prompt: String,
+    /// `approve` or `reject` (the default).
+    pub default: Option<String>,
 }
 
 /// A health probe as typed: exactly one of `http` (a URL) and `tcp` (`host:port`).
@@ -490,6 +515,9 @@ fn step_input(step: StepSpec) -> StepInput {
             });
         }
         StepAction::Wait { duration } => input.wait = Some(duration.to_string()),
+        StepAction::Manual { prompt, default } => {
+            input.manual = Some(ManualStepInput { prompt, default: Some(default.to_string()) });
+        }
     }
     input
 }
@@ -526,6 +554,7 @@ fn parse_step(input: StepInput, index: usize, violations: &mut Violations) -> Op
         input.http.is_some().then_some("http"),
         input.health.is_some().then_some("health"),
         input.wait.is_some().then_some("wait"),
+        input.manual.is_some().then_some("manual"),
     ]
     .into_iter()
     .flatten()
@@ -533,8 +562,8 @@ fn parse_step(input: StepInput, index: usize, violations: &mut Violations) -> Op
     let kind = match given.as_slice() {
         [kind] => *kind,
         [] => {
-            violations
-                .push("", Problem::Invalid { reason: "a step needs one of exec, http, health or wait".to_owned() });
+            let reason = "a step needs one of exec, http, health, wait or manual".to_owned();
+            violations.push("", Problem::Invalid { reason });
             return None;
         }
         several => {
@@ -558,18 +587,24 @@ fn parse_step(input: StepInput, index: usize, violations: &mut Violations) -> Op
         "exec" => parse_exec(input.exec, input.env, input.working_dir, violations),
         "http" => parse_http(input.http.expect("given"), violations),
         "health" => parse_health(input.health.expect("given"), violations),
+        "manual" => parse_manual(input.manual.expect("given"), violations),
         _ => violations
             .check("wait", StepDuration::parse(input.wait.as_deref().expect("given")))
             .map(|duration| StepAction::Wait { duration }),
     };
     let default_timeout = match &action {
         Some(StepAction::Wait { duration }) => StepDuration(duration.0.saturating_add(60_000).min(StepDuration::MAX.0)),
+        Some(StepAction::Manual { .. }) => StepDuration(3_600_000),
         Some(StepAction::Http { .. }) => StepDuration(30_000),
         _ => StepDuration(600_000),
     };
     let timeout = optional(violations, "timeout", input.timeout.as_deref(), StepDuration::parse, default_timeout);
     let backoff = optional(violations, "backoff", input.backoff.as_deref(), StepDuration::parse, StepDuration(1_000));
-    let retries = optional(violations, "retries", input.retries.as_ref(), |value| count(value, 0, MAX_RETRIES), 0);
+    let mut retries = optional(violations, "retries", input.retries.as_ref(), |value| count(value, 0, MAX_RETRIES), 0);
+    if matches!(action, Some(StepAction::Manual { .. })) && retries.is_some_and(|retries| retries > 0) {
+        violations.push("retries", Problem::Invalid { reason: "a manual step is judged once, not retried".to_owned() });
+        retries = None;
+    }
     // Probes and pauses are harmless to repeat; a GET or HEAD should be. Anything else is the
     // author's to vouch for.
     let default_idempotent = match &action {
@@ -642,6 +677,13 @@ fn parse_http(input: HttpStepInput, violations: &mut Violations) -> Option<StepA
         expect_status,
         expect_body: input.expect_body,
     })
+}
+
+fn parse_manual(input: ManualStepInput, violations: &mut Violations) -> Option<StepAction> {
+    let prompt_ok = text(violations, "manual.prompt", &input.prompt, true);
+    let default =
+        optional(violations, "manual.default", input.default.as_deref(), str::parse::<Judgment>, Judgment::Reject);
+    prompt_ok.then_some(StepAction::Manual { prompt: input.prompt, default: default? })
 }
 
 fn parse_health(input: HealthStepInput, violations: &mut Violations) -> Option<StepAction> {

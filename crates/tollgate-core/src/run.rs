@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::deployment::DeploymentId;
 use crate::name::{ServiceName, StepName};
-use crate::plan::{DeploymentPlan, QuarantineMode, RollbackMode, StepSpec};
+use crate::plan::{DeploymentPlan, Judgment, QuarantineMode, RollbackMode, StepAction, StepSpec};
 use crate::service::Service;
 use crate::violation::Problem;
 use crate::Timestamp;
@@ -91,6 +91,16 @@ impl DeploymentStep {
     /// `ledger/migrate/exec-1`: how messages and logs name the step.
     pub fn path(&self) -> String {
         format!("{}/{}/{}", self.service, self.tier, self.spec.name)
+    }
+
+    /// For a manual step waiting for a judgment: what it asks, when its default decides, and
+    /// what the default is.
+    pub fn awaiting_judgment(&self) -> Option<(&str, Timestamp, Judgment)> {
+        let StepAction::Manual { prompt, default } = &self.spec.action else { return None };
+        let started_at = self.started_at.filter(|_| self.state == StepState::Running)?;
+        let timeout = jiff::SignedDuration::from_millis(i64::try_from(self.spec.timeout.millis()).unwrap_or(i64::MAX));
+        let deadline = started_at.checked_add(timeout).unwrap_or(started_at);
+        Some((prompt.as_str(), deadline, *default))
     }
 }
 
@@ -263,6 +273,9 @@ pub enum NextAction {
     /// The step at this position was left running and is not idempotent: nobody knows whether it
     /// took effect, so an operator decides.
     AskOperator { position: u32, reason: String },
+    /// The manual step at this position waits for a person's judgment (it starts waiting now
+    /// when it is pending).
+    AwaitJudgment(u32),
     /// Every step of the phase succeeded or was skipped: the deployment succeeded, or its
     /// rollback did.
     Succeed,
@@ -276,8 +289,10 @@ pub enum NextAction {
 /// between two of its own decisions, so a running step here was left by a worker that is gone.
 pub fn next_action(phase: Phase, steps: &[DeploymentStep]) -> NextAction {
     for step in steps.iter().filter(|step| step.phase == phase) {
+        let manual = matches!(step.spec.action, StepAction::Manual { .. });
         match step.state {
             StepState::Succeeded | StepState::Skipped => continue,
+            StepState::Pending | StepState::Running if manual => return NextAction::AwaitJudgment(step.position),
             StepState::Pending => return NextAction::Start(step.position),
             StepState::Failed => {
                 let outcome = step.outcome.as_deref().unwrap_or("it failed");
@@ -426,9 +441,15 @@ pub enum OperatorDecision {
     Abort,
     /// Confirm a rollback that waits for an operator.
     RollBack,
+    /// Judge a manual step: it succeeds.
+    Approve,
+    /// Judge a manual step: it fails.
+    Reject,
 }
 
-crate::keyword_enum!(OperatorDecision { Resume => "resume", Skip => "skip", Abort => "abort", RollBack => "roll_back" });
+crate::keyword_enum!(OperatorDecision {
+    Resume => "resume", Skip => "skip", Abort => "abort", RollBack => "roll_back", Approve => "approve", Reject => "reject",
+});
 
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentInput, Deplo
 use tollgate_core::gate::check_reason;
 use tollgate_core::lease::{LeaseState, LeaseTtl};
 use tollgate_core::name::ServiceName;
-use tollgate_core::plan::DeploymentPlan;
+use tollgate_core::plan::{DeploymentPlan, Judgment};
 use tollgate_core::release::{ArtifactRef, Release};
 use tollgate_core::run::{
     begin_rollback, expand, next_action, quarantines, Claim, DeploymentStep, LogLine, NextAction, OperatorDecision,
@@ -235,6 +235,11 @@ impl Tollgate {
             let next = tx.next_unfinished_step(claim.deployment, run.phase).await?;
             match (next_action(run.phase, next.as_slice()), run.phase) {
                 (NextAction::Start(position) | NextAction::Rerun(position), _) => break (position, next),
+                (NextAction::AwaitJudgment(_), _) => {
+                    let waiting = next.expect("next_action names the step it was given");
+                    self.await_judgment_in(tx, &system, run, waiting).await?;
+                    return Ok(Assignment::Done(RunState::NeedsOperator));
+                }
                 (NextAction::AskOperator { reason, .. }, _) => {
                     self.set_run_state_in(tx, &system, run, RunState::NeedsOperator, &reason, AuditAction::Update)
                         .await?;
@@ -283,6 +288,87 @@ impl Tollgate {
             tx.append_logs(claim.deployment, position, &[(now, line)]).await?;
         }
         Ok(Assignment::Run(Box::new(step)))
+    }
+
+    /// Starts (or resumes) the wait of a manual step for a person's judgment: the step is marked
+    /// running, and the run handed to operators, its reason saying what is asked, by when, and
+    /// what happens then. No worker holds the run while it waits; the server's timer applies the
+    /// default once the step's timeout has passed ([`Tollgate::expire_judgments`]).
+    async fn await_judgment_in(
+        &self,
+        tx: &mut StoreTx,
+        principal: &Principal,
+        run: Run,
+        step: DeploymentStep,
+    ) -> ServiceResult<()> {
+        let step = match step.state {
+            StepState::Pending => {
+                let running = DeploymentStep {
+                    state: StepState::Running,
+                    attempts: step.attempts + 1,
+                    started_at: Some(self.now()),
+                    ..step
+                };
+                tx.update_step(&running).await?;
+                running
+            }
+            _ => step,
+        };
+        let (prompt, deadline, default) = step.awaiting_judgment().expect("a running manual step awaits a judgment");
+        let reason = format!(
+            "step {} waits for a judgment: {prompt} (approve or reject; {default} by default at {deadline})",
+            step.path()
+        );
+        self.set_run_state_in(tx, principal, run, RunState::NeedsOperator, &reason, AuditAction::Update).await
+    }
+
+    /// Applies the default judgment of every manual step whose wait has timed out, and hands its
+    /// run back to the workers. Run by a timer on every server; a run judged or decided meanwhile
+    /// is left alone. Returns the deployments moved on.
+    pub async fn expire_judgments(&self) -> ServiceResult<Vec<DeploymentId>> {
+        let waiting = {
+            let mut read = self.store.read().await?;
+            read.list_runs_in_state(RunState::NeedsOperator).await?
+        };
+        let system = Principal::system();
+        let mut moved = Vec::new();
+        for candidate in waiting {
+            let mut tx = self.store.begin().await?;
+            // Judged again in the transaction that writes: decided meanwhile is left alone.
+            let run = tx.lock_run(candidate.deployment).await?;
+            if run.state != RunState::NeedsOperator {
+                continue;
+            }
+            let steps = tx.list_steps(run.deployment).await?;
+            let Some(step) = steps.into_iter().find(|step| step.awaiting_judgment().is_some()) else { continue };
+            let (_, deadline, default) = step.awaiting_judgment().expect("checked");
+            let now = self.now();
+            if now < deadline {
+                continue;
+            }
+            let outcome = format!("no judgment by {deadline}: {default} by default");
+            let judged = DeploymentStep {
+                state: if default == Judgment::Approve { StepState::Succeeded } else { StepState::Failed },
+                finished_at: Some(now),
+                outcome: Some(outcome.clone()),
+                ..step.clone()
+            };
+            tx.update_step(&judged).await?;
+            tx.append_logs(run.deployment, step.position, &[(now, outcome.clone())]).await?;
+            let object = ObjectRef::new(ObjectKind::DeploymentStep, format!("{}/{}", run.deployment, step.position));
+            let change = Change {
+                action: AuditAction::Finish,
+                object,
+                before: Some(&step),
+                after: Some(&judged),
+                reason: Some(&outcome),
+            };
+            self.record_for(&mut tx, &system, change).await?;
+            self.set_run_state_in(&mut tx, &system, run, RunState::Active, &outcome, AuditAction::Update).await?;
+            tx.commit().await?;
+            moved.push(candidate.deployment);
+        }
+        Ok(moved)
     }
 
     /// Decides, after the deploy phase of `run` failed (`cause`), whether it rolls back, and
@@ -501,6 +587,18 @@ impl Tollgate {
                     outcome: Some(format!("stopped by {by} to roll back")),
                     ..before.clone()
                 },
+                OperatorDecision::Approve => DeploymentStep {
+                    state: StepState::Succeeded,
+                    finished_at: Some(now),
+                    outcome: Some(format!("approved by {by}{said}")),
+                    ..before.clone()
+                },
+                OperatorDecision::Reject => DeploymentStep {
+                    state: StepState::Failed,
+                    finished_at: Some(now),
+                    outcome: Some(format!("rejected by {by}{said}")),
+                    ..before.clone()
+                },
             };
             tx.update_step(&after).await?;
             let line = format!("{by} decided: {decision}{said}");
@@ -511,10 +609,19 @@ impl Tollgate {
             OperatorDecision::Skip => AuditAction::Skip,
             OperatorDecision::Abort => AuditAction::Abort,
             OperatorDecision::RollBack => AuditAction::RollBack,
+            OperatorDecision::Approve => AuditAction::Approve,
+            OperatorDecision::Reject => AuditAction::Reject,
         };
         let why = format!("{by} decided to {decision}{said}");
         match (decision, run.phase) {
-            (OperatorDecision::Resume | OperatorDecision::Skip, _) | (OperatorDecision::RollBack, Phase::Rollback) => {
+            (
+                OperatorDecision::Resume
+                | OperatorDecision::Skip
+                | OperatorDecision::Approve
+                | OperatorDecision::Reject,
+                _,
+            )
+            | (OperatorDecision::RollBack, Phase::Rollback) => {
                 self.set_run_state_in(&mut tx, principal, run, RunState::Active, &why, action).await?;
             }
             (OperatorDecision::Abort, Phase::Rollback) => {
@@ -654,6 +761,7 @@ enum Confirmation {
 /// Whether `decision` applies to `run` as it stands (`stopped` is its running step, if any).
 fn check_decision(run: &Run, stopped: Option<&DeploymentStep>, decision: OperatorDecision) -> ServiceResult<()> {
     let waiting = run.state == RunState::NeedsOperator;
+    let judging = stopped.is_some_and(|step| step.awaiting_judgment().is_some());
     let refusal = match decision {
         _ if run.state == RunState::Finished => Some(format!("has finished ({})", run.reason.as_deref().unwrap_or(""))),
         OperatorDecision::Resume | OperatorDecision::Skip if !waiting => {
@@ -662,6 +770,12 @@ fn check_decision(run: &Run, stopped: Option<&DeploymentStep>, decision: Operato
         OperatorDecision::Resume | OperatorDecision::Skip if stopped.is_none() => Some(
             "is waiting for its rollback to be confirmed, not for a step: roll_back confirms, abort ends it".to_owned(),
         ),
+        OperatorDecision::Resume | OperatorDecision::Skip if judging => {
+            "waits for a judgment of a manual step: approve or reject it".to_owned().into()
+        }
+        OperatorDecision::Approve | OperatorDecision::Reject if !waiting || !judging => {
+            Some("has no manual step waiting for a judgment".to_owned())
+        }
         OperatorDecision::RollBack if run.phase == Phase::Rollback && (!waiting || stopped.is_some()) => {
             Some("is rolling back already".to_owned())
         }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use tollgate_core::deployment::DeploymentId;
 use tollgate_core::name::{ServiceName, StepName};
 use tollgate_core::plan::DeploymentPlan;
-use tollgate_core::run::{Claim, DeploymentStep, LogLine, NewStep, Phase, Run, StepState, WorkerName};
+use tollgate_core::run::{Claim, DeploymentStep, LogLine, NewStep, Phase, Run, RunState, StepState, WorkerName};
 use tollgate_core::{Entity, Timestamp};
 
 use crate::conn::Conn;
@@ -113,6 +113,18 @@ impl Conn {
         ))
         .bind(micros(at))
         .bind(i64::from(limit))
+        .fetch_all(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        rows.into_iter().map(Run::try_from).collect()
+    }
+
+    /// The runs in `state`, oldest first.
+    pub async fn list_runs_in_state(&mut self, state: RunState) -> Result<Vec<Run>, StoreError> {
+        let rows: Vec<RunRow> = sqlx::query_as(&format!(
+            "SELECT {RUN_COLUMNS} FROM deployment_runs WHERE state = $1 ORDER BY deployment_id"
+        ))
+        .bind(state.as_str())
         .fetch_all(self.executor())
         .await
         .map_err(StoreError::from_sqlx)?;

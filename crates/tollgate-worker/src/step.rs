@@ -66,6 +66,9 @@ pub async fn attempt(
                 tokio::time::sleep(*duration).await;
                 Attempt::new(true, format!("waited {}", humanize(*duration)))
             }
+            // The service never hands a worker a manual step: a person judges it. A worker that
+            // got one anyway fails it rather than deciding for that person.
+            Rendered::Manual => Attempt::new(false, "a manual step is judged by a person, not run".to_owned()),
         }
     };
     match tokio::time::timeout(timeout, attempt).await {

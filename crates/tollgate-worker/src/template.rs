@@ -16,10 +16,30 @@ use tollgate_service::run::StepWork;
 /// A step's action with every template rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rendered {
-    Exec { program: String, args: Vec<String>, env: BTreeMap<String, String>, working_dir: Option<String> },
-    Http { method: String, url: String, body: Option<String>, expect_status: u16, expect_body: Option<String> },
-    Health { probe: RenderedProbe, interval: std::time::Duration, successes: u32, failures: u32 },
-    Wait { duration: std::time::Duration },
+    Exec {
+        program: String,
+        args: Vec<String>,
+        env: BTreeMap<String, String>,
+        working_dir: Option<String>,
+    },
+    Http {
+        method: String,
+        url: String,
+        body: Option<String>,
+        expect_status: u16,
+        expect_body: Option<String>,
+    },
+    Health {
+        probe: RenderedProbe,
+        interval: std::time::Duration,
+        successes: u32,
+        failures: u32,
+    },
+    Wait {
+        duration: std::time::Duration,
+    },
+    /// Judged by a person; nothing to run.
+    Manual,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +118,7 @@ pub fn render(action: &StepAction, context: &Value) -> Result<Rendered, Template
             failures: *failures,
         },
         StepAction::Wait { duration } => Rendered::Wait { duration: duration.as_std() },
+        StepAction::Manual { .. } => Rendered::Manual,
     })
 }
 

@@ -466,6 +466,19 @@ pub enum DeploymentCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Approve the manual step an orchestrated deployment waits on: it succeeds.
+    Approve {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject the manual step an orchestrated deployment waits on: it fails (and the deployment
+    /// rolls back as its plans say).
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Roll back. With a deployment id: confirm a rollback that waits for an operator, or stop a
     /// deployment and run its plans' rollback steps at once (across irreversible steps too). With
     /// `--to RELEASE --environment E`: put back a release that ran there before (deployed or

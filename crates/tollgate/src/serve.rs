@@ -221,7 +221,8 @@ async fn checkpoint_timer(tollgate: Tollgate, every: std::time::Duration) {
 const LEASE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Ends the leases that expired without a report, so a deployer that died leaves no deployment
-/// running for ever. A failed tick is logged and retried at the next one.
+/// running for ever, and applies the default judgment of manual steps nobody judged in time. A
+/// failed tick is logged and retried at the next one.
 async fn lease_timer(tollgate: Tollgate) {
     let mut ticks = tokio::time::interval(LEASE_SWEEP_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -231,6 +232,11 @@ async fn lease_timer(tollgate: Tollgate) {
             Ok(ended) if ended.is_empty() => {}
             Ok(ended) => tracing::info!(deployments = ?ended, "ended leases that expired without a report"),
             Err(error) => tracing::warn!(error = %error, "could not end expired leases"),
+        }
+        match tollgate.expire_judgments().await {
+            Ok(moved) if moved.is_empty() => {}
+            Ok(moved) => tracing::info!(deployments = ?moved, "applied the default judgment of manual steps"),
+            Err(error) => tracing::warn!(error = %error, "could not apply the default judgments"),
         }
     }
 }

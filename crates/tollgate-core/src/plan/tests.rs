@@ -79,7 +79,10 @@ fn a_plan_of_each_step_kind_parses_with_its_defaults() {
 #[test]
 fn every_problem_of_a_plan_is_reported_with_its_path() {
     check(DeployInput::default(), "tiers: is required");
-    check(plan(vec![StepInput::default()]), "tiers[0].steps[0]: a step needs one of exec, http, health or wait");
+    check(
+        plan(vec![StepInput::default()]),
+        "tiers[0].steps[0]: a step needs one of exec, http, health, wait or manual",
+    );
     check(
         plan(vec![StepInput { wait: Some("1s".to_owned()), ..exec(&["true"]) }]),
         "tiers[0].steps[0]: a step does one thing, but exec and wait are given",
@@ -129,6 +132,22 @@ fn every_problem_of_a_plan_is_reported_with_its_path() {
          secrets[0]: a secret comes from one of env (a variable of the server) or file (a path)",
     );
     check(
+        plan(vec![
+            StepInput {
+                manual: Some(ManualStepInput { prompt: " ".to_owned(), default: Some("maybe".to_owned()) }),
+                ..StepInput::default()
+            },
+            StepInput {
+                manual: Some(ManualStepInput { prompt: "Canary healthy?".to_owned(), default: None }),
+                retries: scalar("1"),
+                ..StepInput::default()
+            },
+        ]),
+        "tiers[0].steps[0].manual.prompt: is required\n\
+         tiers[0].steps[0].manual.default: \"maybe\" is not one of approve, reject\n\
+         tiers[0].steps[1].retries: a manual step is judged once, not retried",
+    );
+    check(
         DeployInput {
             rollback: vec![StepInput { reversible: scalar("maybe"), ..exec(&["./restore"]) }, StepInput::default()],
             on_failure: Some(OnFailureInput {
@@ -138,7 +157,7 @@ fn every_problem_of_a_plan_is_reported_with_its_path() {
             ..plan(vec![exec(&["true"])])
         },
         "rollback[0].reversible: \"maybe\" is not true or false\n\
-         rollback[1]: a step needs one of exec, http, health or wait\n\
+         rollback[1]: a step needs one of exec, http, health, wait or manual\n\
          on_failure.rollback: \"later\" is not one of automatic, manual\n\
          on_failure.quarantine: \"sometimes\" is not one of always, on_rollback_failure, never",
     );
@@ -209,6 +228,11 @@ fn a_stored_plan_typed_again_parses_to_itself() {
                         ..StepInput::default()
                     },
                     StepInput { wait: Some("90s".to_owned()), ..StepInput::default() },
+                    StepInput {
+                        manual: Some(ManualStepInput { prompt: "Go?".to_owned(), default: Some("approve".to_owned()) }),
+                        timeout: Some("15m".to_owned()),
+                        ..StepInput::default()
+                    },
                 ],
             },
         ],

@@ -36,6 +36,7 @@ fn check(states: &[(StepState, bool)], expected: &str) {
         NextAction::Start(position) => format!("start {position}"),
         NextAction::Rerun(position) => format!("rerun {position}"),
         NextAction::AskOperator { position, .. } => format!("ask operator {position}"),
+        NextAction::AwaitJudgment(position) => format!("await judgment {position}"),
         NextAction::Succeed => "succeed".to_owned(),
         NextAction::Fail { position, reason } => format!("fail {position}: {reason}"),
     };
@@ -226,4 +227,23 @@ fn quarantine_follows_the_plans_of_the_services_whose_steps_began() {
     assert_eq!(check(&plans), [false, true, true, true]);
     plans.get_mut(&ledger).expect("plan").on_failure.quarantine = QuarantineMode::Never;
     assert_eq!(check(&plans), [false, false, false, false]);
+}
+
+#[test]
+fn a_manual_step_waits_for_a_judgment_until_its_deadline() {
+    use crate::plan::Judgment;
+    let mut manual = step(0, StepState::Pending, true);
+    manual.spec.action = StepAction::Manual { prompt: "Is the canary healthy?".to_owned(), default: Judgment::Reject };
+    manual.spec.timeout = StepDuration::from_millis(1_800_000);
+    assert_eq!(next_action(Phase::Deploy, std::slice::from_ref(&manual)), NextAction::AwaitJudgment(0));
+    assert_eq!(manual.awaiting_judgment(), None, "a pending step waits for nothing yet");
+    manual.state = StepState::Running;
+    manual.started_at = Some(at("2026-12-01T10:00:00Z"));
+    assert_eq!(next_action(Phase::Deploy, std::slice::from_ref(&manual)), NextAction::AwaitJudgment(0));
+    assert_eq!(
+        manual.awaiting_judgment(),
+        Some(("Is the canary healthy?", at("2026-12-01T10:30:00Z"), Judgment::Reject))
+    );
+    manual.state = StepState::Succeeded;
+    assert_eq!(next_action(Phase::Deploy, std::slice::from_ref(&manual)), NextAction::Succeed);
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use tollgate_core::change::policy::Scalar;
 use tollgate_core::plan::{
-    DeployInput, HealthStepInput, HttpStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
+    DeployInput, HealthStepInput, HttpStepInput, ManualStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
 };
 use utoipa::ToSchema;
 
@@ -50,7 +50,7 @@ pub struct TierRequest {
     pub steps: Vec<StepRequest>,
 }
 
-/// One step: exactly one of `exec`, `http`, `health` and `wait`.
+/// One step: exactly one of `exec`, `http`, `health`, `wait` and `manual`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepRequest {
@@ -64,6 +64,7 @@ pub struct StepRequest {
     pub health: Option<HealthStepRequest>,
     #[schema(value_type = Option<schema::PlanDuration>)]
     pub wait: Option<String>,
+    pub manual: Option<ManualStepRequest>,
     /// For `exec`: environment variables (templates).
     #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
     pub env: Option<serde_json::Value>,
@@ -95,6 +96,18 @@ pub struct HttpStepRequest {
     pub expect_status: Option<serde_json::Number>,
     #[schema(value_type = Option<schema::StepText>)]
     pub expect_body: Option<String>,
+}
+
+/// A step that waits for a person's judgment for at most its `timeout` (an hour unless told).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualStepRequest {
+    /// What to ask (plain text).
+    #[schema(value_type = schema::StepText)]
+    pub prompt: String,
+    /// `approve` or `reject` (the default): what happens when nobody judges in time.
+    #[schema(value_type = Option<schema::Judgment>)]
+    pub default: Option<String>,
 }
 
 /// A probe of exactly one of `http` (a URL) and `tcp` (`host:port`).
@@ -173,6 +186,7 @@ impl From<StepRequest> for StepInput {
                 failures: scalar(health.failures),
             }),
             wait: step.wait,
+            manual: step.manual.map(|manual| ManualStepInput { prompt: manual.prompt, default: manual.default }),
             env: step.env,
             working_dir: step.working_dir,
             timeout: step.timeout,

@@ -720,11 +720,15 @@ value_schema!(
 );
 value_schema!(
     /// What a step does.
-    StepKind => keywords(&["exec", "http", "health", "wait"], "exec: runs a program; http: sends a request; health: probes until healthy or unhealthy; wait: pauses.")
+    StepKind => keywords(&["exec", "http", "health", "wait", "manual"], "exec: runs a program; http: sends a request; health: probes until healthy or unhealthy; wait: pauses; manual: waits for a person's judgment.")
 );
 value_schema!(
     /// An operator's decision on a run that needs one.
-    OperatorDecision => keywords(tollgate_core::run::OperatorDecision::ALL, "resume: run the stopped step again; skip: go on without it; abort: stop deploying and roll back as the plans say (while rolling back: stop the rollback, the deployment failed); roll_back: confirm a rollback that waits, or roll back at once.")
+    OperatorDecision => keywords(tollgate_core::run::OperatorDecision::ALL, "resume: run the stopped step again; skip: go on without it; abort: stop deploying and roll back as the plans say (while rolling back: stop the rollback, the deployment failed); roll_back: confirm a rollback that waits, or roll back at once; approve and reject: judge a manual step that waits.")
+);
+value_schema!(
+    /// A person's judgment of a manual step.
+    Judgment => keywords(tollgate_core::plan::Judgment::ALL, "approve: the step succeeds; reject: the step fails.")
 );
 value_schema!(
     /// Whether a failed deployment rolls back by itself.

@@ -49,6 +49,8 @@ pub(crate) struct RunView {
     pub stopped_step: bool,
     /// Needs an operator to confirm its rollback (roll back, or abort without one).
     pub confirm_rollback: bool,
+    /// A manual step waits for a judgment (approve or reject).
+    pub judging: bool,
     pub worker: String,
     pub reason: String,
     pub steps: Vec<StepLine>,
@@ -85,7 +87,7 @@ pub(crate) async fn detail(
     render(&page(&state, &user, id, None).await?)
 }
 
-/// `POST /deployments/{id}/decision`: resume, skip, abort or roll back a run.
+/// `POST /deployments/{id}/decision`: resume, skip, abort, roll back, or judge a manual step.
 pub(crate) async fn decide(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -159,14 +161,16 @@ fn deployment_page(
 
 fn run_view(run: DeploymentRun, logs: Vec<String>) -> RunView {
     let needs_operator = run.run.state == RunState::NeedsOperator;
-    let stopped_step = needs_operator && run.steps.iter().any(|step| step.state == StepState::Running);
+    let judging = needs_operator && run.steps.iter().any(|step| step.awaiting_judgment().is_some());
+    let stopped_step = needs_operator && !judging && run.steps.iter().any(|step| step.state == StepState::Running);
     RunView {
         state: run.run.state.as_str(),
         phase: run.run.phase.as_str(),
         active: run.run.state == RunState::Active,
         needs_operator,
         stopped_step,
-        confirm_rollback: needs_operator && !stopped_step && run.run.phase == Phase::Rollback,
+        confirm_rollback: needs_operator && !stopped_step && !judging && run.run.phase == Phase::Rollback,
+        judging,
         worker: run.run.worker.map(|worker| worker.to_string()).unwrap_or_default(),
         reason: run.run.reason.unwrap_or_default(),
         steps: run

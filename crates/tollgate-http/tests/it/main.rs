@@ -12,6 +12,7 @@ mod flow;
 mod leases;
 mod trust;
 mod ui;
+mod ui_deployments;
 
 use serde_json::{json, Value};
 use tollgate_testkit::SpawnedApp;

@@ -12,28 +12,28 @@ use tollgate_testkit::{spawn_app, SpawnedApp};
 
 use crate::{release, with_catalog};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser without JavaScript: keeps cookies, follows no redirects by itself.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     base: String,
     cookies: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: u16,
+pub(crate) struct Page {
+    pub(crate) status: u16,
     headers: HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get(LOCATION).and_then(|value| value.to_str().ok()).unwrap_or_default()
     }
 
     /// The value of the first hidden `csrf` field of the page.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let marker = "name=\"csrf\" value=\"";
         let start = self.body.find(marker).expect("the page has a form token") + marker.len();
         self.body[start..].split('"').next().expect("a value").to_owned()
@@ -41,7 +41,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(app: &SpawnedApp) -> Browser {
+    pub(crate) fn new(app: &SpawnedApp) -> Browser {
         let client = reqwest::Client::builder().redirect(Policy::none()).build().expect("a client");
         Browser { client, base: app.base_url.clone(), cookies: BTreeMap::new() }
     }
@@ -68,17 +68,17 @@ impl Browser {
         Page { status, headers, body }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let request = self.client.get(format!("{}{path}", self.base));
         self.send(request).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let request = self.client.post(format!("{}{path}", self.base)).form(form);
         self.send(request).await
     }
 
-    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, username: &str, password: &str) -> Page {
         let login = self.get("/login").await;
         assert_eq!(login.status, 200, "{}", login.body);
         let csrf = login.csrf();
@@ -86,7 +86,7 @@ impl Browser {
     }
 }
 
-async fn app_with_password() -> SpawnedApp {
+pub(crate) async fn app_with_password() -> SpawnedApp {
     let app = spawn_app().await;
     app.app.tollgate.set_password(&app.app.admin, "admin", &Password(PASSWORD.to_owned())).await.expect("set");
     app
@@ -515,161 +515,4 @@ async fn change_pages_show_risk_and_conflicts_and_a_verdict_is_a_form_the_author
     assert_eq!(agenda.status, 200);
     let on_agenda = agenda.body.contains("href=\"/changes/1\"");
     assert_eq!(on_agenda, page.body.contains("route cab"), "the agenda lists exactly the CAB's changes");
-}
-
-#[tokio::test]
-async fn a_run_waiting_for_an_operator_is_decided_on_its_page_and_a_forged_decision_changes_nothing() {
-    use tollgate_core::apply::ApplyInput;
-    use tollgate_core::environment::EnvironmentInput;
-    use tollgate_core::lifecycle::LifecycleInput;
-    use tollgate_core::plan::{DeployInput, StepInput, TierInput};
-    use tollgate_core::release::ReleaseAction;
-    use tollgate_core::run::{RunState, StepState, WorkerName};
-    use tollgate_core::service::ServiceInput;
-    use tollgate_core::team::TeamInput;
-    use tollgate_service::apply::ApplyMode;
-    use tollgate_service::release::ReleaseRef;
-    use tollgate_service::run::{Assignment, StartDeployment};
-
-    let app = app_with_password().await;
-    let tollgate = &app.app.tollgate;
-    let admin = &app.app.admin;
-    // A plan whose only step is not idempotent: a worker stopped in it leaves the run to an operator.
-    let step = StepInput { name: Some("switch".to_owned()), exec: vec!["true".to_owned()], ..StepInput::default() };
-    let deploy =
-        DeployInput { tiers: vec![TierInput { name: "app".to_owned(), steps: vec![step] }], ..Default::default() };
-    let document = ApplyInput {
-        teams: vec![TeamInput { name: "payments".to_owned(), ..TeamInput::default() }],
-        environments: vec![EnvironmentInput { name: "dev".to_owned(), tier: "dev".to_owned(), region: None }],
-        lifecycles: vec![LifecycleInput { name: "default".to_owned(), environments: vec!["dev".to_owned()] }],
-        services: vec![ServiceInput {
-            name: "api".to_owned(),
-            owner: "payments".to_owned(),
-            deploy: Some(deploy),
-            ..ServiceInput::default()
-        }],
-        ..ApplyInput::default()
-    };
-    tollgate.apply(admin, document, ApplyMode::Apply).await.expect("applied");
-    app.app.stock("payments", &[("api", "1.0.0")]).await;
-    let input = tollgate_testkit::fixtures::release_input("1.0.0", &[("api", "1.0.0")]);
-    let release = ReleaseRef::Id(tollgate.create_release(admin, input).await.expect("created").id);
-    let shipper = app.app.shipper().await;
-    for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
-        tollgate.transition_release(&shipper, &release, action, None).await.expect("transition");
-    }
-    let started = tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
-    let id = started.expect("started").deployment.id;
-    let ttl = jiff::SignedDuration::from_secs(10);
-    let worker = |name: &str| WorkerName::parse(name).expect("a worker name");
-    let stopped = tollgate.claim_run(&worker("worker-a"), ttl).await.expect("claimed").expect("a run");
-    tollgate.next_assignment(&stopped).await.expect("assigned");
-    app.app.clock.advance(jiff::SignedDuration::from_secs(11));
-    let taken = tollgate.claim_run(&worker("worker-b"), ttl).await.expect("claimed").expect("a run");
-    let waiting = tollgate.next_assignment(&taken).await.expect("decided");
-    assert_eq!(waiting, Assignment::Done(RunState::NeedsOperator));
-
-    let mut browser = Browser::new(&app);
-    browser.sign_in("admin", PASSWORD).await;
-    let page = browser.get(&format!("/deployments/{id}")).await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("id=\"run-state\">needs_operator<"), "{}", page.body);
-    assert!(page.body.contains("value=\"skip\""), "the page offers the decisions: {}", page.body);
-    let before = app.app.row_counts().await;
-    let forged = browser.post(&format!("/deployments/{id}/decision"), &[("csrf", "f00d"), ("decision", "skip")]).await;
-    assert_eq!(forged.status, 403, "{}", forged.body);
-    assert_eq!(app.app.row_counts().await, before, "a forged decision wrote something");
-    let run = tollgate.get_run(admin, id).await.expect("the run");
-    assert_eq!(run.run.state, RunState::NeedsOperator);
-
-    let decided = browser
-        .post(
-            &format!("/deployments/{id}/decision"),
-            &[("csrf", &page.csrf()), ("decision", "skip"), ("reason", "switched by hand")],
-        )
-        .await;
-    assert_eq!((decided.status, decided.location()), (303, &*format!("/deployments/{id}")), "{}", decided.body);
-    let run = tollgate.get_run(admin, id).await.expect("the run");
-    assert_eq!((run.run.state, run.steps[0].state), (RunState::Active, StepState::Skipped));
-    let again = browser.get(&format!("/deployments/{id}")).await;
-    assert!(again.body.contains("skipped by admin"), "{}", again.body);
-    assert!(!again.body.contains("value=\"skip\""), "an active run offers no step decisions");
-    assert!(again.body.contains("value=\"roll_back\""), "an active run may be rolled back: {}", again.body);
-}
-
-#[tokio::test]
-async fn a_quarantine_is_shown_and_lifted_on_the_environment_page_and_a_forged_lift_changes_nothing() {
-    use tollgate_core::apply::ApplyInput;
-    use tollgate_core::environment::EnvironmentInput;
-    use tollgate_core::lifecycle::LifecycleInput;
-    use tollgate_core::plan::{DeployInput, OnFailureInput, StepInput, TierInput};
-    use tollgate_core::release::ReleaseAction;
-    use tollgate_core::run::WorkerName;
-    use tollgate_core::service::ServiceInput;
-    use tollgate_core::team::TeamInput;
-    use tollgate_service::apply::ApplyMode;
-    use tollgate_service::release::ReleaseRef;
-    use tollgate_service::run::{Assignment, StartDeployment, StepReport};
-
-    let app = app_with_password().await;
-    let tollgate = &app.app.tollgate;
-    let admin = &app.app.admin;
-    let step = StepInput { exec: vec!["./deploy".to_owned()], ..StepInput::default() };
-    let deploy = DeployInput {
-        tiers: vec![TierInput { name: "app".to_owned(), steps: vec![step] }],
-        on_failure: Some(OnFailureInput { rollback: None, quarantine: Some("always".to_owned()) }),
-        ..Default::default()
-    };
-    let document = ApplyInput {
-        teams: vec![TeamInput { name: "payments".to_owned(), ..TeamInput::default() }],
-        environments: vec![EnvironmentInput { name: "dev".to_owned(), tier: "dev".to_owned(), region: None }],
-        lifecycles: vec![LifecycleInput { name: "default".to_owned(), environments: vec!["dev".to_owned()] }],
-        services: vec![ServiceInput {
-            name: "api".to_owned(),
-            owner: "payments".to_owned(),
-            deploy: Some(deploy),
-            ..ServiceInput::default()
-        }],
-        ..ApplyInput::default()
-    };
-    tollgate.apply(admin, document, ApplyMode::Apply).await.expect("applied");
-    app.app.stock("payments", &[("api", "1.0.0")]).await;
-    let input = tollgate_testkit::fixtures::release_input("1.0.0", &[("api", "1.0.0")]);
-    let release = ReleaseRef::Id(tollgate.create_release(admin, input).await.expect("created").id);
-    let shipper = app.app.shipper().await;
-    for action in [ReleaseAction::Plan, ReleaseAction::FreezeScope, ReleaseAction::MarkReady] {
-        tollgate.transition_release(&shipper, &release, action, None).await.expect("transition");
-    }
-    let started = tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
-    let id = started.expect("started").deployment.id;
-    // A worker reports the step failed: `quarantine: always` quarantines dev.
-    let worker = WorkerName::parse("worker-a").expect("a worker name");
-    let claim =
-        tollgate.claim_run(&worker, jiff::SignedDuration::from_secs(10)).await.expect("claimed").expect("a run");
-    let Assignment::Run(step) = tollgate.next_assignment(&claim).await.expect("assigned") else { panic!("a step") };
-    let report = StepReport { succeeded: false, outcome: "exit status 2".to_owned(), retries: 0, logs: Vec::new() };
-    tollgate.finish_step(&claim, step.position, report).await.expect("finished");
-
-    let mut browser = Browser::new(&app);
-    browser.sign_in("admin", PASSWORD).await;
-    let page = browser.get("/register/dev").await;
-    assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains("id=\"quarantine\""), "{}", page.body);
-    assert!(page.body.contains("step api/app/exec-1 failed: exit status 2"), "{}", page.body);
-    assert!(page.body.contains(&format!("href=\"/deployments/{}\"", id.0)), "{}", page.body);
-
-    let before = app.app.row_counts().await;
-    let forged = browser.post("/register/dev/quarantine/lift", &[("csrf", "f00d"), ("reason", "trust me")]).await;
-    assert_eq!(forged.status, 403, "{}", forged.body);
-    let blank = browser.post("/register/dev/quarantine/lift", &[("csrf", &page.csrf()), ("reason", " ")]).await;
-    assert_eq!(blank.status, 422, "{}", blank.body);
-    assert!(blank.body.contains("id=\"history-problem\""), "{}", blank.body);
-    assert_eq!(app.app.row_counts().await, before, "a refused lift wrote something");
-    assert_eq!(tollgate.list_quarantines(admin).await.expect("quarantines").len(), 1);
-
-    let lifted = browser.post("/register/dev/quarantine/lift", &[("csrf", &page.csrf()), ("reason", "fixed")]).await;
-    assert_eq!((lifted.status, lifted.location()), (303, "/register/dev"), "{}", lifted.body);
-    assert!(tollgate.list_quarantines(admin).await.expect("quarantines").is_empty());
-    let again = browser.get("/register/dev").await;
-    assert!(!again.body.contains("id=\"quarantine\""), "{}", again.body);
 }

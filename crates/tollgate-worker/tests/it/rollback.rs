@@ -380,3 +380,71 @@ async fn an_environment_is_rolled_back_to_an_earlier_release_of_its_history_with
         assert_eq!(release.state, tollgate_core::release::ReleaseState::Deployed);
     }
 }
+
+#[tokio::test]
+async fn a_manual_step_waits_for_a_judgment_without_a_worker_and_its_default_decides_in_time() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let journal = dir.path().join("journal");
+        let plan = format!(
+            "tiers:\n  - name: app\n    steps:\n      - {}\n      - name: canary-ok\n        manual: {{ prompt: \"Is the canary healthy?\" }}\n        timeout: 30m\n      - {}\nrollback:\n  - {}\n",
+            append(&journal, "before"),
+            append(&journal, "after"),
+            append(&journal, "undone"),
+        );
+        catalog(&app, Some(&plan), None).await;
+        let shipper = app.shipper().await;
+        let worker = engine(&app, "worker-a");
+
+        // Approved: the deployment goes on.
+        let release = ready_release(&app, "1.0.0").await;
+        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+        let id = started.expect("started").deployment.id;
+        worker.run_once().await.expect("ran");
+        let waiting = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!(waiting.run.state, RunState::NeedsOperator);
+        assert_eq!(waiting.steps[1].state, StepState::Running);
+        let reason = waiting.run.reason.clone().unwrap_or_default();
+        assert!(
+            reason.starts_with("step ledger/app/canary-ok waits for a judgment: Is the canary healthy? (approve or reject; reject by default at 2026-03-01T12:"),
+            "{reason}"
+        );
+        assert_eq!(worker.run_once().await.expect("idle"), tollgate_worker::Progress::Idle, "no worker waits");
+        let resume = app.tollgate.decide_run(&shipper, id, OperatorDecision::Resume, None).await;
+        assert!(matches!(resume, Err(ServiceError::RunNotWaiting { .. })), "{resume:?}");
+        let approved = app.tollgate.decide_run(&shipper, id, OperatorDecision::Approve, Some("error rate flat")).await;
+        let approved = approved.expect("approved");
+        assert_eq!(
+            approved.steps[1].outcome.as_deref(),
+            Some(&*format!("approved by {} (error rate flat)", shipper.user.name))
+        );
+        worker.run_once().await.expect("ran");
+        let done = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!(done.deployment.status, DeploymentStatus::Succeeded);
+        let again = app.tollgate.decide_run(&shipper, id, OperatorDecision::Reject, None).await;
+        assert!(matches!(again, Err(ServiceError::RunNotWaiting { .. })), "{again:?}");
+
+        // Nobody judges: once the timeout passed, the timer applies the default (reject), and the
+        // deployment rolls back.
+        let release = ready_release(&app, "1.0.1").await;
+        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+        let id = started.expect("started").deployment.id;
+        worker.run_once().await.expect("ran");
+        app.clock.advance(jiff::SignedDuration::from_mins(29));
+        assert!(app.tollgate.expire_judgments().await.expect("swept").is_empty(), "not yet");
+        app.clock.advance(jiff::SignedDuration::from_mins(2));
+        assert_eq!(app.tollgate.expire_judgments().await.expect("swept"), [id]);
+        assert!(app.tollgate.expire_judgments().await.expect("swept").is_empty(), "applied once");
+        worker.run_once().await.expect("ran");
+        let done = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!(done.deployment.status, DeploymentStatus::RolledBack, "{:#?}", done.steps);
+        let outcome = done.steps[1].outcome.clone().unwrap_or_default();
+        assert!(
+            outcome.starts_with("no judgment by 2026-03-01T12:") && outcome.ends_with(": reject by default"),
+            "{outcome}"
+        );
+        let journal = std::fs::read_to_string(&journal).expect("written");
+        assert_eq!(journal, "before\nafter\nbefore\nundone\n");
+    }
+}

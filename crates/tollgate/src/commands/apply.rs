@@ -14,7 +14,8 @@ use tollgate_http::api::apply::{
 use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
 use tollgate_http::api::gates::{GateRequest, ModuleRequest};
 use tollgate_http::api::plans::{
-    DeployRequest, HealthStepRequest, HttpStepRequest, OnFailureRequest, SecretRequest, StepRequest, TierRequest,
+    DeployRequest, HealthStepRequest, HttpStepRequest, ManualStepRequest, OnFailureRequest, SecretRequest, StepRequest,
+    TierRequest,
 };
 
 use crate::args::{ApplyArgs, OutputFormat};
@@ -256,6 +257,10 @@ fn step_request(path: &str, step: &StepInput) -> anyhow::Result<StepRequest> {
         http,
         health,
         wait: step.wait.clone(),
+        manual: step
+            .manual
+            .as_ref()
+            .map(|manual| ManualStepRequest { prompt: manual.prompt.clone(), default: manual.default.clone() }),
         env: step.env.clone(),
         working_dir: step.working_dir.clone(),
         timeout: step.timeout.clone(),

@@ -1,4 +1,4 @@
-//! `tollgate deployment start|steps|logs|resume|skip|abort|rollback`: deployments carried out by
+//! `tollgate deployment start|steps|logs|resume|skip|abort|approve|reject|rollback`: deployments carried out by
 //! Tollgate's engine.
 
 use std::time::Duration;
@@ -57,6 +57,8 @@ pub async fn run(context: &Context, command: DeploymentCommand) -> anyhow::Resul
         DeploymentCommand::Resume { id, reason } => decide(context, id, "resume", reason).await,
         DeploymentCommand::Skip { id, reason } => decide(context, id, "skip", reason).await,
         DeploymentCommand::Abort { id, reason } => decide(context, id, "abort", reason).await,
+        DeploymentCommand::Approve { id, reason } => decide(context, id, "approve", reason).await,
+        DeploymentCommand::Reject { id, reason } => decide(context, id, "reject", reason).await,
         DeploymentCommand::Rollback { id: Some(id), reason, .. } => decide(context, id, "roll_back", reason).await,
         DeploymentCommand::Rollback { id: None, to, environment, reason, wait } => {
             let (Some(release), Some(environment)) = (to, environment) else {
