@@ -12,6 +12,18 @@ use tollgate_testkit::{TestApp, TestDb};
 
 use crate::{catalog, engine, ready_release, yaml_path};
 
+/// Starts the deployment of `release` into dev and lets one worker carry it as far as it goes.
+async fn deploy(
+    app: &TestApp,
+    release: &tollgate_service::release::ReleaseRef,
+) -> tollgate_service::run::DeploymentRun {
+    let shipper = app.shipper().await;
+    let started = app.tollgate.start_orchestrated(&shipper, release, "dev", StartDeployment::default()).await;
+    let id = started.expect("started").deployment.id;
+    engine(app, "worker-a").run_once().await.expect("ran");
+    app.tollgate.get_run(&shipper, id).await.expect("the run")
+}
+
 /// A step that appends `text` to `file`.
 fn append(file: &std::path::Path, text: &str) -> String {
     format!(r#"exec: ["sh", "-c", "echo {text} >> {}"]"#, yaml_path(file))
@@ -84,11 +96,7 @@ async fn only_the_services_whose_steps_began_are_rolled_back() {
     );
     catalog(&app, Some(&ledger), Some(&api)).await;
     let release = ready_release(&app, "1.0.0").await;
-    let shipper = app.shipper().await;
-    let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
-    let id = started.expect("started").deployment.id;
-    engine(&app, "worker-a").run_once().await.expect("ran");
-    let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+    let run = deploy(&app, &release).await;
     assert_eq!(run.deployment.status, DeploymentStatus::RolledBack);
     assert_eq!(run.steps[1].state, StepState::Pending, "api's steps never began");
     assert_eq!(run.steps[2].state, StepState::Skipped);
@@ -104,10 +112,8 @@ async fn a_failed_rollback_quarantines_the_environment_until_an_authorized_user_
         catalog(&app, Some(plan), None).await;
         let release = ready_release(&app, "1.0.0").await;
         let shipper = app.shipper().await;
-        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
-        let id = started.expect("started").deployment.id;
-        engine(&app, "worker-a").run_once().await.expect("ran");
-        let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        let run = deploy(&app, &release).await;
+        let id = run.deployment.id;
         assert_eq!(run.deployment.status, DeploymentStatus::Failed);
         let reason = "step ledger/app/exec-1 failed: exit status 3; the rollback failed: rollback step \
                       ledger/rollback/exec-1 failed: exit status 4";
@@ -198,10 +204,7 @@ async fn a_rollback_across_an_irreversible_step_with_no_recovery_is_refused_and_
     catalog(&app, Some(ledger), Some(api)).await;
     let release = ready_release(&app, "1.0.0").await;
     let shipper = app.shipper().await;
-    let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
-    let id = started.expect("started").deployment.id;
-    engine(&app, "worker-a").run_once().await.expect("ran");
-    let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+    let run = deploy(&app, &release).await;
     assert_eq!(run.deployment.status, DeploymentStatus::Failed);
     assert_eq!(run.steps[2].state, StepState::Pending, "no rollback step ran");
     let quarantines = app.tollgate.list_quarantines(&shipper).await.expect("quarantines");
@@ -256,10 +259,8 @@ async fn a_manual_plan_waits_and_an_abort_then_ends_it_without_a_rollback() {
     catalog(&app, Some(plan), None).await;
     let release = ready_release(&app, "1.0.0").await;
     let shipper = app.shipper().await;
-    let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
-    let id = started.expect("started").deployment.id;
-    engine(&app, "worker-a").run_once().await.expect("ran");
-    let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+    let run = deploy(&app, &release).await;
+    let id = run.deployment.id;
     assert_eq!((run.run.state, run.run.phase), (RunState::NeedsOperator, Phase::Rollback));
     let reason = run.run.reason.unwrap_or_default();
     assert!(reason.contains("the plan of ledger rolls back when an operator confirms"), "{reason}");

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Method;
 use tollgate_http::api::runs::{
     DecisionRequest, DeploymentRunResponse, LogLineResponse, LogPage, LogQuery, RollbackRequest,
@@ -23,20 +24,9 @@ pub async fn run(context: &Context, command: DeploymentCommand) -> anyhow::Resul
         DeploymentCommand::Start { release, environment, override_window, wait } => {
             let request = StartDeploymentRequest { release, environment, override_window };
             let started: Answer<DeploymentRunResponse> = context.client.post("/deployments/start", &request).await?;
-            if !wait {
-                print(context.output, &started);
-                return Ok(true);
-            }
-            let id = started.value.deployment.id;
-            if context.output == OutputFormat::Table {
-                println!(
-                    "deployment {id}: {} to {}, {} steps",
-                    started.value.deployment.release_version,
-                    started.value.deployment.environment,
-                    started.value.steps.len()
-                );
-            }
-            follow(context, id, true).await
+            let deployment = &started.value.deployment;
+            let headline = format!("{} to {}", deployment.release_version, deployment.environment);
+            show_started(context, started, wait, headline).await
         }
         DeploymentCommand::Steps { id } => {
             print(
@@ -71,23 +61,31 @@ pub async fn run(context: &Context, command: DeploymentCommand) -> anyhow::Resul
             };
             let request = RollbackRequest { release, environment, reason };
             let started: Answer<DeploymentRunResponse> = context.client.post("/deployments/rollback", &request).await?;
-            if !wait {
-                print(context.output, &started);
-                return Ok(true);
-            }
-            let id = started.value.deployment.id;
-            if context.output == OutputFormat::Table {
-                println!(
-                    "deployment {id}: rolling {} back to {}, {} steps",
-                    started.value.deployment.environment,
-                    started.value.deployment.release_version,
-                    started.value.steps.len()
-                );
-            }
-            follow(context, id, true).await
+            let deployment = &started.value.deployment;
+            let headline = format!("rolling {} back to {}", deployment.environment, deployment.release_version);
+            show_started(context, started, wait, headline).await
         }
         other => unreachable!("deployment command {other:?} is handled by commands::release"),
     }
+}
+
+/// Prints a deployment just started, or, with `wait`, its headline and then its progress until
+/// it ends; `Ok(false)` when a followed deployment did not succeed.
+async fn show_started(
+    context: &Context,
+    started: Answer<DeploymentRunResponse>,
+    wait: bool,
+    headline: String,
+) -> anyhow::Result<bool> {
+    if !wait {
+        print(context.output, &started);
+        return Ok(true);
+    }
+    let id = started.value.deployment.id;
+    if context.output == OutputFormat::Table {
+        println!("deployment {id}: {headline}, {} steps", started.value.steps.len());
+    }
+    follow(context, id, true).await
 }
 
 async fn decide(context: &Context, id: i64, decision: &str, reason: Option<String>) -> anyhow::Result<bool> {
@@ -99,10 +97,19 @@ async fn decide(context: &Context, id: i64, decision: &str, reason: Option<Strin
 }
 
 /// Prints new log lines and step changes until the run stops (finished, or waiting for an
-/// operator); true when the deployment succeeded.
+/// operator); true when the deployment succeeded. With `show_steps`, a terminal also gets a live
+/// progress bar (steps done of all, the step running) below the printed lines; output that is not
+/// a terminal gets the lines alone.
 async fn follow(context: &Context, id: i64, show_steps: bool) -> anyhow::Result<bool> {
     let mut cursor: Option<String> = None;
     let mut seen_states: Vec<String> = Vec::new();
+    let text_output = context.output == OutputFormat::Table;
+    let progress = (show_steps && text_output).then(progress_bar);
+    // Lines go above the bar (or straight out when there is none).
+    let say = |line: String| match &progress {
+        Some(bar) => bar.suspend(|| println!("{line}")),
+        None => println!("{line}"),
+    };
     loop {
         let run = context.client.get::<DeploymentRunResponse>(&format!("/deployments/{id}/run")).await?.value;
         let request = context
@@ -111,11 +118,8 @@ async fn follow(context: &Context, id: i64, show_steps: bool) -> anyhow::Result<
             .query(&LogQuery { after: cursor.clone(), limit: None });
         let page = context.client.call::<LogPage>(request).await?.value;
         cursor = page.next.clone();
-        let text_output = context.output == OutputFormat::Table;
-        for line in &page.items {
-            if text_output {
-                println!("{}", log_line(line));
-            }
+        if text_output {
+            page.items.iter().for_each(|line| say(log_line(line)));
         }
         if show_steps && text_output {
             for step in &run.steps {
@@ -127,14 +131,20 @@ async fn follow(context: &Context, id: i64, show_steps: bool) -> anyhow::Result<
                     seen_states[index] = step.state.clone();
                     let outcome = step.outcome.as_deref().map(|outcome| format!(": {outcome}")).unwrap_or_default();
                     let rollback = if step.phase == "rollback" { "rollback " } else { "" };
-                    println!(
+                    say(format!(
                         "{rollback}step {} {}/{}/{} {}{outcome}",
                         step.position, step.service, step.tier, step.name, step.state
-                    );
+                    ));
                 }
             }
         }
+        if let Some(bar) = &progress {
+            show_progress(bar, &run);
+        }
         if run.run.state != "active" {
+            if let Some(bar) = &progress {
+                bar.finish_and_clear();
+            }
             let succeeded = run.deployment.status == "succeeded";
             match context.output {
                 OutputFormat::Json => print_json(&serde_json::to_value(&run)?),
@@ -148,6 +158,38 @@ async fn follow(context: &Context, id: i64, show_steps: bool) -> anyhow::Result<
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
+}
+
+/// A bar on standard error, drawn only when it is a terminal.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} steps {elapsed} · {msg}")
+        .expect("the template is valid")
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// The bar as `run` stands: the steps done (succeeded, failed or skipped) of the steps of the
+/// run's phase, and the step running.
+fn show_progress(bar: &ProgressBar, run: &DeploymentRunResponse) {
+    let phase: Vec<&StepResponse> = run.steps.iter().filter(|step| step.phase == run.run.phase).collect();
+    let done = phase.iter().filter(|step| matches!(step.state.as_str(), "succeeded" | "failed" | "skipped")).count();
+    bar.set_length(phase.len() as u64);
+    bar.set_position(done as u64);
+    let running = phase.iter().find(|step| step.state == "running");
+    let message = match running {
+        Some(step) => format!(
+            "{}{}/{}/{}",
+            if run.run.phase == "rollback" { "rolling back: " } else { "" },
+            step.service,
+            step.tier,
+            step.name
+        ),
+        None => run.run.state.clone(),
+    };
+    bar.set_message(message);
 }
 
 async fn read_logs(context: &Context, id: i64, after: Option<String>) -> anyhow::Result<Vec<LogLineResponse>> {
