@@ -83,7 +83,14 @@ async fn show_started(
     }
     let id = started.value.deployment.id;
     if context.output == OutputFormat::Table {
-        println!("deployment {id}: {headline}, {} steps", started.value.steps.len());
+        let n_rollback = started.value.steps.iter().filter(|step| step.phase == "rollback").count();
+        let n_steps = started.value.steps.len() - n_rollback;
+        let rollback = match n_rollback {
+            0 => String::new(),
+            1 => " (and 1 rollback step)".to_owned(),
+            n => format!(" (and {n} rollback steps)"),
+        };
+        println!("deployment {id}: {headline}, {n_steps} steps{rollback}");
     }
     follow(context, id, true).await
 }
@@ -148,11 +155,20 @@ async fn follow(context: &Context, id: i64, show_steps: bool) -> anyhow::Result<
             let succeeded = run.deployment.status == "succeeded";
             match context.output {
                 OutputFormat::Json => print_json(&serde_json::to_value(&run)?),
-                OutputFormat::Table => println!(
-                    "deployment {id} {}{}",
-                    if run.run.state == "needs_operator" { "needs an operator" } else { &run.deployment.status },
-                    run.run.reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default()
-                ),
+                // A finished run's reason starts with the deployment's status already.
+                OutputFormat::Table => match (run.run.state.as_str(), run.run.reason.as_deref()) {
+                    ("needs_operator", reason) => {
+                        println!("deployment {id} needs an operator: {}", reason.unwrap_or_default())
+                    }
+                    (_, Some(reason)) if reason.starts_with(&run.deployment.status) => {
+                        println!("deployment {id} {reason}")
+                    }
+                    (_, reason) => println!(
+                        "deployment {id} {}{}",
+                        run.deployment.status,
+                        reason.map(|reason| format!(": {reason}")).unwrap_or_default()
+                    ),
+                },
             }
             return Ok(succeeded);
         }

@@ -173,7 +173,8 @@ services:
     assert!(printed.contains(&"[step 1] switched to 1.0.1"), "{}", deployed.stdout);
     assert!(printed.contains(&"step 1 site/app/switch succeeded: exit status 0"), "{}", deployed.stdout);
     let last = printed.last().copied().unwrap_or_default();
-    assert!(last.ends_with("succeeded: every step of its run succeeded"), "{}", deployed.stdout);
+    assert!(last.ends_with(" succeeded: every step of its run succeeded"), "{}", deployed.stdout);
+    assert!(!last.contains("succeeded: succeeded"), "the status is said once: {}", deployed.stdout);
     // A release that went through every environment of its lifecycle cannot be deployed again.
     let refused = run(server.cli().args(["deploy", "--release", "1.0.1", "--env", "dev"])).failure();
     assert!(refused.stderr.contains("deployment_refused"), "{}", refused.stderr);
@@ -383,6 +384,7 @@ services:
 
     let deployed = run(server.cli().args(["deploy", "--release", "1.0.0", "--env", "dev"])).failure();
     let printed: Vec<&str> = deployed.stdout.lines().collect();
+    assert!(printed[0].ends_with(": 1.0.0 to dev, 2 steps (and 1 rollback step)"), "{}", deployed.stdout);
     let failed = format!("step 1 site/app/check failed: tcp 127.0.0.1:{port} unhealthy: 2 probes in a row failed");
     assert!(printed.iter().any(|line| line.starts_with(&failed)), "{}", deployed.stdout);
     assert!(printed.contains(&"rollback step 2 site/rollback/restore succeeded: exit status 0"), "{}", deployed.stdout);
