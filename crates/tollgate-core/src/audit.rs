@@ -216,6 +216,9 @@ pub enum AuditAction {
     /// An authorized user lifted a quarantine, with a reason.
     #[serde(rename = "lift")]
     Lift,
+    /// An operator paused a run.
+    #[serde(rename = "pause")]
+    Pause,
 }
 
 crate::keyword_enum!(AuditAction {
@@ -225,7 +228,7 @@ crate::keyword_enum!(AuditAction {
     Apply => "apply", Allow => "allow", Deny => "deny", SignIn => "sign_in", SignOut => "sign_out",
     SetPassword => "set_password", LockOut => "lock_out", Acquire => "acquire", Renew => "renew",
     Release => "release", Resume => "resume", Skip => "skip", Abort => "abort", RollBack => "roll_back",
-    Quarantine => "quarantine", Lift => "lift",
+    Quarantine => "quarantine", Lift => "lift", Pause => "pause",
 });
 
 /// The actions that introduce a checkpoint signing key into the log: verification reads their

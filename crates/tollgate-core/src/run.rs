@@ -163,11 +163,16 @@ pub enum RunState {
     Active,
     /// A worker died in a step that is not idempotent; an operator decides.
     NeedsOperator,
+    /// An operator paused it: the step running goes on to its end (its worker keeps its claim
+    /// for that), and no further step starts until the operator resumes it.
+    Paused,
     /// Its deployment finished.
     Finished,
 }
 
-crate::keyword_enum!(RunState { Active => "active", NeedsOperator => "needs_operator", Finished => "finished" });
+crate::keyword_enum!(RunState {
+    Active => "active", NeedsOperator => "needs_operator", Paused => "paused", Finished => "finished",
+});
 
 /// The name a worker claims runs under: `replica-3f2a…` (1 to 64 letters, digits, `-`, `_`, `.`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -250,7 +255,8 @@ impl Run {
                 current: self.epoch,
             });
         }
-        if self.state != RunState::Active {
+        // A paused run stays its worker's until the step it runs has ended.
+        if !matches!(self.state, RunState::Active | RunState::Paused) {
             return Err(ClaimError::NotActive { deployment: self.deployment, state: self.state });
         }
         match self.claim_expires_at {
@@ -432,7 +438,7 @@ pub struct LogLine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperatorDecision {
-    /// Run the step again.
+    /// Run the stopped step again; or go on with a paused run.
     Resume,
     /// Go on without the step.
     Skip,
@@ -445,10 +451,13 @@ pub enum OperatorDecision {
     Approve,
     /// Judge a manual step: it fails.
     Reject,
+    /// Let the step running end, and start no further step until resumed.
+    Pause,
 }
 
 crate::keyword_enum!(OperatorDecision {
     Resume => "resume", Skip => "skip", Abort => "abort", RollBack => "roll_back", Approve => "approve", Reject => "reject",
+    Pause => "pause",
 });
 
 #[cfg(test)]

@@ -232,6 +232,11 @@ impl Tollgate {
         // skipped), so it is the only one read. A failure that starts the rollback goes round
         // once more, in the rollback phase.
         let (position, next) = loop {
+            // A paused run starts no further step: its worker lets go of it until it is resumed.
+            if run.state == RunState::Paused {
+                tx.update_run(&Run { worker: None, claim_expires_at: None, ..run }).await?;
+                return Ok(Assignment::Done(RunState::Paused));
+            }
             let next = tx.next_unfinished_step(claim.deployment, run.phase).await?;
             match (next_action(run.phase, next.as_slice()), run.phase) {
                 (NextAction::Start(position) | NextAction::Rerun(position), _) => break (position, next),
@@ -566,7 +571,10 @@ impl Tollgate {
         check_decision(&run, stopped.as_ref(), decision)?;
         let by = &principal.user.name;
         let said = reason.map(|reason| format!(" ({reason})")).unwrap_or_default();
-        if let Some(before) = stopped {
+        // Pausing and resuming a paused run leave the step running alone: it goes on to its end.
+        let paces = decision == OperatorDecision::Pause
+            || (run.state == RunState::Paused && decision == OperatorDecision::Resume);
+        if let Some(before) = stopped.filter(|_| !paces) {
             let after = match decision {
                 OperatorDecision::Resume => DeploymentStep { state: StepState::Pending, ..before.clone() },
                 OperatorDecision::Skip => DeploymentStep {
@@ -599,6 +607,7 @@ impl Tollgate {
                     outcome: Some(format!("rejected by {by}{said}")),
                     ..before.clone()
                 },
+                OperatorDecision::Pause => unreachable!("pausing leaves the running step alone"),
             };
             tx.update_step(&after).await?;
             let line = format!("{by} decided: {decision}{said}");
@@ -611,9 +620,20 @@ impl Tollgate {
             OperatorDecision::RollBack => AuditAction::RollBack,
             OperatorDecision::Approve => AuditAction::Approve,
             OperatorDecision::Reject => AuditAction::Reject,
+            OperatorDecision::Pause => AuditAction::Pause,
         };
         let why = format!("{by} decided to {decision}{said}");
         match (decision, run.phase) {
+            _ if paces => {
+                // The claim stays with the worker that runs a step, so it finishes the step.
+                let state = if decision == OperatorDecision::Pause { RunState::Paused } else { RunState::Active };
+                let after = Run { state, reason: Some(why.clone()), ..run.clone() };
+                tx.update_run(&after).await?;
+                let object = ObjectRef::new(ObjectKind::Run, deployment);
+                let change = Change { action, object, before: Some(&run), after: Some(&after), reason: Some(&why) };
+                self.record_for(&mut tx, principal, change).await?;
+            }
+            (OperatorDecision::Pause, _) => unreachable!("pausing paces the run"),
             (
                 OperatorDecision::Resume
                 | OperatorDecision::Skip
@@ -764,6 +784,10 @@ fn check_decision(run: &Run, stopped: Option<&DeploymentStep>, decision: Operato
     let judging = stopped.is_some_and(|step| step.awaiting_judgment().is_some());
     let refusal = match decision {
         _ if run.state == RunState::Finished => Some(format!("has finished ({})", run.reason.as_deref().unwrap_or(""))),
+        OperatorDecision::Pause if run.state != RunState::Active => {
+            Some(format!("is not running steps (its run is {}), so there is nothing to pause", run.state))
+        }
+        OperatorDecision::Resume if run.state == RunState::Paused => None,
         OperatorDecision::Resume | OperatorDecision::Skip if !waiting => {
             Some(format!("is not waiting for an operator (its run is {})", run.state))
         }

@@ -446,7 +446,8 @@ pub enum DeploymentCommand {
         #[arg(long)]
         follow: bool,
     },
-    /// Run again the step a stopped worker left unfinished (a run that needs an operator).
+    /// Run again the step a stopped worker left unfinished (a run that needs an operator), or go
+    /// on with a paused deployment.
     Resume {
         id: i64,
         #[arg(long)]
@@ -462,6 +463,13 @@ pub enum DeploymentCommand {
     /// worker stops the step it runs) and roll it back as its plans say; while it rolls back,
     /// stop the rollback and end the deployment as failed.
     Abort {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Pause an orchestrated deployment: the step running goes on to its end, and no further
+    /// step starts until `resume`.
+    Pause {
         id: i64,
         #[arg(long)]
         reason: Option<String>,

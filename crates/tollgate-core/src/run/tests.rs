@@ -79,6 +79,10 @@ fn a_claim_is_checked_by_epoch_worker_expiry_and_state() {
     assert_eq!(taken.to_string(), "worker replica-a lost deployment 7: its claim (epoch 2) was taken over (epoch 3)");
     let other = Claim { worker: WorkerName::parse("replica-b").expect("name"), ..claim.clone() };
     assert!(matches!(run.check_claim(&other, at("2026-12-01T10:00:01Z")), Err(ClaimError::TakenOver { .. })));
+    // Paused, the run stays its worker's while the step it runs ends, and nobody claims it.
+    let paused = Run { state: RunState::Paused, ..run.clone() };
+    assert_eq!(paused.check_claim(&claim, at("2026-12-01T10:00:01Z")), Ok(()));
+    assert!(!paused.claimable(at("2026-12-01T11:00:00Z")));
     let paused = Run { state: RunState::NeedsOperator, ..run };
     assert!(matches!(paused.check_claim(&claim, at("2026-12-01T10:00:01Z")), Err(ClaimError::NotActive { .. })));
     assert!(!paused.claimable(at("2026-12-01T11:00:00Z")));

@@ -712,7 +712,7 @@ value_schema!(
 );
 value_schema!(
     /// Where the run of an orchestrated deployment stands.
-    RunState => keywords(tollgate_core::run::RunState::ALL, "active: workers carry it out; needs_operator: a worker stopped in a step that is not idempotent (an operator resumes, skips or aborts), or a rollback waits for confirmation (roll_back or abort); finished: its deployment ended.")
+    RunState => keywords(tollgate_core::run::RunState::ALL, "active: workers carry it out; needs_operator: a worker stopped in a step that is not idempotent (an operator resumes, skips or aborts), or a rollback waits for confirmation (roll_back or abort); paused: an operator paused it (the running step ends, no further one starts until resumed); finished: its deployment ended.")
 );
 value_schema!(
     /// Where a step of a run stands.
@@ -724,7 +724,7 @@ value_schema!(
 );
 value_schema!(
     /// An operator's decision on a run that needs one.
-    OperatorDecision => keywords(tollgate_core::run::OperatorDecision::ALL, "resume: run the stopped step again; skip: go on without it; abort: stop deploying and roll back as the plans say (while rolling back: stop the rollback, the deployment failed); roll_back: confirm a rollback that waits, or roll back at once; approve and reject: judge a manual step that waits.")
+    OperatorDecision => keywords(tollgate_core::run::OperatorDecision::ALL, "resume: run the stopped step again; skip: go on without it; abort: stop deploying and roll back as the plans say (while rolling back: stop the rollback, the deployment failed); roll_back: confirm a rollback that waits, or roll back at once; approve and reject: judge a manual step that waits; pause: start no further step until resumed (resume goes on).")
 );
 value_schema!(
     /// A person's judgment of a manual step.

@@ -44,6 +44,7 @@ pub(crate) struct RunView {
     pub state: &'static str,
     pub phase: &'static str,
     pub active: bool,
+    pub paused: bool,
     pub needs_operator: bool,
     /// Needs an operator for a step a stopped worker left (resume, skip, abort or roll back).
     pub stopped_step: bool,
@@ -167,6 +168,7 @@ fn run_view(run: DeploymentRun, logs: Vec<String>) -> RunView {
         state: run.run.state.as_str(),
         phase: run.run.phase.as_str(),
         active: run.run.state == RunState::Active,
+        paused: run.run.state == RunState::Paused,
         needs_operator,
         stopped_step,
         confirm_rollback: needs_operator && !stopped_step && !judging && run.run.phase == Phase::Rollback,

@@ -100,6 +100,13 @@ async fn a_run_waiting_for_an_operator_is_decided_on_its_page_and_a_forged_decis
     assert!(again.body.contains("skipped by admin"), "{}", again.body);
     assert!(!again.body.contains("value=\"skip\""), "an active run offers no step decisions");
     assert!(again.body.contains("value=\"roll_back\""), "an active run may be rolled back: {}", again.body);
+    assert!(again.body.contains("value=\"pause\""), "an active run may be paused: {}", again.body);
+    let paused =
+        browser.post(&format!("/deployments/{id}/decision"), &[("csrf", &again.csrf()), ("decision", "pause")]).await;
+    assert_eq!(paused.status, 303, "{}", paused.body);
+    let shown = browser.get(&format!("/deployments/{id}")).await;
+    assert!(shown.body.contains("id=\"run-state\">paused<"), "{}", shown.body);
+    assert!(shown.body.contains("value=\"resume\"") && !shown.body.contains("value=\"pause\""), "{}", shown.body);
 }
 
 #[tokio::test]

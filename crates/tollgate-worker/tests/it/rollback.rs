@@ -449,3 +449,50 @@ async fn a_manual_step_waits_for_a_judgment_without_a_worker_and_its_default_dec
         assert_eq!(journal, "before\nafter\nbefore\nundone\n");
     }
 }
+
+#[tokio::test]
+async fn a_paused_deployment_ends_its_running_step_starts_no_other_and_goes_on_when_resumed() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let started_file = dir.path().join("started");
+        let journal = dir.path().join("journal");
+        let plan = format!(
+            "tiers:\n  - name: app\n    steps:\n      - exec: [\"sh\", \"-c\", \"touch {}; sleep 1; echo first >> {}\"]\n      - {}\n",
+            yaml_path(&started_file),
+            yaml_path(&journal),
+            append(&journal, "second"),
+        );
+        catalog(&app, Some(&plan), None).await;
+        let release = ready_release(&app, "1.0.0").await;
+        let shipper = app.shipper().await;
+        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
+        let id = started.expect("started").deployment.id;
+        let worker = engine(&app, "worker-a");
+        let first = worker.clone();
+        let running = tokio::spawn(async move { first.run_once().await });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !started_file.exists() {
+            assert!(std::time::Instant::now() < deadline, "the step did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let paused = app.tollgate.decide_run(&shipper, id, OperatorDecision::Pause, Some("incident elsewhere")).await;
+        assert_eq!(paused.expect("paused").run.state, RunState::Paused);
+        let twice = app.tollgate.decide_run(&shipper, id, OperatorDecision::Pause, None).await;
+        assert!(matches!(twice, Err(ServiceError::RunNotWaiting { .. })), "{twice:?}");
+        // The worker finishes the step it runs, then lets go; nobody starts the next one.
+        running.await.expect("the worker task ends").expect("no error");
+        let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!((run.run.state, run.run.worker.clone()), (RunState::Paused, None));
+        assert_eq!((run.steps[0].state, run.steps[1].state), (StepState::Succeeded, StepState::Pending));
+        assert_eq!(worker.run_once().await.expect("idle"), tollgate_worker::Progress::Idle);
+        assert_eq!(std::fs::read_to_string(&journal).expect("written"), "first\n");
+
+        let resumed = app.tollgate.decide_run(&shipper, id, OperatorDecision::Resume, None).await;
+        assert_eq!(resumed.expect("resumed").run.state, RunState::Active);
+        worker.run_once().await.expect("ran");
+        let done = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        assert_eq!(done.deployment.status, DeploymentStatus::Succeeded);
+        assert_eq!(std::fs::read_to_string(&journal).expect("written"), "first\nsecond\n");
+    }
+}

@@ -1,4 +1,4 @@
-//! `tollgate deployment start|steps|logs|resume|skip|abort|approve|reject|rollback`: deployments carried out by
+//! `tollgate deployment start|steps|logs|pause|resume|skip|abort|approve|reject|rollback`: deployments carried out by
 //! Tollgate's engine.
 
 use std::time::Duration;
@@ -47,6 +47,7 @@ pub async fn run(context: &Context, command: DeploymentCommand) -> anyhow::Resul
         DeploymentCommand::Resume { id, reason } => decide(context, id, "resume", reason).await,
         DeploymentCommand::Skip { id, reason } => decide(context, id, "skip", reason).await,
         DeploymentCommand::Abort { id, reason } => decide(context, id, "abort", reason).await,
+        DeploymentCommand::Pause { id, reason } => decide(context, id, "pause", reason).await,
         DeploymentCommand::Approve { id, reason } => decide(context, id, "approve", reason).await,
         DeploymentCommand::Reject { id, reason } => decide(context, id, "reject", reason).await,
         DeploymentCommand::Rollback { id: Some(id), reason, .. } => decide(context, id, "roll_back", reason).await,
@@ -148,7 +149,8 @@ async fn follow(context: &Context, id: i64, show_steps: bool) -> anyhow::Result<
         if let Some(bar) = &progress {
             show_progress(bar, &run);
         }
-        if run.run.state != "active" {
+        // A paused deployment is followed on: someone resumes it (or aborts it) later.
+        if !matches!(run.run.state.as_str(), "active" | "paused") {
             if let Some(bar) = &progress {
                 bar.finish_and_clear();
             }
