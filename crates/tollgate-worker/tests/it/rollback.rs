@@ -496,3 +496,40 @@ async fn a_paused_deployment_ends_its_running_step_starts_no_other_and_goes_on_w
         assert_eq!(std::fs::read_to_string(&journal).expect("written"), "first\nsecond\n");
     }
 }
+
+#[tokio::test]
+async fn a_judgment_racing_the_default_at_the_deadline_is_applied_once() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let plan = "tiers:\n  - name: app\n    steps:\n      - manual: { prompt: \"Go?\", default: approve }\n        timeout: 10m\n";
+        catalog(&app, Some(plan), None).await;
+        let release = ready_release(&app, "1.0.0").await;
+        let run = deploy(&app, &release).await;
+        let id = run.deployment.id;
+        assert_eq!(run.run.state, RunState::NeedsOperator);
+        app.clock.advance(jiff::SignedDuration::from_mins(10));
+        // An operator rejects at the very moment the timer applies the default: one of them wins.
+        let shipper = app.shipper().await;
+        let (operator, timer) = tokio::join!(
+            app.tollgate.decide_run(&shipper, id, OperatorDecision::Reject, Some("too late?")),
+            app.tollgate.expire_judgments()
+        );
+        let timer = timer.expect("the sweep ran");
+        let run = app.tollgate.get_run(&shipper, id).await.expect("the run");
+        let outcome = run.steps[0].outcome.clone().unwrap_or_default();
+        match operator {
+            Ok(_) => {
+                assert!(timer.is_empty(), "both applied: {outcome}");
+                assert_eq!(outcome, format!("rejected by {} (too late?)", shipper.user.name));
+            }
+            Err(error) => {
+                assert!(matches!(error, ServiceError::RunNotWaiting { .. }), "{error}");
+                assert_eq!(timer, [id]);
+                assert!(outcome.ends_with(": approve by default"), "{outcome}");
+            }
+        }
+        let judged = audited(&app, "deployment_step").await.len()
+            + audited(&app, "run").await.iter().filter(|(action, _)| action == "run.reject").count();
+        assert_eq!(judged, 1, "one judgment is on record");
+    }
+}
