@@ -54,53 +54,11 @@ impl Tollgate {
         let paces = decision == OperatorDecision::Pause
             || (run.state == RunState::Paused && decision == OperatorDecision::Resume);
         if let Some(before) = stopped.filter(|_| !paces) {
-            let after = match decision {
-                OperatorDecision::Resume => DeploymentStep { state: StepState::Pending, ..before.clone() },
-                OperatorDecision::Skip => DeploymentStep {
-                    state: StepState::Skipped,
-                    finished_at: Some(now),
-                    outcome: Some(format!("skipped by {by}")),
-                    ..before.clone()
-                },
-                OperatorDecision::Abort => DeploymentStep {
-                    state: StepState::Failed,
-                    finished_at: Some(now),
-                    outcome: Some(format!("aborted by {by}")),
-                    ..before.clone()
-                },
-                OperatorDecision::RollBack => DeploymentStep {
-                    state: StepState::Failed,
-                    finished_at: Some(now),
-                    outcome: Some(format!("stopped by {by} to roll back")),
-                    ..before.clone()
-                },
-                OperatorDecision::Approve => DeploymentStep {
-                    state: StepState::Succeeded,
-                    finished_at: Some(now),
-                    outcome: Some(format!("approved by {by}{said}")),
-                    ..before.clone()
-                },
-                OperatorDecision::Reject => DeploymentStep {
-                    state: StepState::Failed,
-                    finished_at: Some(now),
-                    outcome: Some(format!("rejected by {by}{said}")),
-                    ..before.clone()
-                },
-                OperatorDecision::Pause => unreachable!("pausing leaves the running step alone"),
-            };
-            tx.update_step(&after).await?;
+            tx.update_step(&step_after(decision, &before, by.as_str(), &said, now)).await?;
             let line = format!("{by} decided: {decision}{said}");
             tx.append_logs(deployment, before.position, &[(now, line)]).await?;
         }
-        let action = match decision {
-            OperatorDecision::Resume => AuditAction::Resume,
-            OperatorDecision::Skip => AuditAction::Skip,
-            OperatorDecision::Abort => AuditAction::Abort,
-            OperatorDecision::RollBack => AuditAction::RollBack,
-            OperatorDecision::Approve => AuditAction::Approve,
-            OperatorDecision::Reject => AuditAction::Reject,
-            OperatorDecision::Pause => AuditAction::Pause,
-        };
+        let action = audit_action(decision);
         let why = format!("{by} decided to {decision}{said}");
         match (decision, run.phase) {
             _ if paces => {
@@ -205,6 +163,38 @@ impl Tollgate {
             moved.push(candidate.deployment);
         }
         Ok(moved)
+    }
+}
+
+/// The step an operator's `decision` leaves behind when it stops at the step running, `before`.
+fn step_after(
+    decision: OperatorDecision,
+    before: &DeploymentStep,
+    by: &str,
+    said: &str,
+    now: tollgate_core::Timestamp,
+) -> DeploymentStep {
+    let (state, outcome) = match decision {
+        OperatorDecision::Resume => return DeploymentStep { state: StepState::Pending, ..before.clone() },
+        OperatorDecision::Skip => (StepState::Skipped, format!("skipped by {by}")),
+        OperatorDecision::Abort => (StepState::Failed, format!("aborted by {by}")),
+        OperatorDecision::RollBack => (StepState::Failed, format!("stopped by {by} to roll back")),
+        OperatorDecision::Approve => (StepState::Succeeded, format!("approved by {by}{said}")),
+        OperatorDecision::Reject => (StepState::Failed, format!("rejected by {by}{said}")),
+        OperatorDecision::Pause => unreachable!("pausing leaves the running step alone"),
+    };
+    DeploymentStep { state, finished_at: Some(now), outcome: Some(outcome), ..before.clone() }
+}
+
+fn audit_action(decision: OperatorDecision) -> AuditAction {
+    match decision {
+        OperatorDecision::Resume => AuditAction::Resume,
+        OperatorDecision::Skip => AuditAction::Skip,
+        OperatorDecision::Abort => AuditAction::Abort,
+        OperatorDecision::RollBack => AuditAction::RollBack,
+        OperatorDecision::Approve => AuditAction::Approve,
+        OperatorDecision::Reject => AuditAction::Reject,
+        OperatorDecision::Pause => AuditAction::Pause,
     }
 }
 
