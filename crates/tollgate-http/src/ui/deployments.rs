@@ -1,10 +1,11 @@
 //! `/deployments/{id}`: one deployment: its record and, for one Tollgate's engine carries out,
 //! its run: each step with its state, attempts and outcome, what the steps printed (secrets
-//! redacted), and the operator's decisions when the run needs one. While the run is active the
-//! page refreshes itself.
+//! redacted), and the operator's decisions that apply to it now. While the run is active or
+//! paused, its steps and output follow it by themselves (htmx asks `/fragments/deployments/{id}`
+//! every two seconds, so a reason being typed is kept); without JavaScript the page reloads.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tollgate_core::deployment::{Deployment, DeploymentId, Promotion};
@@ -54,8 +55,29 @@ pub(crate) struct RunView {
     pub judging: bool,
     pub worker: String,
     pub reason: String,
+    /// The steps and output, rendered: the part that follows the run live.
+    pub live: String,
+}
+
+/// The part of a deployment's page that follows its run: each step and what the steps printed.
+/// While the run is active or paused, htmx asks for it again every two seconds; when the run's
+/// state has changed since the page was drawn, the answer asks for the whole page instead (its
+/// decisions and reason change with the state).
+#[derive(Template)]
+#[template(path = "deployment_live.html")]
+pub(crate) struct RunLive {
+    pub id: i64,
+    pub state: &'static str,
+    pub polling: bool,
     pub steps: Vec<StepLine>,
     pub logs: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LiveQuery {
+    /// The run's state when the page was drawn.
+    #[serde(default)]
+    state: String,
 }
 
 pub(crate) struct StepLine {
@@ -115,6 +137,34 @@ pub(crate) async fn decide(
     }
 }
 
+/// `GET /fragments/deployments/{id}?state=S`: the live part alone, for htmx; `HX-Refresh` when
+/// the run is no longer in state `S`.
+pub(crate) async fn fragment(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    Query(query): Query<LiveQuery>,
+) -> UiResult<Response> {
+    let id = deployment_id(&user, &id)?;
+    let chrome = || Some(user.chrome("register"));
+    let run =
+        state.tollgate.get_run(&user.principal, id).await.map_err(|error| UiError::from_service(error, chrome()))?;
+    if run.run.state.as_str() != query.state {
+        return Ok(([("hx-refresh", "true")], Html(String::new())).into_response());
+    }
+    let logs = read_logs(&state, &user, id).await?;
+    Ok(render(&run_live(&run, logs))?.into_response())
+}
+
+async fn read_logs(state: &AppState, user: &WebUser, id: DeploymentId) -> UiResult<Vec<String>> {
+    let logs = state
+        .tollgate
+        .list_logs(&user.principal, id, None, LOG_LINES)
+        .await
+        .map_err(|error| UiError::from_service(error, Some(user.chrome("register"))))?;
+    Ok(logs.into_iter().map(|line| format!("[step {}] {}", line.position, line.text)).collect())
+}
+
 async fn page(state: &AppState, user: &WebUser, id: DeploymentId, problem: Option<String>) -> UiResult<DeploymentPage> {
     let tollgate = &state.tollgate;
     let chrome = || Some(user.chrome("register"));
@@ -122,12 +172,9 @@ async fn page(state: &AppState, user: &WebUser, id: DeploymentId, problem: Optio
         tollgate.get_deployment(&user.principal, id).await.map_err(|error| UiError::from_service(error, chrome()))?;
     let run = match tollgate.get_run(&user.principal, id).await {
         Ok(run) => {
-            let logs = tollgate
-                .list_logs(&user.principal, id, None, LOG_LINES)
-                .await
-                .map_err(|error| UiError::from_service(error, chrome()))?;
-            let logs = logs.into_iter().map(|line| format!("[step {}] {}", line.position, line.text)).collect();
-            Some(run_view(run, logs))
+            let logs = read_logs(state, user, id).await?;
+            let live = render(&run_live(&run, logs))?.0;
+            Some(run_view(run, live))
         }
         Err(ServiceError::NotFound { .. }) => None,
         Err(error) => return Err(UiError::from_service(error, chrome())),
@@ -160,7 +207,7 @@ fn deployment_page(
     }
 }
 
-fn run_view(run: DeploymentRun, logs: Vec<String>) -> RunView {
+fn run_view(run: DeploymentRun, live: String) -> RunView {
     let needs_operator = run.run.state == RunState::NeedsOperator;
     let judging = needs_operator && run.steps.iter().any(|step| step.awaiting_judgment().is_some());
     let stopped_step = needs_operator && !judging && run.steps.iter().any(|step| step.state == StepState::Running);
@@ -175,9 +222,18 @@ fn run_view(run: DeploymentRun, logs: Vec<String>) -> RunView {
         judging,
         worker: run.run.worker.map(|worker| worker.to_string()).unwrap_or_default(),
         reason: run.run.reason.unwrap_or_default(),
+        live,
+    }
+}
+
+fn run_live(run: &DeploymentRun, logs: Vec<String>) -> RunLive {
+    RunLive {
+        id: run.deployment.id.0,
+        state: run.run.state.as_str(),
+        polling: matches!(run.run.state, RunState::Active | RunState::Paused),
         steps: run
             .steps
-            .into_iter()
+            .iter()
             .map(|step| StepLine {
                 position: step.position,
                 phase: step.phase.as_str(),
@@ -187,7 +243,7 @@ fn run_view(run: DeploymentRun, logs: Vec<String>) -> RunView {
                 kind: step.spec.action.kind(),
                 state: step.state.as_str(),
                 attempts: step.attempts,
-                outcome: step.outcome.unwrap_or_default(),
+                outcome: step.outcome.clone().unwrap_or_default(),
             })
             .collect(),
         logs,

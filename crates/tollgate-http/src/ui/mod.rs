@@ -63,6 +63,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/register/{environment}/rollback", post(register::roll_back))
         .route("/deployments/{id}", get(deployments::detail))
         .route("/deployments/{id}/decision", post(deployments::decide))
+        .route("/fragments/deployments/{id}", get(deployments::fragment))
         .route("/login", get(login::page).post(login::with_password))
         .route("/login/token", post(login::with_token))
         .route("/login/sso", get(login::sso_begin))

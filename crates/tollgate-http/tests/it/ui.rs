@@ -28,6 +28,10 @@ pub(crate) struct Page {
 }
 
 impl Page {
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("")
+    }
+
     pub(crate) fn location(&self) -> &str {
         self.headers.get(LOCATION).and_then(|value| value.to_str().ok()).unwrap_or_default()
     }

@@ -101,6 +101,15 @@ async fn a_run_waiting_for_an_operator_is_decided_on_its_page_and_a_forged_decis
     assert!(!again.body.contains("value=\"skip\""), "an active run offers no step decisions");
     assert!(again.body.contains("value=\"roll_back\""), "an active run may be rolled back: {}", again.body);
     assert!(again.body.contains("value=\"pause\""), "an active run may be paused: {}", again.body);
+    // The steps and output follow the run by themselves (htmx); a changed state asks for the page.
+    let fragment = format!("/fragments/deployments/{id}?state=active");
+    assert!(again.body.contains(&format!("hx-get=\"{fragment}\"")), "{}", again.body);
+    let live = browser.get(&fragment).await;
+    assert_eq!(live.status, 200, "{}", live.body);
+    assert!(live.body.contains("id=\"steps\"") && live.body.contains("skipped by admin"), "{}", live.body);
+    assert_eq!(live.header("hx-refresh"), "");
+    let moved = browser.get(&format!("/fragments/deployments/{id}?state=needs_operator")).await;
+    assert_eq!((moved.status, moved.header("hx-refresh")), (200, "true"), "{}", moved.body);
     let paused =
         browser.post(&format!("/deployments/{id}/decision"), &[("csrf", &again.csrf()), ("decision", "pause")]).await;
     assert_eq!(paused.status, 303, "{}", paused.body);

@@ -88,3 +88,49 @@ async fn a_deployment_page_shows_each_step_its_rollback_and_output_and_the_quara
     anyhow::ensure!(heading.contains("release 1.1.0 into dev"), "the heading is {heading:?}");
     session.finish().await
 }
+
+#[tokio::test]
+async fn a_running_deployment_page_follows_its_steps_without_reloading_then_reloads_when_it_ends() -> anyhow::Result<()>
+{
+    let Some(session) = Session::start("deployment-live").await? else { return Ok(()) };
+    let demo = &session.demo;
+    let browser = &session.browser;
+    let mut service = demo.api_get("/services/payments-api").await?;
+    let object = service.as_object_mut().ok_or_else(|| anyhow::anyhow!("a service object"))?;
+    object.retain(|key, _| {
+        ["name", "owner", "criticality", "depends_on", "description", "labels"].contains(&key.as_str())
+    });
+    object.insert(
+        "deploy".to_owned(),
+        json!({ "tiers": [{ "name": "app", "steps": [{ "name": "short", "wait": "1s" }, { "name": "long", "wait": "6s" }] }] }),
+    );
+    demo.api_post("/apply", &json!({ "services": [service] })).await?;
+    session.sign_in_with_password("admin", &demo.password).await?;
+    let started = demo.api_post("/deployments/start", &json!({ "release": "1.2.0", "environment": "dev" })).await?;
+    let id = started["deployment"]["id"].as_i64().unwrap_or_default();
+    anyhow::ensure!(id > 0, "no deployment: {started}");
+    browser.goto(&format!("/deployments/{id}")).await?;
+    anyhow::ensure!(browser.text_of("#run-state").await? == "active", "the run is not active when the page opens");
+    // A mark on the document survives a swap of the live part, not a reload.
+    browser.client.execute("document.documentElement.dataset.tollgateMark = 'kept';", vec![]).await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let steps = browser.text_of("#steps tbody").await?;
+        if steps.contains("waited 1s") {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the steps never showed the first step's end: {steps:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The long step still runs (6 s): the page showed the news without reloading.
+    anyhow::ensure!(browser.count("html[data-tollgate-mark='kept']").await? == 1, "the page reloaded");
+    anyhow::ensure!(browser.text_of("#run-state").await? == "active", "the run ended before the check");
+    // When the run ends, the page asks for itself again: the outcome and its decisions change.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while browser.text_of("#deployment-status").await? != "succeeded" {
+        anyhow::ensure!(Instant::now() < deadline, "the page never showed the deployment's end");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    anyhow::ensure!(browser.count("form.decide").await? == 0, "a finished run offers decisions");
+    session.finish().await
+}
