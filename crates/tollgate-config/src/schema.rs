@@ -89,4 +89,10 @@ decode_mapping!(ApprovalSettingsInput { cab_quorum, cab_required_teams, cab_labe
 
 decode_mapping!(LabelTeamsInput { label, teams });
 
-decode_mapping!(EnvironmentChangeRulesInput { name, requires_change, stabilization_gap_minutes, on_window_close });
+decode_mapping!(EnvironmentChangeRulesInput {
+    name,
+    requires_change,
+    stabilization_gap_minutes,
+    on_window_close,
+    requires_rollback_tested_in,
+});

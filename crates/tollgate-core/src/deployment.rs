@@ -365,6 +365,9 @@ pub enum Precondition {
     Lock,
     /// The environment is not quarantined.
     Quarantine,
+    /// Where the change policy asks for it, the release's rollback was tested in the environment
+    /// it names: a deployment of the release there was rolled back by its plans' rollback steps.
+    RollbackTested,
 }
 
 crate::keyword_enum!(Precondition {
@@ -376,6 +379,7 @@ crate::keyword_enum!(Precondition {
     Change => "change",
     Lock => "lock",
     Quarantine => "quarantine",
+    RollbackTested => "rollback_tested",
 });
 
 /// How one precondition judged.

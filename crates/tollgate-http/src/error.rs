@@ -66,6 +66,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("no_deployment_plan", 422, "None of the release's services declares a deployment plan (`deploy` in tollgate.yaml), so Tollgate cannot deploy it; record deployments made by other tools instead."),
     ("run_not_waiting", 409, "The deployment's run does not take that decision now: it is running (resume and skip wait for a stopped step), already rolling back, waiting for its rollback to be confirmed (roll_back or abort), finished, or not orchestrated by Tollgate."),
     ("environment_quarantined", 409, "The environment is quarantined after a failed deployment: no deployment starts there until an authorized user lifts the quarantine with a reason (`tollgate quarantine lift`)."),
+    ("rollback_untested", 409, "The change policy requires the release's rollback to have succeeded in another environment (a deployment of it there rolled back by its plans' rollback steps) before it is deployed here; the message names the environment."),
     ("not_quarantined", 409, "The environment is not quarantined, so there is nothing to lift."),
     ("promotion_refused", 409, "The release may not be deployed there yet; `errors` lists every reason."),
     ("invalid_deployment_transition", 409, "The deployment's status does not allow that change."),
@@ -245,6 +246,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::RunNotWaiting { .. } => ApiError::new("run_not_waiting", error.to_string()),
             ServiceError::Quarantined(_) => ApiError::new("environment_quarantined", error.to_string()),
             ServiceError::NotQuarantined(_) => ApiError::new("not_quarantined", error.to_string()),
+            ServiceError::RollbackUntested { .. } => ApiError::new("rollback_untested", error.to_string()),
             ServiceError::Promotion(reasons) => {
                 let errors =
                     reasons.iter().map(|r| FieldError { field: String::new(), message: r.to_string() }).collect();

@@ -21,7 +21,7 @@ use tollgate_core::Entity;
 use tollgate_core::Page;
 use tollgate_core::Timestamp;
 use tollgate_store::tx::NewDeployment;
-use tollgate_store::StoreTx;
+use tollgate_store::{Conn, StoreTx};
 
 use crate::audit::Change;
 use crate::authz::environment_resource;
@@ -167,6 +167,10 @@ impl Tollgate {
             true => None,
             false => self.change_for_deployment_in(&mut tx, &current, &target, times.started_at).await?,
         };
+        // Where the change policy asks for it, the release's rollback was tested elsewhere first.
+        if !rollback {
+            rollback_tested_in(&mut tx, &current, &environment).await?;
+        }
         // One deployment per environment and service at a time: judged in the transaction that
         // records it, which no other deployment write can interleave with.
         let services: Vec<ServiceName> = current.content.services().cloned().collect();
@@ -310,6 +314,8 @@ impl Tollgate {
             results.push(judged(Precondition::Lock, conflicts.iter().map(ToString::to_string).collect()));
             let quarantine = read.find_quarantine(&environment).await?;
             results.push(judged(Precondition::Quarantine, quarantine.iter().map(ToString::to_string).collect()));
+            let untested = refusal(rollback_tested_in(&mut read, &candidate, &environment).await)?;
+            results.push(judged(Precondition::RollbackTested, untested));
             (candidate, snapshot)
         };
         let allowed = results.iter().all(|result| result.passed);
@@ -518,6 +524,22 @@ fn judged(precondition: Precondition, reasons: Vec<String>) -> PreconditionResul
 
 /// The reasons a check refused with, or none when it passed; an error that is no refusal (the
 /// database, corrupt data) is returned.
+/// Refused with [`ServiceError::RollbackUntested`] when the change policy requires `release`'s
+/// rollback to have succeeded in another environment before it enters `environment`, and it has
+/// not.
+async fn rollback_tested_in(conn: &mut Conn, release: &Release, environment: &EnvironmentName) -> ServiceResult<()> {
+    let policy = conn.find_change_policy().await?.unwrap_or_default();
+    let Some(tested_in) = policy.rollback_tested_in(environment) else { return Ok(()) };
+    if conn.rollback_succeeded(release.id, tested_in).await? {
+        return Ok(());
+    }
+    Err(ServiceError::RollbackUntested {
+        release: release.content.version.clone(),
+        environment: environment.clone(),
+        tested_in: tested_in.clone(),
+    })
+}
+
 fn refusal(outcome: ServiceResult<()>) -> ServiceResult<Vec<String>> {
     match outcome {
         Ok(()) => Ok(Vec::new()),
@@ -527,6 +549,7 @@ fn refusal(outcome: ServiceResult<()>) -> ServiceResult<Vec<String>> {
             | ServiceError::ChangeRefused { .. }
             | ServiceError::WindowClosed(_)
             | ServiceError::NotReady(_)
+            | ServiceError::RollbackUntested { .. }
             | ServiceError::Promotion(_)),
         ) => Ok(vec![error.to_string()]),
         Err(error) => Err(error),

@@ -113,6 +113,9 @@ pub enum ServiceError {
     /// The environment is quarantined: no deployment starts there until the quarantine is lifted.
     #[error("{0}")]
     Quarantined(Box<tollgate_core::quarantine::Quarantine>),
+    /// The change policy requires the release's rollback to have been tested elsewhere first.
+    #[error("release {release} may not be deployed to {environment} before its rollback succeeded in {tested_in}: roll back a deployment of it there (a failed step, or `tollgate deployment rollback N` while it runs) first")]
+    RollbackUntested { release: semver::Version, environment: EnvironmentName, tested_in: EnvironmentName },
     /// The environment is not quarantined, so there is nothing to lift.
     #[error("environment {0} is not quarantined")]
     NotQuarantined(EnvironmentName),

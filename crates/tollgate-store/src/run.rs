@@ -119,6 +119,25 @@ impl Conn {
         rows.into_iter().map(Run::try_from).collect()
     }
 
+    /// Whether a deployment of `release` into `environment` was rolled back by its plans'
+    /// rollback steps (its run rolled back and its deployment ended `rolled_back`).
+    pub async fn rollback_succeeded(
+        &mut self,
+        release: tollgate_core::release::ReleaseId,
+        environment: &tollgate_core::name::EnvironmentName,
+    ) -> Result<bool, StoreError> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM deployments d JOIN deployment_runs r ON r.deployment_id = d.id \
+             WHERE d.release_id = $1 AND d.environment = $2 AND d.status = 'rolled_back' AND r.phase = 'rollback'",
+        )
+        .bind(release.0)
+        .bind(environment.as_str())
+        .fetch_one(self.executor())
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(count > 0)
+    }
+
     /// The runs in `state`, oldest first.
     pub async fn list_runs_in_state(&mut self, state: RunState) -> Result<Vec<Run>, StoreError> {
         let rows: Vec<RunRow> = sqlx::query_as(&format!(

@@ -46,6 +46,11 @@ pub struct EnvironmentChangeRules {
     /// The stabilization gap there; the policy's when not given.
     pub stabilization_gap_minutes: Option<u32>,
     pub on_window_close: WindowClose,
+    /// An environment (staging, say) where a deployment of the release must have been rolled back
+    /// by its plans' rollback steps before the release may be deployed here: a rollback tested
+    /// before it is needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_rollback_tested_in: Option<EnvironmentName>,
 }
 
 /// A pre-approved template of standard changes: routine work on named services in named
@@ -106,6 +111,12 @@ impl ChangePolicy {
             .get(&environment.name)
             .and_then(|rules| rules.requires_change)
             .unwrap_or(environment.tier == Tier::Prod)
+    }
+
+    /// Where a release's rollback must have been tested (its deployment there rolled back by
+    /// the plans' rollback steps) before it is deployed into `environment`, if anywhere.
+    pub fn rollback_tested_in(&self, environment: &EnvironmentName) -> Option<&EnvironmentName> {
+        self.environments.get(environment).and_then(|rules| rules.requires_rollback_tested_in.as_ref())
     }
 
     /// The stabilization gap of `environment`.
@@ -211,6 +222,7 @@ pub struct EnvironmentChangeRulesInput {
     pub requires_change: Option<Scalar>,
     pub stabilization_gap_minutes: Option<Scalar>,
     pub on_window_close: Option<String>,
+    pub requires_rollback_tested_in: Option<String>,
 }
 
 impl ChangePolicyInput {
@@ -296,10 +308,21 @@ impl ChangePolicyInput {
                 Some(text) => violations.check(&at("on_window_close"), text.parse()).unwrap_or(WindowClose::Finish),
                 None => WindowClose::Finish,
             };
+            let tested_in = rules.requires_rollback_tested_in.as_deref().and_then(|tested_in| {
+                let tested_in =
+                    violations.check(&at("requires_rollback_tested_in"), EnvironmentName::parse(tested_in))?;
+                if tested_in == name {
+                    let reason = "names another environment: the rollback is tested before it is needed".to_owned();
+                    violations.push(at("requires_rollback_tested_in"), Problem::Invalid { reason });
+                    return None;
+                }
+                Some(tested_in)
+            });
             let rules = EnvironmentChangeRules {
                 requires_change,
                 stabilization_gap_minutes: gap_given.then_some(minutes),
                 on_window_close,
+                requires_rollback_tested_in: tested_in,
             };
             if policy.environments.insert(name.clone(), rules).is_some() {
                 violations.push(at("name"), Problem::Duplicate { value: name.to_string() });
@@ -439,6 +462,7 @@ mod tests {
                 requires_change: scalar("true"),
                 stabilization_gap_minutes: scalar("0"),
                 on_window_close: Some("pause".to_owned()),
+                requires_rollback_tested_in: Some("dev".to_owned()),
             }],
             templates: Vec::new(),
         };
@@ -462,6 +486,8 @@ mod tests {
         assert!(policy.requires_change(&environment(&staging, Tier::Staging)));
         assert!(policy.requires_change(&environment(&prod, Tier::Prod)), "prod by its tier");
         assert!(!policy.requires_change(&environment(&EnvironmentName::parse("dev").expect("a name"), Tier::Dev)));
+        assert_eq!(policy.rollback_tested_in(&staging).map(EnvironmentName::as_str), Some("dev"));
+        assert_eq!(policy.rollback_tested_in(&prod), None);
     }
 
     #[test]
@@ -517,6 +543,7 @@ mod tests {
                 requires_change: scalar("yes"),
                 stabilization_gap_minutes: None,
                 on_window_close: Some("stop".to_owned()),
+                requires_rollback_tested_in: Some("prod".to_owned()),
             }],
             templates: vec![ChangeTemplateInput {
                 name: "Routine".to_owned(),
@@ -543,6 +570,7 @@ mod tests {
                 "stabilization_gap_minutes",
                 "environments[0].requires_change",
                 "environments[0].on_window_close",
+                "environments[0].requires_rollback_tested_in",
                 "templates[0].name",
                 "templates[0].services[1]",
             ]

@@ -139,6 +139,10 @@ pub struct EnvironmentChangeRulesRequest {
     /// `finish` (the default) or `pause`.
     #[schema(value_type = Option<schema::WindowClose>)]
     pub on_window_close: Option<String>,
+    /// An environment where the release's rollback must have succeeded (a deployment there
+    /// rolled back by its plans' rollback steps) before it is deployed here.
+    #[schema(value_type = Option<schema::Name>)]
+    pub requires_rollback_tested_in: Option<String>,
 }
 
 fn scalar(number: Option<serde_json::Number>) -> Option<Scalar> {
@@ -190,6 +194,7 @@ impl From<ChangePolicyRequest> for ChangePolicyInput {
                     requires_change: rules.requires_change.map(|value| Scalar(value.to_string())),
                     stabilization_gap_minutes: scalar(rules.stabilization_gap_minutes),
                     on_window_close: rules.on_window_close,
+                    requires_rollback_tested_in: rules.requires_rollback_tested_in,
                 })
                 .collect(),
             templates: request

@@ -73,6 +73,7 @@ async fn a_check_judges_every_precondition_explains_each_refusal_and_writes_noth
                 (Precondition::Change, false),
                 (Precondition::Lock, true),
                 (Precondition::Quarantine, true),
+                (Precondition::RollbackTested, true),
             ]
         );
         assert!(reasons(&check, Precondition::Authorization).contains("deploy"), "{check:#?}");

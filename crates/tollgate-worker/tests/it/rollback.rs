@@ -533,3 +533,51 @@ async fn a_judgment_racing_the_default_at_the_deadline_is_applied_once() {
         assert_eq!(judged, 1, "one judgment is on record");
     }
 }
+
+#[tokio::test]
+async fn an_environment_may_require_the_releases_rollback_to_have_succeeded_elsewhere_first() {
+    for db in TestDb::every_backend().await {
+        let app = TestApp::on(db, 1000).await;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let broken = dir.path().join("broken");
+        let plan = format!(
+            "tiers:\n  - name: app\n    steps:\n      - exec: [\"sh\", \"-c\", \"test ! -e {}\"]\nrollback:\n  - exec: [\"true\"]\n",
+            yaml_path(&broken)
+        );
+        catalog(&app, Some(&plan), None).await;
+        let rules = tollgate_core::change::policy::EnvironmentChangeRulesInput {
+            name: "staging".to_owned(),
+            requires_rollback_tested_in: Some("dev".to_owned()),
+            ..Default::default()
+        };
+        let changes =
+            tollgate_core::change::policy::ChangePolicyInput { environments: vec![rules], ..Default::default() };
+        let document = tollgate_core::apply::ApplyInput { changes: Some(changes), ..Default::default() };
+        app.tollgate.apply(&app.admin, document, tollgate_service::apply::ApplyMode::Apply).await.expect("applied");
+        let shipper = app.shipper().await;
+        let release = ready_release(&app, "1.0.0").await;
+        assert_eq!(deploy(&app, &release).await.deployment.status, DeploymentStatus::Succeeded);
+
+        // Succeeded in dev, never rolled back there: staging refuses it, whichever way it is asked.
+        let check = app.tollgate.check_deployment(&shipper, &release, "staging").await.expect("checked");
+        let refusals = check.refusals();
+        assert_eq!(refusals.len(), 1, "{refusals:?}");
+        assert!(refusals[0].contains("before its rollback succeeded in dev"), "{refusals:?}");
+        let before = app.row_counts().await;
+        let refused = app.tollgate.start_orchestrated(&shipper, &release, "staging", StartDeployment::default()).await;
+        assert!(matches!(refused, Err(ServiceError::DeploymentRefused(_))), "{refused:?}");
+        let input = tollgate_core::deployment::DeploymentInput::default();
+        let refused = app.tollgate.record_deployment(&shipper, &release, "staging", input).await;
+        assert!(matches!(refused, Err(ServiceError::RollbackUntested { .. })), "{refused:?}");
+        assert_eq!(app.row_counts().await, before);
+
+        // A drill in dev: the deployment fails and its plan's rollback succeeds. Then staging takes it.
+        std::fs::write(&broken, "").expect("written");
+        assert_eq!(deploy(&app, &release).await.deployment.status, DeploymentStatus::RolledBack);
+        std::fs::remove_file(&broken).expect("removed");
+        let check = app.tollgate.check_deployment(&shipper, &release, "staging").await.expect("checked");
+        assert!(check.allowed, "{:?}", check.refusals());
+        let started = app.tollgate.start_orchestrated(&shipper, &release, "staging", StartDeployment::default()).await;
+        started.expect("started");
+    }
+}

@@ -358,6 +358,7 @@ fn change_policy_request(input: &ChangePolicyInput) -> anyhow::Result<ChangePoli
                 &rules.stabilization_gap_minutes,
             )?,
             on_window_close: rules.on_window_close.clone(),
+            requires_rollback_tested_in: rules.requires_rollback_tested_in.clone(),
         });
     }
     Ok(ChangePolicyRequest {

@@ -115,7 +115,7 @@ async fn a_running_deployment_page_follows_its_steps_without_reloading_then_relo
     browser.client.execute("document.documentElement.dataset.tollgateMark = 'kept';", vec![]).await?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let steps = browser.text_of("#steps tbody").await?;
+        let steps = live_text(browser, "#steps tbody").await?;
         if steps.contains("waited 1s") {
             break;
         }
@@ -127,10 +127,18 @@ async fn a_running_deployment_page_follows_its_steps_without_reloading_then_relo
     anyhow::ensure!(browser.text_of("#run-state").await? == "active", "the run ended before the check");
     // When the run ends, the page asks for itself again: the outcome and its decisions change.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while browser.text_of("#deployment-status").await? != "succeeded" {
+    while live_text(browser, "#deployment-status").await? != "succeeded" {
         anyhow::ensure!(Instant::now() < deadline, "the page never showed the deployment's end");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     anyhow::ensure!(browser.count("form.decide").await? == 0, "a finished run offers decisions");
     session.finish().await
+}
+
+/// The text of the element matched by `selector`, read in one step in the page (empty when there
+/// is none): the live part may be swapped between finding an element and reading it.
+async fn live_text(browser: &crate::browser::Browser, selector: &str) -> anyhow::Result<String> {
+    let script = "const element = document.querySelector(arguments[0]); return element ? element.textContent : '';";
+    let text = browser.client.execute(script, vec![json!(selector)]).await?;
+    Ok(text.as_str().unwrap_or_default().trim().to_owned())
 }
