@@ -414,6 +414,10 @@ impl Tollgate {
             RunOutcome::Failed | RunOutcome::RollbackFailed => DeploymentStatus::Failed,
         };
         let finished = self.finish_in(tx, principal, deployment, status, reason).await?;
+        // A success quarantines nothing: no need to read the run again on the engine's path.
+        if outcome == RunOutcome::Succeeded {
+            return Ok(());
+        }
         let steps = tx.list_steps(deployment).await?;
         let plans = tx.run_plans(deployment).await?;
         if quarantines(outcome, &steps, &plans) {

@@ -6,7 +6,7 @@ use tollgate_service::run::StartDeployment;
 use tollgate_testkit::{TestApp, TestDb};
 use tollgate_worker::Progress;
 
-use crate::{catalog, engine, ready_release, yaml_path};
+use crate::{catalog, engine, ready_release, start_in_background, yaml_path};
 
 /// An HTTP server on a loopback port answering `/health` with 200 and `/version` with a body.
 async fn loopback_server() -> std::net::SocketAddr {
@@ -236,15 +236,7 @@ async fn aborting_an_active_run_stops_its_step_and_fails_the_deployment() {
         catalog(&app, Some(&plan), None).await;
         let release = ready_release(&app, "1.0.0").await;
         let shipper = app.shipper().await;
-        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
-        let id = started.expect("started").deployment.id;
-        let worker = engine(&app, "worker-a");
-        let running = tokio::spawn(async move { worker.run_once().await });
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !started_file.exists() {
-            assert!(std::time::Instant::now() < deadline, "the step did not start");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let (id, running) = start_in_background(&app, &release, &started_file).await;
         let began = std::time::Instant::now();
         let decision = tollgate_core::run::OperatorDecision::Abort;
         let aborted = app.tollgate.decide_run(&shipper, id, decision, Some("wrong version")).await.expect("aborted");

@@ -9,6 +9,7 @@ mod rollback;
 use std::path::Path;
 
 use tollgate_core::apply::ApplyInput;
+use tollgate_core::deployment::DeploymentId;
 use tollgate_core::environment::EnvironmentInput;
 use tollgate_core::lifecycle::LifecycleInput;
 use tollgate_core::plan::DeployInput;
@@ -18,9 +19,11 @@ use tollgate_core::service::ServiceInput;
 use tollgate_core::team::TeamInput;
 use tollgate_service::apply::ApplyMode;
 use tollgate_service::release::ReleaseRef;
+use tollgate_service::run::StartDeployment;
+use tollgate_service::ServiceError;
 use tollgate_testkit::fixtures::release_input;
 use tollgate_testkit::TestApp;
-use tollgate_worker::{Engine, EngineSettings};
+use tollgate_worker::{Engine, EngineSettings, Progress};
 
 /// Applies a catalog of two services, `ledger` and `api` (which depends on ledger), each with
 /// the plan given as YAML (parsed by the real configuration loader).
@@ -85,6 +88,27 @@ pub fn engine(app: &TestApp, name: &str) -> Engine {
         supervisor: None,
     };
     Engine::new(app.tollgate.clone(), WorkerName::parse(name).expect("a worker name"), settings)
+}
+
+/// Starts the deployment of `release` into dev and a worker carrying it out in the background,
+/// and returns once the step that creates `started_file` runs: the deployment's id and the
+/// worker's task.
+pub async fn start_in_background(
+    app: &TestApp,
+    release: &ReleaseRef,
+    started_file: &Path,
+) -> (DeploymentId, tokio::task::JoinHandle<Result<Progress, ServiceError>>) {
+    let shipper = app.shipper().await;
+    let started = app.tollgate.start_orchestrated(&shipper, release, "dev", StartDeployment::default()).await;
+    let id = started.expect("started").deployment.id;
+    let worker = engine(app, "worker-a");
+    let running = tokio::spawn(async move { worker.run_once().await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !started_file.exists() {
+        assert!(std::time::Instant::now() < deadline, "the step did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    (id, running)
 }
 
 /// A path as it is written into a YAML plan.

@@ -10,7 +10,7 @@ use tollgate_service::run::StartDeployment;
 use tollgate_service::ServiceError;
 use tollgate_testkit::{TestApp, TestDb};
 
-use crate::{catalog, engine, ready_release, yaml_path};
+use crate::{catalog, engine, ready_release, start_in_background, yaml_path};
 
 /// Starts the deployment of `release` into dev and lets one worker carry it as far as it goes.
 async fn deploy(
@@ -230,16 +230,8 @@ async fn aborting_a_running_deployment_rolls_it_back_and_a_manual_plan_asks_firs
         catalog(&app, Some(&plan), None).await;
         let release = ready_release(&app, "1.0.0").await;
         let shipper = app.shipper().await;
-        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
-        let id = started.expect("started").deployment.id;
+        let (id, running) = start_in_background(&app, &release, &started_file).await;
         let worker = engine(&app, "worker-a");
-        let first = worker.clone();
-        let running = tokio::spawn(async move { first.run_once().await });
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !started_file.exists() {
-            assert!(std::time::Instant::now() < deadline, "the step did not start");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
         let aborted = app.tollgate.decide_run(&shipper, id, OperatorDecision::Abort, Some("wrong build")).await;
         let aborted = aborted.expect("aborted");
         assert_eq!((aborted.run.state, aborted.run.phase), (RunState::Active, Phase::Rollback));
@@ -466,16 +458,8 @@ async fn a_paused_deployment_ends_its_running_step_starts_no_other_and_goes_on_w
         catalog(&app, Some(&plan), None).await;
         let release = ready_release(&app, "1.0.0").await;
         let shipper = app.shipper().await;
-        let started = app.tollgate.start_orchestrated(&shipper, &release, "dev", StartDeployment::default()).await;
-        let id = started.expect("started").deployment.id;
+        let (id, running) = start_in_background(&app, &release, &started_file).await;
         let worker = engine(&app, "worker-a");
-        let first = worker.clone();
-        let running = tokio::spawn(async move { first.run_once().await });
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !started_file.exists() {
-            assert!(std::time::Instant::now() < deadline, "the step did not start");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
         let paused = app.tollgate.decide_run(&shipper, id, OperatorDecision::Pause, Some("incident elsewhere")).await;
         assert_eq!(paused.expect("paused").run.state, RunState::Paused);
         let twice = app.tollgate.decide_run(&shipper, id, OperatorDecision::Pause, None).await;

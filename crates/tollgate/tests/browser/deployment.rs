@@ -17,21 +17,12 @@ async fn a_deployment_page_shows_each_step_its_rollback_and_output_and_the_quara
     let browser = &session.browser;
     // The demo's payments-api gets a plan: a step that prints, then one that fails, a rollback
     // step, and a quarantine after any failure.
-    let mut service = demo.api_get("/services/payments-api").await?;
-    let object = service.as_object_mut().ok_or_else(|| anyhow::anyhow!("a service object"))?;
-    object.retain(|key, _| {
-        ["name", "owner", "criticality", "depends_on", "description", "labels"].contains(&key.as_str())
-    });
-    object.insert(
-        "deploy".to_owned(),
-        json!({ "tiers": [{ "name": "app", "steps": [
+    give_plan(demo, json!({ "tiers": [{ "name": "app", "steps": [
             { "name": "announce", "exec": ["sh", "-c", "echo deploying {{ release.version }} to {{ environment.name }}"] },
             { "name": "migrate", "exec": ["sh", "-c", "echo boom >&2; exit 3"] },
         ]}],
         "rollback": [{ "name": "undo", "exec": ["sh", "-c", "echo undoing {{ release.version }}"] }],
-        "on_failure": { "quarantine": "always" }}),
-    );
-    demo.api_post("/apply", &json!({ "services": [service] })).await?;
+        "on_failure": { "quarantine": "always" }})).await?;
     let started = demo.api_post("/deployments/start", &json!({ "release": "1.2.0", "environment": "dev" })).await?;
     let id = started["deployment"]["id"].as_i64().unwrap_or_default();
     anyhow::ensure!(id > 0, "no deployment: {started}");
@@ -95,16 +86,7 @@ async fn a_running_deployment_page_follows_its_steps_without_reloading_then_relo
     let Some(session) = Session::start("deployment-live").await? else { return Ok(()) };
     let demo = &session.demo;
     let browser = &session.browser;
-    let mut service = demo.api_get("/services/payments-api").await?;
-    let object = service.as_object_mut().ok_or_else(|| anyhow::anyhow!("a service object"))?;
-    object.retain(|key, _| {
-        ["name", "owner", "criticality", "depends_on", "description", "labels"].contains(&key.as_str())
-    });
-    object.insert(
-        "deploy".to_owned(),
-        json!({ "tiers": [{ "name": "app", "steps": [{ "name": "short", "wait": "1s" }, { "name": "long", "wait": "6s" }] }] }),
-    );
-    demo.api_post("/apply", &json!({ "services": [service] })).await?;
+    give_plan(demo, json!({ "tiers": [{ "name": "app", "steps": [{ "name": "short", "wait": "1s" }, { "name": "long", "wait": "8s" }] }] })).await?;
     session.sign_in_with_password("admin", &demo.password).await?;
     let started = demo.api_post("/deployments/start", &json!({ "release": "1.2.0", "environment": "dev" })).await?;
     let id = started["deployment"]["id"].as_i64().unwrap_or_default();
@@ -122,9 +104,13 @@ async fn a_running_deployment_page_follows_its_steps_without_reloading_then_relo
         anyhow::ensure!(Instant::now() < deadline, "the steps never showed the first step's end: {steps:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // The long step still runs (6 s): the page showed the news without reloading.
+    // The long step still runs (8 s): the page showed the news without reloading.
     anyhow::ensure!(browser.count("html[data-tollgate-mark='kept']").await? == 1, "the page reloaded");
     anyhow::ensure!(browser.text_of("#run-state").await? == "active", "the run ended before the check");
+    // The page of a running deployment, with its decisions (pause, abort, roll back); the checks
+    // hold its live part still, so it is drawn afresh afterwards.
+    browser.check_page("deployment-running").await?;
+    browser.goto(&format!("/deployments/{id}")).await?;
     // When the run ends, the page asks for itself again: the outcome and its decisions change.
     let deadline = Instant::now() + Duration::from_secs(30);
     while live_text(browser, "#deployment-status").await? != "succeeded" {
@@ -141,4 +127,16 @@ async fn live_text(browser: &crate::browser::Browser, selector: &str) -> anyhow:
     let script = "const element = document.querySelector(arguments[0]); return element ? element.textContent : '';";
     let text = browser.client.execute(script, vec![json!(selector)]).await?;
     Ok(text.as_str().unwrap_or_default().trim().to_owned())
+}
+
+/// Gives the demo's payments-api the deployment plan `plan` (the API's JSON shape).
+async fn give_plan(demo: &crate::demo::Demo, plan: serde_json::Value) -> anyhow::Result<()> {
+    let mut service = demo.api_get("/services/payments-api").await?;
+    let object = service.as_object_mut().ok_or_else(|| anyhow::anyhow!("a service object"))?;
+    object.retain(|key, _| {
+        ["name", "owner", "criticality", "depends_on", "description", "labels"].contains(&key.as_str())
+    });
+    object.insert("deploy".to_owned(), plan);
+    demo.api_post("/apply", &json!({ "services": [service] })).await?;
+    Ok(())
 }

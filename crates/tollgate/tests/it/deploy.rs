@@ -6,6 +6,24 @@ use std::time::{Duration, Instant};
 
 use crate::{run, Server};
 
+/// Pushes the artifact of site `version` (its content written to `site.tar` first), creates
+/// release `version` of `release_type` with it, and takes it to ready.
+fn ready_site(server: &Server, base: &Path, version: &str, release_type: &str) {
+    let content = format!("site {version}\n");
+    std::fs::write(base.join("site.tar"), &content).expect("written");
+    run(server.cli().args(["artifact", "push", "site.tar", "--name", "site", "--version", version, "--team", "web"]))
+        .success();
+    let digest = tollgate_core::digest::Sha256Digest::of(content.as_bytes()).to_string();
+    run(server
+        .cli()
+        .args(["release", "create", "--version", version, "--type", release_type])
+        .args(["--artifact", &format!("site=site@{version}@{digest}")]))
+    .success();
+    for verb in ["plan", "freeze", "ready"] {
+        run(server.cli().args(["release", verb, version])).success();
+    }
+}
+
 /// Waits until `path` holds `n` lines, for at most 30 seconds.
 fn wait_for_lines(path: &Path, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -70,21 +88,10 @@ services:
         base = base.display()
     );
     std::fs::write(base.join("tollgate.yaml"), yaml).expect("written");
-    std::fs::write(base.join("site.tar"), b"site 1.0.0\n").expect("written");
     let flags = ["--segregation-author-may-ship", "--claim-ttl", "3"];
     let mut server = Server::start_with(base, &flags);
     run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
-    run(server.cli().args(["artifact", "push", "site.tar", "--name", "site", "--version", "1.0.0", "--team", "web"]))
-        .success();
-    let digest = tollgate_core::digest::Sha256Digest::of(b"site 1.0.0\n").to_string();
-    run(server
-        .cli()
-        .args(["release", "create", "--version", "1.0.0", "--type", "minor"])
-        .args(["--artifact", &format!("site=site@1.0.0@{digest}")]))
-    .success();
-    for verb in ["plan", "freeze", "ready"] {
-        run(server.cli().args(["release", verb, "1.0.0"])).success();
-    }
+    ready_site(&server, base, "1.0.0", "minor");
     let started =
         run(server.cli().args(["deployment", "start", "--release", "1.0.0", "--env", "dev", "--output", "json"]))
             .success();
@@ -155,18 +162,7 @@ services:
     assert_eq!(rest.lines().filter(|line| line.starts_with("event: line")).count(), lines - 1, "{rest}");
 
     // `tollgate deploy` starts the next release and follows it to its end.
-    std::fs::write(base.join("site.tar"), b"site 1.0.1\n").expect("written");
-    run(server.cli().args(["artifact", "push", "site.tar", "--name", "site", "--version", "1.0.1", "--team", "web"]))
-        .success();
-    let digest = tollgate_core::digest::Sha256Digest::of(b"site 1.0.1\n").to_string();
-    run(server
-        .cli()
-        .args(["release", "create", "--version", "1.0.1", "--type", "patch"])
-        .args(["--artifact", &format!("site=site@1.0.1@{digest}")]))
-    .success();
-    for verb in ["plan", "freeze", "ready"] {
-        run(server.cli().args(["release", verb, "1.0.1"])).success();
-    }
+    ready_site(&server, base, "1.0.1", "patch");
     let deployed = run(server.cli().args(["deploy", "--release", "1.0.1", "--env", "dev"])).success();
     let printed: Vec<&str> = deployed.stdout.lines().collect();
     assert!(printed[0].ends_with(": 1.0.1 to dev, 2 steps"), "{}", deployed.stdout);
@@ -367,20 +363,9 @@ services:
         base = base.display()
     );
     std::fs::write(base.join("tollgate.yaml"), yaml).expect("written");
-    std::fs::write(base.join("site.tar"), b"site 1.0.0\n").expect("written");
     let server = Server::start_with(base, &["--segregation-author-may-ship"]);
     run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
-    run(server.cli().args(["artifact", "push", "site.tar", "--name", "site", "--version", "1.0.0", "--team", "web"]))
-        .success();
-    let digest = tollgate_core::digest::Sha256Digest::of(b"site 1.0.0\n").to_string();
-    run(server
-        .cli()
-        .args(["release", "create", "--version", "1.0.0", "--type", "minor"])
-        .args(["--artifact", &format!("site=site@1.0.0@{digest}")]))
-    .success();
-    for verb in ["plan", "freeze", "ready"] {
-        run(server.cli().args(["release", verb, "1.0.0"])).success();
-    }
+    ready_site(&server, base, "1.0.0", "minor");
 
     let deployed = run(server.cli().args(["deploy", "--release", "1.0.0", "--env", "dev"])).failure();
     let printed: Vec<&str> = deployed.stdout.lines().collect();
