@@ -16,6 +16,7 @@ use tollgate_core::lifecycle::LifecycleInput;
 use tollgate_core::plan::{
     DeployInput, HealthStepInput, HttpStepInput, ManualStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
 };
+use tollgate_core::rollout::{CanaryInput, NginxInput, RollingInput, StrategyInput, TargetInput, TrafficInput};
 use tollgate_core::service::ServiceInput;
 use tollgate_core::sso::SsoInput;
 use tollgate_core::team::TeamInput;
@@ -32,7 +33,19 @@ decode_mapping!(LifecycleInput { name, environments });
 
 decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description, labels, deploy });
 
-decode_mapping!(DeployInput { tiers, variables, secrets, rollback, on_failure });
+decode_mapping!(DeployInput { tiers, variables, secrets, rollback, on_failure, targets, strategy, traffic, verify });
+
+decode_mapping!(TargetInput { name, environment, address, group, labels });
+
+decode_mapping!(StrategyInput { all_at_once, rolling, blue_green, canary });
+
+decode_mapping!(RollingInput { batch, max_unavailable });
+
+decode_mapping!(CanaryInput { weights, pause });
+
+decode_mapping!(TrafficInput { nginx, command });
+
+decode_mapping!(NginxInput { upstream, file, prefix, conf, binary });
 
 decode_mapping!(OnFailureInput { rollback, quarantine });
 
@@ -52,6 +65,7 @@ decode_mapping!(StepInput {
     backoff,
     idempotent,
     reversible,
+    per_target,
 });
 
 decode_mapping!(HttpStepInput { method, url, body, expect_status, expect_body });

@@ -219,8 +219,8 @@ environments:
     insta::assert_snapshot!(load_err(text), @r#"
     tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates, sso, changes)
     tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description, labels, deploy)
-    tollgate.yaml:7:14: services[0].deploy: unknown key "tier" (expected one of: tiers, variables, secrets, rollback, on_failure)
-    tollgate.yaml:7:66: services[0].deploy.tiers[0].steps[0]: unknown key "timout" (expected one of: name, exec, http, health, wait, manual, env, working_dir, timeout, retries, backoff, idempotent, reversible)
+    tollgate.yaml:7:14: services[0].deploy: unknown key "tier" (expected one of: tiers, variables, secrets, rollback, on_failure, targets, strategy, traffic, verify)
+    tollgate.yaml:7:66: services[0].deploy.tiers[0].steps[0]: unknown key "timout" (expected one of: name, exec, http, health, wait, manual, env, working_dir, timeout, retries, backoff, idempotent, reversible, per_target)
     tollgate.yaml:9:30: environments[0]: unknown key "zone" (expected one of: name, tier, region)
     "#);
 }
@@ -251,6 +251,39 @@ services:
     insta::assert_snapshot!(described.join("\n"), @r#"
     tollgate.yaml:9:24: services[0].deploy.tiers[0].steps[0].timeout: "ten" is not a duration (a whole number followed by ms, s, m or h, at most 24h)
     tollgate.yaml:11:24: services[0].deploy.tiers[0].steps[1].retries: "11" is not a whole number from 0 to 10
+    "#);
+}
+
+#[test]
+fn a_rollout_problem_is_located_at_its_line_and_key() {
+    let text = "\
+services:
+  - name: ledger
+    owner: payments
+    deploy:
+      strategy:
+        canary: {weights: [10, 5, 100], pause: 2m}
+      traffic: {nginx: {upstream: ledger, file: /etc/nginx/ledger.conf}}
+      targets:
+        - {name: blue-1, environment: prod, address: 127.0.0.1, group: blue}
+      tiers:
+        - name: app
+          steps:
+            - exec: [./deploy.sh]
+              per_target: 2
+";
+    let config = load_ok(text);
+    let service = config.input.services[0].clone();
+    let violations = service.parse().expect_err("invalid");
+    let described: Vec<String> = violations
+        .0
+        .iter()
+        .map(|violation| config.describe_violation(&violation.clone().within("services[0]")))
+        .collect();
+    insta::assert_snapshot!(described.join("\n"), @r#"
+    tollgate.yaml:14:27: services[0].deploy.tiers[0].steps[0].per_target: "2" is not true or false
+    tollgate.yaml:9:54: services[0].deploy.targets[0].address: "127.0.0.1" is not an address (host:port)
+    tollgate.yaml:6:32: services[0].deploy.strategy.canary.weights[1]: "5" is not a percentage above the one before it, up to 100
     "#);
 }
 

@@ -166,6 +166,13 @@ pub fn plan(input: ApplyInput, current: &CurrentState) -> Result<Plan, Violation
                 violations.push(format!("services[{index}].depends_on[{position}]"), unknown("service", dependency));
             }
         }
+        // A target in an environment that does not exist would never be deployed to.
+        for (position, target) in service.deploy.iter().flat_map(|plan| plan.targets.iter().enumerate()) {
+            if !environment_names.contains(&target.environment) {
+                let field = format!("services[{index}].deploy.targets[{position}].environment");
+                violations.push(field, unknown("environment", &target.environment));
+            }
+        }
     }
     let policy = match input.gates {
         Some(gates) => match parse_policy(gates.environments, gates.modules) {

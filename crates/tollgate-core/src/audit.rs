@@ -219,6 +219,9 @@ pub enum AuditAction {
     /// An operator paused a run.
     #[serde(rename = "pause")]
     Pause,
+    /// An operator promoted a canary rollout at once to all of the traffic.
+    #[serde(rename = "promote")]
+    Promote,
 }
 
 crate::keyword_enum!(AuditAction {
@@ -229,6 +232,7 @@ crate::keyword_enum!(AuditAction {
     SetPassword => "set_password", LockOut => "lock_out", Acquire => "acquire", Renew => "renew",
     Release => "release", Resume => "resume", Skip => "skip", Abort => "abort", RollBack => "roll_back",
     Quarantine => "quarantine", Lift => "lift", Pause => "pause",
+    Promote => "promote",
 });
 
 /// The actions that introduce a checkpoint signing key into the log: verification reads their

@@ -49,6 +49,7 @@ pub enum Entity {
     Run,
     DeploymentStep,
     Quarantine,
+    TrafficSplit,
 }
 
 crate::keyword_enum!(Entity {
@@ -66,6 +67,7 @@ crate::keyword_enum!(Entity {
     CalendarPeriod => "calendar period", ChangeRequest => "change request",
     ChangeApproval => "change approval", ChangePolicy => "change policy", Train => "release train",
     Lease => "lease", Run => "run", DeploymentStep => "deployment step", Quarantine => "quarantine",
+    TrafficSplit => "traffic split",
 });
 
 #[cfg(test)]

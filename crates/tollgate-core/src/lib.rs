@@ -58,6 +58,7 @@ pub mod plan;
 pub mod quarantine;
 pub mod release;
 pub mod retention;
+pub mod rollout;
 pub mod run;
 pub mod service;
 pub mod session;

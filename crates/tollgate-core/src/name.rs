@@ -93,6 +93,16 @@ name_type!(
     StepName
 );
 name_type!(
+    /// The name of a deployment target: one place a service's instance runs in an environment
+    /// (`web-1`, `blue-2`).
+    TargetName
+);
+name_type!(
+    /// A weight group of deployment targets (`blue`, `green`, `stable`, `canary`): the unit
+    /// traffic moves between.
+    GroupName
+);
+name_type!(
     /// A label on a service (`security`, `pci`): what policies select services by, such as
     /// the teams a change advisory board needs for changes touching them.
     Label

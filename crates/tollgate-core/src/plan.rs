@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::change::policy::Scalar;
 use crate::name::{EnvironmentName, StepName};
+use crate::rollout::{
+    check_rollout, parse_strategy, parse_targets, parse_traffic, Batch, Strategy, StrategyInput, Target, TargetInput,
+    TrafficInput, TrafficProvider, TrafficShift,
+};
 use crate::violation::{Problem, Violations};
 
 /// The most tiers one plan holds.
@@ -52,6 +56,19 @@ pub struct DeploymentPlan {
     /// What a failed deployment does.
     #[serde(default, skip_serializing_if = "OnFailure::is_default")]
     pub on_failure: OnFailure,
+    /// Where the service's instances run, per environment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+    /// How a new release reaches the targets.
+    #[serde(default, skip_serializing_if = "Strategy::is_default")]
+    pub strategy: Strategy,
+    /// How traffic moves between targets, for strategies that move it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Box<TrafficProvider>>,
+    /// Steps run at each verification point of the strategy: after each canary weight (and its
+    /// pause), after a blue-green switch, after each rolling batch, after the tiers otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<StepSpec>,
 }
 
 /// What a failed deployment of the plan's service does.
@@ -125,10 +142,35 @@ pub struct StepSpec {
     /// plan declares no rollback steps to recover with.
     #[serde(default = "reversible_by_default")]
     pub reversible: bool,
+    /// Whether the step runs once for each target the strategy hands it (with the target's
+    /// variables), rather than once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_target: bool,
 }
 
 fn reversible_by_default() -> bool {
     true
+}
+
+impl StepSpec {
+    /// A step the engine adds to a run (a traffic shift, a canary's pause): run once, harmless
+    /// to repeat, not retried, given a minute.
+    pub fn generated(name: &str, action: StepAction) -> StepSpec {
+        let timeout = match &action {
+            StepAction::Wait { duration } => StepDuration(duration.0.saturating_add(60_000).min(StepDuration::MAX.0)),
+            _ => StepDuration(60_000),
+        };
+        StepSpec {
+            name: StepName::parse(name).expect("generated step names are valid"),
+            action,
+            timeout,
+            retries: 0,
+            backoff: StepDuration(1_000),
+            idempotent: true,
+            reversible: true,
+            per_target: false,
+        }
+    }
 }
 
 /// What a step does.
@@ -156,6 +198,9 @@ pub enum StepAction {
     /// Waits for a person's judgment (approve or reject), for at most the step's timeout; then
     /// `default` decides. No worker is held while it waits.
     Manual { prompt: String, default: Judgment },
+    /// Moves traffic between the service's targets through its traffic provider. Added by the
+    /// engine's strategies; a plan does not declare it.
+    Traffic(Box<TrafficShift>),
 }
 
 /// A person's judgment of a manual step, or its default when nobody judged in time.
@@ -287,6 +332,7 @@ impl StepAction {
             StepAction::Health { .. } => "health",
             StepAction::Wait { .. } => "wait",
             StepAction::Manual { .. } => "manual",
+            StepAction::Traffic(_) => "traffic",
         }
     }
 }
@@ -301,6 +347,11 @@ pub struct DeployInput {
     /// Steps that undo the service's deployment.
     pub rollback: Vec<StepInput>,
     pub on_failure: Option<OnFailureInput>,
+    pub targets: Vec<TargetInput>,
+    pub strategy: Option<StrategyInput>,
+    pub traffic: Option<TrafficInput>,
+    /// Steps run at each verification point of the strategy.
+    pub verify: Vec<StepInput>,
 }
 
 /// `on_failure` as typed: `rollback: automatic|manual`, `quarantine: always|on_rollback_failure|never`.
@@ -333,6 +384,7 @@ pub struct StepInput {
     pub backoff: Option<String>,
     pub idempotent: Option<Scalar>,
     pub reversible: Option<Scalar>,
+    pub per_target: Option<Scalar>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -434,7 +486,28 @@ impl DeployInput {
             }
         };
         let on_failure = on_failure.unwrap_or_default();
-        violations.into_result(DeploymentPlan { tiers, variables, secrets, rollback, on_failure })
+        if self.verify.len() > MAX_ITEMS {
+            violations.push("verify", Problem::Invalid { reason: format!("at most {MAX_ITEMS} steps") });
+        }
+        let verify = parse_steps(self.verify, "verify", &mut violations);
+        let targets = parse_targets(self.targets, &mut violations);
+        let strategy = parse_strategy(self.strategy, &mut violations);
+        let traffic = parse_traffic(self.traffic, &mut violations);
+        if let (Some(strategy), Some(traffic)) = (&strategy, &traffic) {
+            check_rollout(strategy, traffic.as_ref(), &targets, &mut violations);
+        }
+        let plan = DeploymentPlan {
+            tiers,
+            variables,
+            secrets,
+            rollback,
+            on_failure,
+            targets,
+            strategy: strategy.unwrap_or_default(),
+            traffic: traffic.flatten().map(Box::new),
+            verify,
+        };
+        violations.into_result(plan)
     }
 }
 
@@ -470,7 +543,65 @@ impl From<DeploymentPlan> for DeployInput {
             quarantine: Some(plan.on_failure.quarantine.to_string()),
         });
         let rollback = plan.rollback.into_iter().map(step_input).collect();
-        DeployInput { tiers, variables, secrets, rollback, on_failure }
+        let verify = plan.verify.into_iter().map(step_input).collect();
+        let targets = plan.targets.into_iter().map(target_input).collect();
+        let strategy = (!plan.strategy.is_default()).then(|| strategy_input(plan.strategy));
+        let traffic = plan.traffic.map(|provider| traffic_input(*provider));
+        DeployInput { tiers, variables, secrets, rollback, on_failure, targets, strategy, traffic, verify }
+    }
+}
+
+fn target_input(target: Target) -> TargetInput {
+    let labels = (!target.labels.is_empty()).then(|| {
+        let labels = target.labels.into_iter().map(|(name, value)| (name, serde_json::Value::String(value)));
+        serde_json::Value::Object(labels.collect())
+    });
+    TargetInput {
+        name: target.name.to_string(),
+        environment: target.environment.to_string(),
+        address: target.address,
+        group: target.group.map(|group| group.to_string()),
+        labels,
+    }
+}
+
+fn strategy_input(strategy: Strategy) -> StrategyInput {
+    let batch = |batch: Batch| {
+        Scalar(match batch {
+            Batch::Count(count) => count.to_string(),
+            Batch::Percent(percent) => format!("{percent}%"),
+        })
+    };
+    let empty = || Some(serde_json::Value::Object(serde_json::Map::new()));
+    match strategy {
+        Strategy::AllAtOnce => StrategyInput { all_at_once: empty(), ..StrategyInput::default() },
+        Strategy::BlueGreen => StrategyInput { blue_green: empty(), ..StrategyInput::default() },
+        Strategy::Rolling { batch: size, max_unavailable } => StrategyInput {
+            rolling: Some(crate::rollout::RollingInput {
+                batch: Some(batch(size)),
+                max_unavailable: Some(batch(max_unavailable)),
+            }),
+            ..StrategyInput::default()
+        },
+        Strategy::Canary { weights, pause } => StrategyInput {
+            canary: Some(crate::rollout::CanaryInput {
+                weights: weights.into_iter().map(|weight| Scalar(weight.to_string())).collect(),
+                pause: Some(pause.to_string()),
+            }),
+            ..StrategyInput::default()
+        },
+    }
+}
+
+fn traffic_input(provider: TrafficProvider) -> TrafficInput {
+    match provider {
+        TrafficProvider::Nginx { upstream, file, prefix, conf, binary } => TrafficInput {
+            nginx: Some(crate::rollout::NginxInput { upstream, file, prefix, conf, binary: Some(binary) }),
+            command: Vec::new(),
+        },
+        TrafficProvider::Command { program, args } => {
+            TrafficInput { nginx: None, command: std::iter::once(program).chain(args).collect() }
+        }
     }
 }
 
@@ -483,6 +614,7 @@ fn step_input(step: StepSpec) -> StepInput {
         backoff: Some(step.backoff.to_string()),
         idempotent: scalar(step.idempotent.to_string()),
         reversible: scalar(step.reversible.to_string()),
+        per_target: step.per_target.then(|| Scalar("true".to_owned())),
         ..StepInput::default()
     };
     match step.action {
@@ -518,6 +650,9 @@ fn step_input(step: StepSpec) -> StepInput {
         StepAction::Manual { prompt, default } => {
             input.manual = Some(ManualStepInput { prompt, default: Some(default.to_string()) });
         }
+        // Invariant: a parsed plan holds no traffic step (only runs do), so there is nothing to
+        // give back.
+        StepAction::Traffic(_) => {}
     }
     input
 }
@@ -614,6 +749,7 @@ fn parse_step(input: StepInput, index: usize, violations: &mut Violations) -> Op
     };
     let idempotent = optional(violations, "idempotent", input.idempotent.as_ref(), boolean, default_idempotent);
     let reversible = optional(violations, "reversible", input.reversible.as_ref(), boolean, true);
+    let per_target = optional(violations, "per_target", input.per_target.as_ref(), boolean, false);
     Some(StepSpec {
         name: name?,
         action: action?,
@@ -622,6 +758,7 @@ fn parse_step(input: StepInput, index: usize, violations: &mut Violations) -> Op
         backoff: backoff?,
         idempotent: idempotent?,
         reversible: reversible?,
+        per_target: per_target?,
     })
 }
 
@@ -794,6 +931,20 @@ fn string_map(
         map.insert(name, text_value);
     }
     ok.then_some(map)
+}
+
+/// Checks a text field as [`text`] does, for the other parts of a plan.
+pub(crate) fn check_text(violations: &mut Violations, field: &str, value: &str, required: bool) -> bool {
+    text(violations, field, value, required)
+}
+
+/// A mapping of identifiers to text, as the plan's variables are.
+pub(crate) fn parse_string_map(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<serde_json::Value>,
+) -> Option<BTreeMap<String, String>> {
+    string_map(violations, field, value, is_identifier, "a label name")
 }
 
 /// Checks a text field: at most [`MAX_TEXT_LEN`] bytes, no NUL, and not empty when `required`.

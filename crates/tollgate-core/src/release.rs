@@ -18,7 +18,7 @@ use crate::violation::{Problem, Violations};
 use crate::Timestamp;
 
 /// A release's database id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct ReleaseId(pub i64);
 

@@ -30,6 +30,7 @@ use serde::Serialize;
 use crate::deployment::DeploymentId;
 use crate::name::{ServiceName, StepName};
 use crate::plan::{DeploymentPlan, Judgment, QuarantineMode, RollbackMode, StepAction, StepSpec};
+use crate::rollout::{expand_plan, Rollout, RolloutError, Target};
 use crate::service::Service;
 use crate::violation::Problem;
 use crate::Timestamp;
@@ -78,6 +79,9 @@ pub struct DeploymentStep {
     pub service: ServiceName,
     pub tier: StepName,
     pub spec: StepSpec,
+    /// The target a per-target step runs for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     pub state: StepState,
     /// Attempts started, retries and re-runs after a crash included.
     pub attempts: u32,
@@ -88,9 +92,13 @@ pub struct DeploymentStep {
 }
 
 impl DeploymentStep {
-    /// `ledger/migrate/exec-1`: how messages and logs name the step.
+    /// `ledger/migrate/exec-1` (`ledger/app/exec-1@web-2` for a target's): how messages and
+    /// logs name the step.
     pub fn path(&self) -> String {
-        format!("{}/{}/{}", self.service, self.tier, self.spec.name)
+        match &self.target {
+            Some(target) => format!("{}/{}/{}@{}", self.service, self.tier, self.spec.name, target.name),
+            None => format!("{}/{}/{}", self.service, self.tier, self.spec.name),
+        }
     }
 
     /// For a manual step waiting for a judgment: what it asks, when its default decides, and
@@ -111,12 +119,14 @@ pub struct NewStep {
     pub service: ServiceName,
     pub tier: StepName,
     pub spec: StepSpec,
+    pub target: Option<Target>,
 }
 
 /// The steps of a run over `services`: the plans of those that have one, each service after the
-/// services of the set it depends on (by name among equals), each plan's tiers and steps in order;
-/// then the rollback steps of the plans, services in the reverse order.
-pub fn expand(services: &[Service]) -> Vec<NewStep> {
+/// services of the set it depends on (by name among equals), each plan's steps as its strategy
+/// orders them over the rollout environment's targets; then the rollback steps of the plans,
+/// services in the reverse order. Fails when a plan cannot be rolled out to the environment.
+pub fn expand(services: &[Service], rollout: &Rollout<'_>) -> Result<Vec<NewStep>, RolloutError> {
     let in_set: BTreeSet<&ServiceName> = services.iter().map(|service| &service.name).collect();
     let mut placed: BTreeSet<&ServiceName> = BTreeSet::new();
     let mut remaining: Vec<&Service> = services.iter().collect();
@@ -132,27 +142,16 @@ pub fn expand(services: &[Service]) -> Vec<NewStep> {
         placed.insert(&service.name);
         ordered.push(service);
     }
-    let planned: Vec<(&Service, &DeploymentPlan)> =
-        ordered.into_iter().filter_map(|service| service.deploy.as_ref().map(|plan| (service, plan))).collect();
-    let deploy = planned.iter().flat_map(|(service, plan)| {
-        plan.steps().map(move |(tier, step)| NewStep {
-            phase: Phase::Deploy,
-            service: service.name.clone(),
-            tier: tier.name.clone(),
-            spec: step.clone(),
-        })
-    });
-    let rollback_tier = StepName::parse(ROLLBACK_TIER).expect("a valid step name");
-    let rollback = planned.iter().rev().flat_map(|(service, plan)| {
-        let tier = rollback_tier.clone();
-        plan.rollback.iter().map(move |step| NewStep {
-            phase: Phase::Rollback,
-            service: service.name.clone(),
-            tier: tier.clone(),
-            spec: step.clone(),
-        })
-    });
-    deploy.chain(rollback).collect()
+    let mut deploy = Vec::new();
+    let mut rollback = Vec::new();
+    for service in ordered {
+        let Some(plan) = &service.deploy else { continue };
+        let (service_deploy, service_rollback) = expand_plan(&service.name, plan, rollout)?;
+        deploy.extend(service_deploy);
+        rollback.push(service_rollback);
+    }
+    deploy.extend(rollback.into_iter().rev().flatten());
+    Ok(deploy)
 }
 
 /// Where a run stands, beside its deployment's status.
@@ -453,12 +452,33 @@ pub enum OperatorDecision {
     Reject,
     /// Let the step running end, and start no further step until resumed.
     Pause,
+    /// Move a canary at once to all of the traffic: its remaining lower weights, pauses and
+    /// their verifications are skipped.
+    Promote,
 }
 
 crate::keyword_enum!(OperatorDecision {
     Resume => "resume", Skip => "skip", Abort => "abort", RollBack => "roll_back", Approve => "approve", Reject => "reject",
-    Pause => "pause",
+    Pause => "pause", Promote => "promote",
 });
+
+/// The steps promoting a canary skips: every unfinished deploy step of a canary weight below
+/// the last (its shift, pause and verification), for each service whose rollout is a canary.
+/// Empty when nothing is left to skip.
+pub fn promotion_skips(steps: &[DeploymentStep]) -> Vec<u32> {
+    let canary = |step: &&DeploymentStep| step.phase == Phase::Deploy && step.tier.as_str().starts_with("canary-");
+    let mut last_tier: BTreeMap<&ServiceName, &StepName> = BTreeMap::new();
+    for step in steps.iter().filter(canary) {
+        last_tier.insert(&step.service, &step.tier);
+    }
+    steps
+        .iter()
+        .filter(canary)
+        .filter(|step| matches!(step.state, StepState::Pending | StepState::Running))
+        .filter(|step| last_tier.get(&step.service) != Some(&&step.tier))
+        .map(|step| step.position)
+        .collect()
+}
 
 #[cfg(test)]
 mod tests;

@@ -474,6 +474,7 @@ fn deployment_plans_and_runs() {
             ..StepInput::default()
         }],
         on_failure: Some(OnFailureInput { rollback: Some("manual".into()), quarantine: Some("always".into()) }),
+        ..DeployInput::default()
     }
     .parse()
     .expect("valid");
@@ -485,6 +486,7 @@ fn deployment_plans_and_runs() {
         service: ServiceName::parse("ledger").expect("a name"),
         tier: plan.tiers[0].name.clone(),
         spec: plan.tiers[0].steps[0].clone(),
+        target: None,
         state: StepState::Succeeded,
         attempts: 1,
         started_at: Some(at("2026-03-01T12:00:00Z")),
@@ -509,4 +511,90 @@ fn deployment_plans_and_runs() {
         since: at("2026-03-01T12:01:00Z"),
     };
     insta::assert_snapshot!("quarantine", json(&quarantine));
+}
+
+#[test]
+fn rollout_plans_and_traffic_steps() {
+    use crate::change::policy::Scalar;
+    use crate::name::ServiceName;
+    use crate::plan::{DeployInput, HealthStepInput, StepInput, TierInput};
+    use crate::release::ReleaseId;
+    use crate::rollout::{
+        expand_plan, CanaryInput, GroupShare, NginxInput, Rollout, StrategyInput, TargetInput, TrafficInput,
+    };
+    use crate::run::{DeploymentStep, StepState};
+    let target = |name: &str, port: u16, group: &str| TargetInput {
+        name: name.into(),
+        environment: "prod".into(),
+        address: format!("127.0.0.1:{port}"),
+        group: Some(group.into()),
+        labels: Some(serde_json::json!({"zone": "a"})),
+    };
+    let plan = DeployInput {
+        tiers: vec![TierInput {
+            name: "app".into(),
+            steps: vec![StepInput {
+                name: Some("start".into()),
+                exec: vec!["./start".into(), "{{ target.address }}".into()],
+                per_target: Some(Scalar("true".into())),
+                ..StepInput::default()
+            }],
+        }],
+        targets: vec![target("blue-1", 8081, "blue"), target("green-1", 8091, "green")],
+        strategy: Some(StrategyInput {
+            canary: Some(CanaryInput {
+                weights: vec![Scalar("25".into()), Scalar("100".into())],
+                pause: Some("2m".into()),
+            }),
+            ..StrategyInput::default()
+        }),
+        traffic: Some(TrafficInput {
+            nginx: Some(NginxInput {
+                upstream: "ledger".into(),
+                file: "/etc/nginx/ledger.conf".into(),
+                ..NginxInput::default()
+            }),
+            command: Vec::new(),
+        }),
+        verify: vec![StepInput {
+            name: Some("smoke".into()),
+            health: Some(HealthStepInput {
+                http: Some("http://127.0.0.1:8080/health".into()),
+                ..HealthStepInput::default()
+            }),
+            ..StepInput::default()
+        }],
+        ..DeployInput::default()
+    }
+    .parse()
+    .expect("valid");
+    insta::assert_snapshot!("rollout_plan", json(&plan));
+    let service = ServiceName::parse("ledger").expect("a name");
+    let environment = EnvironmentName::parse("prod").expect("a name");
+    let version = semver::Version::new(2, 0, 0);
+    let live_share = GroupShare {
+        group: crate::name::GroupName::parse("blue").expect("a name"),
+        weight: 100,
+        release: Some(ReleaseId(4)),
+        version: Some(semver::Version::new(1, 0, 0)),
+    };
+    let live = std::collections::BTreeMap::from([(service.clone(), vec![live_share])]);
+    let rollout = Rollout { environment: &environment, release: ReleaseId(5), version: &version, live: &live };
+    let (deploy, _) = expand_plan(&service, &plan, &rollout).expect("expands");
+    let step = |position: usize| DeploymentStep {
+        deployment: DeploymentId(12),
+        position: position as u32,
+        phase: deploy[position].phase,
+        service: service.clone(),
+        tier: deploy[position].tier.clone(),
+        spec: deploy[position].spec.clone(),
+        target: deploy[position].target.clone(),
+        state: StepState::Succeeded,
+        attempts: 1,
+        started_at: Some(at("2026-03-01T12:00:00Z")),
+        finished_at: Some(at("2026-03-01T12:00:01Z")),
+        outcome: Some("exit status 0".into()),
+    };
+    insta::assert_snapshot!("per_target_step", json(&step(0)));
+    insta::assert_snapshot!("traffic_step", json(&step(1)));
 }

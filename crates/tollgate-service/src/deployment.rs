@@ -73,6 +73,9 @@ impl StartMode {
 pub struct EnvironmentRegister {
     pub environment: Environment,
     pub services: Vec<RunningService>,
+    /// The traffic split of each service a blue-green or canary rollout moved traffic of: while
+    /// one runs, both versions and their weights.
+    pub traffic: Vec<tollgate_core::rollout::TrafficSplit>,
 }
 
 impl Tollgate {
@@ -476,7 +479,8 @@ impl Tollgate {
                 None => running_at(&read.current_releases(&environment.name).await?, self.now()),
                 Some(at) => running_at(&read.live_releases_at(&environment.name, at).await?, at),
             };
-            register.push(EnvironmentRegister { services, environment });
+            let traffic = read.traffic_splits_at(&environment.name, at.unwrap_or_else(|| self.now())).await?;
+            register.push(EnvironmentRegister { services, environment, traffic });
         }
         Ok(register)
     }

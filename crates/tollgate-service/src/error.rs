@@ -110,6 +110,10 @@ pub enum ServiceError {
     /// None of the release's services has a deployment plan, so Tollgate cannot deploy it.
     #[error("none of the services of release {release} ({}) has a deployment plan; declare one under the service's deploy key in tollgate.yaml, or record deployments made by other tools", services.join(", "))]
     NoDeploymentPlan { release: semver::Version, services: Vec<String> },
+    /// A service's plan cannot be rolled out to the environment (no targets there for its
+    /// per-target steps, or not the two weight groups its strategy moves traffic between).
+    #[error(transparent)]
+    RolloutImpossible(#[from] tollgate_core::rollout::RolloutError),
     /// The environment is quarantined: no deployment starts there until the quarantine is lifted.
     #[error("{0}")]
     Quarantined(Box<tollgate_core::quarantine::Quarantine>),

@@ -16,8 +16,9 @@ use tollgate_core::deployment::{Deployment, DeploymentId, DeploymentInput, Deplo
 use tollgate_core::gate::check_reason;
 use tollgate_core::lease::{LeaseState, LeaseTtl};
 use tollgate_core::name::ServiceName;
-use tollgate_core::plan::DeploymentPlan;
+use tollgate_core::plan::{DeploymentPlan, StepAction};
 use tollgate_core::release::{ArtifactRef, Release};
+use tollgate_core::rollout::{GroupShare, Rollout, TrafficSplit};
 use tollgate_core::run::{
     begin_rollback, expand, next_action, quarantines, Claim, DeploymentStep, LogLine, NextAction, Phase, RollbackStart,
     Run, RunOutcome, RunState, StepState, WorkerName,
@@ -162,7 +163,19 @@ impl Tollgate {
         for name in release.content.services() {
             services.push(tx.find_service(name).await?.ok_or_else(|| not_found(Entity::Service, name))?);
         }
-        let steps = expand(&services);
+        let live: BTreeMap<ServiceName, Vec<GroupShare>> = tx
+            .traffic_splits_at(&deployment.environment, deployment.started_at)
+            .await?
+            .into_iter()
+            .map(|split| (split.service, split.shares))
+            .collect();
+        let rollout = Rollout {
+            environment: &deployment.environment,
+            release: release.id,
+            version: &release.content.version,
+            live: &live,
+        };
+        let steps = expand(&services, &rollout)?;
         if steps.is_empty() {
             let services = services.iter().map(|service| service.name.to_string()).collect();
             return Err(ServiceError::NoDeploymentPlan { release: release.content.version.clone(), services });
@@ -485,6 +498,24 @@ impl Tollgate {
         };
         tx.update_step(&after).await?;
         tx.append_logs(claim.deployment, position, &report.logs).await?;
+        if let (StepState::Succeeded, StepAction::Traffic(shift)) = (after.state, &after.spec.action) {
+            if !shift.shares.is_empty() {
+                let deployment = tx
+                    .find_deployment(claim.deployment)
+                    .await?
+                    .ok_or_else(|| not_found(Entity::Deployment, claim.deployment))?;
+                let environment = deployment.environment;
+                let split = TrafficSplit {
+                    environment,
+                    service: after.service.clone(),
+                    deployment: claim.deployment,
+                    position,
+                    at: now,
+                    shares: shift.shares.clone(),
+                };
+                tx.upsert_traffic_split(&split).await?;
+            }
+        }
         let object = ObjectRef::new(ObjectKind::DeploymentStep, format!("{}/{position}", claim.deployment));
         let change =
             Change { action: AuditAction::Finish, object, before: Some(&before), after: Some(&after), reason: None };

@@ -32,6 +32,7 @@ mod run;
 mod session;
 pub mod sqlite;
 mod sso;
+mod traffic;
 mod train;
 pub mod tx;
 

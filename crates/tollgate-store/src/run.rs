@@ -57,6 +57,7 @@ struct StepRow {
     service: String,
     tier: String,
     spec: String,
+    target: Option<String>,
     state: String,
     attempts: i64,
     started_at: Option<i64>,
@@ -78,6 +79,11 @@ impl TryFrom<StepRow> for DeploymentStep {
             service: parse(ENTITY, &key, ServiceName::parse(&row.service))?,
             tier: parse(ENTITY, &key, StepName::parse(&row.tier))?,
             spec: serde_json::from_str(&row.spec).map_err(|error| corrupt(&error))?,
+            target: row
+                .target
+                .map(|target| serde_json::from_str(&target))
+                .transpose()
+                .map_err(|error| corrupt(&error))?,
             state: parse(ENTITY, &key, row.state.parse())?,
             attempts: u32::try_from(row.attempts).map_err(|error| corrupt(&error))?,
             started_at: row.started_at.map(|at| timestamp(ENTITY, &key, at)).transpose()?,
@@ -89,7 +95,7 @@ impl TryFrom<StepRow> for DeploymentStep {
 
 const RUN_COLUMNS: &str = "deployment_id, state, phase, worker, epoch, claim_expires_at, reason";
 const STEP_COLUMNS: &str =
-    "deployment_id, position, phase, service, tier, spec, state, attempts, started_at, finished_at, outcome";
+    "deployment_id, position, phase, service, tier, spec, target, state, attempts, started_at, finished_at, outcome";
 
 impl Conn {
     /// The run of `deployment`, if it is an orchestrated one.
@@ -268,8 +274,8 @@ impl StoreTx {
         self.execute(insert, Entity::Run, &key).await?;
         for (position, step) in steps.iter().enumerate() {
             let insert = sqlx::query(
-                "INSERT INTO deployment_steps (deployment_id, position, service, tier, spec, state, attempts, phase) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+                "INSERT INTO deployment_steps (deployment_id, position, service, tier, spec, state, attempts, phase, target) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
             )
             .bind(deployment.0)
             .bind(position as i64)
@@ -277,7 +283,8 @@ impl StoreTx {
             .bind(step.tier.as_str())
             .bind(serde_json::to_string(&step.spec).expect("a step serializes"))
             .bind(StepState::Pending.as_str())
-            .bind(step.phase.as_str());
+            .bind(step.phase.as_str())
+            .bind(step.target.as_ref().map(|target| serde_json::to_string(target).expect("a target serializes")));
             self.execute(insert, Entity::DeploymentStep, &key).await?;
         }
         Ok(())

@@ -17,6 +17,7 @@
 pub mod redact;
 mod step;
 pub mod template;
+mod traffic;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -224,6 +225,11 @@ impl Engine {
             ("TOLLGATE_SERVICE".to_owned(), work.step.service.to_string()),
             ("TOLLGATE_STEP".to_owned(), work.step.path()),
         ];
+        let shift_of = traffic::ShiftOf {
+            deployment: work.deployment.id.0,
+            environment: work.deployment.environment.to_string(),
+            service: work.step.service.to_string(),
+        };
         let mut output = Output::new(redactor, work.step.position);
         let supervisor = self
             .settings
@@ -236,7 +242,8 @@ impl Engine {
             let (sender, receiver) = mpsc::unbounded_channel();
             let (beat, heartbeats) = mpsc::unbounded_channel();
             let supervision = supervisor.as_ref().map(|supervisor| (supervisor, heartbeats));
-            let attempt = step::attempt(&rendered, &base_env, spec.timeout.as_std(), &self.http, sender, supervision);
+            let attempt =
+                step::attempt(&rendered, &shift_of, &base_env, spec.timeout.as_std(), &self.http, sender, supervision);
             let attempt_began = Instant::now();
             let attempt = self.supervise(claim, &mut output, receiver, Some(beat), attempt).await?;
             attempts += attempt_began.elapsed();

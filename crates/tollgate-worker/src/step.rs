@@ -23,14 +23,14 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    fn new(succeeded: bool, outcome: impl Into<String>) -> Attempt {
+    pub(crate) fn new(succeeded: bool, outcome: impl Into<String>) -> Attempt {
         Attempt { succeeded, outcome: outcome.into() }
     }
 }
 
 /// What every process a step starts is given from the server's environment; nothing else of it
 /// (least of all the server's own secrets) reaches a step unless the plan passes it.
-const INHERITED: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ"];
+pub(crate) const INHERITED: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ"];
 
 /// How an `exec` step's program is tied to its worker: through `tollgate supervise-step`,
 /// which kills it when the worker's heartbeats stop for `deadline`.
@@ -45,6 +45,7 @@ pub struct Supervisor {
 /// supervisor, each message on `heartbeats` is passed on to it.
 pub async fn attempt(
     step: &Rendered,
+    of: &crate::traffic::ShiftOf,
     base_env: &[(String, String)],
     timeout: Duration,
     http: &reqwest::Client,
@@ -69,6 +70,7 @@ pub async fn attempt(
             // The service never hands a worker a manual step: a person judges it. A worker that
             // got one anyway fails it rather than deciding for that person.
             Rendered::Manual => Attempt::new(false, "a manual step is judged by a person, not run".to_owned()),
+            Rendered::Traffic(shift) => crate::traffic::apply(shift, of, &lines).await,
         }
     };
     match tokio::time::timeout(timeout, attempt).await {

@@ -3,7 +3,9 @@
 //! The variables, documented in `docs/deployments.md`:
 //! `release.version`, `release.id`, `deployment.id`, `environment.name`, `service.name`,
 //! `artifact.name`, `artifact.version`, `artifact.digest`, `vars.NAME` (the plan's variables of
-//! the environment) and `secrets.NAME` (read when the step runs). An unknown variable is an
+//! the environment), `secrets.NAME` (read when the step runs) and, for a per-target step,
+//! `target.name`, `target.address`, `target.host`, `target.port`, `target.group` and
+//! `target.labels.NAME`. An unknown variable is an
 //! error, not an empty string: a deployment that would run `./deploy --to ` is stopped first.
 
 use std::collections::BTreeMap;
@@ -11,6 +13,7 @@ use std::collections::BTreeMap;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Value};
 use tollgate_core::plan::{Probe, StepAction};
+use tollgate_core::rollout::TrafficShift;
 use tollgate_service::run::StepWork;
 
 /// A step's action with every template rendered.
@@ -40,6 +43,8 @@ pub enum Rendered {
     },
     /// Judged by a person; nothing to run.
     Manual,
+    /// A traffic shift, applied through its provider; it has no templates.
+    Traffic(Box<TrafficShift>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +71,20 @@ pub fn context(work: &StepWork, secrets: &BTreeMap<String, String>) -> Value {
             "digest": artifact.digest.to_string(),
         })
     });
+    let target = work.step.target.as_ref().map_or(Value::Null, |target| {
+        let (host, port) =
+            target.host_port().map_or((Value::Null, Value::Null), |(host, port)| (json!(host), json!(port)));
+        json!({
+            "name": target.name.to_string(),
+            "address": target.address,
+            "host": host,
+            "port": port,
+            "group": target.group.as_ref().map(ToString::to_string),
+            "labels": target.labels,
+        })
+    });
     json!({
+        "target": target,
         "release": { "version": deployment.release_version.to_string(), "id": deployment.release.0 },
         "deployment": { "id": deployment.id.0 },
         "environment": { "name": deployment.environment.to_string() },
@@ -119,6 +137,7 @@ pub fn render(action: &StepAction, context: &Value) -> Result<Rendered, Template
         },
         StepAction::Wait { duration } => Rendered::Wait { duration: duration.as_std() },
         StepAction::Manual { .. } => Rendered::Manual,
+        StepAction::Traffic(shift) => Rendered::Traffic(shift.clone()),
     })
 }
 

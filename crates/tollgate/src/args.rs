@@ -43,6 +43,29 @@ pub struct SuperviseArgs {
     pub command: Vec<String>,
 }
 
+/// `tollgate sample-service`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The loopback address to listen on (`127.0.0.1:8081`).
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    /// The version it reports.
+    #[arg(long)]
+    pub version: String,
+    /// The name it reports (`sample` by default).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The share of answers at `/` that are a 500, from 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Answer 503 at `/health`: a release with a fault.
+    #[arg(long)]
+    pub unhealthy: bool,
+    /// Where to write its process id once it listens.
+    #[arg(long)]
+    pub pid_file: Option<std::path::PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: API, workers and (later) the web UI.
@@ -53,6 +76,10 @@ pub enum Command {
     /// worker's heartbeats stop. Started by `tollgate serve`; not for people.
     #[command(hide = true)]
     SuperviseStep(SuperviseArgs),
+    /// Run a small HTTP service with /health and /metrics, for the demo and tests of rollouts
+    /// to deploy; not for production.
+    #[command(hide = true, disable_version_flag = true)]
+    SampleService(SampleArgs),
     /// Create or update teams, services, environments and lifecycles from tollgate.yaml.
     Apply(ApplyArgs),
     /// Teams.
@@ -470,6 +497,13 @@ pub enum DeploymentCommand {
     /// Pause an orchestrated deployment: the step running goes on to its end, and no further
     /// step starts until `resume`.
     Pause {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Promote a canary rollout at once to all of the traffic: its remaining lower weights,
+    /// pauses and their verification steps are skipped.
+    Promote {
         id: i64,
         #[arg(long)]
         reason: Option<String>,

@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod keys;
 mod output;
+mod sample;
 mod serve;
 mod supervise;
 
@@ -50,6 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Serve(args) => serve::run(args).await?,
         Command::Demo(args) => demo::run(args).await?,
         Command::SuperviseStep(_) => unreachable!("supervise-step runs before the runtime starts"),
+        Command::SampleService(args) => sample::run(args).await?,
         Command::Apply(args) => commands::apply::apply(&context, args).await?,
         Command::Team(command) => commands::catalog::team(&context, command).await?,
         Command::User(command) => commands::catalog::user(&context, command).await?,

@@ -271,7 +271,7 @@ mod tests {
             Err(&[
                 "actor: \"Ana!\" is neither a user name nor @system",
                 "action: \"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, \
-                 remove, enroll, rotate, evaluate, override, approve, reject, apply, allow, deny, sign_in, sign_out, set_password, lock_out, acquire, renew, release, resume, skip, abort, roll_back, quarantine, lift, pause",
+                 remove, enroll, rotate, evaluate, override, approve, reject, apply, allow, deny, sign_in, sign_out, set_password, lock_out, acquire, renew, release, resume, skip, abort, roll_back, quarantine, lift, pause, promote",
                 "object_kind: \"spaceship\" is not one of team, user, token, service, environment, lifecycle, \
                  release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, \
                  policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease, run, deployment_step, quarantine",

@@ -243,6 +243,7 @@ fn a_stored_plan_typed_again_parses_to_itself() {
         ],
         rollback: vec![StepInput { reversible: scalar("false"), ..exec(&["./restore", "{{ deployment.id }}"]) }],
         on_failure: Some(OnFailureInput { rollback: Some("manual".to_owned()), quarantine: Some("never".to_owned()) }),
+        ..DeployInput::default()
     };
     let plan = input.parse().expect("valid");
     let again = DeployInput::from(plan.clone()).parse().expect("still valid");

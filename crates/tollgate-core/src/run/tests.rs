@@ -20,7 +20,9 @@ fn step(position: u32, state: StepState, idempotent: bool) -> DeploymentStep {
             backoff: StepDuration::from_millis(1_000),
             idempotent,
             reversible: true,
+            per_target: false,
         },
+        target: None,
         state,
         attempts: 1,
         started_at: None,
@@ -129,6 +131,10 @@ fn two_services(
                 secrets: Vec::new(),
                 rollback: Vec::new(),
                 on_failure: OnFailure::default(),
+                targets: Vec::new(),
+                strategy: Default::default(),
+                traffic: None,
+                verify: Vec::new(),
             };
             (ServiceName::parse(service).expect("name"), plan)
         })

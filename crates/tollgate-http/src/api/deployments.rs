@@ -186,6 +186,57 @@ pub struct EnvironmentRegisterResponse {
     #[schema(value_type = schema::Tier)]
     pub tier: String,
     pub services: Vec<RunningServiceResponse>,
+    /// Each service's traffic between its weight groups, as blue-green and canary rollouts
+    /// left it: while one runs, both versions and their weights.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traffic: Vec<TrafficSplitResponse>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrafficSplitResponse {
+    #[schema(value_type = schema::Name)]
+    pub service: String,
+    /// The deployment whose step moved the traffic.
+    #[schema(value_type = schema::Id)]
+    pub deployment: i64,
+    #[schema(value_type = schema::Timestamp)]
+    pub at: jiff::Timestamp,
+    pub shares: Vec<GroupShareResponse>,
+}
+
+/// A weight group's percentage of a service's traffic and the release it runs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GroupShareResponse {
+    #[schema(value_type = schema::Name)]
+    pub group: String,
+    #[schema(minimum = 0, maximum = 100)]
+    pub weight: u32,
+    #[schema(value_type = Option<schema::Id>)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<i64>,
+    #[schema(value_type = Option<schema::Version>)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_version: Option<String>,
+}
+
+impl From<tollgate_core::rollout::TrafficSplit> for TrafficSplitResponse {
+    fn from(split: tollgate_core::rollout::TrafficSplit) -> TrafficSplitResponse {
+        TrafficSplitResponse {
+            service: split.service.to_string(),
+            deployment: split.deployment.0,
+            at: split.at,
+            shares: split
+                .shares
+                .into_iter()
+                .map(|share| GroupShareResponse {
+                    group: share.group.to_string(),
+                    weight: share.weight,
+                    release: share.release.map(|release| release.0),
+                    release_version: share.version.map(|version| version.to_string()),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -428,6 +479,7 @@ pub async fn register(
             environment: entry.environment.name.to_string(),
             tier: entry.environment.tier.to_string(),
             services: entry.services.into_iter().map(RunningServiceResponse::from).collect(),
+            traffic: entry.traffic.into_iter().map(TrafficSplitResponse::from).collect(),
         })
         .collect();
     Ok(Json(RegisterResponse { at, environments }))

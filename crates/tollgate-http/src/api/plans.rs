@@ -7,6 +7,7 @@ use tollgate_core::change::policy::Scalar;
 use tollgate_core::plan::{
     DeployInput, HealthStepInput, HttpStepInput, ManualStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
 };
+use tollgate_core::rollout::{CanaryInput, NginxInput, RollingInput, StrategyInput, TargetInput, TrafficInput};
 use utoipa::ToSchema;
 
 use crate::api::schema;
@@ -27,6 +28,95 @@ pub struct DeployRequest {
     #[serde(default)]
     pub rollback: Vec<StepRequest>,
     pub on_failure: Option<OnFailureRequest>,
+    /// Where the service's instances run, per environment.
+    #[serde(default)]
+    pub targets: Vec<TargetRequest>,
+    /// How a new release reaches the targets: exactly one key.
+    pub strategy: Option<StrategyRequest>,
+    /// How traffic moves between the targets: exactly one of `nginx` and `command`.
+    pub traffic: Option<TrafficRequest>,
+    /// Steps run at each verification point of the strategy.
+    #[serde(default)]
+    pub verify: Vec<StepRequest>,
+}
+
+/// One place the service's instance runs in an environment.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetRequest {
+    #[schema(value_type = schema::Name)]
+    pub name: String,
+    #[schema(value_type = schema::Name)]
+    pub environment: String,
+    /// `host:port`.
+    #[schema(value_type = schema::StepText)]
+    pub address: String,
+    /// The weight group (blue-green and canary move traffic between two).
+    #[schema(value_type = Option<schema::Name>)]
+    pub group: Option<String>,
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub labels: Option<serde_json::Value>,
+}
+
+/// Exactly one of the strategies; `all_at_once` and `blue_green` take an empty object.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyRequest {
+    #[schema(value_type = Option<Object>)]
+    pub all_at_once: Option<serde_json::Value>,
+    pub rolling: Option<RollingRequest>,
+    #[schema(value_type = Option<Object>)]
+    pub blue_green: Option<serde_json::Value>,
+    pub canary: Option<CanaryRequest>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollingRequest {
+    /// A count (`2`) or a percentage (`25%`) of the targets.
+    #[schema(value_type = Option<schema::StepText>)]
+    pub batch: Option<String>,
+    /// Never more targets out of traffic at once; the batch unless told.
+    #[schema(value_type = Option<schema::StepText>)]
+    pub max_unavailable: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryRequest {
+    /// Rising percentages of traffic for the new version, the last 100.
+    #[schema(value_type = Vec<schema::CanaryWeight>)]
+    pub weights: Vec<serde_json::Number>,
+    /// How long each weight below 100 holds before its verification.
+    #[schema(value_type = Option<schema::PlanDuration>)]
+    pub pause: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficRequest {
+    pub nginx: Option<NginxRequest>,
+    /// A program and its arguments, given the shift as JSON on its standard input.
+    #[serde(default)]
+    #[schema(value_type = Vec<schema::StepText>)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NginxRequest {
+    /// The upstream's name in the nginx configuration.
+    #[schema(value_type = schema::StepText)]
+    pub upstream: String,
+    /// The file the upstream block is written to (the nginx configuration includes it).
+    #[schema(value_type = schema::StepText)]
+    pub file: String,
+    #[schema(value_type = Option<schema::StepText>)]
+    pub prefix: Option<String>,
+    #[schema(value_type = Option<schema::StepText>)]
+    pub conf: Option<String>,
+    #[schema(value_type = Option<schema::StepText>)]
+    pub binary: Option<String>,
 }
 
 /// What a failed deployment does.
@@ -81,6 +171,8 @@ pub struct StepRequest {
     pub idempotent: Option<bool>,
     /// Whether the plan's rollback steps can undo it (true unless told).
     pub reversible: Option<bool>,
+    /// Whether it runs once per target the strategy hands it (false unless told).
+    pub per_target: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -162,6 +254,40 @@ impl From<DeployRequest> for DeployInput {
             on_failure: request
                 .on_failure
                 .map(|on_failure| OnFailureInput { rollback: on_failure.rollback, quarantine: on_failure.quarantine }),
+            targets: request
+                .targets
+                .into_iter()
+                .map(|target| TargetInput {
+                    name: target.name,
+                    environment: target.environment,
+                    address: target.address,
+                    group: target.group,
+                    labels: target.labels,
+                })
+                .collect(),
+            strategy: request.strategy.map(|strategy| StrategyInput {
+                all_at_once: strategy.all_at_once,
+                rolling: strategy.rolling.map(|rolling| RollingInput {
+                    batch: scalar(rolling.batch),
+                    max_unavailable: scalar(rolling.max_unavailable),
+                }),
+                blue_green: strategy.blue_green,
+                canary: strategy.canary.map(|canary| CanaryInput {
+                    weights: canary.weights.into_iter().map(|weight| Scalar(weight.to_string())).collect(),
+                    pause: canary.pause,
+                }),
+            }),
+            traffic: request.traffic.map(|traffic| TrafficInput {
+                nginx: traffic.nginx.map(|nginx| NginxInput {
+                    upstream: nginx.upstream,
+                    file: nginx.file,
+                    prefix: nginx.prefix,
+                    conf: nginx.conf,
+                    binary: nginx.binary,
+                }),
+                command: traffic.command,
+            }),
+            verify: request.verify.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -194,6 +320,7 @@ impl From<StepRequest> for StepInput {
             backoff: step.backoff,
             idempotent: scalar(step.idempotent),
             reversible: scalar(step.reversible),
+            per_target: scalar(step.per_target),
         }
     }
 }

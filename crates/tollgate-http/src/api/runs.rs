@@ -101,6 +101,10 @@ pub struct StepResponse {
     pub name: String,
     #[schema(value_type = schema::StepKind)]
     pub kind: String,
+    /// The target a per-target step runs for.
+    #[schema(value_type = Option<schema::Name>)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     pub idempotent: bool,
     /// Whether the plan's rollback steps can undo it.
     pub reversible: bool,
@@ -114,6 +118,16 @@ pub struct StepResponse {
     pub outcome: Option<String>,
 }
 
+impl StepResponse {
+    /// `site/app/start` (`site/app/start@web-2` for a target's): how messages name the step.
+    pub fn path(&self) -> String {
+        match &self.target {
+            Some(target) => format!("{}/{}/{}@{target}", self.service, self.tier, self.name),
+            None => format!("{}/{}/{}", self.service, self.tier, self.name),
+        }
+    }
+}
+
 impl From<DeploymentStep> for StepResponse {
     fn from(step: DeploymentStep) -> StepResponse {
         StepResponse {
@@ -123,6 +137,7 @@ impl From<DeploymentStep> for StepResponse {
             tier: step.tier.to_string(),
             name: step.spec.name.to_string(),
             kind: step.spec.action.kind().to_owned(),
+            target: step.target.map(|target| target.name.to_string()),
             idempotent: step.spec.idempotent,
             reversible: step.spec.reversible,
             state: step.state.to_string(),

@@ -720,11 +720,11 @@ value_schema!(
 );
 value_schema!(
     /// What a step does.
-    StepKind => keywords(&["exec", "http", "health", "wait", "manual"], "exec: runs a program; http: sends a request; health: probes until healthy or unhealthy; wait: pauses; manual: waits for a person's judgment.")
+    StepKind => keywords(&["exec", "http", "health", "wait", "manual", "traffic"], "exec: runs a program; http: sends a request; health: probes until healthy or unhealthy; wait: pauses; manual: waits for a person's judgment; traffic: moves traffic between the service's targets (added by a rollout strategy).")
 );
 value_schema!(
     /// An operator's decision on a run that needs one.
-    OperatorDecision => keywords(tollgate_core::run::OperatorDecision::ALL, "resume: run the stopped step again; skip: go on without it; abort: stop deploying and roll back as the plans say (while rolling back: stop the rollback, the deployment failed); roll_back: confirm a rollback that waits, or roll back at once; approve and reject: judge a manual step that waits; pause: start no further step until resumed (resume goes on).")
+    OperatorDecision => keywords(tollgate_core::run::OperatorDecision::ALL, "resume: run the stopped step again; skip: go on without it; abort: stop deploying and roll back as the plans say (while rolling back: stop the rollback, the deployment failed); roll_back: confirm a rollback that waits, or roll back at once; approve and reject: judge a manual step that waits; pause: start no further step until resumed (resume goes on); promote: move a canary at once to all of the traffic, skipping its lower weights, pauses and their verification.")
 );
 value_schema!(
     /// A person's judgment of a manual step.
@@ -773,4 +773,8 @@ value_schema!(
 value_schema!(
     /// A number of health probes in a row.
     ProbeCount => integer(1, 100, "Successes: 1 when absent; failures: 3 when absent.")
+);
+value_schema!(
+    /// A canary's percentage of traffic for the new version.
+    CanaryWeight => integer(1, 100, "A percentage of traffic for the new version.")
 );

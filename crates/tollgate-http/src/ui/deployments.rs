@@ -53,6 +53,8 @@ pub(crate) struct RunView {
     pub confirm_rollback: bool,
     /// A manual step waits for a judgment (approve or reject).
     pub judging: bool,
+    /// A canary has lower weights left to skip (promote).
+    pub promotable: bool,
     pub worker: String,
     pub reason: String,
     /// The steps and output, rendered: the part that follows the run live.
@@ -86,6 +88,7 @@ pub(crate) struct StepLine {
     pub service: String,
     pub tier: String,
     pub name: String,
+    pub target: String,
     pub kind: &'static str,
     pub state: &'static str,
     pub attempts: u32,
@@ -220,6 +223,7 @@ fn run_view(run: DeploymentRun, live: String) -> RunView {
         stopped_step,
         confirm_rollback: needs_operator && !stopped_step && !judging && run.run.phase == Phase::Rollback,
         judging,
+        promotable: run.run.phase == Phase::Deploy && !tollgate_core::run::promotion_skips(&run.steps).is_empty(),
         worker: run.run.worker.map(|worker| worker.to_string()).unwrap_or_default(),
         reason: run.run.reason.unwrap_or_default(),
         live,
@@ -240,6 +244,7 @@ fn run_live(run: &DeploymentRun, logs: Vec<String>) -> RunLive {
                 service: step.service.to_string(),
                 tier: step.tier.to_string(),
                 name: step.spec.name.to_string(),
+                target: step.target.as_ref().map(|target| target.name.to_string()).unwrap_or_default(),
                 kind: step.spec.action.kind(),
                 state: step.state.as_str(),
                 attempts: step.attempts,

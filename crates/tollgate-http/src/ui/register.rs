@@ -52,6 +52,41 @@ pub(crate) struct RegisterPage {
     pub problem: Option<String>,
     /// Leases that lock services now (shown only for now).
     pub leases: Vec<LeaseLine>,
+    /// Traffic between weight groups, as blue-green and canary rollouts left it.
+    pub traffic: Vec<TrafficLine>,
+}
+
+/// One service's traffic split in an environment, as the register pages show it.
+pub(crate) struct TrafficLine {
+    pub environment: String,
+    pub service: String,
+    pub deployment: i64,
+    pub since: String,
+    pub since_rfc3339: String,
+    /// `(group, weight, version)`, the largest share first.
+    pub shares: Vec<(String, u32, String)>,
+}
+
+impl TrafficLine {
+    fn new(split: &tollgate_core::rollout::TrafficSplit) -> TrafficLine {
+        let mut shares: Vec<(String, u32, String)> = split
+            .shares
+            .iter()
+            .map(|share| {
+                let version = share.version.as_ref().map_or_else(|| "nothing deployed".to_owned(), ToString::to_string);
+                (share.group.to_string(), share.weight, version)
+            })
+            .collect();
+        shares.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        TrafficLine {
+            environment: split.environment.to_string(),
+            service: split.service.to_string(),
+            deployment: split.deployment.0,
+            since: when(split.at),
+            since_rfc3339: rfc3339(split.at),
+            shares,
+        }
+    }
 }
 
 /// A lease as the register pages show it.
@@ -144,6 +179,7 @@ pub(crate) async fn page(
         })
         .collect();
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let traffic = register.iter().flat_map(|entry| entry.traffic.iter().map(TrafficLine::new)).collect();
     let leases = match at {
         None => lease_lines(&state, &user, None).await?,
         Some(_) => Vec::new(),
@@ -158,6 +194,7 @@ pub(crate) async fn page(
         zone: query.zone.unwrap_or_else(|| "UTC".to_owned()),
         problem,
         leases,
+        traffic,
     };
     Ok((status, render(&page)?).into_response())
 }

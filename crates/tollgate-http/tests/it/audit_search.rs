@@ -162,7 +162,7 @@ async fn bad_filters_are_refused_naming_every_field_and_change_nothing() {
       "type": "urn:tollgate:problem:validation_failed",
       "title": "Unprocessable Entity",
       "status": 422,
-      "detail": "actor: \"Ana\" is neither a user name nor @system; action: \"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, remove, enroll, rotate, evaluate, override, approve, reject, apply, allow, deny, sign_in, sign_out, set_password, lock_out, acquire, renew, release, resume, skip, abort, roll_back, quarantine, lift, pause; object_kind: \"rocket\" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease, run, deployment_step, quarantine; from: \"yesterday\" is not an RFC 3339 timestamp; to: \"2026-13-01T00:00:00Z\" is not an RFC 3339 timestamp",
+      "detail": "actor: \"Ana\" is neither a user name nor @system; action: \"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, remove, enroll, rotate, evaluate, override, approve, reject, apply, allow, deny, sign_in, sign_out, set_password, lock_out, acquire, renew, release, resume, skip, abort, roll_back, quarantine, lift, pause, promote; object_kind: \"rocket\" is not one of team, user, token, service, environment, lifecycle, release, deployment, artifact, trusted_key, evidence, retention_policy, legal_hold, signing_key, policy, gate_decision, gate_override, jit_grant, authz_policy, authz_decision, login, sso, calendar_period, change_request, change_policy, train, lease, run, deployment_step, quarantine; from: \"yesterday\" is not an RFC 3339 timestamp; to: \"2026-13-01T00:00:00Z\" is not an RFC 3339 timestamp",
       "code": "validation_failed",
       "errors": [
         {
@@ -171,7 +171,7 @@ async fn bad_filters_are_refused_naming_every_field_and_change_nothing() {
         },
         {
           "field": "action",
-          "message": "\"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, remove, enroll, rotate, evaluate, override, approve, reject, apply, allow, deny, sign_in, sign_out, set_password, lock_out, acquire, renew, release, resume, skip, abort, roll_back, quarantine, lift, pause"
+          "message": "\"fly\" is not one of create, update, revoke, transition, record, finish, refuse, sign, remove, enroll, rotate, evaluate, override, approve, reject, apply, allow, deny, sign_in, sign_out, set_password, lock_out, acquire, renew, release, resume, skip, abort, roll_back, quarantine, lift, pause, promote"
         },
         {
           "field": "object_kind",

@@ -6,7 +6,9 @@ use tollgate_authz::Action;
 use tollgate_core::audit::{AuditAction, ObjectKind, ObjectRef};
 use tollgate_core::deployment::DeploymentId;
 use tollgate_core::plan::Judgment;
-use tollgate_core::run::{DeploymentStep, OperatorDecision, Phase, Run, RunOutcome, RunState, StepState};
+use tollgate_core::run::{
+    promotion_skips, DeploymentStep, OperatorDecision, Phase, Run, RunOutcome, RunState, StepState,
+};
 use tollgate_core::Entity;
 
 use crate::audit::Change;
@@ -47,12 +49,20 @@ impl Tollgate {
         };
         let steps = tx.list_steps(deployment).await?;
         let stopped = steps.iter().find(|step| step.state == StepState::Running).cloned();
-        check_decision(&run, stopped.as_ref(), decision)?;
+        let skips = promotion_skips(&steps);
+        check_decision(&run, stopped.as_ref(), decision, &skips)?;
         let by = &principal.user.name;
         let said = reason.map(|reason| format!(" ({reason})")).unwrap_or_default();
         // Pausing and resuming a paused run leave the step running alone: it goes on to its end.
         let paces = decision == OperatorDecision::Pause
             || (run.state == RunState::Paused && decision == OperatorDecision::Resume);
+        if decision == OperatorDecision::Promote {
+            let why = format!("{by} decided to promote{said}");
+            self.promote_in(&mut tx, principal, run, &steps, &skips, &why).await?;
+            let current = load_run(&mut tx, deployment).await?;
+            tx.commit().await?;
+            return Ok(current);
+        }
         if let Some(before) = stopped.filter(|_| !paces) {
             tx.update_step(&step_after(decision, &before, by.as_str(), &said, now)).await?;
             let line = format!("{by} decided: {decision}{said}");
@@ -71,6 +81,7 @@ impl Tollgate {
                 self.record_for(&mut tx, principal, change).await?;
             }
             (OperatorDecision::Pause, _) => unreachable!("pausing paces the run"),
+            (OperatorDecision::Promote, _) => unreachable!("promoting returned above"),
             (
                 OperatorDecision::Resume
                 | OperatorDecision::Skip
@@ -114,6 +125,43 @@ impl Tollgate {
         let current = load_run(&mut tx, deployment).await?;
         tx.commit().await?;
         Ok(current)
+    }
+
+    /// Promotes a canary: skips the steps at `skips` (the running one too, whose worker then
+    /// loses its claim and stops it) so the run goes on with the shift to all of the traffic.
+    async fn promote_in(
+        &self,
+        tx: &mut tollgate_store::StoreTx,
+        principal: &Principal,
+        run: Run,
+        steps: &[DeploymentStep],
+        skips: &[u32],
+        why: &str,
+    ) -> ServiceResult<()> {
+        let now = self.now();
+        let by = &principal.user.name;
+        let mut stopped_running = false;
+        for step in steps.iter().filter(|step| skips.contains(&step.position)) {
+            stopped_running |= step.state == StepState::Running;
+            let outcome = format!("skipped: {by} promoted the rollout to all of the traffic");
+            let skipped = DeploymentStep {
+                state: StepState::Skipped,
+                finished_at: Some(now),
+                outcome: Some(outcome),
+                ..step.clone()
+            };
+            tx.update_step(&skipped).await?;
+        }
+        let state = if run.state == RunState::Paused { RunState::Paused } else { RunState::Active };
+        let after = match stopped_running {
+            true => Run { state, worker: None, claim_expires_at: None, reason: Some(why.to_owned()), ..run.clone() },
+            false => Run { state, reason: Some(why.to_owned()), ..run.clone() },
+        };
+        tx.update_run(&after).await?;
+        let object = ObjectRef::new(ObjectKind::Run, run.deployment);
+        let change =
+            Change { action: AuditAction::Promote, object, before: Some(&run), after: Some(&after), reason: Some(why) };
+        self.record_for(tx, principal, change).await
     }
 
     /// Applies the default judgment of every manual step whose wait has timed out, and hands its
@@ -182,6 +230,7 @@ fn step_after(
         OperatorDecision::Approve => (StepState::Succeeded, format!("approved by {by}{said}")),
         OperatorDecision::Reject => (StepState::Failed, format!("rejected by {by}{said}")),
         OperatorDecision::Pause => unreachable!("pausing leaves the running step alone"),
+        OperatorDecision::Promote => unreachable!("promoting skips its steps itself"),
     };
     DeploymentStep { state, finished_at: Some(now), outcome: Some(outcome), ..before.clone() }
 }
@@ -195,11 +244,17 @@ fn audit_action(decision: OperatorDecision) -> AuditAction {
         OperatorDecision::Approve => AuditAction::Approve,
         OperatorDecision::Reject => AuditAction::Reject,
         OperatorDecision::Pause => AuditAction::Pause,
+        OperatorDecision::Promote => AuditAction::Promote,
     }
 }
 
 /// Whether `decision` applies to `run` as it stands (`stopped` is its running step, if any).
-fn check_decision(run: &Run, stopped: Option<&DeploymentStep>, decision: OperatorDecision) -> ServiceResult<()> {
+fn check_decision(
+    run: &Run,
+    stopped: Option<&DeploymentStep>,
+    decision: OperatorDecision,
+    promotion_skips: &[u32],
+) -> ServiceResult<()> {
     let waiting = run.state == RunState::NeedsOperator;
     let judging = stopped.is_some_and(|step| step.awaiting_judgment().is_some());
     let refusal = match decision {
@@ -207,6 +262,11 @@ fn check_decision(run: &Run, stopped: Option<&DeploymentStep>, decision: Operato
         OperatorDecision::Pause if run.state != RunState::Active => {
             Some(format!("is not running steps (its run is {}), so there is nothing to pause", run.state))
         }
+        OperatorDecision::Promote if run.phase == Phase::Rollback => Some("is rolling back".to_owned()),
+        OperatorDecision::Promote if promotion_skips.is_empty() => {
+            Some("has no canary weights left below all of the traffic to skip".to_owned())
+        }
+        OperatorDecision::Promote => None,
         OperatorDecision::Resume if run.state == RunState::Paused => None,
         OperatorDecision::Resume | OperatorDecision::Skip if !waiting => {
             Some(format!("is not waiting for an operator (its run is {})", run.state))

@@ -14,8 +14,9 @@ use tollgate_http::api::apply::{
 use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
 use tollgate_http::api::gates::{GateRequest, ModuleRequest};
 use tollgate_http::api::plans::{
-    DeployRequest, HealthStepRequest, HttpStepRequest, ManualStepRequest, OnFailureRequest, SecretRequest, StepRequest,
-    TierRequest,
+    CanaryRequest, DeployRequest, HealthStepRequest, HttpStepRequest, ManualStepRequest, NginxRequest,
+    OnFailureRequest, RollingRequest, SecretRequest, StepRequest, StrategyRequest, TargetRequest, TierRequest,
+    TrafficRequest,
 };
 
 use crate::args::{ApplyArgs, OutputFormat};
@@ -214,7 +215,69 @@ fn deploy_request(path: &str, input: &DeployInput) -> anyhow::Result<DeployReque
         rollback: on_failure.rollback.clone(),
         quarantine: on_failure.quarantine.clone(),
     });
-    Ok(DeployRequest { tiers, variables: input.variables.clone(), secrets, rollback, on_failure })
+    let verify = input
+        .verify
+        .iter()
+        .enumerate()
+        .map(|(index, step)| step_request(&format!("{path}.verify[{index}]"), step))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let targets = input
+        .targets
+        .iter()
+        .map(|target| TargetRequest {
+            name: target.name.clone(),
+            environment: target.environment.clone(),
+            address: target.address.clone(),
+            group: target.group.clone(),
+            labels: target.labels.clone(),
+        })
+        .collect();
+    let strategy = match &input.strategy {
+        Some(strategy) => Some(StrategyRequest {
+            all_at_once: strategy.all_at_once.clone(),
+            rolling: strategy.rolling.as_ref().map(|rolling| RollingRequest {
+                batch: rolling.batch.as_ref().map(|Scalar(text)| text.clone()),
+                max_unavailable: rolling.max_unavailable.as_ref().map(|Scalar(text)| text.clone()),
+            }),
+            blue_green: strategy.blue_green.clone(),
+            canary: match &strategy.canary {
+                Some(canary) => Some(CanaryRequest {
+                    weights: canary
+                        .weights
+                        .iter()
+                        .enumerate()
+                        .map(|(index, Scalar(text))| {
+                            json_number(text).with_context(|| format!("{path}.strategy.canary.weights[{index}]"))
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                    pause: canary.pause.clone(),
+                }),
+                None => None,
+            },
+        }),
+        None => None,
+    };
+    let traffic = input.traffic.as_ref().map(|traffic| TrafficRequest {
+        nginx: traffic.nginx.as_ref().map(|nginx| NginxRequest {
+            upstream: nginx.upstream.clone(),
+            file: nginx.file.clone(),
+            prefix: nginx.prefix.clone(),
+            conf: nginx.conf.clone(),
+            binary: nginx.binary.clone(),
+        }),
+        command: traffic.command.clone(),
+    });
+    Ok(DeployRequest {
+        tiers,
+        variables: input.variables.clone(),
+        secrets,
+        rollback,
+        on_failure,
+        targets,
+        strategy,
+        traffic,
+        verify,
+    })
 }
 
 /// One step as the API takes it; `path` names it in messages.
@@ -268,6 +331,7 @@ fn step_request(path: &str, step: &StepInput) -> anyhow::Result<StepRequest> {
         backoff: step.backoff.clone(),
         idempotent: boolean("idempotent", &step.idempotent)?,
         reversible: boolean("reversible", &step.reversible)?,
+        per_target: boolean("per_target", &step.per_target)?,
     })
 }
 

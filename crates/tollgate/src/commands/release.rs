@@ -272,7 +272,28 @@ impl Tabular for RegisterResponse {
                 running.into_iter().map(move |running| RegisterRow { environment, running })
             })
             .collect();
-        format!("register at {}\n{}", time(self.at), rows(&register_rows))
+        let mut text = format!("register at {}\n{}", time(self.at), rows(&register_rows));
+        let splits: Vec<String> = self
+            .environments
+            .iter()
+            .flat_map(|environment| environment.traffic.iter().map(move |split| (environment, split)))
+            .map(|(environment, split)| {
+                let shares: Vec<String> = split
+                    .shares
+                    .iter()
+                    .map(|share| {
+                        let version = share.release_version.as_deref().unwrap_or("nothing");
+                        format!("{} {}% ({version})", share.group, share.weight)
+                    })
+                    .collect();
+                format!("  {} {}: {}", environment.environment, split.service, shares.join(", "))
+            })
+            .collect();
+        if !splits.is_empty() {
+            text.push_str("\ntraffic\n");
+            text.push_str(&splits.join("\n"));
+        }
+        text
     }
 }
 

@@ -1,4 +1,4 @@
-//! `tollgate deployment start|steps|logs|pause|resume|skip|abort|approve|reject|rollback`: deployments carried out by
+//! `tollgate deployment start|steps|logs|pause|resume|promote|skip|abort|approve|reject|rollback`: deployments carried out by
 //! Tollgate's engine.
 
 use std::time::Duration;
@@ -48,6 +48,7 @@ pub async fn run(context: &Context, command: DeploymentCommand) -> anyhow::Resul
         DeploymentCommand::Skip { id, reason } => decide(context, id, "skip", reason).await,
         DeploymentCommand::Abort { id, reason } => decide(context, id, "abort", reason).await,
         DeploymentCommand::Pause { id, reason } => decide(context, id, "pause", reason).await,
+        DeploymentCommand::Promote { id, reason } => decide(context, id, "promote", reason).await,
         DeploymentCommand::Approve { id, reason } => decide(context, id, "approve", reason).await,
         DeploymentCommand::Reject { id, reason } => decide(context, id, "reject", reason).await,
         DeploymentCommand::Rollback { id: Some(id), reason, .. } => decide(context, id, "roll_back", reason).await,
@@ -139,10 +140,7 @@ async fn follow(context: &Context, id: i64, show_steps: bool) -> anyhow::Result<
                     seen_states[index] = step.state.clone();
                     let outcome = step.outcome.as_deref().map(|outcome| format!(": {outcome}")).unwrap_or_default();
                     let rollback = if step.phase == "rollback" { "rollback " } else { "" };
-                    say(format!(
-                        "{rollback}step {} {}/{}/{} {}{outcome}",
-                        step.position, step.service, step.tier, step.name, step.state
-                    ));
+                    say(format!("{rollback}step {} {} {}{outcome}", step.position, step.path(), step.state));
                 }
             }
         }
@@ -198,13 +196,7 @@ fn show_progress(bar: &ProgressBar, run: &DeploymentRunResponse) {
     bar.set_position(done as u64);
     let running = phase.iter().find(|step| step.state == "running");
     let message = match running {
-        Some(step) => format!(
-            "{}{}/{}/{}",
-            if run.run.phase == "rollback" { "rolling back: " } else { "" },
-            step.service,
-            step.tier,
-            step.name
-        ),
+        Some(step) => format!("{}{}", if run.run.phase == "rollback" { "rolling back: " } else { "" }, step.path()),
         None => run.run.state.clone(),
     };
     bar.set_message(message);
@@ -233,7 +225,7 @@ fn log_line(line: &LogLineResponse) -> String {
 
 impl Row for StepResponse {
     const HEADERS: &'static [&'static str] =
-        &["step", "service", "tier", "name", "kind", "state", "attempts", "finished", "outcome"];
+        &["step", "service", "tier", "name", "target", "kind", "state", "attempts", "finished", "outcome"];
 
     fn cells(&self) -> Vec<String> {
         vec![
@@ -241,6 +233,7 @@ impl Row for StepResponse {
             self.service.clone(),
             self.tier.clone(),
             self.name.clone(),
+            self.target.clone().unwrap_or_default(),
             self.kind.clone(),
             self.state.clone(),
             self.attempts.to_string(),

@@ -1,7 +1,8 @@
 //! A deployment carried out by the demo server's engine, as its page shows it: each step with
 //! its state and outcome, its rollback, what the steps printed, and the link from the
 //! environment's history; the quarantine it left, shown on that history and lifted there; and a
-//! rollback to an earlier release started from that history.
+//! rollback to an earlier release started from that history; a canary's two versions on the
+//! register and its promotion from the deployment's page.
 
 use std::time::{Duration, Instant};
 
@@ -139,4 +140,80 @@ async fn give_plan(demo: &crate::demo::Demo, plan: serde_json::Value) -> anyhow:
     object.insert("deploy".to_owned(), plan);
     demo.api_post("/apply", &json!({ "services": [service] })).await?;
     Ok(())
+}
+
+#[tokio::test]
+async fn the_register_shows_both_versions_of_a_canary_and_its_page_promotes_it() -> anyhow::Result<()> {
+    let Some(session) = Session::start("deployment-canary").await? else { return Ok(()) };
+    let demo = &session.demo;
+    let browser = &session.browser;
+    // Two weight groups in dev; the traffic provider is a command that reads the shift.
+    give_plan(demo, json!({
+        "targets": [
+            { "name": "blue-1", "environment": "dev", "address": "127.0.0.1:9081", "group": "blue" },
+            { "name": "green-1", "environment": "dev", "address": "127.0.0.1:9091", "group": "green" },
+        ],
+        "strategy": { "canary": { "weights": [50, 100], "pause": "1h" } },
+        "traffic": { "command": ["sh", "-c", "cat > /dev/null"] },
+        "tiers": [{ "name": "app", "steps": [
+            { "name": "start", "per_target": true, "exec": ["sh", "-c", "echo starting {{ release.version }} on {{ target.address }}"] },
+        ]}],
+    }))
+    .await?;
+    // 1.1.0 goes to blue (a first rollout switches at once), then 1.2.0 to green, held at 50%.
+    let back = json!({ "release": "1.1.0", "environment": "dev", "reason": "a known version on blue first" });
+    let first = demo.api_post("/deployments/rollback", &back).await?;
+    wait_for_status(demo, first["deployment"]["id"].as_i64().unwrap_or_default(), "succeeded").await?;
+    let started = demo.api_post("/deployments/start", &json!({ "release": "1.2.0", "environment": "dev" })).await?;
+    let id = started["deployment"]["id"].as_i64().unwrap_or_default();
+    anyhow::ensure!(id > 0, "no deployment: {started}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = demo.api_get(&format!("/deployments/{id}/run")).await?;
+        let steps = run["steps"].as_array().cloned().unwrap_or_default();
+        if steps.iter().any(|step| step["name"] == "pause" && step["state"] == "running") {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the canary never paused at 50%: {run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    session.sign_in_with_password("admin", &demo.password).await?;
+    browser.goto("/register").await?;
+    let traffic = browser.text_of("#traffic tbody").await?;
+    for expected in ["payments-api", "green 50% (1.2.0)", "blue 50% (1.1.0)"] {
+        anyhow::ensure!(traffic.contains(expected), "the traffic {traffic:?} lacks {expected:?}");
+    }
+    browser.check_page("register-traffic").await?;
+
+    browser.goto(&format!("/deployments/{id}")).await?;
+    let steps = live_text(browser, "#steps tbody").await?;
+    anyhow::ensure!(steps.contains("green-1"), "the steps {steps:?} do not name their target");
+    browser.fill("#decision-reason", "error rate flat at 50%").await?;
+    browser.submit("button[value='promote']").await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while live_text(browser, "#deployment-status").await? != "succeeded" {
+        anyhow::ensure!(Instant::now() < deadline, "the promoted canary never succeeded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        browser.goto(&format!("/deployments/{id}")).await?;
+    }
+    let steps = live_text(browser, "#steps tbody").await?;
+    anyhow::ensure!(steps.contains("promoted the rollout to all of the traffic"), "the steps are {steps:?}");
+    browser.goto("/register").await?;
+    let traffic = browser.text_of("#traffic tbody").await?;
+    anyhow::ensure!(traffic.contains("green 100% (1.2.0)"), "after promoting, the traffic is {traffic:?}");
+    session.finish().await
+}
+
+/// Waits until deployment `id` has `status` (at most 30 seconds).
+async fn wait_for_status(demo: &crate::demo::Demo, id: i64, status: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = demo.api_get(&format!("/deployments/{id}/run")).await?;
+        if run["deployment"]["status"] == status {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "deployment {id} is not {status}: {run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

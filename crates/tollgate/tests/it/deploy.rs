@@ -8,7 +8,7 @@ use crate::{run, Server};
 
 /// Pushes the artifact of site `version` (its content written to `site.tar` first), creates
 /// release `version` of `release_type` with it, and takes it to ready.
-fn ready_site(server: &Server, base: &Path, version: &str, release_type: &str) {
+pub(crate) fn ready_site(server: &Server, base: &Path, version: &str, release_type: &str) {
     let content = format!("site {version}\n");
     std::fs::write(base.join("site.tar"), &content).expect("written");
     run(server.cli().args(["artifact", "push", "site.tar", "--name", "site", "--version", version, "--team", "web"]))
@@ -38,7 +38,7 @@ fn wait_for_lines(path: &Path, n: usize) {
 }
 
 /// Asks the server for the run of `id` until it is no longer active (at most 60 seconds).
-fn wait_for_run(server: &Server, id: &str) -> serde_json::Value {
+pub(crate) fn wait_for_run(server: &Server, id: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let shown = run(server.cli().args(["deployment", "steps", id, "--output", "json"])).success();

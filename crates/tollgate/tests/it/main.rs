@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod deploy;
 mod keys;
+mod rollout;
 mod tamper;
 mod tidy;
 
