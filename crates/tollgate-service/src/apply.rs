@@ -280,6 +280,9 @@ async fn current_state(conn: &mut Conn, input: &ApplyInput) -> Result<CurrentSta
     }
     for service in &input.services {
         team_names.insert(service.owner.as_str());
+        // The environments a plan's targets are in.
+        let targets = service.deploy.iter().flat_map(|deploy| &deploy.targets);
+        environment_names.extend(targets.map(|target| target.environment.as_str()));
     }
     if let Some(gates) = &input.gates {
         environment_names.extend(gates.environments.iter().map(|entry| entry.environment.as_str()));

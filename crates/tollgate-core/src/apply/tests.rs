@@ -107,6 +107,19 @@ fn dangling_references_duplicates_and_cycles_are_all_reported() {
     bad.services[2].depends_on = vec!["api".to_owned()];
     bad.environments.push(EnvironmentInput { name: "dev".to_owned(), tier: "dev".to_owned(), region: None });
     bad.services.push(service("search", "payments", &["elastic"]));
+    bad.services[1].deploy = Some(crate::plan::DeployInput {
+        tiers: vec![crate::plan::TierInput {
+            name: "app".to_owned(),
+            steps: vec![crate::plan::StepInput { wait: Some("1s".to_owned()), ..Default::default() }],
+        }],
+        targets: vec![crate::rollout::TargetInput {
+            name: "web-1".to_owned(),
+            environment: "prdo".to_owned(),
+            address: "127.0.0.1:8080".to_owned(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
     let violations = plan(bad, &CurrentState::default()).expect_err("invalid");
     let lines: Vec<String> = violations.0.iter().map(ToString::to_string).collect();
     insta::assert_snapshot!(lines.join("\n"), @r###"
@@ -114,6 +127,7 @@ fn dangling_references_duplicates_and_cycles_are_all_reported() {
     teams[0].members[0]: user "nobody" does not exist
     lifecycles[0].environments[3]: environment "qa" does not exist
     services[0].owner: team "checkout" does not exist
+    services[1].deploy.targets[0].environment: environment "prdo" does not exist
     services[3].depends_on[0]: service "elastic" does not exist
     services[0].depends_on: dependency cycle: api -> ledger -> postgres-main -> api
     "###);
