@@ -16,7 +16,9 @@ use tollgate_core::lifecycle::LifecycleInput;
 use tollgate_core::plan::{
     DeployInput, HealthStepInput, HttpStepInput, ManualStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
 };
-use tollgate_core::rollout::{CanaryInput, NginxInput, RollingInput, StrategyInput, TargetInput, TrafficInput};
+use tollgate_core::rollout::{
+    CanaryInput, EnvironmentStrategyInput, NginxInput, RollingInput, StrategyInput, TargetInput, TrafficInput,
+};
 use tollgate_core::service::ServiceInput;
 use tollgate_core::sso::SsoInput;
 use tollgate_core::team::TeamInput;
@@ -33,7 +35,20 @@ decode_mapping!(LifecycleInput { name, environments });
 
 decode_mapping!(ServiceInput { name, owner, criticality, depends_on, description, labels, deploy });
 
-decode_mapping!(DeployInput { tiers, variables, secrets, rollback, on_failure, targets, strategy, traffic, verify });
+decode_mapping!(DeployInput {
+    tiers,
+    variables,
+    secrets,
+    rollback,
+    on_failure,
+    targets,
+    strategy,
+    strategies,
+    traffic,
+    verify,
+});
+
+decode_mapping!(EnvironmentStrategyInput { environment, all_at_once, rolling, blue_green, canary });
 
 decode_mapping!(TargetInput { name, environment, address, group, labels });
 

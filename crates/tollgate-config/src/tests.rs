@@ -137,12 +137,12 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
                                 with: Some(
                                     Object {
                                         "min": Number(1.0),
+                                        "note": Null,
+                                        "strict": Bool(true),
                                         "suites": Array [
                                             String("unit"),
                                             String("2"),
                                         ],
-                                        "strict": Bool(true),
-                                        "note": Null,
                                     },
                                 ),
                                 enforcement: None,
@@ -219,7 +219,7 @@ environments:
     insta::assert_snapshot!(load_err(text), @r#"
     tollgate.yaml:2:1: unknown key "servics" (expected one of: teams, environments, lifecycles, services, gates, sso, changes)
     tollgate.yaml:5:5: services[0]: unknown key "ownr" (expected one of: name, owner, criticality, depends_on, description, labels, deploy)
-    tollgate.yaml:7:14: services[0].deploy: unknown key "tier" (expected one of: tiers, variables, secrets, rollback, on_failure, targets, strategy, traffic, verify)
+    tollgate.yaml:7:14: services[0].deploy: unknown key "tier" (expected one of: tiers, variables, secrets, rollback, on_failure, targets, strategy, strategies, traffic, verify)
     tollgate.yaml:7:66: services[0].deploy.tiers[0].steps[0]: unknown key "timout" (expected one of: name, exec, http, health, wait, manual, env, working_dir, timeout, retries, backoff, idempotent, reversible, per_target)
     tollgate.yaml:9:30: environments[0]: unknown key "zone" (expected one of: name, tier, region)
     "#);

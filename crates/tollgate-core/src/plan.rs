@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::change::policy::Scalar;
 use crate::name::{EnvironmentName, StepName};
 use crate::rollout::{
-    check_rollout, parse_strategy, parse_targets, parse_traffic, Batch, Strategy, StrategyInput, Target, TargetInput,
-    TrafficInput, TrafficProvider, TrafficShift,
+    check_rollout, parse_strategies, parse_strategy, parse_targets, parse_traffic, Batch, EnvironmentStrategyInput,
+    Strategy, StrategyInput, Target, TargetInput, TrafficInput, TrafficProvider, TrafficShift,
 };
 use crate::violation::{Problem, Violations};
 
@@ -62,6 +62,10 @@ pub struct DeploymentPlan {
     /// How a new release reaches the targets.
     #[serde(default, skip_serializing_if = "Strategy::is_default")]
     pub strategy: Strategy,
+    /// Strategies for some environments, overriding `strategy` there (blue-green in staging, a
+    /// canary in prod).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub strategies: BTreeMap<EnvironmentName, Strategy>,
     /// How traffic moves between targets, for strategies that move it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic: Option<Box<TrafficProvider>>,
@@ -317,6 +321,11 @@ impl DeploymentPlan {
         self.tiers.iter().flat_map(|tier| tier.steps.iter().map(move |step| (tier, step)))
     }
 
+    /// The strategy of `environment`: its own, or the plan's.
+    pub fn strategy_for(&self, environment: &EnvironmentName) -> &Strategy {
+        self.strategies.get(environment).unwrap_or(&self.strategy)
+    }
+
     /// The variables of `environment`, empty when the plan declares none for it.
     pub fn variables_for(&self, environment: &EnvironmentName) -> BTreeMap<String, String> {
         self.variables.get(environment).cloned().unwrap_or_default()
@@ -349,6 +358,8 @@ pub struct DeployInput {
     pub on_failure: Option<OnFailureInput>,
     pub targets: Vec<TargetInput>,
     pub strategy: Option<StrategyInput>,
+    /// Strategies for some environments, overriding `strategy` there.
+    pub strategies: Vec<EnvironmentStrategyInput>,
     pub traffic: Option<TrafficInput>,
     /// Steps run at each verification point of the strategy.
     pub verify: Vec<StepInput>,
@@ -491,11 +502,10 @@ impl DeployInput {
         }
         let verify = parse_steps(self.verify, "verify", &mut violations);
         let targets = parse_targets(self.targets, &mut violations);
-        let strategy = parse_strategy(self.strategy, &mut violations);
+        let strategy = parse_strategy(self.strategy, "strategy", &mut violations);
+        let strategies = parse_strategies(self.strategies, &mut violations);
         let traffic = parse_traffic(self.traffic, &mut violations);
-        if let (Some(strategy), Some(traffic)) = (&strategy, &traffic) {
-            check_rollout(strategy, traffic.as_ref(), &targets, &mut violations);
-        }
+        let parsed = strategy.is_some() && traffic.is_some();
         let plan = DeploymentPlan {
             tiers,
             variables,
@@ -504,9 +514,13 @@ impl DeployInput {
             on_failure,
             targets,
             strategy: strategy.unwrap_or_default(),
+            strategies,
             traffic: traffic.flatten().map(Box::new),
             verify,
         };
+        if parsed {
+            check_rollout(&plan, &mut violations);
+        }
         violations.into_result(plan)
     }
 }
@@ -546,8 +560,22 @@ impl From<DeploymentPlan> for DeployInput {
         let verify = plan.verify.into_iter().map(step_input).collect();
         let targets = plan.targets.into_iter().map(target_input).collect();
         let strategy = (!plan.strategy.is_default()).then(|| strategy_input(plan.strategy));
+        let strategies = plan
+            .strategies
+            .into_iter()
+            .map(|(environment, strategy)| {
+                let input = strategy_input(strategy);
+                EnvironmentStrategyInput {
+                    environment: environment.to_string(),
+                    all_at_once: input.all_at_once,
+                    rolling: input.rolling,
+                    blue_green: input.blue_green,
+                    canary: input.canary,
+                }
+            })
+            .collect();
         let traffic = plan.traffic.map(|provider| traffic_input(*provider));
-        DeployInput { tiers, variables, secrets, rollback, on_failure, targets, strategy, traffic, verify }
+        DeployInput { tiers, variables, secrets, rollback, on_failure, targets, strategy, strategies, traffic, verify }
     }
 }
 

@@ -245,13 +245,14 @@ pub fn expand_plan(
     let targets: Vec<&Target> =
         plan.targets.iter().filter(|target| &target.environment == rollout.environment).collect();
     let expander = Expander { service, environment: rollout.environment };
-    match &plan.strategy {
+    let strategy = plan.strategy_for(rollout.environment);
+    match strategy {
         Strategy::AllAtOnce => expander.all_at_once(plan, &targets),
         Strategy::Rolling { batch, max_unavailable } => {
             let size = batch.of(targets.len()).min(max_unavailable.of(targets.len()));
             expander.rolling(plan, &targets, size)
         }
-        Strategy::BlueGreen | Strategy::Canary { .. } => expander.between_groups(plan, &targets, rollout),
+        Strategy::BlueGreen | Strategy::Canary { .. } => expander.between_groups(plan, strategy, &targets, rollout),
     }
 }
 
@@ -348,16 +349,17 @@ impl Expander<'_> {
     fn between_groups(
         &self,
         plan: &DeploymentPlan,
+        strategy: &Strategy,
         targets: &[&Target],
         rollout: &Rollout<'_>,
     ) -> Result<(Vec<NewStep>, Vec<NewStep>), RolloutError> {
         let groups: BTreeSet<Option<&GroupName>> = targets.iter().map(|target| target.group.as_ref()).collect();
         let named: Vec<&GroupName> = groups.iter().flatten().copied().collect();
         let [first, second] = named.as_slice() else {
-            return Err(self.groups(&plan.strategy, &groups));
+            return Err(self.groups(strategy, &groups));
         };
         if groups.contains(&None) {
-            return Err(self.groups(&plan.strategy, &groups));
+            return Err(self.groups(strategy, &groups));
         }
         let live_shares = rollout.live.get(self.service).map(Vec::as_slice).unwrap_or_default();
         let live = live_group(live_shares).filter(|share| share.group == **first || share.group == **second);
@@ -399,7 +401,7 @@ impl Expander<'_> {
         for tier in &plan.tiers {
             deploy.extend(self.steps(Phase::Deploy, &tier.name, &tier.steps, &new_targets)?);
         }
-        match &plan.strategy {
+        match strategy {
             // A first deployment has no old version to share traffic with: it switches at once.
             Strategy::Canary { weights, pause } if old_release.is_some() => {
                 for weight in weights {
@@ -526,6 +528,17 @@ pub struct TargetInput {
     pub labels: Option<serde_json::Value>,
 }
 
+/// A strategy for one environment, overriding the plan's there, as typed: `environment` and
+/// exactly one of the strategy keys.
+#[derive(Debug, Clone, Default)]
+pub struct EnvironmentStrategyInput {
+    pub environment: String,
+    pub all_at_once: Option<serde_json::Value>,
+    pub rolling: Option<RollingInput>,
+    pub blue_green: Option<serde_json::Value>,
+    pub canary: Option<CanaryInput>,
+}
+
 /// A strategy as typed: exactly one of its keys.
 #[derive(Debug, Clone, Default)]
 pub struct StrategyInput {
@@ -609,8 +622,38 @@ pub(crate) fn parse_targets(inputs: Vec<TargetInput>, violations: &mut Violation
     targets
 }
 
-/// Parses a strategy; `all_at_once` when none is given.
-pub(crate) fn parse_strategy(input: Option<StrategyInput>, violations: &mut Violations) -> Option<Strategy> {
+/// Parses the strategies per environment: each environment once.
+pub(crate) fn parse_strategies(
+    inputs: Vec<EnvironmentStrategyInput>,
+    violations: &mut Violations,
+) -> BTreeMap<EnvironmentName, Strategy> {
+    let mut strategies = BTreeMap::new();
+    for (index, input) in inputs.into_iter().enumerate() {
+        let field = format!("strategies[{index}]");
+        let environment = violations.check(&format!("{field}.environment"), EnvironmentName::parse(&input.environment));
+        let strategy = StrategyInput {
+            all_at_once: input.all_at_once,
+            rolling: input.rolling,
+            blue_green: input.blue_green,
+            canary: input.canary,
+        };
+        let strategy = parse_strategy(Some(strategy), &field, violations);
+        let (Some(environment), Some(strategy)) = (environment, strategy) else { continue };
+        if strategies.contains_key(&environment) {
+            violations.push(format!("{field}.environment"), Problem::Duplicate { value: environment.to_string() });
+            continue;
+        }
+        strategies.insert(environment, strategy);
+    }
+    strategies
+}
+
+/// Parses a strategy, its problems named under `field`; `all_at_once` when none is given.
+pub(crate) fn parse_strategy(
+    input: Option<StrategyInput>,
+    field: &str,
+    violations: &mut Violations,
+) -> Option<Strategy> {
     let Some(input) = input else { return Some(Strategy::AllAtOnce) };
     let given: Vec<&str> = [
         input.all_at_once.is_some().then_some("all_at_once"),
@@ -626,12 +669,12 @@ pub(crate) fn parse_strategy(input: Option<StrategyInput>, violations: &mut Viol
             [] => "a strategy is one of all_at_once, rolling, blue_green or canary".to_owned(),
             several => format!("a plan has one strategy, but {} are given", several.join(" and ")),
         };
-        violations.push("strategy", Problem::Invalid { reason });
+        violations.push(field, Problem::Invalid { reason });
         return None;
     }
     if let Some(rolling) = input.rolling {
-        let mut parse = |field: &str, value: Option<&Scalar>| match value {
-            Some(value) => violations.check(&format!("strategy.rolling.{field}"), Batch::parse(value)),
+        let mut parse = |key: &str, value: Option<&Scalar>| match value {
+            Some(value) => violations.check(&format!("{field}.rolling.{key}"), Batch::parse(value)),
             None => Some(Batch::Count(1)),
         };
         let batch = parse("batch", rolling.batch.as_ref());
@@ -644,25 +687,25 @@ pub(crate) fn parse_strategy(input: Option<StrategyInput>, violations: &mut Viol
     if let Some(canary) = input.canary {
         let mut weights = Vec::with_capacity(canary.weights.len());
         for (index, weight) in canary.weights.iter().enumerate() {
-            let field = format!("strategy.canary.weights[{index}]");
+            let weight_field = format!("{field}.canary.weights[{index}]");
             match weight.0.parse::<u32>() {
                 Ok(weight) if (1..=100).contains(&weight) && weights.last().is_none_or(|last| weight > *last) => {
                     weights.push(weight)
                 }
                 _ => {
                     let reason = format!("{:?} is not a percentage above the one before it, up to 100", weight.0);
-                    violations.push(field, Problem::Invalid { reason });
+                    violations.push(weight_field, Problem::Invalid { reason });
                     return None;
                 }
             }
         }
         if weights.last() != Some(&100) || weights.len() > MAX_CANARY_WEIGHTS {
             let reason = format!("from 1 to {MAX_CANARY_WEIGHTS} rising percentages, the last of them 100");
-            violations.push("strategy.canary.weights", Problem::Invalid { reason });
+            violations.push(format!("{field}.canary.weights"), Problem::Invalid { reason });
             return None;
         }
         let pause = match canary.pause.as_deref() {
-            Some(pause) => violations.check("strategy.canary.pause", StepDuration::parse(pause))?,
+            Some(pause) => violations.check(&format!("{field}.canary.pause"), StepDuration::parse(pause))?,
             None => StepDuration::from_millis(0),
         };
         return Some(Strategy::Canary { weights, pause });
@@ -726,25 +769,21 @@ pub(crate) fn parse_traffic(
 
 /// Checks what a plan's parts say of each other: a blue-green or canary plan needs a traffic
 /// provider, and its targets in each environment form two groups.
-pub(crate) fn check_rollout(
-    strategy: &Strategy,
-    traffic: Option<&TrafficProvider>,
-    targets: &[Target],
-    violations: &mut Violations,
-) {
-    if !strategy.uses_groups() {
-        return;
-    }
-    if traffic.is_none() {
-        let reason = format!("a {} strategy moves traffic, so the plan needs a traffic provider", strategy.kind());
-        violations.push("traffic", Problem::Invalid { reason });
+pub(crate) fn check_rollout(plan: &DeploymentPlan, violations: &mut Violations) {
+    let strategies = std::iter::once(&plan.strategy).chain(plan.strategies.values());
+    if let Some(strategy) = strategies.filter(|strategy| strategy.uses_groups()).next() {
+        if plan.traffic.is_none() {
+            let reason = format!("a {} strategy moves traffic, so the plan needs a traffic provider", strategy.kind());
+            violations.push("traffic", Problem::Invalid { reason });
+        }
     }
     let mut groups: BTreeMap<&EnvironmentName, BTreeSet<Option<&GroupName>>> = BTreeMap::new();
-    for target in targets {
+    for target in &plan.targets {
         groups.entry(&target.environment).or_default().insert(target.group.as_ref());
     }
     for (environment, groups) in groups {
-        if groups.len() != 2 || groups.contains(&None) {
+        let strategy = plan.strategy_for(environment);
+        if strategy.uses_groups() && (groups.len() != 2 || groups.contains(&None)) {
             let reason = format!(
                 "a {} strategy moves traffic between two weight groups, but the targets in {environment} are in {}",
                 strategy.kind(),

@@ -404,3 +404,48 @@ impl DeployInput {
         DeployInput { strategy, ..self }
     }
 }
+
+#[test]
+fn an_environment_may_have_a_strategy_of_its_own() {
+    let canary = StrategyInput {
+        canary: Some(CanaryInput { weights: vec![scalar("50"), scalar("100")], pause: None }),
+        ..StrategyInput::default()
+    };
+    let mut plan = input(canary, two_groups(), Some(nginx()));
+    plan.strategies = vec![EnvironmentStrategyInput {
+        environment: "prod".to_owned(),
+        blue_green: Some(serde_json::json!({})),
+        ..EnvironmentStrategyInput::default()
+    }];
+    check(
+        plan,
+        Some(("blue", 100)),
+        "
+deploy migrate/schema
+deploy app/install@green-1
+deploy app/install@green-2
+deploy switch/shift [blue-1=0 blue-2=0 green-1=1 green-2=1] green:100%:2.0.0 blue:0%:1.0.0
+deploy switch/probe
+rollback rollback/switch-back [blue-1=1 blue-2=1 green-1=0 green-2=0] green:0%:- blue:100%:1.0.0
+rollback rollback/stop@green-1
+rollback rollback/stop@green-2",
+    );
+    let mut twice = input(StrategyInput::default(), two_groups(), None).with_strategy(None);
+    twice.strategies = vec![
+        EnvironmentStrategyInput {
+            environment: "prod".to_owned(),
+            blue_green: Some(serde_json::json!({})),
+            ..Default::default()
+        },
+        EnvironmentStrategyInput {
+            environment: "prod".to_owned(),
+            all_at_once: Some(serde_json::json!({})),
+            ..Default::default()
+        },
+    ];
+    assert_eq!(
+        violations(twice),
+        "strategies[1].environment: \"prod\" appears more than once
+traffic: a blue_green strategy moves traffic, so the plan needs a traffic provider"
+    );
+}

@@ -133,6 +133,7 @@ fn two_services(
                 on_failure: OnFailure::default(),
                 targets: Vec::new(),
                 strategy: Default::default(),
+                strategies: BTreeMap::new(),
                 traffic: None,
                 verify: Vec::new(),
             };

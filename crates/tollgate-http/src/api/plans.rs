@@ -7,7 +7,9 @@ use tollgate_core::change::policy::Scalar;
 use tollgate_core::plan::{
     DeployInput, HealthStepInput, HttpStepInput, ManualStepInput, OnFailureInput, SecretInput, StepInput, TierInput,
 };
-use tollgate_core::rollout::{CanaryInput, NginxInput, RollingInput, StrategyInput, TargetInput, TrafficInput};
+use tollgate_core::rollout::{
+    CanaryInput, EnvironmentStrategyInput, NginxInput, RollingInput, StrategyInput, TargetInput, TrafficInput,
+};
 use utoipa::ToSchema;
 
 use crate::api::schema;
@@ -33,6 +35,9 @@ pub struct DeployRequest {
     pub targets: Vec<TargetRequest>,
     /// How a new release reaches the targets: exactly one key.
     pub strategy: Option<StrategyRequest>,
+    /// Strategies for some environments, overriding `strategy` there.
+    #[serde(default)]
+    pub strategies: Vec<EnvironmentStrategyRequest>,
     /// How traffic moves between the targets: exactly one of `nginx` and `command`.
     pub traffic: Option<TrafficRequest>,
     /// Steps run at each verification point of the strategy.
@@ -68,6 +73,37 @@ pub struct StrategyRequest {
     #[schema(value_type = Option<Object>)]
     pub blue_green: Option<serde_json::Value>,
     pub canary: Option<CanaryRequest>,
+}
+
+/// A strategy for one environment: `environment` and exactly one of the strategy keys.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentStrategyRequest {
+    #[schema(value_type = schema::Name)]
+    pub environment: String,
+    #[schema(value_type = Option<Object>)]
+    pub all_at_once: Option<serde_json::Value>,
+    pub rolling: Option<RollingRequest>,
+    #[schema(value_type = Option<Object>)]
+    pub blue_green: Option<serde_json::Value>,
+    pub canary: Option<CanaryRequest>,
+}
+
+impl From<StrategyRequest> for StrategyInput {
+    fn from(strategy: StrategyRequest) -> StrategyInput {
+        StrategyInput {
+            all_at_once: strategy.all_at_once,
+            rolling: strategy.rolling.map(|rolling| RollingInput {
+                batch: scalar(rolling.batch),
+                max_unavailable: scalar(rolling.max_unavailable),
+            }),
+            blue_green: strategy.blue_green,
+            canary: strategy.canary.map(|canary| CanaryInput {
+                weights: canary.weights.into_iter().map(|weight| Scalar(weight.to_string())).collect(),
+                pause: canary.pause,
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
@@ -265,18 +301,26 @@ impl From<DeployRequest> for DeployInput {
                     labels: target.labels,
                 })
                 .collect(),
-            strategy: request.strategy.map(|strategy| StrategyInput {
-                all_at_once: strategy.all_at_once,
-                rolling: strategy.rolling.map(|rolling| RollingInput {
-                    batch: scalar(rolling.batch),
-                    max_unavailable: scalar(rolling.max_unavailable),
-                }),
-                blue_green: strategy.blue_green,
-                canary: strategy.canary.map(|canary| CanaryInput {
-                    weights: canary.weights.into_iter().map(|weight| Scalar(weight.to_string())).collect(),
-                    pause: canary.pause,
-                }),
-            }),
+            strategy: request.strategy.map(StrategyInput::from),
+            strategies: request
+                .strategies
+                .into_iter()
+                .map(|entry| {
+                    let strategy = StrategyInput::from(StrategyRequest {
+                        all_at_once: entry.all_at_once,
+                        rolling: entry.rolling,
+                        blue_green: entry.blue_green,
+                        canary: entry.canary,
+                    });
+                    EnvironmentStrategyInput {
+                        environment: entry.environment,
+                        all_at_once: strategy.all_at_once,
+                        rolling: strategy.rolling,
+                        blue_green: strategy.blue_green,
+                        canary: strategy.canary,
+                    }
+                })
+                .collect(),
             traffic: request.traffic.map(|traffic| TrafficInput {
                 nginx: traffic.nginx.map(|nginx| NginxInput {
                     upstream: nginx.upstream,

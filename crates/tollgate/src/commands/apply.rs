@@ -6,6 +6,7 @@ use anyhow::{bail, Context as _};
 use tollgate_core::apply::ApplyInput;
 use tollgate_core::change::policy::{ChangePolicyInput, Scalar};
 use tollgate_core::plan::{DeployInput, StepInput};
+use tollgate_core::rollout::StrategyInput;
 use tollgate_http::api::apply::{
     ApplyQuery, ApplyRequest, ApprovalSettingsRequest, ChangePolicyRequest, ChangeTemplateRequest,
     EnvironmentChangeRulesRequest, LabelTeamsRequest, PlanResponse, PlannedChangeResponse, RiskPolicyRequest,
@@ -14,9 +15,9 @@ use tollgate_http::api::apply::{
 use tollgate_http::api::catalog::{EnvironmentRequest, LifecycleRequest, ServiceRequest, TeamRequest};
 use tollgate_http::api::gates::{GateRequest, ModuleRequest};
 use tollgate_http::api::plans::{
-    CanaryRequest, DeployRequest, HealthStepRequest, HttpStepRequest, ManualStepRequest, NginxRequest,
-    OnFailureRequest, RollingRequest, SecretRequest, StepRequest, StrategyRequest, TargetRequest, TierRequest,
-    TrafficRequest,
+    CanaryRequest, DeployRequest, EnvironmentStrategyRequest, HealthStepRequest, HttpStepRequest, ManualStepRequest,
+    NginxRequest, OnFailureRequest, RollingRequest, SecretRequest, StepRequest, StrategyRequest, TargetRequest,
+    TierRequest, TrafficRequest,
 };
 
 use crate::args::{ApplyArgs, OutputFormat};
@@ -232,31 +233,28 @@ fn deploy_request(path: &str, input: &DeployInput) -> anyhow::Result<DeployReque
             labels: target.labels.clone(),
         })
         .collect();
-    let strategy = match &input.strategy {
-        Some(strategy) => Some(StrategyRequest {
-            all_at_once: strategy.all_at_once.clone(),
-            rolling: strategy.rolling.as_ref().map(|rolling| RollingRequest {
-                batch: rolling.batch.as_ref().map(|Scalar(text)| text.clone()),
-                max_unavailable: rolling.max_unavailable.as_ref().map(|Scalar(text)| text.clone()),
-            }),
-            blue_green: strategy.blue_green.clone(),
-            canary: match &strategy.canary {
-                Some(canary) => Some(CanaryRequest {
-                    weights: canary
-                        .weights
-                        .iter()
-                        .enumerate()
-                        .map(|(index, Scalar(text))| {
-                            json_number(text).with_context(|| format!("{path}.strategy.canary.weights[{index}]"))
-                        })
-                        .collect::<anyhow::Result<_>>()?,
-                    pause: canary.pause.clone(),
-                }),
-                None => None,
-            },
-        }),
-        None => None,
-    };
+    let strategy = input.strategy.as_ref().map(|strategy| strategy_request(path, strategy)).transpose()?;
+    let strategies = input
+        .strategies
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let strategy = StrategyInput {
+                all_at_once: entry.all_at_once.clone(),
+                rolling: entry.rolling.clone(),
+                blue_green: entry.blue_green.clone(),
+                canary: entry.canary.clone(),
+            };
+            let strategy = strategy_request(&format!("{path}.strategies[{index}]"), &strategy)?;
+            Ok(EnvironmentStrategyRequest {
+                environment: entry.environment.clone(),
+                all_at_once: strategy.all_at_once,
+                rolling: strategy.rolling,
+                blue_green: strategy.blue_green,
+                canary: strategy.canary,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let traffic = input.traffic.as_ref().map(|traffic| TrafficRequest {
         nginx: traffic.nginx.as_ref().map(|nginx| NginxRequest {
             upstream: nginx.upstream.clone(),
@@ -275,8 +273,35 @@ fn deploy_request(path: &str, input: &DeployInput) -> anyhow::Result<DeployReque
         on_failure,
         targets,
         strategy,
+        strategies,
         traffic,
         verify,
+    })
+}
+
+/// A strategy as the API takes it: YAML's canary weights as JSON numbers.
+fn strategy_request(path: &str, strategy: &StrategyInput) -> anyhow::Result<StrategyRequest> {
+    Ok(StrategyRequest {
+        all_at_once: strategy.all_at_once.clone(),
+        rolling: strategy.rolling.as_ref().map(|rolling| RollingRequest {
+            batch: rolling.batch.as_ref().map(|Scalar(text)| text.clone()),
+            max_unavailable: rolling.max_unavailable.as_ref().map(|Scalar(text)| text.clone()),
+        }),
+        blue_green: strategy.blue_green.clone(),
+        canary: match &strategy.canary {
+            Some(canary) => Some(CanaryRequest {
+                weights: canary
+                    .weights
+                    .iter()
+                    .enumerate()
+                    .map(|(index, Scalar(text))| {
+                        json_number(text).with_context(|| format!("{path}.strategy.canary.weights[{index}]"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                pause: canary.pause.clone(),
+            }),
+            None => None,
+        },
     })
 }
 
