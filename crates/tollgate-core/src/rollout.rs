@@ -770,8 +770,8 @@ pub(crate) fn parse_traffic(
 /// Checks what a plan's parts say of each other: a blue-green or canary plan needs a traffic
 /// provider, and its targets in each environment form two groups.
 pub(crate) fn check_rollout(plan: &DeploymentPlan, violations: &mut Violations) {
-    let strategies = std::iter::once(&plan.strategy).chain(plan.strategies.values());
-    if let Some(strategy) = strategies.filter(|strategy| strategy.uses_groups()).next() {
+    let mut strategies = std::iter::once(&plan.strategy).chain(plan.strategies.values());
+    if let Some(strategy) = strategies.find(|strategy| strategy.uses_groups()) {
         if plan.traffic.is_none() {
             let reason = format!("a {} strategy moves traffic, so the plan needs a traffic provider", strategy.kind());
             violations.push("traffic", Problem::Invalid { reason });
