@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Value};
 use tollgate_core::plan::{Probe, StepAction};
-use tollgate_core::rollout::TrafficShift;
+use tollgate_core::rollout::{TrafficProvider, TrafficShift};
 use tollgate_service::run::StepWork;
 
 /// A step's action with every template rendered.
@@ -137,7 +137,27 @@ pub fn render(action: &StepAction, context: &Value) -> Result<Rendered, Template
         },
         StepAction::Wait { duration } => Rendered::Wait { duration: duration.as_std() },
         StepAction::Manual { .. } => Rendered::Manual,
-        StepAction::Traffic(shift) => Rendered::Traffic(shift.clone()),
+        StepAction::Traffic(shift) => {
+            // The provider's paths and program may differ per environment (`{{ environment.name }}`).
+            let provider = match &shift.provider {
+                TrafficProvider::Nginx { upstream, file, prefix, conf, binary } => TrafficProvider::Nginx {
+                    upstream: upstream.clone(),
+                    file: render("traffic.nginx.file", file)?,
+                    prefix: prefix.as_deref().map(|prefix| render("traffic.nginx.prefix", prefix)).transpose()?,
+                    conf: conf.as_deref().map(|conf| render("traffic.nginx.conf", conf)).transpose()?,
+                    binary: render("traffic.nginx.binary", binary)?,
+                },
+                TrafficProvider::Command { program, args } => TrafficProvider::Command {
+                    program: render("traffic.command[0]", program)?,
+                    args: args
+                        .iter()
+                        .enumerate()
+                        .map(|(index, arg)| render(&format!("traffic.command[{}]", index + 1), arg))
+                        .collect::<Result<_, _>>()?,
+                },
+            };
+            Rendered::Traffic(Box::new(TrafficShift { provider, ..TrafficShift::clone(shift) }))
+        }
     })
 }
 

@@ -255,6 +255,10 @@ pub struct DemoArgs {
     /// Address to serve the demo on.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    /// Skip the rollouts of real processes (blue-green, canary, a faulty release rolled back):
+    /// a faster demo with the recorded deployments only.
+    #[arg(long)]
+    pub no_rollouts: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,11 @@
 //! `tollgate demo`: the main job on the embedded default, end to end. Starts a server on a
-//! throw-away data directory, applies `examples/tollgate.yaml`, pushes signed artifacts with CI
-//! evidence, creates two releases from them, records
-//! them through dev → staging → prod, prints the register and the audit verification, then keeps
-//! serving (or stops, with `--exit`).
+//! throw-away data directory, applies `examples/tollgate.yaml`, deploys service `storefront` for
+//! real (`rollout.rs`: processes on loopback ports, blue-green in staging, a canary in prod, a
+//! faulty release rolled back), pushes signed artifacts with CI evidence, creates releases from
+//! them, records them through dev → staging → prod, prints the register and the audit
+//! verification, then keeps serving (or stops, with `--exit`).
+
+mod rollout;
 
 use anyhow::Context as _;
 use serde_json::Value;
@@ -55,11 +58,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("tollgate demo: server on {url}, data in {}", data_dir.path().display());
     let client = Client::new(&url, Some(token.clone()));
 
-    let outcome = script(&client, &url, data_dir.path()).await;
-    if let Err(error) = outcome {
-        running.stop().await?;
-        return Err(error);
-    }
+    let outcome = script(&client, &url, data_dir.path(), !args.no_rollouts).await;
+    let rollouts = match outcome {
+        Ok(rollouts) => rollouts,
+        Err(error) => {
+            running.stop().await?;
+            return Err(error);
+        }
+    };
     println!("\nTollgate is running at {url}");
     println!("web UI: {url}/login  (user admin, password {password})");
     println!("token: {token}");
@@ -68,12 +74,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!("press Ctrl-C to stop (the demo data is deleted on exit)");
         signals.wait().await?;
     }
+    drop(rollouts);
     running.stop().await?;
     drop(data_dir);
     Ok(())
 }
 
-async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyhow::Result<()> {
+async fn script(
+    client: &Client,
+    url: &str,
+    data_dir: &std::path::Path,
+    with_rollouts: bool,
+) -> anyhow::Result<Option<rollout::Rollouts>> {
     let config = tollgate_config::load("examples/tollgate.yaml", EXAMPLE)
         .map_err(|e| anyhow::anyhow!(e.messages().join("\n")))?;
     let plan: Answer<PlanResponse> = client.post("/apply", &apply_request(&config.input, Vec::new())?).await?;
@@ -108,6 +120,10 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
     }
 
     release_window(client).await?;
+    let rollouts = match with_rollouts {
+        true => Some(rollout::run(client, &author, &board, &signing_key, data_dir).await?),
+        false => None,
+    };
     let releases = [
         ("1.0.0", vec![("ledger", "3.2.0"), ("payments-api", "1.0.0"), ("checkout-web", "1.0.0")]),
         ("1.1.0", vec![("payments-api", "1.1.0"), ("checkout-web", "1.1.0")]),
@@ -128,11 +144,7 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
         }
         let release: Answer<ReleaseResponse> = author.post("/releases", &release_request(version, references)).await?;
         println!("   manifest {}", release.value.manifest_digest);
-        for (kind, file) in [("junit", JUNIT), ("cyclonedx", SBOM)] {
-            let query = EvidenceQuery { kind: kind.to_owned(), service: None };
-            let path = format!("/releases/{version}/evidence");
-            let evidence: Answer<EvidenceResponse> = client.upload(&path, &query, reqwest::Body::from(file)).await?;
-            let facts: Facts = serde_json::from_value(evidence.value.facts).context("the server's facts")?;
+        for (kind, facts) in upload_evidence(client, version).await? {
             println!("   evidence {kind}: {}", facts.summary());
         }
         for action in ["plan", "freeze_scope", "mark_ready"] {
@@ -190,7 +202,20 @@ async fn script(client: &Client, url: &str, data_dir: &std::path::Path) -> anyho
     let report = tollgate_core::audit::export::verify_export(export.lines(), &[public_key], &[])?;
     println!("\n== audit export verified offline with {}\n{report}", crate::keys::PUBLIC_KEY_FILE);
     anyhow::ensure!(report.is_ok(), "the demo's audit export does not verify");
-    Ok(())
+    Ok(rollouts)
+}
+
+/// Uploads the demo's CI output (JUnit and CycloneDX) as evidence of release `version`.
+async fn upload_evidence(client: &Client, version: &str) -> anyhow::Result<Vec<(&'static str, Facts)>> {
+    let mut uploaded = Vec::new();
+    for (kind, file) in [("junit", JUNIT), ("cyclonedx", SBOM)] {
+        let query = EvidenceQuery { kind: kind.to_owned(), service: None };
+        let path = format!("/releases/{version}/evidence");
+        let evidence: Answer<EvidenceResponse> = client.upload(&path, &query, reqwest::Body::from(file)).await?;
+        let facts: Facts = serde_json::from_value(evidence.value.facts).context("the server's facts")?;
+        uploaded.push((kind, facts));
+    }
+    Ok(uploaded)
 }
 
 /// Requests a change for `version` into prod as the author, submits it (risk and route), and

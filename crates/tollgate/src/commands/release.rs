@@ -278,9 +278,10 @@ impl Tabular for RegisterResponse {
             .iter()
             .flat_map(|environment| environment.traffic.iter().map(move |split| (environment, split)))
             .map(|(environment, split)| {
-                let shares: Vec<String> = split
-                    .shares
-                    .iter()
+                let mut shares: Vec<_> = split.shares.iter().collect();
+                shares.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.group.cmp(&b.group)));
+                let shares: Vec<String> = shares
+                    .into_iter()
                     .map(|share| {
                         let version = share.release_version.as_deref().unwrap_or("nothing");
                         format!("{} {}% ({version})", share.group, share.weight)

@@ -32,7 +32,7 @@ impl Demo {
     pub fn spawn(dir: &Path) -> anyhow::Result<StartingDemo> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tollgate"));
         command
-            .args(["demo", "--listen", "127.0.0.1:0"])
+            .args(["demo", "--listen", "127.0.0.1:0", "--no-rollouts"])
             .current_dir(dir)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -74,11 +74,26 @@ impl Nginx {
     fn answers(&self, n: usize) -> Vec<String> {
         (0..n).map(|_| get(self.port, "/")).collect()
     }
+
+    /// Asks `n` requests at a time until their answers satisfy `expected` (at most 10 seconds):
+    /// a reloaded nginx's old workers serve what they have for a moment before they exit.
+    fn eventually(&self, n: usize, what: &str, expected: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let answers = self.answers(n);
+            if expected(&answers) {
+                return answers;
+            }
+            assert!(Instant::now() < deadline, "nginx never answered {what}: the last answers were {answers:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM lets nginx's master stop its workers; SIGKILL would leave them running.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(self.dir.join("nginx.pid"));
     }
@@ -219,7 +234,7 @@ fn a_canary_through_nginx_splits_traffic_is_promoted_and_a_faulty_release_is_rol
     // A first deployment has nothing to compare with: blue gets all of the traffic at once.
     ready_site(&server, base, "1.0.0", "minor");
     run(server.cli().args(["deploy", "--release", "1.0.0", "--env", "staging"])).success();
-    assert!(nginx.answers(6).iter().all(|answer| answer == "200 blue-1 1.0.0"), "{:?}", nginx.answers(6));
+    nginx.eventually(6, "blue only", |answers| answers.iter().all(|answer| answer == "200 blue-1 1.0.0"));
     assert_eq!(traffic(&server), ["blue 100% 1.0.0", "green 0% nothing"]);
     let upstream = std::fs::read_to_string(base.join("nginx/upstream.conf")).expect("read");
     assert!(upstream.contains(&format!("server 127.0.0.1:{green} down; # green-1")), "{upstream}");
@@ -236,12 +251,11 @@ fn a_canary_through_nginx_splits_traffic_is_promoted_and_a_faulty_release_is_rol
         steps(run).contains(&"deploy canary-50/pause running".to_owned())
     });
     assert_eq!(traffic(&server), ["green 50% 2.0.0", "blue 50% 1.0.0"]);
-    let answers = nginx.answers(20);
-    for expected in ["200 blue-1 1.0.0", "200 green-1 2.0.0"] {
-        assert!(answers.iter().any(|answer| answer == expected), "no {expected:?} in {answers:?}");
-    }
+    nginx.eventually(20, "both versions", |answers| {
+        ["200 blue-1 1.0.0", "200 green-1 2.0.0"].iter().all(|expected| answers.iter().any(|answer| answer == expected))
+    });
     let shown = run(server.cli().args(["register", "--env", "staging"])).success();
-    assert!(shown.stdout.contains("staging site: green 50% (2.0.0), blue 50% (1.0.0)"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("staging site: blue 50% (1.0.0), green 50% (2.0.0)"), "{}", shown.stdout);
 
     // Promoting skips the pause and its verification, and moves all of the traffic to green.
     run(server.cli().args(["deployment", "promote", &id, "--reason", "error rate flat"])).success();
@@ -260,7 +274,7 @@ fn a_canary_through_nginx_splits_traffic_is_promoted_and_a_faulty_release_is_rol
             "rollback rollback/stop@green-1 pending",
         ]
     );
-    assert!(nginx.answers(6).iter().all(|answer| answer == "200 green-1 2.0.0"), "{:?}", nginx.answers(6));
+    nginx.eventually(6, "green only", |answers| answers.iter().all(|answer| answer == "200 green-1 2.0.0"));
     assert_eq!(traffic(&server), ["green 100% 2.0.0", "blue 0% 1.0.0"]);
     let promoting_twice = run(server.cli().args(["deployment", "promote", &id])).failure();
     assert!(promoting_twice.stderr.contains("run_not_waiting"), "{}", promoting_twice.stderr);
@@ -271,7 +285,7 @@ fn a_canary_through_nginx_splits_traffic_is_promoted_and_a_faulty_release_is_rol
     let failed = run(server.cli().args(["deploy", "--release", "3.0.0", "--env", "staging"])).failure();
     let last = failed.stdout.lines().last().unwrap_or_default().to_owned();
     assert!(last.contains(" rolled_back: step site/app/ready@blue-1 failed: "), "{}", failed.stdout);
-    assert!(nginx.answers(6).iter().all(|answer| answer == "200 green-1 2.0.0"), "{:?}", nginx.answers(6));
+    nginx.eventually(6, "green only", |answers| answers.iter().all(|answer| answer == "200 green-1 2.0.0"));
     assert_eq!(get(blue, "/health"), "refused", "blue is torn down");
     assert_eq!(traffic(&server), ["blue 0% nothing", "green 100% 2.0.0"]);
     let verified = run(server.cli().args(["audit", "verify"])).success();
