@@ -116,6 +116,9 @@ pub enum Command {
         /// Deploy although the environment's deployment window is closed, for this reason.
         #[arg(long, value_name = "REASON")]
         override_window: Option<String>,
+        /// Wait up to this long for another deployment's lock rather than being refused at once.
+        #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+        wait_for_lock: Option<std::time::Duration>,
     },
     /// Leases, for tools that deploy by themselves: acquire one (every precondition judged, the
     /// deployment recorded, the release's services locked in the environment), renew it, report
@@ -465,6 +468,11 @@ pub enum DeploymentCommand {
         /// it fails or needs an operator.
         #[arg(long)]
         wait: bool,
+        /// When another deployment holds the environment's lock on one of the release's services
+        /// (and nothing else refuses it), wait up to this long for the lock, trying again, rather
+        /// than being refused at once (`30s`, `10m`).
+        #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+        wait_for_lock: Option<std::time::Duration>,
     },
     /// The steps of an orchestrated deployment and where each stands.
     Steps {
@@ -1223,4 +1231,11 @@ pub enum AuthzPolicyCommand {
     },
     /// The policies in force, built-in and applied.
     List,
+}
+
+/// A duration as plans write them (`500ms`, `30s`, `10m`, `1h`), at most a day.
+fn parse_wait(value: &str) -> Result<std::time::Duration, String> {
+    tollgate_core::plan::StepDuration::parse(value)
+        .map(|duration| duration.as_std())
+        .map_err(|problem| problem.to_string())
 }

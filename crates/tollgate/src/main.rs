@@ -61,8 +61,9 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Lifecycle(command) => commands::catalog::lifecycle(&context, command).await?,
         Command::Release(command) => commands::release::release(&context, command).await?,
         Command::Deployment(command) => return commands::release::deployment(&context, command).await,
-        Command::Deploy { release, environment, override_window } => {
-            let start = args::DeploymentCommand::Start { release, environment, override_window, wait: true };
+        Command::Deploy { release, environment, override_window, wait_for_lock } => {
+            let start =
+                args::DeploymentCommand::Start { release, environment, override_window, wait: true, wait_for_lock };
             return commands::run::run(&context, start).await;
         }
         Command::Lease(command) => return commands::lease::lease(&context, command).await,

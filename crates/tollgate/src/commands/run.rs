@@ -11,7 +11,7 @@ use tollgate_http::api::runs::{
 };
 
 use crate::args::{DeploymentCommand, OutputFormat};
-use crate::client::Answer;
+use crate::client::{Answer, ApiProblem};
 use crate::commands::Context;
 use crate::output::{fields, maybe_time, print, print_json, rows, Row, Tabular};
 
@@ -21,9 +21,9 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 /// Runs an orchestration command; `Ok(false)` when a followed deployment did not succeed.
 pub async fn run(context: &Context, command: DeploymentCommand) -> anyhow::Result<bool> {
     match command {
-        DeploymentCommand::Start { release, environment, override_window, wait } => {
+        DeploymentCommand::Start { release, environment, override_window, wait, wait_for_lock } => {
             let request = StartDeploymentRequest { release, environment, override_window };
-            let started: Answer<DeploymentRunResponse> = context.client.post("/deployments/start", &request).await?;
+            let started = start_when_unlocked(context, &request, wait_for_lock).await?;
             let deployment = &started.value.deployment;
             let headline = format!("{} to {}", deployment.release_version, deployment.environment);
             show_started(context, started, wait, headline).await
@@ -200,6 +200,44 @@ fn show_progress(bar: &ProgressBar, run: &DeploymentRunResponse) {
         None => run.run.state.clone(),
     };
     bar.set_message(message);
+}
+
+/// Starts the deployment; with `wait_for_lock`, a refusal whose only reason is another
+/// deployment's lock is tried again (every two seconds) until the lock is free or the time is up.
+async fn start_when_unlocked(
+    context: &Context,
+    request: &StartDeploymentRequest,
+    wait_for_lock: Option<Duration>,
+) -> anyhow::Result<Answer<DeploymentRunResponse>> {
+    let deadline = wait_for_lock.map(|wait| std::time::Instant::now() + wait);
+    let mut told = false;
+    loop {
+        let error = match context.client.post("/deployments/start", request).await {
+            Ok(started) => return Ok(started),
+            Err(error) => error,
+        };
+        let Some(deadline) = deadline.filter(|deadline| std::time::Instant::now() < *deadline) else {
+            return Err(error);
+        };
+        let Some(problem) = error.downcast_ref::<ApiProblem>().map(|problem| &problem.problem) else {
+            return Err(error);
+        };
+        // The lock alone: `lease_held` (met in the write), or a refusal whose every reason is it.
+        let only_locked = problem.code == "lease_held"
+            || (problem.code == "deployment_refused"
+                && !problem.errors.is_empty()
+                && problem.errors.iter().all(|error| error.message.starts_with("lock: ")));
+        if !only_locked {
+            return Err(error);
+        }
+        if !told {
+            let reason = problem.errors.first().map_or(problem.detail.as_str(), |error| error.message.as_str());
+            eprintln!("waiting for the lock: {reason}");
+            told = true;
+        }
+        tokio::time::sleep(Duration::from_secs(2).min(deadline.saturating_duration_since(std::time::Instant::now())))
+            .await;
+    }
 }
 
 async fn read_logs(context: &Context, id: i64, after: Option<String>) -> anyhow::Result<Vec<LogLineResponse>> {

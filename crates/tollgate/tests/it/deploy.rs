@@ -394,3 +394,51 @@ services:
     let verified = run(server.cli().args(["audit", "verify"])).success();
     assert!(verified.stdout.starts_with("ok"), "{}", verified.stdout);
 }
+
+#[test]
+fn a_second_deployment_to_a_locked_environment_is_refused_or_waits_for_the_lock() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let base = dir.path();
+    let yaml = r#"teams:
+  - name: web
+environments:
+  - name: dev
+    tier: dev
+lifecycles:
+  - name: default
+    environments: [dev]
+services:
+  - name: site
+    owner: web
+    deploy:
+      tiers:
+        - name: app
+          steps:
+            - { name: begin, exec: ["sh", "-c", "echo begin {{ deployment.id }} >> @BASE@/journal"] }
+            - { name: hold, wait: 2s }
+            - { name: end, exec: ["sh", "-c", "echo end {{ deployment.id }} >> @BASE@/journal"] }
+"#
+    .replace("@BASE@", &base.display().to_string());
+    std::fs::write(base.join("tollgate.yaml"), yaml).expect("written");
+    let server = Server::start_with(base, &["--segregation-author-may-ship"]);
+    run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
+    ready_site(&server, base, "1.0.0", "minor");
+    run(server.cli().args(["deployment", "start", "--release", "1.0.0", "--env", "dev"])).success();
+
+    // Without waiting, the second is refused with the lock as its reason, and nothing is written.
+    let refused = run(server.cli().args(["deploy", "--release", "1.0.0", "--env", "dev"])).failure();
+    assert!(refused.stderr.contains("lock: site in dev is locked by deployment 1"), "{}", refused.stderr);
+    // Waiting, it starts once the first has finished, and the two never interleave.
+    let waited =
+        run(server.cli().args(["deploy", "--release", "1.0.0", "--env", "dev", "--wait-for-lock", "30s"])).success();
+    assert!(
+        waited.stderr.contains("waiting for the lock: lock: site in dev is locked by deployment 1"),
+        "{}",
+        waited.stderr
+    );
+    assert_eq!(std::fs::read_to_string(base.join("journal")).expect("read"), "begin 1\nend 1\nbegin 2\nend 2\n");
+    // A refusal for another reason is not waited on.
+    let unknown =
+        run(server.cli().args(["deploy", "--release", "9.9.9", "--env", "dev", "--wait-for-lock", "30s"])).failure();
+    assert!(!unknown.stderr.contains("waiting"), "{}", unknown.stderr);
+}
