@@ -227,6 +227,8 @@ pub(crate) struct HistoryPage {
     /// Leases that lock services of the environment now.
     pub leases: Vec<LeaseLine>,
     pub quarantine: Option<QuarantineLine>,
+    /// Traffic between weight groups of the environment's services now.
+    pub traffic: Vec<TrafficLine>,
     /// Versions that succeeded here (on this page), newest first: what "roll back to…" offers.
     pub rollback_targets: Vec<String>,
     pub csrf: String,
@@ -352,6 +354,12 @@ async fn history_page(
                 reason: quarantine.reason,
             }
         });
+    let register = state
+        .tollgate
+        .register(&user.principal, Some(&environment), None)
+        .await
+        .map_err(|error| UiError::from_service(error, chrome()))?;
+    let traffic = register.iter().flat_map(|entry| entry.traffic.iter().map(TrafficLine::new)).collect();
     let mut rollback_targets: Vec<String> = Vec::new();
     for deployment in &deployments {
         let version = deployment.release_version.to_string();
@@ -382,6 +390,7 @@ async fn history_page(
         next,
         leases,
         quarantine,
+        traffic,
         csrf: user.session.csrf.clone(),
         problem,
     })

@@ -185,6 +185,9 @@ async fn the_register_shows_both_versions_of_a_canary_and_its_page_promotes_it()
         anyhow::ensure!(traffic.contains(expected), "the traffic {traffic:?} lacks {expected:?}");
     }
     browser.check_page("register-traffic").await?;
+    browser.goto("/register/dev").await?;
+    let traffic = browser.text_of("#traffic tbody").await?;
+    anyhow::ensure!(traffic.contains("green 50% (1.2.0)"), "dev's history shows the traffic {traffic:?}");
 
     browser.goto(&format!("/deployments/{id}")).await?;
     let steps = live_text(browser, "#steps tbody").await?;
