@@ -71,6 +71,9 @@ pub(crate) struct RunLive {
     pub id: i64,
     pub state: &'static str,
     pub polling: bool,
+    /// The run as a graph: services in the order they deploy, each with its tiers in order,
+    /// each tier with its steps.
+    pub graph: Vec<GraphService>,
     pub steps: Vec<StepLine>,
     pub logs: Vec<String>,
 }
@@ -80,6 +83,47 @@ pub(crate) struct LiveQuery {
     /// The run's state when the page was drawn.
     #[serde(default)]
     state: String,
+}
+
+pub(crate) struct GraphService {
+    pub name: String,
+    pub tiers: Vec<GraphTier>,
+}
+
+pub(crate) struct GraphTier {
+    pub name: String,
+    pub phase: &'static str,
+    /// `(position, label, state)` of each step.
+    pub steps: Vec<(u32, String, &'static str)>,
+}
+
+/// Groups `steps` (in run order) by service and, within a service, by tier and phase, both in
+/// the order they first appear.
+fn graph(steps: &[StepLine]) -> Vec<GraphService> {
+    let mut services: Vec<GraphService> = Vec::new();
+    for step in steps {
+        let index = match services.iter().position(|service| service.name == step.service) {
+            Some(index) => index,
+            None => {
+                services.push(GraphService { name: step.service.clone(), tiers: Vec::new() });
+                services.len() - 1
+            }
+        };
+        let tiers = &mut services[index].tiers;
+        let tier = match tiers.iter().position(|tier| tier.name == step.tier && tier.phase == step.phase) {
+            Some(tier) => tier,
+            None => {
+                tiers.push(GraphTier { name: step.tier.clone(), phase: step.phase, steps: Vec::new() });
+                tiers.len() - 1
+            }
+        };
+        let label = match step.target.as_str() {
+            "" => step.name.clone(),
+            target => format!("{}@{target}", step.name),
+        };
+        tiers[tier].steps.push((step.position, label, step.state));
+    }
+    services
 }
 
 pub(crate) struct StepLine {
@@ -231,26 +275,28 @@ fn run_view(run: DeploymentRun, live: String) -> RunView {
 }
 
 fn run_live(run: &DeploymentRun, logs: Vec<String>) -> RunLive {
+    let steps: Vec<StepLine> = run
+        .steps
+        .iter()
+        .map(|step| StepLine {
+            position: step.position,
+            phase: step.phase.as_str(),
+            service: step.service.to_string(),
+            tier: step.tier.to_string(),
+            name: step.spec.name.to_string(),
+            target: step.target.as_ref().map(|target| target.name.to_string()).unwrap_or_default(),
+            kind: step.spec.action.kind(),
+            state: step.state.as_str(),
+            attempts: step.attempts,
+            outcome: step.outcome.clone().unwrap_or_default(),
+        })
+        .collect();
     RunLive {
         id: run.deployment.id.0,
         state: run.run.state.as_str(),
         polling: matches!(run.run.state, RunState::Active | RunState::Paused),
-        steps: run
-            .steps
-            .iter()
-            .map(|step| StepLine {
-                position: step.position,
-                phase: step.phase.as_str(),
-                service: step.service.to_string(),
-                tier: step.tier.to_string(),
-                name: step.spec.name.to_string(),
-                target: step.target.as_ref().map(|target| target.name.to_string()).unwrap_or_default(),
-                kind: step.spec.action.kind(),
-                state: step.state.as_str(),
-                attempts: step.attempts,
-                outcome: step.outcome.clone().unwrap_or_default(),
-            })
-            .collect(),
+        graph: graph(&steps),
+        steps,
         logs,
     }
 }

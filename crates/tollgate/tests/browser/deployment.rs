@@ -192,6 +192,15 @@ async fn the_register_shows_both_versions_of_a_canary_and_its_page_promotes_it()
     browser.goto(&format!("/deployments/{id}")).await?;
     let steps = live_text(browser, "#steps tbody").await?;
     anyhow::ensure!(steps.contains("green-1"), "the steps {steps:?} do not name their target");
+    // The graph: the service, its tiers in order, each step with its state.
+    let graph = live_text(browser, "#graph").await?;
+    for expected in
+        ["payments-api", "start@green-1: succeeded", "canary-50", "shift: succeeded", "pause: running", "canary-100"]
+    {
+        anyhow::ensure!(graph.contains(expected), "the graph {graph:?} lacks {expected:?}");
+    }
+    browser.check_page("deployment-canary").await?;
+    browser.goto(&format!("/deployments/{id}")).await?;
     browser.fill("#decision-reason", "error rate flat at 50%").await?;
     browser.submit("button[value='promote']").await?;
     let deadline = Instant::now() + Duration::from_secs(30);
