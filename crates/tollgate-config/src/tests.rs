@@ -137,12 +137,12 @@ fn a_full_file_loads_into_the_apply_input_it_declares() {
                                 with: Some(
                                     Object {
                                         "min": Number(1.0),
-                                        "note": Null,
-                                        "strict": Bool(true),
                                         "suites": Array [
                                             String("unit"),
                                             String("2"),
                                         ],
+                                        "strict": Bool(true),
+                                        "note": Null,
                                     },
                                 ),
                                 enforcement: None,

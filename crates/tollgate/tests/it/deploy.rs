@@ -423,14 +423,15 @@ services:
     let server = Server::start_with(base, &["--segregation-author-may-ship"]);
     run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
     ready_site(&server, base, "1.0.0", "minor");
+    ready_site(&server, base, "1.1.0", "minor");
     run(server.cli().args(["deployment", "start", "--release", "1.0.0", "--env", "dev"])).success();
 
     // Without waiting, the second is refused with the lock as its reason, and nothing is written.
-    let refused = run(server.cli().args(["deploy", "--release", "1.0.0", "--env", "dev"])).failure();
+    let refused = run(server.cli().args(["deploy", "--release", "1.1.0", "--env", "dev"])).failure();
     assert!(refused.stderr.contains("lock: site in dev is locked by deployment 1"), "{}", refused.stderr);
     // Waiting, it starts once the first has finished, and the two never interleave.
     let waited =
-        run(server.cli().args(["deploy", "--release", "1.0.0", "--env", "dev", "--wait-for-lock", "30s"])).success();
+        run(server.cli().args(["deploy", "--release", "1.1.0", "--env", "dev", "--wait-for-lock", "30s"])).success();
     assert!(
         waited.stderr.contains("waiting for the lock: lock: site in dev is locked by deployment 1"),
         "{}",
