@@ -188,6 +188,7 @@ async fn the_register_shows_both_versions_of_a_canary_and_its_page_promotes_it()
     browser.goto("/register/dev").await?;
     let traffic = browser.text_of("#traffic tbody").await?;
     anyhow::ensure!(traffic.contains("green 50% (1.2.0)"), "dev's history shows the traffic {traffic:?}");
+    browser.check_page("environment-traffic").await?;
 
     browser.goto(&format!("/deployments/{id}")).await?;
     let steps = live_text(browser, "#steps tbody").await?;

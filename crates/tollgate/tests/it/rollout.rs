@@ -168,7 +168,9 @@ fn traffic(server: &Server) -> Vec<String> {
         .collect()
 }
 
-const CANARY_PLAN: &str = r#"teams:
+/// A tollgate.yaml with one environment, staging, and one service, site, whose `deploy` key
+/// follows (indented by six spaces).
+const STAGING_SITE: &str = r#"teams:
   - name: web
 environments:
   - name: staging
@@ -179,7 +181,9 @@ lifecycles:
 services:
   - name: site
     owner: web
-    deploy:
+    deploy:"#;
+
+const CANARY_PLAN: &str = r#"
       strategy: { canary: { weights: [50, 100], pause: 1h } }
       traffic:
         nginx: { upstream: site, file: "@NGINX@/upstream.conf", prefix: "@NGINX@", conf: "@NGINX@/nginx.conf", binary: /usr/sbin/nginx }
@@ -213,14 +217,9 @@ services:
           exec: ["sh", "-c", "kill $(cat @BASE@/{{ target.name }}.pid) && rm @BASE@/{{ target.name }}.pid"]
 "#;
 
-#[test]
-fn a_canary_through_nginx_splits_traffic_is_promoted_and_a_faulty_release_is_rolled_back() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let base = dir.path();
-    let _processes = Processes(base.to_owned());
-    let (blue, green) = (free_port(), free_port());
-    let nginx = Nginx::start(&base.join("nginx"), &format!("127.0.0.1:{blue}"));
-    let yaml = CANARY_PLAN
+/// Writes `base/tollgate.yaml`: staging's site deployed by `plan`, its placeholders filled in.
+fn write_canary_plan(base: &Path, plan: &str, nginx: &Nginx, blue: u16, green: u16) {
+    let yaml = format!("{STAGING_SITE}{plan}")
         .replace("@NGINX@", &base.join("nginx").display().to_string())
         .replace("@BASE@", &base.display().to_string())
         .replace("@BIN@", env!("CARGO_BIN_EXE_tollgate"))
@@ -228,6 +227,16 @@ fn a_canary_through_nginx_splits_traffic_is_promoted_and_a_faulty_release_is_rol
         .replace("@GREEN@", &green.to_string())
         .replace("@PORT@", &nginx.port.to_string());
     std::fs::write(base.join("tollgate.yaml"), yaml).expect("written");
+}
+
+#[test]
+fn a_canary_through_nginx_splits_traffic_is_promoted_and_a_faulty_release_is_rolled_back() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let base = dir.path();
+    let _processes = Processes(base.to_owned());
+    let (blue, green) = (free_port(), free_port());
+    let nginx = Nginx::start(&base.join("nginx"), &format!("127.0.0.1:{blue}"));
+    write_canary_plan(base, CANARY_PLAN, &nginx, blue, green);
     let server = Server::start_with(base, &["--segregation-author-may-ship"]);
     run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
 
@@ -303,15 +312,7 @@ fn a_configuration_nginx_refuses_fails_the_shift_and_leaves_the_running_one_alon
     let conf = std::fs::read_to_string(base.join("nginx/nginx.conf")).expect("read");
     let clash = conf.replace("include", "upstream taken { server 127.0.0.1:1; }\n  include");
     std::fs::write(base.join("nginx/nginx.conf"), clash).expect("written");
-    let yaml = CANARY_PLAN
-        .replace("upstream: site,", "upstream: taken,")
-        .replace("@NGINX@", &base.join("nginx").display().to_string())
-        .replace("@BASE@", &base.display().to_string())
-        .replace("@BIN@", env!("CARGO_BIN_EXE_tollgate"))
-        .replace("@BLUE@", &blue.to_string())
-        .replace("@GREEN@", &green.to_string())
-        .replace("@PORT@", &nginx.port.to_string());
-    std::fs::write(base.join("tollgate.yaml"), yaml).expect("written");
+    write_canary_plan(base, &CANARY_PLAN.replace("upstream: site,", "upstream: taken,"), &nginx, blue, green);
     let before = std::fs::read_to_string(base.join("nginx/upstream.conf")).expect("read");
     let server = Server::start_with(base, &["--segregation-author-may-ship"]);
     run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
@@ -327,18 +328,7 @@ fn a_configuration_nginx_refuses_fails_the_shift_and_leaves_the_running_one_alon
 fn a_rolling_update_takes_each_batch_out_of_traffic_through_a_command_provider() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let base = dir.path();
-    let yaml = r#"teams:
-  - name: web
-environments:
-  - name: staging
-    tier: staging
-lifecycles:
-  - name: default
-    environments: [staging]
-services:
-  - name: site
-    owner: web
-    deploy:
+    let plan = r#"
       strategy: { rolling: { batch: 2 } }
       traffic: { command: ["sh", "-c", "cat >> @BASE@/shifts; echo >> @BASE@/shifts"] }
       targets:
@@ -351,8 +341,8 @@ services:
             - name: install
               per_target: true
               exec: ["sh", "-c", "echo {{ target.name }} {{ target.port }} {{ release.version }} >> @BASE@/journal"]
-"#
-    .replace("@BASE@", &base.display().to_string());
+"#;
+    let yaml = format!("{STAGING_SITE}{plan}").replace("@BASE@", &base.display().to_string());
     std::fs::write(base.join("tollgate.yaml"), yaml).expect("written");
     let server = Server::start_with(base, &["--segregation-author-may-ship"]);
     run(server.cli().args(["apply", "-f", "tollgate.yaml"])).success();
